@@ -1,0 +1,14 @@
+//! Aftersale's vocabulary: shops, customers, orders and the one event model every platform is
+//! normalised into. Pure data and rules, no I/O, so everything here is tested in memory.
+
+mod event;
+mod ids;
+mod model;
+mod money;
+mod order_state;
+
+pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
+pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ShopId};
+pub use model::{Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
+pub use money::{Currency, Money, MoneyError};
+pub use order_state::OrderRecord;

@@ -1,0 +1,230 @@
+use crate::{CustomerId, EventKind, Money, Order, OrderId, OrderStatus, Refund, ShipmentStatus, StoreEvent};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The stored view of one order, folded from its events in whatever order they arrive.
+///
+/// Webhooks are delivered at least once and out of order: a refund can land before the order
+/// it refunds, and an old `orders/updated` can land after a newer one. Folding is therefore
+/// commutative where it matters: the newest snapshot wins, refunds are a set keyed by id, and
+/// the first delivery time is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub order_id: OrderId,
+    /// The newest full snapshot seen; `None` while only refunds or shipments have arrived.
+    pub snapshot: Option<Order>,
+    pub refunds: Vec<Refund>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_shipment_status: Option<ShipmentStatus>,
+    pub deleted: bool,
+}
+
+impl OrderRecord {
+    pub fn new(order_id: OrderId) -> Self {
+        Self {
+            order_id,
+            snapshot: None,
+            refunds: Vec::new(),
+            delivered_at: None,
+            last_shipment_status: None,
+            deleted: false,
+        }
+    }
+
+    pub fn customer_id(&self) -> Option<&CustomerId> {
+        self.snapshot.as_ref().map(|o| o.customer_id())
+    }
+
+    /// Folds one event in. Returns whether anything changed, so callers can skip a write.
+    pub fn apply(&mut self, event: &StoreEvent) -> bool {
+        let before = self.clone();
+        if let Some(order) = event.order() {
+            if order.id == self.order_id {
+                let newer = self
+                    .snapshot
+                    .as_ref()
+                    .is_none_or(|current| order.updated_at >= current.updated_at);
+                if newer {
+                    self.snapshot = Some(order.clone());
+                }
+                for refund in &order.refunds {
+                    self.add_refund(refund);
+                }
+                if matches!(event.kind, EventKind::OrderRestored(_)) {
+                    self.deleted = false;
+                }
+            }
+        }
+        match &event.kind {
+            EventKind::OrderRefunded(r) if r.order_id == self.order_id => self.add_refund(&r.refund),
+            EventKind::OrderDeleted { order_id } if *order_id == self.order_id => self.deleted = true,
+            EventKind::ShipmentUpdated(s) | EventKind::OrderDelivered(s) if s.order_id == self.order_id => {
+                self.last_shipment_status = Some(s.status);
+                if s.status == ShipmentStatus::Delivered {
+                    self.delivered_at = Some(match self.delivered_at {
+                        Some(at) => at.min(s.happened_at),
+                        None => s.happened_at,
+                    });
+                }
+            }
+            _ => {}
+        }
+        *self != before
+    }
+
+    fn add_refund(&mut self, refund: &Refund) {
+        if !self.refunds.iter().any(|r| r.id == refund.id) {
+            self.refunds.push(refund.clone());
+            self.refunds
+                .sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        }
+    }
+
+    /// Sum of every refund seen, in the order's currency once the order is known.
+    pub fn refunded(&self) -> Option<Money> {
+        let currency = self
+            .snapshot
+            .as_ref()
+            .map(|o| o.total.currency)
+            .or_else(|| self.refunds.first().map(|r| r.amount.currency))?;
+        let mut sum = Money::zero(currency);
+        for refund in self.refunds.iter().filter(|r| r.amount.currency == currency) {
+            sum.amount += refund.amount.amount;
+        }
+        Some(sum)
+    }
+
+    /// Cancelled, deleted or refunded in full: nothing should be sent about it any more.
+    pub fn is_void(&self) -> bool {
+        if self.deleted {
+            return true;
+        }
+        let Some(order) = &self.snapshot else {
+            return false;
+        };
+        if matches!(
+            order.status,
+            OrderStatus::Cancelled | OrderStatus::Refunded | OrderStatus::Failed
+        ) {
+            return true;
+        }
+        self.refunded()
+            .is_some_and(|r| r.amount > rust_decimal::Decimal::ZERO && r.amount >= order.total.amount)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Consent, Currency, Customer, EventId, FulfillmentStatus, Platform, RefundEvent, ShopId};
+    use chrono::TimeZone;
+
+    fn eur(amount: &str) -> Money {
+        Money::parse(amount, Currency::new("EUR").unwrap()).unwrap()
+    }
+
+    fn order(updated_minute: u32, status: OrderStatus) -> Order {
+        let at = Utc.with_ymd_and_hms(2026, 11, 1, 10, updated_minute, 0).unwrap();
+        let mut customer = Customer::bare(CustomerId::new("7").unwrap());
+        customer.email_marketing = Consent::Granted;
+        Order {
+            id: OrderId::new("1001").unwrap(),
+            name: Some("#1001".into()),
+            customer,
+            created_at: Utc.with_ymd_and_hms(2026, 11, 1, 10, 0, 0).unwrap(),
+            updated_at: at,
+            status,
+            fulfillment: FulfillmentStatus::Unfulfilled,
+            line_items: vec![],
+            subtotal: eur("40.00"),
+            total: eur("40.00"),
+            total_discounts: eur("0"),
+            discount_codes: vec![],
+            refunds: vec![],
+            shipping_country: None,
+            client_ip: None,
+        }
+    }
+
+    fn event(id: &str, kind: EventKind) -> StoreEvent {
+        StoreEvent {
+            shop: ShopId::new("demo.myshopify.com").unwrap(),
+            platform: Platform::Shopify,
+            event_id: EventId::new(id).unwrap(),
+            occurred_at: Utc.with_ymd_and_hms(2026, 11, 1, 10, 0, 0).unwrap(),
+            kind,
+        }
+    }
+
+    fn refund(id: &str, amount: &str) -> EventKind {
+        EventKind::OrderRefunded(RefundEvent {
+            order_id: OrderId::new("1001").unwrap(),
+            refund: Refund {
+                id: id.into(),
+                created_at: Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap(),
+                amount: eur(amount),
+                reason: None,
+            },
+        })
+    }
+
+    #[test]
+    fn a_refund_before_its_order_is_kept_and_merged() {
+        let mut record = OrderRecord::new(OrderId::new("1001").unwrap());
+        assert!(record.apply(&event("r", refund("r1", "40.00"))));
+        assert!(record.snapshot.is_none());
+        assert!(record.apply(&event(
+            "p",
+            EventKind::OrderPlaced(order(0, OrderStatus::Processing))
+        )));
+        assert_eq!(record.refunded(), Some(eur("40.00")));
+        assert!(record.is_void(), "fully refunded order is void");
+    }
+
+    #[test]
+    fn an_older_snapshot_does_not_overwrite_a_newer_one() {
+        let mut record = OrderRecord::new(OrderId::new("1001").unwrap());
+        record.apply(&event(
+            "b",
+            EventKind::OrderCancelled(order(5, OrderStatus::Cancelled)),
+        ));
+        record.apply(&event(
+            "a",
+            EventKind::OrderPaid(order(1, OrderStatus::Processing)),
+        ));
+        assert_eq!(record.snapshot.unwrap().status, OrderStatus::Cancelled);
+    }
+
+    #[test]
+    fn the_same_refund_twice_counts_once_and_reports_no_change() {
+        let mut record = OrderRecord::new(OrderId::new("1001").unwrap());
+        record.apply(&event(
+            "p",
+            EventKind::OrderPaid(order(0, OrderStatus::Processing)),
+        ));
+        assert!(record.apply(&event("r", refund("r1", "10.00"))));
+        assert!(!record.apply(&event("r", refund("r1", "10.00"))));
+        assert_eq!(record.refunded(), Some(eur("10.00")));
+        assert!(!record.is_void(), "partial refund keeps the order alive");
+    }
+
+    #[test]
+    fn folding_is_order_independent_for_refunds_and_snapshots() {
+        let events = [
+            event("p", EventKind::OrderPlaced(order(0, OrderStatus::Pending))),
+            event("q", EventKind::OrderPaid(order(2, OrderStatus::Processing))),
+            event("r1", refund("r1", "5.00")),
+            event("r2", refund("r2", "7.50")),
+        ];
+        let mut forward = OrderRecord::new(OrderId::new("1001").unwrap());
+        events.iter().for_each(|e| {
+            forward.apply(e);
+        });
+        let mut backward = OrderRecord::new(OrderId::new("1001").unwrap());
+        events.iter().rev().for_each(|e| {
+            backward.apply(e);
+        });
+        assert_eq!(forward, backward);
+        assert_eq!(forward.refunded(), Some(eur("12.50")));
+    }
+}

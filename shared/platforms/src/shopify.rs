@@ -1,0 +1,671 @@
+//! Shopify webhooks (Admin API JSON payloads) to [`StoreEvent`]s.
+//!
+//! Topic from `X-Shopify-Topic`, shop from `X-Shopify-Shop-Domain`, dedupe key from
+//! `X-Shopify-Event-Id`. Payload fields we do not use are ignored, so new API versions that add
+//! fields keep working.
+
+use crate::json::{id, non_empty, opt_id};
+use crate::{Delivery, Normalised, PayloadError};
+use aftersale_domain::{
+    Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, LineItem, Money, Order,
+    OrderId, OrderStatus, Platform, PrivacyRequest, Refund, RefundEvent, Shipment, ShipmentStatus,
+    StoreEvent,
+};
+use chrono::{DateTime, FixedOffset, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+/// The topics Aftersale subscribes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    OrdersCreate,
+    OrdersPaid,
+    OrdersUpdated,
+    OrdersFulfilled,
+    OrdersPartiallyFulfilled,
+    OrdersCancelled,
+    RefundsCreate,
+    FulfillmentsCreate,
+    FulfillmentsUpdate,
+    FulfillmentEventsCreate,
+    CustomersCreate,
+    CustomersUpdate,
+    AppUninstalled,
+    CustomersDataRequest,
+    CustomersRedact,
+    ShopRedact,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 16] = [
+        Topic::OrdersCreate,
+        Topic::OrdersPaid,
+        Topic::OrdersUpdated,
+        Topic::OrdersFulfilled,
+        Topic::OrdersPartiallyFulfilled,
+        Topic::OrdersCancelled,
+        Topic::RefundsCreate,
+        Topic::FulfillmentsCreate,
+        Topic::FulfillmentsUpdate,
+        Topic::FulfillmentEventsCreate,
+        Topic::CustomersCreate,
+        Topic::CustomersUpdate,
+        Topic::AppUninstalled,
+        Topic::CustomersDataRequest,
+        Topic::CustomersRedact,
+        Topic::ShopRedact,
+    ];
+
+    /// The `X-Shopify-Topic` header value; `None` for topics we do not handle.
+    pub fn parse(header: &str) -> Option<Topic> {
+        Topic::ALL.into_iter().find(|t| t.as_str() == header.trim())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topic::OrdersCreate => "orders/create",
+            Topic::OrdersPaid => "orders/paid",
+            Topic::OrdersUpdated => "orders/updated",
+            Topic::OrdersFulfilled => "orders/fulfilled",
+            Topic::OrdersPartiallyFulfilled => "orders/partially_fulfilled",
+            Topic::OrdersCancelled => "orders/cancelled",
+            Topic::RefundsCreate => "refunds/create",
+            Topic::FulfillmentsCreate => "fulfillments/create",
+            Topic::FulfillmentsUpdate => "fulfillments/update",
+            Topic::FulfillmentEventsCreate => "fulfillment_events/create",
+            Topic::CustomersCreate => "customers/create",
+            Topic::CustomersUpdate => "customers/update",
+            Topic::AppUninstalled => "app/uninstalled",
+            Topic::CustomersDataRequest => "customers/data_request",
+            Topic::CustomersRedact => "customers/redact",
+            Topic::ShopRedact => "shop/redact",
+        }
+    }
+}
+
+/// Turns one verified delivery into events.
+pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
+    let topic_name = topic.as_str();
+    let json_err = |source| PayloadError::Json {
+        topic: topic_name.to_string(),
+        source,
+    };
+    let event_id = delivery.event_id.clone().ok_or_else(|| PayloadError::Field {
+        topic: topic_name.to_string(),
+        field: "X-Shopify-Event-Id",
+        problem: "missing (and no X-Shopify-Webhook-Id either)".into(),
+    })?;
+    let make = |occurred_at: DateTime<Utc>, kind: EventKind| StoreEvent {
+        shop: delivery.shop.clone(),
+        platform: Platform::Shopify,
+        event_id: event_id.clone(),
+        occurred_at: delivery.triggered_at.unwrap_or(occurred_at),
+        kind,
+    };
+    let event = match topic {
+        Topic::OrdersCreate
+        | Topic::OrdersPaid
+        | Topic::OrdersUpdated
+        | Topic::OrdersFulfilled
+        | Topic::OrdersPartiallyFulfilled
+        | Topic::OrdersCancelled => {
+            let raw: RawOrder = serde_json::from_slice(body).map_err(json_err)?;
+            let order = raw.into_order(topic_name)?;
+            let at = order.updated_at;
+            let kind = match topic {
+                Topic::OrdersCreate => EventKind::OrderPlaced(order),
+                Topic::OrdersPaid => EventKind::OrderPaid(order),
+                Topic::OrdersFulfilled => EventKind::OrderFulfilled(order),
+                Topic::OrdersPartiallyFulfilled => EventKind::OrderPartiallyFulfilled(order),
+                Topic::OrdersCancelled => EventKind::OrderCancelled(order),
+                _ => EventKind::OrderUpdated(order),
+            };
+            make(at, kind)
+        }
+        Topic::RefundsCreate => {
+            let raw: RawRefund = serde_json::from_slice(body).map_err(json_err)?;
+            let order_id = order_id(topic_name, &raw.order_id)?;
+            let refund = raw.into_refund(topic_name)?;
+            make(
+                refund.created_at,
+                EventKind::OrderRefunded(RefundEvent { order_id, refund }),
+            )
+        }
+        Topic::FulfillmentsCreate | Topic::FulfillmentsUpdate => {
+            let raw: RawFulfillment = serde_json::from_slice(body).map_err(json_err)?;
+            let shipment = raw.into_shipment(topic_name)?;
+            let at = shipment.happened_at;
+            make(at, shipment_kind(shipment))
+        }
+        Topic::FulfillmentEventsCreate => {
+            let raw: RawFulfillmentEvent = serde_json::from_slice(body).map_err(json_err)?;
+            let shipment = raw.into_shipment(topic_name)?;
+            let at = shipment.happened_at;
+            make(at, shipment_kind(shipment))
+        }
+        Topic::CustomersCreate | Topic::CustomersUpdate => {
+            let raw: RawCustomer = serde_json::from_slice(body).map_err(json_err)?;
+            let at = raw.updated_at.map(utc);
+            let customer = raw.into_customer(None).ok_or_else(|| missing(topic_name, "id"))?;
+            let kind = if topic == Topic::CustomersCreate {
+                EventKind::CustomerCreated(customer)
+            } else {
+                EventKind::CustomerUpdated(customer)
+            };
+            make(at.unwrap_or_else(Utc::now), kind)
+        }
+        Topic::AppUninstalled => {
+            // The body is the shop object; we only need to know it happened.
+            let _: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(body).map_err(json_err)?;
+            make(Utc::now(), EventKind::AppUninstalled)
+        }
+        Topic::CustomersDataRequest | Topic::CustomersRedact => {
+            let raw: RawPrivacy = serde_json::from_slice(body).map_err(json_err)?;
+            let request = raw.into_request(topic_name)?;
+            let kind = if topic == Topic::CustomersRedact {
+                EventKind::CustomerRedact(request)
+            } else {
+                EventKind::CustomerDataRequest(request)
+            };
+            make(Utc::now(), kind)
+        }
+        Topic::ShopRedact => {
+            let raw: RawShopRedact = serde_json::from_slice(body).map_err(json_err)?;
+            if raw.shop_domain.is_none() && raw.shop_id.is_none() {
+                return Err(missing(topic_name, "shop_domain"));
+            }
+            make(Utc::now(), EventKind::ShopRedact)
+        }
+    };
+    Ok(vec![event])
+}
+
+fn shipment_kind(shipment: Shipment) -> EventKind {
+    if shipment.status == ShipmentStatus::Delivered {
+        EventKind::OrderDelivered(shipment)
+    } else {
+        EventKind::ShipmentUpdated(shipment)
+    }
+}
+
+fn utc(at: DateTime<FixedOffset>) -> DateTime<Utc> {
+    at.with_timezone(&Utc)
+}
+
+fn missing(topic: &str, field: &'static str) -> PayloadError {
+    PayloadError::Field {
+        topic: topic.to_string(),
+        field,
+        problem: "missing".into(),
+    }
+}
+
+fn invalid(topic: &str, field: &'static str, problem: impl ToString) -> PayloadError {
+    PayloadError::Field {
+        topic: topic.to_string(),
+        field,
+        problem: problem.to_string(),
+    }
+}
+
+fn order_id(topic: &str, raw: &Option<String>) -> Result<OrderId, PayloadError> {
+    let raw = raw.as_deref().ok_or_else(|| missing(topic, "order_id"))?;
+    OrderId::new(raw).map_err(|e| invalid(topic, "order_id", e))
+}
+
+fn money(topic: &str, field: &'static str, amount: &str, currency: Currency) -> Result<Money, PayloadError> {
+    Money::parse(amount, currency).map_err(|e| invalid(topic, field, e))
+}
+
+/// Shopify's consent states: only an explicit "subscribed" is consent.
+fn consent(state: Option<&RawConsent>, legacy_accepts: Option<bool>) -> Consent {
+    match (state.map(|s| s.state.as_str()), legacy_accepts) {
+        (Some("subscribed"), _) => Consent::Granted,
+        (Some(_), _) => Consent::Denied,
+        (None, Some(true)) => Consent::Granted,
+        (None, Some(false)) => Consent::Denied,
+        (None, None) => Consent::Unknown,
+    }
+}
+
+fn shipment_status(raw: Option<&str>) -> ShipmentStatus {
+    match raw.unwrap_or("") {
+        "label_printed" | "label_purchased" => ShipmentStatus::LabelPrinted,
+        "confirmed" | "" => ShipmentStatus::Confirmed,
+        "in_transit" => ShipmentStatus::InTransit,
+        "out_for_delivery" => ShipmentStatus::OutForDelivery,
+        "attempted_delivery" => ShipmentStatus::AttemptedDelivery,
+        "ready_for_pickup" | "picked_up" => ShipmentStatus::ReadyForPickup,
+        "delivered" => ShipmentStatus::Delivered,
+        "failure" => ShipmentStatus::Failure,
+        _ => ShipmentStatus::Other,
+    }
+}
+
+#[derive(Deserialize)]
+struct RawConsent {
+    state: String,
+}
+
+#[derive(Deserialize)]
+struct RawCustomer {
+    #[serde(default, deserialize_with = "opt_id")]
+    id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    locale: Option<String>,
+    email_marketing_consent: Option<RawConsent>,
+    sms_marketing_consent: Option<RawConsent>,
+    accepts_marketing: Option<bool>,
+    updated_at: Option<DateTime<FixedOffset>>,
+}
+
+impl RawCustomer {
+    fn into_customer(self, fallback_email: Option<&str>) -> Option<Customer> {
+        let email = non_empty(self.email).or_else(|| non_empty(fallback_email.map(String::from)));
+        let id = match self.id {
+            Some(id) => CustomerId::new(id).ok()?,
+            None => CustomerId::for_guest_email(email.as_deref()?),
+        };
+        Some(Customer {
+            id,
+            email,
+            phone: non_empty(self.phone),
+            first_name: non_empty(self.first_name),
+            last_name: non_empty(self.last_name),
+            locale: non_empty(self.locale),
+            time_zone: None,
+            email_marketing: consent(self.email_marketing_consent.as_ref(), self.accepts_marketing),
+            sms_marketing: consent(self.sms_marketing_consent.as_ref(), None),
+            updated_at: self.updated_at.map(utc),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawLineItem {
+    #[serde(deserialize_with = "id")]
+    id: String,
+    #[serde(default, deserialize_with = "opt_id")]
+    product_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    variant_id: Option<String>,
+    sku: Option<String>,
+    #[serde(default)]
+    title: String,
+    name: Option<String>,
+    quantity: u32,
+    price: String,
+}
+
+#[derive(Deserialize)]
+struct RawDiscountCode {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct RawAddress {
+    country_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawClientDetails {
+    browser_ip: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawOrder {
+    #[serde(deserialize_with = "id")]
+    id: String,
+    name: Option<String>,
+    email: Option<String>,
+    contact_email: Option<String>,
+    phone: Option<String>,
+    created_at: DateTime<FixedOffset>,
+    updated_at: Option<DateTime<FixedOffset>>,
+    cancelled_at: Option<DateTime<FixedOffset>>,
+    currency: String,
+    financial_status: Option<String>,
+    fulfillment_status: Option<String>,
+    total_price: String,
+    subtotal_price: Option<String>,
+    total_discounts: Option<String>,
+    #[serde(default)]
+    line_items: Vec<RawLineItem>,
+    #[serde(default)]
+    discount_codes: Vec<RawDiscountCode>,
+    customer: Option<RawCustomer>,
+    customer_locale: Option<String>,
+    buyer_accepts_marketing: Option<bool>,
+    shipping_address: Option<RawAddress>,
+    billing_address: Option<RawAddress>,
+    browser_ip: Option<String>,
+    client_details: Option<RawClientDetails>,
+    #[serde(default)]
+    refunds: Vec<RawRefund>,
+}
+
+impl RawOrder {
+    fn into_order(self, topic: &str) -> Result<Order, PayloadError> {
+        let currency = Currency::new(&self.currency).map_err(|e| invalid(topic, "currency", e))?;
+        let id = OrderId::new(self.id).map_err(|e| invalid(topic, "id", e))?;
+        let order_email = non_empty(self.email).or_else(|| non_empty(self.contact_email));
+        let mut customer = match self.customer {
+            Some(raw) => raw.into_customer(order_email.as_deref()),
+            None => order_email.as_deref().map(|email| {
+                let mut guest = Customer::bare(CustomerId::for_guest_email(email));
+                guest.email = Some(email.to_string());
+                guest.email_marketing = consent(None, self.buyer_accepts_marketing);
+                guest
+            }),
+        }
+        .ok_or_else(|| missing(topic, "customer.id or email"))?;
+        if customer.phone.is_none() {
+            customer.phone = non_empty(self.phone);
+        }
+        if let Some(locale) = non_empty(self.customer_locale) {
+            customer.locale = Some(locale);
+        }
+        let status = if self.cancelled_at.is_some() {
+            OrderStatus::Cancelled
+        } else {
+            match self.financial_status.as_deref().unwrap_or("pending") {
+                "refunded" => OrderStatus::Refunded,
+                "voided" => OrderStatus::Cancelled,
+                "expired" => OrderStatus::Failed,
+                "pending" | "authorized" => OrderStatus::Pending,
+                _ if self.fulfillment_status.as_deref() == Some("fulfilled") => OrderStatus::Completed,
+                _ => OrderStatus::Processing,
+            }
+        };
+        let fulfillment = match self.fulfillment_status.as_deref() {
+            Some("fulfilled") => FulfillmentStatus::Fulfilled,
+            Some("partial") => FulfillmentStatus::Partial,
+            _ => FulfillmentStatus::Unfulfilled,
+        };
+        let line_items = self
+            .line_items
+            .into_iter()
+            .map(|li| {
+                Ok(LineItem {
+                    id: li.id,
+                    product_id: li.product_id,
+                    variant_id: li.variant_id,
+                    sku: non_empty(li.sku),
+                    title: non_empty(Some(li.title)).or(li.name).unwrap_or_default(),
+                    quantity: li.quantity,
+                    price: money(topic, "line_items.price", &li.price, currency)?,
+                })
+            })
+            .collect::<Result<Vec<_>, PayloadError>>()?;
+        let total = money(topic, "total_price", &self.total_price, currency)?;
+        let subtotal = match &self.subtotal_price {
+            Some(s) => money(topic, "subtotal_price", s, currency)?,
+            None => total,
+        };
+        let total_discounts = match &self.total_discounts {
+            Some(s) => money(topic, "total_discounts", s, currency)?,
+            None => Money::zero(currency),
+        };
+        let refunds = self
+            .refunds
+            .into_iter()
+            .map(|r| r.into_refund(topic))
+            .collect::<Result<Vec<_>, _>>()?;
+        let created_at = utc(self.created_at);
+        Ok(Order {
+            id,
+            name: non_empty(self.name),
+            customer,
+            created_at,
+            updated_at: self.updated_at.map(utc).unwrap_or(created_at),
+            status,
+            fulfillment,
+            line_items,
+            subtotal,
+            total,
+            total_discounts,
+            discount_codes: self.discount_codes.into_iter().map(|d| d.code).collect(),
+            refunds,
+            shipping_country: self
+                .shipping_address
+                .or(self.billing_address)
+                .and_then(|a| non_empty(a.country_code)),
+            client_ip: non_empty(self.browser_ip)
+                .or_else(|| self.client_details.and_then(|c| non_empty(c.browser_ip))),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawTransaction {
+    amount: String,
+    kind: Option<String>,
+    status: Option<String>,
+    currency: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawMoneyBag {
+    shop_money: RawMoneySet,
+}
+
+#[derive(Deserialize)]
+struct RawMoneySet {
+    amount: String,
+    currency_code: String,
+}
+
+#[derive(Deserialize)]
+struct RawRefundLine {
+    subtotal_set: Option<RawMoneyBag>,
+    total_tax_set: Option<RawMoneyBag>,
+}
+
+#[derive(Deserialize)]
+struct RawRefund {
+    #[serde(deserialize_with = "id")]
+    id: String,
+    #[serde(default, deserialize_with = "opt_id")]
+    order_id: Option<String>,
+    created_at: DateTime<FixedOffset>,
+    note: Option<String>,
+    #[serde(default)]
+    transactions: Vec<RawTransaction>,
+    #[serde(default)]
+    refund_line_items: Vec<RawRefundLine>,
+}
+
+impl RawRefund {
+    /// The refunded amount is what actually went back to the customer: the successful refund
+    /// transactions. A refund without transactions (restock only, or store credit) falls back to
+    /// the refunded lines' value.
+    fn into_refund(self, topic: &str) -> Result<Refund, PayloadError> {
+        let paid_back: Vec<&RawTransaction> = self
+            .transactions
+            .iter()
+            .filter(|t| t.kind.as_deref().is_none_or(|k| k == "refund"))
+            .filter(|t| t.status.as_deref().is_none_or(|s| s == "success"))
+            .collect();
+        let amount = if let Some(first) = paid_back.first() {
+            let code = first
+                .currency
+                .as_deref()
+                .ok_or_else(|| missing(topic, "transactions.currency"))?;
+            let currency = Currency::new(code).map_err(|e| invalid(topic, "transactions.currency", e))?;
+            let mut sum = Money::zero(currency);
+            for t in &paid_back {
+                sum.amount += money(topic, "transactions.amount", &t.amount, currency)?.amount;
+            }
+            sum
+        } else {
+            let sets: Vec<&RawMoneySet> = self
+                .refund_line_items
+                .iter()
+                .flat_map(|l| [&l.subtotal_set, &l.total_tax_set])
+                .filter_map(|s| s.as_ref().map(|b| &b.shop_money))
+                .collect();
+            let code = sets.first().map(|s| s.currency_code.as_str()).ok_or_else(|| {
+                missing(
+                    topic,
+                    "transactions or refund_line_items (nothing says what was refunded)",
+                )
+            })?;
+            let currency = Currency::new(code).map_err(|e| invalid(topic, "currency_code", e))?;
+            let mut sum = Money::zero(currency);
+            for set in sets {
+                sum.amount += money(topic, "refund_line_items.subtotal_set", &set.amount, currency)?.amount;
+            }
+            sum
+        };
+        if amount.amount < Decimal::ZERO {
+            return Err(invalid(topic, "transactions.amount", "negative refund"));
+        }
+        Ok(Refund {
+            id: self.id,
+            created_at: utc(self.created_at),
+            amount,
+            reason: non_empty(self.note),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawFulfillment {
+    #[serde(deserialize_with = "id")]
+    id: String,
+    #[serde(default, deserialize_with = "opt_id")]
+    order_id: Option<String>,
+    shipment_status: Option<String>,
+    created_at: Option<DateTime<FixedOffset>>,
+    updated_at: Option<DateTime<FixedOffset>>,
+    tracking_number: Option<String>,
+    tracking_url: Option<String>,
+    tracking_company: Option<String>,
+}
+
+impl RawFulfillment {
+    fn into_shipment(self, topic: &str) -> Result<Shipment, PayloadError> {
+        Ok(Shipment {
+            order_id: order_id(topic, &self.order_id)?,
+            fulfillment_id: Some(self.id),
+            status: shipment_status(self.shipment_status.as_deref()),
+            tracking_number: non_empty(self.tracking_number),
+            tracking_url: non_empty(self.tracking_url),
+            carrier: non_empty(self.tracking_company),
+            estimated_delivery_at: None,
+            happened_at: self
+                .updated_at
+                .or(self.created_at)
+                .map(utc)
+                .ok_or_else(|| missing(topic, "updated_at"))?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawFulfillmentEvent {
+    #[serde(default, deserialize_with = "opt_id")]
+    fulfillment_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    order_id: Option<String>,
+    status: Option<String>,
+    happened_at: Option<DateTime<FixedOffset>>,
+    created_at: Option<DateTime<FixedOffset>>,
+    estimated_delivery_at: Option<DateTime<FixedOffset>>,
+}
+
+impl RawFulfillmentEvent {
+    fn into_shipment(self, topic: &str) -> Result<Shipment, PayloadError> {
+        Ok(Shipment {
+            order_id: order_id(topic, &self.order_id)?,
+            fulfillment_id: self.fulfillment_id,
+            status: shipment_status(self.status.as_deref()),
+            tracking_number: None,
+            tracking_url: None,
+            carrier: None,
+            estimated_delivery_at: self.estimated_delivery_at.map(utc),
+            happened_at: self
+                .happened_at
+                .or(self.created_at)
+                .map(utc)
+                .ok_or_else(|| missing(topic, "happened_at"))?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawPrivacyCustomer {
+    #[serde(default, deserialize_with = "opt_id")]
+    id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawDataRequest {
+    #[serde(default, deserialize_with = "opt_id")]
+    id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawPrivacy {
+    customer: Option<RawPrivacyCustomer>,
+    #[serde(default)]
+    orders_requested: Vec<serde_json::Value>,
+    #[serde(default)]
+    orders_to_redact: Vec<serde_json::Value>,
+    data_request: Option<RawDataRequest>,
+}
+
+impl RawPrivacy {
+    fn into_request(self, topic: &str) -> Result<PrivacyRequest, PayloadError> {
+        let customer = self.customer.ok_or_else(|| missing(topic, "customer"))?;
+        let order_ids = self
+            .orders_requested
+            .iter()
+            .chain(&self.orders_to_redact)
+            .map(|v| match v {
+                serde_json::Value::Number(n) => OrderId::new(n.to_string()),
+                serde_json::Value::String(s) => OrderId::new(s.clone()),
+                other => OrderId::new(other.to_string().replace(' ', "")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(topic, "orders_to_redact", e))?;
+        let customer_id = customer
+            .id
+            .map(|id| CustomerId::new(id).map_err(|e| invalid(topic, "customer.id", e)))
+            .transpose()?;
+        let email = non_empty(customer.email);
+        if customer_id.is_none() && email.is_none() {
+            return Err(missing(topic, "customer.id or customer.email"));
+        }
+        Ok(PrivacyRequest {
+            customer_id,
+            email,
+            phone: non_empty(customer.phone),
+            order_ids,
+            request_id: self.data_request.and_then(|d| d.id),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawShopRedact {
+    #[serde(default, deserialize_with = "opt_id")]
+    shop_id: Option<String>,
+    shop_domain: Option<String>,
+}
+
+/// The dedupe key Shopify documents: the event id, or the webhook id from older API versions.
+pub fn event_id(event_id_header: Option<&str>, webhook_id_header: Option<&str>) -> Option<EventId> {
+    [event_id_header, webhook_id_header]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|v| !v.is_empty())
+        .and_then(|v| EventId::new(format!("shopify:{v}")).ok())
+}
