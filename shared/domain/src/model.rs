@@ -48,6 +48,36 @@ impl Customer {
             updated_at: None,
         }
     }
+
+    /// Folds a newer sighting of the same customer in: fields the newer one knows replace
+    /// ours, fields it lacks (an order payload has no time zone) are kept, and a sighting
+    /// older than what we hold changes nothing, so out-of-order deliveries cannot roll back
+    /// an unsubscribe.
+    pub fn merge_newer(&mut self, newer: &Customer) {
+        if let (Some(ours), Some(theirs)) = (self.updated_at, newer.updated_at) {
+            if theirs < ours {
+                return;
+            }
+        }
+        fn take<T: Clone>(ours: &mut Option<T>, theirs: &Option<T>) {
+            if theirs.is_some() {
+                ours.clone_from(theirs);
+            }
+        }
+        take(&mut self.email, &newer.email);
+        take(&mut self.phone, &newer.phone);
+        take(&mut self.first_name, &newer.first_name);
+        take(&mut self.last_name, &newer.last_name);
+        take(&mut self.locale, &newer.locale);
+        take(&mut self.time_zone, &newer.time_zone);
+        take(&mut self.updated_at, &newer.updated_at);
+        if newer.email_marketing != Consent::Unknown {
+            self.email_marketing = newer.email_marketing;
+        }
+        if newer.sms_marketing != Consent::Unknown {
+            self.sms_marketing = newer.sms_marketing;
+        }
+    }
 }
 
 /// Where an order is in its life, across platforms.
@@ -145,5 +175,44 @@ impl Order {
     pub fn net_total(&self) -> Money {
         let net = self.total.amount - self.refunded().amount;
         Money::new(net.max(rust_decimal::Decimal::ZERO), self.total.currency)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn customer(minute: u32, email: Option<&str>, consent: Consent) -> Customer {
+        let mut c = Customer::bare(CustomerId::new("7").unwrap());
+        c.email = email.map(String::from);
+        c.email_marketing = consent;
+        c.updated_at = Some(Utc.with_ymd_and_hms(2026, 11, 1, 10, minute, 0).unwrap());
+        c
+    }
+
+    #[test]
+    fn newer_fields_win_and_missing_ones_are_kept() {
+        let mut stored = customer(0, Some("a@example.com"), Consent::Granted);
+        stored.time_zone = Some(chrono_tz::Europe::Rome);
+        stored.merge_newer(&customer(5, None, Consent::Denied));
+        assert_eq!(stored.email.as_deref(), Some("a@example.com"));
+        assert_eq!(stored.email_marketing, Consent::Denied);
+        assert_eq!(stored.time_zone, Some(chrono_tz::Europe::Rome));
+    }
+
+    #[test]
+    fn an_older_sighting_cannot_undo_an_unsubscribe() {
+        let mut stored = customer(5, Some("a@example.com"), Consent::Denied);
+        stored.merge_newer(&customer(1, Some("old@example.com"), Consent::Granted));
+        assert_eq!(stored.email_marketing, Consent::Denied);
+        assert_eq!(stored.email.as_deref(), Some("a@example.com"));
+    }
+
+    #[test]
+    fn unknown_consent_never_overrides_a_known_answer() {
+        let mut stored = customer(0, None, Consent::Granted);
+        stored.merge_newer(&customer(9, None, Consent::Unknown));
+        assert_eq!(stored.email_marketing, Consent::Granted);
     }
 }

@@ -1,1 +1,11 @@
+//! Webhook ingest: verify, parse, normalise, dedupe, persist, publish. The Lambda functions
+//! and `aftersale serve` both call [`Ingest`]; only the store and bus behind it differ.
 
+mod apply;
+mod http;
+mod ingest;
+mod secrets;
+
+pub use http::{router, shopify_router, woocommerce_router};
+pub use ingest::{Ingest, Reply, ReplayOutcome, MAX_BODY_BYTES};
+pub use secrets::{Secret, WebhookSecrets};

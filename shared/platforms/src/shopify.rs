@@ -490,37 +490,29 @@ impl RawRefund {
             .filter(|t| t.kind.as_deref().is_none_or(|k| k == "refund"))
             .filter(|t| t.status.as_deref().is_none_or(|s| s == "success"))
             .collect();
-        let amount = if let Some(first) = paid_back.first() {
-            let code = first
-                .currency
-                .as_deref()
-                .ok_or_else(|| missing(topic, "transactions.currency"))?;
-            let currency = Currency::new(code).map_err(|e| invalid(topic, "transactions.currency", e))?;
-            let mut sum = Money::zero(currency);
-            for t in &paid_back {
-                sum.amount += money(topic, "transactions.amount", &t.amount, currency)?.amount;
+        let line_sets: Vec<&RawMoneySet> = self
+            .refund_line_items
+            .iter()
+            .flat_map(|l| [&l.subtotal_set, &l.total_tax_set])
+            .filter_map(|s| s.as_ref().map(|b| &b.shop_money))
+            .collect();
+        // Transactions often carry `currency: null`; the line sets always name theirs.
+        let code = paid_back
+            .iter()
+            .find_map(|t| t.currency.as_deref())
+            .or_else(|| line_sets.first().map(|s| s.currency_code.as_str()))
+            .ok_or_else(|| missing(topic, "transactions.currency or refund_line_items.subtotal_set"))?;
+        let currency = Currency::new(code).map_err(|e| invalid(topic, "currency", e))?;
+        let mut amount = Money::zero(currency);
+        if paid_back.is_empty() {
+            for set in line_sets {
+                amount.amount += money(topic, "refund_line_items.subtotal_set", &set.amount, currency)?.amount;
             }
-            sum
         } else {
-            let sets: Vec<&RawMoneySet> = self
-                .refund_line_items
-                .iter()
-                .flat_map(|l| [&l.subtotal_set, &l.total_tax_set])
-                .filter_map(|s| s.as_ref().map(|b| &b.shop_money))
-                .collect();
-            let code = sets.first().map(|s| s.currency_code.as_str()).ok_or_else(|| {
-                missing(
-                    topic,
-                    "transactions or refund_line_items (nothing says what was refunded)",
-                )
-            })?;
-            let currency = Currency::new(code).map_err(|e| invalid(topic, "currency_code", e))?;
-            let mut sum = Money::zero(currency);
-            for set in sets {
-                sum.amount += money(topic, "refund_line_items.subtotal_set", &set.amount, currency)?.amount;
+            for t in paid_back {
+                amount.amount += money(topic, "transactions.amount", &t.amount, currency)?.amount;
             }
-            sum
-        };
+        }
         if amount.amount < Decimal::ZERO {
             return Err(invalid(topic, "transactions.amount", "negative refund"));
         }

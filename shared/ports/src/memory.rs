@@ -13,7 +13,9 @@ use std::sync::RwLock;
 
 #[derive(Default)]
 struct State {
-    events: BTreeMap<(ShopId, EventId), StoredEvent>,
+    /// With an insertion sequence, so events received at the same instant list in arrival order.
+    events: BTreeMap<(ShopId, EventId), (u64, StoredEvent)>,
+    next_seq: u64,
     orders: HashMap<(ShopId, OrderId), Versioned<OrderRecord>>,
     customers: HashMap<(ShopId, CustomerId), Customer>,
     dead_letters: BTreeMap<String, DeadLetter>,
@@ -48,43 +50,34 @@ impl EventLog for MemoryStore {
     ) -> Result<Recorded, StoreError> {
         let mut state = self.write();
         let key = (event.shop.clone(), event.event_id.clone());
-        if let Some(existing) = state.events.get(&key) {
-            return Ok(Recorded::Duplicate {
-                applied: existing.applied,
-            });
+        if let Some((_, existing)) = state.events.get(&key) {
+            return Ok(Recorded::Duplicate { applied: existing.applied });
         }
-        state.events.insert(
-            key,
-            StoredEvent {
-                event: event.clone(),
-                received_at,
-                applied: false,
-            },
-        );
+        state.next_seq += 1;
+        let seq = state.next_seq;
+        let stored = StoredEvent { event: event.clone(), received_at, applied: false };
+        state.events.insert(key, (seq, stored));
         Ok(Recorded::New)
     }
 
     async fn mark_applied(&self, event: &StoreEvent) -> Result<(), StoreError> {
         let mut state = self.write();
-        if let Some(stored) = state
-            .events
-            .get_mut(&(event.shop.clone(), event.event_id.clone()))
-        {
+        if let Some((_, stored)) = state.events.get_mut(&(event.shop.clone(), event.event_id.clone())) {
             stored.applied = true;
         }
         Ok(())
     }
 
     async fn list_events(&self, shop: Option<&ShopId>) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut events: Vec<StoredEvent> = self
+        let mut events: Vec<(u64, StoredEvent)> = self
             .read()
             .events
             .values()
-            .filter(|e| shop.is_none_or(|s| *s == e.event.shop))
+            .filter(|(_, e)| shop.is_none_or(|s| *s == e.event.shop))
             .cloned()
             .collect();
-        events.sort_by_key(|e| e.received_at);
-        Ok(events)
+        events.sort_by_key(|(seq, e)| (e.received_at, *seq));
+        Ok(events.into_iter().map(|(_, e)| e).collect())
     }
 }
 
@@ -199,7 +192,7 @@ impl Privacy for MemoryStore {
         if let Some(customer) = customer {
             state.customers.remove(&(shop.clone(), customer.clone()));
         }
-        state.events.retain(|(s, _), e| {
+        state.events.retain(|(s, _), (_, e)| {
             let mine = customer.is_some() && e.event.customer_id() == customer;
             let their_order = e.event.order_id().is_some_and(|o| order_ids.contains(o));
             !(s == shop && (mine || their_order))

@@ -1,1 +1,401 @@
+//! The embedded store: one SQLite file under the data dir, local mode's default.
+//!
+//! Tables mirror the DynamoDB access patterns (every primary key starts with the shop), so
+//! what works locally works in production. Values are the domain's JSON; the columns beside
+//! them exist only to be looked up by.
+
+use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
+use aftersale_ports::{
+    CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, ShopRegistry,
+    ShopState, StoreError, StoredEvent, Versioned,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    shop TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    order_id TEXT,
+    customer_id TEXT,
+    received_at TEXT NOT NULL,
+    applied INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL,
+    PRIMARY KEY (shop, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_by_received ON events (shop, received_at);
+CREATE INDEX IF NOT EXISTS events_by_customer ON events (shop, customer_id);
+CREATE INDEX IF NOT EXISTS events_by_order ON events (shop, order_id);
+CREATE TABLE IF NOT EXISTS orders (
+    shop TEXT NOT NULL,
+    order_id TEXT NOT NULL,
+    customer_id TEXT,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (shop, order_id)
+);
+CREATE INDEX IF NOT EXISTS orders_by_customer ON orders (shop, customer_id);
+CREATE TABLE IF NOT EXISTS customers (
+    shop TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (shop, customer_id)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id TEXT PRIMARY KEY,
+    shop TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shops (
+    shop TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+"#;
+
+/// A SQLite-backed [`aftersale_ports::Store`]. Cheap to clone; calls run on tokio's blocking
+/// pool so the async server never stalls on disk.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `aftersale.db` in `data_dir`.
+    pub fn open_dir(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create data dir {}: {e}", data_dir.display())))?;
+        Self::open(&data_dir.join("aftersale.db"))
+    }
+
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(StoreError::backend)?;
+        Self::init(conn)
+    }
+
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(StoreError::backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        // WAL lets `aftersale events` read while `serve` writes; the busy timeout covers
+        // the moments two processes write at once.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(StoreError::backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+        conn.execute_batch(SCHEMA).map_err(StoreError::backend)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what: what.to_string(), detail: e.to_string() })
+}
+
+fn db(err: rusqlite::Error) -> StoreError {
+    StoreError::backend(err)
+}
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn record_event(&self, event: &StoreEvent, received_at: DateTime<Utc>) -> Result<Recorded, StoreError> {
+        let body = to_json(event)?;
+        let shop = event.shop.to_string();
+        let event_id = event.event_id.to_string();
+        let kind = event.kind_name();
+        let order_id = event.order_id().map(ToString::to_string);
+        let customer_id = event.customer_id().map(ToString::to_string);
+        self.run(move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO events (shop, event_id, kind, order_id, customer_id, received_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    params![shop, event_id, kind, order_id, customer_id, received_at.to_rfc3339(), body],
+                )
+                .map_err(db)?;
+            if inserted == 1 {
+                return Ok(Recorded::New);
+            }
+            let applied: bool = conn
+                .query_row(
+                    "SELECT applied FROM events WHERE shop = ?1 AND event_id = ?2",
+                    params![shop, event_id],
+                    |row| row.get(0),
+                )
+                .map_err(db)?;
+            Ok(Recorded::Duplicate { applied })
+        })
+        .await
+    }
+
+    async fn mark_applied(&self, event: &StoreEvent) -> Result<(), StoreError> {
+        let (shop, event_id) = (event.shop.to_string(), event.event_id.to_string());
+        self.run(move |conn| {
+            conn.execute("UPDATE events SET applied = 1 WHERE shop = ?1 AND event_id = ?2", params![shop, event_id])
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_events(&self, shop: Option<&ShopId>) -> Result<Vec<StoredEvent>, StoreError> {
+        let shop = shop.map(ToString::to_string);
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT body, received_at, applied FROM events
+                     WHERE ?1 IS NULL OR shop = ?1 ORDER BY received_at, rowid",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![shop], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, bool>(2)?))
+                })
+                .map_err(db)?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (body, received_at, applied) = row.map_err(db)?;
+                events.push(StoredEvent {
+                    event: from_json("event", &body)?,
+                    received_at: DateTime::parse_from_rfc3339(&received_at)
+                        .map_err(|e| StoreError::Corrupt { what: "event time".into(), detail: e.to_string() })?
+                        .with_timezone(&Utc),
+                    applied,
+                });
+            }
+            Ok(events)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl OrderRecords for SqliteStore {
+    async fn load_order(&self, shop: &ShopId, order_id: &OrderId) -> Result<Option<Versioned<OrderRecord>>, StoreError> {
+        let (shop, order_id) = (shop.to_string(), order_id.to_string());
+        self.run(move |conn| {
+            let row: Option<(String, i64)> = conn
+                .query_row(
+                    "SELECT body, version FROM orders WHERE shop = ?1 AND order_id = ?2",
+                    params![shop, order_id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            row.map(|(body, version)| {
+                Ok(Versioned { value: from_json("order", &body)?, version: u64::try_from(version).unwrap_or(0) })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn save_order(&self, shop: &ShopId, record: &OrderRecord, expected_version: u64) -> Result<(), StoreError> {
+        let body = to_json(record)?;
+        let shop = shop.to_string();
+        let order_id = record.order_id.to_string();
+        let customer_id = record.customer_id().map(ToString::to_string);
+        let expected_version = i64::try_from(expected_version)
+            .map_err(|_| StoreError::Conflict { what: format!("order {order_id} version") })?;
+        self.run(move |conn| {
+            let changed = if expected_version == 0 {
+                conn.execute(
+                    "INSERT INTO orders (shop, order_id, customer_id, version, body) VALUES (?1, ?2, ?3, 1, ?4)
+                     ON CONFLICT DO NOTHING",
+                    params![shop, order_id, customer_id, body],
+                )
+            } else {
+                conn.execute(
+                    "UPDATE orders SET customer_id = ?3, version = version + 1, body = ?4
+                     WHERE shop = ?1 AND order_id = ?2 AND version = ?5",
+                    params![shop, order_id, customer_id, body, expected_version],
+                )
+            }
+            .map_err(db)?;
+            if changed == 1 { Ok(()) } else { Err(StoreError::Conflict { what: format!("order {order_id}") }) }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl CustomerProfiles for SqliteStore {
+    async fn load_customer(&self, shop: &ShopId, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
+        let (shop, id) = (shop.to_string(), id.to_string());
+        self.run(move |conn| {
+            let body: Option<String> = conn
+                .query_row(
+                    "SELECT body FROM customers WHERE shop = ?1 AND customer_id = ?2",
+                    params![shop, id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            body.map(|b| from_json("customer", &b)).transpose()
+        })
+        .await
+    }
+
+    async fn save_customer(&self, shop: &ShopId, customer: &Customer) -> Result<(), StoreError> {
+        let body = to_json(customer)?;
+        let (shop, id) = (shop.to_string(), customer.id.to_string());
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO customers (shop, customer_id, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (shop, customer_id) DO UPDATE SET body = excluded.body",
+                params![shop, id, body],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl DeadLetters for SqliteStore {
+    async fn put_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        let body = to_json(letter)?;
+        let (id, shop, at) = (letter.id.clone(), letter.shop.clone(), letter.received_at.to_rfc3339());
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO dead_letters (id, shop, received_at, body) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![id, shop, at, body],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        self.run(|conn| {
+            let mut stmt = conn.prepare("SELECT body FROM dead_letters ORDER BY received_at, id").map_err(db)?;
+            let rows = stmt.query_map([], |row| row.get::<_, String>(0)).map_err(db)?;
+            rows.map(|r| from_json("dead letter", &r.map_err(db)?)).collect()
+        })
+        .await
+    }
+
+    async fn update_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
+        let body = to_json(letter)?;
+        let (id, shop, at) = (letter.id.clone(), letter.shop.clone(), letter.received_at.to_rfc3339());
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO dead_letters (id, shop, received_at, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![id, shop, at, body],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ShopRegistry for SqliteStore {
+    async fn load_shop(&self, shop: &ShopId) -> Result<Option<ShopState>, StoreError> {
+        let shop = shop.to_string();
+        self.run(move |conn| {
+            let body: Option<String> = conn
+                .query_row("SELECT body FROM shops WHERE shop = ?1", params![shop], |row| row.get(0))
+                .optional()
+                .map_err(db)?;
+            body.map(|b| from_json("shop", &b)).transpose()
+        })
+        .await
+    }
+
+    async fn save_shop(&self, shop: &ShopId, state: &ShopState) -> Result<(), StoreError> {
+        let body = to_json(state)?;
+        let shop = shop.to_string();
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO shops (shop, body) VALUES (?1, ?2) ON CONFLICT (shop) DO UPDATE SET body = excluded.body",
+                params![shop, body],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Privacy for SqliteStore {
+    async fn redact_customer(&self, shop: &ShopId, customer: Option<&CustomerId>, orders: &[OrderId]) -> Result<u64, StoreError> {
+        let shop = shop.to_string();
+        let customer = customer.map(ToString::to_string);
+        let mut order_ids: Vec<String> = orders.iter().map(ToString::to_string).collect();
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            if let Some(customer) = &customer {
+                let mut stmt =
+                    tx.prepare("SELECT order_id FROM orders WHERE shop = ?1 AND customer_id = ?2").map_err(db)?;
+                let theirs = stmt.query_map(params![shop, customer], |row| row.get::<_, String>(0)).map_err(db)?;
+                for id in theirs {
+                    order_ids.push(id.map_err(db)?);
+                }
+            }
+            let mut removed = 0u64;
+            for order_id in &order_ids {
+                removed += tx
+                    .execute("DELETE FROM orders WHERE shop = ?1 AND order_id = ?2", params![shop, order_id])
+                    .map_err(db)? as u64;
+                removed += tx
+                    .execute("DELETE FROM events WHERE shop = ?1 AND order_id = ?2", params![shop, order_id])
+                    .map_err(db)? as u64;
+            }
+            if let Some(customer) = &customer {
+                removed += tx
+                    .execute("DELETE FROM customers WHERE shop = ?1 AND customer_id = ?2", params![shop, customer])
+                    .map_err(db)? as u64;
+                removed += tx
+                    .execute("DELETE FROM events WHERE shop = ?1 AND customer_id = ?2", params![shop, customer])
+                    .map_err(db)? as u64;
+            }
+            tx.commit().map_err(db)?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn redact_shop(&self, shop: &ShopId) -> Result<u64, StoreError> {
+        let shop = shop.to_string();
+        self.run(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            let mut removed = 0u64;
+            for table in ["events", "orders", "customers", "shops"] {
+                removed +=
+                    tx.execute(&format!("DELETE FROM {table} WHERE shop = ?1"), params![shop]).map_err(db)? as u64;
+            }
+            tx.commit().map_err(db)?;
+            Ok(removed)
+        })
+        .await
+    }
+}
 

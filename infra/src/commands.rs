@@ -1,0 +1,171 @@
+//! The subcommands. Each opens what it needs, does one thing, and prints for people
+//! (a table) or for programs (`--json`, one object per line).
+
+use crate::StoreArgs;
+use crate::backend::open_store;
+use aftersale_domain::{OrderId, ShopId};
+use aftersale_ingest::{Ingest, ReplayOutcome, WebhookSecrets};
+use aftersale_ports::{DeadLetterStatus, NoEventBus, Store, SystemClock};
+use anyhow::Context;
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+pub async fn serve(listen: SocketAddr, store_args: &StoreArgs, secrets_file: Option<&Path>) -> anyhow::Result<()> {
+    let store = open_store(store_args)?;
+    let mut secrets = WebhookSecrets::from_env();
+    if let Some(path) = secrets_file {
+        crate::secrets_file::load_into(path, &mut secrets)?;
+    }
+    if secrets.shopify.is_none() {
+        warn!("SHOPIFY_API_SECRET is not set: Shopify deliveries will be answered 503 until it is");
+    }
+    if secrets.woocommerce_default.is_none() && secrets.woocommerce_sites.is_empty() {
+        warn!("no WooCommerce secret (WOOCOMMERCE_WEBHOOK_SECRET or --secrets-file): WooCommerce deliveries will be refused");
+    }
+    let ingest = Arc::new(Ingest::new(store, Arc::new(NoEventBus), Arc::new(SystemClock), secrets));
+    let app = aftersale_ingest::router(ingest);
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    info!(
+        address = %listener.local_addr()?,
+        data_dir = %store_args.data_dir.display(),
+        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /healthz"
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+pub async fn events(store_args: &StoreArgs, shop: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+    let store = open_store(store_args)?;
+    let shop = shop.map(ShopId::from_domain).transpose().context("--shop")?;
+    let events = store.list_events(shop.as_ref()).await?;
+    // Shipment and refund events name only the order; find its customer once per order.
+    let mut customers: HashMap<(ShopId, OrderId), Option<String>> = HashMap::new();
+    for stored in &events {
+        let event = &stored.event;
+        let customer_id = match (event.customer_id(), event.order_id()) {
+            (Some(c), _) => Some(c.to_string()),
+            (None, Some(order_id)) => {
+                let key = (event.shop.clone(), order_id.clone());
+                if !customers.contains_key(&key) {
+                    let found = customer_of(store.as_ref(), &event.shop, order_id).await?;
+                    customers.insert(key.clone(), found);
+                }
+                customers[&key].clone()
+            }
+            (None, None) => None,
+        };
+        if as_json {
+            let line = json!({
+                "shop": event.shop,
+                "platform": event.platform,
+                "event_id": event.event_id,
+                "kind": event.kind_name(),
+                "order_id": event.order_id(),
+                "customer_id": customer_id,
+                "occurred_at": event.occurred_at.to_rfc3339(),
+                "received_at": stored.received_at.to_rfc3339(),
+                "data": serde_json::to_value(&event.kind)?.get("data").cloned(),
+            });
+            println!("{line}");
+        } else {
+            println!(
+                "{}  {:<24} {:<12} {:<26} order={:<20} customer={}",
+                event.occurred_at.to_rfc3339(),
+                event.shop,
+                event.platform,
+                event.kind_name(),
+                event.order_id().map(ToString::to_string).unwrap_or_else(|| "-".into()),
+                customer_id.as_deref().unwrap_or("-"),
+            );
+        }
+    }
+    if !as_json {
+        eprintln!("{} event(s)", events.len());
+    }
+    Ok(())
+}
+
+async fn customer_of(store: &dyn Store, shop: &ShopId, order_id: &OrderId) -> anyhow::Result<Option<String>> {
+    let record = store.load_order(shop, order_id).await?;
+    Ok(record.and_then(|r| r.value.customer_id().map(ToString::to_string)))
+}
+
+pub async fn dead_letters(store_args: &StoreArgs, as_json: bool) -> anyhow::Result<()> {
+    let store = open_store(store_args)?;
+    let letters = store.list_dead_letters().await?;
+    for letter in &letters {
+        if as_json {
+            println!("{}", serde_json::to_string(letter)?);
+        } else {
+            println!(
+                "{}  {}  {:<11} {:<24} {:<28} {:?}  {}",
+                letter.received_at.to_rfc3339(),
+                letter.id,
+                letter.platform,
+                letter.shop,
+                letter.topic,
+                letter.status,
+                letter.reason
+            );
+        }
+    }
+    if !as_json {
+        eprintln!("{} dead letter(s)", letters.len());
+    }
+    Ok(())
+}
+
+pub async fn replay(store_args: &StoreArgs, only: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+    let store = open_store(store_args)?;
+    let ingest = Ingest::new(Arc::clone(&store), Arc::new(NoEventBus), Arc::new(SystemClock), WebhookSecrets::default());
+    let mut letters = store.list_dead_letters().await?;
+    letters.retain(|l| l.status == DeadLetterStatus::Pending && only.is_none_or(|id| id == l.id));
+    if let Some(id) = only {
+        anyhow::ensure!(!letters.is_empty(), "no pending dead letter with id {id}");
+    }
+    let (mut fixed, mut failing) = (0, 0);
+    for letter in &mut letters {
+        let outcome = ingest.replay(letter).await?;
+        let (status, detail) = match &outcome {
+            ReplayOutcome::Stored { events } => {
+                fixed += 1;
+                ("replayed", format!("{events} event(s) stored"))
+            }
+            ReplayOutcome::StillFailing { reason } => {
+                failing += 1;
+                ("failing", reason.clone())
+            }
+        };
+        if as_json {
+            println!("{}", json!({ "id": letter.id, "status": status, "detail": detail }));
+        } else {
+            println!("{}  {status}: {detail}", letter.id);
+        }
+    }
+    eprintln!("{fixed} replayed, {failing} still failing");
+    Ok(())
+}

@@ -1,0 +1,296 @@
+use crate::secrets::WebhookSecrets;
+use aftersale_domain::{Platform, ShopId, StoreEvent};
+use aftersale_platforms::{Delivery, PayloadError, shopify, signature, woocommerce};
+use aftersale_ports::{Clock, DeadLetter, DeadLetterStatus, EventBus, Recorded, Store, StoreError};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, StatusCode};
+use serde::Serialize;
+use std::sync::Arc;
+use tracing::{Instrument, info, info_span, warn};
+
+/// Larger bodies are refused with 413 before any work. Shopify's biggest order payloads are
+/// well under this; anything bigger is not a webhook we want to buffer.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The answer to a delivery. Bodies are fixed, short JSON: internals never reach the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stored: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicates: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Reply {
+    fn plain(status: StatusCode, outcome: &'static str) -> Self {
+        Self { status, outcome, stored: 0, duplicates: 0 }
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// What replaying a dead letter did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayOutcome {
+    Stored { events: usize },
+    StillFailing { reason: String },
+}
+
+/// Why a verified delivery could not be turned into events.
+enum Unusable {
+    UnknownTopic(String),
+    Bad(String),
+}
+
+/// The ingest service: one instance per process, shared by every request.
+pub struct Ingest {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn EventBus>,
+    clock: Arc<dyn Clock>,
+    secrets: WebhookSecrets,
+}
+
+impl Ingest {
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, clock: Arc<dyn Clock>, secrets: WebhookSecrets) -> Self {
+        Self { store, bus, clock, secrets }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// `POST /webhooks/shopify`.
+    pub async fn shopify(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if body.len() > MAX_BODY_BYTES {
+            return Reply::plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        }
+        let Some(secret) = &self.secrets.shopify else {
+            // Not bad input but a deployment without its secret: 503 makes Shopify retry
+            // for 48 hours, so nothing is lost while ops sets SHOPIFY_API_SECRET.
+            warn!("shopify webhook refused: SHOPIFY_API_SECRET is not configured");
+            return Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "not configured");
+        };
+        if let Err(err) = signature::verify_base64(secret.expose(), body, header(headers, "x-shopify-hmac-sha256")) {
+            warn!(platform = "shopify", error = %err, "webhook refused");
+            return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
+        }
+        self.accept(Platform::Shopify, headers, body).await
+    }
+
+    /// `POST /webhooks/woocommerce`.
+    pub async fn woocommerce(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if body.len() > MAX_BODY_BYTES {
+            return Reply::plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        }
+        let signature_header = header(headers, "x-wc-webhook-signature");
+        if signature_header.is_none() && woocommerce::is_creation_ping(body) {
+            info!(platform = "woocommerce", "webhook creation ping acknowledged");
+            return Reply::plain(StatusCode::OK, "ping");
+        }
+        let site = header(headers, "x-wc-webhook-source").and_then(|s| ShopId::from_domain(s).ok());
+        let Some(secret) = self.secrets.woocommerce_for(site.as_ref()) else {
+            warn!(platform = "woocommerce", "webhook refused: no secret configured for this site");
+            return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
+        };
+        if let Err(err) = signature::verify_base64(secret.expose(), body, signature_header) {
+            warn!(platform = "woocommerce", error = %err, "webhook refused");
+            return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
+        }
+        self.accept(Platform::Woocommerce, headers, body).await
+    }
+
+    /// Work after verification. Bad payloads become dead letters (200: the platform must not
+    /// retry and disable the hook); storage failures are 503 so the platform retries.
+    async fn accept(&self, platform: Platform, headers: &HeaderMap, body: &[u8]) -> Reply {
+        let received_at = self.clock.now();
+        match parse(platform, headers, body) {
+            Ok(events) => match self.persist(&events, received_at).await {
+                Ok((stored, duplicates)) => {
+                    Reply { status: StatusCode::OK, outcome: "accepted", stored, duplicates }
+                }
+                Err(err) => {
+                    warn!(platform = %platform, error = %err, "storage failed; asking the platform to retry");
+                    Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+                }
+            },
+            Err(Unusable::UnknownTopic(topic)) => {
+                info!(platform = %platform, topic = %topic, "ignoring a topic Aftersale does not handle");
+                Reply::plain(StatusCode::OK, "ignored")
+            }
+            Err(Unusable::Bad(reason)) => {
+                let letter = dead_letter(platform, headers, body, reason, received_at);
+                warn!(platform = %platform, dead_letter = %letter.id, reason = %letter.reason, "kept as dead letter");
+                match self.store.put_dead_letter(&letter).await {
+                    Ok(()) => Reply::plain(StatusCode::OK, "dead-lettered"),
+                    Err(err) => {
+                        warn!(error = %err, "could not store dead letter; asking the platform to retry");
+                        Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records, applies and publishes each event. An event recorded by an attempt that died
+    /// before finishing (`applied: false`) is applied again; folding is idempotent.
+    async fn persist(&self, events: &[StoreEvent], received_at: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
+        let (mut stored, mut duplicates) = (0, 0);
+        for event in events {
+            let span = info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
+            async {
+                match self.store.record_event(event, received_at).await? {
+                    Recorded::Duplicate { applied: true } => {
+                        duplicates += 1;
+                        info!("duplicate delivery");
+                        return Ok(());
+                    }
+                    Recorded::Duplicate { applied: false } => info!("resuming an unfinished event"),
+                    Recorded::New => {}
+                }
+                crate::apply::apply(self.store.as_ref(), event, received_at).await?;
+                self.bus.publish(event).await?;
+                self.store.mark_applied(event).await?;
+                stored += 1;
+                info!("stored");
+                Ok::<(), StoreError>(())
+            }
+            .instrument(span)
+            .await?;
+        }
+        Ok((stored, duplicates))
+    }
+
+    /// Runs a dead letter through today's parser. It was verified when it arrived, so the
+    /// signature is not checked again (the secret may have been rotated since).
+    pub async fn replay(&self, letter: &mut DeadLetter) -> Result<ReplayOutcome, StoreError> {
+        let body = STANDARD
+            .decode(&letter.body_base64)
+            .map_err(|e| StoreError::Corrupt { what: format!("dead letter {}", letter.id), detail: e.to_string() })?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &letter.headers {
+            if let (Ok(name), Ok(value)) =
+                (http::HeaderName::try_from(name.as_str()), http::HeaderValue::try_from(value.as_str()))
+            {
+                headers.append(name, value);
+            }
+        }
+        letter.attempts += 1;
+        let outcome = match parse(letter.platform, &headers, &body) {
+            Ok(events) => {
+                self.persist(&events, self.clock.now()).await?;
+                letter.status = DeadLetterStatus::Replayed;
+                ReplayOutcome::Stored { events: events.len() }
+            }
+            Err(Unusable::UnknownTopic(topic)) => {
+                letter.reason = format!("topic '{topic}' is not handled");
+                ReplayOutcome::StillFailing { reason: letter.reason.clone() }
+            }
+            Err(Unusable::Bad(reason)) => {
+                letter.reason = reason;
+                ReplayOutcome::StillFailing { reason: letter.reason.clone() }
+            }
+        };
+        self.store.update_dead_letter(letter).await?;
+        Ok(outcome)
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn parse(platform: Platform, headers: &HeaderMap, body: &[u8]) -> Result<Vec<StoreEvent>, Unusable> {
+    let bad_payload = |e: PayloadError| Unusable::Bad(e.to_string());
+    match platform {
+        Platform::Shopify => {
+            let topic_header = header(headers, "x-shopify-topic").unwrap_or_default();
+            let topic = shopify::Topic::parse(topic_header)
+                .ok_or_else(|| Unusable::UnknownTopic(topic_header.to_string()))?;
+            let shop = header(headers, "x-shopify-shop-domain")
+                .ok_or_else(|| Unusable::Bad("header X-Shopify-Shop-Domain is missing".into()))
+                .and_then(|raw| {
+                    ShopId::from_domain(raw)
+                        .map_err(|e| Unusable::Bad(format!("header X-Shopify-Shop-Domain: {e}")))
+                })?;
+            let delivery = Delivery {
+                shop,
+                event_id: shopify::event_id(header(headers, "x-shopify-event-id"), header(headers, "x-shopify-webhook-id")),
+                triggered_at: header(headers, "x-shopify-triggered-at")
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
+            };
+            shopify::normalise(topic, &delivery, body).map_err(bad_payload)
+        }
+        Platform::Woocommerce => {
+            let topic_header = header(headers, "x-wc-webhook-topic").unwrap_or_default();
+            let topic = woocommerce::Topic::parse(topic_header)
+                .ok_or_else(|| Unusable::UnknownTopic(topic_header.to_string()))?;
+            let shop = header(headers, "x-wc-webhook-source")
+                .ok_or_else(|| Unusable::Bad("header X-WC-Webhook-Source is missing".into()))
+                .and_then(|raw| {
+                    ShopId::from_domain(raw).map_err(|e| Unusable::Bad(format!("header X-WC-Webhook-Source: {e}")))
+                })?;
+            let delivery = Delivery { shop, event_id: None, triggered_at: None };
+            woocommerce::normalise(topic, &delivery, body).map_err(bad_payload)
+        }
+    }
+}
+
+/// Keeps the delivery whole. The id is a digest of platform, shop and body, so a platform's
+/// retry of the same bad delivery is stored once.
+fn dead_letter(
+    platform: Platform,
+    headers: &HeaderMap,
+    body: &[u8],
+    reason: String,
+    received_at: DateTime<Utc>,
+) -> DeadLetter {
+    use sha2::{Digest, Sha256};
+    let kept: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            name.starts_with("x-shopify-") || name.starts_with("x-wc-") || name == "content-type"
+        })
+        .filter_map(|(name, value)| Some((name.as_str().to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    let shop_header = match platform {
+        Platform::Shopify => "x-shopify-shop-domain",
+        Platform::Woocommerce => "x-wc-webhook-source",
+    };
+    let shop = header(headers, shop_header).unwrap_or("unknown").to_string();
+    let mut digest = Sha256::new();
+    digest.update(platform.as_str());
+    digest.update([0]);
+    digest.update(&shop);
+    digest.update([0]);
+    digest.update(body);
+    let id: String = digest.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let topic_header = match platform {
+        Platform::Shopify => "x-shopify-topic",
+        Platform::Woocommerce => "x-wc-webhook-topic",
+    };
+    DeadLetter {
+        id: format!("dl-{id}"),
+        shop,
+        platform,
+        topic: header(headers, topic_header).unwrap_or_default().to_string(),
+        headers: kept,
+        body_base64: STANDARD.encode(body),
+        reason,
+        received_at,
+        status: DeadLetterStatus::Pending,
+        attempts: 0,
+    }
+}

@@ -1,0 +1,284 @@
+//! The ingest contract on an in-memory store: every answer a platform can get.
+
+use aftersale_domain::{OrderId, ShopId};
+use aftersale_ingest::{Ingest, MAX_BODY_BYTES, ReplayOutcome, Secret, WebhookSecrets};
+use aftersale_platforms::signature::sign_base64;
+use aftersale_ports::memory::MemoryStore;
+use aftersale_ports::{
+    CustomerProfiles, DeadLetterStatus, DeadLetters, EventLog, ManualClock, NoEventBus, OrderRecords, ShopRegistry,
+};
+use chrono::TimeZone;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use std::sync::Arc;
+
+const SHOPIFY_SECRET: &str = "shpss_test_secret";
+const WOO_SECRET: &str = "wc_test_secret";
+const SHOP: &str = "demo.myshopify.com";
+
+fn fixture(path: &str) -> Vec<u8> {
+    let full = format!("{}/../../tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+fn setup() -> (Arc<MemoryStore>, Ingest) {
+    let store = Arc::new(MemoryStore::new());
+    let secrets = WebhookSecrets {
+        shopify: Secret::new(SHOPIFY_SECRET),
+        woocommerce_default: Secret::new(WOO_SECRET),
+        ..Default::default()
+    };
+    let clock = ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap());
+    let ingest = Ingest::new(store.clone(), Arc::new(NoEventBus), Arc::new(clock), secrets);
+    (store, ingest)
+}
+
+fn shopify_headers(topic: &str, event_id: &str, body: &[u8]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("x-shopify-topic", HeaderValue::from_str(topic).unwrap());
+    h.insert("x-shopify-shop-domain", HeaderValue::from_static(SHOP));
+    h.insert("x-shopify-event-id", HeaderValue::from_str(event_id).unwrap());
+    h.insert("x-shopify-webhook-id", HeaderValue::from_static("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"));
+    let sig = sign_base64(SHOPIFY_SECRET.as_bytes(), body);
+    h.insert("x-shopify-hmac-sha256", HeaderValue::from_str(&sig).unwrap());
+    h
+}
+
+fn woo_headers(topic: &str, body: &[u8]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("x-wc-webhook-topic", HeaderValue::from_str(topic).unwrap());
+    h.insert("x-wc-webhook-source", HeaderValue::from_static("https://shop.example/"));
+    h.insert("x-wc-webhook-delivery-id", HeaderValue::from_static("42"));
+    let sig = sign_base64(WOO_SECRET.as_bytes(), body);
+    h.insert("x-wc-webhook-signature", HeaderValue::from_str(&sig).unwrap());
+    h
+}
+
+async fn event_count(store: &MemoryStore) -> usize {
+    store.list_events(None).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn a_signed_shopify_order_is_stored_once() {
+    let (store, ingest) = setup();
+    let body = fixture("shopify/orders_create.json");
+    let headers = shopify_headers("orders/create", "evt-1", &body);
+    let reply = ingest.shopify(&headers, &body).await;
+    assert_eq!((reply.status, reply.outcome, reply.stored), (StatusCode::OK, "accepted", 1));
+
+    let again = ingest.shopify(&headers, &body).await;
+    assert_eq!((again.status, again.stored, again.duplicates), (StatusCode::OK, 0, 1));
+    assert_eq!(event_count(&store).await, 1);
+
+    let shop = ShopId::new(SHOP).unwrap();
+    let order = store.load_order(&shop, &OrderId::new("820982911946154508").unwrap()).await.unwrap().unwrap();
+    assert_eq!(order.value.customer_id().unwrap().as_str(), "115310627314723954");
+    assert!(store.load_shop(&shop).await.unwrap().unwrap().installed);
+    let customer = store.load_customer(&shop, order.value.customer_id().unwrap()).await.unwrap().unwrap();
+    assert_eq!(customer.email.as_deref(), Some("john@example.com"));
+}
+
+#[tokio::test]
+async fn forged_missing_and_foreign_signatures_get_401_and_store_nothing() {
+    let (store, ingest) = setup();
+    let body = fixture("shopify/orders_create.json");
+    let mut headers = shopify_headers("orders/create", "evt-1", &body);
+
+    let mut tampered = body.clone();
+    tampered[100] ^= 1;
+    assert_eq!(ingest.shopify(&headers, &tampered).await.status, StatusCode::UNAUTHORIZED);
+
+    headers.insert("x-shopify-hmac-sha256", HeaderValue::from_static("bm90IHRoZSBzaWduYXR1cmU="));
+    assert_eq!(ingest.shopify(&headers, &body).await.status, StatusCode::UNAUTHORIZED);
+
+    headers.insert("x-shopify-hmac-sha256", HeaderValue::from_static("***not base64***"));
+    assert_eq!(ingest.shopify(&headers, &body).await.status, StatusCode::UNAUTHORIZED);
+
+    headers.remove("x-shopify-hmac-sha256");
+    let reply = ingest.shopify(&headers, &body).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.json(), r#"{"outcome":"invalid signature"}"#, "no internals in the body");
+
+    // Signed with WooCommerce's secret: still not Shopify's.
+    let woo_signed = woo_headers("order.created", &body);
+    headers.insert("x-shopify-hmac-sha256", woo_signed["x-wc-webhook-signature"].clone());
+    assert_eq!(ingest.shopify(&headers, &body).await.status, StatusCode::UNAUTHORIZED);
+
+    assert_eq!(event_count(&store).await, 0);
+    assert!(store.list_dead_letters().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn huge_bodies_get_413_before_anything_else() {
+    let (store, ingest) = setup();
+    let body = vec![b' '; MAX_BODY_BYTES + 1];
+    let headers = shopify_headers("orders/create", "evt-big", &body);
+    assert_eq!(ingest.shopify(&headers, &body).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(ingest.woocommerce(&woo_headers("order.created", &body), &body).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(event_count(&store).await, 0);
+}
+
+#[tokio::test]
+async fn unknown_topics_are_acknowledged_and_ignored() {
+    let (store, ingest) = setup();
+    let body = br#"{"id": 1}"#;
+    let reply = ingest.shopify(&shopify_headers("products/create", "evt-p", body), body).await;
+    assert_eq!((reply.status, reply.outcome), (StatusCode::OK, "ignored"));
+    let reply = ingest.woocommerce(&woo_headers("coupon.created", body), body).await;
+    assert_eq!((reply.status, reply.outcome), (StatusCode::OK, "ignored"));
+    assert_eq!(event_count(&store).await, 0);
+}
+
+#[tokio::test]
+async fn signed_but_unparseable_bodies_become_dead_letters_that_replay() {
+    let (store, ingest) = setup();
+    let body = fixture("shopify/orders_create.json");
+    let truncated = &body[..body.len() / 3];
+    let headers = shopify_headers("orders/create", "evt-trunc", truncated);
+    let reply = ingest.shopify(&headers, truncated).await;
+    assert_eq!((reply.status, reply.outcome), (StatusCode::OK, "dead-lettered"));
+    // The platform retries: still one dead letter.
+    ingest.shopify(&headers, truncated).await;
+    let letters = store.list_dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 1);
+    let letter = &letters[0];
+    assert!(letter.reason.contains("orders/create"), "{}", letter.reason);
+    assert!(letter.headers.iter().any(|(k, v)| k == "x-shopify-event-id" && v == "evt-trunc"));
+    assert_eq!(event_count(&store).await, 0);
+
+    // Still broken: replay reports it and keeps the letter pending.
+    let mut pending = letter.clone();
+    assert!(matches!(ingest.replay(&mut pending).await.unwrap(), ReplayOutcome::StillFailing { .. }));
+    assert_eq!(pending.attempts, 1);
+
+    // Once the body is good (as after a parser fix), replay stores the events.
+    use base64::Engine;
+    pending.body_base64 = base64::engine::general_purpose::STANDARD.encode(&body);
+    assert_eq!(ingest.replay(&mut pending).await.unwrap(), ReplayOutcome::Stored { events: 1 });
+    assert_eq!(store.list_dead_letters().await.unwrap()[0].status, DeadLetterStatus::Replayed);
+    assert_eq!(event_count(&store).await, 1);
+}
+
+#[tokio::test]
+async fn a_refund_before_its_order_is_folded_in_when_the_order_arrives() {
+    let (store, ingest) = setup();
+    let refund = fixture("shopify/refunds_create.json");
+    ingest.shopify(&shopify_headers("refunds/create", "evt-r", &refund), &refund).await;
+    let order = fixture("shopify/orders_paid.json");
+    ingest.shopify(&shopify_headers("orders/paid", "evt-o", &order), &order).await;
+
+    let shop = ShopId::new(SHOP).unwrap();
+    let record = store.load_order(&shop, &OrderId::new("820982911946154508").unwrap()).await.unwrap().unwrap();
+    assert!(record.value.snapshot.is_some());
+    assert_eq!(record.value.refunds.len(), 1);
+    assert_eq!(record.version, 2);
+}
+
+#[tokio::test]
+async fn an_event_whose_first_attempt_died_is_finished_on_redelivery() {
+    let (store, ingest) = setup();
+    let body = fixture("shopify/orders_paid.json");
+    let headers = shopify_headers("orders/paid", "evt-crash", &body);
+    // Simulate a Lambda that recorded the event and died before folding it.
+    let delivery = aftersale_platforms::Delivery {
+        shop: ShopId::new(SHOP).unwrap(),
+        event_id: aftersale_platforms::shopify::event_id(Some("evt-crash"), None),
+        triggered_at: None,
+    };
+    let events = aftersale_platforms::shopify::normalise(aftersale_platforms::shopify::Topic::OrdersPaid, &delivery, &body).unwrap();
+    store.record_event(&events[0], chrono::Utc::now()).await.unwrap();
+
+    let reply = ingest.shopify(&headers, &body).await;
+    assert_eq!(reply.stored, 1, "resumed, not skipped as a duplicate");
+    let shop = ShopId::new(SHOP).unwrap();
+    assert!(store.load_order(&shop, &OrderId::new("820982911946154508").unwrap()).await.unwrap().is_some());
+    assert!(store.list_events(None).await.unwrap()[0].applied);
+}
+
+#[tokio::test]
+async fn uninstall_and_redact_requests_are_honoured() {
+    let (store, ingest) = setup();
+    let shop = ShopId::new(SHOP).unwrap();
+    let order = fixture("shopify/orders_create.json");
+    ingest.shopify(&shopify_headers("orders/create", "evt-1", &order), &order).await;
+
+    let uninstall = fixture("shopify/app_uninstalled.json");
+    ingest.shopify(&shopify_headers("app/uninstalled", "evt-u", &uninstall), &uninstall).await;
+    assert!(!store.load_shop(&shop).await.unwrap().unwrap().installed);
+
+    let redact = br#"{"shop_id": 1, "shop_domain": "demo.myshopify.com", "customer": {"id": 115310627314723954, "email": "john@example.com", "phone": null}, "orders_to_redact": [820982911946154508]}"#;
+    let reply = ingest.shopify(&shopify_headers("customers/redact", "evt-red", redact), redact).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let customer_id = aftersale_domain::CustomerId::new("115310627314723954").unwrap();
+    assert!(store.load_customer(&shop, &customer_id).await.unwrap().is_none());
+    assert!(store.load_order(&shop, &OrderId::new("820982911946154508").unwrap()).await.unwrap().is_none());
+    let left: Vec<String> = store.list_events(None).await.unwrap().iter().map(|e| e.event.kind_name().to_string()).collect();
+    assert_eq!(left, ["app_uninstalled", "customer_redact"], "only the audit of the request stays");
+    let audit = serde_json::to_string(&store.list_events(None).await.unwrap()[1].event).unwrap();
+    assert!(!audit.contains("john@example.com"), "the audit copy holds no contact details");
+
+    let shop_redact = fixture("shopify/shop_redact.json");
+    ingest.shopify(&shopify_headers("shop/redact", "evt-sr", &shop_redact), &shop_redact).await;
+    let left: Vec<String> = store.list_events(None).await.unwrap().iter().map(|e| e.event.kind_name().to_string()).collect();
+    assert_eq!(left, ["shop_redact"]);
+}
+
+#[tokio::test]
+async fn woocommerce_ping_is_acknowledged_without_storing() {
+    let (store, ingest) = setup();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-wc-webhook-source", HeaderValue::from_static("https://shop.example/"));
+    let reply = ingest.woocommerce(&headers, b"webhook_id=17").await;
+    assert_eq!((reply.status, reply.outcome), (StatusCode::OK, "ping"));
+    // An unsigned body that is not the ping is refused.
+    assert_eq!(ingest.woocommerce(&headers, b"{\"id\":1}").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(event_count(&store).await, 0);
+}
+
+#[tokio::test]
+async fn woocommerce_repeated_updates_store_one_state() {
+    let (store, ingest) = setup();
+    let created = fixture("woocommerce/order_created.json");
+    let reply = ingest.woocommerce(&woo_headers("order.created", &created), &created).await;
+    assert_eq!(reply.stored, 2, "placed and paid");
+    let updated = fixture("woocommerce/order_updated.json");
+    for _ in 0..3 {
+        ingest.woocommerce(&woo_headers("order.updated", &updated), &updated).await;
+    }
+    let kinds: Vec<String> = store.list_events(None).await.unwrap().iter().map(|e| e.event.kind_name().to_string()).collect();
+    assert_eq!(kinds, ["order_placed", "order_paid", "order_fulfilled"]);
+}
+
+#[tokio::test]
+async fn woocommerce_per_site_secrets_and_unknown_sites() {
+    let store = Arc::new(MemoryStore::new());
+    let mut secrets = WebhookSecrets::default();
+    secrets.woocommerce_sites.insert(ShopId::new("shop.example").unwrap(), Secret::new("site-secret").unwrap());
+    let ingest = Ingest::new(store.clone(), Arc::new(NoEventBus), Arc::new(aftersale_ports::SystemClock), secrets);
+    let body = fixture("woocommerce/customer_created.json");
+    let mut headers = woo_headers("customer.created", &body);
+    assert_eq!(ingest.woocommerce(&headers, &body).await.status, StatusCode::UNAUTHORIZED, "default secret is not this site's");
+    headers.insert("x-wc-webhook-signature", HeaderValue::from_str(&sign_base64(b"site-secret", &body)).unwrap());
+    assert_eq!(ingest.woocommerce(&headers, &body).await.status, StatusCode::OK);
+    headers.insert("x-wc-webhook-source", HeaderValue::from_static("https://elsewhere.example/"));
+    assert_eq!(ingest.woocommerce(&headers, &body).await.status, StatusCode::UNAUTHORIZED, "unknown site, no default");
+}
+
+#[tokio::test]
+async fn a_missing_shopify_secret_is_503_so_shopify_retries() {
+    let store = Arc::new(MemoryStore::new());
+    let ingest = Ingest::new(store, Arc::new(NoEventBus), Arc::new(aftersale_ports::SystemClock), WebhookSecrets::default());
+    let body = fixture("shopify/orders_create.json");
+    let reply = ingest.shopify(&shopify_headers("orders/create", "e", &body), &body).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn a_bad_shop_header_on_a_signed_body_is_dead_lettered() {
+    let (store, ingest) = setup();
+    let body = fixture("shopify/orders_create.json");
+    let mut headers = shopify_headers("orders/create", "evt-x", &body);
+    headers.insert("x-shopify-shop-domain", HeaderValue::from_static("bad#shop"));
+    let reply = ingest.shopify(&headers, &body).await;
+    assert_eq!(reply.outcome, "dead-lettered");
+    assert!(store.list_dead_letters().await.unwrap()[0].reason.contains("X-Shopify-Shop-Domain"));
+}

@@ -1,0 +1,171 @@
+//! Shopify's documented webhook examples, normalised.
+
+use aftersale_domain::{Consent, EventId, EventKind, OrderStatus, ShipmentStatus, ShopId};
+use aftersale_platforms::shopify::{Topic, event_id, normalise};
+use aftersale_platforms::{Delivery, PayloadError};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/../../tests/fixtures/shopify/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn delivery() -> Delivery {
+    Delivery {
+        shop: ShopId::new("demo.myshopify.com").unwrap(),
+        event_id: Some(EventId::new("shopify:abc-123").unwrap()),
+        triggered_at: None,
+    }
+}
+
+fn one(topic: Topic, name: &str) -> aftersale_domain::StoreEvent {
+    let mut events = normalise(topic, &delivery(), &fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(events.len(), 1);
+    events.remove(0)
+}
+
+#[test]
+fn every_topic_maps_to_its_event_kind() {
+    let cases = [
+        (Topic::OrdersCreate, "orders_create", "order_placed"),
+        (Topic::OrdersPaid, "orders_paid", "order_paid"),
+        (Topic::OrdersUpdated, "orders_updated", "order_updated"),
+        (Topic::OrdersFulfilled, "orders_fulfilled", "order_fulfilled"),
+        (Topic::OrdersPartiallyFulfilled, "orders_partially_fulfilled", "order_partially_fulfilled"),
+        (Topic::OrdersCancelled, "orders_cancelled", "order_cancelled"),
+        (Topic::RefundsCreate, "refunds_create", "order_refunded"),
+        (Topic::FulfillmentsCreate, "fulfillments_create", "shipment_updated"),
+        (Topic::FulfillmentsUpdate, "fulfillments_update", "shipment_updated"),
+        (Topic::FulfillmentEventsCreate, "fulfillment_events_create", "order_delivered"),
+        (Topic::CustomersCreate, "customers_create", "customer_created"),
+        (Topic::CustomersUpdate, "customers_update", "customer_updated"),
+        (Topic::AppUninstalled, "app_uninstalled", "app_uninstalled"),
+        (Topic::CustomersDataRequest, "customers_data_request", "customer_data_request"),
+        (Topic::CustomersRedact, "customers_redact", "customer_redact"),
+        (Topic::ShopRedact, "shop_redact", "shop_redact"),
+    ];
+    assert_eq!(cases.len(), Topic::ALL.len(), "every topic has a fixture");
+    for (topic, file, kind) in cases {
+        assert_eq!(Topic::parse(topic.as_str()), Some(topic));
+        let event = one(topic, file);
+        assert_eq!(event.kind_name(), kind, "{file}");
+        assert_eq!(event.shop.as_str(), "demo.myshopify.com");
+    }
+}
+
+#[test]
+fn order_ids_beyond_2_pow_53_survive_exactly() {
+    let event = one(Topic::OrdersCreate, "orders_create");
+    let order = event.order().unwrap();
+    assert_eq!(order.id.as_str(), "820982911946154508");
+    assert_eq!(order.customer.id.as_str(), "115310627314723954");
+    assert!(order.line_items.iter().any(|li| li.id == "866550311766439020"));
+}
+
+#[test]
+fn order_money_is_decimal_with_currency() {
+    let event = one(Topic::OrdersCreate, "orders_create");
+    let order = event.order().unwrap();
+    assert_eq!(order.total.to_string(), "388.00 USD");
+    assert_eq!(order.line_items[0].price.to_string(), "199.00 USD");
+    assert_eq!(order.status, OrderStatus::Pending);
+    assert_eq!(order.customer.locale.as_deref(), Some("en"));
+    assert_eq!(order.customer.email_marketing, Consent::Denied, "not_subscribed is not consent");
+}
+
+#[test]
+fn cancelled_and_fulfilled_orders_get_their_status() {
+    assert_eq!(one(Topic::OrdersCancelled, "orders_cancelled").order().unwrap().status, OrderStatus::Cancelled);
+    let fulfilled = one(Topic::OrdersFulfilled, "orders_fulfilled");
+    assert_eq!(fulfilled.order().unwrap().fulfillment, aftersale_domain::FulfillmentStatus::Fulfilled);
+}
+
+#[test]
+fn refunds_sum_their_successful_transactions() {
+    let event = one(Topic::RefundsCreate, "refunds_create");
+    let EventKind::OrderRefunded(refund) = &event.kind else { panic!("not a refund") };
+    assert_eq!(refund.order_id.as_str(), "820982911946154508");
+    assert_eq!(refund.refund.amount.currency.as_str(), "USD", "currency taken from the refunded lines");
+    assert!(refund.refund.amount.amount > rust_decimal::Decimal::ZERO);
+}
+
+#[test]
+fn shipment_progress_and_delivery_are_told_apart() {
+    let EventKind::ShipmentUpdated(s) = one(Topic::FulfillmentsUpdate, "fulfillments_update").kind else {
+        panic!("expected shipment update")
+    };
+    assert_eq!(s.status, ShipmentStatus::InTransit);
+    assert_eq!(s.carrier.as_deref(), Some("UPS"));
+    let EventKind::OrderDelivered(d) = one(Topic::FulfillmentEventsCreate, "fulfillment_events_create").kind else {
+        panic!("expected delivery")
+    };
+    assert_eq!(d.order_id.as_str(), "820982911946154508");
+    assert_eq!(d.happened_at.to_rfc3339(), "2022-01-04T19:32:00+00:00");
+}
+
+#[test]
+fn privacy_requests_keep_the_customer_and_orders() {
+    let EventKind::CustomerRedact(r) = one(Topic::CustomersRedact, "customers_redact").kind else { panic!() };
+    assert_eq!(r.customer_id.unwrap().as_str(), "191167");
+    assert_eq!(r.order_ids.len(), 3);
+    let EventKind::CustomerDataRequest(r) = one(Topic::CustomersDataRequest, "customers_data_request").kind else {
+        panic!()
+    };
+    assert!(r.request_id.is_some());
+}
+
+#[test]
+fn customer_consent_comes_from_the_marketing_consent_objects() {
+    let EventKind::CustomerUpdated(c) = one(Topic::CustomersUpdate, "customers_update").kind else { panic!() };
+    assert_eq!(c.email_marketing, Consent::Granted);
+    assert_eq!(c.first_name.as_deref(), Some("John"));
+}
+
+#[test]
+fn unknown_topics_are_not_parsed() {
+    assert_eq!(Topic::parse("products/create"), None);
+    assert_eq!(Topic::parse(""), None);
+}
+
+#[test]
+fn truncated_and_incomplete_bodies_are_clear_errors() {
+    let body = fixture("orders_create");
+    let truncated = &body[..body.len() / 2];
+    let err = normalise(Topic::OrdersCreate, &delivery(), truncated).unwrap_err();
+    assert!(matches!(err, PayloadError::Json { .. }), "{err}");
+    assert!(err.to_string().contains("orders/create"));
+
+    let no_currency = br#"{"id": 1, "created_at": "2026-11-01T10:00:00Z", "total_price": "1.00", "currency": "EURO", "email": "a@b.c"}"#;
+    let err = normalise(Topic::OrdersCreate, &delivery(), no_currency).unwrap_err();
+    assert!(err.to_string().contains("currency"), "{err}");
+
+    let no_customer = br#"{"id": 1, "created_at": "2026-11-01T10:00:00Z", "total_price": "1.00", "currency": "EUR"}"#;
+    let err = normalise(Topic::OrdersCreate, &delivery(), no_customer).unwrap_err();
+    assert!(err.to_string().contains("customer"), "{err}");
+
+    let refund_without_order = br#"{"id": 5, "created_at": "2026-11-01T10:00:00Z", "transactions": []}"#;
+    let err = normalise(Topic::RefundsCreate, &delivery(), refund_without_order).unwrap_err();
+    assert!(err.to_string().contains("order_id"), "{err}");
+
+    let not_json = b"\x00\xff\xfe";
+    assert!(normalise(Topic::ShopRedact, &delivery(), not_json).is_err());
+}
+
+#[test]
+fn guests_get_a_stable_id_from_their_email() {
+    let body = br#"{"id": 9, "created_at": "2026-11-01T10:00:00Z", "total_price": "10.00", "currency": "EUR",
+                   "email": "Guest@Example.com", "buyer_accepts_marketing": true}"#;
+    let event = normalise(Topic::OrdersCreate, &delivery(), body).unwrap().remove(0);
+    let customer = &event.order().unwrap().customer;
+    assert!(customer.id.as_str().starts_with("guest-"));
+    assert_eq!(customer.email_marketing, Consent::Granted);
+}
+
+#[test]
+fn the_event_id_header_wins_and_the_webhook_id_is_the_fallback() {
+    assert_eq!(event_id(Some("e1"), Some("w1")).unwrap().as_str(), "shopify:e1");
+    assert_eq!(event_id(None, Some("w1")).unwrap().as_str(), "shopify:w1");
+    assert_eq!(event_id(Some(" "), None), None);
+    let no_id = Delivery { event_id: None, ..delivery() };
+    let err = normalise(Topic::OrdersCreate, &no_id, &fixture("orders_create")).unwrap_err();
+    assert!(err.to_string().contains("X-Shopify-Event-Id"));
+}
