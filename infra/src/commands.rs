@@ -14,7 +14,11 @@ use std::path::Path;
 use std::sync::Arc;
 use tracing::{info, warn};
 
-pub async fn serve(listen: SocketAddr, store_args: &StoreArgs, secrets_file: Option<&Path>) -> anyhow::Result<()> {
+pub async fn serve(
+    listen: SocketAddr,
+    store_args: &StoreArgs,
+    secrets_file: Option<&Path>,
+) -> anyhow::Result<()> {
     let store = open_store(store_args)?;
     let mut secrets = WebhookSecrets::from_env();
     if let Some(path) = secrets_file {
@@ -24,18 +28,29 @@ pub async fn serve(listen: SocketAddr, store_args: &StoreArgs, secrets_file: Opt
         warn!("SHOPIFY_API_SECRET is not set: Shopify deliveries will be answered 503 until it is");
     }
     if secrets.woocommerce_default.is_none() && secrets.woocommerce_sites.is_empty() {
-        warn!("no WooCommerce secret (WOOCOMMERCE_WEBHOOK_SECRET or --secrets-file): WooCommerce deliveries will be refused");
+        warn!(
+            "no WooCommerce secret (WOOCOMMERCE_WEBHOOK_SECRET or --secrets-file): WooCommerce deliveries will be refused"
+        );
     }
-    let ingest = Arc::new(Ingest::new(store, Arc::new(NoEventBus), Arc::new(SystemClock), secrets));
+    let ingest = Arc::new(Ingest::new(
+        store,
+        Arc::new(NoEventBus),
+        Arc::new(SystemClock),
+        secrets,
+    ));
     let app = aftersale_ingest::router(ingest);
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     info!(
         address = %listener.local_addr()?,
         data_dir = %store_args.data_dir.display(),
         "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /healthz"
     );
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
     info!("stopped");
     Ok(())
 }
@@ -98,7 +113,10 @@ pub async fn events(store_args: &StoreArgs, shop: Option<&str>, as_json: bool) -
                 event.shop,
                 event.platform,
                 event.kind_name(),
-                event.order_id().map(ToString::to_string).unwrap_or_else(|| "-".into()),
+                event
+                    .order_id()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "-".into()),
                 customer_id.as_deref().unwrap_or("-"),
             );
         }
@@ -141,7 +159,12 @@ pub async fn dead_letters(store_args: &StoreArgs, as_json: bool) -> anyhow::Resu
 
 pub async fn replay(store_args: &StoreArgs, only: Option<&str>, as_json: bool) -> anyhow::Result<()> {
     let store = open_store(store_args)?;
-    let ingest = Ingest::new(Arc::clone(&store), Arc::new(NoEventBus), Arc::new(SystemClock), WebhookSecrets::default());
+    let ingest = Ingest::new(
+        Arc::clone(&store),
+        Arc::new(NoEventBus),
+        Arc::new(SystemClock),
+        WebhookSecrets::default(),
+    );
     let mut letters = store.list_dead_letters().await?;
     letters.retain(|l| l.status == DeadLetterStatus::Pending && only.is_none_or(|id| id == l.id));
     if let Some(id) = only {
@@ -161,7 +184,10 @@ pub async fn replay(store_args: &StoreArgs, only: Option<&str>, as_json: bool) -
             }
         };
         if as_json {
-            println!("{}", json!({ "id": letter.id, "status": status, "detail": detail }));
+            println!(
+                "{}",
+                json!({ "id": letter.id, "status": status, "detail": detail })
+            );
         } else {
             println!("{}  {status}: {detail}", letter.id);
         }

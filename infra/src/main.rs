@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "aftersale", version, about = "Post-purchase retention engine: local mode and ops tooling")]
+#[command(
+    name = "aftersale",
+    version,
+    about = "Post-purchase retention engine: local mode and ops tooling"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,7 +24,7 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 pub struct StoreArgs {
     /// Directory of the embedded store (created if missing).
-    #[arg(long, env = "AFTERSALE_DATA_DIR", default_value = ".aftersale")]
+    #[arg(long, env = "AFTERSALE_DATA_DIR", default_value = ".aftersale", global = true)]
     pub data_dir: PathBuf,
 }
 
@@ -51,7 +55,7 @@ enum Command {
     DeadLetters {
         #[command(flatten)]
         store: StoreArgs,
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
         #[command(subcommand)]
         action: Option<DeadLetterAction>,
@@ -85,14 +89,22 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { listen, store, secrets_file } => {
-                commands::serve(listen, &store, secrets_file.as_deref()).await
-            }
+            Command::Serve {
+                listen,
+                store,
+                secrets_file,
+            } => commands::serve(listen, &store, secrets_file.as_deref()).await,
             Command::Events { store, shop, json } => commands::events(&store, shop.as_deref(), json).await,
-            Command::DeadLetters { store, json, action: None } => commands::dead_letters(&store, json).await,
-            Command::DeadLetters { store, json, action: Some(DeadLetterAction::Replay { id }) } => {
-                commands::replay(&store, id.as_deref(), json).await
-            }
+            Command::DeadLetters {
+                store,
+                json,
+                action: None,
+            } => commands::dead_letters(&store, json).await,
+            Command::DeadLetters {
+                store,
+                json,
+                action: Some(DeadLetterAction::Replay { id }),
+            } => commands::replay(&store, id.as_deref(), json).await,
         }
     });
     match result {

@@ -28,7 +28,8 @@ struct WooSection {
 
 /// Adds the file's site secrets to `secrets`, naming the file and the entry on any error.
 pub fn load_into(path: &Path, secrets: &mut WebhookSecrets) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading secrets file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading secrets file {}", path.display()))?;
     parse_into(&text, secrets).with_context(|| format!("in secrets file {}", path.display()))
 }
 
@@ -51,7 +52,11 @@ mod tests {
     #[test]
     fn sites_are_normalised_and_loaded() {
         let mut secrets = WebhookSecrets::default();
-        parse_into("[woocommerce.sites]\n\"https://Shop.Example/\" = \"s1\"\n", &mut secrets).unwrap();
+        parse_into(
+            "[woocommerce.sites]\n\"https://Shop.Example/\" = \"s1\"\n",
+            &mut secrets,
+        )
+        .unwrap();
         let site = ShopId::new("shop.example").unwrap();
         assert_eq!(secrets.woocommerce_sites[&site].expose(), b"s1");
     }

@@ -9,7 +9,11 @@ use tracing::info;
 /// Optimistic-concurrency retries before giving up (the platform then retries the delivery).
 const MAX_CONFLICT_RETRIES: usize = 8;
 
-pub async fn apply(store: &dyn Store, event: &StoreEvent, received_at: DateTime<Utc>) -> Result<(), StoreError> {
+pub async fn apply(
+    store: &dyn Store,
+    event: &StoreEvent,
+    received_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     if let Some(order_id) = event.order_id() {
         fold_order(store, event, order_id).await?;
     }
@@ -18,13 +22,20 @@ pub async fn apply(store: &dyn Store, event: &StoreEvent, received_at: DateTime<
         _ => event.order().map(|o| &o.customer),
     };
     if let Some(seen) = customer {
-        let mut profile = store.load_customer(&event.shop, &seen.id).await?.unwrap_or_else(|| seen.clone());
+        let mut profile = store
+            .load_customer(&event.shop, &seen.id)
+            .await?
+            .unwrap_or_else(|| seen.clone());
         profile.merge_newer(seen);
         store.save_customer(&event.shop, &profile).await?;
     }
     match &event.kind {
         EventKind::AppUninstalled => {
-            let state = ShopState { platform: event.platform, installed: false, changed_at: event.occurred_at };
+            let state = ShopState {
+                platform: event.platform,
+                installed: false,
+                changed_at: event.occurred_at,
+            };
             store.save_shop(&event.shop, &state).await?;
             info!("shop uninstalled the app; no further messages will be sent");
         }
@@ -43,7 +54,11 @@ pub async fn apply(store: &dyn Store, event: &StoreEvent, received_at: DateTime<
         }
         _ => {
             if event.order().is_some() && store.load_shop(&event.shop).await?.is_none() {
-                let state = ShopState { platform: event.platform, installed: true, changed_at: event.occurred_at };
+                let state = ShopState {
+                    platform: event.platform,
+                    installed: true,
+                    changed_at: event.occurred_at,
+                };
                 store.save_shop(&event.shop, &state).await?;
             }
         }
@@ -65,24 +80,38 @@ async fn fold_order(store: &dyn Store, event: &StoreEvent, order_id: &OrderId) -
             other => return other,
         }
     }
-    Err(StoreError::Conflict { what: format!("order {order_id} (gave up after {MAX_CONFLICT_RETRIES} tries)") })
+    Err(StoreError::Conflict {
+        what: format!("order {order_id} (gave up after {MAX_CONFLICT_RETRIES} tries)"),
+    })
 }
 
-async fn redact_customer(store: &dyn Store, event: &StoreEvent, request: &PrivacyRequest) -> Result<u64, StoreError> {
+async fn redact_customer(
+    store: &dyn Store,
+    event: &StoreEvent,
+    request: &PrivacyRequest,
+) -> Result<u64, StoreError> {
     let guest = request.email.as_deref().map(CustomerId::for_guest_email);
     let mut removed = 0;
     for customer in request.customer_id.iter().chain(guest.iter()) {
-        removed += store.redact_customer(&event.shop, Some(customer), &request.order_ids).await?;
+        removed += store
+            .redact_customer(&event.shop, Some(customer), &request.order_ids)
+            .await?;
     }
     if request.customer_id.is_none() && guest.is_none() {
-        removed += store.redact_customer(&event.shop, None, &request.order_ids).await?;
+        removed += store
+            .redact_customer(&event.shop, None, &request.order_ids)
+            .await?;
     }
     Ok(removed)
 }
 
 /// Redaction deletes the request's own event with the rest; keep a copy without contact
 /// details so the log shows the request was honoured.
-async fn record_audit(store: &dyn Store, event: &StoreEvent, received_at: DateTime<Utc>) -> Result<(), StoreError> {
+async fn record_audit(
+    store: &dyn Store,
+    event: &StoreEvent,
+    received_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let mut audit = event.clone();
     if let EventKind::CustomerRedact(request) = &mut audit.kind {
         request.email = None;

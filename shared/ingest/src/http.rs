@@ -52,5 +52,10 @@ async fn woocommerce(State(ingest): State<Arc<Ingest>>, headers: HeaderMap, body
 }
 
 fn respond(reply: Reply) -> Response {
-    (reply.status, [(header::CONTENT_TYPE, "application/json")], reply.json()).into_response()
+    (
+        reply.status,
+        [(header::CONTENT_TYPE, "application/json")],
+        reply.json(),
+    )
+        .into_response()
 }

@@ -32,7 +32,12 @@ fn is_zero(n: &usize) -> bool {
 
 impl Reply {
     fn plain(status: StatusCode, outcome: &'static str) -> Self {
-        Self { status, outcome, stored: 0, duplicates: 0 }
+        Self {
+            status,
+            outcome,
+            stored: 0,
+            duplicates: 0,
+        }
     }
 
     pub fn json(&self) -> String {
@@ -62,8 +67,18 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn EventBus>, clock: Arc<dyn Clock>, secrets: WebhookSecrets) -> Self {
-        Self { store, bus, clock, secrets }
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+        secrets: WebhookSecrets,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            clock,
+            secrets,
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -81,7 +96,9 @@ impl Ingest {
             warn!("shopify webhook refused: SHOPIFY_API_SECRET is not configured");
             return Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "not configured");
         };
-        if let Err(err) = signature::verify_base64(secret.expose(), body, header(headers, "x-shopify-hmac-sha256")) {
+        if let Err(err) =
+            signature::verify_base64(secret.expose(), body, header(headers, "x-shopify-hmac-sha256"))
+        {
             warn!(platform = "shopify", error = %err, "webhook refused");
             return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
         }
@@ -100,7 +117,10 @@ impl Ingest {
         }
         let site = header(headers, "x-wc-webhook-source").and_then(|s| ShopId::from_domain(s).ok());
         let Some(secret) = self.secrets.woocommerce_for(site.as_ref()) else {
-            warn!(platform = "woocommerce", "webhook refused: no secret configured for this site");
+            warn!(
+                platform = "woocommerce",
+                "webhook refused: no secret configured for this site"
+            );
             return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
         };
         if let Err(err) = signature::verify_base64(secret.expose(), body, signature_header) {
@@ -116,9 +136,12 @@ impl Ingest {
         let received_at = self.clock.now();
         match parse(platform, headers, body) {
             Ok(events) => match self.persist(&events, received_at).await {
-                Ok((stored, duplicates)) => {
-                    Reply { status: StatusCode::OK, outcome: "accepted", stored, duplicates }
-                }
+                Ok((stored, duplicates)) => Reply {
+                    status: StatusCode::OK,
+                    outcome: "accepted",
+                    stored,
+                    duplicates,
+                },
                 Err(err) => {
                     warn!(platform = %platform, error = %err, "storage failed; asking the platform to retry");
                     Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
@@ -144,10 +167,15 @@ impl Ingest {
 
     /// Records, applies and publishes each event. An event recorded by an attempt that died
     /// before finishing (`applied: false`) is applied again; folding is idempotent.
-    async fn persist(&self, events: &[StoreEvent], received_at: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
+    async fn persist(
+        &self,
+        events: &[StoreEvent],
+        received_at: DateTime<Utc>,
+    ) -> Result<(usize, usize), StoreError> {
         let (mut stored, mut duplicates) = (0, 0);
         for event in events {
-            let span = info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
+            let span =
+                info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
             async {
                 match self.store.record_event(event, received_at).await? {
                     Recorded::Duplicate { applied: true } => {
@@ -176,12 +204,16 @@ impl Ingest {
     pub async fn replay(&self, letter: &mut DeadLetter) -> Result<ReplayOutcome, StoreError> {
         let body = STANDARD
             .decode(&letter.body_base64)
-            .map_err(|e| StoreError::Corrupt { what: format!("dead letter {}", letter.id), detail: e.to_string() })?;
+            .map_err(|e| StoreError::Corrupt {
+                what: format!("dead letter {}", letter.id),
+                detail: e.to_string(),
+            })?;
         let mut headers = HeaderMap::new();
         for (name, value) in &letter.headers {
-            if let (Ok(name), Ok(value)) =
-                (http::HeaderName::try_from(name.as_str()), http::HeaderValue::try_from(value.as_str()))
-            {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::try_from(name.as_str()),
+                http::HeaderValue::try_from(value.as_str()),
+            ) {
                 headers.append(name, value);
             }
         }
@@ -194,11 +226,15 @@ impl Ingest {
             }
             Err(Unusable::UnknownTopic(topic)) => {
                 letter.reason = format!("topic '{topic}' is not handled");
-                ReplayOutcome::StillFailing { reason: letter.reason.clone() }
+                ReplayOutcome::StillFailing {
+                    reason: letter.reason.clone(),
+                }
             }
             Err(Unusable::Bad(reason)) => {
                 letter.reason = reason;
-                ReplayOutcome::StillFailing { reason: letter.reason.clone() }
+                ReplayOutcome::StillFailing {
+                    reason: letter.reason.clone(),
+                }
             }
         };
         self.store.update_dead_letter(letter).await?;
@@ -225,7 +261,10 @@ fn parse(platform: Platform, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Sto
                 })?;
             let delivery = Delivery {
                 shop,
-                event_id: shopify::event_id(header(headers, "x-shopify-event-id"), header(headers, "x-shopify-webhook-id")),
+                event_id: shopify::event_id(
+                    header(headers, "x-shopify-event-id"),
+                    header(headers, "x-shopify-webhook-id"),
+                ),
                 triggered_at: header(headers, "x-shopify-triggered-at")
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc)),
@@ -239,9 +278,14 @@ fn parse(platform: Platform, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Sto
             let shop = header(headers, "x-wc-webhook-source")
                 .ok_or_else(|| Unusable::Bad("header X-WC-Webhook-Source is missing".into()))
                 .and_then(|raw| {
-                    ShopId::from_domain(raw).map_err(|e| Unusable::Bad(format!("header X-WC-Webhook-Source: {e}")))
+                    ShopId::from_domain(raw)
+                        .map_err(|e| Unusable::Bad(format!("header X-WC-Webhook-Source: {e}")))
                 })?;
-            let delivery = Delivery { shop, event_id: None, triggered_at: None };
+            let delivery = Delivery {
+                shop,
+                event_id: None,
+                triggered_at: None,
+            };
             woocommerce::normalise(topic, &delivery, body).map_err(bad_payload)
         }
     }
@@ -276,7 +320,10 @@ fn dead_letter(
     digest.update(&shop);
     digest.update([0]);
     digest.update(body);
-    let id: String = digest.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let id: String = digest.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let topic_header = match platform {
         Platform::Shopify => "x-shopify-topic",
         Platform::Woocommerce => "x-wc-webhook-topic",

@@ -7,5 +7,5 @@ mod ingest;
 mod secrets;
 
 pub use http::{router, shopify_router, woocommerce_router};
-pub use ingest::{Ingest, Reply, ReplayOutcome, MAX_BODY_BYTES};
+pub use ingest::{Ingest, MAX_BODY_BYTES, ReplayOutcome, Reply};
 pub use secrets::{Secret, WebhookSecrets};

@@ -46,7 +46,8 @@ impl WebhookSecrets {
     }
 
     pub fn woocommerce_for(&self, site: Option<&ShopId>) -> Option<&Secret> {
-        site.and_then(|s| self.woocommerce_sites.get(s)).or(self.woocommerce_default.as_ref())
+        site.and_then(|s| self.woocommerce_sites.get(s))
+            .or(self.woocommerce_default.as_ref())
     }
 }
 
@@ -58,7 +59,10 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("hunter2").unwrap();
         assert_eq!(format!("{s:?}"), "Secret(***)");
-        let all = WebhookSecrets { shopify: Some(s), ..Default::default() };
+        let all = WebhookSecrets {
+            shopify: Some(s),
+            ..Default::default()
+        };
         assert!(!format!("{all:?}").contains("hunter2"));
     }
 
@@ -74,9 +78,14 @@ mod tests {
             woocommerce_default: Secret::new("default"),
             ..Default::default()
         };
-        secrets.woocommerce_sites.insert(site.clone(), Secret::new("site").unwrap());
+        secrets
+            .woocommerce_sites
+            .insert(site.clone(), Secret::new("site").unwrap());
         assert_eq!(secrets.woocommerce_for(Some(&site)).unwrap().expose(), b"site");
         let other = ShopId::new("other.example").unwrap();
-        assert_eq!(secrets.woocommerce_for(Some(&other)).unwrap().expose(), b"default");
+        assert_eq!(
+            secrets.woocommerce_for(Some(&other)).unwrap().expose(),
+            b"default"
+        );
     }
 }

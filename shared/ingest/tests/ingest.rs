@@ -5,7 +5,8 @@ use aftersale_ingest::{Ingest, MAX_BODY_BYTES, ReplayOutcome, Secret, WebhookSec
 use aftersale_platforms::signature::sign_base64;
 use aftersale_ports::memory::MemoryStore;
 use aftersale_ports::{
-    CustomerProfiles, DeadLetterStatus, DeadLetters, EventLog, ManualClock, NoEventBus, OrderRecords, ShopRegistry,
+    CustomerProfiles, DeadLetterStatus, DeadLetters, EventLog, ManualClock, NoEventBus, OrderRecords,
+    ShopRegistry,
 };
 use chrono::TimeZone;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -37,7 +38,10 @@ fn shopify_headers(topic: &str, event_id: &str, body: &[u8]) -> HeaderMap {
     h.insert("x-shopify-topic", HeaderValue::from_str(topic).unwrap());
     h.insert("x-shopify-shop-domain", HeaderValue::from_static(SHOP));
     h.insert("x-shopify-event-id", HeaderValue::from_str(event_id).unwrap());
-    h.insert("x-shopify-webhook-id", HeaderValue::from_static("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"));
+    h.insert(
+        "x-shopify-webhook-id",
+        HeaderValue::from_static("b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"),
+    );
     let sig = sign_base64(SHOPIFY_SECRET.as_bytes(), body);
     h.insert("x-shopify-hmac-sha256", HeaderValue::from_str(&sig).unwrap());
     h
@@ -46,7 +50,10 @@ fn shopify_headers(topic: &str, event_id: &str, body: &[u8]) -> HeaderMap {
 fn woo_headers(topic: &str, body: &[u8]) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("x-wc-webhook-topic", HeaderValue::from_str(topic).unwrap());
-    h.insert("x-wc-webhook-source", HeaderValue::from_static("https://shop.example/"));
+    h.insert(
+        "x-wc-webhook-source",
+        HeaderValue::from_static("https://shop.example/"),
+    );
     h.insert("x-wc-webhook-delivery-id", HeaderValue::from_static("42"));
     let sig = sign_base64(WOO_SECRET.as_bytes(), body);
     h.insert("x-wc-webhook-signature", HeaderValue::from_str(&sig).unwrap());
@@ -63,17 +70,31 @@ async fn a_signed_shopify_order_is_stored_once() {
     let body = fixture("shopify/orders_create.json");
     let headers = shopify_headers("orders/create", "evt-1", &body);
     let reply = ingest.shopify(&headers, &body).await;
-    assert_eq!((reply.status, reply.outcome, reply.stored), (StatusCode::OK, "accepted", 1));
+    assert_eq!(
+        (reply.status, reply.outcome, reply.stored),
+        (StatusCode::OK, "accepted", 1)
+    );
 
     let again = ingest.shopify(&headers, &body).await;
-    assert_eq!((again.status, again.stored, again.duplicates), (StatusCode::OK, 0, 1));
+    assert_eq!(
+        (again.status, again.stored, again.duplicates),
+        (StatusCode::OK, 0, 1)
+    );
     assert_eq!(event_count(&store).await, 1);
 
     let shop = ShopId::new(SHOP).unwrap();
-    let order = store.load_order(&shop, &OrderId::new("820982911946154508").unwrap()).await.unwrap().unwrap();
+    let order = store
+        .load_order(&shop, &OrderId::new("820982911946154508").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(order.value.customer_id().unwrap().as_str(), "115310627314723954");
     assert!(store.load_shop(&shop).await.unwrap().unwrap().installed);
-    let customer = store.load_customer(&shop, order.value.customer_id().unwrap()).await.unwrap().unwrap();
+    let customer = store
+        .load_customer(&shop, order.value.customer_id().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(customer.email.as_deref(), Some("john@example.com"));
 }
 
@@ -85,23 +106,48 @@ async fn forged_missing_and_foreign_signatures_get_401_and_store_nothing() {
 
     let mut tampered = body.clone();
     tampered[100] ^= 1;
-    assert_eq!(ingest.shopify(&headers, &tampered).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ingest.shopify(&headers, &tampered).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
-    headers.insert("x-shopify-hmac-sha256", HeaderValue::from_static("bm90IHRoZSBzaWduYXR1cmU="));
-    assert_eq!(ingest.shopify(&headers, &body).await.status, StatusCode::UNAUTHORIZED);
+    headers.insert(
+        "x-shopify-hmac-sha256",
+        HeaderValue::from_static("bm90IHRoZSBzaWduYXR1cmU="),
+    );
+    assert_eq!(
+        ingest.shopify(&headers, &body).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
-    headers.insert("x-shopify-hmac-sha256", HeaderValue::from_static("***not base64***"));
-    assert_eq!(ingest.shopify(&headers, &body).await.status, StatusCode::UNAUTHORIZED);
+    headers.insert(
+        "x-shopify-hmac-sha256",
+        HeaderValue::from_static("***not base64***"),
+    );
+    assert_eq!(
+        ingest.shopify(&headers, &body).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     headers.remove("x-shopify-hmac-sha256");
     let reply = ingest.shopify(&headers, &body).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(reply.json(), r#"{"outcome":"invalid signature"}"#, "no internals in the body");
+    assert_eq!(
+        reply.json(),
+        r#"{"outcome":"invalid signature"}"#,
+        "no internals in the body"
+    );
 
     // Signed with WooCommerce's secret: still not Shopify's.
     let woo_signed = woo_headers("order.created", &body);
-    headers.insert("x-shopify-hmac-sha256", woo_signed["x-wc-webhook-signature"].clone());
-    assert_eq!(ingest.shopify(&headers, &body).await.status, StatusCode::UNAUTHORIZED);
+    headers.insert(
+        "x-shopify-hmac-sha256",
+        woo_signed["x-wc-webhook-signature"].clone(),
+    );
+    assert_eq!(
+        ingest.shopify(&headers, &body).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     assert_eq!(event_count(&store).await, 0);
     assert!(store.list_dead_letters().await.unwrap().is_empty());
@@ -112,8 +158,17 @@ async fn huge_bodies_get_413_before_anything_else() {
     let (store, ingest) = setup();
     let body = vec![b' '; MAX_BODY_BYTES + 1];
     let headers = shopify_headers("orders/create", "evt-big", &body);
-    assert_eq!(ingest.shopify(&headers, &body).await.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(ingest.woocommerce(&woo_headers("order.created", &body), &body).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        ingest.shopify(&headers, &body).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        ingest
+            .woocommerce(&woo_headers("order.created", &body), &body)
+            .await
+            .status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     assert_eq!(event_count(&store).await, 0);
 }
 
@@ -121,9 +176,13 @@ async fn huge_bodies_get_413_before_anything_else() {
 async fn unknown_topics_are_acknowledged_and_ignored() {
     let (store, ingest) = setup();
     let body = br#"{"id": 1}"#;
-    let reply = ingest.shopify(&shopify_headers("products/create", "evt-p", body), body).await;
+    let reply = ingest
+        .shopify(&shopify_headers("products/create", "evt-p", body), body)
+        .await;
     assert_eq!((reply.status, reply.outcome), (StatusCode::OK, "ignored"));
-    let reply = ingest.woocommerce(&woo_headers("coupon.created", body), body).await;
+    let reply = ingest
+        .woocommerce(&woo_headers("coupon.created", body), body)
+        .await;
     assert_eq!((reply.status, reply.outcome), (StatusCode::OK, "ignored"));
     assert_eq!(event_count(&store).await, 0);
 }
@@ -142,19 +201,33 @@ async fn signed_but_unparseable_bodies_become_dead_letters_that_replay() {
     assert_eq!(letters.len(), 1);
     let letter = &letters[0];
     assert!(letter.reason.contains("orders/create"), "{}", letter.reason);
-    assert!(letter.headers.iter().any(|(k, v)| k == "x-shopify-event-id" && v == "evt-trunc"));
+    assert!(
+        letter
+            .headers
+            .iter()
+            .any(|(k, v)| k == "x-shopify-event-id" && v == "evt-trunc")
+    );
     assert_eq!(event_count(&store).await, 0);
 
     // Still broken: replay reports it and keeps the letter pending.
     let mut pending = letter.clone();
-    assert!(matches!(ingest.replay(&mut pending).await.unwrap(), ReplayOutcome::StillFailing { .. }));
+    assert!(matches!(
+        ingest.replay(&mut pending).await.unwrap(),
+        ReplayOutcome::StillFailing { .. }
+    ));
     assert_eq!(pending.attempts, 1);
 
     // Once the body is good (as after a parser fix), replay stores the events.
     use base64::Engine;
     pending.body_base64 = base64::engine::general_purpose::STANDARD.encode(&body);
-    assert_eq!(ingest.replay(&mut pending).await.unwrap(), ReplayOutcome::Stored { events: 1 });
-    assert_eq!(store.list_dead_letters().await.unwrap()[0].status, DeadLetterStatus::Replayed);
+    assert_eq!(
+        ingest.replay(&mut pending).await.unwrap(),
+        ReplayOutcome::Stored { events: 1 }
+    );
+    assert_eq!(
+        store.list_dead_letters().await.unwrap()[0].status,
+        DeadLetterStatus::Replayed
+    );
     assert_eq!(event_count(&store).await, 1);
 }
 
@@ -162,12 +235,20 @@ async fn signed_but_unparseable_bodies_become_dead_letters_that_replay() {
 async fn a_refund_before_its_order_is_folded_in_when_the_order_arrives() {
     let (store, ingest) = setup();
     let refund = fixture("shopify/refunds_create.json");
-    ingest.shopify(&shopify_headers("refunds/create", "evt-r", &refund), &refund).await;
+    ingest
+        .shopify(&shopify_headers("refunds/create", "evt-r", &refund), &refund)
+        .await;
     let order = fixture("shopify/orders_paid.json");
-    ingest.shopify(&shopify_headers("orders/paid", "evt-o", &order), &order).await;
+    ingest
+        .shopify(&shopify_headers("orders/paid", "evt-o", &order), &order)
+        .await;
 
     let shop = ShopId::new(SHOP).unwrap();
-    let record = store.load_order(&shop, &OrderId::new("820982911946154508").unwrap()).await.unwrap().unwrap();
+    let record = store
+        .load_order(&shop, &OrderId::new("820982911946154508").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(record.value.snapshot.is_some());
     assert_eq!(record.value.refunds.len(), 1);
     assert_eq!(record.version, 2);
@@ -184,13 +265,24 @@ async fn an_event_whose_first_attempt_died_is_finished_on_redelivery() {
         event_id: aftersale_platforms::shopify::event_id(Some("evt-crash"), None),
         triggered_at: None,
     };
-    let events = aftersale_platforms::shopify::normalise(aftersale_platforms::shopify::Topic::OrdersPaid, &delivery, &body).unwrap();
+    let events = aftersale_platforms::shopify::normalise(
+        aftersale_platforms::shopify::Topic::OrdersPaid,
+        &delivery,
+        &body,
+    )
+    .unwrap();
     store.record_event(&events[0], chrono::Utc::now()).await.unwrap();
 
     let reply = ingest.shopify(&headers, &body).await;
     assert_eq!(reply.stored, 1, "resumed, not skipped as a duplicate");
     let shop = ShopId::new(SHOP).unwrap();
-    assert!(store.load_order(&shop, &OrderId::new("820982911946154508").unwrap()).await.unwrap().is_some());
+    assert!(
+        store
+            .load_order(&shop, &OrderId::new("820982911946154508").unwrap())
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(store.list_events(None).await.unwrap()[0].applied);
 }
 
@@ -199,26 +291,65 @@ async fn uninstall_and_redact_requests_are_honoured() {
     let (store, ingest) = setup();
     let shop = ShopId::new(SHOP).unwrap();
     let order = fixture("shopify/orders_create.json");
-    ingest.shopify(&shopify_headers("orders/create", "evt-1", &order), &order).await;
+    ingest
+        .shopify(&shopify_headers("orders/create", "evt-1", &order), &order)
+        .await;
 
     let uninstall = fixture("shopify/app_uninstalled.json");
-    ingest.shopify(&shopify_headers("app/uninstalled", "evt-u", &uninstall), &uninstall).await;
+    ingest
+        .shopify(
+            &shopify_headers("app/uninstalled", "evt-u", &uninstall),
+            &uninstall,
+        )
+        .await;
     assert!(!store.load_shop(&shop).await.unwrap().unwrap().installed);
 
     let redact = br#"{"shop_id": 1, "shop_domain": "demo.myshopify.com", "customer": {"id": 115310627314723954, "email": "john@example.com", "phone": null}, "orders_to_redact": [820982911946154508]}"#;
-    let reply = ingest.shopify(&shopify_headers("customers/redact", "evt-red", redact), redact).await;
+    let reply = ingest
+        .shopify(&shopify_headers("customers/redact", "evt-red", redact), redact)
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
     let customer_id = aftersale_domain::CustomerId::new("115310627314723954").unwrap();
     assert!(store.load_customer(&shop, &customer_id).await.unwrap().is_none());
-    assert!(store.load_order(&shop, &OrderId::new("820982911946154508").unwrap()).await.unwrap().is_none());
-    let left: Vec<String> = store.list_events(None).await.unwrap().iter().map(|e| e.event.kind_name().to_string()).collect();
-    assert_eq!(left, ["app_uninstalled", "customer_redact"], "only the audit of the request stays");
+    assert!(
+        store
+            .load_order(&shop, &OrderId::new("820982911946154508").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let left: Vec<String> = store
+        .list_events(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event.kind_name().to_string())
+        .collect();
+    assert_eq!(
+        left,
+        ["app_uninstalled", "customer_redact"],
+        "only the audit of the request stays"
+    );
     let audit = serde_json::to_string(&store.list_events(None).await.unwrap()[1].event).unwrap();
-    assert!(!audit.contains("john@example.com"), "the audit copy holds no contact details");
+    assert!(
+        !audit.contains("john@example.com"),
+        "the audit copy holds no contact details"
+    );
 
     let shop_redact = fixture("shopify/shop_redact.json");
-    ingest.shopify(&shopify_headers("shop/redact", "evt-sr", &shop_redact), &shop_redact).await;
-    let left: Vec<String> = store.list_events(None).await.unwrap().iter().map(|e| e.event.kind_name().to_string()).collect();
+    ingest
+        .shopify(
+            &shopify_headers("shop/redact", "evt-sr", &shop_redact),
+            &shop_redact,
+        )
+        .await;
+    let left: Vec<String> = store
+        .list_events(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event.kind_name().to_string())
+        .collect();
     assert_eq!(left, ["shop_redact"]);
 }
 
@@ -226,11 +357,17 @@ async fn uninstall_and_redact_requests_are_honoured() {
 async fn woocommerce_ping_is_acknowledged_without_storing() {
     let (store, ingest) = setup();
     let mut headers = HeaderMap::new();
-    headers.insert("x-wc-webhook-source", HeaderValue::from_static("https://shop.example/"));
+    headers.insert(
+        "x-wc-webhook-source",
+        HeaderValue::from_static("https://shop.example/"),
+    );
     let reply = ingest.woocommerce(&headers, b"webhook_id=17").await;
     assert_eq!((reply.status, reply.outcome), (StatusCode::OK, "ping"));
     // An unsigned body that is not the ping is refused.
-    assert_eq!(ingest.woocommerce(&headers, b"{\"id\":1}").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ingest.woocommerce(&headers, b"{\"id\":1}").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(event_count(&store).await, 0);
 }
 
@@ -238,13 +375,23 @@ async fn woocommerce_ping_is_acknowledged_without_storing() {
 async fn woocommerce_repeated_updates_store_one_state() {
     let (store, ingest) = setup();
     let created = fixture("woocommerce/order_created.json");
-    let reply = ingest.woocommerce(&woo_headers("order.created", &created), &created).await;
+    let reply = ingest
+        .woocommerce(&woo_headers("order.created", &created), &created)
+        .await;
     assert_eq!(reply.stored, 2, "placed and paid");
     let updated = fixture("woocommerce/order_updated.json");
     for _ in 0..3 {
-        ingest.woocommerce(&woo_headers("order.updated", &updated), &updated).await;
+        ingest
+            .woocommerce(&woo_headers("order.updated", &updated), &updated)
+            .await;
     }
-    let kinds: Vec<String> = store.list_events(None).await.unwrap().iter().map(|e| e.event.kind_name().to_string()).collect();
+    let kinds: Vec<String> = store
+        .list_events(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event.kind_name().to_string())
+        .collect();
     assert_eq!(kinds, ["order_placed", "order_paid", "order_fulfilled"]);
 }
 
@@ -252,23 +399,52 @@ async fn woocommerce_repeated_updates_store_one_state() {
 async fn woocommerce_per_site_secrets_and_unknown_sites() {
     let store = Arc::new(MemoryStore::new());
     let mut secrets = WebhookSecrets::default();
-    secrets.woocommerce_sites.insert(ShopId::new("shop.example").unwrap(), Secret::new("site-secret").unwrap());
-    let ingest = Ingest::new(store.clone(), Arc::new(NoEventBus), Arc::new(aftersale_ports::SystemClock), secrets);
+    secrets.woocommerce_sites.insert(
+        ShopId::new("shop.example").unwrap(),
+        Secret::new("site-secret").unwrap(),
+    );
+    let ingest = Ingest::new(
+        store.clone(),
+        Arc::new(NoEventBus),
+        Arc::new(aftersale_ports::SystemClock),
+        secrets,
+    );
     let body = fixture("woocommerce/customer_created.json");
     let mut headers = woo_headers("customer.created", &body);
-    assert_eq!(ingest.woocommerce(&headers, &body).await.status, StatusCode::UNAUTHORIZED, "default secret is not this site's");
-    headers.insert("x-wc-webhook-signature", HeaderValue::from_str(&sign_base64(b"site-secret", &body)).unwrap());
+    assert_eq!(
+        ingest.woocommerce(&headers, &body).await.status,
+        StatusCode::UNAUTHORIZED,
+        "default secret is not this site's"
+    );
+    headers.insert(
+        "x-wc-webhook-signature",
+        HeaderValue::from_str(&sign_base64(b"site-secret", &body)).unwrap(),
+    );
     assert_eq!(ingest.woocommerce(&headers, &body).await.status, StatusCode::OK);
-    headers.insert("x-wc-webhook-source", HeaderValue::from_static("https://elsewhere.example/"));
-    assert_eq!(ingest.woocommerce(&headers, &body).await.status, StatusCode::UNAUTHORIZED, "unknown site, no default");
+    headers.insert(
+        "x-wc-webhook-source",
+        HeaderValue::from_static("https://elsewhere.example/"),
+    );
+    assert_eq!(
+        ingest.woocommerce(&headers, &body).await.status,
+        StatusCode::UNAUTHORIZED,
+        "unknown site, no default"
+    );
 }
 
 #[tokio::test]
 async fn a_missing_shopify_secret_is_503_so_shopify_retries() {
     let store = Arc::new(MemoryStore::new());
-    let ingest = Ingest::new(store, Arc::new(NoEventBus), Arc::new(aftersale_ports::SystemClock), WebhookSecrets::default());
+    let ingest = Ingest::new(
+        store,
+        Arc::new(NoEventBus),
+        Arc::new(aftersale_ports::SystemClock),
+        WebhookSecrets::default(),
+    );
     let body = fixture("shopify/orders_create.json");
-    let reply = ingest.shopify(&shopify_headers("orders/create", "e", &body), &body).await;
+    let reply = ingest
+        .shopify(&shopify_headers("orders/create", "e", &body), &body)
+        .await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
@@ -280,5 +456,9 @@ async fn a_bad_shop_header_on_a_signed_body_is_dead_lettered() {
     headers.insert("x-shopify-shop-domain", HeaderValue::from_static("bad#shop"));
     let reply = ingest.shopify(&headers, &body).await;
     assert_eq!(reply.outcome, "dead-lettered");
-    assert!(store.list_dead_letters().await.unwrap()[0].reason.contains("X-Shopify-Shop-Domain"));
+    assert!(
+        store.list_dead_letters().await.unwrap()[0]
+            .reason
+            .contains("X-Shopify-Shop-Domain")
+    );
 }

@@ -506,7 +506,8 @@ impl RawRefund {
         let mut amount = Money::zero(currency);
         if paid_back.is_empty() {
             for set in line_sets {
-                amount.amount += money(topic, "refund_line_items.subtotal_set", &set.amount, currency)?.amount;
+                amount.amount +=
+                    money(topic, "refund_line_items.subtotal_set", &set.amount, currency)?.amount;
             }
         } else {
             for t in paid_back {

@@ -5,7 +5,10 @@ use aftersale_platforms::shopify::{Topic, event_id, normalise};
 use aftersale_platforms::{Delivery, PayloadError};
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../tests/fixtures/shopify/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/fixtures/shopify/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -30,16 +33,36 @@ fn every_topic_maps_to_its_event_kind() {
         (Topic::OrdersPaid, "orders_paid", "order_paid"),
         (Topic::OrdersUpdated, "orders_updated", "order_updated"),
         (Topic::OrdersFulfilled, "orders_fulfilled", "order_fulfilled"),
-        (Topic::OrdersPartiallyFulfilled, "orders_partially_fulfilled", "order_partially_fulfilled"),
+        (
+            Topic::OrdersPartiallyFulfilled,
+            "orders_partially_fulfilled",
+            "order_partially_fulfilled",
+        ),
         (Topic::OrdersCancelled, "orders_cancelled", "order_cancelled"),
         (Topic::RefundsCreate, "refunds_create", "order_refunded"),
-        (Topic::FulfillmentsCreate, "fulfillments_create", "shipment_updated"),
-        (Topic::FulfillmentsUpdate, "fulfillments_update", "shipment_updated"),
-        (Topic::FulfillmentEventsCreate, "fulfillment_events_create", "order_delivered"),
+        (
+            Topic::FulfillmentsCreate,
+            "fulfillments_create",
+            "shipment_updated",
+        ),
+        (
+            Topic::FulfillmentsUpdate,
+            "fulfillments_update",
+            "shipment_updated",
+        ),
+        (
+            Topic::FulfillmentEventsCreate,
+            "fulfillment_events_create",
+            "order_delivered",
+        ),
         (Topic::CustomersCreate, "customers_create", "customer_created"),
         (Topic::CustomersUpdate, "customers_update", "customer_updated"),
         (Topic::AppUninstalled, "app_uninstalled", "app_uninstalled"),
-        (Topic::CustomersDataRequest, "customers_data_request", "customer_data_request"),
+        (
+            Topic::CustomersDataRequest,
+            "customers_data_request",
+            "customer_data_request",
+        ),
         (Topic::CustomersRedact, "customers_redact", "customer_redact"),
         (Topic::ShopRedact, "shop_redact", "shop_redact"),
     ];
@@ -69,22 +92,41 @@ fn order_money_is_decimal_with_currency() {
     assert_eq!(order.line_items[0].price.to_string(), "199.00 USD");
     assert_eq!(order.status, OrderStatus::Pending);
     assert_eq!(order.customer.locale.as_deref(), Some("en"));
-    assert_eq!(order.customer.email_marketing, Consent::Denied, "not_subscribed is not consent");
+    assert_eq!(
+        order.customer.email_marketing,
+        Consent::Denied,
+        "not_subscribed is not consent"
+    );
 }
 
 #[test]
 fn cancelled_and_fulfilled_orders_get_their_status() {
-    assert_eq!(one(Topic::OrdersCancelled, "orders_cancelled").order().unwrap().status, OrderStatus::Cancelled);
+    assert_eq!(
+        one(Topic::OrdersCancelled, "orders_cancelled")
+            .order()
+            .unwrap()
+            .status,
+        OrderStatus::Cancelled
+    );
     let fulfilled = one(Topic::OrdersFulfilled, "orders_fulfilled");
-    assert_eq!(fulfilled.order().unwrap().fulfillment, aftersale_domain::FulfillmentStatus::Fulfilled);
+    assert_eq!(
+        fulfilled.order().unwrap().fulfillment,
+        aftersale_domain::FulfillmentStatus::Fulfilled
+    );
 }
 
 #[test]
 fn refunds_sum_their_successful_transactions() {
     let event = one(Topic::RefundsCreate, "refunds_create");
-    let EventKind::OrderRefunded(refund) = &event.kind else { panic!("not a refund") };
+    let EventKind::OrderRefunded(refund) = &event.kind else {
+        panic!("not a refund")
+    };
     assert_eq!(refund.order_id.as_str(), "820982911946154508");
-    assert_eq!(refund.refund.amount.currency.as_str(), "USD", "currency taken from the refunded lines");
+    assert_eq!(
+        refund.refund.amount.currency.as_str(),
+        "USD",
+        "currency taken from the refunded lines"
+    );
     assert!(refund.refund.amount.amount > rust_decimal::Decimal::ZERO);
 }
 
@@ -95,7 +137,8 @@ fn shipment_progress_and_delivery_are_told_apart() {
     };
     assert_eq!(s.status, ShipmentStatus::InTransit);
     assert_eq!(s.carrier.as_deref(), Some("UPS"));
-    let EventKind::OrderDelivered(d) = one(Topic::FulfillmentEventsCreate, "fulfillment_events_create").kind else {
+    let EventKind::OrderDelivered(d) = one(Topic::FulfillmentEventsCreate, "fulfillment_events_create").kind
+    else {
         panic!("expected delivery")
     };
     assert_eq!(d.order_id.as_str(), "820982911946154508");
@@ -104,10 +147,13 @@ fn shipment_progress_and_delivery_are_told_apart() {
 
 #[test]
 fn privacy_requests_keep_the_customer_and_orders() {
-    let EventKind::CustomerRedact(r) = one(Topic::CustomersRedact, "customers_redact").kind else { panic!() };
+    let EventKind::CustomerRedact(r) = one(Topic::CustomersRedact, "customers_redact").kind else {
+        panic!()
+    };
     assert_eq!(r.customer_id.unwrap().as_str(), "191167");
     assert_eq!(r.order_ids.len(), 3);
-    let EventKind::CustomerDataRequest(r) = one(Topic::CustomersDataRequest, "customers_data_request").kind else {
+    let EventKind::CustomerDataRequest(r) = one(Topic::CustomersDataRequest, "customers_data_request").kind
+    else {
         panic!()
     };
     assert!(r.request_id.is_some());
@@ -115,7 +161,9 @@ fn privacy_requests_keep_the_customer_and_orders() {
 
 #[test]
 fn customer_consent_comes_from_the_marketing_consent_objects() {
-    let EventKind::CustomerUpdated(c) = one(Topic::CustomersUpdate, "customers_update").kind else { panic!() };
+    let EventKind::CustomerUpdated(c) = one(Topic::CustomersUpdate, "customers_update").kind else {
+        panic!()
+    };
     assert_eq!(c.email_marketing, Consent::Granted);
     assert_eq!(c.first_name.as_deref(), Some("John"));
 }
@@ -138,7 +186,8 @@ fn truncated_and_incomplete_bodies_are_clear_errors() {
     let err = normalise(Topic::OrdersCreate, &delivery(), no_currency).unwrap_err();
     assert!(err.to_string().contains("currency"), "{err}");
 
-    let no_customer = br#"{"id": 1, "created_at": "2026-11-01T10:00:00Z", "total_price": "1.00", "currency": "EUR"}"#;
+    let no_customer =
+        br#"{"id": 1, "created_at": "2026-11-01T10:00:00Z", "total_price": "1.00", "currency": "EUR"}"#;
     let err = normalise(Topic::OrdersCreate, &delivery(), no_customer).unwrap_err();
     assert!(err.to_string().contains("customer"), "{err}");
 
@@ -154,7 +203,9 @@ fn truncated_and_incomplete_bodies_are_clear_errors() {
 fn guests_get_a_stable_id_from_their_email() {
     let body = br#"{"id": 9, "created_at": "2026-11-01T10:00:00Z", "total_price": "10.00", "currency": "EUR",
                    "email": "Guest@Example.com", "buyer_accepts_marketing": true}"#;
-    let event = normalise(Topic::OrdersCreate, &delivery(), body).unwrap().remove(0);
+    let event = normalise(Topic::OrdersCreate, &delivery(), body)
+        .unwrap()
+        .remove(0);
     let customer = &event.order().unwrap().customer;
     assert!(customer.id.as_str().starts_with("guest-"));
     assert_eq!(customer.email_marketing, Consent::Granted);
@@ -165,7 +216,10 @@ fn the_event_id_header_wins_and_the_webhook_id_is_the_fallback() {
     assert_eq!(event_id(Some("e1"), Some("w1")).unwrap().as_str(), "shopify:e1");
     assert_eq!(event_id(None, Some("w1")).unwrap().as_str(), "shopify:w1");
     assert_eq!(event_id(Some(" "), None), None);
-    let no_id = Delivery { event_id: None, ..delivery() };
+    let no_id = Delivery {
+        event_id: None,
+        ..delivery()
+    };
     let err = normalise(Topic::OrdersCreate, &no_id, &fixture("orders_create")).unwrap_err();
     assert!(err.to_string().contains("X-Shopify-Event-Id"));
 }

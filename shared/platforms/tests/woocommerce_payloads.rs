@@ -6,12 +6,19 @@ use aftersale_platforms::{Delivery, PayloadError};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../tests/fixtures/woocommerce/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/fixtures/woocommerce/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 
 fn delivery() -> Delivery {
-    Delivery { shop: ShopId::from_domain("http://example.com/").unwrap(), event_id: None, triggered_at: None }
+    Delivery {
+        shop: ShopId::from_domain("http://example.com/").unwrap(),
+        event_id: None,
+        triggered_at: None,
+    }
 }
 
 fn run(topic: Topic, body: &Value) -> Result<Vec<StoreEvent>, PayloadError> {
@@ -26,12 +33,23 @@ fn a_new_paid_order_is_placed_and_paid() {
     let order = events[0].order().unwrap();
     assert_eq!(order.id.as_str(), "727");
     assert_eq!(order.total.to_string(), "29.35 USD");
-    assert_eq!(order.subtotal.to_string(), "18.00 USD", "sum of line subtotals, not the float `price`");
+    assert_eq!(
+        order.subtotal.to_string(),
+        "18.00 USD",
+        "sum of line subtotals, not the float `price`"
+    );
     assert_eq!(order.line_items[0].price.to_string(), "3.00 USD");
     assert_eq!(order.line_items[1].sku.as_deref(), Some("Bar3"));
     assert_eq!(order.line_items[1].variant_id.as_deref(), Some("23"));
-    assert!(order.customer.id.as_str().starts_with("guest-"), "customer_id 0 is a guest");
-    assert_eq!(order.created_at.to_rfc3339(), "2017-03-22T19:28:02+00:00", "the _gmt fields are UTC");
+    assert!(
+        order.customer.id.as_str().starts_with("guest-"),
+        "customer_id 0 is a guest"
+    );
+    assert_eq!(
+        order.created_at.to_rfc3339(),
+        "2017-03-22T19:28:02+00:00",
+        "the _gmt fields are UTC"
+    );
     assert_eq!(events[0].shop.as_str(), "example.com");
 }
 
@@ -41,12 +59,19 @@ fn repeated_identical_updates_share_one_event_id() {
     let first = run(Topic::OrderUpdated, &body).unwrap();
     let second = run(Topic::OrderUpdated, &body).unwrap();
     assert_eq!(first[0].event_id, second[0].event_id);
-    assert_eq!(first[0].kind_name(), "order_fulfilled", "completed means fulfilled");
+    assert_eq!(
+        first[0].kind_name(),
+        "order_fulfilled",
+        "completed means fulfilled"
+    );
 
     let mut later = body.clone();
     later["date_modified_gmt"] = json!("2017-03-23T10:00:00");
     let third = run(Topic::OrderUpdated, &later).unwrap();
-    assert_ne!(first[0].event_id, third[0].event_id, "a new modification is a new state");
+    assert_ne!(
+        first[0].event_id, third[0].event_id,
+        "a new modification is a new state"
+    );
 }
 
 #[test]
@@ -70,7 +95,11 @@ fn statuses_map_to_the_event_model() {
     let mut body = fixture("order_updated");
     body["status"] = json!("shipped-by-plugin");
     let err = run(Topic::OrderUpdated, &body).unwrap_err();
-    assert!(err.to_string().contains("unknown order status 'shipped-by-plugin'"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("unknown order status 'shipped-by-plugin'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -78,28 +107,47 @@ fn refunds_in_an_update_become_their_own_deduplicated_events() {
     let mut body = fixture("order_updated");
     body["refunds"] = json!([{"id": 726, "reason": "", "total": "-10.00"}]);
     let events = run(Topic::OrderUpdated, &body).unwrap();
-    let refund = events.iter().find(|e| e.kind_name() == "order_refunded").expect("refund event");
-    let EventKind::OrderRefunded(r) = &refund.kind else { unreachable!() };
-    assert_eq!(r.refund.amount.to_string(), "10.00 USD", "refund totals are negative in WooCommerce");
+    let refund = events
+        .iter()
+        .find(|e| e.kind_name() == "order_refunded")
+        .expect("refund event");
+    let EventKind::OrderRefunded(r) = &refund.kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        r.refund.amount.to_string(),
+        "10.00 USD",
+        "refund totals are negative in WooCommerce"
+    );
     assert_eq!(refund.event_id.as_str(), "wc:order:727:refund:726");
 
     // A later update carrying the same refund names the same refund event.
     body["date_modified_gmt"] = json!("2017-03-25T10:00:00");
     let again = run(Topic::OrderUpdated, &body).unwrap();
-    assert!(again.iter().any(|e| e.event_id.as_str() == "wc:order:727:refund:726"));
+    assert!(
+        again
+            .iter()
+            .any(|e| e.event_id.as_str() == "wc:order:727:refund:726")
+    );
 }
 
 #[test]
 fn customers_deletions_and_completions_normalise() {
     let events = run(Topic::CustomerCreated, &fixture("customer_created")).unwrap();
-    let EventKind::CustomerCreated(c) = &events[0].kind else { panic!() };
+    let EventKind::CustomerCreated(c) = &events[0].kind else {
+        panic!()
+    };
     assert_eq!(c.id.as_str(), "25");
     assert_eq!(c.phone.as_deref(), Some("(555) 555-5555"));
 
     let deleted = run(Topic::OrderDeleted, &json!({"id": 727})).unwrap();
     assert_eq!(deleted[0].kind_name(), "order_deleted");
 
-    let completed = run(Topic::OrderStatusCompleted, &json!({"action": "woocommerce_order_status_completed", "arg": 727})).unwrap();
+    let completed = run(
+        Topic::OrderStatusCompleted,
+        &json!({"action": "woocommerce_order_status_completed", "arg": 727}),
+    )
+    .unwrap();
     assert_eq!(completed[0].kind_name(), "shipment_updated");
     assert_eq!(completed[0].order_id().unwrap().as_str(), "727");
 }

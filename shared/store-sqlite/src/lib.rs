@@ -67,8 +67,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `aftersale.db` in `data_dir`.
     pub fn open_dir(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Backend(format!("cannot create data dir {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Backend(format!("cannot create data dir {}: {e}", data_dir.display()))
+        })?;
         Self::open(&data_dir.join("aftersale.db"))
     }
 
@@ -84,11 +85,16 @@ impl SqliteStore {
     fn init(conn: Connection) -> Result<Self, StoreError> {
         // WAL lets `aftersale events` read while `serve` writes; the busy timeout covers
         // the moments two processes write at once.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(StoreError::backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(StoreError::backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(StoreError::backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(StoreError::backend)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::backend)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -111,7 +117,10 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { what: what.to_string(), detail: e.to_string() })
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 fn db(err: rusqlite::Error) -> StoreError {
@@ -120,7 +129,11 @@ fn db(err: rusqlite::Error) -> StoreError {
 
 #[async_trait]
 impl EventLog for SqliteStore {
-    async fn record_event(&self, event: &StoreEvent, received_at: DateTime<Utc>) -> Result<Recorded, StoreError> {
+    async fn record_event(
+        &self,
+        event: &StoreEvent,
+        received_at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
         let body = to_json(event)?;
         let shop = event.shop.to_string();
         let event_id = event.event_id.to_string();
@@ -132,7 +145,15 @@ impl EventLog for SqliteStore {
                 .execute(
                     "INSERT INTO events (shop, event_id, kind, order_id, customer_id, received_at, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-                    params![shop, event_id, kind, order_id, customer_id, received_at.to_rfc3339(), body],
+                    params![
+                        shop,
+                        event_id,
+                        kind,
+                        order_id,
+                        customer_id,
+                        received_at.to_rfc3339(),
+                        body
+                    ],
                 )
                 .map_err(db)?;
             if inserted == 1 {
@@ -153,8 +174,11 @@ impl EventLog for SqliteStore {
     async fn mark_applied(&self, event: &StoreEvent) -> Result<(), StoreError> {
         let (shop, event_id) = (event.shop.to_string(), event.event_id.to_string());
         self.run(move |conn| {
-            conn.execute("UPDATE events SET applied = 1 WHERE shop = ?1 AND event_id = ?2", params![shop, event_id])
-                .map_err(db)?;
+            conn.execute(
+                "UPDATE events SET applied = 1 WHERE shop = ?1 AND event_id = ?2",
+                params![shop, event_id],
+            )
+            .map_err(db)?;
             Ok(())
         })
         .await
@@ -171,7 +195,11 @@ impl EventLog for SqliteStore {
                 .map_err(db)?;
             let rows = stmt
                 .query_map(params![shop], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, bool>(2)?))
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, bool>(2)?,
+                    ))
                 })
                 .map_err(db)?;
             let mut events = Vec::new();
@@ -180,7 +208,10 @@ impl EventLog for SqliteStore {
                 events.push(StoredEvent {
                     event: from_json("event", &body)?,
                     received_at: DateTime::parse_from_rfc3339(&received_at)
-                        .map_err(|e| StoreError::Corrupt { what: "event time".into(), detail: e.to_string() })?
+                        .map_err(|e| StoreError::Corrupt {
+                            what: "event time".into(),
+                            detail: e.to_string(),
+                        })?
                         .with_timezone(&Utc),
                     applied,
                 });
@@ -193,7 +224,11 @@ impl EventLog for SqliteStore {
 
 #[async_trait]
 impl OrderRecords for SqliteStore {
-    async fn load_order(&self, shop: &ShopId, order_id: &OrderId) -> Result<Option<Versioned<OrderRecord>>, StoreError> {
+    async fn load_order(
+        &self,
+        shop: &ShopId,
+        order_id: &OrderId,
+    ) -> Result<Option<Versioned<OrderRecord>>, StoreError> {
         let (shop, order_id) = (shop.to_string(), order_id.to_string());
         self.run(move |conn| {
             let row: Option<(String, i64)> = conn
@@ -205,20 +240,29 @@ impl OrderRecords for SqliteStore {
                 .optional()
                 .map_err(db)?;
             row.map(|(body, version)| {
-                Ok(Versioned { value: from_json("order", &body)?, version: u64::try_from(version).unwrap_or(0) })
+                Ok(Versioned {
+                    value: from_json("order", &body)?,
+                    version: u64::try_from(version).unwrap_or(0),
+                })
             })
             .transpose()
         })
         .await
     }
 
-    async fn save_order(&self, shop: &ShopId, record: &OrderRecord, expected_version: u64) -> Result<(), StoreError> {
+    async fn save_order(
+        &self,
+        shop: &ShopId,
+        record: &OrderRecord,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
         let body = to_json(record)?;
         let shop = shop.to_string();
         let order_id = record.order_id.to_string();
         let customer_id = record.customer_id().map(ToString::to_string);
-        let expected_version = i64::try_from(expected_version)
-            .map_err(|_| StoreError::Conflict { what: format!("order {order_id} version") })?;
+        let expected_version = i64::try_from(expected_version).map_err(|_| StoreError::Conflict {
+            what: format!("order {order_id} version"),
+        })?;
         self.run(move |conn| {
             let changed = if expected_version == 0 {
                 conn.execute(
@@ -278,7 +322,11 @@ impl CustomerProfiles for SqliteStore {
 impl DeadLetters for SqliteStore {
     async fn put_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
         let body = to_json(letter)?;
-        let (id, shop, at) = (letter.id.clone(), letter.shop.clone(), letter.received_at.to_rfc3339());
+        let (id, shop, at) = (
+            letter.id.clone(),
+            letter.shop.clone(),
+            letter.received_at.to_rfc3339(),
+        );
         self.run(move |conn| {
             conn.execute(
                 "INSERT INTO dead_letters (id, shop, received_at, body) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
@@ -292,7 +340,9 @@ impl DeadLetters for SqliteStore {
 
     async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
         self.run(|conn| {
-            let mut stmt = conn.prepare("SELECT body FROM dead_letters ORDER BY received_at, id").map_err(db)?;
+            let mut stmt = conn
+                .prepare("SELECT body FROM dead_letters ORDER BY received_at, id")
+                .map_err(db)?;
             let rows = stmt.query_map([], |row| row.get::<_, String>(0)).map_err(db)?;
             rows.map(|r| from_json("dead letter", &r.map_err(db)?)).collect()
         })
@@ -301,7 +351,11 @@ impl DeadLetters for SqliteStore {
 
     async fn update_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
         let body = to_json(letter)?;
-        let (id, shop, at) = (letter.id.clone(), letter.shop.clone(), letter.received_at.to_rfc3339());
+        let (id, shop, at) = (
+            letter.id.clone(),
+            letter.shop.clone(),
+            letter.received_at.to_rfc3339(),
+        );
         self.run(move |conn| {
             conn.execute(
                 "INSERT INTO dead_letters (id, shop, received_at, body) VALUES (?1, ?2, ?3, ?4)
@@ -321,7 +375,9 @@ impl ShopRegistry for SqliteStore {
         let shop = shop.to_string();
         self.run(move |conn| {
             let body: Option<String> = conn
-                .query_row("SELECT body FROM shops WHERE shop = ?1", params![shop], |row| row.get(0))
+                .query_row("SELECT body FROM shops WHERE shop = ?1", params![shop], |row| {
+                    row.get(0)
+                })
                 .optional()
                 .map_err(db)?;
             body.map(|b| from_json("shop", &b)).transpose()
@@ -346,16 +402,24 @@ impl ShopRegistry for SqliteStore {
 
 #[async_trait]
 impl Privacy for SqliteStore {
-    async fn redact_customer(&self, shop: &ShopId, customer: Option<&CustomerId>, orders: &[OrderId]) -> Result<u64, StoreError> {
+    async fn redact_customer(
+        &self,
+        shop: &ShopId,
+        customer: Option<&CustomerId>,
+        orders: &[OrderId],
+    ) -> Result<u64, StoreError> {
         let shop = shop.to_string();
         let customer = customer.map(ToString::to_string);
         let mut order_ids: Vec<String> = orders.iter().map(ToString::to_string).collect();
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
             if let Some(customer) = &customer {
-                let mut stmt =
-                    tx.prepare("SELECT order_id FROM orders WHERE shop = ?1 AND customer_id = ?2").map_err(db)?;
-                let theirs = stmt.query_map(params![shop, customer], |row| row.get::<_, String>(0)).map_err(db)?;
+                let mut stmt = tx
+                    .prepare("SELECT order_id FROM orders WHERE shop = ?1 AND customer_id = ?2")
+                    .map_err(db)?;
+                let theirs = stmt
+                    .query_map(params![shop, customer], |row| row.get::<_, String>(0))
+                    .map_err(db)?;
                 for id in theirs {
                     order_ids.push(id.map_err(db)?);
                 }
@@ -363,18 +427,30 @@ impl Privacy for SqliteStore {
             let mut removed = 0u64;
             for order_id in &order_ids {
                 removed += tx
-                    .execute("DELETE FROM orders WHERE shop = ?1 AND order_id = ?2", params![shop, order_id])
+                    .execute(
+                        "DELETE FROM orders WHERE shop = ?1 AND order_id = ?2",
+                        params![shop, order_id],
+                    )
                     .map_err(db)? as u64;
                 removed += tx
-                    .execute("DELETE FROM events WHERE shop = ?1 AND order_id = ?2", params![shop, order_id])
+                    .execute(
+                        "DELETE FROM events WHERE shop = ?1 AND order_id = ?2",
+                        params![shop, order_id],
+                    )
                     .map_err(db)? as u64;
             }
             if let Some(customer) = &customer {
                 removed += tx
-                    .execute("DELETE FROM customers WHERE shop = ?1 AND customer_id = ?2", params![shop, customer])
+                    .execute(
+                        "DELETE FROM customers WHERE shop = ?1 AND customer_id = ?2",
+                        params![shop, customer],
+                    )
                     .map_err(db)? as u64;
                 removed += tx
-                    .execute("DELETE FROM events WHERE shop = ?1 AND customer_id = ?2", params![shop, customer])
+                    .execute(
+                        "DELETE FROM events WHERE shop = ?1 AND customer_id = ?2",
+                        params![shop, customer],
+                    )
                     .map_err(db)? as u64;
             }
             tx.commit().map_err(db)?;
@@ -389,8 +465,9 @@ impl Privacy for SqliteStore {
             let tx = conn.transaction().map_err(db)?;
             let mut removed = 0u64;
             for table in ["events", "orders", "customers", "shops"] {
-                removed +=
-                    tx.execute(&format!("DELETE FROM {table} WHERE shop = ?1"), params![shop]).map_err(db)? as u64;
+                removed += tx
+                    .execute(&format!("DELETE FROM {table} WHERE shop = ?1"), params![shop])
+                    .map_err(db)? as u64;
             }
             tx.commit().map_err(db)?;
             Ok(removed)
@@ -398,4 +475,3 @@ impl Privacy for SqliteStore {
         .await
     }
 }
-
