@@ -1,14 +1,23 @@
 //! Aftersale's vocabulary: shops, customers, orders and the one event model every platform is
 //! normalised into. Pure data and rules, no I/O, so everything here is tested in memory.
 
+mod config;
 mod event;
+pub mod flows;
 mod ids;
+mod message;
 mod model;
 mod money;
 mod order_state;
+pub mod policy;
 
+pub use config::{
+    CapsConfig, ConfigError, ConsentConfig, DeliveryCheckInConfig, FlowsConfig, QuietHours, ReviewCycle,
+    ReviewRequestConfig, ShopConfig, ThankYouConfig,
+};
 pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
 pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ShopId};
+pub use message::{Channel, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef};
 pub use model::{Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
 pub use money::{Currency, Money, MoneyError};
 pub use order_state::OrderRecord;

@@ -15,6 +15,10 @@ pub struct OrderRecord {
     pub snapshot: Option<Order>,
     pub refunds: Vec<Refund>,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// When the parcel left (first fulfilment or shipment event); delivery is estimated from
+    /// it when the carrier never reports one.
+    #[serde(default)]
+    pub fulfilled_at: Option<DateTime<Utc>>,
     pub last_shipment_status: Option<ShipmentStatus>,
     pub deleted: bool,
 }
@@ -26,6 +30,7 @@ impl OrderRecord {
             snapshot: None,
             refunds: Vec::new(),
             delivered_at: None,
+            fulfilled_at: None,
             last_shipment_status: None,
             deleted: false,
         }
@@ -56,10 +61,14 @@ impl OrderRecord {
             }
         }
         match &event.kind {
+            EventKind::OrderFulfilled(o) | EventKind::OrderPartiallyFulfilled(o) if o.id == self.order_id => {
+                self.mark_fulfilled(o.updated_at)
+            }
             EventKind::OrderRefunded(r) if r.order_id == self.order_id => self.add_refund(&r.refund),
             EventKind::OrderDeleted { order_id } if *order_id == self.order_id => self.deleted = true,
             EventKind::ShipmentUpdated(s) | EventKind::OrderDelivered(s) if s.order_id == self.order_id => {
                 self.last_shipment_status = Some(s.status);
+                self.mark_fulfilled(s.happened_at);
                 if s.status == ShipmentStatus::Delivered {
                     self.delivered_at = Some(match self.delivered_at {
                         Some(at) => at.min(s.happened_at),
@@ -70,6 +79,10 @@ impl OrderRecord {
             _ => {}
         }
         *self != before
+    }
+
+    fn mark_fulfilled(&mut self, at: DateTime<Utc>) {
+        self.fulfilled_at = Some(self.fulfilled_at.map_or(at, |known| known.min(at)));
     }
 
     fn add_refund(&mut self, refund: &Refund) {
@@ -96,20 +109,32 @@ impl OrderRecord {
 
     /// Cancelled, deleted or refunded in full: nothing should be sent about it any more.
     pub fn is_void(&self) -> bool {
+        self.void_reason().is_some()
+    }
+
+    /// Why nothing should be sent about this order any more, in the words the outbox shows.
+    pub fn void_reason(&self) -> Option<&'static str> {
         if self.deleted {
-            return true;
+            return Some("order deleted");
         }
-        let Some(order) = &self.snapshot else {
-            return false;
-        };
-        if matches!(
-            order.status,
-            OrderStatus::Cancelled | OrderStatus::Refunded | OrderStatus::Failed
-        ) {
-            return true;
+        let order = self.snapshot.as_ref()?;
+        match order.status {
+            OrderStatus::Cancelled => return Some("cancelled"),
+            OrderStatus::Refunded => return Some("refunded"),
+            OrderStatus::Failed => return Some("payment failed"),
+            _ => {}
         }
-        self.refunded()
-            .is_some_and(|r| r.amount > rust_decimal::Decimal::ZERO && r.amount >= order.total.amount)
+        let refunded = self.refunded()?;
+        (refunded.amount > rust_decimal::Decimal::ZERO && refunded.amount >= order.total.amount)
+            .then_some("refunded")
+    }
+
+    /// Refunded in part: the customer kept something, so flows go on.
+    pub fn is_partially_refunded(&self) -> bool {
+        !self.is_void()
+            && self
+                .refunded()
+                .is_some_and(|r| r.amount > rust_decimal::Decimal::ZERO)
     }
 }
 

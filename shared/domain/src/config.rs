@@ -1,0 +1,485 @@
+//! Per-shop configuration: one TOML file per shop, validated into a typed struct. Every field
+//! has a default a merchant would choose, so an empty file (or none) is a working setup.
+
+use crate::{Channel, Consent, ShopId};
+use chrono::NaiveTime;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// A configuration problem, naming the field so the merchant knows what to change.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Syntax(String),
+    #[error("{field}: {problem}")]
+    Invalid { field: &'static str, problem: String },
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShopConfig {
+    /// The shop these settings belong to (checked against where the file is loaded).
+    pub shop: Option<ShopId>,
+    /// How messages sign off: "The team at {shop_name}".
+    pub shop_name: Option<String>,
+    /// The shop's language, used when the customer's is unknown.
+    pub locale: String,
+    /// Quiet hours fall back to this when the customer's own zone is unknown.
+    pub time_zone: Tz,
+    /// `Name <address>` the emails come from (must be verified in SES for production).
+    pub sender: Option<String>,
+    /// Where low ratings and delivery problems are reported, besides the alerts topic.
+    pub support_email: Option<String>,
+    pub consent: ConsentConfig,
+    pub caps: CapsConfig,
+    pub quiet_hours: QuietHours,
+    pub flows: FlowsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsentConfig {
+    /// WooCommerce sends no consent: what to assume for its customers' marketing consent.
+    pub woocommerce_default: Consent,
+    /// Whether service messages (survey, review request) need marketing consent too.
+    /// Off by default: they are about a purchase and always carry a one-click unsubscribe.
+    pub service_requires_consent: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapsConfig {
+    /// Most marketing messages one customer gets in `window_days`.
+    pub marketing_per_window: u32,
+    pub window_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuietHours {
+    /// Local time quiet hours start ("20:00") and end ("08:00"); may wrap midnight.
+    pub start: String,
+    pub end: String,
+    /// Quiet hours always apply to SMS; for email only when this is on.
+    pub apply_to_email: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowsConfig {
+    pub thank_you: ThankYouConfig,
+    pub delivery_check_in: DeliveryCheckInConfig,
+    pub review_request: ReviewRequestConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThankYouConfig {
+    pub enabled: bool,
+    pub channel: Channel,
+    /// The 1-tap satisfaction survey, this many days after the order.
+    pub survey: bool,
+    pub survey_delay_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryCheckInConfig {
+    pub enabled: bool,
+    pub channel: Channel,
+    /// Hours after delivery before asking (let them open the parcel).
+    pub delay_hours: u32,
+    /// When the carrier never reports delivery (all WooCommerce shops): days from fulfilment.
+    pub transit_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewRequestConfig {
+    pub enabled: bool,
+    pub channel: Channel,
+    /// Days after delivery for products without a cycle of their own.
+    pub delay_days: u32,
+    /// One gentle reminder this many days after an unanswered request (0 = none).
+    pub reminder_after_days: u32,
+    /// Products per request, most expensive first.
+    pub max_products: usize,
+    /// Stars at or below this alert support (and are still offered the review page).
+    pub low_rating_threshold: u8,
+    /// Where a customer writes the review. Placeholders: `{shop}`, `{product_id}`,
+    /// `{variant_id}`, `{sku}`.
+    pub review_url: String,
+    /// Per-product cycles: fast-consumed goods 3-7 days, durable goods 10-21.
+    pub cycles: Vec<ReviewCycle>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewCycle {
+    pub name: String,
+    #[serde(default)]
+    pub product_ids: Vec<String>,
+    #[serde(default)]
+    pub skus: Vec<String>,
+    pub delay_days: u32,
+}
+
+impl Default for ShopConfig {
+    fn default() -> Self {
+        Self {
+            shop: None,
+            shop_name: None,
+            locale: "en".into(),
+            time_zone: Tz::UTC,
+            sender: None,
+            support_email: None,
+            consent: ConsentConfig::default(),
+            caps: CapsConfig::default(),
+            quiet_hours: QuietHours::default(),
+            flows: FlowsConfig::default(),
+        }
+    }
+}
+
+impl Default for ConsentConfig {
+    fn default() -> Self {
+        Self {
+            woocommerce_default: Consent::Denied,
+            service_requires_consent: false,
+        }
+    }
+}
+
+impl Default for CapsConfig {
+    fn default() -> Self {
+        Self {
+            marketing_per_window: 2,
+            window_days: 30,
+        }
+    }
+}
+
+impl Default for QuietHours {
+    fn default() -> Self {
+        Self {
+            start: "20:00".into(),
+            end: "08:00".into(),
+            apply_to_email: false,
+        }
+    }
+}
+
+impl Default for ThankYouConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            channel: Channel::Email,
+            survey: true,
+            survey_delay_days: 3,
+        }
+    }
+}
+
+impl Default for DeliveryCheckInConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            channel: Channel::Email,
+            delay_hours: 24,
+            transit_days: 4,
+        }
+    }
+}
+
+impl Default for ReviewRequestConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            channel: Channel::Email,
+            delay_days: 14,
+            reminder_after_days: 5,
+            max_products: 3,
+            low_rating_threshold: 3,
+            review_url: "https://{shop}/products/{product_id}#reviews".into(),
+            cycles: Vec::new(),
+        }
+    }
+}
+
+const REVIEW_URL_PLACEHOLDERS: [&str; 4] = ["{shop}", "{product_id}", "{variant_id}", "{sku}"];
+
+impl ShopConfig {
+    /// Parses and validates a TOML file's text. `shop` is the shop it is being loaded for.
+    pub fn from_toml(text: &str, shop: &ShopId) -> Result<ShopConfig, ConfigError> {
+        let config: ShopConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        if let Some(named) = &config.shop {
+            if named != shop {
+                return Err(invalid("shop", format!("the file is for {named}, not {shop}")));
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The semantic checks TOML types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.locale.is_empty() || !self.locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(invalid(
+                "locale",
+                format!("'{}' is not a language tag such as en or it-IT", self.locale),
+            ));
+        }
+        if let Some(sender) = &self.sender {
+            parse_sender(sender)
+                .ok_or_else(|| invalid("sender", "expected `Name <address@domain>` or an address"))?;
+        }
+        if let Some(support) = &self.support_email {
+            if !looks_like_email(support) {
+                return Err(invalid(
+                    "support_email",
+                    format!("'{support}' is not an email address"),
+                ));
+            }
+        }
+        parse_clock("quiet_hours.start", &self.quiet_hours.start)?;
+        parse_clock("quiet_hours.end", &self.quiet_hours.end)?;
+        if self.caps.window_days == 0 || self.caps.window_days > 365 {
+            return Err(invalid("caps.window_days", "must be between 1 and 365"));
+        }
+        let t = &self.flows.thank_you;
+        if t.survey_delay_days > 60 {
+            return Err(invalid("flows.thank_you.survey_delay_days", "must be at most 60"));
+        }
+        let d = &self.flows.delivery_check_in;
+        if d.delay_hours > 24 * 14 {
+            return Err(invalid(
+                "flows.delivery_check_in.delay_hours",
+                "must be at most 336 (14 days)",
+            ));
+        }
+        if d.transit_days == 0 || d.transit_days > 60 {
+            return Err(invalid(
+                "flows.delivery_check_in.transit_days",
+                "must be between 1 and 60",
+            ));
+        }
+        let r = &self.flows.review_request;
+        if r.delay_days == 0 || r.delay_days > 120 {
+            return Err(invalid(
+                "flows.review_request.delay_days",
+                "must be between 1 and 120",
+            ));
+        }
+        if r.reminder_after_days > 30 {
+            return Err(invalid(
+                "flows.review_request.reminder_after_days",
+                "must be at most 30",
+            ));
+        }
+        if r.max_products == 0 || r.max_products > 3 {
+            return Err(invalid("flows.review_request.max_products", "must be 1, 2 or 3"));
+        }
+        if !(1..=5).contains(&r.low_rating_threshold) {
+            return Err(invalid(
+                "flows.review_request.low_rating_threshold",
+                "must be between 1 and 5 stars",
+            ));
+        }
+        if !(r.review_url.starts_with("https://") || r.review_url.starts_with("http://")) {
+            return Err(invalid(
+                "flows.review_request.review_url",
+                "must start with https:// or http://",
+            ));
+        }
+        let mut rest = r.review_url.as_str();
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..]
+                .find('}')
+                .map(|c| open + c + 1)
+                .ok_or_else(|| invalid("flows.review_request.review_url", "has a '{' without its '}'"))?;
+            let placeholder = &rest[open..close];
+            if !REVIEW_URL_PLACEHOLDERS.contains(&placeholder) {
+                return Err(invalid(
+                    "flows.review_request.review_url",
+                    format!(
+                        "unknown placeholder {placeholder} (use {})",
+                        REVIEW_URL_PLACEHOLDERS.join(", ")
+                    ),
+                ));
+            }
+            rest = &rest[close..];
+        }
+        for cycle in &r.cycles {
+            if cycle.delay_days == 0 || cycle.delay_days > 120 {
+                return Err(invalid(
+                    "flows.review_request.cycles.delay_days",
+                    format!("cycle '{}': must be between 1 and 120", cycle.name),
+                ));
+            }
+            if cycle.product_ids.is_empty() && cycle.skus.is_empty() {
+                return Err(invalid(
+                    "flows.review_request.cycles",
+                    format!("cycle '{}' names no product_ids or skus", cycle.name),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Quiet hours as local times (validated on load).
+    pub fn quiet_window(&self) -> (NaiveTime, NaiveTime) {
+        let default = (
+            NaiveTime::from_hms_opt(20, 0, 0),
+            NaiveTime::from_hms_opt(8, 0, 0),
+        );
+        let start = parse_clock("", &self.quiet_hours.start)
+            .ok()
+            .or(default.0)
+            .unwrap_or(NaiveTime::MIN);
+        let end = parse_clock("", &self.quiet_hours.end)
+            .ok()
+            .or(default.1)
+            .unwrap_or(NaiveTime::MIN);
+        (start, end)
+    }
+
+    /// The sender as (display name, address); defaults to the shop's own domain.
+    pub fn sender_for(&self, shop: &ShopId) -> (Option<String>, String) {
+        self.sender
+            .as_deref()
+            .and_then(parse_sender)
+            .unwrap_or_else(|| (Some(self.display_name(shop)), format!("hello@{shop}")))
+    }
+
+    pub fn display_name(&self, shop: &ShopId) -> String {
+        self.shop_name.clone().unwrap_or_else(|| shop.to_string())
+    }
+
+    /// The review page for one product, with the URL template's placeholders filled.
+    pub fn review_url(
+        &self,
+        shop: &ShopId,
+        product_id: &str,
+        variant_id: Option<&str>,
+        sku: Option<&str>,
+    ) -> String {
+        self.flows
+            .review_request
+            .review_url
+            .replace("{shop}", shop.as_str())
+            .replace("{product_id}", product_id)
+            .replace("{variant_id}", variant_id.unwrap_or(""))
+            .replace("{sku}", sku.unwrap_or(""))
+    }
+}
+
+fn parse_clock(field: &'static str, text: &str) -> Result<NaiveTime, ConfigError> {
+    NaiveTime::parse_from_str(text, "%H:%M")
+        .map_err(|_| invalid(field, format!("'{text}' is not a time like 20:00")))
+}
+
+fn looks_like_email(s: &str) -> bool {
+    matches!(s.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace))
+}
+
+/// `Name <a@b.c>` or `a@b.c`.
+fn parse_sender(s: &str) -> Option<(Option<String>, String)> {
+    let s = s.trim();
+    if let Some((name, rest)) = s.split_once('<') {
+        let address = rest.strip_suffix('>')?.trim();
+        let name = name.trim().trim_matches('"').trim();
+        looks_like_email(address).then(|| ((!name.is_empty()).then(|| name.to_string()), address.to_string()))
+    } else {
+        looks_like_email(s).then(|| (None, s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop() -> ShopId {
+        ShopId::new("demo.myshopify.com").unwrap()
+    }
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        let config = ShopConfig::from_toml("", &shop()).unwrap();
+        assert_eq!(config, ShopConfig::default());
+        assert_eq!(config.flows.thank_you.survey_delay_days, 3);
+        assert_eq!(config.caps.marketing_per_window, 2);
+    }
+
+    #[test]
+    fn a_full_file_parses() {
+        let text = r#"
+            shop = "demo.myshopify.com"
+            shop_name = "Torrefazione Demo"
+            locale = "it"
+            time_zone = "Europe/Rome"
+            sender = "Torrefazione Demo <ciao@demo.example>"
+            support_email = "aiuto@demo.example"
+            [quiet_hours]
+            start = "21:30"
+            end = "09:00"
+            [flows.review_request]
+            delay_days = 12
+            review_url = "https://demo.example/p/{product_id}?sku={sku}#reviews"
+            [[flows.review_request.cycles]]
+            name = "coffee"
+            skus = ["BEANS-1KG"]
+            delay_days = 5
+        "#;
+        let config = ShopConfig::from_toml(text, &shop()).unwrap();
+        assert_eq!(config.time_zone, chrono_tz::Europe::Rome);
+        assert_eq!(
+            config.sender_for(&shop()),
+            (Some("Torrefazione Demo".into()), "ciao@demo.example".into())
+        );
+        assert_eq!(
+            config.review_url(&shop(), "42", None, Some("BEANS-1KG")),
+            "https://demo.example/p/42?sku=BEANS-1KG#reviews"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (
+                "[flows.review_request]\ndelay_days = 0",
+                "flows.review_request.delay_days",
+            ),
+            ("[quiet_hours]\nstart = \"8pm\"", "quiet_hours.start"),
+            ("sender = \"not an address\"", "sender"),
+            (
+                "[flows.review_request]\nreview_url = \"https://x/{handle}\"",
+                "unknown placeholder {handle}",
+            ),
+            ("[flows.review_request]\nmax_products = 9", "max_products"),
+            ("shop = \"other.myshopify.com\"", "not demo.myshopify.com"),
+            ("time_zone = \"Mars/Olympus\"", "time_zone"),
+            (
+                "[flows.thank_you]\nsurvey_days = 3",
+                "unknown field `survey_days`",
+            ),
+            ("[flows.thank_you]\nsurvey_delay_days = -1", "survey_delay_days"),
+            ("locale = \"it_IT!\"", "locale"),
+            (
+                "[[flows.review_request.cycles]]\nname = \"x\"\ndelay_days = 5",
+                "names no product_ids",
+            ),
+            ("[caps\n", "caps"),
+        ];
+        for (text, expected) in cases {
+            let err = ShopConfig::from_toml(text, &shop()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?} → {err}");
+        }
+    }
+}

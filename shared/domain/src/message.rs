@@ -1,0 +1,139 @@
+use crate::{CustomerId, OrderId, ShopId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The flows that write to customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flow {
+    ThankYou,
+    DeliveryCheckIn,
+    ReviewRequest,
+}
+
+impl Flow {
+    pub const ALL: [Flow; 3] = [Flow::ThankYou, Flow::DeliveryCheckIn, Flow::ReviewRequest];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flow::ThankYou => "thank-you",
+            Flow::DeliveryCheckIn => "delivery-check-in",
+            Flow::ReviewRequest => "review-request",
+        }
+    }
+}
+
+impl fmt::Display for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why we may write at all. Consent, caps and quiet hours depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageClass {
+    /// About the order itself (thank-you, delivery check-in): no marketing consent needed.
+    Transactional,
+    /// Asks for the customer's opinion (survey, review): carries an unsubscribe.
+    Service,
+    /// Sells (replenishment, win-back, VIP, referral, early access): needs consent, capped.
+    Marketing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Waiting for its due time (possibly deferred; the reason says why).
+    Planned,
+    /// Taken by a sender under a lease; it has not called the provider yet.
+    Claimed,
+    /// The sender is calling the provider now. If the lease runs out in this state the
+    /// outcome is unknown, and the message is failed loudly rather than sent twice.
+    Sending,
+    Sent,
+    Skipped,
+    Failed,
+}
+
+impl MessageStatus {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            MessageStatus::Sent | MessageStatus::Skipped | MessageStatus::Failed
+        )
+    }
+}
+
+/// A product a message is about (review request), with what its links need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductRef {
+    pub product_id: String,
+    pub variant_id: Option<String>,
+    pub sku: Option<String>,
+    pub title: String,
+}
+
+/// Whether a due time rests on a known event or an estimate that better news may replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DueBasis {
+    Known,
+    /// Delivery estimated from fulfilment + transit time; a real delivery event reschedules.
+    Estimated,
+}
+
+/// One message to one customer, from plan to outcome. Its id is unique per customer:
+/// `{flow}#{subject}#{step}`, so planning it twice stores it once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub shop: ShopId,
+    pub customer_id: CustomerId,
+    pub flow: Flow,
+    /// What the message is about: an order id for the flows here.
+    pub subject: String,
+    pub step: String,
+    pub order_id: Option<OrderId>,
+    pub class: MessageClass,
+    pub channel: Channel,
+    pub due_at: DateTime<Utc>,
+    pub due_basis: DueBasis,
+    pub status: MessageStatus,
+    /// The last decision in words: `sent`, `skipped: refunded`, `deferred: quiet hours`...
+    pub reason: String,
+    pub planned_at: DateTime<Utc>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    #[serde(default)]
+    pub products: Vec<ProductRef>,
+    /// Filled when sent: where it went, what it said, the provider's id.
+    pub to: Option<String>,
+    pub rendered_subject: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub provider_id: Option<String>,
+    /// Optimistic-concurrency version, bumped by every store write.
+    pub version: u64,
+}
+
+impl Message {
+    pub fn id(&self) -> String {
+        format!("{}#{}#{}", self.flow, self.subject, self.step)
+    }
+}

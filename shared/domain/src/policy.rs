@@ -1,0 +1,573 @@
+//! The sending policy every flow obeys, decided when a message is due (not when planned):
+//! the world may have changed since (refund, unsubscribe, bounce, a review already written).
+
+use crate::{Channel, Consent, Customer, Flow, Message, MessageClass, OrderRecord, Platform, ShopConfig};
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// Why an address must not be written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressionReason {
+    Bounce,
+    Complaint,
+    Unsubscribed,
+}
+
+impl SuppressionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuppressionReason::Bounce => "bounced",
+            SuppressionReason::Complaint => "complained",
+            SuppressionReason::Unsubscribed => "unsubscribed",
+        }
+    }
+}
+
+/// Everything the decision looks at, gathered by the sender.
+pub struct SendContext<'a> {
+    pub message: &'a Message,
+    pub now: DateTime<Utc>,
+    pub config: &'a ShopConfig,
+    pub platform: Platform,
+    pub shop_installed: bool,
+    pub order: Option<&'a OrderRecord>,
+    pub customer: Option<&'a Customer>,
+    /// Whether the customer or their address is on the suppression list.
+    pub suppressed: Option<SuppressionReason>,
+    /// The customer already answered what this message asks (survey, check-in, every
+    /// product rated).
+    pub answered: bool,
+    /// For a reminder: whether the message it follows up was sent.
+    pub previous_step_sent: Option<bool>,
+    /// When this customer's marketing messages were sent, for the cap.
+    pub marketing_sent_at: &'a [DateTime<Utc>],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Send { to: String },
+    Skip(String),
+    Defer { until: DateTime<Utc>, reason: String },
+}
+
+/// Thank-yous and check-ins lose their point when late; past this they are skipped, not sent.
+fn stale_after(flow: Flow, step: &str) -> Option<Duration> {
+    match (flow, step) {
+        (Flow::ThankYou, "thank-you") => Some(Duration::hours(48)),
+        (Flow::DeliveryCheckIn, _) => Some(Duration::days(7)),
+        _ => None,
+    }
+}
+
+/// A capped message waits at most this long past its due time for room under the cap.
+const MAX_CAP_DEFERRAL_DAYS: i64 = 14;
+
+pub fn decide(ctx: &SendContext<'_>) -> Decision {
+    let message = ctx.message;
+    let skip = |reason: &str| Decision::Skip(reason.to_string());
+    if !ctx.shop_installed {
+        return skip("shop uninstalled");
+    }
+    if !flow_enabled(ctx.config, message.flow) {
+        return skip("flow disabled");
+    }
+    if message.order_id.is_some() {
+        let Some(order) = ctx.order.filter(|o| o.snapshot.is_some()) else {
+            return skip("order not found");
+        };
+        if let Some(reason) = order.void_reason() {
+            return skip(reason);
+        }
+    }
+    if let Some(limit) = stale_after(message.flow, &message.step) {
+        if ctx.now - message.due_at > limit {
+            return skip("too late");
+        }
+    }
+    if ctx.answered {
+        return skip(if message.flow == Flow::ReviewRequest {
+            "already reviewed"
+        } else {
+            "already answered"
+        });
+    }
+    if ctx.previous_step_sent == Some(false) {
+        return skip("request not sent");
+    }
+    let Some(customer) = ctx.customer else {
+        return skip("customer not found");
+    };
+    let to = match message.channel {
+        Channel::Email => customer.email.clone().ok_or("no email address"),
+        Channel::Sms => customer.phone.clone().ok_or("no phone number"),
+    };
+    let to = match to {
+        Ok(to) => to,
+        Err(reason) => return skip(reason),
+    };
+    if let Some(reason) = ctx.suppressed {
+        return Decision::Skip(format!("suppressed: {}", reason.as_str()));
+    }
+    if !has_consent(ctx, customer) {
+        return skip("no consent");
+    }
+    if message.class == MessageClass::Marketing {
+        if let Some(until) = cap_frees_at(ctx) {
+            if until - message.due_at > Duration::days(MAX_CAP_DEFERRAL_DAYS) {
+                return skip("over frequency cap");
+            }
+            return Decision::Defer {
+                until,
+                reason: "deferred: frequency cap".into(),
+            };
+        }
+    }
+    let quiet_applies = message.channel == Channel::Sms
+        || (ctx.config.quiet_hours.apply_to_email && message.class != MessageClass::Transactional);
+    if quiet_applies {
+        let tz = customer.time_zone.unwrap_or(ctx.config.time_zone);
+        let (start, end) = ctx.config.quiet_window();
+        if let Some(until) = quiet_hours_end(ctx.now, tz, start, end) {
+            return Decision::Defer {
+                until,
+                reason: "deferred: quiet hours".into(),
+            };
+        }
+    }
+    Decision::Send { to }
+}
+
+fn flow_enabled(config: &ShopConfig, flow: Flow) -> bool {
+    match flow {
+        Flow::ThankYou => config.flows.thank_you.enabled,
+        Flow::DeliveryCheckIn => config.flows.delivery_check_in.enabled,
+        Flow::ReviewRequest => config.flows.review_request.enabled,
+    }
+}
+
+/// Transactional needs no marketing consent (only no explicit refusal for SMS); service
+/// needs it when the shop says so, and always for SMS; marketing always needs it.
+fn has_consent(ctx: &SendContext<'_>, customer: &Customer) -> bool {
+    let raw = match ctx.message.channel {
+        Channel::Email => customer.email_marketing,
+        Channel::Sms => customer.sms_marketing,
+    };
+    let consent = match (raw, ctx.platform) {
+        (Consent::Unknown, Platform::Woocommerce) => ctx.config.consent.woocommerce_default,
+        (other, _) => other,
+    };
+    match (ctx.message.class, ctx.message.channel) {
+        (MessageClass::Transactional, Channel::Email) => true,
+        (MessageClass::Transactional, Channel::Sms) => consent != Consent::Denied,
+        (MessageClass::Service, Channel::Email) if !ctx.config.consent.service_requires_consent => true,
+        _ => consent == Consent::Granted,
+    }
+}
+
+/// When the cap next has room, if it is full now.
+fn cap_frees_at(ctx: &SendContext<'_>) -> Option<DateTime<Utc>> {
+    let window = Duration::days(ctx.config.caps.window_days.into());
+    let mut recent: Vec<DateTime<Utc>> = ctx
+        .marketing_sent_at
+        .iter()
+        .copied()
+        .filter(|at| ctx.now - *at < window)
+        .collect();
+    let cap = ctx.config.caps.marketing_per_window as usize;
+    if recent.len() < cap {
+        return None;
+    }
+    recent.sort();
+    // Room opens when enough of the oldest sends leave the window.
+    let index = recent.len() - cap;
+    Some(recent[index] + window)
+}
+
+/// If `now` falls in the quiet window in `tz`, the instant it ends.
+pub fn quiet_hours_end(
+    now: DateTime<Utc>,
+    tz: Tz,
+    start: NaiveTime,
+    end: NaiveTime,
+) -> Option<DateTime<Utc>> {
+    if start == end {
+        return None;
+    }
+    let local = now.with_timezone(&tz);
+    let time = local.time();
+    let wraps = start > end;
+    let quiet = if wraps {
+        time >= start || time < end
+    } else {
+        time >= start && time < end
+    };
+    if !quiet {
+        return None;
+    }
+    let mut end_date = local.date_naive();
+    if wraps && time >= start {
+        end_date = end_date.succ_opt()?;
+    }
+    let end_local = end_date.and_time(end);
+    // On a DST gap the end does not exist locally; an hour later always does.
+    let resolved = tz.from_local_datetime(&end_local).earliest().or_else(|| {
+        tz.from_local_datetime(&(end_local + Duration::hours(1)))
+            .earliest()
+    })?;
+    Some(resolved.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        Currency, CustomerId, DueBasis, EventId, EventKind, FulfillmentStatus, MessageStatus, Money, Order,
+        OrderId, OrderStatus, Refund, RefundEvent, ShopId, StoreEvent,
+    };
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0).unwrap()
+    }
+
+    fn customer() -> Customer {
+        let mut c = Customer::bare(CustomerId::new("7").unwrap());
+        c.email = Some("laura@example.com".into());
+        c.phone = Some("+393331234567".into());
+        c.email_marketing = Consent::Granted;
+        c.sms_marketing = Consent::Granted;
+        c
+    }
+
+    fn order_record(status: OrderStatus) -> OrderRecord {
+        let eur = Currency::new("EUR").unwrap();
+        let mut record = OrderRecord::new(OrderId::new("1001").unwrap());
+        record.snapshot = Some(Order {
+            id: OrderId::new("1001").unwrap(),
+            name: None,
+            customer: customer(),
+            created_at: at(9, 0),
+            updated_at: at(9, 0),
+            status,
+            fulfillment: FulfillmentStatus::Unfulfilled,
+            line_items: vec![],
+            subtotal: Money::parse("50", eur).unwrap(),
+            total: Money::parse("50", eur).unwrap(),
+            total_discounts: Money::zero(eur),
+            discount_codes: vec![],
+            refunds: vec![],
+            shipping_country: None,
+            client_ip: None,
+        });
+        record
+    }
+
+    fn message(flow: Flow, step: &str, class: MessageClass, channel: Channel) -> Message {
+        Message {
+            shop: ShopId::new("demo.myshopify.com").unwrap(),
+            customer_id: CustomerId::new("7").unwrap(),
+            flow,
+            subject: "1001".into(),
+            step: step.into(),
+            order_id: Some(OrderId::new("1001").unwrap()),
+            class,
+            channel,
+            due_at: at(10, 0),
+            due_basis: DueBasis::Known,
+            status: MessageStatus::Claimed,
+            reason: "planned".into(),
+            planned_at: at(9, 0),
+            lease_until: None,
+            attempts: 1,
+            products: vec![],
+            to: None,
+            rendered_subject: None,
+            sent_at: None,
+            provider_id: None,
+            version: 1,
+        }
+    }
+
+    struct Case {
+        message: Message,
+        now: DateTime<Utc>,
+        config: ShopConfig,
+        platform: Platform,
+        installed: bool,
+        order: OrderRecord,
+        customer: Customer,
+        suppressed: Option<SuppressionReason>,
+        answered: bool,
+        previous: Option<bool>,
+        sent: Vec<DateTime<Utc>>,
+    }
+
+    impl Case {
+        fn new(message: Message) -> Self {
+            Self {
+                message,
+                now: at(10, 0),
+                config: ShopConfig::default(),
+                platform: Platform::Shopify,
+                installed: true,
+                order: order_record(OrderStatus::Processing),
+                customer: customer(),
+                suppressed: None,
+                answered: false,
+                previous: None,
+                sent: vec![],
+            }
+        }
+
+        fn decide(&self) -> Decision {
+            decide(&SendContext {
+                message: &self.message,
+                now: self.now,
+                config: &self.config,
+                platform: self.platform,
+                shop_installed: self.installed,
+                order: Some(&self.order),
+                customer: Some(&self.customer),
+                suppressed: self.suppressed,
+                answered: self.answered,
+                previous_step_sent: self.previous,
+                marketing_sent_at: &self.sent,
+            })
+        }
+    }
+
+    fn thank_you() -> Case {
+        Case::new(message(
+            Flow::ThankYou,
+            "thank-you",
+            MessageClass::Transactional,
+            Channel::Email,
+        ))
+    }
+
+    fn skipped(reason: &str) -> Decision {
+        Decision::Skip(reason.into())
+    }
+
+    #[test]
+    fn a_normal_thank_you_is_sent_to_the_customers_email() {
+        assert_eq!(
+            thank_you().decide(),
+            Decision::Send {
+                to: "laura@example.com".into()
+            }
+        );
+    }
+
+    #[test]
+    fn cancelled_refunded_and_deleted_orders_are_skipped() {
+        let mut case = thank_you();
+        case.order = order_record(OrderStatus::Cancelled);
+        assert_eq!(case.decide(), skipped("cancelled"));
+        case.order = order_record(OrderStatus::Processing);
+        let refund = StoreEvent {
+            shop: ShopId::new("demo.myshopify.com").unwrap(),
+            platform: Platform::Shopify,
+            event_id: EventId::new("r").unwrap(),
+            occurred_at: at(9, 30),
+            kind: EventKind::OrderRefunded(RefundEvent {
+                order_id: OrderId::new("1001").unwrap(),
+                refund: Refund {
+                    id: "r1".into(),
+                    created_at: at(9, 30),
+                    amount: Money::parse("50", Currency::new("EUR").unwrap()).unwrap(),
+                    reason: None,
+                },
+            }),
+        };
+        case.order.apply(&refund);
+        assert_eq!(case.decide(), skipped("refunded"));
+        case.order = order_record(OrderStatus::Processing);
+        case.order.deleted = true;
+        assert_eq!(case.decide(), skipped("order deleted"));
+    }
+
+    #[test]
+    fn a_partial_refund_keeps_the_flow_going() {
+        let mut case = thank_you();
+        case.order.refunds.push(Refund {
+            id: "r1".into(),
+            created_at: at(9, 30),
+            amount: Money::parse("10", Currency::new("EUR").unwrap()).unwrap(),
+            reason: None,
+        });
+        assert!(case.order.is_partially_refunded());
+        assert!(matches!(case.decide(), Decision::Send { .. }));
+    }
+
+    #[test]
+    fn uninstalled_disabled_suppressed_and_answered_are_skipped() {
+        let mut case = thank_you();
+        case.installed = false;
+        assert_eq!(case.decide(), skipped("shop uninstalled"));
+        let mut case = thank_you();
+        case.config.flows.thank_you.enabled = false;
+        assert_eq!(case.decide(), skipped("flow disabled"));
+        let mut case = thank_you();
+        case.suppressed = Some(SuppressionReason::Unsubscribed);
+        assert_eq!(case.decide(), skipped("suppressed: unsubscribed"));
+        let mut case = Case::new(message(
+            Flow::ReviewRequest,
+            "request",
+            MessageClass::Service,
+            Channel::Email,
+        ));
+        case.answered = true;
+        assert_eq!(case.decide(), skipped("already reviewed"));
+        let mut case = Case::new(message(
+            Flow::ReviewRequest,
+            "reminder",
+            MessageClass::Service,
+            Channel::Email,
+        ));
+        case.previous = Some(false);
+        assert_eq!(case.decide(), skipped("request not sent"));
+    }
+
+    #[test]
+    fn a_late_thank_you_is_skipped_not_sent() {
+        let mut case = thank_you();
+        case.now = at(10, 0) + Duration::days(3);
+        assert_eq!(case.decide(), skipped("too late"));
+    }
+
+    #[test]
+    fn consent_rules_follow_class_and_channel() {
+        let mut case = Case::new(message(
+            Flow::ThankYou,
+            "feedback",
+            MessageClass::Service,
+            Channel::Email,
+        ));
+        case.customer.email_marketing = Consent::Denied;
+        assert!(
+            matches!(case.decide(), Decision::Send { .. }),
+            "service email needs no marketing consent by default"
+        );
+        case.config.consent.service_requires_consent = true;
+        assert_eq!(case.decide(), skipped("no consent"));
+
+        let mut case = Case::new(message(
+            Flow::ThankYou,
+            "feedback",
+            MessageClass::Marketing,
+            Channel::Email,
+        ));
+        case.platform = Platform::Woocommerce;
+        case.customer.email_marketing = Consent::Unknown;
+        assert_eq!(
+            case.decide(),
+            skipped("no consent"),
+            "WooCommerce default is denied"
+        );
+        case.config.consent.woocommerce_default = Consent::Granted;
+        assert!(matches!(case.decide(), Decision::Send { .. }));
+
+        let mut case = Case::new(message(
+            Flow::ThankYou,
+            "thank-you",
+            MessageClass::Transactional,
+            Channel::Sms,
+        ));
+        case.now = at(12, 0);
+        case.customer.sms_marketing = Consent::Denied;
+        assert_eq!(
+            case.decide(),
+            skipped("no consent"),
+            "an explicit SMS refusal is respected"
+        );
+        case.customer.phone = None;
+        assert_eq!(case.decide(), skipped("no phone number"));
+    }
+
+    #[test]
+    fn the_marketing_cap_defers_then_gives_up() {
+        let mut case = Case::new(message(
+            Flow::ThankYou,
+            "x",
+            MessageClass::Marketing,
+            Channel::Email,
+        ));
+        case.sent = vec![at(10, 0) - Duration::days(20), at(10, 0) - Duration::days(5)];
+        assert_eq!(
+            case.decide(),
+            Decision::Defer {
+                until: at(10, 0) + Duration::days(10),
+                reason: "deferred: frequency cap".into()
+            }
+        );
+        case.sent = vec![at(10, 0) - Duration::days(1), at(10, 0) - Duration::hours(1)];
+        assert_eq!(case.decide(), skipped("over frequency cap"));
+        case.sent = vec![at(10, 0) - Duration::days(40), at(10, 0) - Duration::days(35)];
+        assert!(
+            matches!(case.decide(), Decision::Send { .. }),
+            "old sends are outside the window"
+        );
+    }
+
+    #[test]
+    fn sms_in_quiet_hours_is_deferred_to_the_morning_in_the_customers_zone() {
+        let mut case = Case::new(message(
+            Flow::ThankYou,
+            "thank-you",
+            MessageClass::Transactional,
+            Channel::Sms,
+        ));
+        case.customer.time_zone = Some(chrono_tz::Europe::Rome);
+        case.now = Utc.with_ymd_and_hms(2026, 12, 1, 22, 30, 0).unwrap(); // 23:30 in Rome
+        case.message.due_at = case.now;
+        assert_eq!(
+            case.decide(),
+            Decision::Defer {
+                until: Utc.with_ymd_and_hms(2026, 12, 2, 7, 0, 0).unwrap(), // 08:00 in Rome
+                reason: "deferred: quiet hours".into()
+            }
+        );
+        case.now = Utc.with_ymd_and_hms(2026, 12, 1, 5, 0, 0).unwrap(); // 06:00 in Rome
+        case.message.due_at = case.now;
+        assert!(
+            matches!(case.decide(), Decision::Defer { until, .. } if until == Utc.with_ymd_and_hms(2026, 12, 1, 7, 0, 0).unwrap())
+        );
+        case.now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        case.message.due_at = case.now;
+        assert!(matches!(case.decide(), Decision::Send { .. }));
+        // Without the customer's zone the shop's is used.
+        case.customer.time_zone = None;
+        case.config.time_zone = chrono_tz::America::New_York;
+        case.now = Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap(); // 22:00 in New York
+        case.message.due_at = case.now;
+        assert!(matches!(case.decide(), Decision::Defer { .. }));
+    }
+
+    #[test]
+    fn email_ignores_quiet_hours_unless_asked() {
+        let mut case = Case::new(message(
+            Flow::ThankYou,
+            "feedback",
+            MessageClass::Service,
+            Channel::Email,
+        ));
+        case.now = Utc.with_ymd_and_hms(2026, 12, 1, 23, 0, 0).unwrap();
+        case.message.due_at = case.now;
+        assert!(matches!(case.decide(), Decision::Send { .. }));
+        case.config.quiet_hours.apply_to_email = true;
+        assert!(matches!(case.decide(), Decision::Defer { .. }));
+    }
+
+    #[test]
+    fn quiet_hours_survive_a_dst_change() {
+        // Europe/Rome springs forward on 2026-03-29 at 02:00; a window ending 02:30 does not exist that night.
+        let start = NaiveTime::from_hms_opt(22, 0, 0).unwrap();
+        let end = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 3, 28, 23, 0, 0).unwrap(); // 00:00 local
+        let until = quiet_hours_end(now, chrono_tz::Europe::Rome, start, end).unwrap();
+        assert!(until > now);
+        assert!(until - now <= Duration::hours(3));
+    }
+}
