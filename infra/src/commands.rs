@@ -1,11 +1,12 @@
 //! The subcommands. Each opens what it needs, does one thing, and prints for people
 //! (a table) or for programs (`--json`, one object per line).
 
-use crate::StoreArgs;
 use crate::backend::open_store;
+use crate::local::{Local, LocalOptions};
+use crate::{FlowArgs, StoreArgs};
 use aftersale_domain::{OrderId, ShopId};
-use aftersale_ingest::{Ingest, ReplayOutcome, WebhookSecrets};
-use aftersale_ports::{DeadLetterStatus, NoEventBus, Store, SystemClock};
+use aftersale_ingest::{ReplayOutcome, WebhookSecrets};
+use aftersale_ports::{DeadLetterStatus, Store, SystemClock};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::HashMap;
@@ -18,8 +19,19 @@ pub async fn serve(
     listen: SocketAddr,
     store_args: &StoreArgs,
     secrets_file: Option<&Path>,
+    flow_args: &FlowArgs,
+    tick_seconds: u64,
 ) -> anyhow::Result<()> {
-    let store = open_store(store_args)?;
+    let public_url = flow_args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"));
+    let options = LocalOptions {
+        data_dir: &store_args.data_dir,
+        public_url,
+        templates_dir: flow_args.templates.as_deref(),
+    };
+    let local = Local::open(&options, Arc::new(SystemClock))?;
     let mut secrets = WebhookSecrets::from_env();
     if let Some(path) = secrets_file {
         crate::secrets_file::load_into(path, &mut secrets)?;
@@ -32,27 +44,41 @@ pub async fn serve(
             "no WooCommerce secret (WOOCOMMERCE_WEBHOOK_SECRET or --secrets-file): WooCommerce deliveries will be refused"
         );
     }
-    let ingest = Arc::new(Ingest::new(
-        store,
-        Arc::new(NoEventBus),
-        Arc::new(SystemClock),
-        secrets,
-    ));
-    let app = aftersale_ingest::router(ingest);
+    let ingest = Arc::new(local.ingest(secrets));
+    let app =
+        aftersale_ingest::router(ingest).merge(aftersale_engine::feedback::router(Arc::clone(&local.engine)));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let ticker = tokio::spawn(run_due_work(Arc::clone(&local.engine), tick_seconds));
     info!(
         address = %listener.local_addr()?,
         data_dir = %store_args.data_dir.display(),
-        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /healthz"
+        outbox = %local.outbox_dir.display(),
+        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /l/{{token}}, GET /healthz"
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    ticker.abort();
     info!("stopped");
     Ok(())
+}
+
+/// Sends what is due, every `seconds`, for as long as the server runs.
+async fn run_due_work(engine: Arc<aftersale_engine::Engine>, seconds: u64) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_secs(seconds));
+    loop {
+        interval.tick().await;
+        match engine.tick(engine.clock().now()).await {
+            Ok(report) if report != aftersale_engine::TickReport::default() => {
+                info!(?report, "due work done")
+            }
+            Ok(_) => {}
+            Err(err) => warn!(error = %err, "due work failed; will retry next tick"),
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -159,12 +185,13 @@ pub async fn dead_letters(store_args: &StoreArgs, as_json: bool) -> anyhow::Resu
 
 pub async fn replay(store_args: &StoreArgs, only: Option<&str>, as_json: bool) -> anyhow::Result<()> {
     let store = open_store(store_args)?;
-    let ingest = Ingest::new(
-        Arc::clone(&store),
-        Arc::new(NoEventBus),
-        Arc::new(SystemClock),
-        WebhookSecrets::default(),
-    );
+    // Replayed events plan flows exactly as live ones do.
+    let options = LocalOptions {
+        data_dir: &store_args.data_dir,
+        public_url: aftersale_engine::Settings::default().link_base_url,
+        templates_dir: None,
+    };
+    let ingest = Local::open(&options, Arc::new(SystemClock))?.ingest(WebhookSecrets::default());
     let mut letters = store.list_dead_letters().await?;
     letters.retain(|l| l.status == DeadLetterStatus::Pending && only.is_none_or(|id| id == l.id));
     if let Some(id) = only {

@@ -2,7 +2,10 @@
 
 mod backend;
 mod commands;
+mod flows;
+mod local;
 mod secrets_file;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -39,6 +42,52 @@ enum Command {
         /// TOML file of per-site WooCommerce secrets: `[woocommerce.sites]` then `"shop.example" = "secret"`.
         #[arg(long, env = "AFTERSALE_SECRETS_FILE")]
         secrets_file: Option<PathBuf>,
+        #[command(flatten)]
+        flows: FlowArgs,
+        /// Seconds between runs of due work.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        tick_seconds: u64,
+    },
+    /// Run all due work (send, skip, defer) as of an instant, then exit.
+    Tick {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        flows: FlowArgs,
+        /// The instant to run as of (RFC 3339, e.g. 2026-12-01T10:00:00Z); default now.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every planned, sent, skipped or failed message.
+    Outbox {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        shop: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a shop's configuration file, or load it into the store.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Replay events on a virtual clock and print the timeline a customer would experience.
+    Simulate {
+        /// JSON lines: {"at": RFC 3339, "platform": "shopify"|"woocommerce", "topic": ..., "shop": ...,
+        /// "body": {...} or "body_file": "path relative to this file"}.
+        #[arg(long)]
+        events: PathBuf,
+        /// A shop configuration file to simulate with.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Keep running due work this many days after the last event.
+        #[arg(long, default_value_t = 60)]
+        days_after: u32,
+        #[arg(long)]
+        json: bool,
     },
     /// List stored events, oldest first.
     Events {
@@ -59,6 +108,36 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         action: Option<DeadLetterAction>,
+    },
+}
+
+/// Options of the commands that run flows.
+#[derive(clap::Args, Clone)]
+pub struct FlowArgs {
+    /// Base URL the 1-tap links in messages point at (default: http://<listen>).
+    #[arg(long, env = "AFTERSALE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Directory of template overrides (`<flow>/<step>.<locale>.<part>.j2`, `shops/<shop>/...`).
+    #[arg(long, env = "AFTERSALE_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate a configuration file and print the settings it results in.
+    Check {
+        file: PathBuf,
+        /// The shop it is for (default: the file's `shop`).
+        #[arg(long)]
+        shop: Option<String>,
+    },
+    /// Validate and store a configuration file for its shop.
+    Load {
+        file: PathBuf,
+        #[arg(long)]
+        shop: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -93,7 +172,28 @@ fn main() -> ExitCode {
                 listen,
                 store,
                 secrets_file,
-            } => commands::serve(listen, &store, secrets_file.as_deref()).await,
+                flows,
+                tick_seconds,
+            } => commands::serve(listen, &store, secrets_file.as_deref(), &flows, tick_seconds).await,
+            Command::Tick {
+                store,
+                flows,
+                now,
+                json,
+            } => flows::tick(&store, &flows, now, json).await,
+            Command::Outbox { store, shop, json } => flows::outbox(&store, shop.as_deref(), json).await,
+            Command::Config {
+                action: ConfigAction::Check { file, shop },
+            } => flows::config_check(&file, shop.as_deref()),
+            Command::Config {
+                action: ConfigAction::Load { file, shop, store },
+            } => flows::config_load(&file, shop.as_deref(), &store).await,
+            Command::Simulate {
+                events,
+                config,
+                days_after,
+                json,
+            } => simulate::run(&events, config.as_deref(), days_after, json).await,
             Command::Events { store, shop, json } => commands::events(&store, shop.as_deref(), json).await,
             Command::DeadLetters {
                 store,

@@ -219,10 +219,10 @@ impl ShopConfig {
     /// Parses and validates a TOML file's text. `shop` is the shop it is being loaded for.
     pub fn from_toml(text: &str, shop: &ShopId) -> Result<ShopConfig, ConfigError> {
         let config: ShopConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        if let Some(named) = &config.shop {
-            if named != shop {
-                return Err(invalid("shop", format!("the file is for {named}, not {shop}")));
-            }
+        if let Some(named) = &config.shop
+            && named != shop
+        {
+            return Err(invalid("shop", format!("the file is for {named}, not {shop}")));
         }
         config.validate()?;
         Ok(config)
@@ -240,13 +240,13 @@ impl ShopConfig {
             parse_sender(sender)
                 .ok_or_else(|| invalid("sender", "expected `Name <address@domain>` or an address"))?;
         }
-        if let Some(support) = &self.support_email {
-            if !looks_like_email(support) {
-                return Err(invalid(
-                    "support_email",
-                    format!("'{support}' is not an email address"),
-                ));
-            }
+        if let Some(support) = &self.support_email
+            && !looks_like_email(support)
+        {
+            return Err(invalid(
+                "support_email",
+                format!("'{support}' is not an email address"),
+            ));
         }
         parse_clock("quiet_hours.start", &self.quiet_hours.start)?;
         parse_clock("quiet_hours.end", &self.quiet_hours.end)?;

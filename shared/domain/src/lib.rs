@@ -17,7 +17,9 @@ pub use config::{
 };
 pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
 pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ShopId};
-pub use message::{Channel, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef};
+pub use message::{
+    Answer, AnswerKind, Channel, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef,
+};
 pub use model::{Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
 pub use money::{Currency, Money, MoneyError};
 pub use order_state::OrderRecord;

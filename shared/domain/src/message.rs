@@ -137,3 +137,36 @@ impl Message {
         format!("{}#{}#{}", self.flow, self.subject, self.step)
     }
 }
+
+/// What a customer said through a 1-tap link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AnswerKind {
+    Csat { score: u8 },
+    Nps { score: u8 },
+    Delivery { ok: bool },
+    Rating { product_id: String, stars: u8 },
+}
+
+impl AnswerKind {
+    /// Answers to the same question replace each other (a customer may change their mind).
+    pub fn question(&self) -> String {
+        match self {
+            AnswerKind::Csat { .. } => "csat".into(),
+            AnswerKind::Nps { .. } => "nps".into(),
+            AnswerKind::Delivery { .. } => "delivery".into(),
+            AnswerKind::Rating { product_id, .. } => format!("rating#{product_id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub shop: ShopId,
+    pub customer_id: CustomerId,
+    /// The message whose link was used.
+    pub message_id: String,
+    pub order_id: Option<OrderId>,
+    pub answer: AnswerKind,
+    pub answered_at: DateTime<Utc>,
+}

@@ -54,10 +54,10 @@ impl Customer {
     /// older than what we hold changes nothing, so out-of-order deliveries cannot roll back
     /// an unsubscribe.
     pub fn merge_newer(&mut self, newer: &Customer) {
-        if let (Some(ours), Some(theirs)) = (self.updated_at, newer.updated_at) {
-            if theirs < ours {
-                return;
-            }
+        if let (Some(ours), Some(theirs)) = (self.updated_at, newer.updated_at)
+            && theirs < ours
+        {
+            return;
         }
         fn take<T: Clone>(ours: &mut Option<T>, theirs: &Option<T>) {
             if theirs.is_some() {

@@ -43,21 +43,21 @@ impl OrderRecord {
     /// Folds one event in. Returns whether anything changed, so callers can skip a write.
     pub fn apply(&mut self, event: &StoreEvent) -> bool {
         let before = self.clone();
-        if let Some(order) = event.order() {
-            if order.id == self.order_id {
-                let newer = self
-                    .snapshot
-                    .as_ref()
-                    .is_none_or(|current| order.updated_at >= current.updated_at);
-                if newer {
-                    self.snapshot = Some(order.clone());
-                }
-                for refund in &order.refunds {
-                    self.add_refund(refund);
-                }
-                if matches!(event.kind, EventKind::OrderRestored(_)) {
-                    self.deleted = false;
-                }
+        if let Some(order) = event.order()
+            && order.id == self.order_id
+        {
+            let newer = self
+                .snapshot
+                .as_ref()
+                .is_none_or(|current| order.updated_at >= current.updated_at);
+            if newer {
+                self.snapshot = Some(order.clone());
+            }
+            for refund in &order.refunds {
+                self.add_refund(refund);
+            }
+            if matches!(event.kind, EventKind::OrderRestored(_)) {
+                self.deleted = false;
             }
         }
         match &event.kind {

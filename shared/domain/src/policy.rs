@@ -38,8 +38,9 @@ pub struct SendContext<'a> {
     /// The customer already answered what this message asks (survey, check-in, every
     /// product rated).
     pub answered: bool,
-    /// For a reminder: whether the message it follows up was sent.
-    pub previous_step_sent: Option<bool>,
+    /// For a follow-up (review reminder): when the message it follows was sent (`None` if it
+    /// never was), and the gap to leave after it.
+    pub follows: Option<(Option<DateTime<Utc>>, Duration)>,
     /// When this customer's marketing messages were sent, for the cap.
     pub marketing_sent_at: &'a [DateTime<Utc>],
 }
@@ -80,10 +81,10 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
             return skip(reason);
         }
     }
-    if let Some(limit) = stale_after(message.flow, &message.step) {
-        if ctx.now - message.due_at > limit {
-            return skip("too late");
-        }
+    if let Some(limit) = stale_after(message.flow, &message.step)
+        && ctx.now - message.due_at > limit
+    {
+        return skip("too late");
     }
     if ctx.answered {
         return skip(if message.flow == Flow::ReviewRequest {
@@ -92,8 +93,16 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
             "already answered"
         });
     }
-    if ctx.previous_step_sent == Some(false) {
-        return skip("request not sent");
+    match ctx.follows {
+        Some((None, _)) => return skip("request not sent"),
+        // Catching up after downtime must not send a request and its reminder together.
+        Some((Some(sent_at), gap)) if ctx.now < sent_at + gap => {
+            return Decision::Defer {
+                until: sent_at + gap,
+                reason: "deferred: waiting after the request".into(),
+            };
+        }
+        _ => {}
     }
     let Some(customer) = ctx.customer else {
         return skip("customer not found");
@@ -112,16 +121,16 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
     if !has_consent(ctx, customer) {
         return skip("no consent");
     }
-    if message.class == MessageClass::Marketing {
-        if let Some(until) = cap_frees_at(ctx) {
-            if until - message.due_at > Duration::days(MAX_CAP_DEFERRAL_DAYS) {
-                return skip("over frequency cap");
-            }
-            return Decision::Defer {
-                until,
-                reason: "deferred: frequency cap".into(),
-            };
+    if message.class == MessageClass::Marketing
+        && let Some(until) = cap_frees_at(ctx)
+    {
+        if until - message.due_at > Duration::days(MAX_CAP_DEFERRAL_DAYS) {
+            return skip("over frequency cap");
         }
+        return Decision::Defer {
+            until,
+            reason: "deferred: frequency cap".into(),
+        };
     }
     let quiet_applies = message.channel == Channel::Sms
         || (ctx.config.quiet_hours.apply_to_email && message.class != MessageClass::Transactional);
@@ -299,7 +308,7 @@ mod tests {
         customer: Customer,
         suppressed: Option<SuppressionReason>,
         answered: bool,
-        previous: Option<bool>,
+        follows: Option<(Option<DateTime<Utc>>, Duration)>,
         sent: Vec<DateTime<Utc>>,
     }
 
@@ -315,7 +324,7 @@ mod tests {
                 customer: customer(),
                 suppressed: None,
                 answered: false,
-                previous: None,
+                follows: None,
                 sent: vec![],
             }
         }
@@ -331,7 +340,7 @@ mod tests {
                 customer: Some(&self.customer),
                 suppressed: self.suppressed,
                 answered: self.answered,
-                previous_step_sent: self.previous,
+                follows: self.follows,
                 marketing_sent_at: &self.sent,
             })
         }
@@ -426,8 +435,18 @@ mod tests {
             MessageClass::Service,
             Channel::Email,
         ));
-        case.previous = Some(false);
+        case.follows = Some((None, Duration::days(5)));
         assert_eq!(case.decide(), skipped("request not sent"));
+        case.follows = Some((Some(at(9, 0)), Duration::days(5)));
+        assert_eq!(
+            case.decide(),
+            Decision::Defer {
+                until: at(9, 0) + Duration::days(5),
+                reason: "deferred: waiting after the request".into()
+            }
+        );
+        case.follows = Some((Some(at(9, 0) - Duration::days(6)), Duration::days(5)));
+        assert!(matches!(case.decide(), Decision::Send { .. }));
     }
 
     #[test]

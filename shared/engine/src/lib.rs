@@ -1,1 +1,97 @@
+//! The flows at work. [`Engine::on_event`] plans messages from an order's state;
+//! [`Engine::tick`] sends what is due after re-checking it; [`feedback`] answers the 1-tap
+//! links in those messages. Lambda functions and `aftersale serve` share this code.
 
+mod bus;
+mod context;
+pub mod feedback;
+mod planner;
+mod sender;
+
+pub use bus::InProcessBus;
+pub use sender::TickReport;
+
+use aftersale_domain::{Flow, ShopConfig, ShopId};
+use aftersale_links::LinkSigner;
+use aftersale_ports::{Clock, FlowStore, Mailer, SmsSender, StoreError, SupportAlerts};
+use aftersale_templates::Templates;
+use chrono::Duration;
+use std::sync::Arc;
+
+/// Deployment-wide settings (per-shop ones live in [`ShopConfig`]).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Public base URL the 1-tap links point at (the feedback function's URL).
+    pub link_base_url: String,
+    /// How long a link keeps working.
+    pub link_ttl: Duration,
+    /// How long a sender may hold a message before another may take it over.
+    pub lease: Duration,
+    /// Messages per flow per tick.
+    pub batch_size: usize,
+    /// SES configuration set that routes bounces and complaints back to us.
+    pub configuration_set: Option<String>,
+    /// The flows this process runs (a flow's Lambda runs one; local mode runs all).
+    pub flows: Vec<Flow>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            link_base_url: "http://127.0.0.1:8787".into(),
+            link_ttl: Duration::days(60),
+            lease: Duration::minutes(5),
+            batch_size: 200,
+            configuration_set: None,
+            flows: Flow::ALL.to_vec(),
+        }
+    }
+}
+
+/// Where messages go out.
+pub struct Senders {
+    pub mailer: Arc<dyn Mailer>,
+    pub sms: Arc<dyn SmsSender>,
+    pub alerts: Arc<dyn SupportAlerts>,
+}
+
+pub struct Engine {
+    store: Arc<dyn FlowStore>,
+    senders: Senders,
+    templates: Templates,
+    links: LinkSigner,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn FlowStore>,
+        senders: Senders,
+        templates: Templates,
+        links: LinkSigner,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            senders,
+            templates,
+            links,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn FlowStore> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    async fn config(&self, shop: &ShopId) -> Result<ShopConfig, StoreError> {
+        Ok(self.store.load_config(shop).await?.unwrap_or_default())
+    }
+}

@@ -3,13 +3,22 @@
 //! these; handlers take only the traits they use.
 
 mod clock;
+#[cfg(feature = "contract")]
+pub mod contract;
 mod error;
+mod flow_store;
 pub mod memory;
+mod messaging;
 mod records;
 mod traits;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::StoreError;
+pub use flow_store::{Answers, FlowStore, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
+pub use messaging::{
+    Mailbox, Mailer, OutgoingEmail, OutgoingSms, RecordingAlerts, RecordingMailer, RecordingSms, SendError,
+    SentId, SmsKind, SmsSender, SupportAlerts, validate_e164,
+};
 pub use records::{DeadLetter, DeadLetterStatus, Recorded, ShopState, StoredEvent, Versioned};
 pub use traits::{
     CustomerProfiles, DeadLetters, EventBus, EventLog, NoEventBus, OrderRecords, Privacy, ShopRegistry, Store,

@@ -1,11 +1,16 @@
 //! An in-memory [`Store`](crate::Store) for unit tests: the same semantics as the real
 //! adapters (conditional writes, versions, per-shop keys) behind one lock.
 
+use crate::{Answers, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
 use crate::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, ShopRegistry,
     ShopState, StoreError, StoredEvent, Versioned,
 };
-use aftersale_domain::{Customer, CustomerId, EventId, OrderId, OrderRecord, ShopId, StoreEvent};
+use aftersale_domain::policy::SuppressionReason;
+use aftersale_domain::{
+    Answer, Customer, CustomerId, EventId, Flow, Message, OrderId, OrderRecord, ShopConfig, ShopId,
+    StoreEvent,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +25,10 @@ struct State {
     customers: HashMap<(ShopId, CustomerId), Customer>,
     dead_letters: BTreeMap<String, DeadLetter>,
     shops: HashMap<ShopId, ShopState>,
+    messages: HashMap<(ShopId, CustomerId, String), Message>,
+    answers: HashMap<(ShopId, CustomerId, String, String), Answer>,
+    suppressions: HashMap<(ShopId, String), SuppressionReason>,
+    configs: HashMap<ShopId, ShopConfig>,
 }
 
 #[derive(Default)]
@@ -51,18 +60,27 @@ impl EventLog for MemoryStore {
         let mut state = self.write();
         let key = (event.shop.clone(), event.event_id.clone());
         if let Some((_, existing)) = state.events.get(&key) {
-            return Ok(Recorded::Duplicate { applied: existing.applied });
+            return Ok(Recorded::Duplicate {
+                applied: existing.applied,
+            });
         }
         state.next_seq += 1;
         let seq = state.next_seq;
-        let stored = StoredEvent { event: event.clone(), received_at, applied: false };
+        let stored = StoredEvent {
+            event: event.clone(),
+            received_at,
+            applied: false,
+        };
         state.events.insert(key, (seq, stored));
         Ok(Recorded::New)
     }
 
     async fn mark_applied(&self, event: &StoreEvent) -> Result<(), StoreError> {
         let mut state = self.write();
-        if let Some((_, stored)) = state.events.get_mut(&(event.shop.clone(), event.event_id.clone())) {
+        if let Some((_, stored)) = state
+            .events
+            .get_mut(&(event.shop.clone(), event.event_id.clone()))
+        {
             stored.applied = true;
         }
         Ok(())
@@ -191,6 +209,12 @@ impl Privacy for MemoryStore {
             .retain(|(s, id), _| !(s == shop && order_ids.contains(id)));
         if let Some(customer) = customer {
             state.customers.remove(&(shop.clone(), customer.clone()));
+            state
+                .messages
+                .retain(|(s, c, _), _| !(s == shop && c == customer));
+            state
+                .answers
+                .retain(|(s, c, _, _), _| !(s == shop && c == customer));
         }
         state.events.retain(|(s, _), (_, e)| {
             let mine = customer.is_some() && e.event.customer_id() == customer;
@@ -208,7 +232,176 @@ impl Privacy for MemoryStore {
         state.customers.retain(|(s, _), _| s != shop);
         state.events.retain(|(s, _), _| s != shop);
         state.shops.remove(shop);
+        state.messages.retain(|(s, _, _), _| s != shop);
+        state.answers.retain(|(s, _, _, _), _| s != shop);
+        state.suppressions.retain(|(s, _), _| s != shop);
+        state.configs.remove(shop);
         let after = state.orders.len() + state.customers.len() + state.events.len() + state.shops.len();
         Ok((before - after) as u64)
+    }
+}
+
+#[async_trait]
+impl Messages for MemoryStore {
+    async fn plan_message(&self, message: &Message) -> Result<bool, StoreError> {
+        let mut state = self.write();
+        let key = (message.shop.clone(), message.customer_id.clone(), message.id());
+        if state.messages.contains_key(&key) {
+            return Ok(false);
+        }
+        state.messages.insert(
+            key,
+            Message {
+                version: 1,
+                ..message.clone()
+            },
+        );
+        Ok(true)
+    }
+
+    async fn load_message(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+        id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        Ok(self
+            .read()
+            .messages
+            .get(&(shop.clone(), customer.clone(), id.to_string()))
+            .cloned())
+    }
+
+    async fn update_message(&self, message: &Message) -> Result<Message, StoreError> {
+        let mut state = self.write();
+        let key = (message.shop.clone(), message.customer_id.clone(), message.id());
+        match state.messages.get(&key) {
+            Some(current) if current.version == message.version => {
+                let saved = Message {
+                    version: message.version + 1,
+                    ..message.clone()
+                };
+                state.messages.insert(key, saved.clone());
+                Ok(saved)
+            }
+            _ => Err(StoreError::Conflict {
+                what: format!("message {}", message.id()),
+            }),
+        }
+    }
+
+    async fn due_messages(
+        &self,
+        flow: Flow,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut due: Vec<(DateTime<Utc>, Message)> = self
+            .read()
+            .messages
+            .values()
+            .filter(|m| m.flow == flow)
+            .filter_map(|m| attention_at(m).filter(|at| *at <= now).map(|at| (at, m.clone())))
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id().cmp(&b.1.id())));
+        Ok(due.into_iter().take(limit).map(|(_, m)| m).collect())
+    }
+
+    async fn customer_messages(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut messages: Vec<Message> = self
+            .read()
+            .messages
+            .iter()
+            .filter(|((s, c, _), _)| s == shop && c == customer)
+            .map(|(_, m)| m.clone())
+            .collect();
+        messages.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id().cmp(&b.id())));
+        Ok(messages)
+    }
+
+    async fn list_messages(&self, shop: Option<&ShopId>) -> Result<Vec<Message>, StoreError> {
+        let mut messages: Vec<Message> = self
+            .read()
+            .messages
+            .values()
+            .filter(|m| shop.is_none_or(|s| *s == m.shop))
+            .cloned()
+            .collect();
+        messages.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id().cmp(&b.id())));
+        Ok(messages)
+    }
+}
+
+#[async_trait]
+impl Answers for MemoryStore {
+    async fn record_answer(&self, answer: &Answer) -> Result<(), StoreError> {
+        let key = (
+            answer.shop.clone(),
+            answer.customer_id.clone(),
+            answer.message_id.clone(),
+            answer.answer.question(),
+        );
+        self.write().answers.insert(key, answer.clone());
+        Ok(())
+    }
+
+    async fn customer_answers(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+    ) -> Result<Vec<Answer>, StoreError> {
+        let mut answers: Vec<Answer> = self
+            .read()
+            .answers
+            .iter()
+            .filter(|((s, c, _, _), _)| s == shop && c == customer)
+            .map(|(_, a)| a.clone())
+            .collect();
+        answers.sort_by_key(|a| a.answered_at);
+        Ok(answers)
+    }
+}
+
+#[async_trait]
+impl Suppressions for MemoryStore {
+    async fn suppress(
+        &self,
+        shop: &ShopId,
+        address: &str,
+        reason: SuppressionReason,
+        _at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write()
+            .suppressions
+            .insert((shop.clone(), address_hash(address)), reason);
+        Ok(())
+    }
+
+    async fn suppression(
+        &self,
+        shop: &ShopId,
+        address: &str,
+    ) -> Result<Option<SuppressionReason>, StoreError> {
+        Ok(self
+            .read()
+            .suppressions
+            .get(&(shop.clone(), address_hash(address)))
+            .copied())
+    }
+}
+
+#[async_trait]
+impl ShopConfigs for MemoryStore {
+    async fn load_config(&self, shop: &ShopId) -> Result<Option<ShopConfig>, StoreError> {
+        Ok(self.read().configs.get(shop).cloned())
+    }
+
+    async fn save_config(&self, shop: &ShopId, config: &ShopConfig) -> Result<(), StoreError> {
+        self.write().configs.insert(shop.clone(), config.clone());
+        Ok(())
     }
 }

@@ -4,7 +4,11 @@
 //! what works locally works in production. Values are the domain's JSON; the columns beside
 //! them exist only to be looked up by.
 
-use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
+use aftersale_domain::policy::SuppressionReason;
+use aftersale_domain::{
+    Answer, Customer, CustomerId, Flow, Message, OrderId, OrderRecord, ShopConfig, ShopId, StoreEvent,
+};
+use aftersale_ports::{Answers, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
 use aftersale_ports::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, ShopRegistry,
     ShopState, StoreError, StoredEvent, Versioned,
@@ -52,6 +56,39 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS shops (
+    shop TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    shop TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    flow TEXT NOT NULL,
+    -- milliseconds since the epoch; NULL once the message is final (the due index)
+    attention_at INTEGER,
+    due_at INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (shop, customer_id, id)
+);
+CREATE INDEX IF NOT EXISTS messages_due ON messages (flow, attention_at) WHERE attention_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS answers (
+    shop TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answered_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (shop, customer_id, message_id, question)
+);
+CREATE TABLE IF NOT EXISTS suppressions (
+    shop TEXT NOT NULL,
+    address_hash TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    suppressed_at TEXT NOT NULL,
+    PRIMARY KEY (shop, address_hash)
+);
+CREATE TABLE IF NOT EXISTS shop_configs (
     shop TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
@@ -464,13 +501,287 @@ impl Privacy for SqliteStore {
         self.run(move |conn| {
             let tx = conn.transaction().map_err(db)?;
             let mut removed = 0u64;
-            for table in ["events", "orders", "customers", "shops"] {
+            for table in [
+                "events",
+                "orders",
+                "customers",
+                "shops",
+                "messages",
+                "answers",
+                "suppressions",
+                "shop_configs",
+            ] {
                 removed += tx
                     .execute(&format!("DELETE FROM {table} WHERE shop = ?1"), params![shop])
                     .map_err(db)? as u64;
             }
             tx.commit().map_err(db)?;
             Ok(removed)
+        })
+        .await
+    }
+}
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn read_messages(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Message>, StoreError> {
+    let mut stmt = conn.prepare(sql).map_err(db)?;
+    let rows = stmt
+        .query_map(params, |row| row.get::<_, String>(0))
+        .map_err(db)?;
+    rows.map(|r| from_json("message", &r.map_err(db)?)).collect()
+}
+
+#[async_trait]
+impl Messages for SqliteStore {
+    async fn plan_message(&self, message: &Message) -> Result<bool, StoreError> {
+        let stored = Message {
+            version: 1,
+            ..message.clone()
+        };
+        let body = to_json(&stored)?;
+        let (shop, customer, id) = (
+            message.shop.to_string(),
+            message.customer_id.to_string(),
+            message.id(),
+        );
+        let flow = message.flow.as_str();
+        let attention = attention_at(&stored).map(millis);
+        let due = millis(message.due_at);
+        self.run(move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO messages (shop, customer_id, id, flow, attention_at, due_at, version, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) ON CONFLICT DO NOTHING",
+                    params![shop, customer, id, flow, attention, due, body],
+                )
+                .map_err(db)?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn load_message(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+        id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        let (shop, customer, id) = (shop.to_string(), customer.to_string(), id.to_string());
+        self.run(move |conn| {
+            let mut found = read_messages(
+                conn,
+                "SELECT body FROM messages WHERE shop = ?1 AND customer_id = ?2 AND id = ?3",
+                params![shop, customer, id],
+            )?;
+            Ok(found.pop())
+        })
+        .await
+    }
+
+    async fn update_message(&self, message: &Message) -> Result<Message, StoreError> {
+        let expected = i64::try_from(message.version).map_err(StoreError::backend)?;
+        let saved = Message {
+            version: message.version + 1,
+            ..message.clone()
+        };
+        let body = to_json(&saved)?;
+        let (shop, customer, id) = (
+            message.shop.to_string(),
+            message.customer_id.to_string(),
+            message.id(),
+        );
+        let attention = attention_at(&saved).map(millis);
+        let due = millis(saved.due_at);
+        let what = format!("message {id}");
+        self.run(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE messages SET attention_at = ?4, due_at = ?5, version = version + 1, body = ?6
+                     WHERE shop = ?1 AND customer_id = ?2 AND id = ?3 AND version = ?7",
+                    params![shop, customer, id, attention, due, body, expected],
+                )
+                .map_err(db)?;
+            if changed == 1 {
+                Ok(saved)
+            } else {
+                Err(StoreError::Conflict { what })
+            }
+        })
+        .await
+    }
+
+    async fn due_messages(
+        &self,
+        flow: Flow,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let flow = flow.as_str();
+        self.run(move |conn| {
+            read_messages(
+                conn,
+                "SELECT body FROM messages WHERE flow = ?1 AND attention_at IS NOT NULL AND attention_at <= ?2
+                 ORDER BY attention_at, shop, customer_id, id LIMIT ?3",
+                params![flow, millis(now), limit],
+            )
+        })
+        .await
+    }
+
+    async fn customer_messages(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+    ) -> Result<Vec<Message>, StoreError> {
+        let (shop, customer) = (shop.to_string(), customer.to_string());
+        self.run(move |conn| {
+            read_messages(
+                conn,
+                "SELECT body FROM messages WHERE shop = ?1 AND customer_id = ?2 ORDER BY due_at, id",
+                params![shop, customer],
+            )
+        })
+        .await
+    }
+
+    async fn list_messages(&self, shop: Option<&ShopId>) -> Result<Vec<Message>, StoreError> {
+        let shop = shop.map(ToString::to_string);
+        self.run(move |conn| {
+            read_messages(
+                conn,
+                "SELECT body FROM messages WHERE ?1 IS NULL OR shop = ?1 ORDER BY due_at, shop, customer_id, id",
+                params![shop],
+            )
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Answers for SqliteStore {
+    async fn record_answer(&self, answer: &Answer) -> Result<(), StoreError> {
+        let body = to_json(answer)?;
+        let values = (
+            answer.shop.to_string(),
+            answer.customer_id.to_string(),
+            answer.message_id.clone(),
+            answer.answer.question(),
+            answer.answered_at.to_rfc3339(),
+        );
+        self.run(move |conn| {
+            let (shop, customer, message, question, at) = values;
+            conn.execute(
+                "INSERT INTO answers (shop, customer_id, message_id, question, answered_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (shop, customer_id, message_id, question)
+                 DO UPDATE SET answered_at = excluded.answered_at, body = excluded.body",
+                params![shop, customer, message, question, at, body],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn customer_answers(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+    ) -> Result<Vec<Answer>, StoreError> {
+        let (shop, customer) = (shop.to_string(), customer.to_string());
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT body FROM answers WHERE shop = ?1 AND customer_id = ?2 ORDER BY answered_at")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![shop, customer], |row| row.get::<_, String>(0))
+                .map_err(db)?;
+            rows.map(|r| from_json("answer", &r.map_err(db)?)).collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Suppressions for SqliteStore {
+    async fn suppress(
+        &self,
+        shop: &ShopId,
+        address: &str,
+        reason: SuppressionReason,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (shop, hash, reason) = (shop.to_string(), address_hash(address), to_json(&reason)?);
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO suppressions (shop, address_hash, reason, suppressed_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (shop, address_hash) DO UPDATE SET reason = excluded.reason,
+                 suppressed_at = excluded.suppressed_at",
+                params![shop, hash, reason, at.to_rfc3339()],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn suppression(
+        &self,
+        shop: &ShopId,
+        address: &str,
+    ) -> Result<Option<SuppressionReason>, StoreError> {
+        let (shop, hash) = (shop.to_string(), address_hash(address));
+        self.run(move |conn| {
+            let reason: Option<String> = conn
+                .query_row(
+                    "SELECT reason FROM suppressions WHERE shop = ?1 AND address_hash = ?2",
+                    params![shop, hash],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            reason.map(|r| from_json("suppression", &r)).transpose()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ShopConfigs for SqliteStore {
+    async fn load_config(&self, shop: &ShopId) -> Result<Option<ShopConfig>, StoreError> {
+        let shop = shop.to_string();
+        self.run(move |conn| {
+            let body: Option<String> = conn
+                .query_row(
+                    "SELECT body FROM shop_configs WHERE shop = ?1",
+                    params![shop],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            body.map(|b| from_json("shop config", &b)).transpose()
+        })
+        .await
+    }
+
+    async fn save_config(&self, shop: &ShopId, config: &ShopConfig) -> Result<(), StoreError> {
+        let (shop, body) = (shop.to_string(), to_json(config)?);
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO shop_configs (shop, body) VALUES (?1, ?2)
+                 ON CONFLICT (shop) DO UPDATE SET body = excluded.body",
+                params![shop, body],
+            )
+            .map_err(db)?;
+            Ok(())
         })
         .await
     }

@@ -1,0 +1,128 @@
+//! `tick`, `outbox` and `config`: running and inspecting the flows locally.
+
+use crate::local::{Local, LocalOptions};
+use crate::{FlowArgs, StoreArgs};
+use aftersale_domain::{Message, ShopConfig, ShopId};
+use aftersale_ports::{ManualClock, Messages, ShopConfigs};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
+
+pub async fn tick(
+    store: &StoreArgs,
+    flows: &FlowArgs,
+    now: Option<DateTime<Utc>>,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let now = now.unwrap_or_else(Utc::now);
+    let options = LocalOptions {
+        data_dir: &store.data_dir,
+        public_url: flows
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:8787".into()),
+        templates_dir: flows.templates.as_deref(),
+    };
+    let local = Local::open(&options, Arc::new(ManualClock::new(now)))?;
+    let report = local.engine.tick(now).await?;
+    if as_json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "as of {now}: {} sent, {} skipped, {} deferred, {} retrying, {} failed",
+            report.sent, report.skipped, report.deferred, report.retrying, report.failed
+        );
+    }
+    Ok(())
+}
+
+/// One outbox line, as `--json` prints it.
+pub fn message_json(m: &Message) -> serde_json::Value {
+    json!({
+        "shop": m.shop,
+        "customer_id": m.customer_id,
+        "order_id": m.order_id,
+        "flow": m.flow,
+        "step": m.step,
+        "class": m.class,
+        "channel": m.channel,
+        "to": m.to,
+        "status": m.status,
+        "reason": m.reason,
+        "due_at": m.due_at.to_rfc3339(),
+        "sent_at": m.sent_at.map(|t| t.to_rfc3339()),
+        "subject": m.rendered_subject,
+        "attempts": m.attempts,
+        "products": m.products.iter().map(|p| &p.product_id).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+    let sqlite = aftersale_store_sqlite::SqliteStore::open_dir(&store.data_dir)
+        .with_context(|| format!("opening the embedded store in {}", store.data_dir.display()))?;
+    let shop = shop.map(ShopId::from_domain).transpose().context("--shop")?;
+    let messages = sqlite.list_messages(shop.as_ref()).await?;
+    for m in &messages {
+        if as_json {
+            println!("{}", message_json(m));
+        } else {
+            println!(
+                "{}  {:<20} {:<24} {:<6} {:<9} {:<22} {}",
+                m.due_at.to_rfc3339(),
+                m.customer_id,
+                format!("{}/{}", m.flow, m.step),
+                m.channel,
+                serde_json::to_value(m.status)?.as_str().unwrap_or_default(),
+                m.reason,
+                m.rendered_subject.as_deref().unwrap_or(""),
+            );
+        }
+    }
+    if !as_json {
+        eprintln!(
+            "{} message(s); sent email is under {}/outbox/email",
+            messages.len(),
+            store.data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Reads and validates a configuration file for `shop` (or the shop the file names).
+pub fn read_config(file: &Path, shop: Option<&str>) -> anyhow::Result<(ShopId, ShopConfig)> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let shop = match shop {
+        Some(s) => ShopId::from_domain(s).context("--shop")?,
+        None => {
+            let value: toml::Value =
+                toml::from_str(&text).with_context(|| format!("in {}", file.display()))?;
+            let named = value.get("shop").and_then(|s| s.as_str()).with_context(|| {
+                format!("{}: no `shop = \"...\"` in the file; pass --shop", file.display())
+            })?;
+            ShopId::from_domain(named).with_context(|| format!("{}: shop", file.display()))?
+        }
+    };
+    let config = ShopConfig::from_toml(&text, &shop).with_context(|| format!("in {}", file.display()))?;
+    Ok((shop, config))
+}
+
+pub fn config_check(file: &Path, shop: Option<&str>) -> anyhow::Result<()> {
+    let (shop, config) = read_config(file, shop)?;
+    println!("{} is valid for {shop}:", file.display());
+    print!(
+        "{}",
+        toml::to_string_pretty(&config).context("printing the settings")?
+    );
+    Ok(())
+}
+
+pub async fn config_load(file: &Path, shop: Option<&str>, store: &StoreArgs) -> anyhow::Result<()> {
+    let (shop, config) = read_config(file, shop)?;
+    let sqlite = aftersale_store_sqlite::SqliteStore::open_dir(&store.data_dir)
+        .with_context(|| format!("opening the embedded store in {}", store.data_dir.display()))?;
+    sqlite.save_config(&shop, &config).await?;
+    println!("loaded {} for {shop}", file.display());
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Local mode's wiring: every function of the product in one process, on the embedded
+//! store, with messages written to files under the data dir instead of sent.
+
+use aftersale_engine::{Engine, InProcessBus, Senders, Settings};
+use aftersale_ingest::{Ingest, WebhookSecrets};
+use aftersale_links::LinkSigner;
+use aftersale_outbox::{FileAlerts, FileMailer, FileSms};
+use aftersale_ports::Clock;
+use aftersale_store_sqlite::SqliteStore;
+use aftersale_templates::Templates;
+use anyhow::Context;
+use rand::RngCore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct Local {
+    pub store: Arc<SqliteStore>,
+    pub engine: Arc<Engine>,
+    pub outbox_dir: PathBuf,
+}
+
+/// Options shared by the commands that run flows.
+pub struct LocalOptions<'a> {
+    pub data_dir: &'a Path,
+    pub public_url: String,
+    pub templates_dir: Option<&'a Path>,
+}
+
+impl Local {
+    pub fn open(options: &LocalOptions<'_>, clock: Arc<dyn Clock>) -> anyhow::Result<Local> {
+        let store = Arc::new(
+            SqliteStore::open_dir(options.data_dir)
+                .with_context(|| format!("opening the embedded store in {}", options.data_dir.display()))?,
+        );
+        let key = link_key(options.data_dir)?;
+        let links = LinkSigner::new(&key).context("the link signing key")?;
+        let mut templates = Templates::builtin();
+        if let Some(dir) = options.templates_dir {
+            templates = templates
+                .with_overrides(dir)
+                .with_context(|| format!("templates in {}", dir.display()))?;
+        }
+        let outbox_dir = options.data_dir.join("outbox");
+        let senders = Senders {
+            mailer: Arc::new(FileMailer::with_clock(&outbox_dir, Arc::clone(&clock))),
+            sms: Arc::new(FileSms::with_clock(&outbox_dir, Arc::clone(&clock))),
+            alerts: Arc::new(FileAlerts::with_clock(&outbox_dir, Arc::clone(&clock))),
+        };
+        let settings = Settings {
+            link_base_url: options.public_url.trim_end_matches('/').to_string(),
+            ..Settings::default()
+        };
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            senders,
+            templates,
+            links,
+            clock,
+            settings,
+        ));
+        Ok(Local {
+            store,
+            engine,
+            outbox_dir,
+        })
+    }
+
+    /// Ingest wired to plan flows in process as events arrive.
+    pub fn ingest(&self, secrets: WebhookSecrets) -> Ingest {
+        let bus = Arc::new(InProcessBus::new(Arc::clone(&self.engine)));
+        Ingest::new(self.store.clone(), bus, Arc::clone(self.engine.clock()), secrets)
+    }
+}
+
+/// The key that signs 1-tap links: `AFTERSALE_LINK_KEY` (hex), else one generated on first
+/// run and kept in the data dir, so links in sent messages keep working across restarts.
+fn link_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(hex_key) = std::env::var("AFTERSALE_LINK_KEY") {
+        return hex::decode(hex_key.trim())
+            .context("AFTERSALE_LINK_KEY must be hex (64 characters for 32 bytes)");
+    }
+    let path = data_dir.join("link.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => hex::decode(text.trim()).with_context(|| format!("{} is not a hex key", path.display())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            std::fs::write(&path, hex::encode(key)).with_context(|| format!("writing {}", path.display()))?;
+            Ok(key.to_vec())
+        }
+        Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+    }
+}

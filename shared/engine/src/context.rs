@@ -1,0 +1,86 @@
+//! What a template sees: the customer, the order, the products, and signed 1-tap links.
+
+use crate::Engine;
+use aftersale_domain::{Customer, Message, MessageClass, OrderRecord, ShopConfig};
+use aftersale_links::{LinkAction, LinkClaims};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+impl Engine {
+    fn link(&self, message: &Message, action: LinkAction, now: DateTime<Utc>) -> String {
+        let claims = LinkClaims {
+            shop: message.shop.to_string(),
+            customer_id: message.customer_id.to_string(),
+            message_id: message.id(),
+            order_id: message.order_id.as_ref().map(ToString::to_string),
+            action,
+            expires_at: (now + self.settings.link_ttl).timestamp(),
+        };
+        self.links.url(&self.settings.link_base_url, &claims)
+    }
+
+    /// The unsubscribe link every service and marketing message carries (and none other).
+    pub(crate) fn unsubscribe_url(&self, message: &Message, now: DateTime<Utc>) -> Option<String> {
+        (message.class != MessageClass::Transactional)
+            .then(|| self.link(message, LinkAction::Unsubscribe, now))
+    }
+
+    pub(crate) fn render_context(
+        &self,
+        message: &Message,
+        customer: &Customer,
+        record: Option<&OrderRecord>,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Value {
+        let order = record.and_then(|r| r.snapshot.as_ref());
+        let tz = customer.time_zone.unwrap_or(config.time_zone);
+        let expected_delivery = record.and_then(|r| {
+            r.delivered_at.is_none().then_some(())?;
+            let shipped = r.fulfilled_at?;
+            let eta = shipped + Duration::days(config.flows.delivery_check_in.transit_days.into());
+            Some(eta.with_timezone(&tz).format("%Y-%m-%d").to_string())
+        });
+        let products: Vec<Value> = message
+            .products
+            .iter()
+            .map(|p| {
+                let rating_links: Vec<String> = (1..=5)
+                    .map(|stars| {
+                        self.link(message, LinkAction::Rating { product_id: p.product_id.clone(), stars }, now)
+                    })
+                    .collect();
+                json!({
+                    "title": p.title,
+                    "rating_links": rating_links,
+                    "review_url": config.review_url(&message.shop, &p.product_id, p.variant_id.as_deref(), p.sku.as_deref()),
+                })
+            })
+            .collect();
+        let csat: Vec<String> = (1..=5)
+            .map(|score| self.link(message, LinkAction::Csat { score }, now))
+            .collect();
+        let nps: Vec<String> = (0..=10)
+            .map(|score| self.link(message, LinkAction::Nps { score }, now))
+            .collect();
+        json!({
+            "shop": { "name": config.display_name(&message.shop), "domain": message.shop },
+            "customer": { "first_name": customer.first_name, "last_name": customer.last_name },
+            "order": order.map(|o| json!({
+                "name": o.name.clone().unwrap_or_else(|| format!("#{}", o.id)),
+                "items": o.line_items.iter().map(|li| json!({ "title": li.title, "quantity": li.quantity })).collect::<Vec<_>>(),
+                "total": o.total.to_string(),
+                "expected_delivery": expected_delivery,
+            })),
+            "products": products,
+            "class": message.class,
+            "links": {
+                "csat": csat,
+                "nps": nps,
+                "delivered_ok": self.link(message, LinkAction::Delivery { ok: true }, now),
+                "delivered_problem": self.link(message, LinkAction::Delivery { ok: false }, now),
+                "unsubscribe": self.unsubscribe_url(message, now),
+            },
+        })
+    }
+}

@@ -1,0 +1,336 @@
+//! Sending what is due: claim, re-check, render, send, record. Exactly once per message:
+//! a claim is a conditional write, and a sender that dies mid-way leaves a lease behind.
+//! An expired `claimed` lease means the provider was never called, so the message is
+//! retried; an expired `sending` lease means the outcome is unknown, so the message is
+//! failed loudly (and support told) rather than risk a second copy in someone's inbox.
+
+use crate::Engine;
+use aftersale_domain::policy::{Decision, SendContext, decide};
+use aftersale_domain::{Channel, Flow, Message, MessageClass, MessageStatus, flows::locale_for};
+use aftersale_ports::{Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError};
+use aftersale_templates::RenderedEmail;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use tracing::{Instrument, info, info_span, warn};
+
+/// Transient failures are retried this many times, with exponential backoff.
+const MAX_ATTEMPTS: u32 = 8;
+
+/// What one tick did, per outcome.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    pub sent: usize,
+    pub skipped: usize,
+    pub deferred: usize,
+    pub retrying: usize,
+    pub failed: usize,
+    /// Taken by another sender between our read and our claim.
+    pub lost_claims: usize,
+}
+
+enum SendBody {
+    Email(RenderedEmail),
+    Sms(String),
+}
+
+enum Outcome {
+    Sent,
+    Skipped,
+    Deferred,
+    Retrying,
+    Failed,
+    LostClaim,
+}
+
+impl Engine {
+    /// Runs every due message of this process's flows as of `now`, batch by batch, until
+    /// none is left due.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
+        let mut report = TickReport::default();
+        for flow in self.settings.flows.clone() {
+            loop {
+                let due = self
+                    .store
+                    .due_messages(flow, now, self.settings.batch_size)
+                    .await?;
+                if due.is_empty() {
+                    break;
+                }
+                let mut progressed = false;
+                for message in due {
+                    let span = info_span!("message", shop = %message.shop, message = %message.id());
+                    let outcome = self.process(message, now).instrument(span).await?;
+                    progressed |= !matches!(outcome, Outcome::LostClaim);
+                    match outcome {
+                        Outcome::Sent => report.sent += 1,
+                        Outcome::Skipped => report.skipped += 1,
+                        Outcome::Deferred => report.deferred += 1,
+                        Outcome::Retrying => report.retrying += 1,
+                        Outcome::Failed => report.failed += 1,
+                        Outcome::LostClaim => report.lost_claims += 1,
+                    }
+                }
+                if !progressed {
+                    break;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn process(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+        if message.status == MessageStatus::Sending {
+            let failed = Message {
+                status: MessageStatus::Failed,
+                reason: "failed: outcome unknown after a crash while sending; not resent".into(),
+                lease_until: None,
+                ..message
+            };
+            return match self.store.update_message(&failed).await {
+                Ok(saved) => {
+                    warn!("a sender died while sending; marked failed instead of risking a duplicate");
+                    self.alert(
+                        "Aftersale: a message may not have been delivered",
+                        &format!("Message {} for customer {} in {} was being sent when its sender stopped. It was not resent, to avoid a duplicate.", saved.id(), saved.customer_id, saved.shop),
+                    )
+                    .await;
+                    Ok(Outcome::Failed)
+                }
+                Err(StoreError::Conflict { .. }) => Ok(Outcome::LostClaim),
+                Err(err) => Err(err),
+            };
+        }
+        let claim = Message {
+            status: MessageStatus::Claimed,
+            lease_until: Some(now + self.settings.lease),
+            attempts: message.attempts + 1,
+            ..message
+        };
+        let claimed = match self.store.update_message(&claim).await {
+            Ok(saved) => saved,
+            Err(StoreError::Conflict { .. }) => return Ok(Outcome::LostClaim),
+            Err(err) => return Err(err),
+        };
+        self.decide_and_send(claimed, now).await
+    }
+
+    async fn decide_and_send(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+        let shop = &message.shop.clone();
+        let config = self.config(shop).await?;
+        let shop_state = self.store.load_shop(shop).await?;
+        let record = match &message.order_id {
+            Some(order_id) => self.store.load_order(shop, order_id).await?.map(|v| v.value),
+            None => None,
+        };
+        let customer = self.store.load_customer(shop, &message.customer_id).await?;
+        let destination = customer.as_ref().and_then(|c| match message.channel {
+            Channel::Email => c.email.clone(),
+            Channel::Sms => c.phone.clone(),
+        });
+        let suppressed = match &destination {
+            Some(address) => self.store.suppression(shop, address).await?,
+            None => None,
+        };
+        let history = self.store.customer_messages(shop, &message.customer_id).await?;
+        let answers = self.store.customer_answers(shop, &message.customer_id).await?;
+        let answered = match (message.flow, message.step.as_str()) {
+            (Flow::ReviewRequest, _) => {
+                !message.products.is_empty()
+                    && message.products.iter().all(|p| {
+                        answers
+                            .iter()
+                            .any(|a| a.answer.question() == format!("rating#{}", p.product_id))
+                    })
+            }
+            (Flow::ThankYou, "feedback") => answers.iter().any(|a| a.message_id == message.id()),
+            _ => false,
+        };
+        let follows = (message.step == "reminder").then(|| {
+            let request_sent_at = history
+                .iter()
+                .find(|m| m.flow == message.flow && m.subject == message.subject && m.step == "request")
+                .filter(|m| m.status == MessageStatus::Sent)
+                .and_then(|m| m.sent_at);
+            (
+                request_sent_at,
+                Duration::days(config.flows.review_request.reminder_after_days.into()),
+            )
+        });
+        let marketing_sent_at: Vec<DateTime<Utc>> = history
+            .iter()
+            .filter(|m| m.class == MessageClass::Marketing && m.status == MessageStatus::Sent)
+            .filter_map(|m| m.sent_at)
+            .collect();
+        let platform = shop_state
+            .as_ref()
+            .map(|s| s.platform)
+            .unwrap_or(aftersale_domain::Platform::Shopify);
+        let decision = decide(&SendContext {
+            message: &message,
+            now,
+            config: &config,
+            platform,
+            shop_installed: shop_state.as_ref().is_none_or(|s| s.installed),
+            order: record.as_ref(),
+            customer: customer.as_ref(),
+            suppressed,
+            answered,
+            follows,
+            marketing_sent_at: &marketing_sent_at,
+        });
+        match decision {
+            Decision::Skip(reason) => {
+                info!(reason = %reason, "skipped");
+                let skipped = Message {
+                    status: MessageStatus::Skipped,
+                    reason: format!("skipped: {reason}"),
+                    lease_until: None,
+                    ..message
+                };
+                self.save(skipped, Outcome::Skipped).await
+            }
+            Decision::Defer { until, reason } => {
+                info!(until = %until, reason = %reason, "deferred");
+                let deferred = Message {
+                    status: MessageStatus::Planned,
+                    due_at: until,
+                    reason,
+                    lease_until: None,
+                    ..message
+                };
+                self.save(deferred, Outcome::Deferred).await
+            }
+            Decision::Send { to } => {
+                let customer = customer.expect("decide sends only to a known customer");
+                let locale = locale_for(Some(&customer), &config);
+                let context = self.render_context(&message, &customer, record.as_ref(), &config, now);
+                let flow = message.flow.as_str();
+                let rendered = match message.channel {
+                    Channel::Email => self
+                        .templates
+                        .render_email(shop.as_str(), flow, &message.step, &locale, &context)
+                        .map(|e| (Some(e.subject.clone()), SendBody::Email(e))),
+                    Channel::Sms => self
+                        .templates
+                        .render_sms(shop.as_str(), flow, &message.step, &locale, &context)
+                        .map(|text| (None, SendBody::Sms(text))),
+                };
+                let (subject, body) = match rendered {
+                    Ok(parts) => parts,
+                    Err(err) => {
+                        warn!(error = %err, "template failed");
+                        let failed = Message {
+                            status: MessageStatus::Failed,
+                            reason: format!("failed: template: {err}"),
+                            lease_until: None,
+                            ..message
+                        };
+                        return self.save(failed, Outcome::Failed).await;
+                    }
+                };
+                // Past this write the provider may have the message: never send it again.
+                let sending = Message {
+                    status: MessageStatus::Sending,
+                    to: Some(to.clone()),
+                    rendered_subject: subject.clone(),
+                    ..message
+                };
+                let sending = match self.store.update_message(&sending).await {
+                    Ok(saved) => saved,
+                    Err(StoreError::Conflict { .. }) => return Ok(Outcome::LostClaim),
+                    Err(err) => return Err(err),
+                };
+                let result = match body {
+                    SendBody::Email(email) => {
+                        let (name, address) = config.sender_for(shop);
+                        let mut headers = vec![("X-Aftersale-Message".to_string(), sending.id())];
+                        match self.unsubscribe_url(&sending, now) {
+                            Some(url) => {
+                                headers.push(("List-Unsubscribe".into(), format!("<{url}>")));
+                                headers.push((
+                                    "List-Unsubscribe-Post".into(),
+                                    "List-Unsubscribe=One-Click".into(),
+                                ));
+                            }
+                            None => headers.push(("X-Aftersale-Class".into(), "transactional".into())),
+                        }
+                        let outgoing = OutgoingEmail {
+                            from: Mailbox { name, address },
+                            to: Mailbox {
+                                name: customer.first_name.clone(),
+                                address: to,
+                            },
+                            subject: email.subject,
+                            html: email.html,
+                            text: email.text,
+                            headers,
+                            configuration_set: self.settings.configuration_set.clone(),
+                        };
+                        self.senders.mailer.send_email(&outgoing).await
+                    }
+                    SendBody::Sms(text) => {
+                        let kind = if sending.class == MessageClass::Marketing {
+                            SmsKind::Promotional
+                        } else {
+                            SmsKind::Transactional
+                        };
+                        self.senders
+                            .sms
+                            .send_sms(&OutgoingSms { to, body: text, kind })
+                            .await
+                    }
+                };
+                match result {
+                    Ok(id) => {
+                        info!("sent");
+                        let sent = Message {
+                            status: MessageStatus::Sent,
+                            reason: "sent".into(),
+                            sent_at: Some(now),
+                            provider_id: Some(id.to_string()),
+                            lease_until: None,
+                            ..sending
+                        };
+                        self.save(sent, Outcome::Sent).await
+                    }
+                    Err(SendError::Transient(err)) if sending.attempts < MAX_ATTEMPTS => {
+                        warn!(error = %err, attempts = sending.attempts, "send failed; will retry");
+                        let backoff = Duration::minutes(5 * 2i64.pow(sending.attempts.min(7)));
+                        let retry = Message {
+                            status: MessageStatus::Planned,
+                            due_at: now + backoff,
+                            reason: format!("retrying: {err}"),
+                            lease_until: None,
+                            ..sending
+                        };
+                        self.save(retry, Outcome::Retrying).await
+                    }
+                    Err(err) => {
+                        warn!(error = %err, "send failed for good");
+                        let failed = Message {
+                            status: MessageStatus::Failed,
+                            reason: format!("failed: {err}"),
+                            lease_until: None,
+                            ..sending
+                        };
+                        self.save(failed, Outcome::Failed).await
+                    }
+                }
+            }
+        }
+    }
+
+    async fn save(&self, message: Message, outcome: Outcome) -> Result<Outcome, StoreError> {
+        match self.store.update_message(&message).await {
+            Ok(_) => Ok(outcome),
+            Err(StoreError::Conflict { .. }) => Ok(Outcome::LostClaim),
+            Err(err) => Err(err),
+        }
+    }
+
+    pub(crate) async fn alert(&self, subject: &str, body: &str) {
+        if let Err(err) = self.senders.alerts.alert(subject, body).await {
+            warn!(error = %err, "support alert failed");
+        }
+    }
+}

@@ -1,0 +1,419 @@
+use aftersale_templates::{TemplateError, Templates};
+use serde_json::{Value, json};
+use std::fs;
+use std::path::Path;
+
+const STEPS: [(&str, &str); 5] = [
+    ("thank-you", "thank-you"),
+    ("thank-you", "feedback"),
+    ("delivery-check-in", "check-in"),
+    ("review-request", "request"),
+    ("review-request", "reminder"),
+];
+
+/// Service and marketing steps carry an unsubscribe link; transactional ones are labelled.
+fn is_transactional(flow: &str, step: &str) -> bool {
+    matches!(
+        (flow, step),
+        ("thank-you", "thank-you") | ("delivery-check-in", "check-in")
+    )
+}
+
+fn sample(templates: &Templates, flow: &str, step: &str) -> Value {
+    templates
+        .sample_context(flow, step)
+        .unwrap_or_else(|| panic!("no sample context for {flow}/{step}"))
+        .clone()
+}
+
+fn write(dir: &Path, relative: &str, source: &str) {
+    let path = dir.join(relative);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, source).unwrap();
+}
+
+#[test]
+fn every_builtin_step_renders_in_every_locale() {
+    let templates = Templates::builtin();
+    assert_eq!(templates.locales(), ["en", "it"]);
+    for (flow, step) in STEPS {
+        let ctx = sample(&templates, flow, step);
+        for locale in templates.locales() {
+            let email = templates.render_email("shop", flow, step, &locale, &ctx).unwrap();
+            let at = format!("{flow}/{step} {locale}");
+            assert!(!email.subject.is_empty() && !email.subject.contains('\n'), "{at}");
+            assert!(email.subject.contains("Laura"), "{at}: {}", email.subject);
+            assert!(email.html.starts_with("<!DOCTYPE html>"), "{at}");
+            assert!(email.html.contains(&format!("<html lang=\"{locale}\">")), "{at}");
+            for body in [&email.html, &email.text] {
+                assert!(body.contains("Bottega Rossi"), "{at}: {body}");
+                assert!(!body.contains("\n\n\n"), "{at}: stray blank lines\n{body}");
+                assert_eq!(
+                    body.contains("https://links.bottega-rossi.example/l/unsubscribe"),
+                    !is_transactional(flow, step),
+                    "{at}: unsubscribe link"
+                );
+            }
+            assert!(!email.text.contains('<'), "{at}: markup in text\n{}", email.text);
+            let sms = templates.render_sms("shop", flow, step, &locale, &ctx).unwrap();
+            assert!(
+                sms.chars().count() <= 320,
+                "{at}: {} chars: {sms}",
+                sms.chars().count()
+            );
+            assert!(sms.contains("Laura"), "{at}: {sms}");
+        }
+    }
+}
+
+#[test]
+fn the_thank_you_reads_like_a_person_wrote_it() {
+    let templates = Templates::builtin();
+    let ctx = sample(&templates, "thank-you", "thank-you");
+    let en = templates
+        .render_email("shop", "thank-you", "thank-you", "en", &ctx)
+        .unwrap();
+    assert_eq!(en.subject, "Thanks, Laura. We're preparing your order");
+    assert!(
+        en.text
+            .starts_with("Thanks, Laura. We're preparing your order.\n"),
+        "{}",
+        en.text
+    );
+    assert!(
+        en.text.contains("- Linen apron\n- Olive wood spoon x 2\n"),
+        "{}",
+        en.text
+    );
+    assert!(en.text.contains("Thursday 4 December"));
+    assert!(
+        en.text
+            .contains("This is a message about your order #1001 from Bottega Rossi.")
+    );
+    assert!(
+        en.html.contains("<li>Olive wood spoon &times; 2</li>"),
+        "{}",
+        en.html
+    );
+
+    let it = templates
+        .render_email("shop", "thank-you", "thank-you", "it", &ctx)
+        .unwrap();
+    assert_eq!(it.subject, "Grazie, Laura. Stiamo preparando il tuo ordine");
+    assert!(
+        it.text
+            .starts_with("Grazie, Laura. Stiamo preparando il tuo ordine.\n")
+    );
+    assert_ne!(en.text, it.text);
+    assert_ne!(en.html, it.html);
+}
+
+#[test]
+fn optional_fields_may_be_absent() {
+    let templates = Templates::builtin();
+    let mut ctx = sample(&templates, "thank-you", "thank-you");
+    ctx["order"].as_object_mut().unwrap().remove("expected_delivery");
+    ctx["order"].as_object_mut().unwrap().remove("name");
+    ctx["customer"]["first_name"] = json!("");
+    ctx["shop"].as_object_mut().unwrap().remove("support_email");
+    let email = templates
+        .render_email("shop", "thank-you", "thank-you", "en", &ctx)
+        .unwrap();
+    assert_eq!(email.subject, "Thank you! We're preparing your order");
+    assert!(!email.text.contains("around"), "{}", email.text);
+    assert!(email.text.contains("about your order from Bottega Rossi."));
+    let mut feedback = sample(&templates, "thank-you", "feedback");
+    feedback["shop"].as_object_mut().unwrap().remove("support_email");
+    let sms = templates
+        .render_sms("shop", "thank-you", "feedback", "it", &feedback)
+        .unwrap();
+    assert!(sms.ends_with("Speriamo che ti piaccia!"), "{sms}");
+}
+
+#[test]
+fn a_missing_required_variable_is_an_error_not_a_blank() {
+    let templates = Templates::builtin();
+    let mut ctx = sample(&templates, "thank-you", "thank-you");
+    ctx.as_object_mut().unwrap().remove("shop");
+    let err = templates
+        .render_email("shop", "thank-you", "thank-you", "en", &ctx)
+        .unwrap_err();
+    assert!(matches!(err, TemplateError::Render { .. }), "{err}");
+    assert!(err.to_string().contains("thank-you/thank-you.en."), "{err}");
+}
+
+#[test]
+fn feedback_links_are_in_score_order() {
+    let templates = Templates::builtin();
+    let ctx = sample(&templates, "thank-you", "feedback");
+    let email = templates
+        .render_email("shop", "thank-you", "feedback", "en", &ctx)
+        .unwrap();
+    let html = &email.html;
+    for (score, link) in [("1", "csat-1"), ("5", "csat-5"), ("0", "nps-0"), ("10", "nps-10")] {
+        let url = format!("https://links.bottega-rossi.example/l/{link}");
+        assert!(email.text.contains(&format!("\n{score}: {url}\n")), "{score}");
+        assert!(html.contains(&format!(r#"href="{url}""#)), "{score}");
+    }
+}
+
+#[test]
+fn review_request_offers_stars_for_at_most_three_products() {
+    let templates = Templates::builtin();
+    let mut ctx = sample(&templates, "review-request", "request");
+    let product = ctx["products"][0].clone();
+    ctx["products"] = json!([product, product, product, product]);
+    for step in ["request", "reminder"] {
+        let email = templates
+            .render_email("shop", "review-request", step, "en", &ctx)
+            .unwrap();
+        assert_eq!(email.text.matches("5 stars: ").count(), 3, "{step}");
+        assert_eq!(email.html.matches("&#9733;</a>").count(), 15, "{step}");
+    }
+    let single = sample(&templates, "review-request", "request");
+    let mut single_ctx = single.clone();
+    single_ctx["products"] = json!([single["products"][0]]);
+    let email = templates
+        .render_email("shop", "review-request", "request", "en", &single_ctx)
+        .unwrap();
+    assert_eq!(email.subject, "Laura, how are you finding the Linen apron?");
+}
+
+#[test]
+fn html_escapes_untrusted_names_and_plain_parts_do_not() {
+    let templates = Templates::builtin();
+    let mut ctx = sample(&templates, "thank-you", "thank-you");
+    ctx["customer"]["first_name"] = json!("<script>alert(1)</script>");
+    ctx["order"]["items"][0]["title"] = json!("Tom & Jerry <b>mug</b>");
+    let email = templates
+        .render_email("shop", "thank-you", "thank-you", "en", &ctx)
+        .unwrap();
+    assert!(!email.html.contains("<script>"), "{}", email.html);
+    assert!(email.html.contains("&lt;script&gt;"));
+    assert!(
+        email.html.contains("Tom &amp; Jerry &lt;b&gt;mug&lt;/b&gt;"),
+        "{}",
+        email.html
+    );
+    assert!(email.text.contains("Tom & Jerry <b>mug</b>"));
+    assert!(email.subject.contains("<script>"));
+}
+
+#[test]
+fn locale_falls_back_to_language_then_english() {
+    let templates = Templates::builtin();
+    let ctx = sample(&templates, "thank-you", "thank-you");
+    let render = |locale| {
+        templates
+            .render_email("shop", "thank-you", "thank-you", locale, &ctx)
+            .unwrap()
+            .subject
+    };
+    assert_eq!(render("it-IT"), render("it"));
+    assert_eq!(render("it_CH"), render("it"));
+    assert_eq!(render("de-DE"), render("en"));
+    assert_eq!(render(""), render("en"));
+    assert_ne!(render("it"), render("en"));
+}
+
+#[test]
+fn unknown_messages_are_errors() {
+    let templates = Templates::builtin();
+    let err = templates
+        .render_email("shop", "thank-you", "nope", "en", &json!({}))
+        .unwrap_err();
+    assert!(matches!(err, TemplateError::UnknownMessage { .. }), "{err}");
+}
+
+#[test]
+fn a_shop_override_wins_only_for_that_shop() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "thank-you/thank-you.it.subject.j2",
+        "Grazie di cuore, {{ customer.first_name }}!",
+    );
+    write(
+        dir.path(),
+        "shops/bottega/thank-you/thank-you.it.subject.j2",
+        "{{ customer.first_name }}, il tuo ordine è in buone mani",
+    );
+    write(dir.path(), "README.md", "notes for the merchant: ignored");
+    let templates = Templates::builtin().with_overrides(dir.path()).unwrap();
+    let ctx = sample(&templates, "thank-you", "thank-you");
+    let subject = |shop, locale| {
+        templates
+            .render_email(shop, "thank-you", "thank-you", locale, &ctx)
+            .unwrap()
+            .subject
+    };
+    assert_eq!(
+        subject("bottega", "it-IT"),
+        "Laura, il tuo ordine è in buone mani"
+    );
+    assert_eq!(subject("other", "it"), "Grazie di cuore, Laura!");
+    // Only the subject is overridden: the body stays the built-in Italian one.
+    let email = templates
+        .render_email("bottega", "thank-you", "thank-you", "it", &ctx)
+        .unwrap();
+    assert!(email.text.starts_with("Grazie, Laura. Stiamo preparando"));
+    // English customers keep the built-in English.
+    assert_eq!(
+        subject("bottega", "en"),
+        "Thanks, Laura. We're preparing your order"
+    );
+}
+
+#[test]
+fn an_override_can_add_a_locale_and_extend_the_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "shops/bottega/delivery-check-in/check-in.de.subject.j2",
+        "Ist alles gut angekommen, {{ customer.first_name }}?",
+    );
+    write(
+        dir.path(),
+        "shops/bottega/delivery-check-in/check-in.de.html.j2",
+        "{% extends \"layout.html.j2\" %}{% block lang %}de{% endblock %}\
+         {% block content %}<p>Hallo {{ customer.first_name }}</p>\
+         <a href=\"{{ links.delivered_ok }}\">Ja</a>{% endblock %}",
+    );
+    write(
+        dir.path(),
+        "shops/bottega/delivery-check-in/check-in.de.text.j2",
+        "Hallo {{ customer.first_name }}\nJa: {{ links.delivered_ok }}",
+    );
+    let templates = Templates::builtin().with_overrides(dir.path()).unwrap();
+    let mut ctx = sample(&templates, "delivery-check-in", "check-in");
+    ctx["customer"]["first_name"] = json!("<Jörg>");
+    let email = templates
+        .render_email("bottega", "delivery-check-in", "check-in", "de-AT", &ctx)
+        .unwrap();
+    assert_eq!(email.subject, "Ist alles gut angekommen, <Jörg>?");
+    assert!(email.html.contains("<html lang=\"de\">") && email.html.contains("Hallo &lt;Jörg&gt;"));
+    // SMS has no German override: English.
+    let sms = templates
+        .render_sms("bottega", "delivery-check-in", "check-in", "de", &ctx)
+        .unwrap();
+    assert!(sms.starts_with("Hi <Jörg>"), "{sms}");
+}
+
+fn load_error(files: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, source) in files {
+        write(dir.path(), path, source);
+    }
+    match Templates::builtin().with_overrides(dir.path()) {
+        Ok(_) => panic!("{files:?} loaded"),
+        Err(err) => err.to_string(),
+    }
+}
+
+#[test]
+fn broken_overrides_are_refused_naming_the_file_and_line() {
+    let err = load_error(&[(
+        "thank-you/feedback.en.html.j2",
+        "<p>Hello</p>\n{% if customer.first_name %}\n<p>{{ customer.first_name }</p>",
+    )]);
+    assert!(
+        err.contains("thank-you/feedback.en.html.j2 line 3: syntax error"),
+        "{err}"
+    );
+
+    let err = load_error(&[(
+        "shops/bottega/thank-you/thank-you.en.text.j2",
+        "Hi {{ customer.first_name }},\nthanks from {{ shop.nmae }}",
+    )]);
+    assert!(
+        err.contains("shops/bottega/thank-you/thank-you.en.text.j2 line 2: undefined value"),
+        "{err}"
+    );
+}
+
+#[test]
+fn overrides_that_would_never_apply_are_refused() {
+    let err = load_error(&[("thank-yuo/thank-you.en.html.j2", "Hi")]);
+    assert!(
+        err.contains("thank-yuo: unknown flow 'thank-yuo'; known flows: delivery-check-in, "),
+        "{err}"
+    );
+    for (path, expected) in [
+        (
+            "thank-you/thankyou.en.html.j2",
+            "unknown step 'thankyou' of thank-you; known steps: feedback, thank-you",
+        ),
+        ("thank-you/thank-you.en.body.j2", "unknown part 'body'"),
+        ("thank-you/thank-you.html.j2", "expected a name like"),
+        ("thank-you/thank-you.e n.html.j2", "is not a locale"),
+        ("thank-you.en.html.j2", "templates belong in a flow folder"),
+        (
+            "shops/bottega/thank-you.en.html.j2",
+            "templates belong in a flow folder",
+        ),
+    ] {
+        let err = load_error(&[(path, "Hi")]);
+        assert!(err.contains(path) && err.contains(expected), "{path}: {err}");
+    }
+    let err = load_error(&[
+        ("thank-you/thank-you.it-IT.subject.j2", "Ciao"),
+        ("thank-you/thank-you.it-it.text.j2", "Ciao"),
+        ("thank-you/thank-you.it-it.subject.j2", "Ciao"),
+    ]);
+    assert!(err.contains("another file already overrides"), "{err}");
+}
+
+#[test]
+fn service_overrides_must_keep_the_unsubscribe_link() {
+    let err = load_error(&[(
+        "thank-you/feedback.en.text.j2",
+        "How did we do? {{ links.csat[4] }}",
+    )]);
+    assert!(
+        err.contains("feedback.en.text.j2: this message must show {{ links.unsubscribe }}"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "thank-you/feedback.en.text.j2",
+        "Rate us: {{ links.csat[4] }}\nStop: {{ links.unsubscribe }}",
+    );
+    write(dir.path(), "thank-you/feedback.en.subject.j2", "How did we do?");
+    write(
+        dir.path(),
+        "thank-you/thank-you.en.text.j2",
+        "Thanks from {{ shop.name }}",
+    );
+    assert!(Templates::builtin().with_overrides(dir.path()).is_ok());
+}
+
+#[test]
+fn a_new_locale_needs_every_email_part() {
+    let err = load_error(&[("thank-you/thank-you.de.html.j2", "<p>Hallo</p>")]);
+    assert!(
+        err.contains("thank-you.de.html.j2") && err.contains("missing: subject, text"),
+        "{err}"
+    );
+    // A shop may complete a locale that the global overrides start.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "thank-you/thank-you.de.subject.j2", "Danke");
+    write(dir.path(), "thank-you/thank-you.de.html.j2", "<p>Danke</p>");
+    write(dir.path(), "thank-you/thank-you.de.text.j2", "Danke");
+    write(
+        dir.path(),
+        "shops/b/thank-you/thank-you.de.text.j2",
+        "Vielen Dank",
+    );
+    write(dir.path(), "thank-you/thank-you.de.sms.j2", "Danke");
+    assert!(Templates::builtin().with_overrides(dir.path()).is_ok());
+}
+
+#[test]
+fn a_missing_override_directory_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let err = Templates::builtin().with_overrides(&missing).err().unwrap();
+    assert!(matches!(err, TemplateError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("nope"), "{err}");
+}
