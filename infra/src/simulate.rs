@@ -1,7 +1,7 @@
 //! `aftersale simulate`: replays a customer's events on a virtual clock, through the same
 //! ingest and flows as production, and prints what they would receive and when.
 
-use aftersale_domain::{MessageStatus, ShopId};
+use aftersale_domain::MessageStatus;
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
@@ -111,7 +111,7 @@ pub async fn run(
             "event",
             &format!("{} {} → {}", event.platform, event.topic, reply),
         );
-        printer.report(&store).await?;
+        printer.report(&store, event.at).await?;
     }
     run_until(&engine, &store, &clock, end, &mut printer).await?;
     Ok(())
@@ -167,7 +167,7 @@ async fn run_until(
         let at = at.max(clock.now());
         clock.set(at);
         engine.tick(at).await?;
-        printer.report(store).await?;
+        printer.report(store, at).await?;
     }
 }
 
@@ -189,13 +189,13 @@ impl Printer {
         }
     }
 
-    async fn report(&mut self, store: &SqliteStore) -> anyhow::Result<()> {
+    /// Prints what changed since the last report, stamped with when it changed (`now`).
+    async fn report(&mut self, store: &SqliteStore, now: DateTime<Utc>) -> anyhow::Result<()> {
         let mut changes = Vec::new();
         for m in store.list_messages(None).await? {
             let key = format!("{}/{}/{}", m.shop, m.customer_id, m.id());
             let state = (m.status, m.reason.clone());
             if self.seen.get(&key) != Some(&state) {
-                let at = m.sent_at.unwrap_or(m.due_at);
                 let what = format!("{}/{} ({})", m.flow, m.step, m.channel);
                 let detail = match (&m.status, &m.rendered_subject) {
                     (MessageStatus::Sent, Some(subject)) => format!("sent: \"{subject}\""),
@@ -204,18 +204,14 @@ impl Printer {
                     }
                     _ => m.reason.clone(),
                 };
-                changes.push((at, what, detail, shop_of(&m.shop)));
+                changes.push((m.sent_at.unwrap_or(now), what, detail));
                 self.seen.insert(key, state);
             }
         }
         changes.sort_by_key(|c| c.0);
-        for (at, what, detail, _) in changes {
+        for (at, what, detail) in changes {
             self.line(at, &what, &detail);
         }
         Ok(())
     }
-}
-
-fn shop_of(shop: &ShopId) -> String {
-    shop.to_string()
 }
