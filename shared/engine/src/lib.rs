@@ -2,6 +2,7 @@
 //! [`Engine::tick`] sends what is due after re-checking it; [`feedback`] answers the 1-tap
 //! links in those messages. Lambda functions and `aftersale serve` share this code.
 
+pub mod bounces;
 mod bus;
 mod context;
 pub mod feedback;

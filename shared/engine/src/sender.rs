@@ -243,7 +243,11 @@ impl Engine {
                 let result = match body {
                     SendBody::Email(email) => {
                         let (name, address) = config.sender_for(shop);
-                        let mut headers = vec![("X-Aftersale-Message".to_string(), sending.id())];
+                        // The shop header lets bounce and complaint notifications find their suppression list.
+                        let mut headers = vec![
+                            ("X-Aftersale-Message".to_string(), sending.id()),
+                            ("X-Aftersale-Shop".to_string(), shop.to_string()),
+                        ];
                         match self.unsubscribe_url(&sending, now) {
                             Some(url) => {
                                 headers.push(("List-Unsubscribe".into(), format!("<{url}>")));

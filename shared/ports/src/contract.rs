@@ -46,6 +46,7 @@ pub async fn all(store: &dyn Store) {
     shop_registry(store).await;
     redact_customer(store).await;
     redact_shop(store).await;
+    redact_shop_removes_dead_letters(store).await;
 }
 
 /// `record_event` answers New once, then Duplicate with the applied flag `mark_applied` set;

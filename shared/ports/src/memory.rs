@@ -31,6 +31,21 @@ struct State {
     configs: HashMap<ShopId, ShopConfig>,
 }
 
+impl State {
+    /// Items held, for the counts redaction reports.
+    fn size(&self) -> usize {
+        self.events.len()
+            + self.orders.len()
+            + self.customers.len()
+            + self.dead_letters.len()
+            + self.shops.len()
+            + self.messages.len()
+            + self.answers.len()
+            + self.suppressions.len()
+            + self.configs.len()
+    }
+}
+
 #[derive(Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
@@ -203,7 +218,7 @@ impl Privacy for MemoryStore {
                     .map(|((_, id), _)| id.clone()),
             );
         }
-        let before = state.orders.len() + state.customers.len() + state.events.len();
+        let before = state.size();
         state
             .orders
             .retain(|(s, id), _| !(s == shop && order_ids.contains(id)));
@@ -221,13 +236,13 @@ impl Privacy for MemoryStore {
             let their_order = e.event.order_id().is_some_and(|o| order_ids.contains(o));
             !(s == shop && (mine || their_order))
         });
-        let after = state.orders.len() + state.customers.len() + state.events.len();
+        let after = state.size();
         Ok((before - after) as u64)
     }
 
     async fn redact_shop(&self, shop: &ShopId) -> Result<u64, StoreError> {
         let mut state = self.write();
-        let before = state.orders.len() + state.customers.len() + state.events.len() + state.shops.len();
+        let before = state.size();
         state.orders.retain(|(s, _), _| s != shop);
         state.customers.retain(|(s, _), _| s != shop);
         state.events.retain(|(s, _), _| s != shop);
@@ -236,7 +251,11 @@ impl Privacy for MemoryStore {
         state.answers.retain(|(s, _, _, _), _| s != shop);
         state.suppressions.retain(|(s, _), _| s != shop);
         state.configs.remove(shop);
-        let after = state.orders.len() + state.customers.len() + state.events.len() + state.shops.len();
+        // Dead letters hold raw payloads, customer details included.
+        state
+            .dead_letters
+            .retain(|_, letter| letter.shop != shop.as_str());
+        let after = state.size();
         Ok((before - after) as u64)
     }
 }

@@ -483,12 +483,15 @@ impl Privacy for SqliteStore {
                         params![shop, customer],
                     )
                     .map_err(db)? as u64;
-                removed += tx
-                    .execute(
-                        "DELETE FROM events WHERE shop = ?1 AND customer_id = ?2",
-                        params![shop, customer],
-                    )
-                    .map_err(db)? as u64;
+                // Suppressions stay: they hold only a hash, and an unsubscribe must outlive the data.
+                for table in ["events", "messages", "answers"] {
+                    removed += tx
+                        .execute(
+                            &format!("DELETE FROM {table} WHERE shop = ?1 AND customer_id = ?2"),
+                            params![shop, customer],
+                        )
+                        .map_err(db)? as u64;
+                }
             }
             tx.commit().map_err(db)?;
             Ok(removed)
@@ -510,6 +513,8 @@ impl Privacy for SqliteStore {
                 "answers",
                 "suppressions",
                 "shop_configs",
+                // Dead letters hold raw payloads, customer details included.
+                "dead_letters",
             ] {
                 removed += tx
                     .execute(&format!("DELETE FROM {table} WHERE shop = ?1"), params![shop])

@@ -1,0 +1,61 @@
+//! A flow function's two kinds of invocation: domain events from SNS (plan) and the
+//! EventBridge schedule's tick (send what is due).
+
+use crate::engine;
+use aftersale_domain::{Flow, StoreEvent};
+use aftersale_engine::Engine;
+use aws_lambda_events::sns::SnsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde::Deserialize;
+use serde_json::Value;
+use tracing::{Instrument, info, info_span};
+
+/// SNS deliveries, or EventBridge Scheduler's `{"tick": {...}}` (`template.yaml` sets this
+/// input; its contents are informational: a tick runs as of the clock).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Invocation {
+    Events(SnsEvent),
+    Tick {
+        #[serde(rename = "tick")]
+        _tick: serde::de::IgnoredAny,
+    },
+}
+
+/// Runs one flow's function until the runtime stops it.
+pub async fn run_flow(flow: Flow) -> Result<(), Error> {
+    let engine = engine(vec![flow]).await?;
+    let engine = &engine;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(engine, event.payload).await
+    }))
+    .await
+}
+
+/// Errors go back to Lambda, which retries and then parks the invocation in the DLQ: an
+/// event is never dropped silently.
+async fn handle(engine: &Engine, payload: Value) -> Result<Value, Error> {
+    let invocation: Invocation = serde_json::from_value(payload).map_err(|e| {
+        Error::from(format!(
+            "unrecognised invocation (not SNS records nor a tick): {e}"
+        ))
+    })?;
+    match invocation {
+        Invocation::Events(sns) => {
+            let mut planned = 0;
+            for record in sns.records {
+                let event: StoreEvent = serde_json::from_str(&record.sns.message)
+                    .map_err(|e| Error::from(format!("SNS message is not a StoreEvent: {e}")))?;
+                let span = info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
+                planned += engine.on_event(&event).instrument(span).await?;
+            }
+            info!(planned, "events planned");
+            Ok(serde_json::json!({ "planned": planned }))
+        }
+        Invocation::Tick { .. } => {
+            let report = engine.tick(engine.clock().now()).await?;
+            info!(?report, "tick");
+            Ok(serde_json::to_value(report)?)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Cold start for every Aftersale Lambda: read the environment once, fetch secrets from SSM,
+//! build the AWS adapters, and hand the same handlers `aftersale serve` uses to the runtime.
+//! A function's `main.rs` is one call into here.
+
+mod flow;
+mod ses_events;
+
+pub use flow::run_flow;
+pub use ses_events::run_ses_events;
+
+use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms, SsmSecrets, load_config};
+use aftersale_domain::Flow;
+use aftersale_engine::{Engine, Senders, Settings};
+use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
+use aftersale_links::LinkSigner;
+use aftersale_ports::{EventBus, NoEventBus, SystemClock};
+use aftersale_templates::Templates;
+use anyhow::{Context, bail};
+use aws_config::SdkConfig;
+use std::sync::Arc;
+
+/// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default info). Spans carry the
+/// shop and event id; no code logs addresses, names or secrets.
+pub fn init_tracing() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(true)
+        .with_ansi(false)
+        .without_time()
+        .init();
+}
+
+/// A variable `template.yaml` sets; its absence is a deployment error, named in the message.
+fn required(name: &str) -> anyhow::Result<String> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(value),
+        _ => bail!("environment variable {name} is not set (template.yaml sets it)"),
+    }
+}
+
+fn optional(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A secret from `direct` (for local runs and tests) or else from the SSM parameter named by
+/// `parameter`. Never logged.
+async fn secret(ssm: &SsmSecrets, direct: &str, parameter: &str) -> anyhow::Result<Option<String>> {
+    if let Some(value) = optional(direct) {
+        return Ok(Some(value));
+    }
+    match optional(parameter) {
+        Some(name) => Ok(Some(
+            ssm.read(&name)
+                .await
+                .with_context(|| format!("reading SSM parameter {name}"))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+async fn store(config: &SdkConfig) -> anyhow::Result<Arc<DynamoDbStore>> {
+    Ok(Arc::new(DynamoDbStore::from_config(
+        config,
+        required("AFTERSALE_TABLE")?,
+    )))
+}
+
+/// The webhook functions' ingest: DynamoDB, the domain-events topic, and the platform's secret.
+pub async fn ingest() -> anyhow::Result<Ingest> {
+    let config = load_config().await;
+    let ssm = SsmSecrets::from_config(&config);
+    let secrets = WebhookSecrets {
+        shopify: secret(&ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM")
+            .await?
+            .and_then(Secret::new),
+        woocommerce_default: secret(
+            &ssm,
+            "WOOCOMMERCE_WEBHOOK_SECRET",
+            "WOOCOMMERCE_WEBHOOK_SECRET_PARAM",
+        )
+        .await?
+        .and_then(Secret::new),
+        ..WebhookSecrets::default()
+    };
+    let bus: Arc<dyn EventBus> = match optional("DOMAIN_EVENTS_TOPIC_ARN") {
+        Some(arn) => Arc::new(SnsEventBus::new(aws_sdk_sns::Client::new(&config), arn)),
+        None => Arc::new(NoEventBus),
+    };
+    Ok(Ingest::new(
+        store(&config).await?,
+        bus,
+        Arc::new(SystemClock),
+        secrets,
+    ))
+}
+
+/// The flow and feedback functions' engine: DynamoDB, SES, SNS, templates and link key.
+pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
+    let config = load_config().await;
+    let ssm = SsmSecrets::from_config(&config);
+    let key = secret(&ssm, "LINK_SIGNING_KEY", "LINK_SIGNING_KEY_PARAM")
+        .await?
+        .context(
+            "no link signing key: set LINK_SIGNING_KEY_PARAM to an SSM SecureString of 64 hex characters",
+        )?;
+    let key = hex::decode(key.trim()).context("the link signing key must be hex")?;
+    let links = LinkSigner::new(&key).context("the link signing key")?;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let senders = Senders {
+        mailer: Arc::new(SesMailer::from_config(&config)),
+        sms: Arc::new(SnsSms::new(sns.clone())),
+        alerts: Arc::new(SnsAlerts::new(sns, required("SUPPORT_ALERTS_TOPIC_ARN")?)),
+    };
+    let settings = Settings {
+        link_base_url: required("FEEDBACK_BASE_URL")?.trim_end_matches('/').to_string(),
+        configuration_set: optional("SES_CONFIGURATION_SET"),
+        flows,
+        ..Settings::default()
+    };
+    Ok(Engine::new(
+        store(&config).await?,
+        senders,
+        Templates::builtin(),
+        links,
+        Arc::new(SystemClock),
+        settings,
+    ))
+}
