@@ -1,13 +1,62 @@
-//! Opening the store a command works on.
+//! The backend a command works on: the embedded SQLite store by default, or DynamoDB (with
+//! SES and SNS for sending) when `--dynamodb-table` is given.
 
 use crate::StoreArgs;
-use aftersale_ports::Store;
+use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsSms, load_config};
+use aftersale_engine::Senders;
+use aftersale_outbox::{FileAlerts, FileMailer, FileSms};
+use aftersale_ports::{Clock, FlowStore};
 use aftersale_store_sqlite::SqliteStore;
 use anyhow::Context;
+use aws_config::SdkConfig;
 use std::sync::Arc;
 
-pub fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
-    let store = SqliteStore::open_dir(&args.data_dir)
-        .with_context(|| format!("opening the embedded store in {}", args.data_dir.display()))?;
-    Ok(Arc::new(store))
+pub struct Backend {
+    pub store: Arc<dyn FlowStore>,
+    /// Set when running on AWS (or an emulator at `AWS_ENDPOINT_URL`).
+    aws: Option<SdkConfig>,
+}
+
+impl Backend {
+    pub async fn open(args: &StoreArgs) -> anyhow::Result<Backend> {
+        if let Some(table) = &args.dynamodb_table {
+            let config = load_config().await;
+            let store: Arc<dyn FlowStore> = Arc::new(DynamoDbStore::from_config(&config, table));
+            return Ok(Backend {
+                store,
+                aws: Some(config),
+            });
+        }
+        let store = SqliteStore::open_dir(&args.data_dir)
+            .with_context(|| format!("opening the embedded store in {}", args.data_dir.display()))?;
+        Ok(Backend {
+            store: Arc::new(store),
+            aws: None,
+        })
+    }
+
+    /// SES and SNS on AWS; files under the data dir's `outbox/` locally. Support alerts go to
+    /// `SUPPORT_ALERTS_TOPIC_ARN` when set, else to `outbox/alerts.jsonl`.
+    pub fn senders(&self, args: &StoreArgs, clock: Arc<dyn Clock>) -> Senders {
+        let outbox = args.data_dir.join("outbox");
+        let file_alerts = || Arc::new(FileAlerts::with_clock(&outbox, Arc::clone(&clock)));
+        match &self.aws {
+            Some(config) => {
+                let sns = aws_sdk_sns::Client::new(config);
+                Senders {
+                    mailer: Arc::new(SesMailer::from_config(config)),
+                    sms: Arc::new(SnsSms::new(sns.clone())),
+                    alerts: match std::env::var("SUPPORT_ALERTS_TOPIC_ARN") {
+                        Ok(arn) if !arn.is_empty() => Arc::new(SnsAlerts::new(sns, arn)),
+                        _ => file_alerts(),
+                    },
+                }
+            }
+            None => Senders {
+                mailer: Arc::new(FileMailer::with_clock(&outbox, Arc::clone(&clock))),
+                sms: Arc::new(FileSms::with_clock(&outbox, Arc::clone(&clock))),
+                alerts: file_alerts(),
+            },
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The subcommands. Each opens what it needs, does one thing, and prints for people
 //! (a table) or for programs (`--json`, one object per line).
 
-use crate::backend::open_store;
+use crate::backend::Backend;
 use crate::local::{Local, LocalOptions};
 use crate::{FlowArgs, StoreArgs};
 use aftersale_domain::{OrderId, ShopId};
@@ -27,11 +27,11 @@ pub async fn serve(
         .clone()
         .unwrap_or_else(|| format!("http://{listen}"));
     let options = LocalOptions {
-        data_dir: &store_args.data_dir,
+        store: store_args,
         public_url,
         templates_dir: flow_args.templates.as_deref(),
     };
-    let local = Local::open(&options, Arc::new(SystemClock))?;
+    let local = Local::open(&options, Arc::new(SystemClock)).await?;
     let mut secrets = WebhookSecrets::from_env();
     if let Some(path) = secrets_file {
         crate::secrets_file::load_into(path, &mut secrets)?;
@@ -100,7 +100,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn events(store_args: &StoreArgs, shop: Option<&str>, as_json: bool) -> anyhow::Result<()> {
-    let store = open_store(store_args)?;
+    let store = Backend::open(store_args).await?.store;
     let shop = shop.map(ShopId::from_domain).transpose().context("--shop")?;
     let events = store.list_events(shop.as_ref()).await?;
     // Shipment and refund events name only the order; find its customer once per order.
@@ -159,7 +159,7 @@ async fn customer_of(store: &dyn Store, shop: &ShopId, order_id: &OrderId) -> an
 }
 
 pub async fn dead_letters(store_args: &StoreArgs, as_json: bool) -> anyhow::Result<()> {
-    let store = open_store(store_args)?;
+    let store = Backend::open(store_args).await?.store;
     let letters = store.list_dead_letters().await?;
     for letter in &letters {
         if as_json {
@@ -184,14 +184,16 @@ pub async fn dead_letters(store_args: &StoreArgs, as_json: bool) -> anyhow::Resu
 }
 
 pub async fn replay(store_args: &StoreArgs, only: Option<&str>, as_json: bool) -> anyhow::Result<()> {
-    let store = open_store(store_args)?;
+    let store = Backend::open(store_args).await?.store;
     // Replayed events plan flows exactly as live ones do.
     let options = LocalOptions {
-        data_dir: &store_args.data_dir,
+        store: store_args,
         public_url: aftersale_engine::Settings::default().link_base_url,
         templates_dir: None,
     };
-    let ingest = Local::open(&options, Arc::new(SystemClock))?.ingest(WebhookSecrets::default());
+    let ingest = Local::open(&options, Arc::new(SystemClock))
+        .await?
+        .ingest(WebhookSecrets::default());
     let mut letters = store.list_dead_letters().await?;
     letters.retain(|l| l.status == DeadLetterStatus::Pending && only.is_none_or(|id| id == l.id));
     if let Some(id) = only {
@@ -220,5 +222,15 @@ pub async fn replay(store_args: &StoreArgs, only: Option<&str>, as_json: bool) -
         }
     }
     eprintln!("{fixed} replayed, {failing} still failing");
+    Ok(())
+}
+
+pub async fn init_table(table: &str) -> anyhow::Result<()> {
+    let config = aftersale_aws::load_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let status = aftersale_aws::create_table(&client, table)
+        .await
+        .with_context(|| format!("creating DynamoDB table {table}"))?;
+    println!("{table}: {status:?}");
     Ok(())
 }

@@ -3,7 +3,7 @@
 use crate::local::{Local, LocalOptions};
 use crate::{FlowArgs, StoreArgs};
 use aftersale_domain::{Message, ShopConfig, ShopId};
-use aftersale_ports::{ManualClock, Messages, ShopConfigs};
+use aftersale_ports::ManualClock;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -18,14 +18,14 @@ pub async fn tick(
 ) -> anyhow::Result<()> {
     let now = now.unwrap_or_else(Utc::now);
     let options = LocalOptions {
-        data_dir: &store.data_dir,
+        store,
         public_url: flows
             .public_url
             .clone()
-            .unwrap_or_else(|| "http://127.0.0.1:8787".into()),
+            .unwrap_or_else(|| aftersale_engine::Settings::default().link_base_url),
         templates_dir: flows.templates.as_deref(),
     };
-    let local = Local::open(&options, Arc::new(ManualClock::new(now)))?;
+    let local = Local::open(&options, Arc::new(ManualClock::new(now))).await?;
     let report = local.engine.tick(now).await?;
     if as_json {
         println!("{}", serde_json::to_string(&report)?);
@@ -60,8 +60,7 @@ pub fn message_json(m: &Message) -> serde_json::Value {
 }
 
 pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> anyhow::Result<()> {
-    let sqlite = aftersale_store_sqlite::SqliteStore::open_dir(&store.data_dir)
-        .with_context(|| format!("opening the embedded store in {}", store.data_dir.display()))?;
+    let sqlite = crate::backend::Backend::open(store).await?.store;
     let shop = shop.map(ShopId::from_domain).transpose().context("--shop")?;
     let messages = sqlite.list_messages(shop.as_ref()).await?;
     for m in &messages {
@@ -120,8 +119,7 @@ pub fn config_check(file: &Path, shop: Option<&str>) -> anyhow::Result<()> {
 
 pub async fn config_load(file: &Path, shop: Option<&str>, store: &StoreArgs) -> anyhow::Result<()> {
     let (shop, config) = read_config(file, shop)?;
-    let sqlite = aftersale_store_sqlite::SqliteStore::open_dir(&store.data_dir)
-        .with_context(|| format!("opening the embedded store in {}", store.data_dir.display()))?;
+    let sqlite = crate::backend::Backend::open(store).await?.store;
     sqlite.save_config(&shop, &config).await?;
     println!("loaded {} for {shop}", file.display());
     Ok(())

@@ -1,12 +1,12 @@
 //! Local mode's wiring: every function of the product in one process, on the embedded
 //! store, with messages written to files under the data dir instead of sent.
 
-use aftersale_engine::{Engine, InProcessBus, Senders, Settings};
+use crate::StoreArgs;
+use crate::backend::Backend;
+use aftersale_engine::{Engine, InProcessBus, Settings};
 use aftersale_ingest::{Ingest, WebhookSecrets};
 use aftersale_links::LinkSigner;
-use aftersale_outbox::{FileAlerts, FileMailer, FileSms};
-use aftersale_ports::Clock;
-use aftersale_store_sqlite::SqliteStore;
+use aftersale_ports::{Clock, FlowStore};
 use aftersale_templates::Templates;
 use anyhow::Context;
 use rand::RngCore;
@@ -14,25 +14,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub struct Local {
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn FlowStore>,
     pub engine: Arc<Engine>,
     pub outbox_dir: PathBuf,
 }
 
 /// Options shared by the commands that run flows.
 pub struct LocalOptions<'a> {
-    pub data_dir: &'a Path,
+    pub store: &'a StoreArgs,
     pub public_url: String,
     pub templates_dir: Option<&'a Path>,
 }
 
 impl Local {
-    pub fn open(options: &LocalOptions<'_>, clock: Arc<dyn Clock>) -> anyhow::Result<Local> {
-        let store = Arc::new(
-            SqliteStore::open_dir(options.data_dir)
-                .with_context(|| format!("opening the embedded store in {}", options.data_dir.display()))?,
-        );
-        let key = link_key(options.data_dir)?;
+    pub async fn open(options: &LocalOptions<'_>, clock: Arc<dyn Clock>) -> anyhow::Result<Local> {
+        let backend = Backend::open(options.store).await?;
+        let data_dir = &options.store.data_dir;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        let key = link_key(data_dir)?;
         let links = LinkSigner::new(&key).context("the link signing key")?;
         let mut templates = Templates::builtin();
         if let Some(dir) = options.templates_dir {
@@ -40,18 +39,14 @@ impl Local {
                 .with_overrides(dir)
                 .with_context(|| format!("templates in {}", dir.display()))?;
         }
-        let outbox_dir = options.data_dir.join("outbox");
-        let senders = Senders {
-            mailer: Arc::new(FileMailer::with_clock(&outbox_dir, Arc::clone(&clock))),
-            sms: Arc::new(FileSms::with_clock(&outbox_dir, Arc::clone(&clock))),
-            alerts: Arc::new(FileAlerts::with_clock(&outbox_dir, Arc::clone(&clock))),
-        };
+        let senders = backend.senders(options.store, Arc::clone(&clock));
         let settings = Settings {
             link_base_url: options.public_url.trim_end_matches('/').to_string(),
             ..Settings::default()
         };
+        let store = Arc::clone(&backend.store);
         let engine = Arc::new(Engine::new(
-            store.clone(),
+            Arc::clone(&store),
             senders,
             templates,
             links,
@@ -61,14 +56,19 @@ impl Local {
         Ok(Local {
             store,
             engine,
-            outbox_dir,
+            outbox_dir: data_dir.join("outbox"),
         })
     }
 
     /// Ingest wired to plan flows in process as events arrive.
     pub fn ingest(&self, secrets: WebhookSecrets) -> Ingest {
         let bus = Arc::new(InProcessBus::new(Arc::clone(&self.engine)));
-        Ingest::new(self.store.clone(), bus, Arc::clone(self.engine.clock()), secrets)
+        Ingest::new(
+            Arc::clone(&self.store) as Arc<dyn aftersale_ports::Store>,
+            bus,
+            Arc::clone(self.engine.clock()),
+            secrets,
+        )
     }
 }
 

@@ -29,6 +29,10 @@ pub struct StoreArgs {
     /// Directory of the embedded store (created if missing).
     #[arg(long, env = "AFTERSALE_DATA_DIR", default_value = ".aftersale", global = true)]
     pub data_dir: PathBuf,
+    /// Use this DynamoDB table (and SES/SNS for sending) instead of the embedded store, through
+    /// the default AWS credential chain and `AWS_ENDPOINT_URL`.
+    #[arg(long, env = "AFTERSALE_TABLE", global = true)]
+    pub dynamodb_table: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -88,6 +92,11 @@ enum Command {
         days_after: u32,
         #[arg(long)]
         json: bool,
+    },
+    /// Create the DynamoDB table exactly as template.yaml declares it (for emulators and dev accounts).
+    InitTable {
+        #[arg(long, env = "AFTERSALE_TABLE")]
+        dynamodb_table: String,
     },
     /// List stored events, oldest first.
     Events {
@@ -200,6 +209,7 @@ fn main() -> ExitCode {
                 days_after,
                 json,
             } => simulate::run(&events, config.as_deref(), days_after, json).await,
+            Command::InitTable { dynamodb_table } => commands::init_table(&dynamodb_table).await,
             Command::Events { store, shop, json } => commands::events(&store, shop.as_deref(), json).await,
             Command::DeadLetters {
                 store,

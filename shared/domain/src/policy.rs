@@ -38,11 +38,23 @@ pub struct SendContext<'a> {
     /// The customer already answered what this message asks (survey, check-in, every
     /// product rated).
     pub answered: bool,
-    /// For a follow-up (review reminder): when the message it follows was sent (`None` if it
-    /// never was), and the gap to leave after it.
-    pub follows: Option<(Option<DateTime<Utc>>, Duration)>,
+    /// For a follow-up (review reminder): where the message it follows stands, and the gap
+    /// to leave after it.
+    pub follows: Option<(FollowUp, Duration)>,
     /// When this customer's marketing messages were sent, for the cap.
     pub marketing_sent_at: &'a [DateTime<Utc>],
+}
+
+/// Where the message a follow-up follows stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUp {
+    Sent(DateTime<Utc>),
+    /// Still on its way (planned, deferred, retrying, being sent).
+    Pending {
+        due_at: DateTime<Utc>,
+    },
+    /// Skipped, failed or never planned: there is nothing to follow up.
+    NotSent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,9 +106,15 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
         });
     }
     match ctx.follows {
-        Some((None, _)) => return skip("request not sent"),
+        Some((FollowUp::NotSent, _)) => return skip("request not sent"),
+        Some((FollowUp::Pending { due_at }, gap)) => {
+            return Decision::Defer {
+                until: due_at.max(ctx.now) + gap,
+                reason: "deferred: waiting for the request".into(),
+            };
+        }
         // Catching up after downtime must not send a request and its reminder together.
-        Some((Some(sent_at), gap)) if ctx.now < sent_at + gap => {
+        Some((FollowUp::Sent(sent_at), gap)) if ctx.now < sent_at + gap => {
             return Decision::Defer {
                 until: sent_at + gap,
                 reason: "deferred: waiting after the request".into(),
@@ -168,7 +186,8 @@ fn has_consent(ctx: &SendContext<'_>, customer: &Customer) -> bool {
     };
     match (ctx.message.class, ctx.message.channel) {
         (MessageClass::Transactional, Channel::Email) => true,
-        (MessageClass::Transactional, Channel::Sms) => consent != Consent::Denied,
+        // Only the customer's own refusal counts here, not a shop's assumed marketing default.
+        (MessageClass::Transactional, Channel::Sms) => raw != Consent::Denied,
         (MessageClass::Service, Channel::Email) if !ctx.config.consent.service_requires_consent => true,
         _ => consent == Consent::Granted,
     }
@@ -308,7 +327,7 @@ mod tests {
         customer: Customer,
         suppressed: Option<SuppressionReason>,
         answered: bool,
-        follows: Option<(Option<DateTime<Utc>>, Duration)>,
+        follows: Option<(FollowUp, Duration)>,
         sent: Vec<DateTime<Utc>>,
     }
 
@@ -435,9 +454,17 @@ mod tests {
             MessageClass::Service,
             Channel::Email,
         ));
-        case.follows = Some((None, Duration::days(5)));
+        case.follows = Some((FollowUp::NotSent, Duration::days(5)));
         assert_eq!(case.decide(), skipped("request not sent"));
-        case.follows = Some((Some(at(9, 0)), Duration::days(5)));
+        case.follows = Some((FollowUp::Pending { due_at: at(10, 10) }, Duration::days(5)));
+        assert_eq!(
+            case.decide(),
+            Decision::Defer {
+                until: at(10, 10) + Duration::days(5),
+                reason: "deferred: waiting for the request".into()
+            }
+        );
+        case.follows = Some((FollowUp::Sent(at(9, 0)), Duration::days(5)));
         assert_eq!(
             case.decide(),
             Decision::Defer {
@@ -445,7 +472,7 @@ mod tests {
                 reason: "deferred: waiting after the request".into()
             }
         );
-        case.follows = Some((Some(at(9, 0) - Duration::days(6)), Duration::days(5)));
+        case.follows = Some((FollowUp::Sent(at(9, 0) - Duration::days(6)), Duration::days(5)));
         assert!(matches!(case.decide(), Decision::Send { .. }));
     }
 

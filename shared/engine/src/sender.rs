@@ -5,7 +5,7 @@
 //! failed loudly (and support told) rather than risk a second copy in someone's inbox.
 
 use crate::Engine;
-use aftersale_domain::policy::{Decision, SendContext, decide};
+use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide};
 use aftersale_domain::{Channel, Flow, Message, MessageClass, MessageStatus, flows::locale_for};
 use aftersale_ports::{Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError};
 use aftersale_templates::RenderedEmail;
@@ -103,7 +103,6 @@ impl Engine {
         let claim = Message {
             status: MessageStatus::Claimed,
             lease_until: Some(now + self.settings.lease),
-            attempts: message.attempts + 1,
             ..message
         };
         let claimed = match self.store.update_message(&claim).await {
@@ -146,13 +145,18 @@ impl Engine {
             _ => false,
         };
         let follows = (message.step == "reminder").then(|| {
-            let request_sent_at = history
+            let request = history
                 .iter()
-                .find(|m| m.flow == message.flow && m.subject == message.subject && m.step == "request")
-                .filter(|m| m.status == MessageStatus::Sent)
-                .and_then(|m| m.sent_at);
+                .find(|m| m.flow == message.flow && m.subject == message.subject && m.step == "request");
+            let state = match request {
+                Some(m) if m.status == MessageStatus::Sent => {
+                    m.sent_at.map_or(FollowUp::NotSent, FollowUp::Sent)
+                }
+                Some(m) if !m.status.is_final() => FollowUp::Pending { due_at: m.due_at },
+                _ => FollowUp::NotSent,
+            };
             (
-                request_sent_at,
+                state,
                 Duration::days(config.flows.review_request.reminder_after_days.into()),
             )
         });
@@ -233,6 +237,8 @@ impl Engine {
                     status: MessageStatus::Sending,
                     to: Some(to.clone()),
                     rendered_subject: subject.clone(),
+                    // Attempts count provider calls only: deferrals must not use up retries.
+                    attempts: message.attempts + 1,
                     ..message
                 };
                 let sending = match self.store.update_message(&sending).await {

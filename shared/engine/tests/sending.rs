@@ -1,0 +1,169 @@
+//! Exactly-once sending under failure: a sender that dies after claiming, one that dies while
+//! the provider has the message, and providers that fail for a while or for good.
+
+mod support;
+
+use aftersale_domain::{Flow, Message, MessageStatus};
+use aftersale_engine::TickReport;
+use aftersale_ports::SendError;
+use support::*;
+
+use MessageStatus::{Claimed, Failed, Planned, Sending, Sent};
+
+/// Case 8 on either store: a claim whose sender died before calling the provider.
+async fn a_claim_left_by_a_dead_sender_is_taken_over_after_its_lease(h: Harness) {
+    h.place_order().await;
+    let crashed_at = order_at() + minutes(1);
+    h.set_clock(crashed_at);
+    let planned = h.message(Flow::ThankYou, "thank-you").await;
+    let claimed = h
+        .store
+        .update_message(&Message {
+            status: Claimed,
+            lease_until: Some(crashed_at + minutes(5)),
+            attempts: planned.attempts + 1,
+            ..planned
+        })
+        .await
+        .unwrap();
+
+    // While the lease holds, another tick leaves it alone.
+    assert_eq!(h.tick(crashed_at + minutes(4)).await, idle());
+    assert_eq!(h.message(Flow::ThankYou, "thank-you").await, claimed);
+    assert!(h.mailer.sent().is_empty());
+
+    // Once it has run out, the message is claimed again and sent, once.
+    assert_eq!(h.tick(crashed_at + minutes(6)).await, sent(1));
+    let message = h.message(Flow::ThankYou, "thank-you").await;
+    assert_outcome(&message, Sent, "sent");
+    assert_eq!(message.attempts, 2);
+    assert_eq!(message.lease_until, None);
+    assert_eq!(message.sent_at, Some(crashed_at + minutes(6)));
+    assert_eq!(h.tick(crashed_at + minutes(7)).await, idle());
+    assert_eq!(h.tick(crashed_at + hours(1)).await, idle());
+    assert_eq!(h.emails(Flow::ThankYou, "thank-you").len(), 1);
+    assert_eq!(h.mailer.sent().len(), 1);
+    assert!(h.alerts.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_crash_between_claim_and_send_is_recovered_by_the_lease_and_sent_once() {
+    a_claim_left_by_a_dead_sender_is_taken_over_after_its_lease(Harness::new()).await;
+}
+
+#[tokio::test]
+async fn a_crash_between_claim_and_send_is_recovered_on_the_sqlite_store() {
+    a_claim_left_by_a_dead_sender_is_taken_over_after_its_lease(Harness::sqlite()).await;
+}
+
+/// Case 9 on either store: the sender died while the provider may have had the message.
+async fn a_message_left_sending_is_failed_and_support_told(h: Harness) {
+    h.place_order().await;
+    let crashed_at = order_at() + minutes(1);
+    h.set_clock(crashed_at);
+    let planned = h.message(Flow::ThankYou, "thank-you").await;
+    let sending = h
+        .store
+        .update_message(&Message {
+            status: Sending,
+            lease_until: Some(crashed_at + minutes(5)),
+            attempts: planned.attempts + 1,
+            to: Some(EMAIL.into()),
+            ..planned
+        })
+        .await
+        .unwrap();
+    assert_eq!(h.tick(crashed_at + minutes(2)).await, idle());
+    assert_eq!(h.message(Flow::ThankYou, "thank-you").await, sending);
+
+    assert_eq!(
+        h.tick(crashed_at + minutes(6)).await,
+        TickReport { failed: 1, ..idle() }
+    );
+    let message = h.message(Flow::ThankYou, "thank-you").await;
+    assert_outcome(
+        &message,
+        Failed,
+        "failed: outcome unknown after a crash while sending; not resent",
+    );
+    assert_eq!(message.lease_until, None);
+    assert!(h.mailer.sent().is_empty(), "never risk a second copy");
+    let alerts = h.alerts.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0, "Aftersale: a message may not have been delivered");
+    assert!(
+        alerts[0].1.contains(&format!("thank-you#{ORDER}#thank-you")),
+        "{}",
+        alerts[0].1
+    );
+    assert!(alerts[0].1.contains(SHOP) && alerts[0].1.contains(CUSTOMER));
+
+    assert_eq!(h.tick(crashed_at + hours(1)).await, idle());
+    assert!(h.mailer.sent().is_empty());
+    assert_eq!(h.alerts.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_while_sending_fails_the_message_loudly_instead_of_resending() {
+    a_message_left_sending_is_failed_and_support_told(Harness::new()).await;
+}
+
+#[tokio::test]
+async fn a_crash_while_sending_fails_the_message_loudly_on_the_sqlite_store() {
+    a_message_left_sending_is_failed_and_support_told(Harness::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_transient_provider_failure_is_retried_later_and_sent_once() {
+    let h = Harness::new();
+    h.place_order().await;
+    h.mailer.fail_next(SendError::Transient("throttled".into()));
+    let first = order_at() + minutes(1);
+    assert_eq!(
+        h.tick(first).await,
+        TickReport {
+            retrying: 1,
+            ..idle()
+        }
+    );
+    let message = h.message(Flow::ThankYou, "thank-you").await;
+    assert_outcome(&message, Planned, "retrying: throttled");
+    assert_eq!(message.due_at, first + minutes(10), "5 min × 2^attempts");
+    assert_eq!(message.attempts, 1);
+    assert!(h.mailer.sent().is_empty());
+
+    assert_eq!(h.tick(first + minutes(9)).await, idle());
+    assert_eq!(h.tick(first + minutes(10)).await, sent(1));
+    let message = h.message(Flow::ThankYou, "thank-you").await;
+    assert_outcome(&message, Sent, "sent");
+    assert_eq!(message.attempts, 2);
+    assert_eq!(h.tick(first + hours(1)).await, idle());
+    assert_eq!(h.mailer.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_permanent_provider_failure_is_recorded_and_never_retried() {
+    let h = Harness::new();
+    h.place_order().await;
+    h.mailer
+        .fail_next(SendError::Permanent("address rejected".into()));
+    let first = order_at() + minutes(1);
+    assert_eq!(h.tick(first).await, TickReport { failed: 1, ..idle() });
+    let message = h.message(Flow::ThankYou, "thank-you").await;
+    assert_outcome(
+        &message,
+        Failed,
+        "failed: permanent send failure: address rejected",
+    );
+    assert_eq!(h.tick(first + minutes(30)).await, idle());
+    assert_eq!(h.tick(first + hours(47)).await, idle());
+    assert!(h.emails(Flow::ThankYou, "thank-you").is_empty());
+    assert_outcome(
+        &h.message(Flow::ThankYou, "thank-you").await,
+        Failed,
+        "failed: permanent send failure: address rejected",
+    );
+    // The failure is the thank-you's alone: the survey still goes out when due.
+    assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
+    assert_eq!(h.mailer.sent().len(), 1);
+}
