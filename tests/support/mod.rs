@@ -31,6 +31,11 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Self::start_with(&[], &[])
+    }
+
+    /// With extra `serve` arguments and environment (e.g. a DynamoDB table on moto).
+    pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Server {
         let data_dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -40,6 +45,8 @@ impl Server {
         let child = Command::new(binary())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir.path())
+            .args(args)
+            .envs(envs.iter().copied())
             .env("SHOPIFY_API_SECRET", SHOPIFY_SECRET)
             .env("WOOCOMMERCE_WEBHOOK_SECRET", WOO_SECRET)
             .env("RUST_LOG", "warn")
