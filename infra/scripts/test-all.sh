@@ -26,7 +26,17 @@ cargo nextest run --workspace --all-features --no-fail-fast
 log "doc tests"
 cargo test --workspace --doc --all-features --quiet
 
-if [ -f template.yaml ]; then
-  log "cfn-lint template.yaml"
-  cfn-lint template.yaml
+log "cfn-lint template.yaml"
+cfn-lint template.yaml
+
+# The SAM CLI pins its own boto3 and cfn-lint: keep it out of the test tools' environment.
+sam_venv="${XDG_CACHE_HOME:-$HOME/.cache}/aftersale/sam"
+if [ ! -x "$sam_venv/bin/sam" ]; then
+  log "installing the SAM CLI into $sam_venv"
+  python3 -m venv "$sam_venv"
+  "$sam_venv/bin/python" -m pip install --quiet --disable-pip-version-check 'aws-sam-cli>=1.115,<2'
 fi
+log "sam validate --lint"
+# Validation is offline; the SDK only wants credentials and a region to exist.
+SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID=validate AWS_SECRET_ACCESS_KEY=validate AWS_DEFAULT_REGION=us-east-1 \
+  "$sam_venv/bin/sam" validate --lint --template template.yaml --region us-east-1
