@@ -22,8 +22,16 @@ fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
 }
 
 fn aftersale(endpoint: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(binary()).args(args).envs(aws_env(endpoint)).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(binary())
+        .args(args)
+        .envs(aws_env(endpoint))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -40,9 +48,23 @@ fn init_table_then_serve_on_dynamodb_stores_events_and_plans_messages() {
     let env = aws_env(&moto.endpoint);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = Server::start_with(&["--dynamodb-table", &table], &env);
-    let (status, body) = post_shopify(&server, "orders/create", "aws-1", &fixture("shopify/orders_create.json"));
+    let (status, body) = post_shopify(
+        &server,
+        "orders/create",
+        "aws-1",
+        &fixture("shopify/orders_create.json"),
+    );
     assert_eq!(status, 200, "{body}");
-    assert_eq!(post_shopify(&server, "orders/create", "aws-1", &fixture("shopify/orders_create.json")).0, 200);
+    assert_eq!(
+        post_shopify(
+            &server,
+            "orders/create",
+            "aws-1",
+            &fixture("shopify/orders_create.json")
+        )
+        .0,
+        200
+    );
 
     let (ok, out, err) = aftersale(&moto.endpoint, &["events", "--json", "--dynamodb-table", &table]);
     assert!(ok, "{err}");
@@ -56,9 +78,19 @@ fn init_table_then_serve_on_dynamodb_stores_events_and_plans_messages() {
     let steps: Vec<String> = out
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .map(|m| format!("{}/{}:{}", m["flow"].as_str().unwrap(), m["step"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .map(|m| {
+            format!(
+                "{}/{}:{}",
+                m["flow"].as_str().unwrap(),
+                m["step"].as_str().unwrap(),
+                m["status"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert_eq!(steps, ["thank-you/thank-you:planned", "thank-you/feedback:planned"]);
+    assert_eq!(
+        steps,
+        ["thank-you/thank-you:planned", "thank-you/feedback:planned"]
+    );
 }
 
 #[test]
@@ -66,5 +98,10 @@ fn a_missing_table_is_a_clear_error() {
     let moto = moto_support::moto();
     let (ok, _, err) = aftersale(&moto.endpoint, &["events", "--dynamodb-table", "no-such-table"]);
     assert!(!ok);
-    assert!(err.contains("storage backend failed") || err.contains("no-such-table") || err.contains("ResourceNotFound"), "{err}");
+    assert!(
+        err.contains("storage backend failed")
+            || err.contains("no-such-table")
+            || err.contains("ResourceNotFound"),
+        "{err}"
+    );
 }

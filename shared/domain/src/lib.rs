@@ -5,6 +5,7 @@ mod config;
 mod event;
 pub mod flows;
 mod ids;
+pub mod lifecycle;
 mod message;
 mod model;
 mod money;

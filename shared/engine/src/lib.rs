@@ -34,6 +34,10 @@ pub struct Settings {
     pub configuration_set: Option<String>,
     /// The flows this process runs (a flow's Lambda runs one; local mode runs all).
     pub flows: Vec<Flow>,
+    /// The verified sender for shops whose config names none (`SENDER_ADDRESS` on AWS).
+    pub default_sender: Option<String>,
+    /// Off when the deployment has no SMS (`EnableSms=false`): SMS messages are skipped, visibly.
+    pub sms_enabled: bool,
 }
 
 impl Default for Settings {
@@ -45,6 +49,8 @@ impl Default for Settings {
             batch_size: 200,
             configuration_set: None,
             flows: Flow::ALL.to_vec(),
+            default_sender: None,
+            sms_enabled: true,
         }
     }
 }
@@ -93,6 +99,10 @@ impl Engine {
     }
 
     async fn config(&self, shop: &ShopId) -> Result<ShopConfig, StoreError> {
-        Ok(self.store.load_config(shop).await?.unwrap_or_default())
+        let mut config = self.store.load_config(shop).await?.unwrap_or_default();
+        if config.sender.is_none() {
+            config.sender.clone_from(&self.settings.default_sender);
+        }
+        Ok(config)
     }
 }

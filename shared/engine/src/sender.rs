@@ -182,6 +182,12 @@ impl Engine {
             follows,
             marketing_sent_at: &marketing_sent_at,
         });
+        let decision = match decision {
+            Decision::Send { .. } if message.channel == Channel::Sms && !self.settings.sms_enabled => {
+                Decision::Skip("SMS disabled in this deployment".into())
+            }
+            other => other,
+        };
         match decision {
             Decision::Skip(reason) => {
                 info!(reason = %reason, "skipped");

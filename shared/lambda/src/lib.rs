@@ -117,6 +117,8 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
     let settings = Settings {
         link_base_url: required("FEEDBACK_BASE_URL")?.trim_end_matches('/').to_string(),
         configuration_set: optional("SES_CONFIGURATION_SET"),
+        default_sender: optional("SENDER_ADDRESS"),
+        sms_enabled: optional("SMS_ENABLED").is_some_and(|v| v == "true"),
         flows,
         ..Settings::default()
     };

@@ -160,6 +160,20 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T
     })
 }
 
+/// The JSON body of the one row a key lookup finds, if any.
+fn read_one<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    what: &str,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<T>, StoreError> {
+    let body: Option<String> = conn
+        .query_row(sql, params, |row| row.get(0))
+        .optional()
+        .map_err(db)?;
+    body.map(|b| from_json(what, &b)).transpose()
+}
+
 fn db(err: rusqlite::Error) -> StoreError {
     StoreError::backend(err)
 }
@@ -326,15 +340,12 @@ impl CustomerProfiles for SqliteStore {
     async fn load_customer(&self, shop: &ShopId, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
         let (shop, id) = (shop.to_string(), id.to_string());
         self.run(move |conn| {
-            let body: Option<String> = conn
-                .query_row(
-                    "SELECT body FROM customers WHERE shop = ?1 AND customer_id = ?2",
-                    params![shop, id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            body.map(|b| from_json("customer", &b)).transpose()
+            read_one(
+                conn,
+                "customer",
+                "SELECT body FROM customers WHERE shop = ?1 AND customer_id = ?2",
+                params![shop, id],
+            )
         })
         .await
     }
@@ -411,13 +422,12 @@ impl ShopRegistry for SqliteStore {
     async fn load_shop(&self, shop: &ShopId) -> Result<Option<ShopState>, StoreError> {
         let shop = shop.to_string();
         self.run(move |conn| {
-            let body: Option<String> = conn
-                .query_row("SELECT body FROM shops WHERE shop = ?1", params![shop], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(db)?;
-            body.map(|b| from_json("shop", &b)).transpose()
+            read_one(
+                conn,
+                "shop",
+                "SELECT body FROM shops WHERE shop = ?1",
+                params![shop],
+            )
         })
         .await
     }
@@ -745,15 +755,12 @@ impl Suppressions for SqliteStore {
     ) -> Result<Option<SuppressionReason>, StoreError> {
         let (shop, hash) = (shop.to_string(), address_hash(address));
         self.run(move |conn| {
-            let reason: Option<String> = conn
-                .query_row(
-                    "SELECT reason FROM suppressions WHERE shop = ?1 AND address_hash = ?2",
-                    params![shop, hash],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            reason.map(|r| from_json("suppression", &r)).transpose()
+            read_one(
+                conn,
+                "suppression",
+                "SELECT reason FROM suppressions WHERE shop = ?1 AND address_hash = ?2",
+                params![shop, hash],
+            )
         })
         .await
     }
@@ -764,15 +771,12 @@ impl ShopConfigs for SqliteStore {
     async fn load_config(&self, shop: &ShopId) -> Result<Option<ShopConfig>, StoreError> {
         let shop = shop.to_string();
         self.run(move |conn| {
-            let body: Option<String> = conn
-                .query_row(
-                    "SELECT body FROM shop_configs WHERE shop = ?1",
-                    params![shop],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            body.map(|b| from_json("shop config", &b)).transpose()
+            read_one(
+                conn,
+                "shop config",
+                "SELECT body FROM shop_configs WHERE shop = ?1",
+                params![shop],
+            )
         })
         .await
     }

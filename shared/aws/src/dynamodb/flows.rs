@@ -585,20 +585,18 @@ impl Suppressions for DynamoDbStore {
 #[async_trait]
 impl ShopConfigs for DynamoDbStore {
     async fn load_config(&self, shop: &ShopId) -> Result<Option<ShopConfig>, StoreError> {
-        let Some(item) = self.get(keys::shop(shop), keys::SK_CONFIG).await? else {
-            return Ok(None);
-        };
-        let what = format!("config of {shop}");
-        from_json(text(&item, DATA, &what)?, &what).map(Some)
+        self.get_json(keys::shop(shop), keys::SK_CONFIG, &format!("config of {shop}"))
+            .await
     }
 
     async fn save_config(&self, shop: &ShopId, config: &ShopConfig) -> Result<(), StoreError> {
-        let mut item = Item::new();
-        item.insert(keys::PK.into(), s(keys::shop(shop)));
-        item.insert(keys::SK.into(), s(keys::SK_CONFIG));
-        item.insert(DATA.into(), s(to_json(config, "shop config")?));
-        item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
-        item.insert(keys::GSI1SK.into(), s(keys::SK_CONFIG));
-        self.put(item).await
+        self.put_document(
+            shop,
+            keys::shop(shop),
+            keys::SK_CONFIG,
+            to_json(config, "shop config")?,
+            keys::SK_CONFIG,
+        )
+        .await
     }
 }

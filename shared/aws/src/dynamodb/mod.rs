@@ -443,26 +443,59 @@ impl OrderRecords for DynamoDbStore {
 #[async_trait]
 impl CustomerProfiles for DynamoDbStore {
     async fn load_customer(&self, shop: &ShopId, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
-        let Some(item) = self.get(keys::customer(shop, id), keys::SK_PROFILE).await? else {
-            return Ok(None);
-        };
-        let what = format!("customer {id}");
-        from_json(text(&item, DATA, &what)?, &what).map(Some)
+        self.get_json(
+            keys::customer(shop, id),
+            keys::SK_PROFILE,
+            &format!("customer {id}"),
+        )
+        .await
     }
 
     async fn save_customer(&self, shop: &ShopId, customer: &Customer) -> Result<(), StoreError> {
         let what = format!("customer {}", customer.id);
-        let mut item = Item::new();
-        item.insert(keys::PK.into(), s(keys::customer(shop, &customer.id)));
-        item.insert(keys::SK.into(), s(keys::SK_PROFILE));
-        item.insert(DATA.into(), s(to_json(customer, &what)?));
-        item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
-        item.insert(keys::GSI1SK.into(), s(keys::customer_ref(&customer.id)));
-        self.put(item).await
+        self.put_document(
+            shop,
+            keys::customer(shop, &customer.id),
+            keys::SK_PROFILE,
+            to_json(customer, &what)?,
+            keys::customer_ref(&customer.id),
+        )
+        .await
     }
 }
 
 impl DynamoDbStore {
+    /// The JSON document of one item, if it exists.
+    pub(crate) async fn get_json<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        sk: &str,
+        what: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(item) = self.get(pk, sk).await? else {
+            return Ok(None);
+        };
+        from_json(text(&item, DATA, what)?, what).map(Some)
+    }
+
+    /// Stores a JSON document, listed under its shop in GSI1 so shop redaction finds it.
+    pub(crate) async fn put_document(
+        &self,
+        shop: &ShopId,
+        pk: String,
+        sk: &str,
+        json: String,
+        gsi1sk: impl Into<String>,
+    ) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(keys::PK.into(), s(pk));
+        item.insert(keys::SK.into(), s(sk));
+        item.insert(DATA.into(), s(json));
+        item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
+        item.insert(keys::GSI1SK.into(), s(gsi1sk));
+        self.put(item).await
+    }
+
     async fn put(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -538,21 +571,19 @@ impl DeadLetters for DynamoDbStore {
 #[async_trait]
 impl ShopRegistry for DynamoDbStore {
     async fn load_shop(&self, shop: &ShopId) -> Result<Option<ShopState>, StoreError> {
-        let Some(item) = self.get(keys::shop(shop), keys::SK_META).await? else {
-            return Ok(None);
-        };
-        let what = format!("shop {shop}");
-        from_json(text(&item, DATA, &what)?, &what).map(Some)
+        self.get_json(keys::shop(shop), keys::SK_META, &format!("shop {shop}"))
+            .await
     }
 
     async fn save_shop(&self, shop: &ShopId, state: &ShopState) -> Result<(), StoreError> {
-        let mut item = Item::new();
-        item.insert(keys::PK.into(), s(keys::shop(shop)));
-        item.insert(keys::SK.into(), s(keys::SK_META));
-        item.insert(DATA.into(), s(to_json(state, "shop state")?));
-        item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
-        item.insert(keys::GSI1SK.into(), s(keys::SK_META));
-        self.put(item).await
+        self.put_document(
+            shop,
+            keys::shop(shop),
+            keys::SK_META,
+            to_json(state, "shop state")?,
+            keys::SK_META,
+        )
+        .await
     }
 }
 

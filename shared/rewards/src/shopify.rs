@@ -1,0 +1,466 @@
+//! Shopify discount codes through the GraphQL Admin API's `discountCodeBasicCreate` mutation.
+//!
+//! Shapes from Shopify's GraphQL Admin reference (shopify.dev/docs/api/admin-graphql):
+//! - payload `DiscountCodeBasicCreatePayload` (`codeDiscountNode`, `userErrors`), 2025-01:
+//!   <https://shopify.dev/docs/api/admin-graphql/2025-01/payloads/discountcodebasiccreatepayload>
+//! - input `DiscountCodeBasicInput` (`title`, `code`, `startsAt`, `endsAt`, `customerSelection`,
+//!   `customerGets`, `appliesOncePerCustomer`, `usageLimit`, `minimumRequirement`):
+//!   <https://shopify.dev/docs/api/admin-graphql/2024-10/input-objects/discountcodebasicinput>
+//! - `DiscountCustomerSelectionInput { all }`, 2025-01:
+//!   <https://shopify.dev/docs/api/admin-graphql/2025-01/input-objects/discountcustomerselectioninput>
+//! - `DiscountAmountInput { amount: Decimal, appliesOnEachItem }` and a `percentage` Float
+//!   from 0.0 to 1.0:
+//!   <https://shopify.dev/docs/api/admin-graphql/2025-10/input-objects/DiscountAmountInput>
+//! - `DiscountMinimumSubtotalInput { greaterThanOrEqualToSubtotal: Decimal }`:
+//!   <https://shopify.dev/docs/api/admin-graphql/2025-04/input-objects/DiscountMinimumSubtotalInput>
+//!
+//! A taken code comes back as a `DiscountUserError` with code `TAKEN` on field
+//! `["basicCodeDiscount", "code"]`. From 2025-10 `customerSelection` is deprecated in favour of
+//! `context`; it is still accepted, and we pin 2025-01 by default. Rate limiting arrives as
+//! HTTP 200 with a top-level `errors[].extensions.code` of `THROTTLED`, or as HTTP 429.
+
+use crate::code::ReferralCode;
+use crate::discount::{
+    CreatedDiscount, DiscountApi, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
+};
+use crate::http::{self, ClientConfigError};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+use reqwest::header::HeaderValue;
+use reqwest::{StatusCode, Url};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The Admin API version we target; Shopify supports each stable version for at least a year.
+pub const DEFAULT_SHOPIFY_API_VERSION: &str = "2025-01";
+
+const PLATFORM: &str = "Shopify";
+const ACCESS_TOKEN_HEADER: &str = "X-Shopify-Access-Token";
+
+/// Asks only for what we use: the new discount's id and any user errors.
+pub(crate) const CREATE_MUTATION: &str =
+    "mutation discountCodeBasicCreate($basicCodeDiscount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {
+    codeDiscountNode { id }
+    userErrors { field code message }
+  }
+}";
+
+/// Creates discount codes in one Shopify shop.
+#[derive(Debug, Clone)]
+pub struct ShopifyDiscounts {
+    client: reqwest::Client,
+    endpoint: Url,
+    /// Marked sensitive, so it prints as `Sensitive` in Debug output.
+    access_token: HeaderValue,
+}
+
+impl ShopifyDiscounts {
+    /// A client for `https://{shop_domain}/admin/api/{api_version}/graphql.json`.
+    /// `shop_domain` is the permanent `*.myshopify.com` domain, never a custom domain: only it
+    /// serves the Admin API.
+    pub fn new(
+        shop_domain: &str,
+        api_version: &str,
+        access_token: &Secret,
+    ) -> Result<Self, ClientConfigError> {
+        let domain = shop_domain.trim().to_ascii_lowercase();
+        if !is_myshopify_domain(&domain) {
+            return Err(ClientConfigError::BadShopDomain(shop_domain.to_string()));
+        }
+        Self::with_base_url(&format!("https://{domain}"), api_version, access_token)
+    }
+
+    /// A client for `{base_url}/admin/api/{api_version}/graphql.json`, so tests and proxies can
+    /// stand in for Shopify. `base_url` must be https unless it is loopback.
+    pub fn with_base_url(
+        base_url: &str,
+        api_version: &str,
+        access_token: &Secret,
+    ) -> Result<Self, ClientConfigError> {
+        if !is_api_version(api_version) {
+            return Err(ClientConfigError::BadApiVersion(api_version.to_string()));
+        }
+        let mut endpoint = http::secure_url(base_url)?;
+        let path = format!(
+            "{}/admin/api/{api_version}/graphql.json",
+            endpoint.path().trim_end_matches('/')
+        );
+        endpoint.set_path(&path);
+        endpoint.set_query(None);
+        endpoint.set_fragment(None);
+
+        let mut token = HeaderValue::from_str(access_token.expose())
+            .map_err(|_| ClientConfigError::BadCredential("Shopify access token"))?;
+        token.set_sensitive(true);
+        Ok(Self {
+            client: http::client()?,
+            endpoint,
+            access_token: token,
+        })
+    }
+
+    async fn send(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
+        request.validate()?;
+        let body = json!({ "query": CREATE_MUTATION, "variables": variables(request)? });
+        let response = self
+            .client
+            .post(self.endpoint.clone())
+            .header(ACCESS_TOKEN_HEADER, self.access_token.clone())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| http::transport_error(PLATFORM, &e))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| http::transport_error(PLATFORM, &e))?;
+        interpret(status, &text, &request.code)
+    }
+}
+
+#[async_trait]
+impl DiscountApi for ShopifyDiscounts {
+    async fn create_discount(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
+        let result = self.send(request).await;
+        if let Err(err) = &result {
+            tracing::warn!(platform = PLATFORM, error = %err, "discount code not created");
+        }
+        result
+    }
+}
+
+/// `*.myshopify.com`, with a DNS-label shop name: anything else could aim the token elsewhere.
+fn is_myshopify_domain(domain: &str) -> bool {
+    domain.strip_suffix(".myshopify.com").is_some_and(|name| {
+        !name.is_empty()
+            && !name.starts_with('-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    })
+}
+
+/// `YYYY-MM` (Shopify's stable versions) or `unstable`.
+fn is_api_version(version: &str) -> bool {
+    let b = version.as_bytes();
+    version == "unstable"
+        || (b.len() == 7
+            && b[4] == b'-'
+            && b[..4].iter().all(u8::is_ascii_digit)
+            && b[5..].iter().all(u8::is_ascii_digit))
+}
+
+/// The mutation's variables, in the documented `DiscountCodeBasicInput` shape.
+pub(crate) fn variables(request: &DiscountRequest) -> Result<Value, DiscountError> {
+    let value = match &request.value {
+        // Shopify declares a GraphQL `Float` from 0.0 to 1.0, so the Decimal becomes a double
+        // only here, on the wire; serde_json writes its shortest exact form (10 % is `0.1`).
+        DiscountValue::Percentage(percent) => {
+            let fraction = (percent / Decimal::ONE_HUNDRED).to_f64().ok_or_else(|| {
+                DiscountError::Permanent(format!("percentage {percent} is not representable"))
+            })?;
+            json!({ "percentage": fraction })
+        }
+        // `Decimal` scalars travel as strings, so amounts stay exact.
+        DiscountValue::FixedAmount(money) => json!({
+            "discountAmount": { "amount": money.amount.to_string(), "appliesOnEachItem": false }
+        }),
+    };
+    let mut input = json!({
+        "title": request.title.trim(),
+        "code": request.code.as_str(),
+        "startsAt": request.starts_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        "endsAt": request.ends_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        "customerSelection": { "all": true },
+        "customerGets": { "value": value, "items": { "all": true } },
+        "appliesOncePerCustomer": true,
+        "usageLimit": match request.usage {
+            UsageLimit::SingleUse => Some(1),
+            UsageLimit::OncePerCustomer => None,
+        },
+    });
+    if let Some(minimum) = &request.minimum_subtotal {
+        input["minimumRequirement"] =
+            json!({ "subtotal": { "greaterThanOrEqualToSubtotal": minimum.amount.to_string() } });
+    }
+    Ok(json!({ "basicCodeDiscount": input }))
+}
+
+#[derive(Deserialize)]
+struct GraphqlResponse {
+    data: Option<Data>,
+    /// An array of `{message, extensions: {code}}` in GraphQL answers; kept loose because
+    /// Shopify's older error bodies use a plain string.
+    errors: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "discountCodeBasicCreate")]
+    create: Option<Payload>,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(rename = "codeDiscountNode")]
+    node: Option<Node>,
+    #[serde(rename = "userErrors", default)]
+    user_errors: Vec<UserError>,
+}
+
+#[derive(Deserialize)]
+struct Node {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct UserError {
+    field: Option<Vec<String>>,
+    code: Option<String>,
+    message: String,
+}
+
+impl UserError {
+    /// Shopify reports a duplicate as `TAKEN` on `["basicCodeDiscount", "code"]`.
+    fn is_code_taken(&self) -> bool {
+        let on_code = self
+            .field
+            .as_ref()
+            .is_none_or(|f| f.last().is_some_and(|last| last == "code"));
+        on_code && self.code.as_deref() == Some("TAKEN")
+    }
+
+    fn describe(&self) -> String {
+        let field = self.field.as_ref().map(|f| f.join(".")).unwrap_or_default();
+        let code = self.code.as_deref().unwrap_or("UNKNOWN");
+        format!("{field}: {} ({code})", self.message)
+    }
+}
+
+/// Turns Shopify's answer into the port's result.
+fn interpret(status: StatusCode, body: &str, code: &ReferralCode) -> Result<CreatedDiscount, DiscountError> {
+    if http::is_retryable(status) {
+        return Err(DiscountError::Transient(format!(
+            "Shopify answered {status}: {}",
+            http::snippet(body)
+        )));
+    }
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(DiscountError::Permanent(format!(
+            "Shopify answered {status}: check the access token and the write_discounts scope"
+        )));
+    }
+    if !status.is_success() {
+        return Err(DiscountError::Permanent(format!(
+            "Shopify answered {status}: {}",
+            http::snippet(body)
+        )));
+    }
+    let parsed: GraphqlResponse = serde_json::from_str(body).map_err(|_| {
+        DiscountError::Transient(format!(
+            "Shopify sent an unreadable answer: {}",
+            http::snippet(body)
+        ))
+    })?;
+    if let Some(errors) = parsed.errors.as_ref().filter(|e| !is_empty(e)) {
+        return Err(top_level_error(errors));
+    }
+    let payload = parsed.data.and_then(|d| d.create).ok_or_else(|| {
+        DiscountError::Permanent("Shopify's answer has no discountCodeBasicCreate payload".into())
+    })?;
+    if payload.user_errors.iter().any(UserError::is_code_taken) {
+        return Err(DiscountError::AlreadyExists);
+    }
+    if !payload.user_errors.is_empty() {
+        let reasons: Vec<String> = payload.user_errors.iter().map(UserError::describe).collect();
+        return Err(DiscountError::Permanent(format!(
+            "Shopify refused the discount: {}",
+            reasons.join("; ")
+        )));
+    }
+    let node = payload
+        .node
+        .ok_or_else(|| DiscountError::Permanent("Shopify created no discount and gave no reason".into()))?;
+    Ok(CreatedDiscount {
+        platform_id: node.id,
+        code: code.clone(),
+    })
+}
+
+fn is_empty(errors: &Value) -> bool {
+    match errors {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// Throttling and Shopify's own failures are transient; anything else (bad query, access
+/// denied) will fail the same way again.
+fn top_level_error(errors: &Value) -> DiscountError {
+    let items: Vec<&Value> = match errors {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let codes: Vec<&str> = items
+        .iter()
+        .filter_map(|e| e.pointer("/extensions/code").and_then(Value::as_str))
+        .collect();
+    let messages: Vec<String> = items
+        .iter()
+        .map(|e| match e.get("message").and_then(Value::as_str) {
+            Some(message) => message.to_string(),
+            None => http::snippet(&e.to_string()),
+        })
+        .collect();
+    let text = format!("Shopify GraphQL error: {}", messages.join("; "));
+    if codes
+        .iter()
+        .any(|c| matches!(*c, "THROTTLED" | "INTERNAL_SERVER_ERROR"))
+    {
+        DiscountError::Transient(text)
+    } else {
+        DiscountError::Permanent(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::ReferralCode;
+    use aftersale_domain::{Currency, Money};
+    use chrono::{TimeZone, Utc};
+
+    fn token() -> Secret {
+        Secret::new("shpat_test").expect("token")
+    }
+
+    fn code() -> ReferralCode {
+        ReferralCode::parse("FRIEND-K7M2P9QX4R").expect("code")
+    }
+
+    fn request(value: DiscountValue, usage: UsageLimit) -> DiscountRequest {
+        DiscountRequest {
+            code: code(),
+            title: "Referral reward for order #1042".into(),
+            value,
+            usage,
+            minimum_subtotal: None,
+            starts_at: Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).single().expect("date"),
+            ends_at: None,
+        }
+    }
+
+    #[test]
+    fn endpoint_is_built_from_the_shop_domain_and_version() {
+        let client = ShopifyDiscounts::new(" My-Shop.myshopify.com ", "2025-01", &token()).expect("client");
+        assert_eq!(
+            client.endpoint.as_str(),
+            "https://my-shop.myshopify.com/admin/api/2025-01/graphql.json"
+        );
+    }
+
+    #[test]
+    fn foreign_domains_and_bad_versions_are_refused() {
+        for domain in [
+            "evil.com",
+            "myshopify.com",
+            ".myshopify.com",
+            "a.b.myshopify.com",
+            "shop.myshopify.com.evil.com",
+        ] {
+            assert_eq!(
+                ShopifyDiscounts::new(domain, "2025-01", &token()).map(|_| ()),
+                Err(ClientConfigError::BadShopDomain(domain.to_string())),
+                "{domain}"
+            );
+        }
+        for version in ["2025-1", "latest", "2025/01", ""] {
+            assert!(matches!(
+                ShopifyDiscounts::new("shop.myshopify.com", version, &token()),
+                Err(ClientConfigError::BadApiVersion(_))
+            ));
+        }
+        assert!(ShopifyDiscounts::new("shop.myshopify.com", "unstable", &token()).is_ok());
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug_output() {
+        let client = ShopifyDiscounts::new("shop.myshopify.com", "2025-01", &token()).expect("client");
+        assert!(!format!("{client:?}").contains("shpat_test"));
+    }
+
+    #[test]
+    fn percentages_become_fractions_and_single_use_sets_a_usage_limit() {
+        let vars = variables(&request(
+            DiscountValue::Percentage(Decimal::from(10)),
+            UsageLimit::SingleUse,
+        ))
+        .expect("variables");
+        let input = &vars["basicCodeDiscount"];
+        assert_eq!(input["customerGets"]["value"]["percentage"], json!(0.1));
+        assert_eq!(input["usageLimit"], json!(1));
+        assert_eq!(input["appliesOncePerCustomer"], json!(true));
+        assert_eq!(input["endsAt"], Value::Null);
+        assert!(input.get("minimumRequirement").is_none());
+    }
+
+    #[test]
+    fn fixed_amounts_travel_as_decimal_strings() {
+        let eur = Currency::new("EUR").expect("currency");
+        let mut req = request(
+            DiscountValue::FixedAmount(Money::new(Decimal::new(750, 2), eur)),
+            UsageLimit::OncePerCustomer,
+        );
+        req.minimum_subtotal = Some(Money::new(Decimal::new(5000, 2), eur));
+        let vars = variables(&req).expect("variables");
+        let input = &vars["basicCodeDiscount"];
+        assert_eq!(
+            input["customerGets"]["value"]["discountAmount"],
+            json!({ "amount": "7.50", "appliesOnEachItem": false })
+        );
+        assert_eq!(input["usageLimit"], Value::Null);
+        assert_eq!(
+            input["minimumRequirement"]["subtotal"]["greaterThanOrEqualToSubtotal"],
+            json!("50.00")
+        );
+    }
+
+    #[test]
+    fn other_user_errors_are_permanent() {
+        let body = r#"{"data":{"discountCodeBasicCreate":{"codeDiscountNode":null,"userErrors":[
+            {"field":["basicCodeDiscount","endsAt"],"code":"INVALID","message":"Ends at is invalid"}]}}}"#;
+        assert_eq!(
+            interpret(StatusCode::OK, body, &code()),
+            Err(DiscountError::Permanent(
+                "Shopify refused the discount: basicCodeDiscount.endsAt: Ends at is invalid (INVALID)".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn access_denied_is_permanent_and_unreadable_answers_are_transient() {
+        let denied = r#"{"errors":[{"message":"Access denied","extensions":{"code":"ACCESS_DENIED"}}]}"#;
+        assert!(matches!(
+            interpret(StatusCode::OK, denied, &code()),
+            Err(DiscountError::Permanent(_))
+        ));
+        assert!(matches!(
+            interpret(
+                StatusCode::UNAUTHORIZED,
+                r#"{"errors":"[API] Invalid API key"}"#,
+                &code()
+            ),
+            Err(DiscountError::Permanent(_))
+        ));
+        assert!(matches!(
+            interpret(StatusCode::OK, "<html>", &code()),
+            Err(DiscountError::Transient(_))
+        ));
+    }
+}

@@ -1,0 +1,319 @@
+//! WooCommerce coupons through the REST API: `POST /wp-json/wc/v3/coupons`.
+//!
+//! Fields from the WooCommerce REST API reference, "Coupons" (wc/v3):
+//! <https://woocommerce.github.io/woocommerce-rest-api-docs/#coupons>, source
+//! `woocommerce/woocommerce-rest-api-docs:source/includes/wp-api-v3/_coupons.md`:
+//! `code`, `amount` (a decimal string, "even if setting a percentage"), `discount_type`
+//! (`percent` | `fixed_cart` | `fixed_product`), `description`, `date_expires`,
+//! `individual_use`, `usage_limit`, `usage_limit_per_user`, `minimum_amount`; authentication
+//! is HTTP Basic with the consumer key and secret over HTTPS. Errors are WordPress REST errors,
+//! `{"code": "...", "message": "...", "data": {"status": 400}}`; a duplicate code is
+//! `woocommerce_rest_coupon_code_already_exists`.
+//!
+//! WooCommerce coupons have no start date, so `starts_at` cannot be enforced there: the coupon
+//! works from the moment it is created.
+
+use crate::discount::{
+    CreatedDiscount, DiscountApi, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
+};
+use crate::http::{self, ClientConfigError};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+use reqwest::{StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+const PLATFORM: &str = "WooCommerce";
+const COUPONS_PATH: &str = "wp-json/wc/v3/coupons";
+const ALREADY_EXISTS: &str = "woocommerce_rest_coupon_code_already_exists";
+
+/// Creates coupons in one WooCommerce site.
+#[derive(Debug, Clone)]
+pub struct WooCommerceCoupons {
+    client: reqwest::Client,
+    endpoint: Url,
+    consumer_key: Secret,
+    consumer_secret: Secret,
+}
+
+impl WooCommerceCoupons {
+    /// A client for `{site_url}/wp-json/wc/v3/coupons`. `site_url` may include a sub-directory
+    /// (`https://example.com/shop`); it must be https unless it is loopback, because Basic auth
+    /// sends the consumer secret with every request.
+    pub fn new(
+        site_url: &str,
+        consumer_key: Secret,
+        consumer_secret: Secret,
+    ) -> Result<Self, ClientConfigError> {
+        let mut endpoint = http::secure_url(site_url)?;
+        if !endpoint.username().is_empty() || endpoint.password().is_some() {
+            // Credentials belong in the Secrets, never in a URL that might be logged.
+            return Err(ClientConfigError::CredentialsInUrl);
+        }
+        let path = format!("{}/{COUPONS_PATH}", endpoint.path().trim_end_matches('/'));
+        endpoint.set_path(&path);
+        endpoint.set_query(None);
+        endpoint.set_fragment(None);
+        check_credential(&consumer_key, "WooCommerce consumer key", true)?;
+        check_credential(&consumer_secret, "WooCommerce consumer secret", false)?;
+        Ok(Self {
+            client: http::client()?,
+            endpoint,
+            consumer_key,
+            consumer_secret,
+        })
+    }
+
+    async fn send(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
+        request.validate()?;
+        let response = self
+            .client
+            .post(self.endpoint.clone())
+            .basic_auth(self.consumer_key.expose(), Some(self.consumer_secret.expose()))
+            .json(&CouponBody::from(request))
+            .send()
+            .await
+            .map_err(|e| http::transport_error(PLATFORM, &e))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| http::transport_error(PLATFORM, &e))?;
+        interpret(status, &text, request)
+    }
+}
+
+#[async_trait]
+impl DiscountApi for WooCommerceCoupons {
+    async fn create_discount(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
+        let result = self.send(request).await;
+        if let Err(err) = &result {
+            tracing::warn!(platform = PLATFORM, error = %err, "discount code not created");
+        }
+        result
+    }
+}
+
+/// WooCommerce keys are printable ASCII (`ck_…`, `cs_…`); anything else is a paste error, and a
+/// colon in the key would split Basic auth's `key:secret` in the wrong place.
+fn check_credential(secret: &Secret, what: &'static str, is_key: bool) -> Result<(), ClientConfigError> {
+    let value = secret.expose();
+    let printable = value.bytes().all(|b| b.is_ascii_graphic());
+    if printable && !(is_key && value.contains(':')) {
+        Ok(())
+    } else {
+        Err(ClientConfigError::BadCredential(what))
+    }
+}
+
+/// The coupon as WooCommerce's create endpoint takes it.
+#[derive(Debug, Serialize)]
+struct CouponBody<'a> {
+    code: &'a str,
+    description: &'a str,
+    discount_type: &'static str,
+    amount: String,
+    /// A reward should not stack with other coupons on the same order.
+    individual_use: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_limit: Option<u32>,
+    usage_limit_per_user: u32,
+    /// RFC 3339 with `Z`: WooCommerce honours an explicit offset, where a bare time would be
+    /// read in the site's own time zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date_expires: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    minimum_amount: Option<String>,
+}
+
+impl<'a> From<&'a DiscountRequest> for CouponBody<'a> {
+    fn from(request: &'a DiscountRequest) -> Self {
+        let (discount_type, amount) = match &request.value {
+            DiscountValue::Percentage(percent) => ("percent", percent.normalize().to_string()),
+            DiscountValue::FixedAmount(money) => ("fixed_cart", money.amount.to_string()),
+        };
+        Self {
+            code: request.code.as_str(),
+            description: request.title.trim(),
+            discount_type,
+            amount,
+            individual_use: true,
+            usage_limit: match request.usage {
+                UsageLimit::SingleUse => Some(1),
+                UsageLimit::OncePerCustomer => None,
+            },
+            usage_limit_per_user: 1,
+            date_expires: request
+                .ends_at
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            minimum_amount: request.minimum_subtotal.map(|m| m.amount.to_string()),
+        }
+    }
+}
+
+/// A WordPress REST error body.
+#[derive(Deserialize)]
+struct RestError {
+    code: String,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct CreatedCoupon {
+    id: Value,
+}
+
+/// Turns WooCommerce's answer into the port's result.
+fn interpret(
+    status: StatusCode,
+    body: &str,
+    request: &DiscountRequest,
+) -> Result<CreatedDiscount, DiscountError> {
+    if status.is_success() {
+        let created: CreatedCoupon = serde_json::from_str(body).map_err(|_| {
+            DiscountError::Transient(format!(
+                "WooCommerce sent an unreadable answer: {}",
+                http::snippet(body)
+            ))
+        })?;
+        let platform_id = match created.id {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) if !s.is_empty() => s,
+            _ => {
+                return Err(DiscountError::Permanent(
+                    "WooCommerce created a coupon without an id".into(),
+                ));
+            }
+        };
+        return Ok(CreatedDiscount {
+            platform_id,
+            code: request.code.clone(),
+        });
+    }
+    let error = serde_json::from_str::<RestError>(body).ok();
+    if let Some(e) = &error
+        && e.code == ALREADY_EXISTS
+    {
+        return Err(DiscountError::AlreadyExists);
+    }
+    let detail = match &error {
+        Some(e) => format!("{}: {}", e.code, e.message),
+        None => http::snippet(body),
+    };
+    let text = format!("WooCommerce answered {status}: {detail}");
+    if http::is_retryable(status) {
+        Err(DiscountError::Transient(text))
+    } else {
+        Err(DiscountError::Permanent(text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::ReferralCode;
+    use aftersale_domain::{Currency, Money};
+    use chrono::{TimeZone, Utc};
+    use rust_decimal::Decimal;
+    use serde_json::json;
+
+    fn secret(s: &str) -> Secret {
+        Secret::new(s).expect("secret")
+    }
+
+    fn request() -> DiscountRequest {
+        let starts_at = Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).single().expect("date");
+        DiscountRequest {
+            code: ReferralCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
+            title: "Referral reward for order #1042".into(),
+            value: DiscountValue::Percentage(Decimal::new(1000, 2)),
+            usage: UsageLimit::OncePerCustomer,
+            minimum_subtotal: None,
+            starts_at,
+            ends_at: None,
+        }
+    }
+
+    #[test]
+    fn endpoint_keeps_a_sub_directory() {
+        let client = WooCommerceCoupons::new("https://example.com/shop/", secret("ck_1"), secret("cs_1"))
+            .expect("client");
+        assert_eq!(
+            client.endpoint.as_str(),
+            "https://example.com/shop/wp-json/wc/v3/coupons"
+        );
+    }
+
+    #[test]
+    fn plain_http_and_urls_with_credentials_are_refused() {
+        assert!(matches!(
+            WooCommerceCoupons::new("http://example.com", secret("ck_1"), secret("cs_1")),
+            Err(ClientConfigError::InsecureUrl(_))
+        ));
+        assert!(matches!(
+            WooCommerceCoupons::new("https://ck:cs@example.com", secret("ck_1"), secret("cs_1")),
+            Err(ClientConfigError::CredentialsInUrl)
+        ));
+        assert_eq!(
+            WooCommerceCoupons::new("https://example.com", secret("ck:1"), secret("cs_1")).map(|_| ()),
+            Err(ClientConfigError::BadCredential("WooCommerce consumer key"))
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let client = WooCommerceCoupons::new("https://example.com", secret("ck_key"), secret("cs_secret"))
+            .expect("client");
+        let debug = format!("{client:?}");
+        assert!(
+            !debug.contains("ck_key") && !debug.contains("cs_secret"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn a_shared_code_has_no_total_limit_and_a_percentage_is_a_plain_number() {
+        let body = serde_json::to_value(CouponBody::from(&request())).expect("json");
+        assert_eq!(body["discount_type"], json!("percent"));
+        assert_eq!(body["amount"], json!("10"));
+        assert!(body.get("usage_limit").is_none());
+        assert_eq!(body["usage_limit_per_user"], json!(1));
+        assert!(body.get("date_expires").is_none());
+    }
+
+    #[test]
+    fn a_reward_is_single_use_with_expiry_and_minimum() {
+        let eur = Currency::new("EUR").expect("currency");
+        let mut req = request();
+        req.value = DiscountValue::FixedAmount(Money::new(Decimal::new(500, 2), eur));
+        req.usage = UsageLimit::SingleUse;
+        req.minimum_subtotal = Some(Money::new(Decimal::new(3000, 2), eur));
+        req.ends_at = Some(Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).single().expect("date"));
+        let body = serde_json::to_value(CouponBody::from(&req)).expect("json");
+        assert_eq!(body["discount_type"], json!("fixed_cart"));
+        assert_eq!(body["amount"], json!("5.00"));
+        assert_eq!(body["usage_limit"], json!(1));
+        assert_eq!(body["date_expires"], json!("2025-06-01T00:00:00Z"));
+        assert_eq!(body["minimum_amount"], json!("30.00"));
+    }
+
+    #[test]
+    fn unreadable_errors_still_carry_the_status() {
+        assert_eq!(
+            interpret(StatusCode::BAD_GATEWAY, "<html>Bad gateway</html>", &request()),
+            Err(DiscountError::Transient(
+                "WooCommerce answered 502 Bad Gateway: <html>Bad gateway</html>".into()
+            ))
+        );
+        assert_eq!(
+            interpret(
+                StatusCode::OK,
+                r#"{"id": 719, "code": "friend-k7m2p9qx4r"}"#,
+                &request()
+            )
+            .map(|c| c.platform_id),
+            Ok("719".to_string())
+        );
+    }
+}

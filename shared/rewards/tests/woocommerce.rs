@@ -1,0 +1,136 @@
+//! `WooCommerceCoupons` against a local server speaking the WooCommerce REST API's formats.
+
+mod common;
+
+use aftersale_rewards::{
+    DiscountApi, DiscountError, DiscountRequest, DiscountValue, Secret, UsageLimit, WooCommerceCoupons,
+};
+use axum::http::StatusCode;
+use common::{Server, eur, reward_request, serve};
+use serde_json::json;
+
+const PATH: &str = "/wp-json/wc/v3/coupons";
+const KEY: &str = "ck_test_key";
+const SECRET: &str = "cs_test_secret";
+/// `base64("ck_test_key:cs_test_secret")`.
+const BASIC_AUTH: &str = "Basic Y2tfdGVzdF9rZXk6Y3NfdGVzdF9zZWNyZXQ=";
+
+fn credentials() -> (Secret, Secret) {
+    (
+        Secret::new(KEY).expect("key"),
+        Secret::new(SECRET).expect("secret"),
+    )
+}
+
+async fn woocommerce(status: StatusCode, response: &str) -> (WooCommerceCoupons, Server) {
+    let server = serve(PATH, status, response).await;
+    let (key, secret) = credentials();
+    let client = WooCommerceCoupons::new(&server.base_url, key, secret).expect("client");
+    (client, server)
+}
+
+/// Trimmed from the "Create a coupon" response example in the WooCommerce REST API docs.
+const CREATED: &str = r#"{"id":719,"code":"thanks-k7m2p9qx4r","amount":"10.00",
+    "date_created":"2025-03-15T09:00:00","date_created_gmt":"2025-03-15T09:00:00",
+    "discount_type":"percent","description":"Aftersale referral reward: order 5001",
+    "date_expires":"2025-06-13T09:00:00","date_expires_gmt":"2025-06-13T09:00:00","usage_count":0,
+    "individual_use":true,"usage_limit":1,"usage_limit_per_user":1,"minimum_amount":"50.00",
+    "_links":{"self":[{"href":"https://example.com/wp-json/wc/v3/coupons/719"}]}}"#;
+
+#[tokio::test]
+async fn creates_a_coupon_with_basic_auth_and_the_documented_body() {
+    let (client, server) = woocommerce(StatusCode::CREATED, CREATED).await;
+    let created = client.create_discount(&reward_request()).await.expect("created");
+    assert_eq!(created.platform_id, "719");
+    assert_eq!(created.code.as_str(), "THANKS-K7M2P9QX4R");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let sent = &requests[0];
+    assert_eq!(
+        sent.headers.get("authorization").and_then(|v| v.to_str().ok()),
+        Some(BASIC_AUTH)
+    );
+    assert_eq!(
+        sent.body,
+        json!({
+            "code": "THANKS-K7M2P9QX4R",
+            "description": "Aftersale referral reward: order 5001",
+            "discount_type": "percent",
+            "amount": "10",
+            "individual_use": true,
+            "usage_limit": 1,
+            "usage_limit_per_user": 1,
+            "date_expires": "2025-06-13T09:00:00Z",
+            "minimum_amount": "50.00"
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_shared_fixed_amount_code_is_fixed_cart_without_a_total_limit() {
+    let (client, server) = woocommerce(StatusCode::CREATED, CREATED).await;
+    let request = DiscountRequest {
+        value: DiscountValue::FixedAmount(eur(500)),
+        usage: UsageLimit::OncePerCustomer,
+        minimum_subtotal: None,
+        ends_at: None,
+        ..reward_request()
+    };
+    client.create_discount(&request).await.expect("created");
+    let body = &server.requests()[0].body;
+    assert_eq!(body["discount_type"], json!("fixed_cart"));
+    assert_eq!(body["amount"], json!("5.00"));
+    assert_eq!(body["usage_limit_per_user"], json!(1));
+    for absent in ["usage_limit", "date_expires", "minimum_amount"] {
+        assert!(body.get(absent).is_none(), "{absent} was sent");
+    }
+}
+
+#[tokio::test]
+async fn an_existing_code_is_already_exists() {
+    let exists = r#"{"code":"woocommerce_rest_coupon_code_already_exists",
+        "message":"The coupon code already exists","data":{"status":400}}"#;
+    let (client, _server) = woocommerce(StatusCode::BAD_REQUEST, exists).await;
+    assert_eq!(
+        client.create_discount(&reward_request()).await,
+        Err(DiscountError::AlreadyExists)
+    );
+}
+
+#[tokio::test]
+async fn bad_credentials_are_permanent_and_not_echoed() {
+    let denied = r#"{"code":"woocommerce_rest_cannot_create",
+        "message":"Sorry, you are not allowed to create resources.","data":{"status":401}}"#;
+    let (client, _server) = woocommerce(StatusCode::UNAUTHORIZED, denied).await;
+    match client.create_discount(&reward_request()).await {
+        Err(DiscountError::Permanent(message)) => {
+            assert_eq!(
+                message,
+                "WooCommerce answered 401 Unauthorized: woocommerce_rest_cannot_create: \
+                 Sorry, you are not allowed to create resources."
+            );
+            assert!(!message.contains(SECRET));
+        }
+        other => panic!("expected a permanent error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn service_unavailable_is_transient() {
+    let (client, _server) = woocommerce(StatusCode::SERVICE_UNAVAILABLE, "<html>Maintenance</html>").await;
+    assert!(matches!(
+        client.create_discount(&reward_request()).await,
+        Err(DiscountError::Transient(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_site_is_transient() {
+    let (key, secret) = credentials();
+    let client = WooCommerceCoupons::new(&common::closed_port_url().await, key, secret).expect("client");
+    assert!(matches!(
+        client.create_discount(&reward_request()).await,
+        Err(DiscountError::Transient(_))
+    ));
+}
