@@ -71,6 +71,22 @@ fn every_shopify_topic_is_verified_normalised_and_stored() {
     );
     let refund = &events[8];
     assert_eq!(refund["customer_id"], "115310627314723954");
+
+    // A data request is answered from one customer's events, found through their orders too.
+    let theirs = server.cli_json(&[
+        "events",
+        "--json",
+        "--shop",
+        "demo.myshopify.com",
+        "--customer",
+        "115310627314723954",
+    ]);
+    assert_eq!(
+        theirs.len(),
+        12,
+        "the order and customer events; not the uninstall or another customer's request"
+    );
+    assert!(theirs.iter().all(|e| e["customer_id"] == "115310627314723954"));
     assert!(
         refund["data"]["refund"]["amount"]["amount"].is_string(),
         "money is a decimal string"

@@ -4,7 +4,7 @@
 use crate::backend::Backend;
 use crate::local::{Local, LocalOptions};
 use crate::{FlowArgs, StoreArgs};
-use aftersale_domain::{OrderId, ShopId};
+use aftersale_domain::{CustomerId, OrderId, ShopId};
 use aftersale_ingest::{ReplayOutcome, WebhookSecrets};
 use aftersale_ports::{DeadLetterStatus, Store, SystemClock};
 use anyhow::Context;
@@ -99,9 +99,15 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }
 
-pub async fn events(store_args: &StoreArgs, shop: Option<&str>, as_json: bool) -> anyhow::Result<()> {
+pub async fn events(
+    store_args: &StoreArgs,
+    shop: Option<&str>,
+    customer: Option<&str>,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let store = Backend::open(store_args).await?.store;
     let shop = shop.map(ShopId::from_domain).transpose().context("--shop")?;
+    let customer = customer.map(CustomerId::new).transpose().context("--customer")?;
     let events = store.list_events(shop.as_ref()).await?;
     // Shipment and refund events name only the order; find its customer once per order.
     let mut customers: HashMap<(ShopId, OrderId), Option<String>> = HashMap::new();
@@ -119,6 +125,12 @@ pub async fn events(store_args: &StoreArgs, shop: Option<&str>, as_json: bool) -
             }
             (None, None) => None,
         };
+        if customer
+            .as_ref()
+            .is_some_and(|wanted| customer_id.as_deref() != Some(wanted.as_str()))
+        {
+            continue;
+        }
         if as_json {
             let line = json!({
                 "shop": event.shop,

@@ -105,6 +105,9 @@ enum Command {
         /// Only this shop (e.g. demo.myshopify.com).
         #[arg(long)]
         shop: Option<String>,
+        /// Only this customer's events (with --shop): what a `customers/data_request` asks for.
+        #[arg(long, requires = "shop")]
+        customer: Option<String>,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -210,7 +213,12 @@ fn main() -> ExitCode {
                 json,
             } => simulate::run(&events, config.as_deref(), days_after, json).await,
             Command::InitTable { dynamodb_table } => commands::init_table(&dynamodb_table).await,
-            Command::Events { store, shop, json } => commands::events(&store, shop.as_deref(), json).await,
+            Command::Events {
+                store,
+                shop,
+                customer,
+                json,
+            } => commands::events(&store, shop.as_deref(), customer.as_deref(), json).await,
             Command::DeadLetters {
                 store,
                 json,

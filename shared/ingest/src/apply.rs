@@ -50,7 +50,9 @@ pub async fn apply(
             record_audit(store, event, received_at).await?;
         }
         EventKind::CustomerDataRequest(_) => {
-            info!("customer data request recorded; `aftersale events --shop` lists what is held");
+            info!(
+                "customer data request recorded; `aftersale events --shop S --customer C` lists what is held"
+            );
         }
         _ => {
             if event.order().is_some() && store.load_shop(&event.shop).await?.is_none() {
