@@ -87,10 +87,7 @@ impl Mailer for FileMailer {
 
 /// Appends each SMS as a JSON line `{"id","to","body","kind","sent_at"}` to `<dir>/sms.jsonl`.
 #[derive(Clone)]
-pub struct FileSms {
-    dir: PathBuf,
-    clock: Arc<dyn Clock>,
-}
+pub struct FileSms(JsonLines);
 
 impl FileSms {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -98,14 +95,14 @@ impl FileSms {
     }
 
     pub fn with_clock(dir: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            dir: dir.into(),
+        Self(JsonLines {
+            path: dir.into().join("sms.jsonl"),
             clock,
-        }
+        })
     }
 
     pub fn path(&self) -> PathBuf {
-        self.dir.join("sms.jsonl")
+        self.0.path.clone()
     }
 }
 
@@ -131,19 +128,16 @@ impl SmsSender for FileSms {
                 SmsKind::Transactional => "transactional",
                 SmsKind::Promotional => "promotional",
             },
-            sent_at: self.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            sent_at: self.0.now(),
         };
-        append_json_line(self.path(), &line).await?;
+        self.0.append(&line).await?;
         Ok(SentId(id))
     }
 }
 
 /// Appends each alert as a JSON line `{"subject","body","sent_at"}` to `<dir>/alerts.jsonl`.
 #[derive(Clone)]
-pub struct FileAlerts {
-    dir: PathBuf,
-    clock: Arc<dyn Clock>,
-}
+pub struct FileAlerts(JsonLines);
 
 impl FileAlerts {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -151,14 +145,14 @@ impl FileAlerts {
     }
 
     pub fn with_clock(dir: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            dir: dir.into(),
+        Self(JsonLines {
+            path: dir.into().join("alerts.jsonl"),
             clock,
-        }
+        })
     }
 
     pub fn path(&self) -> PathBuf {
-        self.dir.join("alerts.jsonl")
+        self.0.path.clone()
     }
 }
 
@@ -175,22 +169,36 @@ impl SupportAlerts for FileAlerts {
         let line = AlertLine {
             subject,
             body,
-            sent_at: self.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true),
+            sent_at: self.0.now(),
         };
-        append_json_line(self.path(), &line).await
+        self.0.append(&line).await
     }
 }
 
-/// One JSON document and its newline in a single `write_all` on a file opened for append, so
-/// concurrent writers (tasks or processes) never interleave inside a line.
-async fn append_json_line(path: PathBuf, value: &impl Serialize) -> Result<(), SendError> {
-    let mut line = serde_json::to_vec(value)
-        .map_err(|e| SendError::Permanent(format!("encoding the outbox line: {e}")))?;
-    line.push(b'\n');
-    tokio::task::spawn_blocking(move || append(&path, &line))
-        .await
-        .map_err(|e| SendError::Transient(format!("outbox writer stopped: {e}")))?
-        .map_err(io_error)
+/// A JSON-lines file stamped by a clock: what the SMS and alert outboxes share.
+#[derive(Clone)]
+struct JsonLines {
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+}
+
+impl JsonLines {
+    fn now(&self) -> String {
+        self.clock.now().to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    /// One JSON document and its newline in a single `write_all` on a file opened for append,
+    /// so concurrent writers (tasks or processes) never interleave inside a line.
+    async fn append(&self, value: &impl Serialize) -> Result<(), SendError> {
+        let mut line = serde_json::to_vec(value)
+            .map_err(|e| SendError::Permanent(format!("encoding the outbox line: {e}")))?;
+        line.push(b'\n');
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || append(&path, &line))
+            .await
+            .map_err(|e| SendError::Transient(format!("outbox writer stopped: {e}")))?
+            .map_err(io_error)
+    }
 }
 
 fn append(path: &Path, line: &[u8]) -> std::io::Result<()> {

@@ -134,6 +134,28 @@ impl SqliteStore {
         })
     }
 
+    /// Upserts the one JSON document a shop has in `table` (install state, configuration).
+    async fn put_shop_document(
+        &self,
+        table: &'static str,
+        shop: &ShopId,
+        body: String,
+    ) -> Result<(), StoreError> {
+        let shop = shop.to_string();
+        self.run(move |conn| {
+            conn.execute(
+                &format!(
+                    "INSERT INTO {table} (shop, body) VALUES (?1, ?2)
+                     ON CONFLICT (shop) DO UPDATE SET body = excluded.body"
+                ),
+                params![shop, body],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -433,17 +455,7 @@ impl ShopRegistry for SqliteStore {
     }
 
     async fn save_shop(&self, shop: &ShopId, state: &ShopState) -> Result<(), StoreError> {
-        let body = to_json(state)?;
-        let shop = shop.to_string();
-        self.run(move |conn| {
-            conn.execute(
-                "INSERT INTO shops (shop, body) VALUES (?1, ?2) ON CONFLICT (shop) DO UPDATE SET body = excluded.body",
-                params![shop, body],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.put_shop_document("shops", shop, to_json(state)?).await
     }
 }
 
@@ -782,16 +794,7 @@ impl ShopConfigs for SqliteStore {
     }
 
     async fn save_config(&self, shop: &ShopId, config: &ShopConfig) -> Result<(), StoreError> {
-        let (shop, body) = (shop.to_string(), to_json(config)?);
-        self.run(move |conn| {
-            conn.execute(
-                "INSERT INTO shop_configs (shop, body) VALUES (?1, ?2)
-                 ON CONFLICT (shop) DO UPDATE SET body = excluded.body",
-                params![shop, body],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.put_shop_document("shop_configs", shop, to_json(config)?)
+            .await
     }
 }
