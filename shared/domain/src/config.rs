@@ -1,6 +1,10 @@
 //! Per-shop configuration: one TOML file per shop, validated into a typed struct. Every field
 //! has a default a merchant would choose, so an empty file (or none) is a working setup.
 
+use crate::lifecycle::referral::ReferralConfig;
+use crate::lifecycle::replenishment::ReplenishmentConfig;
+use crate::lifecycle::vip::VipConfig;
+use crate::lifecycle::winback::WinbackConfig;
 use crate::{Channel, Consent, ShopId};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
@@ -41,6 +45,24 @@ pub struct ShopConfig {
     pub caps: CapsConfig,
     pub quiet_hours: QuietHours,
     pub flows: FlowsConfig,
+    /// The shop's Admin API, for the discount codes of referrals and win-back offers.
+    pub admin_api: Option<AdminApiConfig>,
+}
+
+/// Where the shop's Admin API is and which secrets hold its credentials. The secrets are
+/// names (environment variables locally, SSM parameters on AWS), never the values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminApiConfig {
+    /// Shopify: unset means `https://{shop}` (the myshopify domain). WooCommerce: the site URL.
+    pub base_url: Option<String>,
+    /// Shopify: the Admin API access token's secret name.
+    pub access_token_secret: Option<String>,
+    /// WooCommerce: the REST API consumer key's and secret's names.
+    pub consumer_key_secret: Option<String>,
+    pub consumer_secret_secret: Option<String>,
+    /// Shopify Admin API version; unset is the version the client was tested against.
+    pub api_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +99,10 @@ pub struct FlowsConfig {
     pub thank_you: ThankYouConfig,
     pub delivery_check_in: DeliveryCheckInConfig,
     pub review_request: ReviewRequestConfig,
+    pub replenishment: ReplenishmentConfig,
+    pub win_back: WinbackConfig,
+    pub vip: VipConfig,
+    pub referral: ReferralConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +170,7 @@ impl Default for ShopConfig {
             caps: CapsConfig::default(),
             quiet_hours: QuietHours::default(),
             flows: FlowsConfig::default(),
+            admin_api: None,
         }
     }
 }
@@ -329,6 +356,34 @@ impl ShopConfig {
                     format!("cycle '{}' names no product_ids or skus", cycle.name),
                 ));
             }
+        }
+        self.flows.replenishment.validate()?;
+        self.flows.win_back.validate()?;
+        self.flows.vip.validate()?;
+        self.flows.referral.validate()?;
+        if let Some(api) = &self.admin_api {
+            if let Some(url) = &api.base_url
+                && !(url.starts_with("https://") || url.starts_with("http://"))
+            {
+                return Err(invalid(
+                    "admin_api.base_url",
+                    "must start with https:// or http://",
+                ));
+            }
+            let shopify = api.access_token_secret.is_some();
+            let woocommerce = api.consumer_key_secret.is_some() && api.consumer_secret_secret.is_some();
+            if !shopify && !woocommerce {
+                return Err(invalid(
+                    "admin_api",
+                    "name access_token_secret (Shopify) or consumer_key_secret and consumer_secret_secret (WooCommerce)",
+                ));
+            }
+        }
+        if self.flows.referral.enabled && self.admin_api.is_none() {
+            return Err(invalid(
+                "flows.referral.enabled",
+                "referral codes are real discount codes: configure [admin_api] first",
+            ));
         }
         Ok(())
     }

@@ -41,6 +41,7 @@ pub fn plan_for_order(
         lease_until: None,
         attempts: 0,
         products: Vec::new(),
+        details: Default::default(),
         to: None,
         rendered_subject: None,
         sent_at: None,
@@ -167,6 +168,21 @@ fn review_delay_days(products: &[ProductRef], config: &ShopConfig) -> u32 {
         .unwrap_or(review.delay_days)
 }
 
+/// For a follow-up step, the step it follows and the gap to leave after it: a review
+/// reminder follows its request, a second replenishment nudge its first.
+pub fn follows(flow: Flow, step: &str, config: &ShopConfig) -> Option<(&'static str, Duration)> {
+    let days = |d: u32| Duration::days(d.into());
+    match (flow, step) {
+        (Flow::ReviewRequest, "reminder") => {
+            Some(("request", days(config.flows.review_request.reminder_after_days)))
+        }
+        (Flow::Replenishment, "follow-up") => {
+            Some(("reminder", days(config.flows.replenishment.follow_up_after_days)))
+        }
+        _ => None,
+    }
+}
+
 /// A planned message with an estimated due time takes the new, known one. Returns the
 /// updated message when something should change.
 pub fn reschedule(existing: &Message, planned: &Message) -> Option<Message> {
@@ -235,6 +251,7 @@ mod tests {
             discount_codes: vec![],
             refunds: vec![],
             shipping_country: None,
+            shipping_address: None,
             client_ip: None,
         });
         record

@@ -13,14 +13,14 @@ mod order_state;
 pub mod policy;
 
 pub use config::{
-    CapsConfig, ConfigError, ConsentConfig, DeliveryCheckInConfig, FlowsConfig, QuietHours, ReviewCycle,
-    ReviewRequestConfig, ShopConfig, ThankYouConfig,
+    AdminApiConfig, CapsConfig, ConfigError, ConsentConfig, DeliveryCheckInConfig, FlowsConfig, QuietHours,
+    ReviewCycle, ReviewRequestConfig, ShopConfig, ThankYouConfig,
 };
 pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
 pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ShopId};
 pub use message::{
     Answer, AnswerKind, Channel, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef,
 };
-pub use model::{Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
+pub use model::{Address, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
 pub use money::{Currency, Money, MoneyError};
 pub use order_state::OrderRecord;

@@ -1,6 +1,7 @@
 use crate::{CustomerId, OrderId, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The flows that write to customers.
@@ -10,17 +11,42 @@ pub enum Flow {
     ThankYou,
     DeliveryCheckIn,
     ReviewRequest,
+    Replenishment,
+    WinBack,
+    Vip,
+    /// "You first" messages of a launch, run by the VIP function.
+    EarlyAccess,
+    Referral,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 3] = [Flow::ThankYou, Flow::DeliveryCheckIn, Flow::ReviewRequest];
+    pub const ALL: [Flow; 8] = [
+        Flow::ThankYou,
+        Flow::DeliveryCheckIn,
+        Flow::ReviewRequest,
+        Flow::Replenishment,
+        Flow::WinBack,
+        Flow::Vip,
+        Flow::EarlyAccess,
+        Flow::Referral,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Flow::ThankYou => "thank-you",
             Flow::DeliveryCheckIn => "delivery-check-in",
             Flow::ReviewRequest => "review-request",
+            Flow::Replenishment => "replenishment",
+            Flow::WinBack => "win-back",
+            Flow::Vip => "vip",
+            Flow::EarlyAccess => "early-access",
+            Flow::Referral => "referral",
         }
+    }
+
+    /// The flow named `name` (`win-back`), as the CLI and environment spell it.
+    pub fn parse(name: &str) -> Option<Flow> {
+        Flow::ALL.into_iter().find(|f| f.as_str() == name)
     }
 }
 
@@ -123,6 +149,10 @@ pub struct Message {
     pub attempts: u32,
     #[serde(default)]
     pub products: Vec<ProductRef>,
+    /// What the plan decided that the message must say or re-check: a run-out date, an
+    /// offer and its expiry, a tier, a referral code. Shown in the outbox, given to templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub details: BTreeMap<String, String>,
     /// Filled when sent: where it went, what it said, the provider's id.
     pub to: Option<String>,
     pub rendered_subject: Option<String>,

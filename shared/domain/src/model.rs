@@ -151,8 +151,22 @@ pub struct Order {
     pub discount_codes: Vec<String>,
     pub refunds: Vec<Refund>,
     pub shipping_country: Option<String>,
+    /// Where the parcel goes, kept only for referral fraud checks (a friend shipping to the
+    /// advocate's own address is the advocate).
+    #[serde(default)]
+    pub shipping_address: Option<Address>,
     /// The buyer's IP, kept only for referral fraud checks.
     pub client_ip: Option<String>,
+}
+
+/// A postal address as the platform gave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub postcode: String,
+    pub country_code: String,
 }
 
 impl Order {

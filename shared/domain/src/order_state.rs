@@ -167,6 +167,7 @@ mod tests {
             discount_codes: vec![],
             refunds: vec![],
             shipping_country: None,
+            shipping_address: None,
             client_ip: None,
         }
     }

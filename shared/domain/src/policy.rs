@@ -170,6 +170,10 @@ fn flow_enabled(config: &ShopConfig, flow: Flow) -> bool {
         Flow::ThankYou => config.flows.thank_you.enabled,
         Flow::DeliveryCheckIn => config.flows.delivery_check_in.enabled,
         Flow::ReviewRequest => config.flows.review_request.enabled,
+        Flow::Replenishment => config.flows.replenishment.enabled,
+        Flow::WinBack => config.flows.win_back.enabled,
+        Flow::Vip | Flow::EarlyAccess => config.flows.vip.enabled,
+        Flow::Referral => config.flows.referral.enabled,
     }
 }
 
@@ -286,6 +290,7 @@ mod tests {
             discount_codes: vec![],
             refunds: vec![],
             shipping_country: None,
+            shipping_address: None,
             client_ip: None,
         });
         record
@@ -309,6 +314,7 @@ mod tests {
             lease_until: None,
             attempts: 1,
             products: vec![],
+            details: Default::default(),
             to: None,
             rendered_subject: None,
             sent_at: None,

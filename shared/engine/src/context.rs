@@ -52,6 +52,7 @@ impl Engine {
                     .collect();
                 json!({
                     "title": p.title,
+                    "product_id": p.product_id,
                     "rating_links": rating_links,
                     "review_url": config.review_url(&message.shop, &p.product_id, p.variant_id.as_deref(), p.sku.as_deref()),
                 })
@@ -64,7 +65,13 @@ impl Engine {
             .map(|score| self.link(message, LinkAction::Nps { score }, now))
             .collect();
         json!({
-            "shop": { "name": config.display_name(&message.shop), "domain": message.shop },
+            "shop": {
+                "name": config.display_name(&message.shop),
+                "domain": message.shop,
+                "url": format!("https://{}", message.shop),
+                "support_email": config.support_email,
+            },
+            "details": details(message, tz),
             "customer": { "first_name": customer.first_name, "last_name": customer.last_name },
             "order": order.map(|o| json!({
                 "name": o.name.clone().unwrap_or_else(|| format!("#{}", o.id)),
@@ -83,4 +90,25 @@ impl Engine {
             },
         })
     }
+}
+
+/// The message's details for templates: every `…_at` instant is also given as `…_on`, a date
+/// (and, for launches, a time) in the customer's zone.
+fn details(message: &Message, tz: chrono_tz::Tz) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    for (key, value) in &message.details {
+        if let Some(stem) = key.strip_suffix("_at")
+            && let Ok(at) = DateTime::parse_from_rfc3339(value)
+        {
+            let local = at.with_timezone(&tz);
+            let text = if stem == "public_start" {
+                local.format("%Y-%m-%d %H:%M").to_string()
+            } else {
+                local.format("%Y-%m-%d").to_string()
+            };
+            out.insert(format!("{stem}_on"), Value::String(text));
+        }
+        out.insert(key.clone(), Value::String(value.clone()));
+    }
+    out
 }

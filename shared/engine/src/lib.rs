@@ -5,11 +5,14 @@
 pub mod bounces;
 mod bus;
 mod context;
+pub mod discounts;
 pub mod feedback;
+mod lifecycle;
 mod planner;
 mod sender;
 
 pub use bus::InProcessBus;
+pub use lifecycle::{CampaignError, CampaignReport};
 pub use sender::TickReport;
 
 use aftersale_domain::{Flow, ShopConfig, ShopId};
@@ -60,6 +63,8 @@ pub struct Senders {
     pub mailer: Arc<dyn Mailer>,
     pub sms: Arc<dyn SmsSender>,
     pub alerts: Arc<dyn SupportAlerts>,
+    /// Creates the discount codes of referrals and win-back offers in the shop.
+    pub discounts: Arc<dyn discounts::DiscountApis>,
 }
 
 pub struct Engine {

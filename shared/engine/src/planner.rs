@@ -46,6 +46,7 @@ impl Engine {
                 }
             }
         }
+        changed += self.plan_lifecycle(event, &record.value, &config, now).await?;
         Ok(changed)
     }
 }

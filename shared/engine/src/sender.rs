@@ -5,8 +5,10 @@
 //! failed loudly (and support told) rather than risk a second copy in someone's inbox.
 
 use crate::Engine;
+use crate::lifecycle::{Held, Prepared};
+use aftersale_domain::flows::{follows, locale_for};
 use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide};
-use aftersale_domain::{Channel, Flow, Message, MessageClass, MessageStatus, flows::locale_for};
+use aftersale_domain::{Channel, Flow, Message, MessageClass, MessageStatus};
 use aftersale_ports::{Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError};
 use aftersale_templates::RenderedEmail;
 use chrono::{DateTime, Duration, Utc};
@@ -116,6 +118,10 @@ impl Engine {
     async fn decide_and_send(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
         let shop = &message.shop.clone();
         let config = self.config(shop).await?;
+        let message = match self.recheck(message.clone(), &config, now).await? {
+            Prepared::Proceed(checked) => *checked,
+            Prepared::Held(held) => return self.settle(message, held).await,
+        };
         let shop_state = self.store.load_shop(shop).await?;
         let record = match &message.order_id {
             Some(order_id) => self.store.load_order(shop, order_id).await?.map(|v| v.value),
@@ -144,10 +150,10 @@ impl Engine {
             (Flow::ThankYou, "feedback") => answers.iter().any(|a| a.message_id == message.id()),
             _ => false,
         };
-        let follows = (message.step == "reminder").then(|| {
+        let follows = follows(message.flow, &message.step, &config).map(|(prior, gap)| {
             let request = history
                 .iter()
-                .find(|m| m.flow == message.flow && m.subject == message.subject && m.step == "request");
+                .find(|m| m.flow == message.flow && m.subject == message.subject && m.step == prior);
             let state = match request {
                 Some(m) if m.status == MessageStatus::Sent => {
                     m.sent_at.map_or(FollowUp::NotSent, FollowUp::Sent)
@@ -155,10 +161,7 @@ impl Engine {
                 Some(m) if !m.status.is_final() => FollowUp::Pending { due_at: m.due_at },
                 _ => FollowUp::NotSent,
             };
-            (
-                state,
-                Duration::days(config.flows.review_request.reminder_after_days.into()),
-            )
+            (state, gap)
         });
         let marketing_sent_at: Vec<DateTime<Utc>> = history
             .iter()
@@ -188,6 +191,7 @@ impl Engine {
             }
             other => other,
         };
+        self.after_decision(&message, &decision, &config, now).await?;
         match decision {
             Decision::Skip(reason) => {
                 info!(reason = %reason, "skipped");
@@ -211,6 +215,10 @@ impl Engine {
                 self.save(deferred, Outcome::Deferred).await
             }
             Decision::Send { to } => {
+                let message = match self.before_send(message.clone(), &config, now).await? {
+                    Prepared::Proceed(ready) => *ready,
+                    Prepared::Held(held) => return self.settle(message, held).await,
+                };
                 let customer = customer.expect("decide sends only to a known customer");
                 let locale = locale_for(Some(&customer), &config);
                 let context = self.render_context(&message, &customer, record.as_ref(), &config, now);
@@ -332,6 +340,58 @@ impl Engine {
                         self.save(failed, Outcome::Failed).await
                     }
                 }
+            }
+        }
+    }
+
+    /// Records what a flow's own check decided instead of sending.
+    async fn settle(&self, message: Message, held: Held) -> Result<Outcome, StoreError> {
+        match held {
+            Held::Skip(reason) => {
+                info!(reason = %reason, "skipped");
+                let skipped = Message {
+                    status: MessageStatus::Skipped,
+                    reason: format!("skipped: {reason}"),
+                    lease_until: None,
+                    ..message
+                };
+                self.save(skipped, Outcome::Skipped).await
+            }
+            Held::Defer {
+                message: with,
+                until,
+                reason,
+            } => {
+                info!(until = %until, reason = %reason, "deferred");
+                let deferred = Message {
+                    status: MessageStatus::Planned,
+                    due_at: until,
+                    reason,
+                    lease_until: None,
+                    version: message.version,
+                    ..*with
+                };
+                self.save(deferred, Outcome::Deferred).await
+            }
+            Held::Fail(reason) => {
+                warn!(reason = %reason, "failed");
+                self.alert(
+                    "Aftersale: a message failed",
+                    &format!(
+                        "Message {} for customer {} in {}: {reason}",
+                        message.id(),
+                        message.customer_id,
+                        message.shop
+                    ),
+                )
+                .await;
+                let failed = Message {
+                    status: MessageStatus::Failed,
+                    reason,
+                    lease_until: None,
+                    ..message
+                };
+                self.save(failed, Outcome::Failed).await
             }
         }
     }

@@ -1,5 +1,5 @@
-//! Folding a new event into the stored state: order records, customer profiles, install
-//! state, and the platform's privacy requests.
+//! Folding a new event into the stored state: order records, customer profiles and their
+//! purchase statistics, install state, and the platform's privacy requests.
 
 use aftersale_domain::{CustomerId, EventKind, OrderId, OrderRecord, PrivacyRequest, StoreEvent};
 use aftersale_ports::{ShopState, Store, StoreError};
@@ -16,6 +16,9 @@ pub async fn apply(
 ) -> Result<(), StoreError> {
     if let Some(order_id) = event.order_id() {
         fold_order(store, event, order_id).await?;
+        if let Some(record) = store.load_order(&event.shop, order_id).await? {
+            aftersale_ports::lifecycle::record_order(store, &event.shop, &record.value).await?;
+        }
     }
     let customer = match &event.kind {
         EventKind::CustomerCreated(c) | EventKind::CustomerUpdated(c) => Some(c),

@@ -1,5 +1,7 @@
 //! A flow function's two kinds of invocation: domain events from SNS (plan) and the
-//! EventBridge schedule's tick (send what is due).
+//! EventBridge schedule's tick (send what is due). One function may run several flows (the
+//! VIP function also sends early-access messages): each event is planned and each tick sent
+//! for all of them, by one engine.
 
 use crate::engine;
 use aftersale_domain::{Flow, StoreEvent};
@@ -24,7 +26,16 @@ enum Invocation {
 
 /// Runs one flow's function until the runtime stops it.
 pub async fn run_flow(flow: Flow) -> Result<(), Error> {
-    let engine = engine(vec![flow]).await?;
+    run_flows(&[flow]).await
+}
+
+/// Runs a function that serves several flows (e.g. `[Flow::Vip, Flow::EarlyAccess]`) until
+/// the runtime stops it. Its SNS filter policy must let through the events of every flow.
+pub async fn run_flows(flows: &[Flow]) -> Result<(), Error> {
+    if flows.is_empty() {
+        return Err(Error::from("a flow function needs at least one flow"));
+    }
+    let engine = engine(flows.to_vec()).await?;
     let engine = &engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(engine, event.payload).await

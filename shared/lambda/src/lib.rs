@@ -5,11 +5,12 @@
 mod flow;
 mod ses_events;
 
-pub use flow::run_flow;
+pub use flow::{run_flow, run_flows};
 pub use ses_events::run_ses_events;
 
 use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms, SsmSecrets, load_config};
 use aftersale_domain::Flow;
+use aftersale_engine::discounts::{AdminApiDiscounts, SecretSource};
 use aftersale_engine::{Engine, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
@@ -61,6 +62,21 @@ async fn secret(ssm: &SsmSecrets, direct: &str, parameter: &str) -> anyhow::Resu
     }
 }
 
+/// The shops' Admin API secrets, named in their `[admin_api]` config, from SSM (SecureStrings,
+/// decrypted): read when a discount code is created, so a rotated token is picked up at once.
+/// The function's role must allow `ssm:GetParameter` on those names (`template.yaml` grants
+/// `parameter/aftersale/*` to the flows that create discounts).
+#[derive(Clone, Debug)]
+struct SsmSecretSource(SsmSecrets);
+
+#[async_trait::async_trait]
+impl SecretSource for SsmSecretSource {
+    async fn secret(&self, name: &str) -> Result<String, String> {
+        // SecretError names the parameter, never its value.
+        self.0.read(name).await.map_err(|err| err.to_string())
+    }
+}
+
 async fn store(config: &SdkConfig) -> anyhow::Result<Arc<DynamoDbStore>> {
     Ok(Arc::new(DynamoDbStore::from_config(
         config,
@@ -97,7 +113,8 @@ pub async fn ingest() -> anyhow::Result<Ingest> {
     ))
 }
 
-/// The flow and feedback functions' engine: DynamoDB, SES, SNS, templates and link key.
+/// The flow and feedback functions' engine: DynamoDB, SES, SNS, templates, link key, and the
+/// shops' Admin APIs (secrets from SSM) for discount codes.
 pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
     let config = load_config().await;
     let ssm = SsmSecrets::from_config(&config);
@@ -113,6 +130,7 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
         mailer: Arc::new(SesMailer::from_config(&config)),
         sms: Arc::new(SnsSms::new(sns.clone())),
         alerts: Arc::new(SnsAlerts::new(sns, required("SUPPORT_ALERTS_TOPIC_ARN")?)),
+        discounts: Arc::new(AdminApiDiscounts::new(Arc::new(SsmSecretSource(ssm)))),
     };
     let settings = Settings {
         link_base_url: required("FEEDBACK_BASE_URL")?.trim_end_matches('/').to_string(),

@@ -7,8 +7,8 @@
 use crate::json::{id, non_empty, opt_id};
 use crate::{Delivery, Normalised, PayloadError};
 use aftersale_domain::{
-    Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, LineItem, Money, Order,
-    OrderId, OrderStatus, Platform, PrivacyRequest, Refund, RefundEvent, Shipment, ShipmentStatus,
+    Address, Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, LineItem, Money,
+    Order, OrderId, OrderStatus, Platform, PrivacyRequest, Refund, RefundEvent, Shipment, ShipmentStatus,
     StoreEvent,
 };
 use chrono::{DateTime, FixedOffset, Utc};
@@ -308,7 +308,24 @@ struct RawDiscountCode {
 
 #[derive(Deserialize)]
 struct RawAddress {
+    address1: Option<String>,
+    address2: Option<String>,
+    city: Option<String>,
+    zip: Option<String>,
     country_code: Option<String>,
+}
+
+impl RawAddress {
+    fn address(&self) -> Option<Address> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        non_empty(self.address1.clone()).map(|line1| Address {
+            line1,
+            line2: text(&self.address2),
+            city: text(&self.city),
+            postcode: text(&self.zip),
+            country_code: text(&self.country_code),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -430,6 +447,7 @@ impl RawOrder {
             total_discounts,
             discount_codes: self.discount_codes.into_iter().map(|d| d.code).collect(),
             refunds,
+            shipping_address: self.shipping_address.as_ref().and_then(RawAddress::address),
             shipping_country: self
                 .shipping_address
                 .or(self.billing_address)

@@ -8,8 +8,8 @@
 use crate::json::{id, non_empty, opt_id};
 use crate::{Delivery, Normalised, PayloadError};
 use aftersale_domain::{
-    Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, LineItem, Money, Order,
-    OrderId, OrderStatus, Platform, Refund, RefundEvent, Shipment, ShipmentStatus, StoreEvent,
+    Address, Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, LineItem, Money,
+    Order, OrderId, OrderStatus, Platform, Refund, RefundEvent, Shipment, ShipmentStatus, StoreEvent,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
@@ -253,7 +253,24 @@ struct RawAddress {
     last_name: Option<String>,
     email: Option<String>,
     phone: Option<String>,
+    address_1: Option<String>,
+    address_2: Option<String>,
+    city: Option<String>,
+    postcode: Option<String>,
     country: Option<String>,
+}
+
+impl RawAddress {
+    fn address(&self) -> Option<Address> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        non_empty(self.address_1.clone()).map(|line1| Address {
+            line1,
+            line2: text(&self.address_2),
+            city: text(&self.city),
+            postcode: text(&self.postcode),
+            country_code: text(&self.country),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -392,6 +409,7 @@ impl RawOrder {
             },
             discount_codes: self.coupon_lines.into_iter().map(|c| c.code).collect(),
             refunds,
+            shipping_address: self.shipping.address(),
             shipping_country: non_empty(self.shipping.country).or(non_empty(self.billing.country)),
             client_ip: non_empty(self.customer_ip_address),
         })

@@ -19,11 +19,9 @@
 //! `due_messages` answers for every shop at once, so its checks use instants of their own, each
 //! call further in the past than the one before (see `fresh_epoch`): nothing another check
 //! left planned is ever older than what a due check expects to see first.
-//!
-//! [`redact_shop_removes_dead_letters`] is not in [`all`] yet: see its documentation.
 
 use crate::{
-    DeadLetter, DeadLetterStatus, FlowStore, Recorded, ShopState, Store, StoreError, StoredEvent,
+    DeadLetter, DeadLetterStatus, FlowStore, Recorded, ShopState, Store, StoreError, StoredEvent, Versioned,
     attention_at,
 };
 use aftersale_domain::policy::SuppressionReason;
@@ -33,6 +31,7 @@ use aftersale_domain::{
     Platform, Refund, RefundEvent, ShopConfig, ShopId, StoreEvent,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Runs every check in this module.
@@ -47,6 +46,9 @@ pub async fn all(store: &dyn Store) {
     redact_customer(store).await;
     redact_shop(store).await;
     redact_shop_removes_dead_letters(store).await;
+    documents(store).await;
+    documents_are_listed_by_prefix(store).await;
+    documents_go_with_their_customer_and_shop(store).await;
 }
 
 /// `record_event` answers New once, then Duplicate with the applied flag `mark_applied` set;
@@ -385,8 +387,6 @@ pub async fn redact_shop(store: &dyn Store) {
 /// `redact_shop` also deletes the dead letters a delivery for the shop left: they hold raw
 /// payloads with customer data. (Dead letters of an unparseable shop name cannot be found by
 /// any shop; they stay until an operator deletes them.)
-///
-/// Not in [`all`] yet: `MemoryStore` and `SqliteStore` keep them (see their tests).
 pub async fn redact_shop_removes_dead_letters(store: &dyn Store) {
     let shop = unique_shop("redact-dl");
     let other_shop = unique_shop("redact-dl-other");
@@ -404,6 +404,240 @@ pub async fn redact_shop_removes_dead_letters(store: &dyn Store) {
         "the shop's dead letters are gone"
     );
     assert!(letters.contains(&kept), "another shop's dead letters stay");
+}
+
+/// Documents: version 0 creates once, a save lands only over the version it names and bumps it
+/// by one, and the same key in another shop is another document.
+pub async fn documents(store: &dyn Store) {
+    let shop = unique_shop("docs");
+    let other_shop = unique_shop("docs-other");
+    let key = "campaign#spring";
+    assert_eq!(store.load_document(&shop, key).await.unwrap(), None);
+
+    let first = json!({"slug": "spring", "sent": 0});
+    store.save_document(&shop, key, &first, 0).await.unwrap();
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap(),
+        Some(Versioned {
+            value: first.clone(),
+            version: 1
+        })
+    );
+    assert_conflict(
+        store
+            .save_document(&shop, key, &json!({"slug": "other"}), 0)
+            .await,
+        "creating an existing document",
+    );
+    assert_conflict(
+        store
+            .save_document(&shop, key, &json!({"slug": "other"}), 2)
+            .await,
+        "a version from the future",
+    );
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap().map(|d| d.value),
+        Some(first),
+        "a failed save changes nothing"
+    );
+
+    let second = json!({"slug": "spring", "sent": 12, "codes": ["A", "B"]});
+    store.save_document(&shop, key, &second, 1).await.unwrap();
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap(),
+        Some(Versioned {
+            value: second.clone(),
+            version: 2
+        })
+    );
+    assert_conflict(
+        store.save_document(&shop, key, &json!({}), 1).await,
+        "a stale version",
+    );
+    assert_conflict(
+        store
+            .save_document(&shop, "campaign#missing", &json!({}), 3)
+            .await,
+        "updating a document that does not exist",
+    );
+    assert_eq!(
+        store.load_document(&shop, "campaign#missing").await.unwrap(),
+        None
+    );
+
+    assert_eq!(store.load_document(&other_shop, key).await.unwrap(), None);
+    store
+        .save_document(&other_shop, key, &json!({"slug": "theirs"}), 0)
+        .await
+        .expect("the same key in another shop is a new document");
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap().map(|d| d.value),
+        Some(second)
+    );
+}
+
+/// `list_documents` returns the shop's documents whose key starts with the prefix, sorted by
+/// key, and nothing of another shop. The prefix is literal: `%` and `_` match only themselves.
+pub async fn documents_are_listed_by_prefix(store: &dyn Store) {
+    let shop = unique_shop("docs-list");
+    let other_shop = unique_shop("docs-list-other");
+    let keys = [
+        "campaignz",
+        "campaign#b",
+        "campaign#ab",
+        "campaign#a%_x",
+        "campaign#a",
+        "campaign",
+        "code#ABC",
+        "campaign#aXYx",
+    ];
+    for key in keys {
+        store
+            .save_document(&shop, key, &json!({ "key": key }), 0)
+            .await
+            .unwrap();
+    }
+    store
+        .save_document(&shop, "campaign#a", &json!({"key": "campaign#a", "v": 2}), 1)
+        .await
+        .unwrap();
+    for key in ["campaign#a", "campaign#other"] {
+        store
+            .save_document(&other_shop, key, &json!({"theirs": true}), 0)
+            .await
+            .unwrap();
+    }
+
+    let listed = |prefix: &'static str| document_keys(store, &shop, prefix);
+    assert_eq!(
+        listed("campaign#").await,
+        [
+            "campaign#a",
+            "campaign#a%_x",
+            "campaign#aXYx",
+            "campaign#ab",
+            "campaign#b"
+        ],
+        "by key, without `campaign`, `campaignz` or another shop's"
+    );
+    assert_eq!(
+        listed("campaign#a").await,
+        ["campaign#a", "campaign#a%_x", "campaign#aXYx", "campaign#ab"]
+    );
+    assert_eq!(
+        listed("campaign#a%_").await,
+        ["campaign#a%_x"],
+        "`%` and `_` are literal"
+    );
+    assert_eq!(listed("campaign#ab").await, ["campaign#ab"]);
+    assert_eq!(listed("campaign").await.len(), 7);
+    assert!(listed("campaign#c").await.is_empty());
+    assert!(listed("nothing#").await.is_empty());
+    let mut everything: Vec<&str> = keys.to_vec();
+    everything.sort_unstable();
+    assert_eq!(
+        listed("").await,
+        everything,
+        "an empty prefix lists the whole shop"
+    );
+
+    let versions: Vec<(String, u64)> = store
+        .list_documents(&shop, "campaign#a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(key, doc)| (key, doc.version))
+        .collect();
+    assert_eq!(
+        versions[0],
+        ("campaign#a".to_string(), 2),
+        "listed with its version"
+    );
+    assert_eq!(
+        store.list_documents(&other_shop, "campaign#").await.unwrap(),
+        vec![
+            (
+                "campaign#a".to_string(),
+                Versioned {
+                    value: json!({"theirs": true}),
+                    version: 1
+                }
+            ),
+            (
+                "campaign#other".to_string(),
+                Versioned {
+                    value: json!({"theirs": true}),
+                    version: 1
+                }
+            ),
+        ]
+    );
+}
+
+/// `redact_customer` deletes the documents under `customer#{id}#` and counts them; it keeps
+/// another customer's (`c10` is not `c1`), the shop's own and another shop's. `redact_shop`
+/// deletes every document of the shop.
+pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
+    let shop = unique_shop("docs-redact");
+    let other_shop = unique_shop("docs-redact-other");
+    let c1 = customer_id("c1");
+    let seeded = [
+        "customer#c1#orders",
+        "customer#c1#tier",
+        "customer#c10#orders",
+        "customer#c2#tier",
+        "code#C1REF",
+        "stats#spend",
+    ];
+    for s in [&shop, &other_shop] {
+        for key in seeded {
+            store
+                .save_document(s, key, &json!({ "key": key }), 0)
+                .await
+                .unwrap();
+        }
+    }
+    let before_other = store.list_documents(&other_shop, "").await.unwrap();
+
+    let removed = store.redact_customer(&shop, Some(&c1), &[]).await.unwrap();
+    assert_eq!(removed, 2, "c1's two documents");
+    assert_eq!(
+        store.load_document(&shop, "customer#c1#orders").await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .list_documents(&shop, &crate::documents::keys::customer_prefix(&c1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        document_keys(store, &shop, "").await,
+        [
+            "code#C1REF",
+            "customer#c10#orders",
+            "customer#c2#tier",
+            "stats#spend"
+        ],
+        "another customer's and the shop's documents stay"
+    );
+    assert_eq!(
+        store.list_documents(&other_shop, "").await.unwrap(),
+        before_other,
+        "another shop's customer c1 is another customer"
+    );
+
+    let removed = store.redact_shop(&shop).await.unwrap();
+    assert_eq!(removed, 4, "every document left in the shop");
+    assert!(document_keys(store, &shop, "").await.is_empty());
+    assert_eq!(store.load_document(&shop, "stats#spend").await.unwrap(), None);
+    assert_eq!(
+        store.redact_shop(&shop).await.unwrap(),
+        0,
+        "a second redact finds nothing"
+    );
+    assert_eq!(store.list_documents(&other_shop, "").await.unwrap(), before_other);
 }
 
 // ---- the flows' store ----
@@ -1094,6 +1328,7 @@ fn placed_order(order: &str, customer: &str) -> Order {
         discount_codes: Vec::new(),
         refunds: Vec::new(),
         shipping_country: Some("IT".into()),
+        shipping_address: None,
         client_ip: None,
     }
 }
@@ -1224,6 +1459,7 @@ fn message(
         lease_until: None,
         attempts: 0,
         products: Vec::new(),
+        details: Default::default(),
         to: None,
         rendered_subject: None,
         sent_at: None,
@@ -1335,6 +1571,19 @@ async fn flow_snapshot(store: &dyn FlowStore, shop: &ShopId) -> FlowSnapshot {
             .extend(store.customer_answers(shop, &cid).await.unwrap());
     }
     snap
+}
+
+/// The keys `list_documents` returns, checking each comes with its own document (seeded as
+/// `{"key": key}`).
+async fn document_keys(store: &dyn Store, shop: &ShopId, prefix: &str) -> Vec<String> {
+    let found = store.list_documents(shop, prefix).await.unwrap();
+    for (key, doc) in &found {
+        assert_eq!(
+            doc.value["key"], *key,
+            "listed under {prefix:?}: each key with its own document"
+        );
+    }
+    found.into_iter().map(|(key, _)| key).collect()
 }
 
 fn assert_conflict(result: Result<(), StoreError>, what: &str) {

@@ -5,14 +5,17 @@
 mod clock;
 #[cfg(feature = "contract")]
 pub mod contract;
+pub mod documents;
 mod error;
 mod flow_store;
+pub mod lifecycle;
 pub mod memory;
 mod messaging;
 mod records;
 mod traits;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use documents::Documents;
 pub use error::StoreError;
 pub use flow_store::{Answers, FlowStore, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
 pub use messaging::{

@@ -1,7 +1,7 @@
 //! An in-memory [`Store`](crate::Store) for unit tests: the same semantics as the real
 //! adapters (conditional writes, versions, per-shop keys) behind one lock.
 
-use crate::{Answers, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
+use crate::{Answers, Documents, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
 use crate::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, ShopRegistry,
     ShopState, StoreError, StoredEvent, Versioned,
@@ -29,6 +29,7 @@ struct State {
     answers: HashMap<(ShopId, CustomerId, String, String), Answer>,
     suppressions: HashMap<(ShopId, String), SuppressionReason>,
     configs: HashMap<ShopId, ShopConfig>,
+    documents: BTreeMap<(ShopId, String), Versioned<serde_json::Value>>,
 }
 
 impl State {
@@ -43,6 +44,7 @@ impl State {
             + self.answers.len()
             + self.suppressions.len()
             + self.configs.len()
+            + self.documents.len()
     }
 }
 
@@ -223,6 +225,9 @@ impl Privacy for MemoryStore {
             .orders
             .retain(|(s, id), _| !(s == shop && order_ids.contains(id)));
         if let Some(customer) = customer {
+            state
+                .documents
+                .retain(|(s, key), _| !(s == shop && crate::documents::owned_by(key, customer)));
             state.customers.remove(&(shop.clone(), customer.clone()));
             state
                 .messages
@@ -251,6 +256,7 @@ impl Privacy for MemoryStore {
         state.answers.retain(|(s, _, _, _), _| s != shop);
         state.suppressions.retain(|(s, _), _| s != shop);
         state.configs.remove(shop);
+        state.documents.retain(|(s, _), _| s != shop);
         // Dead letters hold raw payloads, customer details included.
         state
             .dead_letters
@@ -422,5 +428,59 @@ impl ShopConfigs for MemoryStore {
     async fn save_config(&self, shop: &ShopId, config: &ShopConfig) -> Result<(), StoreError> {
         self.write().configs.insert(shop.clone(), config.clone());
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Documents for MemoryStore {
+    async fn load_document(
+        &self,
+        shop: &ShopId,
+        key: &str,
+    ) -> Result<Option<Versioned<serde_json::Value>>, StoreError> {
+        Ok(self
+            .read()
+            .documents
+            .get(&(shop.clone(), key.to_string()))
+            .cloned())
+    }
+
+    async fn save_document(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        value: &serde_json::Value,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut state = self.write();
+        let slot = (shop.clone(), key.to_string());
+        let current = state.documents.get(&slot).map_or(0, |d| d.version);
+        if current != expected_version {
+            return Err(StoreError::Conflict {
+                what: format!("document {key}"),
+            });
+        }
+        state.documents.insert(
+            slot,
+            Versioned {
+                value: value.clone(),
+                version: expected_version + 1,
+            },
+        );
+        Ok(())
+    }
+
+    async fn list_documents(
+        &self,
+        shop: &ShopId,
+        prefix: &str,
+    ) -> Result<Vec<(String, Versioned<serde_json::Value>)>, StoreError> {
+        Ok(self
+            .read()
+            .documents
+            .range((shop.clone(), prefix.to_string())..)
+            .take_while(|((s, key), _)| s == shop && key.starts_with(prefix))
+            .map(|((_, key), doc)| (key.clone(), doc.clone()))
+            .collect())
     }
 }

@@ -1,4 +1,4 @@
-use crate::{DeadLetter, Recorded, ShopState, StoreError, StoredEvent, Versioned};
+use crate::{DeadLetter, Documents, Recorded, ShopState, StoreError, StoredEvent, Versioned};
 use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -61,7 +61,8 @@ pub trait ShopRegistry: Send + Sync {
 /// Deletion on the platform's GDPR requests.
 #[async_trait]
 pub trait Privacy: Send + Sync {
-    /// Deletes the customer's profile, orders (theirs and those listed) and events.
+    /// Deletes the customer's profile, orders (theirs and those listed), events, and the
+    /// documents under their `customer#{id}#` prefix.
     async fn redact_customer(
         &self,
         shop: &ShopId,
@@ -73,8 +74,14 @@ pub trait Privacy: Send + Sync {
 }
 
 /// Everything a store offers; adapters implement the parts, this comes for free.
-pub trait Store: EventLog + OrderRecords + CustomerProfiles + DeadLetters + ShopRegistry + Privacy {}
-impl<T: EventLog + OrderRecords + CustomerProfiles + DeadLetters + ShopRegistry + Privacy> Store for T {}
+pub trait Store:
+    EventLog + OrderRecords + CustomerProfiles + DeadLetters + ShopRegistry + Privacy + Documents
+{
+}
+impl<T: EventLog + OrderRecords + CustomerProfiles + DeadLetters + ShopRegistry + Privacy + Documents> Store
+    for T
+{
+}
 
 /// Where stored events are announced for the flows (SNS in AWS, in-process locally).
 #[async_trait]

@@ -68,6 +68,18 @@ const BUILTIN: &[[BuiltinPart; 8]] = &[
     builtin_step!("delivery-check-in/check-in"),
     builtin_step!("review-request/request"),
     builtin_step!("review-request/reminder"),
+    builtin_step!("replenishment/reminder"),
+    builtin_step!("replenishment/follow-up"),
+    builtin_step!("win-back/value"),
+    builtin_step!("win-back/offer"),
+    builtin_step!("win-back/social-proof"),
+    builtin_step!("win-back/last-call"),
+    builtin_step!("vip/tier-entered"),
+    builtin_step!("vip/birthday"),
+    builtin_step!("vip/anniversary"),
+    builtin_step!("early-access/you-first"),
+    builtin_step!("referral/share"),
+    builtin_step!("referral/reward"),
 ];
 
 /// One part of a message.

@@ -3,13 +3,28 @@ use serde_json::{Value, json};
 use std::fs;
 use std::path::Path;
 
-const STEPS: [(&str, &str); 5] = [
+const STEPS: [(&str, &str); 17] = [
     ("thank-you", "thank-you"),
     ("thank-you", "feedback"),
     ("delivery-check-in", "check-in"),
     ("review-request", "request"),
     ("review-request", "reminder"),
+    ("replenishment", "reminder"),
+    ("replenishment", "follow-up"),
+    ("win-back", "value"),
+    ("win-back", "offer"),
+    ("win-back", "social-proof"),
+    ("win-back", "last-call"),
+    ("vip", "tier-entered"),
+    ("vip", "birthday"),
+    ("vip", "anniversary"),
+    ("early-access", "you-first"),
+    ("referral", "share"),
+    ("referral", "reward"),
 ];
+
+const UNSUBSCRIBE: &str = "https://links.bottega-rossi.example/l/unsubscribe";
+const SHOP_URL: &str = "https://bottega-rossi.example";
 
 /// Service and marketing steps carry an unsubscribe link; transactional ones are labelled.
 fn is_transactional(flow: &str, step: &str) -> bool {
@@ -416,4 +431,389 @@ fn a_missing_override_directory_is_an_io_error() {
     let err = Templates::builtin().with_overrides(&missing).err().unwrap();
     assert!(matches!(err, TemplateError::Io { .. }), "{err}");
     assert!(err.to_string().contains("nope"), "{err}");
+}
+
+/// Marketing steps, with what their text must show and what their SMS must show, given the
+/// sample context.
+const MARKETING: [(&str, &str, &[&str], &[&str]); 12] = [
+    (
+        "replenishment",
+        "reminder",
+        &[
+            "Olive oil soap x 2",
+            "Thursday 4 December",
+            "https://bottega-rossi.example/cart/40123456789:2",
+            "Olive wood soap dish",
+            "https://bottega-rossi.example/products/olive-wood-soap-dish",
+        ],
+        &["Olive oil soap", "Thursday 4 December"],
+    ),
+    (
+        "replenishment",
+        "follow-up",
+        &[
+            "Olive oil soap",
+            "Thursday 4 December",
+            "(2)",
+            "https://bottega-rossi.example/cart/40123456789:2",
+            "Olive wood soap dish",
+            "https://bottega-rossi.example/products/olive-wood-soap-dish",
+        ],
+        &["Olive oil soap"],
+    ),
+    ("win-back", "value", &[SHOP_URL], &[]),
+    (
+        "win-back",
+        "offer",
+        &["10%", "COMEBACK-K7M2P9QX4R", "Sunday 14 December"],
+        &["10%", "COMEBACK-K7M2P9QX4R", "Sunday 14 December"],
+    ),
+    (
+        "win-back",
+        "social-proof",
+        &["Linen apron", "Olive wood spoon", "37"],
+        &["37"],
+    ),
+    (
+        "win-back",
+        "last-call",
+        &["10%", "COMEBACK-K7M2P9QX4R", "Sunday 14 December"],
+        &["10%", "COMEBACK-K7M2P9QX4R", "Sunday 14 December"],
+    ),
+    ("vip", "tier-entered", &["Gold"], &["Gold"]),
+    ("vip", "birthday", &["Gold"], &[]),
+    ("vip", "anniversary", &["2 ", "Gold"], &["2 "]),
+    (
+        "early-access",
+        "you-first",
+        &[
+            "Winter collection",
+            "Friday 5 December, 09:00",
+            "Gold",
+            "woven in small batches.\n\nThe scarves are the ones we're proudest of.\nSee you soon!",
+        ],
+        &["Winter collection", "Friday 5 December, 09:00"],
+    ),
+    (
+        "referral",
+        "share",
+        &["FRIEND-K7M2P9QX4R", "10%", "€50.00"],
+        &["FRIEND-K7M2P9QX4R", "10%", "€50.00"],
+    ),
+    (
+        "referral",
+        "reward",
+        &["THANKS-H3N8D2KQ5T", "15%", "Sunday 1 March", "Marco"],
+        &["THANKS-H3N8D2KQ5T", "15%", "Sunday 1 March"],
+    ),
+];
+
+/// What every marketing message must do, whatever its context: a visible unsubscribe link in
+/// both bodies, a one-line subject, and a short SMS without signed links.
+fn assert_marketing_message(
+    templates: &Templates,
+    flow: &str,
+    step: &str,
+    locale: &str,
+    ctx: &Value,
+) -> (String, String) {
+    let at = format!("{flow}/{step} {locale}");
+    let email = templates
+        .render_email("shop", flow, step, locale, ctx)
+        .unwrap_or_else(|err| panic!("{at}: {err}"));
+    assert!(!email.subject.is_empty() && !email.subject.contains('\n'), "{at}");
+    assert!(
+        email.html.contains(&format!("href=\"{UNSUBSCRIBE}\"")),
+        "{at}: unsubscribe link\n{}",
+        email.html
+    );
+    assert!(
+        email.text.contains(UNSUBSCRIBE),
+        "{at}: unsubscribe link\n{}",
+        email.text
+    );
+    for body in [&email.html, &email.text] {
+        assert!(!body.contains("\n\n\n"), "{at}: stray blank lines\n{body}");
+    }
+    assert!(!email.text.contains('<'), "{at}: markup in text\n{}", email.text);
+    let sms = templates
+        .render_sms("shop", flow, step, locale, ctx)
+        .unwrap_or_else(|err| panic!("{at}: {err}"));
+    let chars = sms.chars().count();
+    assert!(chars < 320, "{at}: {chars} chars: {sms}");
+    assert!(!sms.contains("/l/"), "{at}: signed link in SMS: {sms}");
+    (email.text, sms)
+}
+
+#[test]
+fn marketing_steps_render_with_their_key_values() {
+    let templates = Templates::builtin();
+    for (flow, step, text_values, sms_values) in MARKETING {
+        let ctx = sample(&templates, flow, step);
+        assert_eq!(ctx["shop"]["url"], SHOP_URL, "{flow}/{step}");
+        for locale in templates.locales() {
+            let at = format!("{flow}/{step} {locale}");
+            let (text, sms) = assert_marketing_message(&templates, flow, step, &locale, &ctx);
+            for value in text_values {
+                assert!(text.contains(value), "{at}: no {value:?} in\n{text}");
+            }
+            for value in sms_values {
+                assert!(sms.contains(value), "{at}: no {value:?} in {sms}");
+            }
+            assert!(sms.contains(SHOP_URL) || flow == "vip", "{at}: {sms}");
+        }
+    }
+}
+
+#[test]
+fn win_back_renders_for_every_incentive() {
+    let templates = Templates::builtin();
+    let incentives = [
+        json!({ "incentive": "none" }),
+        json!({ "incentive": "early_access", "offer_expires_on": "Sunday 14 December" }),
+        json!({ "incentive": "points", "points": "200", "offer_expires_on": "Sunday 14 December" }),
+        json!({
+            "incentive": "discount",
+            "discount_percent": "10",
+            "offer_code": "COMEBACK-K7M2P9QX4R",
+            "offer_expires_on": "Sunday 14 December",
+        }),
+    ];
+    for step in ["value", "offer", "social-proof", "last-call"] {
+        for details in &incentives {
+            let mut ctx = sample(&templates, "win-back", step);
+            let repeat_buyers = ctx["details"]["repeat_buyers"].clone();
+            ctx["details"] = details.clone();
+            if !repeat_buyers.is_null() {
+                ctx["details"]["repeat_buyers"] = repeat_buyers;
+            }
+            let incentive = details["incentive"].as_str().unwrap();
+            for locale in templates.locales() {
+                let at = format!("win-back/{step} {locale} {incentive}");
+                let (text, sms) = assert_marketing_message(&templates, "win-back", step, &locale, &ctx);
+                let offers = matches!(step, "offer" | "last-call");
+                // The value step sells nothing, whatever the incentive.
+                let shows_offer = offers || step == "social-proof";
+                match incentive {
+                    "discount" => {
+                        assert_eq!(text.contains("COMEBACK-K7M2P9QX4R"), shows_offer, "{at}\n{text}");
+                        assert_eq!(sms.contains("COMEBACK-K7M2P9QX4R"), offers, "{at}: {sms}");
+                    }
+                    "points" => assert_eq!(text.contains("200"), shows_offer, "{at}\n{text}"),
+                    _ => {}
+                }
+                // Social proof's P.S. dates a discount or points when it is given a date.
+                let expiry = offers && incentive != "none";
+                let dated_ps = step == "social-proof" && matches!(incentive, "discount" | "points");
+                assert_eq!(
+                    text.contains("Sunday 14 December"),
+                    expiry || dated_ps,
+                    "{at}\n{text}"
+                );
+                assert_eq!(sms.contains("Sunday 14 December"), expiry, "{at}: {sms}");
+            }
+        }
+    }
+}
+
+#[test]
+fn optional_marketing_fields_may_be_absent() {
+    let templates = Templates::builtin();
+    let without = |flow: &str, step: &str, fields: &[&str]| {
+        let mut ctx = sample(&templates, flow, step);
+        for field in fields {
+            let (parent, key) = field.rsplit_once('/').unwrap_or(("", field));
+            let parent = if parent.is_empty() {
+                &mut ctx
+            } else {
+                ctx.pointer_mut(parent).unwrap()
+            };
+            parent.as_object_mut().unwrap().remove(key);
+        }
+        ctx["customer"]["first_name"] = json!("");
+        ctx["shop"].as_object_mut().unwrap().remove("support_email");
+        ctx
+    };
+    let render = |flow: &str, step: &str, ctx: &Value| {
+        let mut parts = Vec::new();
+        for locale in templates.locales() {
+            let (text, sms) = assert_marketing_message(&templates, flow, step, &locale, ctx);
+            let subject = templates
+                .render_email("shop", flow, step, &locale, ctx)
+                .unwrap()
+                .subject;
+            parts.extend([subject, text, sms]);
+        }
+        parts.join("\n")
+    };
+
+    for step in ["reminder", "follow-up"] {
+        let all = render(
+            "replenishment",
+            step,
+            &without(
+                "replenishment",
+                step,
+                &["/details/complement_title", "/details/complement_url"],
+            ),
+        );
+        assert!(!all.contains("soap dish") && !all.contains("Laura"), "{all}");
+        let unlinked = render(
+            "replenishment",
+            step,
+            &without("replenishment", step, &["/details/complement_url"]),
+        );
+        assert!(
+            unlinked.contains("Olive wood soap dish") && !unlinked.contains("/products/"),
+            "{unlinked}"
+        );
+    }
+
+    let no_products = render(
+        "win-back",
+        "social-proof",
+        &without("win-back", "social-proof", &["products"]),
+    );
+    assert!(
+        !no_products.contains("37"),
+        "the number needs its products\n{no_products}"
+    );
+    let no_number = render(
+        "win-back",
+        "social-proof",
+        &without("win-back", "social-proof", &["/details/repeat_buyers"]),
+    );
+    assert!(
+        no_number.contains("Linen apron") && !no_number.contains("good company"),
+        "{no_number}"
+    );
+
+    let no_minimum = render(
+        "referral",
+        "share",
+        &without("referral", "share", &["/details/friend_minimum"]),
+    );
+    assert!(
+        no_minimum.contains("FRIEND-K7M2P9QX4R") && !no_minimum.contains('€'),
+        "{no_minimum}"
+    );
+    let no_friend = render(
+        "referral",
+        "reward",
+        &without("referral", "reward", &["/details/friend_first_name"]),
+    );
+    assert!(
+        no_friend.contains("A friend of yours") && !no_friend.contains("Marco"),
+        "{no_friend}"
+    );
+
+    for (step, fields) in [
+        ("birthday", &["details"][..]),
+        ("birthday", &["/details/tier"][..]),
+        ("anniversary", &["/details/tier"][..]),
+    ] {
+        let all = render("vip", step, &without("vip", step, fields));
+        assert!(!all.contains("Gold"), "vip/{step}\n{all}");
+    }
+    let untiered = render(
+        "early-access",
+        "you-first",
+        &without("early-access", "you-first", &["/details/tier"]),
+    );
+    assert!(
+        !untiered.contains("Gold") && untiered.contains("Winter collection"),
+        "{untiered}"
+    );
+}
+
+#[test]
+fn the_merchant_message_keeps_its_lines_and_is_escaped() {
+    let templates = Templates::builtin();
+    let mut ctx = sample(&templates, "early-access", "you-first");
+    ctx["details"]["message"] = json!("Wool & <b>linen</b>\r\nSee you soon!");
+    let email = templates
+        .render_email("shop", "early-access", "you-first", "it", &ctx)
+        .unwrap();
+    assert!(
+        email
+            .html
+            .contains(">Wool &amp; &lt;b&gt;linen&lt;/b&gt;<br>See you soon!</p>"),
+        "{}",
+        email.html
+    );
+    assert!(
+        email.text.contains("Wool & <b>linen</b>\r\nSee you soon!"),
+        "{}",
+        email.text
+    );
+}
+
+#[test]
+fn a_marketing_step_missing_a_required_variable_is_an_error() {
+    let templates = Templates::builtin();
+    let cases: [(&str, &str, &str); 8] = [
+        ("referral", "share", "/details/code"),
+        ("referral", "reward", "/details/reward_expires_on"),
+        ("win-back", "offer", "/details/offer_code"),
+        ("win-back", "value", "/details/incentive"),
+        ("replenishment", "reminder", "/products"),
+        ("vip", "anniversary", "/details/years"),
+        ("early-access", "you-first", "/details/message"),
+        ("vip", "tier-entered", "/shop/name"),
+    ];
+    for (flow, step, pointer) in cases {
+        let mut ctx = sample(&templates, flow, step);
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let parent = if parent.is_empty() {
+            &mut ctx
+        } else {
+            ctx.pointer_mut(parent).unwrap()
+        };
+        parent.as_object_mut().unwrap().remove(key).unwrap();
+        for locale in templates.locales() {
+            let at = format!("{flow}/{step} {locale} without {pointer}");
+            let err = templates
+                .render_email("shop", flow, step, &locale, &ctx)
+                .expect_err(&at);
+            assert!(matches!(err, TemplateError::Render { .. }), "{at}: {err}");
+            assert!(
+                err.to_string().contains(&format!("{flow}/{step}.{locale}.")),
+                "{at}: {err}"
+            );
+        }
+    }
+    // The SMS prints the code too.
+    let mut ctx = sample(&templates, "referral", "share");
+    ctx["details"].as_object_mut().unwrap().remove("code");
+    let err = templates
+        .render_sms("shop", "referral", "share", "en", &ctx)
+        .unwrap_err();
+    assert!(err.to_string().contains("referral/share.en.sms.j2"), "{err}");
+}
+
+#[test]
+fn marketing_overrides_are_checked_against_their_sample() {
+    let err = load_error(&[("referral/share.en.text.j2", "Your code: {{ details.code }}")]);
+    assert!(
+        err.contains("share.en.text.j2: this message must show {{ links.unsubscribe }}"),
+        "{err}"
+    );
+    let err = load_error(&[(
+        "shops/bottega/win-back/offer.it.sms.j2",
+        "Codice {{ details.offer_cod }}",
+    )]);
+    assert!(err.contains("offer.it.sms.j2 line 1: undefined value"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "shops/bottega/referral/share.en.text.j2",
+        "Give {{ details.code }} to a friend.\nStop: {{ links.unsubscribe }}",
+    );
+    let templates = Templates::builtin().with_overrides(dir.path()).unwrap();
+    let ctx = sample(&templates, "referral", "share");
+    let email = templates
+        .render_email("bottega", "referral", "share", "en", &ctx)
+        .unwrap();
+    assert!(email.text.starts_with("Give FRIEND-K7M2P9QX4R to a friend."));
 }

@@ -38,6 +38,8 @@ pub(crate) const MESSAGE_PREFIX: &str = "MSG#";
 pub(crate) const ANSWER_PREFIX: &str = "ANSWER#";
 /// GSI1 sort-key prefix of a shop's messages (`list_messages`).
 pub(crate) const MESSAGE_REF_PREFIX: &str = "MSG#";
+/// Sort-key prefix of documents in their shop's partition (and of their GSI1 entries).
+pub(crate) const DOCUMENT_PREFIX: &str = "DOC#";
 
 /// How many shards each hour bucket of the due index is split into. Writes of one flow in one
 /// hour spread over this many GSI4 partitions (about 1000 WRU/s each); a tick queries every
@@ -121,6 +123,20 @@ pub(crate) fn answer_ref(customer: &CustomerId, message_id: &str, question: &str
         bounded(message_id),
         bounded(question)
     )
+}
+
+/// `DOC#{key}`: a document in its shop's partition, and its entry in the shop's GSI1
+/// partition. The key is kept literal, never escaped or hashed, so a `begins_with` on
+/// `DOC#{prefix}` lists exactly the documents whose key starts with the prefix (`%`, `_` and
+/// `#` are plain characters to DynamoDB). Document keys are built by the code (`kind#...`, ids
+/// the domain validated), far below the 1024-byte sort-key limit.
+pub(crate) fn document(key: &str) -> String {
+    format!("{DOCUMENT_PREFIX}{key}")
+}
+
+/// The document key a [`document`] sort key holds.
+pub(crate) fn document_key(sort_key: &str) -> Option<&str> {
+    sort_key.strip_prefix(DOCUMENT_PREFIX)
 }
 
 /// `SHOP#{shop}#S#{address hash}`: one suppressed address (its hash, never the address).
@@ -247,6 +263,16 @@ mod tests {
         assert_eq!(order(&shop, &oid), "SHOP#demo.myshopify.com#O#1001");
         assert_eq!(event(&shop, &eid), "SHOP#demo.myshopify.com#E#abc");
         assert_eq!(dead_letters(shop.as_str()), "SHOP#demo.myshopify.com#DL");
+    }
+
+    #[test]
+    fn document_keys_are_literal_and_round_trip() {
+        assert_eq!(document("customer#7#tier"), "DOC#customer#7#tier");
+        assert_eq!(document(""), DOCUMENT_PREFIX, "the prefix of every document");
+        assert_eq!(document_key(&document("campaign#a%_b")), Some("campaign#a%_b"));
+        assert_eq!(document_key("MSG#thank-you#1001#note"), None);
+        assert!(document("customer#c10#orders").starts_with(&document("customer#c1")));
+        assert!(!document("customer#c10#orders").starts_with(&document("customer#c1#")));
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! attributes, conditional writes give dedupe and optimistic concurrency, and four sparse
 //! GSIs answer "everything a shop owns" (and its events by time), "a customer's orders and
 //! events", "an order's events" and "a flow's messages due by now" without a Scan. The flows'
-//! items (messages, answers, suppressions, configs) are in [`flows`].
+//! items (messages, answers, suppressions, configs) are in [`flows`], the lifecycle flows'
+//! versioned JSON documents in [`documents`].
 
+mod documents;
 mod flows;
 mod keys;
 mod table;
@@ -589,9 +591,9 @@ impl ShopRegistry for DynamoDbStore {
 
 #[async_trait]
 impl Privacy for DynamoDbStore {
-    /// Queries the customer's partition (profile, messages, answers), their GSI2 partition
-    /// (orders and events naming them) and each order's GSI3 partition (events naming the
-    /// order), then deletes what was found plus the listed orders. Suppressions stay: they hold
+    /// Queries the customer's partition (profile, messages, answers), their documents (the
+    /// shop's partition, `DOC#customer#{id}#`), their GSI2 partition (orders and events naming
+    /// them) and each order's GSI3 partition (events naming the order), then deletes what was found plus the listed orders. Suppressions stay: they hold
     /// only a hash of the address, and an unsubscribe must outlive the customer's data. GSIs
     /// are eventually consistent: an event written in the last second may survive, which is why
     /// platforms send redacts days after the request.
@@ -606,6 +608,8 @@ impl Privacy for DynamoDbStore {
         if let Some(customer) = customer {
             let partition = keys::customer(shop, customer);
             found.extend(self.query_keys(None, "pk = :pk", &[(":pk", &partition)]).await?);
+            // Their documents live in the shop's partition, under `DOC#customer#{id}#`.
+            found.extend(self.customer_document_keys(shop, customer).await?);
             for (pk, sk) in self
                 .query_keys(Some(keys::GSI2), "gsi2pk = :pk", &[(":pk", &partition)])
                 .await?
@@ -638,7 +642,7 @@ impl Privacy for DynamoDbStore {
     }
 
     /// Everything the shop owns carries `gsi1pk = SHOP#{shop}` (one Query: install state, config,
-    /// profiles, orders, events, messages, answers, suppressions), except dead letters,
+    /// profiles, orders, events, messages, answers, suppressions, documents), except dead letters,
     /// which live in their own `SHOP#{shop}#DL` partition (a second Query). Rare and paged, so
     /// a large shop costs time, not a Scan.
     async fn redact_shop(&self, shop: &ShopId) -> Result<u64, StoreError> {

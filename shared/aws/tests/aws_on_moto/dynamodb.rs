@@ -142,6 +142,7 @@ fn planned(shop: &ShopId, customer: &str, due_at: DateTime<Utc>) -> Message {
         lease_until: None,
         attempts: 0,
         products: Vec::new(),
+        details: Default::default(),
         to: None,
         rendered_subject: None,
         sent_at: None,

@@ -8,6 +8,7 @@
 mod calendar;
 pub mod early_access;
 pub mod history;
+pub mod referral;
 pub mod replenishment;
 mod stats;
 #[cfg(test)]

@@ -28,6 +28,12 @@ pub struct SupplyRule {
 pub struct Complement {
     pub product_id: String,
     pub suggest: String,
+    /// What the message calls the suggestion, and where it links; without a title the
+    /// reminder does not mention it (a bare product id means nothing to a customer).
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +48,10 @@ pub struct ReplenishmentConfig {
     pub min_samples: usize,
     pub supply: Vec<SupplyRule>,
     pub complements: Vec<Complement>,
+    /// The one-tap reorder link. Placeholders: `{shop}`, `{product_id}`, `{variant_id}`,
+    /// `{quantity}`. The default is Shopify's cart permalink; WooCommerce shops use
+    /// `https://example.com/?add-to-cart={product_id}&quantity={quantity}`.
+    pub reorder_url: String,
 }
 
 impl Default for ReplenishmentConfig {
@@ -53,6 +63,7 @@ impl Default for ReplenishmentConfig {
             min_samples: 5,
             supply: Vec::new(),
             complements: Vec::new(),
+            reorder_url: "https://{shop}/cart/{variant_id}:{quantity}".into(),
         }
     }
 }
@@ -102,6 +113,12 @@ impl ReplenishmentConfig {
                 ));
             }
         }
+        if !(self.reorder_url.starts_with("https://") || self.reorder_url.starts_with("http://")) {
+            return Err(invalid(
+                "flows.replenishment.reorder_url",
+                "must start with https:// or http://".into(),
+            ));
+        }
         for complement in &self.complements {
             if complement.product_id == complement.suggest {
                 return Err(invalid(
@@ -111,6 +128,21 @@ impl ReplenishmentConfig {
             }
         }
         Ok(())
+    }
+
+    /// The reorder link for a product, placeholders filled.
+    pub fn reorder_url_for(
+        &self,
+        shop: &str,
+        product_id: &str,
+        variant_id: Option<&str>,
+        quantity: u32,
+    ) -> String {
+        self.reorder_url
+            .replace("{shop}", shop)
+            .replace("{product_id}", product_id)
+            .replace("{variant_id}", variant_id.unwrap_or(product_id))
+            .replace("{quantity}", &quantity.to_string())
     }
 
     /// The variant's own rule, else the product's.
@@ -153,24 +185,52 @@ pub fn learn_supply_days<'a>(
     product_id: &str,
     min_samples: usize,
 ) -> Option<LearnedSupply> {
-    let mut per_unit = Vec::new();
-    for history in histories {
-        let purchases: Vec<(&PaidOrder, u32)> = history.purchases_of(product_id).collect();
-        for pair in purchases.windows(2) {
+    let per_unit = histories
+        .into_iter()
+        .flat_map(|history| supply_samples(history, product_id))
+        .map(|sample| sample.per_unit)
+        .collect();
+    LearnedSupply::from_samples(per_unit, min_samples)
+}
+
+/// One interval of one customer's repeat purchases of a product, named by the later order so
+/// that recording it again (a redelivered webhook) replaces rather than adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupplySample {
+    pub later_order: OrderId,
+    pub at: DateTime<Utc>,
+    pub per_unit: Duration,
+}
+
+/// The per-unit intervals of `product_id` in one customer's history (see
+/// [`learn_supply_days`]), what a shop's running statistics are made of.
+pub fn supply_samples(history: &PurchaseHistory, product_id: &str) -> Vec<SupplySample> {
+    let purchases: Vec<(&PaidOrder, u32)> = history.purchases_of(product_id).collect();
+    purchases
+        .windows(2)
+        .filter_map(|pair| {
             let [(earlier, units), (later, _)] = pair else {
-                continue;
+                return None;
             };
             let gap = later.placed_at - earlier.placed_at;
-            if gap > Duration::zero() {
-                per_unit.push(gap / i32::try_from(*units).unwrap_or(i32::MAX));
-            }
+            (gap > Duration::zero()).then(|| SupplySample {
+                later_order: later.id.clone(),
+                at: later.placed_at,
+                per_unit: gap / i32::try_from(*units).unwrap_or(i32::MAX),
+            })
+        })
+        .collect()
+}
+
+impl LearnedSupply {
+    /// The median of `per_unit` samples, once there are `min_samples` of them.
+    pub fn from_samples(mut per_unit: Vec<Duration>, min_samples: usize) -> Option<LearnedSupply> {
+        if per_unit.len() < min_samples.max(1) {
+            return None;
         }
+        let samples = per_unit.len();
+        median(&mut per_unit).map(|per_unit| LearnedSupply { per_unit, samples })
     }
-    if per_unit.len() < min_samples.max(1) {
-        return None;
-    }
-    let samples = per_unit.len();
-    median(&mut per_unit).map(|per_unit| LearnedSupply { per_unit, samples })
 }
 
 /// The supply to plan an item with: its configured rule, else what was learned, else none.
@@ -506,6 +566,8 @@ mod tests {
         cfg.complements = vec![Complement {
             product_id: "beans".into(),
             suggest: "grinder".into(),
+            title: Some("Burr grinder".into()),
+            url: None,
         }];
         let h = history_of("7", &[paid("1", "7", day(0), "20", &[("beans", 1)])]);
         let plans = plan_replenishment(&h, &oid("1"), &cfg, &none_learned());
@@ -692,6 +754,8 @@ mod tests {
                     complements: vec![Complement {
                         product_id: "a".into(),
                         suggest: "a".into(),
+                        title: None,
+                        url: None,
                     }],
                     ..cfg.clone()
                 },

@@ -61,6 +61,7 @@ pub fn paid(
         discount_codes: vec![],
         refunds: vec![],
         shipping_country: None,
+        shipping_address: None,
         client_ip: None,
     });
     record

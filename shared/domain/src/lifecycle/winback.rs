@@ -8,7 +8,7 @@
 use super::calendar::at_local;
 use super::history::PurchaseHistory;
 use super::stats::nearest_rank;
-use crate::{ConfigError, Money, OrderId};
+use crate::{ConfigError, Currency, Money, OrderId};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -263,10 +263,20 @@ pub fn top_spend_threshold<'a>(
             spends.push(history.net_spend().amount);
         }
     }
+    top_spend_threshold_of(spends, currency?, top_percent)
+}
+
+/// [`top_spend_threshold`] over customers' net spends already added up (one per customer
+/// with a paid order), as a shop's running statistics keep them.
+pub fn top_spend_threshold_of(
+    mut spends: Vec<Decimal>,
+    currency: Currency,
+    top_percent: u8,
+) -> Option<Money> {
     spends.sort_unstable();
     let top = (spends.len() * usize::from(top_percent.min(100))).div_ceil(100);
     let index = spends.len().checked_sub(top).filter(|_| top > 0)?;
-    Some(Money::new(spends[index], currency?))
+    Some(Money::new(spends[index], currency))
 }
 
 /// Which incentive tier a lapsed customer is in. High value wins over first-timer: a first

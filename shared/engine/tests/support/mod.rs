@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 use aftersale_domain::{Flow, Message, MessageStatus, ShopConfig, ShopId};
+use aftersale_engine::discounts::FixedDiscounts;
 use aftersale_engine::feedback::{LinkResponse, Method};
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings, TickReport};
 use aftersale_ingest::{Ingest, Reply, Secret, WebhookSecrets};
@@ -16,6 +17,7 @@ use aftersale_ports::memory::MemoryStore;
 use aftersale_ports::{
     FlowStore, ManualClock, OutgoingEmail, RecordingAlerts, RecordingMailer, RecordingSms, Store,
 };
+use aftersale_rewards::MemoryDiscounts;
 use aftersale_store_sqlite::SqliteStore;
 use aftersale_templates::Templates;
 use chrono::{DateTime, Duration, Utc};
@@ -88,6 +90,9 @@ pub fn bytes(json: &Value) -> Vec<u8> {
 
 pub struct Harness {
     pub store: Arc<dyn FlowStore>,
+    /// Discount codes "created in the shop" (the Admin API clients are tested against local
+    /// servers in aftersale-rewards and in the referral tests).
+    pub discounts: Arc<MemoryDiscounts>,
     pub mailer: Arc<RecordingMailer>,
     pub sms: Arc<RecordingSms>,
     pub alerts: Arc<RecordingAlerts>,
@@ -109,14 +114,29 @@ impl Harness {
         Harness::with_store(Arc::new(SqliteStore::in_memory().unwrap()))
     }
 
+    /// The first flows only (thank-you, check-in, review), so their tests count only theirs.
     pub fn with_store<S: FlowStore + 'static>(store: Arc<S>) -> Harness {
+        Harness::running(
+            store,
+            &[Flow::ThankYou, Flow::DeliveryCheckIn, Flow::ReviewRequest],
+        )
+    }
+
+    /// Running `flows`, on the SQLite store in memory (the embedded store of local mode).
+    pub fn lifecycle(flows: &[Flow]) -> Harness {
+        Harness::running(Arc::new(SqliteStore::in_memory().unwrap()), flows)
+    }
+
+    pub fn running<S: FlowStore + 'static>(store: Arc<S>, flows: &[Flow]) -> Harness {
         let mailer = Arc::new(RecordingMailer::new());
         let sms = Arc::new(RecordingSms::new());
         let alerts = Arc::new(RecordingAlerts::new());
+        let discounts = Arc::new(MemoryDiscounts::new());
         let clock = Arc::new(ManualClock::new(order_at()));
         let signer = LinkSigner::new(&LINK_KEY).unwrap();
         let settings = Settings {
             link_base_url: LINK_BASE.into(),
+            flows: flows.to_vec(),
             ..Settings::default()
         };
         let engine = Arc::new(Engine::new(
@@ -125,6 +145,7 @@ impl Harness {
                 mailer: mailer.clone(),
                 sms: sms.clone(),
                 alerts: alerts.clone(),
+                discounts: Arc::new(FixedDiscounts(discounts.clone())),
             },
             Templates::builtin(),
             signer.clone(),
@@ -145,6 +166,7 @@ impl Harness {
         );
         Harness {
             store,
+            discounts,
             mailer,
             sms,
             alerts,

@@ -1,0 +1,114 @@
+//! The lifecycle flows' small JSON documents ([`Documents`]) on the single table: one item per
+//! document in its shop's own partition, `SHOP#{shop}` / `DOC#{key}`, with the JSON in `data`,
+//! its `version` for the conditional write, and `gsi1pk = SHOP#{shop}` so shop redaction finds
+//! it. A key prefix is a `begins_with` on the sort key: one Query on one partition, never a
+//! scan of other shops. Layout and costs: `TABLE.md`.
+
+use super::{
+    DATA, DynamoDbStore, Item, Key, VERSION, backend, corrupt, from_json, keys, n, number, s, text, to_json,
+};
+use aftersale_domain::{CustomerId, ShopId};
+use aftersale_ports::documents::keys::customer_prefix;
+use aftersale_ports::{Documents, StoreError, Versioned};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use serde_json::Value;
+
+impl DynamoDbStore {
+    /// The base-table keys of the customer's documents (everything under `customer#{id}#`),
+    /// for `redact_customer`: a strongly consistent Query on the shop's partition.
+    pub(super) async fn customer_document_keys(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+    ) -> Result<Vec<Key>, StoreError> {
+        self.query_keys(
+            None,
+            "pk = :pk AND begins_with(sk, :prefix)",
+            &[
+                (":pk", &keys::shop(shop)),
+                (":prefix", &keys::document(&customer_prefix(customer))),
+            ],
+        )
+        .await
+    }
+}
+
+fn document_from(item: &Item, key: &str) -> Result<Versioned<Value>, StoreError> {
+    let what = format!("document {key}");
+    Ok(Versioned {
+        value: from_json(text(item, DATA, &what)?, &what)?,
+        version: number(item, VERSION, &what)?,
+    })
+}
+
+#[async_trait]
+impl Documents for DynamoDbStore {
+    async fn load_document(&self, shop: &ShopId, key: &str) -> Result<Option<Versioned<Value>>, StoreError> {
+        self.get(keys::shop(shop), &keys::document(key))
+            .await?
+            .map(|item| document_from(&item, key))
+            .transpose()
+    }
+
+    async fn save_document(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        value: &Value,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let what = format!("document {key}");
+        let mut item = Item::new();
+        item.insert(keys::PK.into(), s(keys::shop(shop)));
+        item.insert(keys::SK.into(), s(keys::document(key)));
+        item.insert(DATA.into(), s(to_json(value, &what)?));
+        item.insert(VERSION.into(), n(expected_version + 1));
+        item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
+        item.insert(keys::GSI1SK.into(), s(keys::document(key)));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = if expected_version == 0 {
+            request.condition_expression("attribute_not_exists(pk)")
+        } else {
+            request
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", VERSION)
+                .expression_attribute_values(":expected", n(expected_version))
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Err(StoreError::Conflict { what }),
+                _ => Err(backend("PutItem", err)),
+            },
+        }
+    }
+
+    /// One strongly consistent Query, paged: `pk = SHOP#{shop} AND begins_with(sk, DOC#{prefix})`.
+    /// DynamoDB returns sort keys in byte order, which is key order.
+    async fn list_documents(
+        &self,
+        shop: &ShopId,
+        prefix: &str,
+    ) -> Result<Vec<(String, Versioned<Value>)>, StoreError> {
+        self.query_all(
+            None,
+            "pk = :pk AND begins_with(sk, :prefix)",
+            &[(":pk", &keys::shop(shop)), (":prefix", &keys::document(prefix))],
+            None,
+        )
+        .await?
+        .iter()
+        .map(|item| {
+            let sort_key = text(item, keys::SK, "document")?;
+            let key = keys::document_key(sort_key)
+                .ok_or_else(|| corrupt("document", "sort key without the DOC# prefix"))?;
+            Ok((key.to_string(), document_from(item, key)?))
+        })
+        .collect()
+    }
+}

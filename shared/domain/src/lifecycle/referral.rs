@@ -1,0 +1,113 @@
+//! Referral settings: who gets a personal code, what the friend and the advocate get, and how
+//! cautious the shop is before paying a reward. The fraud checks and the discount clients
+//! live in `aftersale-rewards`; this is what a merchant configures.
+
+use crate::config::ConfigError;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// When a customer is invited to refer friends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferralEligibility {
+    /// After their first order is delivered (or fulfilled plus transit time): they have
+    /// something to recommend.
+    Delivered,
+    /// As soon as their first order is paid.
+    Paid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReferralConfig {
+    /// Off until the merchant turns it on: it gives discounts away and needs `[admin_api]`.
+    pub enabled: bool,
+    pub eligible_after: ReferralEligibility,
+    /// Codes look like `FRIEND-K7M2P9QX4R`; 1-8 letters or digits.
+    pub code_prefix: String,
+    /// Percent off the friend's first order with the advocate's code.
+    pub friend_percent: Decimal,
+    /// Smallest subtotal the friend's code applies to, in the shop's currency.
+    pub friend_minimum_subtotal: Option<Decimal>,
+    /// Percent off the advocate's next order, per friend whose order stuck.
+    pub reward_percent: Decimal,
+    /// How long a reward code works.
+    pub reward_valid_days: u32,
+    /// Days after the friend's order is fulfilled without a refund before the reward.
+    pub holding_days: u32,
+    /// Referred orders one network may place in `ip_window_hours` before more are refused.
+    pub max_orders_per_ip: usize,
+    pub ip_window_hours: u32,
+}
+
+impl Default for ReferralConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            eligible_after: ReferralEligibility::Delivered,
+            code_prefix: "FRIEND".into(),
+            friend_percent: Decimal::TEN,
+            friend_minimum_subtotal: None,
+            reward_percent: Decimal::new(15, 0),
+            reward_valid_days: 90,
+            holding_days: 14,
+            max_orders_per_ip: 3,
+            ip_window_hours: 24,
+        }
+    }
+}
+
+impl ReferralConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &'static str, problem: &str| ConfigError::Invalid {
+            field,
+            problem: problem.into(),
+        };
+        let prefix_ok = (1..=8).contains(&self.code_prefix.len())
+            && self.code_prefix.chars().all(|c| c.is_ascii_alphanumeric());
+        if !prefix_ok {
+            return Err(invalid(
+                "flows.referral.code_prefix",
+                "must be 1-8 letters or digits",
+            ));
+        }
+        let percent_ok = |p: Decimal| p > Decimal::ZERO && p <= Decimal::ONE_HUNDRED;
+        if !percent_ok(self.friend_percent) {
+            return Err(invalid(
+                "flows.referral.friend_percent",
+                "must be above 0 and at most 100",
+            ));
+        }
+        if !percent_ok(self.reward_percent) {
+            return Err(invalid(
+                "flows.referral.reward_percent",
+                "must be above 0 and at most 100",
+            ));
+        }
+        if self.friend_minimum_subtotal.is_some_and(|m| m < Decimal::ZERO) {
+            return Err(invalid(
+                "flows.referral.friend_minimum_subtotal",
+                "must not be negative",
+            ));
+        }
+        if self.reward_valid_days == 0 || self.reward_valid_days > 730 {
+            return Err(invalid(
+                "flows.referral.reward_valid_days",
+                "must be between 1 and 730",
+            ));
+        }
+        if self.holding_days > 120 {
+            return Err(invalid("flows.referral.holding_days", "must be at most 120"));
+        }
+        if self.max_orders_per_ip == 0 {
+            return Err(invalid("flows.referral.max_orders_per_ip", "must be at least 1"));
+        }
+        if self.ip_window_hours == 0 || self.ip_window_hours > 24 * 30 {
+            return Err(invalid(
+                "flows.referral.ip_window_hours",
+                "must be between 1 and 720",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! The shop's Admin API for real discount codes (referral codes, rewards, win-back offers),
+//! built from its `[admin_api]` config and secrets looked up by name: environment variables
+//! locally, SSM parameters on AWS. Clients are built per use; nothing secret is cached or
+//! logged.
+
+use aftersale_domain::{AdminApiConfig, Platform, ShopId};
+use aftersale_rewards::{
+    DEFAULT_SHOPIFY_API_VERSION, DiscountApi, DiscountError, Secret, ShopifyDiscounts, WooCommerceCoupons,
+};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Where secrets come from, by name.
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    async fn secret(&self, name: &str) -> Result<String, String>;
+}
+
+/// Secrets from environment variables (local mode).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EnvSecrets;
+
+#[async_trait]
+impl SecretSource for EnvSecrets {
+    async fn secret(&self, name: &str) -> Result<String, String> {
+        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+    }
+}
+
+/// Finds the discount API of a shop.
+#[async_trait]
+pub trait DiscountApis: Send + Sync {
+    /// The shop's client. Misconfiguration (a missing secret, a bad URL) is `Permanent`:
+    /// retrying will not help until someone fixes it.
+    async fn for_shop(
+        &self,
+        shop: &ShopId,
+        platform: Platform,
+        config: &AdminApiConfig,
+    ) -> Result<Arc<dyn DiscountApi>, DiscountError>;
+}
+
+/// The real clients, Shopify GraphQL or WooCommerce REST, with secrets from `secrets`.
+pub struct AdminApiDiscounts {
+    secrets: Arc<dyn SecretSource>,
+}
+
+impl AdminApiDiscounts {
+    pub fn new(secrets: Arc<dyn SecretSource>) -> Self {
+        Self { secrets }
+    }
+
+    async fn secret(&self, name: Option<&String>, field: &str) -> Result<Secret, DiscountError> {
+        let name = name.ok_or_else(|| DiscountError::Permanent(format!("admin_api.{field} is not set")))?;
+        let value = self
+            .secrets
+            .secret(name)
+            .await
+            .map_err(|err| DiscountError::Permanent(format!("admin_api.{field}: {err}")))?;
+        Secret::new(value.trim())
+            .ok_or_else(|| DiscountError::Permanent(format!("admin_api.{field}: {name} is empty")))
+    }
+}
+
+#[async_trait]
+impl DiscountApis for AdminApiDiscounts {
+    async fn for_shop(
+        &self,
+        shop: &ShopId,
+        platform: Platform,
+        config: &AdminApiConfig,
+    ) -> Result<Arc<dyn DiscountApi>, DiscountError> {
+        let bad = |err: aftersale_rewards::ClientConfigError| DiscountError::Permanent(err.to_string());
+        match platform {
+            Platform::Shopify => {
+                let token = self
+                    .secret(config.access_token_secret.as_ref(), "access_token_secret")
+                    .await?;
+                let version = config
+                    .api_version
+                    .as_deref()
+                    .unwrap_or(DEFAULT_SHOPIFY_API_VERSION);
+                let client = match &config.base_url {
+                    Some(base) => ShopifyDiscounts::with_base_url(base, version, &token),
+                    None => ShopifyDiscounts::new(shop.as_str(), version, &token),
+                };
+                Ok(Arc::new(client.map_err(bad)?))
+            }
+            Platform::Woocommerce => {
+                let site = config.base_url.as_deref().ok_or_else(|| {
+                    DiscountError::Permanent("admin_api.base_url (the site URL) is not set".into())
+                })?;
+                let key = self
+                    .secret(config.consumer_key_secret.as_ref(), "consumer_key_secret")
+                    .await?;
+                let secret = self
+                    .secret(config.consumer_secret_secret.as_ref(), "consumer_secret_secret")
+                    .await?;
+                Ok(Arc::new(WooCommerceCoupons::new(site, key, secret).map_err(bad)?))
+            }
+        }
+    }
+}
+
+/// One client for every shop: tests and single-shop tools.
+pub struct FixedDiscounts(pub Arc<dyn DiscountApi>);
+
+#[async_trait]
+impl DiscountApis for FixedDiscounts {
+    async fn for_shop(
+        &self,
+        _shop: &ShopId,
+        _platform: Platform,
+        _config: &AdminApiConfig,
+    ) -> Result<Arc<dyn DiscountApi>, DiscountError> {
+        Ok(self.0.clone())
+    }
+}

@@ -1,0 +1,147 @@
+//! Creating the discount codes messages hand out, retried and visible. A code is chosen when
+//! the message is planned and stored on it, so a retry after a lost answer asks for the same
+//! code and the platform's "already exists" means it is there.
+
+use super::{Prepared, instant, parse_instant};
+use crate::Engine;
+use aftersale_domain::{Currency, Message, Money, Platform, ShopConfig};
+use aftersale_ports::StoreError;
+use aftersale_rewards::{DiscountError, DiscountRequest, DiscountValue, ReferralCode, UsageLimit};
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use tracing::{info, warn};
+
+/// A code that cannot be created is retried with backoff for this long before the message
+/// fails (with support told at the first failure and at the end).
+const GIVE_UP_AFTER_DAYS: i64 = 14;
+
+impl Engine {
+    pub(super) async fn ensure_offer_discount(
+        &self,
+        message: Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
+        let (Some(code), Some(percent)) = (
+            message.details.get("offer_code"),
+            message
+                .details
+                .get("discount_percent")
+                .and_then(|p| p.parse::<Decimal>().ok()),
+        ) else {
+            return Ok(Prepared::fail("failed: offer without its code"));
+        };
+        let request = DiscountRequest {
+            code: parse_code(code)?,
+            title: format!("Aftersale win-back offer for customer {}", message.customer_id),
+            value: DiscountValue::Percentage(percent),
+            usage: UsageLimit::SingleUse,
+            minimum_subtotal: None,
+            starts_at: now,
+            ends_at: parse_instant(message.details.get("offer_expires_at")),
+        };
+        self.create_discount(message, config, &request, now).await
+    }
+
+    /// Creates `request` in the shop. On success the message goes on with
+    /// `discount_created` set; transient failures and misconfiguration are retried with
+    /// backoff, visibly, and support is told.
+    pub(super) async fn create_discount(
+        &self,
+        mut message: Message,
+        config: &ShopConfig,
+        request: &DiscountRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
+        if message.details.contains_key("discount_created") {
+            return Ok(Prepared::Proceed(Box::new(message)));
+        }
+        let Some(admin) = &config.admin_api else {
+            return Ok(Prepared::skip(
+                "no [admin_api] configured to create the discount code",
+            ));
+        };
+        let platform = self
+            .store
+            .load_shop(&message.shop)
+            .await?
+            .map_or(Platform::Shopify, |s| s.platform);
+        let created = match self
+            .senders
+            .discounts
+            .for_shop(&message.shop, platform, admin)
+            .await
+        {
+            Ok(api) => api.create_discount(request).await,
+            Err(err) => Err(err),
+        };
+        match created {
+            Ok(_) | Err(DiscountError::AlreadyExists) => {
+                info!(code = request.code.as_str(), "discount code created in the shop");
+                message.details.insert("discount_created".into(), instant(now));
+                message.details.remove("discount_error");
+                Ok(Prepared::Proceed(Box::new(message)))
+            }
+            Err(err) => {
+                let tries: u32 = message
+                    .details
+                    .get("discount_attempts")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+                    + 1;
+                let first_try = parse_instant(message.details.get("discount_first_error")).unwrap_or(now);
+                warn!(error = %err, tries, "discount code creation failed");
+                if tries == 1 || now - first_try > Duration::days(GIVE_UP_AFTER_DAYS) {
+                    self.alert(
+                        "Aftersale: a discount code could not be created",
+                        &format!(
+                            "Code {} for message {} (customer {} in {}) failed: {err}. {}",
+                            request.code.as_str(),
+                            message.id(),
+                            message.customer_id,
+                            message.shop,
+                            if tries == 1 {
+                                "It will be retried."
+                            } else {
+                                "Giving up."
+                            }
+                        ),
+                    )
+                    .await;
+                }
+                if now - first_try > Duration::days(GIVE_UP_AFTER_DAYS) {
+                    return Ok(Prepared::fail(format!("failed: discount code: {err}")));
+                }
+                // Minutes for a blip, hours for a misconfiguration someone has to fix.
+                let base = match err {
+                    DiscountError::Transient(_) => Duration::minutes(5),
+                    _ => Duration::hours(1),
+                };
+                let backoff = (base * 2i32.pow(tries.min(6))).min(Duration::hours(24));
+                message
+                    .details
+                    .insert("discount_attempts".into(), tries.to_string());
+                message
+                    .details
+                    .insert("discount_first_error".into(), instant(first_try));
+                message.details.insert("discount_error".into(), err.to_string());
+                Ok(Prepared::defer(
+                    message,
+                    now + backoff,
+                    format!("retrying: discount code: {err}"),
+                ))
+            }
+        }
+    }
+}
+
+pub(super) fn parse_code(code: &str) -> Result<ReferralCode, StoreError> {
+    ReferralCode::parse(code).map_err(|err| StoreError::Corrupt {
+        what: format!("discount code {code}"),
+        detail: err.to_string(),
+    })
+}
+
+pub(super) fn money(amount: Option<Decimal>, currency: Option<Currency>) -> Option<Money> {
+    Some(Money::new(amount?, currency?))
+}

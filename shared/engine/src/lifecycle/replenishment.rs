@@ -1,0 +1,164 @@
+//! Replenishment: a reminder a few days before what the customer bought runs out, one
+//! follow-up at most, and both withdrawn the moment they reorder it.
+
+use super::{Prepared, instant, lifecycle_message};
+use crate::Engine;
+use aftersale_domain::lifecycle::history::PurchaseHistory;
+use aftersale_domain::lifecycle::replenishment::{
+    ReplenishmentPlan, SupplySource, plan_replenishment, still_due,
+};
+use aftersale_domain::{Flow, Message, OrderRecord, ProductRef, ShopConfig, ShopId};
+use aftersale_ports::{StoreError, lifecycle};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+impl Engine {
+    pub(super) async fn plan_replenishment(
+        &self,
+        shop: &ShopId,
+        record: &OrderRecord,
+        history: &PurchaseHistory,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let cfg = &config.flows.replenishment;
+        let Some(order) = history.order(&record.order_id) else {
+            return Ok(0);
+        };
+        // A paid order withdraws pending reminders for what it contains.
+        let bought: Vec<&str> = order.items.iter().map(|i| i.product_id.as_str()).collect();
+        let this_order = order.id.to_string();
+        let mut changed = self
+            .cancel_planned(
+                shop,
+                &history.customer,
+                |m| {
+                    m.flow == Flow::Replenishment
+                        && m.details.get("order_id") != Some(&this_order)
+                        && m.details
+                            .get("product_id")
+                            .is_some_and(|p| bought.contains(&p.as_str()))
+                },
+                "reordered",
+            )
+            .await?;
+        let mut learned = BTreeMap::new();
+        for item in &order.items {
+            if let Some(found) =
+                lifecycle::learned_supply(self.store.as_ref(), shop, &item.product_id, cfg.min_samples)
+                    .await?
+            {
+                learned.insert(item.product_id.clone(), found);
+            }
+        }
+        let lines = record
+            .snapshot
+            .as_ref()
+            .map(|o| o.line_items.as_slice())
+            .unwrap_or_default();
+        for plan in plan_replenishment(history, &order.id, cfg, &learned) {
+            let line = lines.iter().find(|l| {
+                l.product_id.as_deref() == Some(plan.product_id.as_str())
+                    && (plan.variant_id.is_none() || l.variant_id == plan.variant_id)
+            });
+            let product = ProductRef {
+                product_id: plan.product_id.clone(),
+                variant_id: plan.variant_id.clone(),
+                sku: line.and_then(|l| l.sku.clone()),
+                title: line.map_or_else(|| plan.product_id.clone(), |l| l.title.clone()),
+            };
+            let reorder_url = cfg.reorder_url_for(
+                shop.as_str(),
+                &plan.product_id,
+                plan.variant_id.as_deref(),
+                plan.quantity,
+            );
+            let complement = cfg
+                .complements
+                .iter()
+                .find(|c| Some(&c.suggest) == plan.complement.as_ref() && c.title.is_some());
+            let mut details = BTreeMap::from([
+                ("order_id".to_string(), plan.order_id.to_string()),
+                ("product_id".to_string(), plan.product_id.clone()),
+                ("quantity".to_string(), plan.quantity.to_string()),
+                ("run_out_at".to_string(), instant(plan.run_out_at)),
+                ("supply".to_string(), source_text(&plan)),
+                ("reorder_url".to_string(), reorder_url),
+            ]);
+            if let Some(variant) = &plan.variant_id {
+                details.insert("variant_id".into(), variant.clone());
+            }
+            if let Some(c) = complement {
+                details.insert("complement_title".into(), c.title.clone().unwrap_or_default());
+                if let Some(url) = &c.url {
+                    details.insert("complement_url".into(), url.clone());
+                }
+            }
+            let subject = match &plan.variant_id {
+                Some(variant) => format!("{}:{}:{}", plan.order_id, plan.product_id, variant),
+                None => format!("{}:{}", plan.order_id, plan.product_id),
+            };
+            let base = Message {
+                order_id: Some(plan.order_id.clone()),
+                products: vec![product],
+                details,
+                ..lifecycle_message(
+                    shop,
+                    &history.customer,
+                    Flow::Replenishment,
+                    super::id_safe(&subject),
+                    "reminder",
+                    plan.remind_at,
+                    now,
+                )
+            };
+            if let Some(follow_up_at) = plan.follow_up_at {
+                changed += self
+                    .plan_once(Message {
+                        step: "follow-up".into(),
+                        due_at: follow_up_at,
+                        ..base.clone()
+                    })
+                    .await?;
+            }
+            changed += self.plan_once(base).await?;
+        }
+        Ok(changed)
+    }
+
+    pub(super) async fn recheck_replenishment(
+        &self,
+        message: Message,
+        config: &ShopConfig,
+    ) -> Result<Prepared, StoreError> {
+        let (Some(order_id), Some(product_id)) =
+            (message.order_id.clone(), message.details.get("product_id"))
+        else {
+            return Ok(Prepared::fail("failed: reminder without its order or product"));
+        };
+        let history = self.history(&message.shop, &message.customer_id, config).await?;
+        let plan = ReplenishmentPlan {
+            order_id,
+            product_id: product_id.clone(),
+            variant_id: message.details.get("variant_id").cloned(),
+            quantity: 0,
+            purchased_at: message.planned_at,
+            run_out_at: message.due_at,
+            source: SupplySource::Configured,
+            remind_at: message.due_at,
+            follow_up_at: None,
+            complement: None,
+        };
+        Ok(match still_due(&plan, &history) {
+            Some(reason) => Prepared::skip(reason),
+            None => Prepared::Proceed(Box::new(message)),
+        })
+    }
+}
+
+fn source_text(plan: &ReplenishmentPlan) -> String {
+    match plan.source {
+        SupplySource::Configured => "configured".into(),
+        SupplySource::Learned { samples } => format!("learned from {samples} repeat purchases"),
+    }
+}

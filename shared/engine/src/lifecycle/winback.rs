@@ -1,0 +1,196 @@
+//! Win-back: the first step of a lapse is planned at the lapse date whenever an order
+//! arrives, so the due index is the lapse index: a sweep reads only the customers whose
+//! lapse date has come. When that step goes, the rest of the sequence is planned for the
+//! customer's segment; any new order withdraws it all.
+
+use super::{Prepared, instant, lifecycle_message, parse_instant};
+use crate::Engine;
+use aftersale_domain::lifecycle::history::PurchaseHistory;
+use aftersale_domain::lifecycle::winback::{
+    Incentive, Lapse, Segment, WinbackStep, WinbackStepKind, plan_winback, segment, still_due,
+    top_spend_threshold_of,
+};
+use aftersale_domain::{Flow, Message, OrderId, ShopConfig, ShopId};
+use aftersale_ports::{StoreError, lifecycle};
+use aftersale_rewards::{CodePrefix, ReferralCode};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+/// Win-back offer codes look like `BACK-K7M2P9QX4R`.
+const OFFER_PREFIX: &str = "BACK";
+
+impl Engine {
+    pub(super) async fn plan_winback(
+        &self,
+        shop: &ShopId,
+        history: &PurchaseHistory,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let gaps = lifecycle::order_gaps(self.store.as_ref(), shop).await?;
+        let window = config.flows.win_back.window(&gaps);
+        let Some(lapse) = Lapse::of(history, window) else {
+            return Ok(0);
+        };
+        let current = lapse.last_order_id.to_string();
+        // A new order ends every sequence of an earlier lapse, at once.
+        let mut changed = self
+            .cancel_planned(
+                shop,
+                &history.customer,
+                |m| m.flow == Flow::WinBack && m.subject != current,
+                "ordered again",
+            )
+            .await?;
+        let details = BTreeMap::from([
+            ("last_order_at".to_string(), instant(lapse.last_order_at)),
+            ("lapse_at".to_string(), instant(lapse.at)),
+            ("window_days".to_string(), window.num_days().to_string()),
+            // The first step sells nothing, whoever the customer is.
+            ("incentive".to_string(), "none".to_string()),
+        ]);
+        let value = Message {
+            details,
+            ..lifecycle_message(
+                shop,
+                &history.customer,
+                Flow::WinBack,
+                current,
+                "value",
+                lapse.at,
+                now,
+            )
+        };
+        changed += self.plan_once(value).await?;
+        Ok(changed)
+    }
+
+    /// Plans the offer, social-proof and last-call steps once the value step goes.
+    pub(super) async fn plan_winback_sequence(
+        &self,
+        value: &Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let Some(lapse) = lapse_of(value) else {
+            return Ok(());
+        };
+        let shop = &value.shop;
+        let cfg = &config.flows.win_back;
+        let history = self.history(shop, &value.customer_id, config).await?;
+        let spends = lifecycle::spend_table(self.store.as_ref(), shop).await?;
+        let top = spends.currency.and_then(|currency| {
+            top_spend_threshold_of(
+                spends.spend.values().copied().collect(),
+                currency,
+                cfg.high_value_top_percent,
+            )
+        });
+        let segment = segment(&history, &lapse, cfg, top);
+        let steps = plan_winback(segment, &lapse, cfg, config.time_zone);
+        let offer_code = steps
+            .iter()
+            .any(|s| matches!(s.incentive, Incentive::Discount(_)))
+            .then(|| {
+                let prefix = CodePrefix::new(OFFER_PREFIX).expect("a valid prefix");
+                ReferralCode::generate(&prefix).as_str().to_string()
+            });
+        for step in steps.into_iter().filter(|s| s.kind != WinbackStepKind::Value) {
+            let mut details = value.details.clone();
+            details.insert("segment".into(), segment_name(segment).into());
+            add_incentive(
+                &mut details,
+                &step,
+                offer_code.as_deref(),
+                config.admin_api.is_some(),
+            );
+            let message = Message {
+                details,
+                ..lifecycle_message(
+                    shop,
+                    &value.customer_id,
+                    Flow::WinBack,
+                    value.subject.clone(),
+                    step.kind.as_str(),
+                    step.due_at,
+                    now,
+                )
+            };
+            self.plan_once(message).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn recheck_winback(
+        &self,
+        message: Message,
+        config: &ShopConfig,
+    ) -> Result<Prepared, StoreError> {
+        let Some(lapse) = lapse_of(&message) else {
+            return Ok(Prepared::fail("failed: win-back step without its lapse"));
+        };
+        let history = self.history(&message.shop, &message.customer_id, config).await?;
+        let step = WinbackStep {
+            kind: WinbackStepKind::Value,
+            lapse,
+            due_at: message.due_at,
+            incentive: Incentive::None,
+            offer_expires_at: None,
+        };
+        Ok(match still_due(&step, &history) {
+            Some(reason) => Prepared::skip(reason),
+            None => Prepared::Proceed(Box::new(message)),
+        })
+    }
+}
+
+fn lapse_of(message: &Message) -> Option<Lapse> {
+    Some(Lapse {
+        last_order_id: OrderId::new(&message.subject).ok()?,
+        last_order_at: parse_instant(message.details.get("last_order_at"))?,
+        at: parse_instant(message.details.get("lapse_at"))?,
+    })
+}
+
+fn segment_name(segment: Segment) -> &'static str {
+    match segment {
+        Segment::HighValue => "high_value",
+        Segment::RecentFirstTimer => "recent_first_timer",
+        Segment::Regular => "regular",
+    }
+}
+
+/// What the step offers, as the template reads it. A discount needs the shop's Admin API to
+/// be a real code; without one the step offers nothing rather than a code that fails at
+/// checkout.
+fn add_incentive(
+    details: &mut BTreeMap<String, String>,
+    step: &WinbackStep,
+    offer_code: Option<&str>,
+    has_admin_api: bool,
+) {
+    let mut set = |k: &str, v: String| {
+        details.insert(k.into(), v);
+    };
+    match step.incentive {
+        Incentive::None => set("incentive", "none".into()),
+        Incentive::EarlyAccess => set("incentive", "early_access".into()),
+        Incentive::Points(points) => {
+            set("incentive", "points".into());
+            set("points", points.to_string());
+        }
+        Incentive::Discount(percent) => match offer_code {
+            Some(code) if has_admin_api => {
+                set("incentive", "discount".into());
+                set("discount_percent", percent.normalize().to_string());
+                set("offer_code", code.into());
+            }
+            _ => set("incentive", "none".into()),
+        },
+    }
+    if details.get("incentive").is_some_and(|i| i != "none")
+        && let Some(expires) = step.offer_expires_at
+    {
+        details.insert("offer_expires_at".into(), instant(expires));
+    }
+}

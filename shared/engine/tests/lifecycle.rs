@@ -1,0 +1,742 @@
+//! Flows II end to end on the embedded SQLite store: replenishment, win-back, VIP tiers with
+//! early access, and referrals. Orders are signed Shopify webhooks built from the documented
+//! fixture; ticks run on a manual clock; discount codes go to an in-memory Admin API.
+
+mod support;
+
+use aftersale_domain::lifecycle::vip::TierName;
+use aftersale_domain::{Flow, Message, MessageClass, MessageStatus};
+use aftersale_rewards::{DiscountError, DiscountValue, UsageLimit};
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use support::*;
+
+use MessageStatus::{Planned, Sent, Skipped};
+
+/// 2026-03-02 10:00 UTC, a Monday, outside quiet hours.
+fn t0() -> DateTime<Utc> {
+    at("2026-03-02T10:00:00Z")
+}
+
+fn day(n: i64) -> DateTime<Utc> {
+    t0() + Duration::days(n)
+}
+
+/// A paid Shopify order built from the documented fixture.
+struct Order {
+    id: String,
+    customer: String,
+    email: String,
+    at: DateTime<Utc>,
+    /// (product id, quantity, unit price)
+    lines: Vec<(&'static str, u32, &'static str)>,
+    codes: Vec<String>,
+    ip: Option<&'static str>,
+    address: &'static str,
+    subscribed: bool,
+}
+
+fn order(id: &str, customer: &str, at: DateTime<Utc>, lines: &[(&'static str, u32, &'static str)]) -> Order {
+    Order {
+        id: id.into(),
+        customer: customer.into(),
+        email: format!("c{customer}@example.com"),
+        at,
+        lines: lines.to_vec(),
+        codes: Vec::new(),
+        ip: None,
+        address: "1 Main Street",
+        subscribed: true,
+    }
+}
+
+impl Order {
+    fn total(&self) -> Decimal {
+        self.lines
+            .iter()
+            .map(|(_, q, p)| Decimal::from(*q) * p.parse::<Decimal>().unwrap())
+            .sum()
+    }
+
+    fn json(&self) -> Value {
+        let mut o = fixture_json("shopify/orders_paid.json");
+        let template = o["line_items"][0].clone();
+        let lines: Vec<Value> = self
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, (product, quantity, price))| {
+                let mut line = template.clone();
+                line["id"] = json!(format!("{}{i}", self.id).parse::<u64>().unwrap());
+                line["product_id"] = json!(product.parse::<u64>().unwrap());
+                line["variant_id"] = json!(format!("{product}1").parse::<u64>().unwrap());
+                line["title"] = json!(format!("Product {product}"));
+                line["name"] = json!(format!("Product {product}"));
+                line["quantity"] = json!(quantity);
+                line["current_quantity"] = json!(quantity);
+                line["price"] = json!(price);
+                line
+            })
+            .collect();
+        let total = self.total().to_string();
+        let when = self.at.to_rfc3339();
+        o["id"] = json!(self.id.parse::<u64>().unwrap());
+        o["name"] = json!(format!("#{}", self.id));
+        for field in ["created_at", "updated_at", "processed_at"] {
+            o[field] = json!(when);
+        }
+        for field in [
+            "total_price",
+            "subtotal_price",
+            "current_total_price",
+            "current_subtotal_price",
+        ] {
+            o[field] = json!(total);
+        }
+        o["total_discounts"] = json!("0.00");
+        o["line_items"] = json!(lines);
+        o["email"] = json!(self.email);
+        o["contact_email"] = json!(self.email);
+        o["customer"]["id"] = json!(self.customer.parse::<u64>().unwrap());
+        o["customer"]["email"] = json!(self.email);
+        o["customer"]["first_name"] = json!(format!("Customer{}", self.customer));
+        o["customer"]["email_marketing_consent"]["state"] = json!(if self.subscribed {
+            "subscribed"
+        } else {
+            "not_subscribed"
+        });
+        o["discount_codes"] = json!(
+            self.codes
+                .iter()
+                .map(|c| json!({"code": c, "amount": "1.00", "type": "percentage"}))
+                .collect::<Vec<_>>()
+        );
+        o["browser_ip"] = json!(self.ip);
+        o["shipping_address"]["address1"] = json!(self.address);
+        o
+    }
+}
+
+impl Harness {
+    async fn pay(&self, order: &Order) {
+        self.shopify("orders/paid", &bytes(&order.json())).await;
+    }
+
+    async fn ship(&self, order_id: &str, at: DateTime<Utc>) {
+        let mut f = fixture_json("shopify/fulfillments_create.json");
+        f["id"] = json!(format!("9{order_id}").parse::<u64>().unwrap());
+        f["order_id"] = json!(order_id.parse::<u64>().unwrap());
+        f["created_at"] = json!(at.to_rfc3339());
+        f["updated_at"] = json!(at.to_rfc3339());
+        self.shopify("fulfillments/create", &bytes(&f)).await;
+    }
+
+    async fn refund(&self, order_id: &str, amount: &str, at: DateTime<Utc>) -> aftersale_ingest::Reply {
+        let mut r = fixture_json("shopify/refunds_create.json");
+        r["id"] = json!(format!("8{order_id}").parse::<u64>().unwrap());
+        r["order_id"] = json!(order_id.parse::<u64>().unwrap());
+        r["created_at"] = json!(at.to_rfc3339());
+        r["processed_at"] = json!(at.to_rfc3339());
+        r["transactions"] =
+            json!([{"id": 1, "kind": "refund", "status": "success", "amount": amount, "currency": "USD"}]);
+        self.shopify("refunds/create", &bytes(&r)).await
+    }
+
+    /// The one message of `flow`/`step` for `customer`.
+    async fn one(&self, flow: Flow, step: &str, customer: &str) -> Message {
+        let mut found: Vec<Message> = self
+            .of(flow, step)
+            .await
+            .into_iter()
+            .filter(|m| m.customer_id.as_str() == customer)
+            .collect();
+        assert_eq!(found.len(), 1, "{flow}/{step} of {customer}: {found:#?}");
+        found.remove(0)
+    }
+
+    async fn of(&self, flow: Flow, step: &str) -> Vec<Message> {
+        let mut found: Vec<Message> = self
+            .messages()
+            .await
+            .into_iter()
+            .filter(|m| m.flow == flow && m.step == step)
+            .collect();
+        found.sort_by_key(|m| (m.customer_id.to_string(), m.due_at));
+        found
+    }
+}
+
+const REPLENISH: &str = r#"
+[flows.replenishment]
+lead_days = 5
+follow_up_after_days = 4
+[[flows.replenishment.supply]]
+product_id = "501"
+days_per_unit = 30
+[[flows.replenishment.complements]]
+product_id = "501"
+suggest = "777"
+title = "Ceramic dripper"
+url = "https://demo.myshopify.com/products/dripper"
+"#;
+
+#[tokio::test]
+async fn a_replenishment_reminder_goes_before_run_out_and_a_reorder_withdraws_the_follow_up() {
+    let h = Harness::lifecycle(&[Flow::Replenishment]);
+    h.save_config(&shop(), REPLENISH).await;
+    h.set_clock(t0());
+    h.pay(&order("1001", "11", t0(), &[("501", 2, "12.00")])).await;
+
+    // 2 units × 30 days = run-out at day 60; reminder 5 days before, follow-up 4 days after.
+    let reminder = h.message(Flow::Replenishment, "reminder").await;
+    assert_eq!(
+        (reminder.due_at, reminder.class),
+        (day(55), MessageClass::Marketing)
+    );
+    assert_eq!(reminder.details["supply"], "configured");
+    assert_eq!(h.message(Flow::Replenishment, "follow-up").await.due_at, day(59));
+
+    // Planning is idempotent: the same webhook again (a retry) stores nothing new.
+    h.pay(&order("1001", "11", t0(), &[("501", 2, "12.00")])).await;
+    assert_eq!(h.messages().await.len(), 2);
+
+    assert_eq!(h.tick(day(54)).await.sent, 0, "not due yet");
+    assert_eq!(h.tick(day(55) + Duration::minutes(1)).await.sent, 1);
+    let email = h.email(Flow::Replenishment, "reminder");
+    assert_eq!(email.to.address, "c11@example.com");
+    assert!(email.text.contains("Product 501"), "{}", email.text);
+    assert!(email.text.contains("2026-05-01"), "run-out date: {}", email.text);
+    assert!(
+        email.text.contains("https://demo.myshopify.com/cart/5011:2"),
+        "{}",
+        email.text
+    );
+    assert!(
+        email.text.contains("Ceramic dripper"),
+        "complete the set: {}",
+        email.text
+    );
+    assert!(header(&email, "List-Unsubscribe").is_some());
+
+    // The customer reorders before the follow-up: it is withdrawn at once.
+    h.set_clock(day(57));
+    h.pay(&order("1002", "11", day(57), &[("501", 1, "12.00")])).await;
+    let follow_up = h
+        .of(Flow::Replenishment, "follow-up")
+        .await
+        .into_iter()
+        .find(|m| m.order_id.as_ref().unwrap().as_str() == "1001")
+        .unwrap();
+    assert_eq!(
+        (follow_up.status, follow_up.reason.as_str()),
+        (Skipped, "skipped: reordered")
+    );
+    h.tick(day(60)).await;
+    assert_eq!(h.emails(Flow::Replenishment, "follow-up").len(), 0);
+}
+
+#[tokio::test]
+async fn replenishment_is_skipped_after_a_refund_or_without_consent() {
+    let h = Harness::lifecycle(&[Flow::Replenishment]);
+    h.save_config(&shop(), REPLENISH).await;
+    h.set_clock(t0());
+    h.pay(&order("2001", "21", t0(), &[("501", 1, "12.00")])).await;
+    h.pay(&Order {
+        subscribed: false,
+        ..order("2002", "22", t0(), &[("501", 1, "12.00")])
+    })
+    .await;
+    h.refund("2001", "12.00", day(3)).await;
+
+    h.tick(day(26)).await;
+    let reasons: Vec<(String, String)> = h
+        .of(Flow::Replenishment, "reminder")
+        .await
+        .into_iter()
+        .map(|m| (m.customer_id.to_string(), m.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("21".to_string(), "skipped: refunded".to_string()),
+            ("22".to_string(), "skipped: no consent".to_string())
+        ]
+    );
+    assert!(h.mailer.sent().is_empty());
+}
+
+#[tokio::test]
+async fn replenishment_learns_the_median_supply_from_the_shops_repeat_purchases() {
+    let h = Harness::lifecycle(&[Flow::Replenishment]);
+    h.save_config(&shop(), "[flows.replenishment]\nmin_samples = 5\nlead_days = 3\n")
+        .await;
+    // Seven customers rebuy tea after 20, 22, 24, 26, 28, 30, 32 days: the median is 26.
+    // One buys two bags and comes back after 52 days: 26 per unit, the same lesson.
+    for (i, gap) in [20i64, 22, 24, 26, 28, 30, 32].iter().enumerate() {
+        let customer = format!("3{i}");
+        h.set_clock(t0());
+        h.pay(&order(&format!("3{i}01"), &customer, t0(), &[("600", 1, "9.00")]))
+            .await;
+        h.set_clock(day(*gap));
+        h.pay(&order(
+            &format!("3{i}02"),
+            &customer,
+            day(*gap),
+            &[("600", 1, "9.00")],
+        ))
+        .await;
+    }
+    h.set_clock(day(100));
+    h.pay(&order("3901", "39", day(100), &[("600", 1, "9.00")])).await;
+
+    let reminder = h
+        .of(Flow::Replenishment, "reminder")
+        .await
+        .into_iter()
+        .find(|m| m.customer_id.as_str() == "39")
+        .expect("a reminder from the learned supply");
+    assert_eq!(reminder.due_at, day(100) + Duration::days(26 - 3));
+    assert_eq!(reminder.details["supply"], "learned from 7 repeat purchases");
+}
+
+const WINBACK: &str = r#"
+[admin_api]
+access_token_secret = "SHOPIFY_ADMIN_TOKEN"
+[flows.win_back]
+window_days = 60
+"#;
+
+#[tokio::test]
+async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stops_them() {
+    let h = Harness::lifecycle(&[Flow::WinBack]);
+    h.save_config(&shop(), WINBACK).await;
+    h.set_clock(t0() - Duration::days(1));
+    // Ten bigger spenders, so customer 41 is not in the top 10% by spend.
+    for i in 0..10 {
+        h.pay(&order(
+            &format!("40{i}0"),
+            &format!("40{i}"),
+            t0() - Duration::days(1),
+            &[("700", 1, "100.00")],
+        ))
+        .await;
+    }
+    h.set_clock(t0());
+    h.pay(&order("4001", "41", t0(), &[("700", 1, "30.00")])).await;
+
+    // The due index holds the lapse: the value step at the last order + 60 days.
+    let value = h.one(Flow::WinBack, "value", "41").await;
+    assert_eq!((value.subject.as_str(), value.due_at), ("4001", day(60)));
+
+    h.tick(day(60) + Duration::minutes(5)).await;
+    assert_eq!(h.one(Flow::WinBack, "value", "41").await.status, Sent);
+    let offer = h.one(Flow::WinBack, "offer", "41").await;
+    assert_eq!(offer.due_at, day(64));
+    assert_eq!(
+        offer.details["incentive"], "discount",
+        "a recent first-timer gets a small discount"
+    );
+    assert_eq!(offer.details["discount_percent"], "10");
+    let code = offer.details["offer_code"].clone();
+    assert!(code.starts_with("BACK-"), "{code}");
+    assert_eq!(h.one(Flow::WinBack, "social-proof", "41").await.due_at, day(70));
+    assert_eq!(h.one(Flow::WinBack, "last-call", "41").await.due_at, day(77));
+    let big = h
+        .of(Flow::WinBack, "offer")
+        .await
+        .into_iter()
+        .find(|m| m.customer_id.as_str() == "400")
+        .unwrap();
+    assert_eq!(
+        big.details["incentive"], "early_access",
+        "high value gets recognition, not a discount"
+    );
+
+    // The offer creates the code in the shop before it is sent, and states it.
+    h.tick(day(64) + Duration::minutes(5)).await;
+    let created = h.discounts.created();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].code.as_str(), code);
+    assert_eq!(created[0].value, DiscountValue::Percentage(Decimal::TEN));
+    assert_eq!(created[0].usage, UsageLimit::SingleUse);
+    let offers = h.emails(Flow::WinBack, "offer");
+    assert!(
+        offers
+            .iter()
+            .any(|e| e.to.address == "c41@example.com" && e.text.contains(&code))
+    );
+
+    // Ordering again ends the sequence at once.
+    h.set_clock(day(66));
+    h.pay(&order("4002", "41", day(66), &[("700", 1, "30.00")])).await;
+    for step in ["social-proof", "last-call"] {
+        let m = h.one(Flow::WinBack, step, "41").await;
+        assert_eq!(
+            (m.status, m.reason.as_str()),
+            (Skipped, "skipped: ordered again"),
+            "{step}"
+        );
+    }
+    // ...and plans the next lapse, once, from the new last order.
+    let next: Vec<Message> = h
+        .of(Flow::WinBack, "value")
+        .await
+        .into_iter()
+        .filter(|m| m.customer_id.as_str() == "41" && m.status == Planned)
+        .collect();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].due_at, day(126));
+    h.tick(day(80)).await;
+    assert!(
+        !h.emails(Flow::WinBack, "last-call")
+            .iter()
+            .any(|e| e.to.address == "c41@example.com")
+    );
+}
+
+#[tokio::test]
+async fn the_lapse_window_is_learned_from_the_shops_gaps_between_orders() {
+    let h = Harness::lifecycle(&[Flow::WinBack]);
+    h.save_config(
+        &shop(),
+        "[flows.win_back]\nmin_samples = 10\nwindow_percentile = 80\n",
+    )
+    .await;
+    // Ten customers come back after 10, 20, ..., 100 days: the 80th percentile is 80 days.
+    for i in 1..=10i64 {
+        let customer = format!("5{i:02}");
+        h.set_clock(t0());
+        h.pay(&order(
+            &format!("5{i:02}1"),
+            &customer,
+            t0(),
+            &[("800", 1, "5.00")],
+        ))
+        .await;
+        h.set_clock(day(i * 10));
+        h.pay(&order(
+            &format!("5{i:02}2"),
+            &customer,
+            day(i * 10),
+            &[("800", 1, "5.00")],
+        ))
+        .await;
+    }
+    h.set_clock(day(200));
+    h.pay(&order("5991", "599", day(200), &[("800", 1, "5.00")]))
+        .await;
+    let value = h
+        .of(Flow::WinBack, "value")
+        .await
+        .into_iter()
+        .find(|m| m.customer_id.as_str() == "599")
+        .unwrap();
+    assert_eq!(value.due_at, day(280));
+    assert_eq!(value.details["window_days"], "80");
+}
+
+const VIP: &str = r#"
+time_zone = "Europe/Rome"
+[flows.vip]
+grace_days = 30
+[[flows.vip.tiers]]
+name = "Silver"
+min_orders = 2
+[[flows.vip.tiers]]
+name = "Gold"
+min_net_spend = { amount = "500", currency = "USD" }
+"#;
+
+#[tokio::test]
+async fn entering_a_tier_is_recognised_and_a_refund_lowers_it_quietly_after_the_grace() {
+    let h = Harness::lifecycle(&[Flow::Vip]);
+    h.save_config(&shop(), VIP).await;
+    h.set_clock(t0());
+    h.pay(&order("6001", "61", t0(), &[("900", 1, "100.00")])).await;
+    assert!(
+        h.of(Flow::Vip, "tier-entered").await.is_empty(),
+        "one order is no tier"
+    );
+
+    h.set_clock(day(10));
+    h.pay(&order("6002", "61", day(10), &[("900", 1, "450.00")]))
+        .await;
+    let entered = h.of(Flow::Vip, "tier-entered").await;
+    assert_eq!(entered.len(), 1, "straight to Gold: {entered:#?}");
+    assert_eq!(entered[0].details["tier"], "Gold");
+    h.tick(day(10) + Duration::minutes(1)).await;
+    let email = h.email(Flow::Vip, "tier-entered");
+    assert!(email.text.contains("Gold"), "{}", email.text);
+    // Tier members are greeted on the anniversary of their first order, at 10:00 in Rome.
+    let anniversary = h.message(Flow::Vip, "anniversary").await;
+    assert_eq!(anniversary.due_at, at("2027-03-02T09:00:00Z"));
+
+    // A refund takes them below Gold: they keep it through the grace, then drop quietly.
+    h.set_clock(day(20));
+    h.refund("6002", "450.00", day(20)).await;
+    h.set_clock(day(51));
+    h.pay(&order("6003", "61", day(51), &[("900", 1, "10.00")])).await;
+    let entered = h.of(Flow::Vip, "tier-entered").await;
+    assert_eq!(entered.len(), 1, "no message for a lowered tier: {entered:#?}");
+    h.tick(day(52)).await;
+    assert_eq!(h.emails(Flow::Vip, "tier-entered").len(), 1);
+}
+
+#[tokio::test]
+async fn an_early_access_campaign_reaches_its_tiers_first_and_never_after_the_launch() {
+    let h = Harness::lifecycle(&[Flow::Vip, Flow::EarlyAccess]);
+    h.save_config(&shop(), VIP).await;
+    h.set_clock(t0());
+    h.pay(&order("7001", "71", t0(), &[("900", 1, "600.00")])).await; // Gold
+    h.pay(&order("7002", "72", t0(), &[("900", 1, "20.00")])).await; // no tier
+    h.tick(t0() + Duration::minutes(1)).await;
+
+    let launch = at("2026-03-20T08:00:00Z");
+    let report = h
+        .engine
+        .create_campaign(
+            &shop(),
+            "Spring drop",
+            launch,
+            3,
+            vec![TierName("Gold".into())],
+            "New roasts.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.invited, 1);
+    let you_first = h.message(Flow::EarlyAccess, "you-first").await;
+    assert_eq!(you_first.customer_id.as_str(), "71");
+    // 10:00 in Rome three days before the launch day.
+    assert_eq!(you_first.due_at, at("2026-03-17T09:00:00Z"));
+    let again = h
+        .engine
+        .create_campaign(
+            &shop(),
+            "Spring drop",
+            launch,
+            3,
+            vec![TierName("Gold".into())],
+            "Again",
+        )
+        .await;
+    assert!(again.unwrap_err().to_string().contains("already exists"));
+    let unknown = h
+        .engine
+        .create_campaign(
+            &shop(),
+            "Other",
+            launch,
+            3,
+            vec![TierName("Platinum".into())],
+            "x",
+        )
+        .await;
+    assert!(unknown.unwrap_err().to_string().contains("Platinum"));
+
+    h.tick(at("2026-03-17T09:01:00Z")).await;
+    let email = h.email(Flow::EarlyAccess, "you-first");
+    assert!(email.text.contains("New roasts."), "{}", email.text);
+    assert!(email.text.contains("Spring drop"), "{}", email.text);
+
+    // A campaign whose messages fall due after the launch sends nothing.
+    let late = h
+        .engine
+        .create_campaign(
+            &shop(),
+            "Flash",
+            at("2026-03-18T12:00:00Z"),
+            1,
+            vec![TierName("Gold".into())],
+            "Hi",
+        )
+        .await
+        .unwrap();
+    assert_eq!(late.invited, 1);
+    h.tick(at("2026-03-18T12:30:00Z")).await;
+    let flash = h
+        .of(Flow::EarlyAccess, "you-first")
+        .await
+        .into_iter()
+        .find(|m| m.subject == "flash")
+        .unwrap();
+    assert_eq!(
+        (flash.status, flash.reason.as_str()),
+        (Skipped, "skipped: already public")
+    );
+}
+
+const REFERRAL: &str = r#"
+[admin_api]
+access_token_secret = "SHOPIFY_ADMIN_TOKEN"
+[flows.referral]
+enabled = true
+eligible_after = "paid"
+holding_days = 14
+max_orders_per_ip = 2
+"#;
+
+/// The advocate (customer 81) gets a code and shares it; returns the code.
+async fn advocate_with_code(h: &Harness) -> String {
+    h.save_config(&shop(), REFERRAL).await;
+    h.set_clock(t0());
+    h.pay(&Order {
+        address: "8 Advocate Road",
+        ..order("8001", "81", t0(), &[("950", 1, "40.00")])
+    })
+    .await;
+    let share = h.message(Flow::Referral, "share").await;
+    let code = share.details["code"].clone();
+    assert!(code.starts_with("FRIEND-"), "{code}");
+    h.tick(t0() + Duration::minutes(1)).await;
+    let created = h.discounts.created();
+    assert_eq!(created.len(), 1, "the shared code is a real discount first");
+    assert_eq!(
+        (created[0].code.as_str(), created[0].usage),
+        (code.as_str(), UsageLimit::OncePerCustomer)
+    );
+    assert!(h.email(Flow::Referral, "share").text.contains(&code));
+    code
+}
+
+#[tokio::test]
+async fn a_friends_order_with_the_code_earns_a_real_reward_after_the_holding_period() {
+    let h = Harness::lifecycle(&[Flow::Referral]);
+    let code = advocate_with_code(&h).await;
+
+    h.set_clock(day(1));
+    h.pay(&Order {
+        codes: vec![code.to_lowercase()],
+        ip: Some("203.0.113.9"),
+        ..order("8101", "82", day(1), &[("950", 1, "40.00")])
+    })
+    .await;
+    let reward = h
+        .of(Flow::Referral, "reward")
+        .await
+        .into_iter()
+        .next()
+        .expect("a reward planned for the advocate");
+    assert_eq!(reward.customer_id.as_str(), "81");
+
+    // Not fulfilled yet: the reward waits.
+    h.tick(day(15)).await;
+    let waiting = h.of(Flow::Referral, "reward").await.remove(0);
+    assert_eq!(
+        (waiting.status, waiting.reason.as_str()),
+        (
+            Planned,
+            "deferred: waiting for the friend's order to be fulfilled"
+        )
+    );
+
+    h.ship("8101", day(16)).await;
+    h.tick(day(17)).await;
+    let holding = h.of(Flow::Referral, "reward").await.remove(0);
+    assert_eq!(
+        (holding.reason.as_str(), holding.due_at),
+        ("deferred: holding period", day(30))
+    );
+
+    // The Admin API fails once: retried, visible, support told; then it works.
+    h.discounts.fail_next(DiscountError::Transient("HTTP 503".into()));
+    h.tick(day(30) + Duration::minutes(1)).await;
+    let retrying = h.of(Flow::Referral, "reward").await.remove(0);
+    assert!(
+        retrying.reason.starts_with("retrying: discount code"),
+        "{}",
+        retrying.reason
+    );
+    assert_eq!(h.alerts.sent().len(), 1);
+    h.tick(day(31)).await;
+    let rewarded = h.of(Flow::Referral, "reward").await.remove(0);
+    assert_eq!(rewarded.status, Sent, "{}", rewarded.reason);
+    let reward_code = rewarded.details["reward_code"].clone();
+    let created = h.discounts.created();
+    assert_eq!(created.last().unwrap().code.as_str(), reward_code);
+    assert_eq!(created.last().unwrap().usage, UsageLimit::SingleUse);
+    let email = h.email(Flow::Referral, "reward");
+    assert_eq!(email.to.address, "c81@example.com");
+    assert!(email.text.contains(&reward_code), "{}", email.text);
+}
+
+#[tokio::test]
+async fn a_refund_inside_the_holding_period_cancels_the_reward() {
+    let h = Harness::lifecycle(&[Flow::Referral]);
+    let code = advocate_with_code(&h).await;
+    h.set_clock(day(1));
+    h.pay(&Order {
+        codes: vec![code],
+        ..order("8201", "83", day(1), &[("950", 1, "40.00")])
+    })
+    .await;
+    h.ship("8201", day(2)).await;
+    let reply = h.refund("8201", "5.00", day(10)).await;
+    assert_eq!(reply.outcome, "accepted", "{}", reply.json());
+    h.tick(day(17)).await;
+    let reward = h.of(Flow::Referral, "reward").await.remove(0);
+    assert_eq!(
+        (reward.status, reward.reason.as_str()),
+        (
+            Skipped,
+            "skipped: the friend's order was refunded within the holding period"
+        )
+    );
+    assert!(
+        h.discounts
+            .created()
+            .iter()
+            .all(|d| d.code.as_str().starts_with("FRIEND-")),
+        "only referral codes, no reward"
+    );
+}
+
+#[tokio::test]
+async fn self_referrals_existing_customers_and_one_network_placing_many_orders_earn_nothing() {
+    let h = Harness::lifecycle(&[Flow::Referral]);
+    let code = advocate_with_code(&h).await;
+    // The advocate's own email under another account.
+    h.set_clock(day(1));
+    h.pay(&Order {
+        codes: vec![code.clone()],
+        email: "c81@example.com".into(),
+        ..order("8301", "84", day(1), &[("950", 1, "40.00")])
+    })
+    .await;
+    // Shipping to the advocate's address.
+    h.pay(&Order {
+        codes: vec![code.clone()],
+        address: "8 Advocate Road",
+        ..order("8302", "85", day(1), &[("950", 1, "40.00")])
+    })
+    .await;
+    // An existing customer.
+    h.pay(&order("8303", "86", t0(), &[("950", 1, "40.00")])).await;
+    h.pay(&Order {
+        codes: vec![code.clone()],
+        ..order("8304", "86", day(1), &[("950", 1, "40.00")])
+    })
+    .await;
+    // Three referred orders from one network within a day: the third is refused.
+    for (i, customer) in ["87", "88", "89"].iter().enumerate() {
+        h.pay(&Order {
+            codes: vec![code.clone()],
+            ip: Some("198.51.100.7"),
+            ..order(
+                &format!("840{i}"),
+                customer,
+                day(2) + Duration::hours(i as i64),
+                &[("950", 1, "40.00")],
+            )
+        })
+        .await;
+    }
+    let rewarded: Vec<String> = h
+        .of(Flow::Referral, "reward")
+        .await
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    assert_eq!(rewarded, vec!["8400".to_string(), "8401".to_string()]);
+}

@@ -1,0 +1,173 @@
+//! Small JSON documents the lifecycle flows keep per shop: a customer's list of orders and
+//! tier, the shop's learned statistics, early-access campaigns, referral codes. One port with
+//! versioned, conditional writes instead of a table per kind: each kind is a key prefix, and
+//! the typed helpers here give every caller the same load-modify-save loop.
+//!
+//! Keys are `kind#...`. Everything about one customer is under `customer#{id}#`, so redacting
+//! the customer removes it with one prefix.
+
+use crate::{StoreError, Versioned};
+use aftersale_domain::{CustomerId, ShopId};
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+#[async_trait]
+pub trait Documents: Send + Sync {
+    async fn load_document(&self, shop: &ShopId, key: &str) -> Result<Option<Versioned<Value>>, StoreError>;
+    /// Saves if the stored version is still `expected_version` (0 = must not exist yet),
+    /// else `Conflict`.
+    async fn save_document(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        value: &Value,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
+    /// The shop's documents whose key starts with `prefix`, by key. A query on the shop's
+    /// partition, never a scan of other shops.
+    async fn list_documents(
+        &self,
+        shop: &ShopId,
+        prefix: &str,
+    ) -> Result<Vec<(String, Versioned<Value>)>, StoreError>;
+}
+
+/// The document keys, in one place so every store and flow agrees on them.
+pub mod keys {
+    use aftersale_domain::{CustomerId, OrderId};
+
+    /// Everything held on one customer starts with this.
+    pub fn customer_prefix(customer: &CustomerId) -> String {
+        format!("customer#{customer}#")
+    }
+    /// The customer's order ids (written by ingest).
+    pub fn customer_orders(customer: &CustomerId) -> String {
+        format!("customer#{customer}#orders")
+    }
+    /// The customer's VIP tier.
+    pub fn customer_tier(customer: &CustomerId) -> String {
+        format!("customer#{customer}#tier")
+    }
+    /// The customer's own referral code.
+    pub fn customer_referral(customer: &CustomerId) -> String {
+        format!("customer#{customer}#referral")
+    }
+    /// Which customer a referral code belongs to (upper case).
+    pub fn referral_code(code: &str) -> String {
+        format!("code#{}", code.to_ascii_uppercase())
+    }
+    /// An order placed with someone's referral code.
+    pub fn referred_order(order: &OrderId) -> String {
+        format!("referral#{order}")
+    }
+    pub const REFERRALS_PREFIX: &str = "referral#";
+    pub const CAMPAIGNS_PREFIX: &str = "campaign#";
+    pub fn campaign(slug: &str) -> String {
+        format!("campaign#{slug}")
+    }
+    /// Gaps between consecutive orders of the same customer, for the win-back window.
+    pub const ORDER_GAPS: &str = "stats#order-gaps";
+    /// Net spend per customer, for the high-value segment.
+    pub const SPEND: &str = "stats#spend";
+    /// Per-unit supply samples of one product, for replenishment.
+    pub fn supply(product_id: &str) -> String {
+        format!("stats#supply#{product_id}")
+    }
+}
+
+/// Optimistic-concurrency retries before a caller gives up.
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+/// Loads and decodes a document.
+pub async fn load<T: DeserializeOwned, D: Documents + ?Sized>(
+    store: &D,
+    shop: &ShopId,
+    key: &str,
+) -> Result<Option<Versioned<T>>, StoreError> {
+    let Some(found) = store.load_document(shop, key).await? else {
+        return Ok(None);
+    };
+    let value = serde_json::from_value(found.value).map_err(|err| StoreError::Corrupt {
+        what: format!("document {key}"),
+        detail: err.to_string(),
+    })?;
+    Ok(Some(Versioned {
+        value,
+        version: found.version,
+    }))
+}
+
+/// Stores a new document unless one is there. Returns whether it was stored.
+pub async fn insert<T: Serialize, D: Documents + ?Sized>(
+    store: &D,
+    shop: &ShopId,
+    key: &str,
+    value: &T,
+) -> Result<bool, StoreError> {
+    match store.save_document(shop, key, &encode(value)?, 0).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict { .. }) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Load, change, save, retried on a concurrent write. `change` gets the current value (or
+/// `None`) and returns the new one, or `None` to leave the document as it is. Returns the value
+/// now stored.
+pub async fn update<T, F, D: Documents + ?Sized>(
+    store: &D,
+    shop: &ShopId,
+    key: &str,
+    mut change: F,
+) -> Result<Option<T>, StoreError>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnMut(Option<&T>) -> Option<T> + Send,
+{
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let current = load::<T, D>(store, shop, key).await?;
+        let version = current.as_ref().map_or(0, |c| c.version);
+        let Some(next) = change(current.as_ref().map(|c| &c.value)) else {
+            return Ok(current.map(|c| c.value));
+        };
+        match store.save_document(shop, key, &encode(&next)?, version).await {
+            Ok(()) => return Ok(Some(next)),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(StoreError::Conflict {
+        what: format!("document {key} (gave up after {MAX_CONFLICT_RETRIES} tries)"),
+    })
+}
+
+/// Every document under `prefix`, decoded.
+pub async fn list<T: DeserializeOwned, D: Documents + ?Sized>(
+    store: &D,
+    shop: &ShopId,
+    prefix: &str,
+) -> Result<Vec<(String, T)>, StoreError> {
+    store
+        .list_documents(shop, prefix)
+        .await?
+        .into_iter()
+        .map(|(key, found)| {
+            let value = serde_json::from_value(found.value).map_err(|err| StoreError::Corrupt {
+                what: format!("document {key}"),
+                detail: err.to_string(),
+            })?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// Whether a document key belongs to `customer` (and goes when they are redacted).
+pub fn owned_by(key: &str, customer: &CustomerId) -> bool {
+    key.starts_with(&keys::customer_prefix(customer))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(value).map_err(StoreError::backend)
+}
