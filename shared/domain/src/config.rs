@@ -464,6 +464,52 @@ mod tests {
         ShopId::new("demo.myshopify.com").unwrap()
     }
 
+    /// The README's example is what merchants copy: it must load, and mean what it says.
+    #[test]
+    fn the_readme_example_is_a_valid_config() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("```toml\nshop = ").expect("the example config") + "```toml\n".len();
+        let text = &readme[start..start + readme[start..].find("```").expect("its end")];
+        let config = ShopConfig::from_toml(text, &shop()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.flows.win_back.window_percentile, 80);
+        assert_eq!(
+            config.flows.win_back.incentives.recent_first_timer,
+            crate::lifecycle::winback::Incentive::Discount(rust_decimal::Decimal::TEN)
+        );
+        assert_eq!(config.flows.vip.tiers.len(), 2);
+        assert!(config.flows.referral.enabled);
+        assert_eq!(
+            config.admin_api.and_then(|a| a.access_token_secret).as_deref(),
+            Some("SHOPIFY_ADMIN_TOKEN")
+        );
+    }
+
+    #[test]
+    fn referral_needs_the_admin_api_and_sane_numbers() {
+        let err = ShopConfig::from_toml("[flows.referral]\nenabled = true\n", &shop()).unwrap_err();
+        assert!(err.to_string().starts_with("flows.referral.enabled:"), "{err}");
+        let err = ShopConfig::from_toml("[flows.referral]\nreward_percent = \"150\"\n", &shop()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("flows.referral.reward_percent:"),
+            "{err}"
+        );
+        let err =
+            ShopConfig::from_toml("[flows.referral]\ncode_prefix = \"NO-DASH\"\n", &shop()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("flows.referral.code_prefix:"),
+            "{err}"
+        );
+        let err =
+            ShopConfig::from_toml("[admin_api]\nbase_url = \"https://x.example\"\n", &shop()).unwrap_err();
+        assert!(err.to_string().starts_with("admin_api:"), "{err}");
+        let err =
+            ShopConfig::from_toml("[flows.replenishment]\nreorder_url = \"ftp://x\"\n", &shop()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("flows.replenishment.reorder_url:"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn an_empty_file_is_the_defaults() {
         let config = ShopConfig::from_toml("", &shop()).unwrap();

@@ -165,7 +165,8 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
     Decision::Send { to }
 }
 
-fn flow_enabled(config: &ShopConfig, flow: Flow) -> bool {
+/// Whether the shop has the flow switched on.
+pub fn flow_enabled(config: &ShopConfig, flow: Flow) -> bool {
     match flow {
         Flow::ThankYou => config.flows.thank_you.enabled,
         Flow::DeliveryCheckIn => config.flows.delivery_check_in.enabled,

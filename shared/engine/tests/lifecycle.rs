@@ -4,7 +4,7 @@
 
 mod support;
 
-use aftersale_domain::lifecycle::vip::TierName;
+use aftersale_domain::lifecycle::vip::{TierName, TierStatus};
 use aftersale_domain::{Flow, Message, MessageClass, MessageStatus};
 use aftersale_rewards::{DiscountError, DiscountValue, UsageLimit};
 use chrono::{DateTime, Duration, Utc};
@@ -479,6 +479,20 @@ async fn entering_a_tier_is_recognised_and_a_refund_lowers_it_quietly_after_the_
     h.pay(&order("6003", "61", day(51), &[("900", 1, "10.00")])).await;
     let entered = h.of(Flow::Vip, "tier-entered").await;
     assert_eq!(entered.len(), 1, "no message for a lowered tier: {entered:#?}");
+    let tier = aftersale_ports::documents::load::<TierStatus, _>(
+        h.store.as_ref(),
+        &shop(),
+        &aftersale_ports::documents::keys::customer_tier(&customer("61")),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .value;
+    assert_eq!(
+        tier.tier,
+        Some(TierName("Silver".into())),
+        "3 orders, $560 less $450 refunded"
+    );
     h.tick(day(52)).await;
     assert_eq!(h.emails(Flow::Vip, "tier-entered").len(), 1);
 }
@@ -739,4 +753,216 @@ async fn self_referrals_existing_customers_and_one_network_placing_many_orders_e
         .map(|m| m.subject)
         .collect();
     assert_eq!(rewarded, vec!["8400".to_string(), "8401".to_string()]);
+}
+
+#[tokio::test]
+async fn an_expired_grace_counts_without_any_new_order_and_birthdays_greet_tier_members() {
+    let h = Harness::lifecycle(&[Flow::Vip, Flow::EarlyAccess]);
+    h.save_config(&shop(), VIP).await;
+    h.set_clock(t0());
+    h.pay(&order("6101", "62", t0(), &[("900", 1, "600.00")])).await; // Gold
+    h.refund("6101", "300.00", day(5)).await; // below Gold: grace until day 35
+
+    // A birthday imported by the merchant: 10:00 in Rome on the day.
+    let at = h
+        .engine
+        .set_birthday(&shop(), &customer("62"), 3, 20)
+        .await
+        .unwrap();
+    assert_eq!(at, Some(at_rome("2026-03-20T10:00:00")));
+    let bad = h.engine.set_birthday(&shop(), &customer("62"), 2, 30).await;
+    assert!(bad.unwrap_err().to_string().contains("02-30"));
+    h.tick(at_rome("2026-03-20T10:01:00")).await;
+    let greeting = h.email(Flow::Vip, "birthday");
+    assert!(
+        greeting.text.contains("Gold"),
+        "still Gold during the grace: {}",
+        greeting.text
+    );
+    // ...and next year's is planned once this one went.
+    let next = h.of(Flow::Vip, "birthday").await;
+    assert_eq!(next.iter().filter(|m| m.status == Planned).count(), 1);
+
+    // Past the grace, with no event in between, a campaign for Gold no longer reaches them.
+    h.set_clock(day(40));
+    let report = h
+        .engine
+        .create_campaign(&shop(), "Autumn", day(60), 5, vec![TierName("Gold".into())], "Hi")
+        .await
+        .unwrap();
+    assert_eq!(report.invited, 0);
+}
+
+fn customer(id: &str) -> aftersale_domain::CustomerId {
+    aftersale_domain::CustomerId::new(id).unwrap()
+}
+
+fn at_rome(local: &str) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S").unwrap();
+    chrono_tz::Europe::Rome
+        .from_local_datetime(&naive)
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn a_woocommerce_coupon_line_with_the_code_is_attributed() {
+    let h = Harness::lifecycle(&[Flow::Referral]);
+    h.save_config(
+        &woo_shop(),
+        &format!("{REFERRAL}\n[consent]\nwoocommerce_default = \"granted\"\n").replace(
+            "access_token_secret = \"SHOPIFY_ADMIN_TOKEN\"",
+            "base_url = \"https://shop.example\"\nconsumer_key_secret = \"WC_KEY\"\nconsumer_secret_secret = \"WC_SECRET\"",
+        ),
+    )
+    .await;
+    h.set_clock(woo_order_at());
+    h.woo("order.created", &fixture("woocommerce/order_created.json"))
+        .await;
+    h.tick(woo_order_at() + Duration::minutes(1)).await;
+    let share = h.message(Flow::Referral, "share").await;
+    let (advocate, code) = (share.customer_id.clone(), share.details["code"].clone());
+    assert!(h.email(Flow::Referral, "share").text.contains(&code));
+
+    let mut friend = fixture_json("woocommerce/order_created.json");
+    friend["id"] = json!(728);
+    friend["number"] = json!("728");
+    friend["billing"]["email"] = json!("jane@example.com");
+    friend["billing"]["phone"] = json!("(555) 000-1111");
+    friend["billing"]["address_1"] = json!("1 Other Street");
+    friend["shipping"]["address_1"] = json!("1 Other Street");
+    friend["customer_ip_address"] = json!("203.0.113.5");
+    friend["coupon_lines"] = json!([{"id": 1, "code": code.to_lowercase(), "discount": "1.00"}]);
+    h.woo("order.created", &bytes(&friend)).await;
+    let reward = h.message(Flow::Referral, "reward").await;
+    assert_eq!(reward.customer_id, advocate);
+    assert_eq!(reward.details["friend_order"], "728");
+}
+
+/// A local server speaking the GraphQL Admin API: records what it was sent.
+async fn shopify_admin() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, Value)>>>,
+) {
+    use axum::{Json, Router, extract::State, http::HeaderMap, routing::post};
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, Value)>>>;
+    let seen: Seen = Default::default();
+    async fn graphql(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
+        let token = headers
+            .get("x-shopify-access-token")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
+        seen.lock().unwrap().push((token, body));
+        Json(json!({"data": {"discountCodeBasicCreate": {
+            "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/1057371297"}, "userErrors": []}}}))
+    }
+    let app = Router::new()
+        .route("/admin/api/2025-01/graphql.json", post(graphql))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+/// Secrets by name, as SSM or the environment would give them.
+struct NamedSecrets(std::collections::BTreeMap<String, String>);
+
+#[async_trait::async_trait]
+impl aftersale_engine::discounts::SecretSource for NamedSecrets {
+    async fn secret(&self, name: &str) -> Result<String, String> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("{name} is not set"))
+    }
+}
+
+#[tokio::test]
+async fn the_shared_code_is_created_through_the_shopify_admin_api_with_the_shops_token() {
+    let (base, seen) = shopify_admin().await;
+    let secrets = NamedSecrets(
+        [(
+            "/aftersale/demo/admin-token".to_string(),
+            "shpat_local".to_string(),
+        )]
+        .into(),
+    );
+    let apis = aftersale_engine::discounts::AdminApiDiscounts::new(std::sync::Arc::new(secrets));
+    let h = Harness::with_discounts(&[Flow::Referral], std::sync::Arc::new(apis));
+    h.save_config(
+        &shop(),
+        &REFERRAL.replace(
+            "access_token_secret = \"SHOPIFY_ADMIN_TOKEN\"",
+            &format!("base_url = \"{base}\"\naccess_token_secret = \"/aftersale/demo/admin-token\""),
+        ),
+    )
+    .await;
+    h.set_clock(t0());
+    h.pay(&order("8501", "91", t0(), &[("950", 1, "40.00")])).await;
+    h.tick(t0() + Duration::minutes(1)).await;
+    let share = h.message(Flow::Referral, "share").await;
+    assert_eq!(share.status, Sent, "{}", share.reason);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].0.as_deref(), Some("shpat_local"));
+    let input = &seen[0].1["variables"]["basicCodeDiscount"];
+    assert_eq!(input["code"], share.details["code"].as_str());
+    assert_eq!(input["customerGets"]["value"]["percentage"], 0.1);
+    assert_eq!(input["appliesOncePerCustomer"], true);
+}
+
+#[tokio::test]
+async fn a_missing_admin_token_is_retried_visibly_and_support_is_told() {
+    let secrets = NamedSecrets(Default::default());
+    let apis = aftersale_engine::discounts::AdminApiDiscounts::new(std::sync::Arc::new(secrets));
+    let h = Harness::with_discounts(&[Flow::Referral], std::sync::Arc::new(apis));
+    h.save_config(&shop(), REFERRAL).await;
+    h.set_clock(t0());
+    h.pay(&order("8601", "92", t0(), &[("950", 1, "40.00")])).await;
+    h.tick(t0() + Duration::minutes(1)).await;
+    let share = h.message(Flow::Referral, "share").await;
+    assert_eq!(share.status, Planned);
+    assert!(
+        share.reason.contains("SHOPIFY_ADMIN_TOKEN is not set"),
+        "{}",
+        share.reason
+    );
+    assert!(!share.reason.contains("shpat"), "no secret in the reason");
+    assert_eq!(h.alerts.sent().len(), 1);
+    assert!(
+        h.mailer.sent().is_empty(),
+        "a code that does not work is never shared"
+    );
+}
+
+#[tokio::test]
+async fn lifecycle_messages_obey_the_marketing_cap_and_quiet_hours() {
+    let h = Harness::lifecycle(&[Flow::Replenishment]);
+    let config = format!(
+        "time_zone = \"Europe/Rome\"\n[caps]\nmarketing_per_window = 1\nwindow_days = 30\n[quiet_hours]\napply_to_email = true\n{REPLENISH}"
+    );
+    h.save_config(&shop(), &config).await;
+    // Placed at 21:30 in Rome: the reminder falls due in quiet hours, 55 days later.
+    let placed = at_rome("2026-03-02T21:30:00");
+    h.set_clock(placed);
+    h.pay(&order("9001", "93", placed, &[("501", 2, "12.00")])).await;
+    h.tick(placed + Duration::days(55)).await;
+    let reminder = h.message(Flow::Replenishment, "reminder").await;
+    assert_eq!(
+        (reminder.status, reminder.reason.as_str(), reminder.due_at),
+        (Planned, "deferred: quiet hours", at_rome("2026-04-27T08:00:00"))
+    );
+    h.tick(at_rome("2026-04-27T08:00:00")).await;
+    assert_eq!(h.message(Flow::Replenishment, "reminder").await.status, Sent);
+    // The follow-up would be a second marketing message within 30 days: the cap holds it, and
+    // past 14 days of waiting it is dropped rather than sent late.
+    h.tick(at_rome("2026-05-01T09:00:00")).await;
+    let follow_up = h.message(Flow::Replenishment, "follow-up").await;
+    assert_eq!(
+        (follow_up.status, follow_up.reason.as_str()),
+        (Skipped, "skipped: over frequency cap")
+    );
 }

@@ -2,9 +2,10 @@
 //! purchase statistics, install state, and the platform's privacy requests.
 
 use aftersale_domain::{CustomerId, EventKind, OrderId, OrderRecord, PrivacyRequest, StoreEvent};
+use aftersale_ports::lifecycle;
 use aftersale_ports::{ShopState, Store, StoreError};
 use chrono::{DateTime, Utc};
-use tracing::info;
+use tracing::{info, warn};
 
 /// Optimistic-concurrency retries before giving up (the platform then retries the delivery).
 const MAX_CONFLICT_RETRIES: usize = 8;
@@ -17,7 +18,14 @@ pub async fn apply(
     if let Some(order_id) = event.order_id() {
         fold_order(store, event, order_id).await?;
         if let Some(record) = store.load_order(&event.shop, order_id).await? {
-            aftersale_ports::lifecycle::record_order(store, &event.shop, &record.value).await?;
+            lifecycle::record_order(store, &event.shop, &record.value).await?;
+            // Statistics are shop-wide items many deliveries update at once. Losing a race for
+            // good costs nothing: they are recomputed from the customer's whole history on their
+            // next event, so the delivery is not failed (and retried by the platform) for it.
+            match lifecycle::update_statistics(store, &event.shop, &record.value).await {
+                Err(StoreError::Conflict { what }) => warn!(%what, "shop statistics left for the next event"),
+                other => other?,
+            }
         }
     }
     let customer = match &event.kind {

@@ -50,6 +50,10 @@ pub mod keys {
     pub fn customer_tier(customer: &CustomerId) -> String {
         format!("customer#{customer}#tier")
     }
+    /// The customer's birthday, as the merchant imported it.
+    pub fn customer_birthday(customer: &CustomerId) -> String {
+        format!("customer#{customer}#birthday")
+    }
     /// The customer's own referral code.
     pub fn customer_referral(customer: &CustomerId) -> String {
         format!("customer#{customer}#referral")

@@ -134,8 +134,8 @@ pub async fn purchase_history<S: OrderRecords + Documents + ?Sized>(
     Ok(PurchaseHistory::from_orders(customer, &records, currency, tz))
 }
 
-/// Records a folded order against its customer: the order in their list, and their share of
-/// the shop's statistics recomputed. Idempotent; called by ingest after every order event.
+/// Records a folded order in its customer's list of orders, the index their purchase history
+/// is rebuilt from. Idempotent; called by ingest after every order event.
 pub async fn record_order<S: OrderRecords + Documents + ?Sized>(
     store: &S,
     shop: &ShopId,
@@ -150,6 +150,20 @@ pub async fn record_order<S: OrderRecords + Documents + ?Sized>(
         next.orders.insert(order_id.clone()).then_some(next)
     })
     .await?;
+    Ok(())
+}
+
+/// Recomputes the customer's share of the shop's statistics (gaps between orders, per-unit
+/// supply, net spend) from their whole history. Idempotent; called by ingest after
+/// [`record_order`].
+pub async fn update_statistics<S: OrderRecords + Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    record: &OrderRecord,
+) -> Result<(), StoreError> {
+    let Some(customer) = record.customer_id() else {
+        return Ok(());
+    };
     let currency = documents::load::<SpendTable, S>(store, shop, keys::SPEND)
         .await?
         .and_then(|t| t.value.currency);

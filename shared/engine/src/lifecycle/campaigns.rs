@@ -4,8 +4,8 @@
 use super::{Prepared, id_safe, instant, lifecycle_message};
 use crate::Engine;
 use aftersale_domain::lifecycle::early_access::{EarlyAccessCampaign, send_at, still_due};
-use aftersale_domain::lifecycle::vip::{TierName, TierStatus};
-use aftersale_domain::{ConfigError, CustomerId, Flow, Message, ShopId};
+use aftersale_domain::lifecycle::vip::TierName;
+use aftersale_domain::{ConfigError, CustomerId, Flow, Message, ShopConfig, ShopId};
 use aftersale_ports::StoreError;
 use aftersale_ports::documents::{self, keys};
 use chrono::{DateTime, Utc};
@@ -58,14 +58,15 @@ impl Engine {
         if !documents::insert(self.store.as_ref(), shop, &keys::campaign(&slug), &campaign).await? {
             return Err(CampaignError::Exists(campaign.name));
         }
-        let members: Vec<(String, TierStatus)> =
+        // Everything held on customers, of which the tier documents name the members.
+        let members: Vec<(String, serde_json::Value)> =
             documents::list(self.store.as_ref(), shop, "customer#").await?;
         let mut report = CampaignReport {
             campaign: campaign.name.clone(),
             invited: 0,
             first_send_at: None,
         };
-        for (key, status) in members {
+        for (key, _) in members {
             let Some(customer) = key
                 .strip_prefix("customer#")
                 .and_then(|k| k.strip_suffix("#tier"))
@@ -73,7 +74,8 @@ impl Engine {
             else {
                 continue;
             };
-            if !campaign.is_for(status.tier.as_ref()) {
+            let tier = self.current_tier(shop, &customer, &config, now).await?;
+            if !campaign.is_for(tier.as_ref()) {
                 continue;
             }
             let profile = self.store.load_customer(shop, &customer).await?;
@@ -104,6 +106,7 @@ impl Engine {
     pub(super) async fn recheck_early_access(
         &self,
         mut message: Message,
+        config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
         let shop = &message.shop;
@@ -119,18 +122,11 @@ impl Engine {
         if let Some(reason) = still_due(&campaign.value, now) {
             return Ok(Prepared::skip(reason));
         }
-        let status = documents::load::<TierStatus, _>(
-            self.store.as_ref(),
-            shop,
-            &keys::customer_tier(&message.customer_id),
-        )
-        .await?
-        .map(|v| v.value)
-        .unwrap_or_default();
-        if !campaign.value.is_for(status.tier.as_ref()) {
+        let tier = self.current_tier(shop, &message.customer_id, config, now).await?;
+        if !campaign.value.is_for(tier.as_ref()) {
             return Ok(Prepared::skip("no longer in an invited tier"));
         }
-        if let Some(tier) = status.tier {
+        if let Some(tier) = tier {
             message.details.insert("tier".into(), tier.as_str().into());
         }
         Ok(Prepared::Proceed(Box::new(message)))

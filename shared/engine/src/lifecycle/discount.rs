@@ -61,11 +61,11 @@ impl Engine {
                 "no [admin_api] configured to create the discount code",
             ));
         };
-        let platform = self
-            .store
-            .load_shop(&message.shop)
-            .await?
-            .map_or(Platform::Shopify, |s| s.platform);
+        let shop_state = self.store.load_shop(&message.shop).await?;
+        if shop_state.as_ref().is_some_and(|s| !s.installed) {
+            return Ok(Prepared::skip("shop uninstalled"));
+        }
+        let platform = shop_state.map_or(Platform::Shopify, |s| s.platform);
         let created = match self
             .senders
             .discounts

@@ -14,10 +14,11 @@ mod vip;
 mod winback;
 
 pub use campaigns::{CampaignError, CampaignReport};
+pub use vip::{Birthday, BirthdayError};
 
 use crate::Engine;
 use aftersale_domain::lifecycle::history::PurchaseHistory;
-use aftersale_domain::policy::Decision;
+use aftersale_domain::policy::{self, Decision};
 use aftersale_domain::{
     Channel, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, OrderRecord, ShopConfig,
     ShopId, StoreEvent,
@@ -104,11 +105,16 @@ impl Engine {
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
+        // A switched-off flow does nothing on its own (no discount is created): the sending
+        // policy skips the message and says why.
+        if !policy::flow_enabled(config, message.flow) {
+            return Ok(Prepared::Proceed(Box::new(message)));
+        }
         match message.flow {
             Flow::Replenishment => self.recheck_replenishment(message, config).await,
             Flow::WinBack => self.recheck_winback(message, config).await,
-            Flow::Vip => self.recheck_vip(message, config).await,
-            Flow::EarlyAccess => self.recheck_early_access(message, now).await,
+            Flow::Vip => self.recheck_vip(message, config, now).await,
+            Flow::EarlyAccess => self.recheck_early_access(message, config, now).await,
             Flow::Referral => self.recheck_referral(message, config, now).await,
             Flow::ThankYou | Flow::DeliveryCheckIn | Flow::ReviewRequest => {
                 Ok(Prepared::Proceed(Box::new(message)))
@@ -149,6 +155,9 @@ impl Engine {
             (Flow::WinBack, "value") => self.plan_winback_sequence(message, config, now).await,
             (Flow::Vip, "anniversary") if matches!(decision, Decision::Send { .. }) => {
                 self.plan_next_anniversary(message, config, now).await
+            }
+            (Flow::Vip, "birthday") if matches!(decision, Decision::Send { .. }) => {
+                self.plan_next_birthday(message, config).await
             }
             _ => Ok(()),
         }

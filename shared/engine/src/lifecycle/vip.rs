@@ -1,17 +1,21 @@
-//! VIP tiers: re-evaluated on every order and refund event of the customer. Entering a
+//! VIP tiers: re-evaluated on every order and refund event of the customer, and again whenever
+//! a tier is about to matter (a campaign's invitations, a greeting falling due), so a grace
+//! period that ran out or a calendar year that ended counts without any sweep. Entering a
 //! higher tier plans a recognition message; a refund lowers the tier only after the grace
-//! period, and quietly. Tier members are also greeted on the anniversary of their first order.
+//! period, and quietly. Tier members are greeted on their birthday, when the merchant has
+//! given it, and on the anniversary of their first order.
 
 use super::{Prepared, id_safe, instant, lifecycle_message, parse_instant};
 use crate::Engine;
 use aftersale_domain::lifecycle::history::PurchaseHistory;
 use aftersale_domain::lifecycle::vip::{
-    TierCause, TierChange, TierName, TierStatus, evaluate_tier, next_anniversary, tier_change,
+    TierCause, TierChange, TierName, TierStatus, evaluate_tier, next_anniversary, next_birthday, tier_change,
 };
-use aftersale_domain::{EventKind, Flow, Message, ShopConfig, StoreEvent};
+use aftersale_domain::{CustomerId, EventKind, Flow, Message, ShopConfig, ShopId, StoreEvent};
 use aftersale_ports::StoreError;
 use aftersale_ports::documents::{self, keys};
 use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tracing::info;
 
@@ -135,27 +139,175 @@ impl Engine {
     /// Recognition and greetings only make sense while the customer still holds a tier.
     pub(super) async fn recheck_vip(
         &self,
-        message: Message,
-        _config: &ShopConfig,
+        mut message: Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
-        let status = documents::load::<TierStatus, _>(
-            self.store.as_ref(),
-            &message.shop,
-            &keys::customer_tier(&message.customer_id),
-        )
-        .await?
-        .map(|v| v.value)
-        .unwrap_or_default();
-        let Some(current) = status.tier else {
+        let Some(current) = self
+            .current_tier(&message.shop, &message.customer_id, config, now)
+            .await?
+        else {
             return Ok(Prepared::skip("no longer in a tier"));
         };
-        let mut message = message;
         if message.step == "tier-entered"
-            && message.details.get("tier") != Some(&current.as_str().to_string())
+            && message.details.get("tier").map(String::as_str) != Some(current.as_str())
         {
             return Ok(Prepared::skip(format!("tier is now {}", current.as_str())));
         }
         message.details.insert("tier".into(), current.as_str().into());
         Ok(Prepared::Proceed(Box::new(message)))
     }
+
+    /// The customer's tier now: the stored one, re-evaluated against their history and the
+    /// clock (an expired grace, a new calendar year) and saved if that changed it. Lowering
+    /// here is always quiet: nobody is told they lost a tier by a sweep.
+    pub(crate) async fn current_tier(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TierName>, StoreError> {
+        let cfg = &config.flows.vip;
+        let key = keys::customer_tier(customer);
+        let Some(stored) = documents::load::<TierStatus, _>(self.store.as_ref(), shop, &key).await? else {
+            return Ok(None);
+        };
+        let history = self.history(shop, customer, config).await?;
+        let evaluated = evaluate_tier(&history, &cfg.tiers, now);
+        let grace = Duration::days(cfg.grace_days.into());
+        let change = tier_change(
+            &stored.value,
+            evaluated,
+            &cfg.tiers,
+            TierCause::Schedule,
+            now,
+            grace,
+        );
+        // Entering a tier is the order events' business (they plan the recognition).
+        let status = match change {
+            TierChange::Entered(_) => stored.value.clone(),
+            other => other.status(&stored.value),
+        };
+        if status != stored.value {
+            info!(customer = %customer, from = ?stored.value.tier, to = ?status.tier, "tier re-evaluated");
+            match self
+                .store
+                .save_document(shop, &key, &to_value(&status), stored.version)
+                .await
+            {
+                Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(status.tier)
+    }
+
+    /// Records a customer's birthday (month and day; the year is nobody's business) and plans
+    /// the next greeting if they hold a tier. Platforms do not send birthdays: merchants import
+    /// them from wherever they collect them.
+    pub async fn set_birthday(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+        month: u32,
+        day: u32,
+    ) -> Result<Option<DateTime<Utc>>, BirthdayError> {
+        if chrono::NaiveDate::from_ymd_opt(2024, month, day).is_none() {
+            return Err(BirthdayError::NoSuchDay { month, day });
+        }
+        let birthday = Birthday { month, day };
+        let store = self.store.as_ref();
+        documents::update::<Birthday, _, _>(store, shop, &keys::customer_birthday(customer), |current| {
+            (current != Some(&birthday)).then_some(birthday)
+        })
+        .await?;
+        let config = self.config(shop).await?;
+        let now = self.clock.now();
+        if !config.flows.vip.enabled {
+            return Ok(None);
+        }
+        let Some(tier) = self.current_tier(shop, customer, &config, now).await? else {
+            return Ok(None);
+        };
+        self.plan_birthday(shop, customer, &tier, birthday, &config, now)
+            .await
+    }
+
+    async fn plan_birthday(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+        tier: &TierName,
+        birthday: Birthday,
+        config: &ShopConfig,
+        after: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, BirthdayError> {
+        let profile = self.store.load_customer(shop, customer).await?;
+        let tz = profile.and_then(|c| c.time_zone).unwrap_or(config.time_zone);
+        let Some(at) = next_birthday(birthday.month, birthday.day, after, tz) else {
+            return Ok(None);
+        };
+        let mut message = lifecycle_message(
+            shop,
+            customer,
+            Flow::Vip,
+            format!("birthday-{}", at.with_timezone(&tz).year()),
+            "birthday",
+            at,
+            self.clock.now(),
+        );
+        message.details.insert("tier".into(), tier.as_str().into());
+        self.plan_once(message).await?;
+        Ok(Some(at))
+    }
+
+    /// Once this year's birthday greeting goes, next year's is planned.
+    pub(super) async fn plan_next_birthday(
+        &self,
+        sent: &Message,
+        config: &ShopConfig,
+    ) -> Result<(), StoreError> {
+        let store = self.store.as_ref();
+        let Some(birthday) =
+            documents::load::<Birthday, _>(store, &sent.shop, &keys::customer_birthday(&sent.customer_id))
+                .await?
+        else {
+            return Ok(());
+        };
+        let tier = TierName(sent.details.get("tier").cloned().unwrap_or_default());
+        match self
+            .plan_birthday(
+                &sent.shop,
+                &sent.customer_id,
+                &tier,
+                birthday.value,
+                config,
+                sent.due_at + Duration::days(2),
+            )
+            .await
+        {
+            Ok(_) | Err(BirthdayError::NoSuchDay { .. }) => Ok(()),
+            Err(BirthdayError::Store(err)) => Err(err),
+        }
+    }
+}
+
+/// A customer's birthday as the merchant gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Birthday {
+    pub month: u32,
+    pub day: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BirthdayError {
+    #[error("{month:02}-{day:02} is not a day of the year")]
+    NoSuchDay { month: u32, day: u32 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn to_value(status: &TierStatus) -> serde_json::Value {
+    serde_json::to_value(status).expect("a tier status is plain data")
 }

@@ -7,7 +7,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 use aftersale_domain::{Flow, Message, MessageStatus, ShopConfig, ShopId};
-use aftersale_engine::discounts::FixedDiscounts;
+use aftersale_engine::discounts::{DiscountApis, FixedDiscounts};
 use aftersale_engine::feedback::{LinkResponse, Method};
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings, TickReport};
 use aftersale_ingest::{Ingest, Reply, Secret, WebhookSecrets};
@@ -128,6 +128,24 @@ impl Harness {
     }
 
     pub fn running<S: FlowStore + 'static>(store: Arc<S>, flows: &[Flow]) -> Harness {
+        Harness::assemble(store, flows, None)
+    }
+
+    /// Running `flows` on SQLite with discount codes created through `discounts` (the real
+    /// Admin API clients against a local server) instead of in memory.
+    pub fn with_discounts(flows: &[Flow], discounts: Arc<dyn DiscountApis>) -> Harness {
+        Harness::assemble(
+            Arc::new(SqliteStore::in_memory().unwrap()),
+            flows,
+            Some(discounts),
+        )
+    }
+
+    fn assemble<S: FlowStore + 'static>(
+        store: Arc<S>,
+        flows: &[Flow],
+        discount_apis: Option<Arc<dyn DiscountApis>>,
+    ) -> Harness {
         let mailer = Arc::new(RecordingMailer::new());
         let sms = Arc::new(RecordingSms::new());
         let alerts = Arc::new(RecordingAlerts::new());
@@ -145,7 +163,7 @@ impl Harness {
                 mailer: mailer.clone(),
                 sms: sms.clone(),
                 alerts: alerts.clone(),
-                discounts: Arc::new(FixedDiscounts(discounts.clone())),
+                discounts: discount_apis.unwrap_or_else(|| Arc::new(FixedDiscounts(discounts.clone()))),
             },
             Templates::builtin(),
             signer.clone(),
