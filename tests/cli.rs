@@ -3,8 +3,9 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use std::path::Path;
 use std::process::Command;
-use support::binary;
+use support::{Server, binary, fixture, post_shopify};
 
 fn run(args: &[&str]) -> (bool, String) {
     let out = Command::new(binary())
@@ -80,4 +81,342 @@ fn an_empty_store_lists_nothing_and_succeeds() {
         .unwrap();
     assert!(out.status.success());
     assert!(out.stdout.is_empty());
+}
+
+/// A shop with two VIP tiers; one paid order is enough for Silver.
+const VIP_CONFIG: &str = r#"
+shop = "demo.myshopify.com"
+[flows.vip]
+grace_days = 30
+[[flows.vip.tiers]]
+name = "Silver"
+min_orders = 1
+[[flows.vip.tiers]]
+name = "Gold"
+min_net_spend = { amount = "500", currency = "USD" }
+"#;
+
+/// Runs a command on `data` and returns (success, stdout, stderr).
+fn run_on(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn in_days(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339()
+}
+
+/// `campaign create` arguments, with `changes` replacing or adding flags (`--tier`s given
+/// replace the default one, and each adds a tier).
+fn campaign_args(changes: &[(&str, &str)]) -> Vec<String> {
+    let mut flags = vec![
+        ("--shop", "demo.myshopify.com".to_string()),
+        ("--name", "Autumn drop".to_string()),
+        ("--public-start", in_days(10)),
+        ("--lead-days", "3".to_string()),
+        ("--tier", "Gold".to_string()),
+        (
+            "--message",
+            "The autumn collection, before anyone else.".to_string(),
+        ),
+    ];
+    if changes.iter().any(|(f, _)| *f == "--tier") {
+        flags.retain(|(f, _)| *f != "--tier");
+    }
+    for (flag, value) in changes {
+        if *flag == "--message-file" {
+            flags.retain(|(f, _)| *f != "--message");
+        }
+        match flags.iter_mut().find(|(f, _)| f == flag && *flag != "--tier") {
+            Some(entry) => entry.1 = value.to_string(),
+            None => flags.push((flag, value.to_string())),
+        }
+    }
+    let mut args = vec!["campaign".to_string(), "create".to_string()];
+    for (flag, value) in flags {
+        args.extend([flag.to_string(), value]);
+    }
+    args
+}
+
+fn create_campaign(data: &Path, changes: &[(&str, &str)], json: bool) -> (bool, String, String) {
+    let mut args = campaign_args(changes);
+    if json {
+        args.push("--json".into());
+    }
+    run_on(data, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn load_vip_config(dir: &Path) {
+    let file = dir.join("shop.toml");
+    std::fs::write(&file, VIP_CONFIG).unwrap();
+    let (ok, _, err) = run_on(&dir.join("data"), &["config", "load", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn a_campaign_is_created_once_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    load_vip_config(dir.path());
+    let data = dir.path().join("data");
+
+    let (ok, out, err) = create_campaign(&data, &[("--tier", "Gold"), ("--tier", "Silver")], true);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(report["campaign"], "Autumn drop");
+    assert_eq!(report["shop"], "demo.myshopify.com");
+    // Nobody has ordered yet, so nobody is in a tier.
+    assert_eq!(report["invited"], 0);
+    assert!(report["first_send_at"].is_null());
+
+    let (ok, _, err) = create_campaign(&data, &[("--name", "Autumn drop")], false);
+    assert!(!ok);
+    assert!(err.contains("'Autumn drop' already exists"), "{err}");
+
+    let (ok, out, err) = run_on(
+        &data,
+        &["campaign", "list", "--shop", "demo.myshopify.com", "--json"],
+    );
+    assert!(ok, "{err}");
+    let listed: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(listed.len(), 1, "{out}");
+    assert_eq!(listed[0]["name"], "Autumn drop");
+    assert_eq!(listed[0]["lead_days"], 3);
+    assert_eq!(listed[0]["tiers"], serde_json::json!(["Gold", "Silver"]));
+    assert_eq!(listed[0]["public"], false);
+
+    let (ok, out, _) = run_on(&data, &["campaign", "list", "--shop", "demo.myshopify.com"]);
+    assert!(
+        ok && out.contains("Autumn drop") && out.contains("Gold, Silver"),
+        "{out}"
+    );
+
+    // A file holds the text just as well.
+    let text = dir.path().join("launch.txt");
+    std::fs::write(&text, "Winter, first for you.\n").unwrap();
+    let (ok, out, err) = create_campaign(
+        &data,
+        &[
+            ("--name", "Winter drop"),
+            ("--message-file", text.to_str().unwrap()),
+        ],
+        false,
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("'Winter drop' created") && out.contains("0 customers invited"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bad_campaigns_are_refused_with_the_problem_named_and_nothing_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    load_vip_config(dir.path());
+    let data = dir.path().join("data");
+    let empty_file = dir.path().join("empty.txt");
+    std::fs::write(&empty_file, "  \n").unwrap();
+    let past = in_days(-1);
+    // (flags changed, what the error must say)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            &[("--public-start", "next tuesday")],
+            &["--public-start", "RFC 3339"],
+        ),
+        (
+            &[("--public-start", &past)],
+            &["--public-start", "not in the future"],
+        ),
+        (&[("--lead-days", "0")], &["--lead-days", "between 1 and 30"]),
+        (&[("--lead-days", "31")], &["--lead-days", "between 1 and 30"]),
+        (
+            &[("--tier", "Platinum")],
+            &["'Platinum' is not a configured tier", "Silver, Gold"],
+        ),
+        (&[("--message", "   ")], &["--message", "must not be empty"]),
+        (
+            &[("--message-file", "/nonexistent/launch.txt")],
+            &["--message-file", "/nonexistent/launch.txt"],
+        ),
+        (
+            &[("--message-file", empty_file.to_str().unwrap())],
+            &["--message-file", "must not be empty"],
+        ),
+        (&[("--name", "a#b")], &["--name", "without '#'"]),
+    ];
+    for (changes, expected) in cases {
+        let (ok, _, err) = create_campaign(&data, changes, false);
+        assert!(!ok, "{changes:?} was accepted");
+        for part in *expected {
+            assert!(err.contains(part), "{changes:?}: expected {part:?} in: {err}");
+        }
+    }
+    // --message and --message-file together, or neither, is a usage error.
+    let mut both = campaign_args(&[]);
+    both.extend(["--message-file".into(), empty_file.to_str().unwrap().into()]);
+    let (ok, _, err) = run_on(&data, &both.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!ok && err.contains("--message-file"), "{err}");
+
+    let (ok, out, _) = run_on(
+        &data,
+        &["campaign", "list", "--shop", "demo.myshopify.com", "--json"],
+    );
+    assert!(ok);
+    assert!(out.is_empty(), "a refused campaign was stored: {out}");
+
+    // A shop without tiers is told what to configure, not that every tier is unknown.
+    let (ok, _, err) = create_campaign(
+        &dir.path().join("empty-store"),
+        &[("--shop", "other.myshopify.com")],
+        false,
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("no VIP tiers configured") && err.contains("config load"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_campaign_invites_tier_members_and_the_outbox_shows_its_details() {
+    let server = Server::start();
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(&file, VIP_CONFIG).unwrap();
+    let out = server.cli(&["config", "load", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (status, _) = post_shopify(
+        &server,
+        "orders/paid",
+        "o-1",
+        &fixture("shopify/orders_paid.json"),
+    );
+    assert_eq!(status, 200);
+
+    let args = campaign_args(&[("--tier", "Silver"), ("--lead-days", "2")]);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push("--json");
+    let report = server.cli_json(&args);
+    assert_eq!(report[0]["invited"], 1, "{report:?}");
+    assert!(report[0]["first_send_at"].is_string(), "{report:?}");
+
+    let messages = server.cli_json(&["outbox", "--json"]);
+    let you_first = messages
+        .iter()
+        .find(|m| m["flow"] == "early-access" && m["step"] == "you-first")
+        .unwrap_or_else(|| panic!("no early-access/you-first in {messages:#?}"));
+    assert_eq!(you_first["details"]["campaign"], "Autumn drop");
+    let tier_entered = messages
+        .iter()
+        .find(|m| m["flow"] == "vip" && m["step"] == "tier-entered")
+        .unwrap_or_else(|| panic!("no vip/tier-entered in {messages:#?}"));
+    assert_eq!(tier_entered["details"]["tier"], "Silver");
+
+    let out = server.cli(&["outbox"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("[campaign Autumn drop, public "), "{table}");
+    assert!(table.contains("[tier Silver]"), "{table}");
+
+    // Birthdays: a file with any bad line imports nothing and names every bad line.
+    let bad = server.data_dir().join("bad-birthdays.csv");
+    std::fs::write(&bad, "customer_id,birthday\n115310627314723954,02-30\n42;01-01\n").unwrap();
+    let out = server.cli(&[
+        "birthdays",
+        "--shop",
+        "demo.myshopify.com",
+        "--file",
+        bad.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("nothing imported") && err.contains("line 2: `02-30`") && err.contains("line 3:"),
+        "{err}"
+    );
+    let good = server.data_dir().join("birthdays.csv");
+    std::fs::write(&good, "customer_id,birthday\n115310627314723954,07-14\n").unwrap();
+    let report = server.cli_json(&[
+        "birthdays",
+        "--shop",
+        "demo.myshopify.com",
+        "--file",
+        good.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        (
+            report[0]["imported"].as_u64(),
+            report[0]["greetings_planned"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let messages = server.cli_json(&["outbox", "--json"]);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["flow"] == "vip" && m["step"] == "birthday"),
+        "a Silver member's birthday greeting: {messages:#?}"
+    );
+    // Referrals: none yet, and an empty list is not an error.
+    let out = server.cli(&["referrals", "--shop", "demo.myshopify.com"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 referred order(s)"));
+}
+
+#[test]
+fn simulate_shows_a_replenishment_reminder_with_its_run_out_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let order =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/shopify/orders_paid.json");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        format!(
+            r#"{{"at":"2022-01-01T00:00:00Z","platform":"shopify","topic":"orders/paid","shop":"demo.myshopify.com","body_file":"{}"}}"#,
+            order.display()
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::write(
+        &config,
+        "shop = \"demo.myshopify.com\"\n[[flows.replenishment.supply]]\nproduct_id = \"632910392\"\ndays_per_unit = 30\n",
+    )
+    .unwrap();
+    let simulate = |json: bool| {
+        let mut cmd = Command::new(binary());
+        cmd.args(["simulate", "--events"])
+            .arg(&events)
+            .arg("--config")
+            .arg(&config);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Two units of a 30-day product bought on Jan 1 run out on Mar 2.
+    let text = simulate(false);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("replenishment/reminder") && l.contains("runs out 2022-03-02")),
+        "{text}"
+    );
+    let reminder = simulate(true)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["what"] == "replenishment/reminder (email)")
+        .expect("a replenishment reminder in the timeline");
+    assert_eq!(reminder["details"]["run_out_at"], "2022-03-02T00:00:00Z");
 }

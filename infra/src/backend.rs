@@ -4,6 +4,7 @@
 use crate::StoreArgs;
 use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsSms, load_config};
 use aftersale_engine::Senders;
+use aftersale_engine::discounts::{AdminApiDiscounts, EnvSecrets};
 use aftersale_outbox::{FileAlerts, FileMailer, FileSms};
 use aftersale_ports::{Clock, FlowStore};
 use aftersale_store_sqlite::SqliteStore;
@@ -37,9 +38,14 @@ impl Backend {
 
     /// SES and SNS on AWS; files under the data dir's `outbox/` locally. Support alerts go to
     /// `SUPPORT_ALERTS_TOPIC_ARN` when set, else to `outbox/alerts.jsonl`.
+    ///
+    /// Discount codes are created in the shop through its `[admin_api]`, with the secrets it
+    /// names read from environment variables on both backends: the deployed functions read
+    /// them from SSM, but an engineer running this CLI against AWS exports them in their shell.
     pub fn senders(&self, args: &StoreArgs, clock: Arc<dyn Clock>) -> Senders {
         let outbox = args.data_dir.join("outbox");
         let file_alerts = || Arc::new(FileAlerts::with_clock(&outbox, Arc::clone(&clock)));
+        let discounts = Arc::new(AdminApiDiscounts::new(Arc::new(EnvSecrets)));
         match &self.aws {
             Some(config) => {
                 let sns = aws_sdk_sns::Client::new(config);
@@ -50,12 +56,14 @@ impl Backend {
                         Ok(arn) if !arn.is_empty() => Arc::new(SnsAlerts::new(sns, arn)),
                         _ => file_alerts(),
                     },
+                    discounts,
                 }
             }
             None => Senders {
                 mailer: Arc::new(FileMailer::with_clock(&outbox, Arc::clone(&clock))),
                 sms: Arc::new(FileSms::with_clock(&outbox, Arc::clone(&clock))),
                 alerts: file_alerts(),
+                discounts,
             },
         }
     }

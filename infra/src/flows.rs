@@ -5,7 +5,7 @@ use crate::{FlowArgs, StoreArgs};
 use aftersale_domain::{Message, ShopConfig, ShopId};
 use aftersale_ports::ManualClock;
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
@@ -56,7 +56,59 @@ pub fn message_json(m: &Message) -> serde_json::Value {
         "subject": m.rendered_subject,
         "attempts": m.attempts,
         "products": m.products.iter().map(|p| &p.product_id).collect::<Vec<_>>(),
+        "details": m.details,
     })
+}
+
+/// A few words on what the plan decided a message says (run-out date, tier, offer, code), for
+/// the table views. `--json` has every detail.
+pub fn details_summary(m: &Message) -> String {
+    let d = &m.details;
+    let get = |key: &str| d.get(key).map(String::as_str).filter(|v| !v.is_empty());
+    // Instants are RFC 3339; the day is enough to read a timeline.
+    let day = |key: &str| get(key).map(|v| v.get(..10).unwrap_or(v));
+    let mut parts = Vec::new();
+    if let Some(campaign) = get("campaign") {
+        parts.push(format!("campaign {campaign}"));
+    }
+    if let Some(public) = day("public_start_at") {
+        parts.push(format!("public {public}"));
+    }
+    if let Some(run_out) = day("run_out_at") {
+        parts.push(format!("runs out {run_out}"));
+    }
+    if let Some(tier) = get("tier") {
+        parts.push(format!("tier {tier}"));
+    }
+    if let Some(years) = get("years") {
+        parts.push(format!("{years} year(s)"));
+    }
+    if let Some(segment) = get("segment") {
+        parts.push(format!("segment {segment}"));
+    }
+    match get("incentive") {
+        Some("discount") => parts.push(format!(
+            "offer {} -{}%",
+            get("offer_code").unwrap_or("?"),
+            get("discount_percent").unwrap_or("?")
+        )),
+        Some("points") => parts.push(format!("offer {} points", get("points").unwrap_or("?"))),
+        Some("early_access") => parts.push("offer early access".into()),
+        _ => {}
+    }
+    if let Some(until) = day("offer_expires_at") {
+        parts.push(format!("until {until}"));
+    }
+    if let Some(code) = get("code") {
+        parts.push(format!("code {code}"));
+    }
+    if let Some(code) = get("reward_code") {
+        parts.push(format!(
+            "reward {code} -{}%",
+            get("reward_percent").unwrap_or("?")
+        ));
+    }
+    parts.join(", ")
 }
 
 pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> anyhow::Result<()> {
@@ -67,9 +119,10 @@ pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> any
         if as_json {
             println!("{}", message_json(m));
         } else {
-            println!(
+            let summary = details_summary(m);
+            let line = format!(
                 "{}  {:<20} {:<24} {:<6} {:<9} {:<22} {}",
-                m.due_at.to_rfc3339(),
+                m.due_at.to_rfc3339_opts(SecondsFormat::Secs, true),
                 m.customer_id,
                 format!("{}/{}", m.flow, m.step),
                 m.channel,
@@ -77,6 +130,11 @@ pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> any
                 m.reason,
                 m.rendered_subject.as_deref().unwrap_or(""),
             );
+            if summary.is_empty() {
+                println!("{}", line.trim_end());
+            } else {
+                println!("{}  [{summary}]", line.trim_end());
+            }
         }
     }
     if !as_json {

@@ -1,9 +1,11 @@
 //! `aftersale`: every function in one local process, and the ops commands around it.
 
 mod backend;
+mod campaigns;
 mod commands;
 mod flows;
 mod local;
+mod loyalty;
 mod secrets_file;
 mod simulate;
 
@@ -112,6 +114,38 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Early-access campaigns: a launch the chosen VIP tiers hear of before everyone else.
+    Campaign {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// One JSON object per line instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: CampaignAction,
+    },
+    /// Record customers' birthdays (platforms send none): a CSV of `customer_id,MM-DD`.
+    /// VIP tier members are greeted on the day, in their own morning.
+    Birthdays {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        shop: String,
+        /// The CSV file; a first line starting with `customer` is a header.
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Orders placed with a referral code, with the fraud checks' verdict.
+    Referrals {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        shop: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List dead letters, or replay them after a fix.
     DeadLetters {
         #[command(flatten)]
@@ -150,6 +184,41 @@ enum ConfigAction {
         shop: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum CampaignAction {
+    /// Store a campaign and plan a "you first" message to every customer in an invited tier,
+    /// in the morning of the lead day in their own time zone. A name is used once per shop.
+    #[command(group(clap::ArgGroup::new("text").required(true).args(["message", "message_file"])))]
+    Create {
+        /// The shop (e.g. demo.myshopify.com).
+        #[arg(long)]
+        shop: String,
+        /// The campaign's name, unique per shop (e.g. "Autumn drop").
+        #[arg(long)]
+        name: String,
+        /// When the launch goes public (RFC 3339, e.g. 2026-10-15T09:00:00+02:00).
+        #[arg(long, value_name = "TIME", value_parser = campaigns::parse_instant)]
+        public_start: chrono::DateTime<chrono::Utc>,
+        /// How many days before the public start the tiers hear of it (1 to 30).
+        #[arg(long, value_name = "DAYS")]
+        lead_days: u32,
+        /// An invited tier, as named in the shop's `flows.vip.tiers`; repeat for more.
+        #[arg(long = "tier", value_name = "TIER", required = true)]
+        tiers: Vec<String>,
+        /// The announcement's text.
+        #[arg(long, value_name = "TEXT")]
+        message: Option<String>,
+        /// A file holding the announcement's text.
+        #[arg(long, value_name = "PATH")]
+        message_file: Option<PathBuf>,
+    },
+    /// List a shop's campaigns.
+    List {
+        #[arg(long)]
+        shop: String,
     },
 }
 
@@ -219,6 +288,43 @@ fn main() -> ExitCode {
                 customer,
                 json,
             } => commands::events(&store, shop.as_deref(), customer.as_deref(), json).await,
+            Command::Campaign {
+                store,
+                json,
+                action:
+                    CampaignAction::Create {
+                        shop,
+                        name,
+                        public_start,
+                        lead_days,
+                        tiers,
+                        message,
+                        message_file,
+                    },
+            } => {
+                let new = campaigns::NewCampaign {
+                    shop,
+                    name,
+                    public_start,
+                    lead_days,
+                    tiers,
+                    message,
+                    message_file,
+                };
+                campaigns::create(&store, new, json).await
+            }
+            Command::Campaign {
+                store,
+                json,
+                action: CampaignAction::List { shop },
+            } => campaigns::list(&store, &shop, json).await,
+            Command::Birthdays {
+                store,
+                shop,
+                file,
+                json,
+            } => loyalty::import_birthdays(&store, &shop, &file, json).await,
+            Command::Referrals { store, shop, json } => loyalty::referrals(&store, &shop, json).await,
             Command::DeadLetters {
                 store,
                 json,

@@ -1,7 +1,8 @@
 //! `aftersale simulate`: replays a customer's events on a virtual clock, through the same
 //! ingest and flows as production, and prints what they would receive and when.
 
-use aftersale_domain::MessageStatus;
+use aftersale_domain::{Message, MessageStatus};
+use aftersale_engine::discounts::FixedDiscounts;
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
@@ -9,6 +10,7 @@ use aftersale_platforms::signature::sign_base64;
 use aftersale_ports::{
     Clock, ManualClock, Messages, RecordingAlerts, RecordingMailer, RecordingSms, ShopConfigs, attention_at,
 };
+use aftersale_rewards::MemoryDiscounts;
 use aftersale_store_sqlite::SqliteStore;
 use aftersale_templates::Templates;
 use anyhow::{Context, bail};
@@ -76,6 +78,9 @@ pub async fn run(
         mailer: Arc::new(RecordingMailer::new()),
         sms: Arc::new(RecordingSms::new()),
         alerts: Arc::new(RecordingAlerts::new()),
+        // Like mail, discount codes are recorded, not created: a simulation must never touch
+        // the real shop, and its timeline shows the codes as if the shop had accepted them.
+        discounts: Arc::new(FixedDiscounts(Arc::new(MemoryDiscounts::new()))),
     };
     let engine = Arc::new(Engine::new(
         store.clone(),
@@ -110,6 +115,7 @@ pub async fn run(
             event.at,
             "event",
             &format!("{} {} → {}", event.platform, event.topic, reply),
+            None,
         );
         printer.report(&store, event.at).await?;
     }
@@ -178,13 +184,21 @@ struct Printer {
 }
 
 impl Printer {
-    fn line(&self, at: DateTime<Utc>, what: &str, detail: &str) {
+    /// One timeline line; a message's line also shows what it says (`message`: its details).
+    fn line(&self, at: DateTime<Utc>, what: &str, detail: &str, message: Option<&Message>) {
         if self.as_json {
-            println!(
-                "{}",
-                json!({ "at": at.to_rfc3339(), "what": what, "detail": detail })
-            );
+            let mut line = json!({ "at": at.to_rfc3339(), "what": what, "detail": detail });
+            if let Some(m) = message {
+                line["details"] = json!(m.details);
+            }
+            println!("{line}");
         } else {
+            let summary = message.map(crate::flows::details_summary).unwrap_or_default();
+            let detail = if summary.is_empty() {
+                detail.to_string()
+            } else {
+                format!("{detail}  [{summary}]")
+            };
             println!("{}  {:<34} {}", at.format("%Y-%m-%d %H:%M"), what, detail);
         }
     }
@@ -204,13 +218,13 @@ impl Printer {
                     }
                     _ => m.reason.clone(),
                 };
-                changes.push((m.sent_at.unwrap_or(now), what, detail));
                 self.seen.insert(key, state);
+                changes.push((m.sent_at.unwrap_or(now), what, detail, m));
             }
         }
         changes.sort_by_key(|c| c.0);
-        for (at, what, detail) in changes {
-            self.line(at, &what, &detail);
+        for (at, what, detail, message) in &changes {
+            self.line(*at, what, detail, Some(message));
         }
         Ok(())
     }

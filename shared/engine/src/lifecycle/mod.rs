@@ -14,6 +14,7 @@ mod vip;
 mod winback;
 
 pub use campaigns::{CampaignError, CampaignReport};
+pub use referral::Referral;
 pub use vip::{Birthday, BirthdayError};
 
 use crate::Engine;
