@@ -193,26 +193,14 @@ impl Engine {
         };
         self.after_decision(&message, &decision, &config, now).await?;
         match decision {
-            Decision::Skip(reason) => {
-                info!(reason = %reason, "skipped");
-                let skipped = Message {
-                    status: MessageStatus::Skipped,
-                    reason: format!("skipped: {reason}"),
-                    lease_until: None,
-                    ..message
-                };
-                self.save(skipped, Outcome::Skipped).await
-            }
+            Decision::Skip(reason) => self.settle(message, Held::Skip(reason)).await,
             Decision::Defer { until, reason } => {
-                info!(until = %until, reason = %reason, "deferred");
-                let deferred = Message {
-                    status: MessageStatus::Planned,
-                    due_at: until,
+                let held = Held::Defer {
+                    until,
                     reason,
-                    lease_until: None,
-                    ..message
+                    details: None,
                 };
-                self.save(deferred, Outcome::Deferred).await
+                self.settle(message, held).await
             }
             Decision::Send { to } => {
                 let message = match self.before_send(message.clone(), &config, now).await? {
@@ -344,7 +332,7 @@ impl Engine {
         }
     }
 
-    /// Records what a flow's own check decided instead of sending.
+    /// Records why a message does not go now: skipped, deferred or failed.
     async fn settle(&self, message: Message, held: Held) -> Result<Outcome, StoreError> {
         match held {
             Held::Skip(reason) => {
@@ -358,9 +346,9 @@ impl Engine {
                 self.save(skipped, Outcome::Skipped).await
             }
             Held::Defer {
-                message: with,
                 until,
                 reason,
+                details,
             } => {
                 info!(until = %until, reason = %reason, "deferred");
                 let deferred = Message {
@@ -368,8 +356,8 @@ impl Engine {
                     due_at: until,
                     reason,
                     lease_until: None,
-                    version: message.version,
-                    ..*with
+                    details: details.unwrap_or(message.details),
+                    ..message
                 };
                 self.save(deferred, Outcome::Deferred).await
             }

@@ -574,7 +574,8 @@ pub async fn documents_are_listed_by_prefix(store: &dyn Store) {
     );
 }
 
-/// `redact_customer` deletes the documents under `customer#{id}#` and counts them; it keeps
+/// `redact_customer` deletes the documents under `customer#{id}#` and the referral records of
+/// the orders it deletes, and counts them; it keeps
 /// another customer's (`c10` is not `c1`), the shop's own and another shop's. `redact_shop`
 /// deletes every document of the shop.
 pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
@@ -588,6 +589,8 @@ pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
         "customer#c2#tier",
         "code#C1REF",
         "stats#spend",
+        "referral#o9",
+        "referral#o10",
     ];
     for s in [&shop, &other_shop] {
         for key in seeded {
@@ -599,8 +602,12 @@ pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
     }
     let before_other = store.list_documents(&other_shop, "").await.unwrap();
 
-    let removed = store.redact_customer(&shop, Some(&c1), &[]).await.unwrap();
-    assert_eq!(removed, 2, "c1's two documents");
+    let o9 = order_id("o9");
+    let removed = store.redact_customer(&shop, Some(&c1), &[o9]).await.unwrap();
+    assert_eq!(
+        removed, 3,
+        "c1's two documents and the referral record of their order o9"
+    );
     assert_eq!(
         store.load_document(&shop, "customer#c1#orders").await.unwrap(),
         None
@@ -618,6 +625,7 @@ pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
             "code#C1REF",
             "customer#c10#orders",
             "customer#c2#tier",
+            "referral#o10",
             "stats#spend"
         ],
         "another customer's and the shop's documents stay"
@@ -629,7 +637,7 @@ pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
     );
 
     let removed = store.redact_shop(&shop).await.unwrap();
-    assert_eq!(removed, 4, "every document left in the shop");
+    assert_eq!(removed, 5, "every document left in the shop");
     assert!(document_keys(store, &shop, "").await.is_empty());
     assert_eq!(store.load_document(&shop, "stats#spend").await.unwrap(), None);
     assert_eq!(

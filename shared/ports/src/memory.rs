@@ -224,6 +224,14 @@ impl Privacy for MemoryStore {
         state
             .orders
             .retain(|(s, id), _| !(s == shop && order_ids.contains(id)));
+        // A referral record names the friend and keeps their IP: it goes with their order.
+        let referrals: Vec<String> = order_ids
+            .iter()
+            .map(crate::documents::keys::referred_order)
+            .collect();
+        state
+            .documents
+            .retain(|(s, key), _| !(s == shop && referrals.contains(key)));
         if let Some(customer) = customer {
             state
                 .documents

@@ -508,6 +508,13 @@ impl Privacy for SqliteStore {
                         params![shop, order_id],
                     )
                     .map_err(db)? as u64;
+                // A referral record names the friend and keeps their IP: it goes with their order.
+                removed += tx
+                    .execute(
+                        "DELETE FROM documents WHERE shop = ?1 AND key = ?2",
+                        params![shop, format!("referral#{order_id}")],
+                    )
+                    .map_err(db)? as u64;
             }
             if let Some(customer) = &customer {
                 removed += tx

@@ -4,14 +4,11 @@
 //! it. A key prefix is a `begins_with` on the sort key: one Query on one partition, never a
 //! scan of other shops. Layout and costs: `TABLE.md`.
 
-use super::{
-    DATA, DynamoDbStore, Item, Key, VERSION, backend, corrupt, from_json, keys, n, number, s, text, to_json,
-};
+use super::{DATA, DynamoDbStore, Item, Key, VERSION, corrupt, from_json, keys, n, number, s, text, to_json};
 use aftersale_domain::{CustomerId, ShopId};
 use aftersale_ports::documents::keys::customer_prefix;
 use aftersale_ports::{Documents, StoreError, Versioned};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use serde_json::Value;
 
 impl DynamoDbStore {
@@ -66,26 +63,7 @@ impl Documents for DynamoDbStore {
         item.insert(VERSION.into(), n(expected_version + 1));
         item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
         item.insert(keys::GSI1SK.into(), s(keys::document(key)));
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let request = if expected_version == 0 {
-            request.condition_expression("attribute_not_exists(pk)")
-        } else {
-            request
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":expected", n(expected_version))
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Err(StoreError::Conflict { what }),
-                _ => Err(backend("PutItem", err)),
-            },
-        }
+        self.put_versioned(item, expected_version, what).await
     }
 
     /// One strongly consistent Query, paged: `pk = SHOP#{shop} AND begins_with(sk, DOC#{prefix})`.

@@ -72,6 +72,11 @@ pub(crate) fn order(shop: &ShopId, order: &OrderId) -> String {
     format!("SHOP#{shop}#O#{order}")
 }
 
+/// The order id an [`order`] partition key names.
+pub(crate) fn order_id_of<'a>(shop: &ShopId, pk: &'a str) -> Option<&'a str> {
+    pk.strip_prefix(&format!("SHOP#{shop}#O#"))
+}
+
 /// `SHOP#{shop}#E#{event}`: one event, which is also its own dedupe record.
 pub(crate) fn event(shop: &ShopId, event_id: &EventId) -> String {
     format!("SHOP#{shop}#E#{}", bounded(event_id.as_str()))

@@ -419,26 +419,7 @@ impl OrderRecords for DynamoDbStore {
             item.insert(keys::GSI2PK.into(), s(keys::customer(shop, customer)));
             item.insert(keys::GSI2SK.into(), s(keys::order_ref(&record.order_id)));
         }
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        let request = if expected_version == 0 {
-            request.condition_expression("attribute_not_exists(pk)")
-        } else {
-            request
-                .condition_expression("#version = :expected")
-                .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":expected", n(expected_version))
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Err(StoreError::Conflict { what }),
-                _ => Err(backend("PutItem", err)),
-            },
-        }
+        self.put_versioned(item, expected_version, what).await
     }
 }
 
@@ -633,6 +614,15 @@ impl Privacy for DynamoDbStore {
         }
 
         let mut removed = self.delete_keys(&found).await?;
+        // A referral record names the friend and keeps their IP: it goes with their order.
+        for pk in order_partitions.iter().chain(&listed) {
+            if let Some(order) = keys::order_id_of(shop, pk).and_then(|id| OrderId::new(id).ok()) {
+                let referral = keys::document(&aftersale_ports::documents::keys::referred_order(&order));
+                if self.delete_if_present(keys::shop(shop), &referral).await? {
+                    removed += 1;
+                }
+            }
+        }
         for pk in listed {
             if self.delete_if_present(pk, keys::SK_ORDER).await? {
                 removed += 1;
@@ -745,4 +735,36 @@ fn stored_event(item: &Item) -> Result<StoredEvent, StoreError> {
         received_at,
         applied: flag(item, APPLIED)?,
     })
+}
+
+impl DynamoDbStore {
+    /// Puts `item` if the stored one is still at `expected_version` (0: must not exist), the
+    /// optimistic-concurrency write of orders and documents. A lost race is `Conflict`.
+    pub(super) async fn put_versioned(
+        &self,
+        item: Item,
+        expected_version: u64,
+        what: String,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = if expected_version == 0 {
+            request.condition_expression("attribute_not_exists(pk)")
+        } else {
+            request
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", VERSION)
+                .expression_attribute_values(":expected", n(expected_version))
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Err(StoreError::Conflict { what }),
+                _ => Err(backend("PutItem", err)),
+            },
+        }
+    }
 }

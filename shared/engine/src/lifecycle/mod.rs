@@ -39,11 +39,11 @@ pub(crate) enum Prepared {
 /// Why a message does not go now.
 pub(crate) enum Held {
     Skip(String),
-    /// Try again later; the message carries what to remember until then.
+    /// Try again later, remembering `details` (what a failed attempt learned) if given.
     Defer {
-        message: Box<Message>,
         until: DateTime<Utc>,
         reason: String,
+        details: Option<BTreeMap<String, String>>,
     },
     Fail(String),
 }
@@ -55,9 +55,9 @@ impl Prepared {
 
     pub(crate) fn defer(message: Message, until: DateTime<Utc>, reason: impl Into<String>) -> Self {
         Prepared::Held(Held::Defer {
-            message: Box::new(message),
             until,
             reason: reason.into(),
+            details: Some(message.details),
         })
     }
 
@@ -155,7 +155,7 @@ impl Engine {
         match (message.flow, message.step.as_str()) {
             (Flow::WinBack, "value") => self.plan_winback_sequence(message, config, now).await,
             (Flow::Vip, "anniversary") if matches!(decision, Decision::Send { .. }) => {
-                self.plan_next_anniversary(message, config, now).await
+                self.plan_next_anniversary(message, config).await
             }
             (Flow::Vip, "birthday") if matches!(decision, Decision::Send { .. }) => {
                 self.plan_next_birthday(message, config).await

@@ -68,35 +68,36 @@ impl Engine {
         }
         if let (Some(tier), Some(first)) = (&status.tier, history.first_order_at()) {
             planned += self
-                .plan_anniversary(event, history, tier, first, config, now)
+                .plan_anniversary(shop, customer, tier, first, now, config)
                 .await?;
         }
         Ok(planned)
     }
 
+    /// Plans the first anniversary of `first_order_at` after `after`, in the customer's zone.
     async fn plan_anniversary(
         &self,
-        event: &StoreEvent,
-        history: &PurchaseHistory,
+        shop: &ShopId,
+        customer: &CustomerId,
         tier: &TierName,
         first_order_at: DateTime<Utc>,
+        after: DateTime<Utc>,
         config: &ShopConfig,
-        now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let profile = self.store.load_customer(&event.shop, &history.customer).await?;
+        let profile = self.store.load_customer(shop, customer).await?;
         let tz = profile.and_then(|c| c.time_zone).unwrap_or(config.time_zone);
-        let Some(at) = next_anniversary(first_order_at, now, tz) else {
+        let Some(at) = next_anniversary(first_order_at, after, tz) else {
             return Ok(0);
         };
         let years = at.with_timezone(&tz).year() - first_order_at.with_timezone(&tz).year();
         let mut message = lifecycle_message(
-            &event.shop,
-            &history.customer,
+            shop,
+            customer,
             Flow::Vip,
             format!("anniversary-{}", at.with_timezone(&tz).year()),
             "anniversary",
             at,
-            now,
+            self.clock.now(),
         );
         message.details = BTreeMap::from([
             ("tier".to_string(), tier.as_str().to_string()),
@@ -111,29 +112,18 @@ impl Engine {
         &self,
         sent: &Message,
         config: &ShopConfig,
-        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let Some(first) = parse_instant(sent.details.get("first_order_at")) else {
+        let (Some(first), Some(tier)) = (
+            parse_instant(sent.details.get("first_order_at")),
+            sent.details.get("tier"),
+        ) else {
             return Ok(());
         };
-        let customer = self.store.load_customer(&sent.shop, &sent.customer_id).await?;
-        let tz = customer.and_then(|c| c.time_zone).unwrap_or(config.time_zone);
-        let Some(at) = next_anniversary(first, sent.due_at + Duration::days(2), tz) else {
-            return Ok(());
-        };
-        let years = at.with_timezone(&tz).year() - first.with_timezone(&tz).year();
-        let mut next = lifecycle_message(
-            &sent.shop,
-            &sent.customer_id,
-            Flow::Vip,
-            format!("anniversary-{}", at.with_timezone(&tz).year()),
-            "anniversary",
-            at,
-            now,
-        );
-        next.details = sent.details.clone();
-        next.details.insert("years".into(), years.to_string());
-        self.plan_once(next).await.map(|_| ())
+        let tier = TierName(tier.clone());
+        let after = sent.due_at + Duration::days(2);
+        self.plan_anniversary(&sent.shop, &sent.customer_id, &tier, first, after, config)
+            .await
+            .map(|_| ())
     }
 
     /// Recognition and greetings only make sense while the customer still holds a tier.
