@@ -75,14 +75,6 @@ impl<T: Clone + PartialEq> Samples<T> {
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.samples.values().map(|s| &s.value)
     }
-
-    pub fn len(&self) -> usize {
-        self.samples.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
 }
 
 /// Net spend per customer with the shop's currency (the first seen).

@@ -10,7 +10,7 @@ use aftersale_domain::lifecycle::winback::{
     Incentive, Lapse, Segment, WinbackStep, WinbackStepKind, plan_winback, segment, still_due,
     top_spend_threshold_of,
 };
-use aftersale_domain::{Flow, Message, OrderId, ShopConfig, ShopId};
+use aftersale_domain::{Flow, Message, OrderId, ProductRef, ShopConfig, ShopId};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{CodePrefix, ReferralCode};
 use chrono::{DateTime, Utc};
@@ -95,6 +95,7 @@ impl Engine {
                 let prefix = CodePrefix::new(OFFER_PREFIX).expect("a valid prefix");
                 ReferralCode::generate(&prefix).as_str().to_string()
             });
+        let (favourites, repeat_buyers) = self.social_proof(shop, &lapse.last_order_id).await?;
         for step in steps.into_iter().filter(|s| s.kind != WinbackStepKind::Value) {
             let mut details = value.details.clone();
             details.insert("segment".into(), segment_name(segment).into());
@@ -104,8 +105,16 @@ impl Engine {
                 offer_code.as_deref(),
                 config.admin_api.is_some(),
             );
+            let mut products = Vec::new();
+            if step.kind == WinbackStepKind::SocialProof {
+                products.clone_from(&favourites);
+                if repeat_buyers > 0 {
+                    details.insert("repeat_buyers".into(), repeat_buyers.to_string());
+                }
+            }
             let message = Message {
                 details,
+                products,
                 ..lifecycle_message(
                     shop,
                     &value.customer_id,
@@ -119,6 +128,37 @@ impl Engine {
             self.plan_once(message).await?;
         }
         Ok(())
+    }
+
+    /// What the customer bought last (up to two products) and how many of the shop's
+    /// customers came back for the most rebought of them: true numbers or none at all.
+    async fn social_proof(
+        &self,
+        shop: &ShopId,
+        last_order: &OrderId,
+    ) -> Result<(Vec<ProductRef>, usize), StoreError> {
+        let Some(record) = self.store.load_order(shop, last_order).await? else {
+            return Ok((Vec::new(), 0));
+        };
+        let mut products: Vec<ProductRef> = Vec::new();
+        for line in record.value.snapshot.iter().flat_map(|o| &o.line_items) {
+            let Some(product_id) = &line.product_id else {
+                continue;
+            };
+            if products.len() < 2 && !products.iter().any(|p| &p.product_id == product_id) {
+                products.push(ProductRef {
+                    product_id: product_id.clone(),
+                    variant_id: line.variant_id.clone(),
+                    sku: line.sku.clone(),
+                    title: line.title.clone(),
+                });
+            }
+        }
+        let mut most = 0;
+        for product in &products {
+            most = most.max(lifecycle::repeat_buyers(self.store.as_ref(), shop, &product.product_id).await?);
+        }
+        Ok((products, most))
     }
 
     pub(super) async fn recheck_winback(
