@@ -14,6 +14,13 @@ use std::sync::Arc;
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     async fn secret(&self, name: &str) -> Result<String, String>;
+
+    /// Whether `shop`'s config may name `name`. A shop config names its own secrets; a source
+    /// shared by many shops (SSM) narrows that so one shop's config can never send another
+    /// shop's token, or the deployment's own keys, to an Admin API URL.
+    fn may_read(&self, _shop: &ShopId, _name: &str) -> bool {
+        true
+    }
 }
 
 /// Secrets from environment variables (local mode).
@@ -50,8 +57,18 @@ impl AdminApiDiscounts {
         Self { secrets }
     }
 
-    async fn secret(&self, name: Option<&String>, field: &str) -> Result<Secret, DiscountError> {
+    async fn secret(
+        &self,
+        shop: &ShopId,
+        name: Option<&String>,
+        field: &str,
+    ) -> Result<Secret, DiscountError> {
         let name = name.ok_or_else(|| DiscountError::Permanent(format!("admin_api.{field} is not set")))?;
+        if !self.secrets.may_read(shop, name) {
+            return Err(DiscountError::Permanent(format!(
+                "admin_api.{field}: {name} is not one of this shop's secrets"
+            )));
+        }
         let value = self
             .secrets
             .secret(name)
@@ -74,7 +91,7 @@ impl DiscountApis for AdminApiDiscounts {
         match platform {
             Platform::Shopify => {
                 let token = self
-                    .secret(config.access_token_secret.as_ref(), "access_token_secret")
+                    .secret(shop, config.access_token_secret.as_ref(), "access_token_secret")
                     .await?;
                 let version = config
                     .api_version
@@ -91,10 +108,14 @@ impl DiscountApis for AdminApiDiscounts {
                     DiscountError::Permanent("admin_api.base_url (the site URL) is not set".into())
                 })?;
                 let key = self
-                    .secret(config.consumer_key_secret.as_ref(), "consumer_key_secret")
+                    .secret(shop, config.consumer_key_secret.as_ref(), "consumer_key_secret")
                     .await?;
                 let secret = self
-                    .secret(config.consumer_secret_secret.as_ref(), "consumer_secret_secret")
+                    .secret(
+                        shop,
+                        config.consumer_secret_secret.as_ref(),
+                        "consumer_secret_secret",
+                    )
                     .await?;
                 Ok(Arc::new(WooCommerceCoupons::new(site, key, secret).map_err(bad)?))
             }

@@ -995,3 +995,53 @@ async fn lifecycle_messages_obey_the_marketing_cap_and_quiet_hours() {
         (Skipped, "skipped: over frequency cap")
     );
 }
+
+/// A shared secret store narrowed per shop, as SSM is on AWS.
+struct PerShopSecrets(NamedSecrets);
+
+#[async_trait::async_trait]
+impl aftersale_engine::discounts::SecretSource for PerShopSecrets {
+    async fn secret(&self, name: &str) -> Result<String, String> {
+        self.0.secret(name).await
+    }
+
+    fn may_read(&self, shop: &aftersale_domain::ShopId, name: &str) -> bool {
+        name.starts_with(&format!("/aftersale/{shop}/"))
+    }
+}
+
+#[tokio::test]
+async fn a_shop_config_cannot_name_a_secret_outside_its_own_prefix() {
+    let (base, seen) = shopify_admin().await;
+    let secrets = NamedSecrets(
+        [(
+            "/aftersale/feedback/link-signing-key".to_string(),
+            "k".to_string(),
+        )]
+        .into(),
+    );
+    let apis =
+        aftersale_engine::discounts::AdminApiDiscounts::new(std::sync::Arc::new(PerShopSecrets(secrets)));
+    let h = Harness::with_discounts(&[Flow::Referral], std::sync::Arc::new(apis));
+    h.save_config(
+        &shop(),
+        &REFERRAL.replace(
+            "access_token_secret = \"SHOPIFY_ADMIN_TOKEN\"",
+            &format!("base_url = \"{base}\"\naccess_token_secret = \"/aftersale/feedback/link-signing-key\""),
+        ),
+    )
+    .await;
+    h.set_clock(t0());
+    h.pay(&order("8701", "94", t0(), &[("950", 1, "40.00")])).await;
+    h.tick(t0() + Duration::minutes(1)).await;
+    let share = h.message(Flow::Referral, "share").await;
+    assert!(
+        share.reason.contains("is not one of this shop's secrets"),
+        "{}",
+        share.reason
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "nothing was sent to the Admin API URL"
+    );
+}

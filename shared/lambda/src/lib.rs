@@ -9,7 +9,7 @@ pub use flow::{run_flow, run_flows};
 pub use ses_events::run_ses_events;
 
 use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms, SsmSecrets, load_config};
-use aftersale_domain::Flow;
+use aftersale_domain::{Flow, ShopId};
 use aftersale_engine::discounts::{AdminApiDiscounts, SecretSource};
 use aftersale_engine::{Engine, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
@@ -75,6 +75,18 @@ impl SecretSource for SsmSecretSource {
         // SecretError names the parameter, never its value.
         self.0.read(name).await.map_err(|err| err.to_string())
     }
+
+    /// Each shop's secrets live under `/aftersale/{shop}/`: the stack's own keys and other
+    /// shops' tokens are out of a shop config's reach.
+    fn may_read(&self, shop: &ShopId, name: &str) -> bool {
+        shop_owns_parameter(shop, name)
+    }
+}
+
+/// Whether `name` is under `/aftersale/{shop}/` (and names something there).
+fn shop_owns_parameter(shop: &ShopId, name: &str) -> bool {
+    name.strip_prefix(&format!("/aftersale/{shop}/"))
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(".."))
 }
 
 async fn store(config: &SdkConfig) -> anyhow::Result<Arc<DynamoDbStore>> {
@@ -148,4 +160,29 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
         Arc::new(SystemClock),
         settings,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shop_reads_only_parameters_under_its_own_prefix() {
+        let shop = ShopId::new("demo.myshopify.com").unwrap();
+        assert!(shop_owns_parameter(
+            &shop,
+            "/aftersale/demo.myshopify.com/admin-token"
+        ));
+        for other in [
+            "/aftersale/feedback/link-signing-key",
+            "/aftersale/shopify/api-secret",
+            "/aftersale/other.myshopify.com/admin-token",
+            "/aftersale/demo.myshopify.com/",
+            "/aftersale/demo.myshopify.com/../shopify/api-secret",
+            "/aftersale/demo.myshopify.com.evil/admin-token",
+            "SHOPIFY_ADMIN_TOKEN",
+        ] {
+            assert!(!shop_owns_parameter(&shop, other), "{other}");
+        }
+    }
 }

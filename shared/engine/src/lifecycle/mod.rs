@@ -79,6 +79,10 @@ impl Engine {
             return Ok(0);
         };
         let runs = |flow| self.settings.flows.contains(&flow);
+        let lifecycle = [Flow::Replenishment, Flow::WinBack, Flow::Vip, Flow::Referral];
+        if !lifecycle.into_iter().any(runs) {
+            return Ok(0);
+        }
         let shop = &event.shop;
         let history = self.history(shop, &customer, config).await?;
         let mut planned = 0;
