@@ -965,6 +965,32 @@ async fn a_missing_admin_token_is_retried_visibly_and_support_is_told() {
         h.mailer.sent().is_empty(),
         "a code that does not work is never shared"
     );
+
+    // A friend's order with the (unshared, but stored) code still earns the advocate a reward,
+    // and a reward that cannot be created is retried for as long as it takes, never dropped.
+    let code = share.details["code"].clone();
+    h.set_clock(day(1));
+    h.pay(&Order {
+        codes: vec![code],
+        address: "95 Friend Street",
+        ..order("8602", "95", day(1), &[("950", 1, "40.00")])
+    })
+    .await;
+    h.ship("8602", day(2)).await;
+    for days in [17, 30, 45, 60] {
+        h.tick(day(days)).await;
+    }
+    // The share message gave up after 14 days; the owed reward did not.
+    let share = h.one(Flow::Referral, "share", "92").await;
+    assert_eq!(share.status, MessageStatus::Failed, "{}", share.reason);
+    let reward = h.one(Flow::Referral, "reward", "92").await;
+    assert_eq!(reward.status, Planned, "{}", reward.reason);
+    assert!(
+        reward.reason.starts_with("retrying: discount code"),
+        "{}",
+        reward.reason
+    );
+    assert_eq!(reward.details["discount_attempts"], "4");
 }
 
 #[tokio::test]

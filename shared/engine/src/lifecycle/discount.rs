@@ -11,9 +11,12 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use tracing::{info, warn};
 
-/// A code that cannot be created is retried with backoff for this long before the message
-/// fails (with support told at the first failure and at the end).
+/// A share or offer code that cannot be created is retried with backoff for this long before
+/// the message fails (support is told at the first failure and at the end).
 const GIVE_UP_AFTER_DAYS: i64 = 14;
+/// A reward is retried until it exists; support hears again every this many failures (backoff
+/// caps at a day, so about weekly).
+const REMIND_EVERY_TRIES: u32 = 7;
 
 impl Engine {
     pub(super) async fn ensure_offer_discount(
@@ -90,26 +93,31 @@ impl Engine {
                     .unwrap_or(0)
                     + 1;
                 let first_try = parse_instant(message.details.get("discount_first_error")).unwrap_or(now);
+                // A reward is owed: it is retried until it exists, with support reminded weekly.
+                // A code that only sells (a share, an offer) gives up once the moment has passed.
+                let owed = message.step == "reward";
+                let gives_up = !owed && now - first_try > Duration::days(GIVE_UP_AFTER_DAYS);
+                let reminder = owed && tries.is_multiple_of(REMIND_EVERY_TRIES);
                 warn!(error = %err, tries, "discount code creation failed");
-                if tries == 1 || now - first_try > Duration::days(GIVE_UP_AFTER_DAYS) {
+                if tries == 1 || gives_up || reminder {
+                    let next = if gives_up {
+                        "Giving up."
+                    } else {
+                        "It will be retried."
+                    };
                     self.alert(
                         "Aftersale: a discount code could not be created",
                         &format!(
-                            "Code {} for message {} (customer {} in {}) failed: {err}. {}",
+                            "Code {} for message {} (customer {} in {}) failed {tries} time(s): {err}. {next}",
                             request.code.as_str(),
                             message.id(),
                             message.customer_id,
                             message.shop,
-                            if tries == 1 {
-                                "It will be retried."
-                            } else {
-                                "Giving up."
-                            }
                         ),
                     )
                     .await;
                 }
-                if now - first_try > Duration::days(GIVE_UP_AFTER_DAYS) {
+                if gives_up {
                     return Ok(Prepared::fail(format!("failed: discount code: {err}")));
                 }
                 // Minutes for a blip, hours for a misconfiguration someone has to fix.
