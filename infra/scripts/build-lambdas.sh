@@ -6,6 +6,8 @@
 #   infra/scripts/build-lambdas.sh                 every crate under functions/
 #   infra/scripts/build-lambdas.sh feedback ...    only these
 #   infra/scripts/build-lambdas.sh --x86-64        for x86_64 instead of arm64
+#   infra/scripts/build-lambdas.sh --debug         unoptimised: proves every function builds and
+#                                                  links as a bootstrap in minutes (CI), not for deploys
 #
 # Output: target/lambda/<name>/bootstrap. Exits non-zero if any function failed to build,
 # after building all the others.
@@ -22,11 +24,14 @@ die() { printf 'build-lambdas: %s\n' "$*" >&2; exit 1; }
 
 target=aarch64-unknown-linux-gnu
 arch_flag=--arm64
+profile_flags=(--release)
+profile=release
 names=()
 for arg in "$@"; do
   case "$arg" in
     --x86-64 | --x86_64) target=x86_64-unknown-linux-gnu; arch_flag=--x86-64 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --debug) profile_flags=(); profile=debug ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) die "unknown option $arg (see --help)" ;;
     *) names+=("$arg") ;;
   esac
@@ -86,12 +91,12 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
 build() {
   local bins=()
   for name in "$@"; do bins+=(--bin "$name"); done
-  cargo lambda build --release "$arch_flag" "${bins[@]}"
+  cargo lambda build ${profile_flags[@]+"${profile_flags[@]}"} "$arch_flag" "${bins[@]}"
 }
 
 started=$(date +%s)
 failed=()
-log "cargo lambda build --release $arch_flag (${names[*]})"
+log "cargo lambda build ($profile) $arch_flag (${names[*]})"
 if ! build "${names[@]}"; then
   if [ ${#names[@]} -eq 1 ]; then
     failed=("${names[0]}")
@@ -99,7 +104,7 @@ if ! build "${names[@]}"; then
     # One crate that does not compile fails the whole invocation: build them one by one so
     # every crate that does compile is still built, and name the ones that do not.
     for name in "${names[@]}"; do
-      log "cargo lambda build --release $arch_flag --bin $name"
+      log "cargo lambda build ($profile) $arch_flag --bin $name"
       build "$name" || failed+=("$name")
     done
   fi
@@ -107,7 +112,7 @@ fi
 elapsed=$(($(date +%s) - started))
 
 # --- report ---------------------------------------------------------------------------------------
-log "Lambda bootstrap binaries ($target, release, stripped)"
+log "Lambda bootstrap binaries ($target, $profile)"
 printf '%-24s %12s %10s\n' function bytes MiB
 for name in "${names[@]}"; do
   bin="$target_dir/lambda/$name/bootstrap"
