@@ -143,6 +143,14 @@ impl Harness {
         self.shopify("refunds/create", &bytes(&r)).await
     }
 
+    /// The message of `flow`/`step` about `subject`.
+    async fn about(&self, flow: Flow, step: &str, subject: &str) -> Message {
+        let all = self.of(flow, step).await;
+        all.into_iter()
+            .find(|m| m.subject == subject)
+            .unwrap_or_else(|| panic!("no {flow}/{step} about {subject}"))
+    }
+
     /// The one message of `flow`/`step` for `customer`.
     async fn one(&self, flow: Flow, step: &str, customer: &str) -> Message {
         let mut found: Vec<Message> = self
@@ -1070,4 +1078,52 @@ async fn a_shop_config_cannot_name_a_secret_outside_its_own_prefix() {
         seen.lock().unwrap().is_empty(),
         "nothing was sent to the Admin API URL"
     );
+}
+
+#[tokio::test]
+async fn a_refund_of_the_last_order_moves_the_lapse_but_never_sooner_than_a_window_after_it() {
+    let h = Harness::lifecycle(&[Flow::WinBack]);
+    h.save_config(&shop(), WINBACK).await;
+    h.set_clock(t0());
+    h.pay(&order("9101", "96", t0(), &[("700", 1, "30.00")])).await;
+    h.set_clock(day(10));
+    h.pay(&order("9102", "96", day(10), &[("700", 1, "30.00")])).await;
+    let first = h.about(Flow::WinBack, "value", "9101").await;
+    assert_eq!(
+        (first.status, first.reason.as_str()),
+        (Skipped, "skipped: ordered again")
+    );
+
+    // The second order is refunded in full: the lapse named for the first order is real again,
+    // but it starts a full window after the refunded order (day 70), not at day 60.
+    h.set_clock(day(12));
+    h.refund("9102", "30.00", day(12)).await;
+    let second = h.about(Flow::WinBack, "value", "9102").await;
+    assert_eq!(
+        (second.status, second.reason.as_str()),
+        (
+            Skipped,
+            "skipped: its last order no longer counts (refunded or cancelled)"
+        )
+    );
+    let revived = h.about(Flow::WinBack, "value", "9101").await;
+    assert_eq!((revived.status, revived.due_at), (Planned, day(70)));
+    h.tick(day(70) + Duration::minutes(1)).await;
+    assert_eq!(h.about(Flow::WinBack, "value", "9101").await.status, Sent);
+}
+
+#[tokio::test]
+async fn a_reminder_long_past_its_run_out_is_skipped_not_sent() {
+    let h = Harness::lifecycle(&[Flow::Replenishment]);
+    h.save_config(&shop(), REPLENISH).await;
+    h.set_clock(t0());
+    h.pay(&order("9201", "97", t0(), &[("501", 1, "12.00")])).await;
+    // Run-out at day 30; the sender was down until day 50.
+    h.tick(day(50)).await;
+    let reminder = h.message(Flow::Replenishment, "reminder").await;
+    assert_eq!(
+        (reminder.status, reminder.reason.as_str()),
+        (Skipped, "skipped: too late: it ran out weeks ago")
+    );
+    assert!(h.mailer.sent().is_empty());
 }

@@ -92,7 +92,7 @@ impl Engine {
                 .await?;
         }
         if runs(Flow::WinBack) && config.flows.win_back.enabled {
-            planned += self.plan_winback(shop, &history, config, now).await?;
+            planned += self.plan_winback(shop, record, &history, config, now).await?;
         }
         if runs(Flow::Vip) && config.flows.vip.enabled {
             planned += self.evaluate_vip(event, &history, config, now).await?;
@@ -116,7 +116,7 @@ impl Engine {
             return Ok(Prepared::Proceed(Box::new(message)));
         }
         match message.flow {
-            Flow::Replenishment => self.recheck_replenishment(message, config).await,
+            Flow::Replenishment => self.recheck_replenishment(message, config, now).await,
             Flow::WinBack => self.recheck_winback(message, config).await,
             Flow::Vip => self.recheck_vip(message, config, now).await,
             Flow::EarlyAccess => self.recheck_early_access(message, config, now).await,

@@ -9,8 +9,11 @@ use aftersale_domain::lifecycle::replenishment::{
 };
 use aftersale_domain::{Flow, Message, OrderRecord, ProductRef, ShopConfig, ShopId};
 use aftersale_ports::{StoreError, lifecycle};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
+
+/// A reminder still due this long after the predicted run-out is skipped, not sent.
+const STALE_AFTER_RUN_OUT_DAYS: i64 = 14;
 
 impl Engine {
     pub(super) async fn plan_replenishment(
@@ -130,12 +133,20 @@ impl Engine {
         &self,
         message: Message,
         config: &ShopConfig,
+        now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
         let (Some(order_id), Some(product_id)) =
             (message.order_id.clone(), message.details.get("product_id"))
         else {
             return Ok(Prepared::fail("failed: reminder without its order or product"));
         };
+        // After a long outage or an import of old orders, a reminder for something that ran out
+        // weeks ago helps nobody.
+        if let Some(run_out) = super::parse_instant(message.details.get("run_out_at"))
+            && now - run_out > Duration::days(STALE_AFTER_RUN_OUT_DAYS)
+        {
+            return Ok(Prepared::skip("too late: it ran out weeks ago"));
+        }
         let history = self.history(&message.shop, &message.customer_id, config).await?;
         let plan = ReplenishmentPlan {
             order_id,

@@ -10,11 +10,14 @@ use aftersale_domain::lifecycle::winback::{
     Incentive, Lapse, Segment, WinbackStep, WinbackStepKind, plan_winback, segment, still_due,
     top_spend_threshold_of,
 };
-use aftersale_domain::{Flow, Message, OrderId, ProductRef, ShopConfig, ShopId};
+use aftersale_domain::{Flow, Message, MessageStatus, OrderId, OrderRecord, ProductRef, ShopConfig, ShopId};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{CodePrefix, ReferralCode};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+
+/// Why a sequence stopped when the customer ordered; a refund of that order can revive it.
+const ORDERED_AGAIN: &str = "skipped: ordered again";
 
 /// Win-back offer codes look like `BACK-K7M2P9QX4R`.
 const OFFER_PREFIX: &str = "BACK";
@@ -23,23 +26,41 @@ impl Engine {
     pub(super) async fn plan_winback(
         &self,
         shop: &ShopId,
+        record: &OrderRecord,
         history: &PurchaseHistory,
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let gaps = lifecycle::order_gaps(self.store.as_ref(), shop).await?;
         let window = config.flows.win_back.window(&gaps);
-        let Some(lapse) = Lapse::of(history, window) else {
+        let Some(mut lapse) = Lapse::of(history, window) else {
             return Ok(0);
         };
+        // Someone who just ordered (even an order later refunded or cancelled) is not lapsed: the
+        // sequence starts a full window after the order this event is about, never sooner.
+        if let Some(latest) = record.snapshot.as_ref().map(|o| o.created_at) {
+            lapse.at = lapse.at.max(latest + window);
+        }
         let current = lapse.last_order_id.to_string();
-        // A new order ends every sequence of an earlier lapse, at once.
+        let older_lapse = |m: &Message| {
+            parse_instant(m.details.get("last_order_at")).is_some_and(|at| at < lapse.last_order_at)
+        };
+        // A new order ends every sequence of an earlier lapse, at once; a refund that voids the
+        // last order ends the sequence named for it.
         let mut changed = self
             .cancel_planned(
                 shop,
                 &history.customer,
+                |m| m.flow == Flow::WinBack && m.subject != current && older_lapse(m),
+                ORDERED_AGAIN.trim_start_matches("skipped: "),
+            )
+            .await?;
+        changed += self
+            .cancel_planned(
+                shop,
+                &history.customer,
                 |m| m.flow == Flow::WinBack && m.subject != current,
-                "ordered again",
+                "its last order no longer counts (refunded or cancelled)",
             )
             .await?;
         let details = BTreeMap::from([
@@ -61,7 +82,31 @@ impl Engine {
                 now,
             )
         };
-        changed += self.plan_once(value).await?;
+        if self.plan_once(value.clone()).await? == 1 {
+            return Ok(changed + 1);
+        }
+        // This lapse was planned before and withdrawn because a later order came; if that
+        // order no longer counts (refunded, cancelled), the lapse is real again.
+        let existing = self
+            .store
+            .load_message(shop, &history.customer, &value.id())
+            .await?;
+        if let Some(existing) =
+            existing.filter(|m| m.status == MessageStatus::Skipped && m.reason == ORDERED_AGAIN)
+        {
+            let revived = Message {
+                status: MessageStatus::Planned,
+                due_at: value.due_at,
+                reason: "planned again: the later order no longer counts".into(),
+                details: value.details,
+                ..existing
+            };
+            match self.store.update_message(&revived).await {
+                Ok(_) => changed += 1,
+                Err(StoreError::Conflict { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
         Ok(changed)
     }
 
