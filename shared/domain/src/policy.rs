@@ -65,10 +65,13 @@ pub enum Decision {
 }
 
 /// Thank-yous and check-ins lose their point when late; past this they are skipped, not sent.
+/// So does a win-back that should have started a month ago (an outage, or old orders imported
+/// at install): a backlog of "we miss you" to long-gone customers is not a win-back.
 fn stale_after(flow: Flow, step: &str) -> Option<Duration> {
     match (flow, step) {
         (Flow::ThankYou, "thank-you") => Some(Duration::hours(48)),
         (Flow::DeliveryCheckIn, _) => Some(Duration::days(7)),
+        (Flow::WinBack, "value") => Some(Duration::days(30)),
         _ => None,
     }
 }

@@ -1127,3 +1127,22 @@ async fn a_reminder_long_past_its_run_out_is_skipped_not_sent() {
     );
     assert!(h.mailer.sent().is_empty());
 }
+
+#[tokio::test]
+async fn a_lapse_a_month_overdue_is_skipped_rather_than_sent_late() {
+    let h = Harness::lifecycle(&[Flow::WinBack]);
+    h.save_config(&shop(), WINBACK).await;
+    h.set_clock(t0());
+    h.pay(&order("9301", "98", t0(), &[("700", 1, "30.00")])).await;
+    // Lapsed at day 60; nothing ran until day 95.
+    h.tick(day(95)).await;
+    let value = h.one(Flow::WinBack, "value", "98").await;
+    assert_eq!(
+        (value.status, value.reason.as_str()),
+        (Skipped, "skipped: too late")
+    );
+    assert!(
+        h.of(Flow::WinBack, "offer").await.is_empty(),
+        "no sequence follows"
+    );
+}
