@@ -917,6 +917,32 @@ impl aftersale_engine::discounts::SecretSource for NamedSecrets {
     }
 }
 
+/// A referral harness whose codes go through the real Admin API clients, with secrets from
+/// `secrets`: the shop's config names `token_secret` (and `base_url`, else the shop's own
+/// domain); the advocate `(order, customer)` has paid at t0 and a tick has run.
+async fn advocate_via_admin_api(
+    secrets: impl aftersale_engine::discounts::SecretSource + 'static,
+    base_url: Option<&str>,
+    token_secret: &str,
+    (order_id, customer): (&str, &str),
+) -> Harness {
+    let apis = aftersale_engine::discounts::AdminApiDiscounts::new(std::sync::Arc::new(secrets));
+    let h = Harness::with_discounts(&[Flow::Referral], std::sync::Arc::new(apis));
+    let base = base_url
+        .map(|url| format!("base_url = \"{url}\"\n"))
+        .unwrap_or_default();
+    let config = REFERRAL.replace(
+        "access_token_secret = \"SHOPIFY_ADMIN_TOKEN\"",
+        &format!("{base}access_token_secret = \"{token_secret}\""),
+    );
+    h.save_config(&shop(), &config).await;
+    h.set_clock(t0());
+    h.pay(&order(order_id, customer, t0(), &[("950", 1, "40.00")]))
+        .await;
+    h.tick(t0() + Duration::minutes(1)).await;
+    h
+}
+
 #[tokio::test]
 async fn the_shared_code_is_created_through_the_shopify_admin_api_with_the_shops_token() {
     let (base, seen) = shopify_admin().await;
@@ -927,19 +953,8 @@ async fn the_shared_code_is_created_through_the_shopify_admin_api_with_the_shops
         )]
         .into(),
     );
-    let apis = aftersale_engine::discounts::AdminApiDiscounts::new(std::sync::Arc::new(secrets));
-    let h = Harness::with_discounts(&[Flow::Referral], std::sync::Arc::new(apis));
-    h.save_config(
-        &shop(),
-        &REFERRAL.replace(
-            "access_token_secret = \"SHOPIFY_ADMIN_TOKEN\"",
-            &format!("base_url = \"{base}\"\naccess_token_secret = \"/aftersale/demo/admin-token\""),
-        ),
-    )
-    .await;
-    h.set_clock(t0());
-    h.pay(&order("8501", "91", t0(), &[("950", 1, "40.00")])).await;
-    h.tick(t0() + Duration::minutes(1)).await;
+    let token = "/aftersale/demo/admin-token";
+    let h = advocate_via_admin_api(secrets, Some(&base), token, ("8501", "91")).await;
     let share = h.message(Flow::Referral, "share").await;
     assert_eq!(share.status, Sent, "{}", share.reason);
     let seen = seen.lock().unwrap().clone();
@@ -954,12 +969,7 @@ async fn the_shared_code_is_created_through_the_shopify_admin_api_with_the_shops
 #[tokio::test]
 async fn a_missing_admin_token_is_retried_visibly_and_support_is_told() {
     let secrets = NamedSecrets(Default::default());
-    let apis = aftersale_engine::discounts::AdminApiDiscounts::new(std::sync::Arc::new(secrets));
-    let h = Harness::with_discounts(&[Flow::Referral], std::sync::Arc::new(apis));
-    h.save_config(&shop(), REFERRAL).await;
-    h.set_clock(t0());
-    h.pay(&order("8601", "92", t0(), &[("950", 1, "40.00")])).await;
-    h.tick(t0() + Duration::minutes(1)).await;
+    let h = advocate_via_admin_api(secrets, None, "SHOPIFY_ADMIN_TOKEN", ("8601", "92")).await;
     let share = h.message(Flow::Referral, "share").await;
     assert_eq!(share.status, Planned);
     assert!(
@@ -1047,27 +1057,9 @@ impl aftersale_engine::discounts::SecretSource for PerShopSecrets {
 #[tokio::test]
 async fn a_shop_config_cannot_name_a_secret_outside_its_own_prefix() {
     let (base, seen) = shopify_admin().await;
-    let secrets = NamedSecrets(
-        [(
-            "/aftersale/feedback/link-signing-key".to_string(),
-            "k".to_string(),
-        )]
-        .into(),
-    );
-    let apis =
-        aftersale_engine::discounts::AdminApiDiscounts::new(std::sync::Arc::new(PerShopSecrets(secrets)));
-    let h = Harness::with_discounts(&[Flow::Referral], std::sync::Arc::new(apis));
-    h.save_config(
-        &shop(),
-        &REFERRAL.replace(
-            "access_token_secret = \"SHOPIFY_ADMIN_TOKEN\"",
-            &format!("base_url = \"{base}\"\naccess_token_secret = \"/aftersale/feedback/link-signing-key\""),
-        ),
-    )
-    .await;
-    h.set_clock(t0());
-    h.pay(&order("8701", "94", t0(), &[("950", 1, "40.00")])).await;
-    h.tick(t0() + Duration::minutes(1)).await;
+    let key = "/aftersale/feedback/link-signing-key";
+    let secrets = PerShopSecrets(NamedSecrets([(key.to_string(), "k".to_string())].into()));
+    let h = advocate_via_admin_api(secrets, Some(&base), key, ("8701", "94")).await;
     let share = h.message(Flow::Referral, "share").await;
     assert!(
         share.reason.contains("is not one of this shop's secrets"),
