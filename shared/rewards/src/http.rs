@@ -79,6 +79,18 @@ pub(crate) fn transport_error(platform: &str, err: &reqwest::Error) -> DiscountE
     }
 }
 
+/// Sends a prepared request and reads the whole answer, failures classified by
+/// [`transport_error`]: each platform then interprets the status and body its own way.
+pub(crate) async fn send(
+    platform: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, String), DiscountError> {
+    let response = request.send().await.map_err(|e| transport_error(platform, &e))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| transport_error(platform, &e))?;
+    Ok((status, text))
+}
+
 /// Whether an HTTP status means "try again later".
 pub(crate) fn is_retryable(status: reqwest::StatusCode) -> bool {
     status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()

@@ -106,19 +106,12 @@ impl ShopifyDiscounts {
     async fn send(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
         request.validate()?;
         let body = json!({ "query": CREATE_MUTATION, "variables": variables(request)? });
-        let response = self
+        let post = self
             .client
             .post(self.endpoint.clone())
             .header(ACCESS_TOKEN_HEADER, self.access_token.clone())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| http::transport_error(PLATFORM, &e))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| http::transport_error(PLATFORM, &e))?;
+            .json(&body);
+        let (status, text) = http::send(PLATFORM, post).await?;
         interpret(status, &text, &request.code)
     }
 }

@@ -67,19 +67,12 @@ impl WooCommerceCoupons {
 
     async fn send(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
         request.validate()?;
-        let response = self
+        let post = self
             .client
             .post(self.endpoint.clone())
             .basic_auth(self.consumer_key.expose(), Some(self.consumer_secret.expose()))
-            .json(&CouponBody::from(request))
-            .send()
-            .await
-            .map_err(|e| http::transport_error(PLATFORM, &e))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| http::transport_error(PLATFORM, &e))?;
+            .json(&CouponBody::from(request));
+        let (status, text) = http::send(PLATFORM, post).await?;
         interpret(status, &text, request)
     }
 }
