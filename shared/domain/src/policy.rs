@@ -15,6 +15,17 @@ pub enum SuppressionReason {
 }
 
 impl SuppressionReason {
+    /// Whether this suppression stops a message of `class`. An unsubscribe is the customer
+    /// saying "no more surveys, review requests or offers": it never stops what concerns an
+    /// order they place (transactional). A bounce or a complaint stops everything: the address
+    /// does not work, or its owner called us spam.
+    pub fn stops(self, class: MessageClass) -> bool {
+        match self {
+            SuppressionReason::Unsubscribed => class != MessageClass::Transactional,
+            SuppressionReason::Bounce | SuppressionReason::Complaint => true,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SuppressionReason::Bounce => "bounced",
@@ -136,7 +147,7 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
         Ok(to) => to,
         Err(reason) => return skip(reason),
     };
-    if let Some(reason) = ctx.suppressed {
+    if let Some(reason) = ctx.suppressed.filter(|reason| reason.stops(message.class)) {
         return Decision::Skip(format!("suppressed: {}", reason.as_str()));
     }
     if !has_consent(ctx, customer) {
@@ -448,8 +459,8 @@ mod tests {
         case.config.flows.thank_you.enabled = false;
         assert_eq!(case.decide(), skipped("flow disabled"));
         let mut case = thank_you();
-        case.suppressed = Some(SuppressionReason::Unsubscribed);
-        assert_eq!(case.decide(), skipped("suppressed: unsubscribed"));
+        case.suppressed = Some(SuppressionReason::Bounce);
+        assert_eq!(case.decide(), skipped("suppressed: bounced"));
         let mut case = Case::new(message(
             Flow::ReviewRequest,
             "request",
@@ -484,6 +495,49 @@ mod tests {
         );
         case.follows = Some((FollowUp::Sent(at(9, 0) - Duration::days(6)), Duration::days(5)));
         assert!(matches!(case.decide(), Decision::Send { .. }));
+    }
+
+    #[test]
+    fn an_unsubscribe_stops_service_and_marketing_but_never_transactional_messages() {
+        let classes = [
+            (MessageClass::Transactional, Flow::ThankYou, "thank-you"),
+            (MessageClass::Transactional, Flow::DeliveryCheckIn, "check-in"),
+            (MessageClass::Service, Flow::ThankYou, "feedback"),
+            (MessageClass::Service, Flow::ReviewRequest, "request"),
+            (MessageClass::Marketing, Flow::WinBack, "offer"),
+        ];
+        for (class, flow, step) in classes {
+            let mut case = Case::new(message(flow, step, class, Channel::Email));
+            case.suppressed = Some(SuppressionReason::Unsubscribed);
+            let expected = if class == MessageClass::Transactional {
+                Decision::Send {
+                    to: "laura@example.com".into(),
+                }
+            } else {
+                skipped("suppressed: unsubscribed")
+            };
+            assert_eq!(case.decide(), expected, "{flow}/{step}");
+        }
+    }
+
+    #[test]
+    fn bounces_and_complaints_stop_every_class() {
+        for reason in [SuppressionReason::Bounce, SuppressionReason::Complaint] {
+            for class in [
+                MessageClass::Transactional,
+                MessageClass::Service,
+                MessageClass::Marketing,
+            ] {
+                assert!(reason.stops(class), "{reason:?} {class:?}");
+                let mut case = Case::new(message(Flow::ThankYou, "thank-you", class, Channel::Email));
+                case.suppressed = Some(reason);
+                assert_eq!(
+                    case.decide(),
+                    Decision::Skip(format!("suppressed: {}", reason.as_str())),
+                    "{reason:?} {class:?}"
+                );
+            }
+        }
     }
 
     #[test]

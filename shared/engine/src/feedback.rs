@@ -1,229 +1,368 @@
 //! The 1-tap links in messages: rating, survey and delivery answers, and unsubscribe.
 //! Served by the `feedback` function and by `aftersale serve` at `/l/{token}`.
 //!
-//! Answers are recorded on GET, because a tap is all we ask of the customer; they are
-//! idempotent and a later tap replaces an earlier one. Unsubscribe changes state only on POST
-//! (the RFC 8058 one-click request, or the button on the confirmation page), so a mail
-//! scanner prefetching links can never unsubscribe anyone.
+//! **Nothing changes on GET.** Mail scanners fetch every link of a message before (or instead
+//! of) the customer, so a GET only opens a page with the customer's choice pre-selected and a
+//! button; that button POSTs back to the same link, and the POST records the answer or
+//! unsubscribes. It stays one tap in the email plus one confirm. The RFC 8058 one-click
+//! request (`POST` with `List-Unsubscribe=One-Click`, sent by the mail client) is that same
+//! POST, so it unsubscribes directly.
+//!
+//! Every page is a template in `aftersale-templates` (`Page`), in the customer's language.
+//! A page that cannot be rendered is an error, logged and answered with a plain 500: never a
+//! silent fallback. A link whose customer or message is gone (`customers/redact`) gets a
+//! neutral page and changes nothing.
 
 use crate::Engine;
 use aftersale_domain::policy::SuppressionReason;
-use aftersale_domain::{Answer, AnswerKind, CustomerId, OrderId, ShopId};
-use aftersale_links::{LinkAction, LinkClaims};
+use aftersale_domain::{Answer, AnswerKind, Customer, CustomerId, Message, ShopConfig, ShopId};
+use aftersale_links::{LinkAction, LinkClaims, LinkError};
 use aftersale_ports::StoreError;
+use aftersale_templates::{Page, TemplateError, Templates};
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 use std::sync::Arc;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
-/// What to show the customer.
+/// What to show the customer: a rendered page, or the shop's review page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkResponse {
     Page {
         status: StatusCode,
-        title: String,
-        body: String,
-        form: bool,
+        page: Page,
+        html: String,
     },
     Redirect(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
+    /// Shows what the link would do; changes nothing.
     Get,
+    /// Does it: records the answer, or unsubscribes.
     Post,
 }
 
-/// Words for the pages, in the customer's language (Italian or English).
-struct Words {
-    invalid: &'static str,
-    thanks: &'static str,
-    sorry: &'static str,
-    told_team: &'static str,
-    review_invite: &'static str,
-    unsubscribe_confirm: &'static str,
-    unsubscribe_button: &'static str,
-    unsubscribed: &'static str,
+/// Why a link could not be answered at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkFailure {
+    /// Storage failed: nothing was recorded, and following the link again will work.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A page failed to render: a bug in a template or in its context.
+    #[error(transparent)]
+    Page(#[from] TemplateError),
 }
 
-const EN: Words = Words {
-    invalid: "This link is not valid any more",
-    thanks: "Thank you!",
-    sorry: "We're sorry",
-    told_team: "We've told the team; someone will get in touch with you soon.",
-    review_invite: "Would you share a few words with other customers?",
-    unsubscribe_confirm: "Stop receiving these messages?",
-    unsubscribe_button: "Unsubscribe",
-    unsubscribed: "You're unsubscribed. You won't hear from us again about past orders.",
-};
+/// Scores at or below these are bad news that support hears about.
+const LOW_CSAT: u8 = 2;
+const LOW_NPS: u8 = 6;
 
-const IT: Words = Words {
-    invalid: "Questo link non è più valido",
-    thanks: "Grazie!",
-    sorry: "Ci dispiace",
-    told_team: "Abbiamo avvisato il team: ti contatteremo presto.",
-    review_invite: "Ti va di lasciare due righe per gli altri clienti?",
-    unsubscribe_confirm: "Non vuoi più ricevere questi messaggi?",
-    unsubscribe_button: "Annulla l'iscrizione",
-    unsubscribed: "Fatto: non riceverai più messaggi sui tuoi ordini passati.",
-};
+/// A genuine link and what it points at, loaded once.
+struct Opened {
+    claims: LinkClaims,
+    shop: ShopId,
+    customer: Customer,
+    message: Message,
+    config: ShopConfig,
+    locale: String,
+}
 
-fn page(status: StatusCode, title: &str, body: impl Into<String>) -> LinkResponse {
-    LinkResponse::Page {
-        status,
-        title: title.to_string(),
-        body: body.into(),
-        form: false,
-    }
+/// A link either opens, or is answered with a page that says why not.
+enum Opening {
+    Open(Box<Opened>),
+    Refused(LinkResponse),
 }
 
 impl Engine {
-    /// Answers one tap on a link. A tampered or expired token changes nothing.
-    pub async fn follow_link(&self, token: &str, method: Method) -> Result<LinkResponse, StoreError> {
-        let now = self.clock.now();
-        let claims = match self.links.verify(token, now.timestamp()) {
+    /// Answers one request on a link. A tampered, expired or orphaned link changes nothing.
+    /// `accept_language` picks the language of pages for links that name no customer we know.
+    pub async fn follow_link(
+        &self,
+        token: &str,
+        method: Method,
+        accept_language: Option<&str>,
+    ) -> Result<LinkResponse, LinkFailure> {
+        let visitor_locale = self.templates.page_locale(accept_language);
+        let claims = match self.links.verify(token, self.clock.now().timestamp()) {
             Ok(claims) => claims,
+            Err(LinkError::Expired(claims)) => {
+                info!("refused an expired link");
+                return self.expired(&claims, &visitor_locale).await;
+            }
             Err(err) => {
                 info!(error = %err, "refused a link");
-                return Ok(page(StatusCode::BAD_REQUEST, EN.invalid, err.to_string()));
+                let reason = match err {
+                    LinkError::BadSignature => "forged",
+                    _ => "damaged",
+                };
+                return self.render(StatusCode::BAD_REQUEST, Page::Invalid, &visitor_locale, json!({ "reason": reason }));
             }
         };
+        let link = match self.open(claims, &visitor_locale).await? {
+            Opening::Open(link) => link,
+            Opening::Refused(response) => return Ok(response),
+        };
+        match method {
+            Method::Get => self.confirm(&link).await,
+            Method::Post => self.act(&link).await,
+        }
+    }
+
+    /// Loads what a verified link is about. Its customer and message must still exist: after
+    /// `customers/redact` neither does, and the link must neither record an answer nor claim
+    /// an unsubscribe it cannot perform.
+    async fn open(&self, claims: LinkClaims, visitor_locale: &str) -> Result<Opening, LinkFailure> {
         let (Ok(shop), Ok(customer_id)) = (
             ShopId::new(claims.shop.clone()),
             CustomerId::new(claims.customer_id.clone()),
         ) else {
-            return Ok(page(StatusCode::BAD_REQUEST, EN.invalid, ""));
+            let page = self.render(StatusCode::BAD_REQUEST, Page::Invalid, visitor_locale, json!({ "reason": "damaged" }))?;
+            return Ok(Opening::Refused(page));
         };
-        let customer = self.store.load_customer(&shop, &customer_id).await?;
         let config = self.config(&shop).await?;
-        let locale = aftersale_domain::flows::locale_for(customer.as_ref(), &config);
-        let words = if locale.starts_with("it") { &IT } else { &EN };
-        let order_id = claims.order_id.as_deref().and_then(|o| OrderId::new(o).ok());
-        let record = |answer: AnswerKind| Answer {
-            shop: shop.clone(),
-            customer_id: customer_id.clone(),
-            message_id: claims.message_id.clone(),
-            order_id: order_id.clone(),
-            answer,
-            answered_at: now,
+        let customer = self.store.load_customer(&shop, &customer_id).await?;
+        let message = self
+            .store
+            .load_message(&shop, &customer_id, &claims.message_id)
+            .await?;
+        let (Some(customer), Some(message)) = (customer, message) else {
+            info!(shop = %shop, customer = %customer_id, "refused a link whose customer or message is gone");
+            let ctx = json!({ "shop": { "name": config.display_name(&shop) } });
+            let page = self.render(StatusCode::GONE, Page::Unavailable, &config.locale, ctx)?;
+            return Ok(Opening::Refused(page));
         };
-        let about = format!(
-            "shop {shop}, customer {customer_id}{}, order {}",
-            customer
-                .as_ref()
-                .and_then(|c| c.email.as_deref())
-                .map(|e| format!(" <{e}>"))
-                .unwrap_or_default(),
-            claims.order_id.as_deref().unwrap_or("-"),
-        );
-        match claims.action.clone() {
-            LinkAction::Unsubscribe => {
-                if method == Method::Get {
-                    return Ok(LinkResponse::Page {
-                        status: StatusCode::OK,
-                        title: words.unsubscribe_confirm.into(),
-                        body: words.unsubscribe_button.into(),
-                        form: true,
-                    });
-                }
-                let mut addresses: Vec<String> = Vec::new();
-                if let Some(c) = &customer {
-                    addresses.extend(c.email.clone());
-                    addresses.extend(c.phone.clone());
-                }
-                for address in addresses {
-                    self.store
-                        .suppress(&shop, &address, SuppressionReason::Unsubscribed, now)
-                        .await?;
-                }
-                info!(shop = %shop, customer = %customer_id, "unsubscribed");
-                Ok(page(StatusCode::OK, words.thanks, words.unsubscribed))
-            }
+        let locale = aftersale_domain::flows::locale_for(Some(&customer), &config);
+        Ok(Opening::Open(Box::new(Opened {
+            claims,
+            shop,
+            customer,
+            message,
+            config,
+            locale,
+        })))
+    }
+
+    /// The page of an expired link, naming the shop, in the customer's language if we still
+    /// know them.
+    async fn expired(&self, claims: &LinkClaims, visitor_locale: &str) -> Result<LinkResponse, LinkFailure> {
+        let Ok(shop) = ShopId::new(claims.shop.clone()) else {
+            return self.render(StatusCode::BAD_REQUEST, Page::Invalid, visitor_locale, json!({ "reason": "damaged" }));
+        };
+        let config = self.config(&shop).await?;
+        let customer = match CustomerId::new(claims.customer_id.clone()) {
+            Ok(id) => self.store.load_customer(&shop, &id).await?,
+            Err(_) => None,
+        };
+        let locale = aftersale_domain::flows::locale_for(customer.as_ref(), &config);
+        let ctx = json!({ "shop": { "name": config.display_name(&shop) } });
+        self.render(StatusCode::GONE, Page::Expired, &locale, ctx)
+    }
+
+    /// GET: the choice the link makes, pre-selected, and the button that confirms it.
+    async fn confirm(&self, link: &Opened) -> Result<LinkResponse, LinkFailure> {
+        let shop = json!({ "name": link.config.display_name(&link.shop) });
+        let (page, ctx) = match &link.claims.action {
+            LinkAction::Csat { score } => (
+                Page::ConfirmCsat,
+                json!({ "shop": shop, "order": { "name": self.order_name(link).await? }, "score": score }),
+            ),
+            LinkAction::Nps { score } => (Page::ConfirmNps, json!({ "shop": shop, "score": score })),
+            LinkAction::Delivery { ok } => (
+                Page::ConfirmDelivery,
+                json!({ "shop": shop, "order": { "name": self.order_name(link).await? }, "ok": ok }),
+            ),
+            LinkAction::Rating { product_id, stars } => (
+                Page::ConfirmRating,
+                json!({ "shop": shop, "product": { "title": product_title(link, product_id) }, "stars": stars }),
+            ),
+            LinkAction::Unsubscribe => (Page::ConfirmUnsubscribe, json!({ "shop": shop })),
+        };
+        self.render(StatusCode::OK, page, &link.locale, ctx)
+    }
+
+    /// POST: records the answer (alerting support once about bad news) or unsubscribes.
+    async fn act(&self, link: &Opened) -> Result<LinkResponse, LinkFailure> {
+        let shop_name = link.config.display_name(&link.shop);
+        match &link.claims.action {
+            LinkAction::Unsubscribe => self.unsubscribe(link, &shop_name).await,
             LinkAction::Csat { score } => {
-                self.store
-                    .record_answer(&record(AnswerKind::Csat { score }))
-                    .await?;
-                if score <= 2 {
-                    self.alert(
-                        "Aftersale: an unhappy customer",
-                        &format!("CSAT {score}/5 from {about}."),
-                    )
-                    .await;
+                let low = *score <= LOW_CSAT;
+                if self.record_once(link, AnswerKind::Csat { score: *score }).await? && low {
+                    let about = self.about(link).await?;
+                    self.alert("Aftersale: an unhappy customer", &format!("CSAT {score}/5 from {about}."))
+                        .await;
                 }
-                Ok(page(StatusCode::OK, words.thanks, ""))
+                let ctx = json!({ "shop": { "name": shop_name }, "told_team": low });
+                self.render(StatusCode::OK, Page::Answered, &link.locale, ctx)
             }
             LinkAction::Nps { score } => {
-                self.store
-                    .record_answer(&record(AnswerKind::Nps { score }))
-                    .await?;
-                if score <= 6 {
+                let low = *score <= LOW_NPS;
+                if self.record_once(link, AnswerKind::Nps { score: *score }).await? && low {
+                    let about = self.about(link).await?;
                     self.alert("Aftersale: a detractor", &format!("NPS {score}/10 from {about}."))
                         .await;
                 }
-                Ok(page(StatusCode::OK, words.thanks, ""))
+                let ctx = json!({ "shop": { "name": shop_name }, "told_team": low });
+                self.render(StatusCode::OK, Page::Answered, &link.locale, ctx)
             }
             LinkAction::Delivery { ok } => {
-                self.store
-                    .record_answer(&record(AnswerKind::Delivery { ok }))
-                    .await?;
-                if ok {
-                    return Ok(page(StatusCode::OK, words.thanks, ""));
+                let new = self.record_once(link, AnswerKind::Delivery { ok: *ok }).await?;
+                if *ok {
+                    let ctx = json!({ "shop": { "name": shop_name }, "told_team": false });
+                    return self.render(StatusCode::OK, Page::Answered, &link.locale, ctx);
                 }
-                self.alert(
-                    "Aftersale: a delivery went wrong",
-                    &format!("Something went wrong with the delivery: {about}."),
-                )
-                .await;
-                Ok(page(StatusCode::OK, words.sorry, words.told_team))
+                if new {
+                    let about = self.about(link).await?;
+                    self.alert(
+                        "Aftersale: a delivery went wrong",
+                        &format!("Something went wrong with the delivery: {about}."),
+                    )
+                    .await;
+                }
+                let ctx = json!({
+                    "shop": { "name": shop_name, "support_email": link.config.support_email },
+                });
+                self.render(StatusCode::OK, Page::DeliveryProblem, &link.locale, ctx)
             }
             LinkAction::Rating { product_id, stars } => {
-                self.store
-                    .record_answer(&record(AnswerKind::Rating {
-                        product_id: product_id.clone(),
-                        stars,
-                    }))
-                    .await?;
-                let review_url = self
-                    .review_url(&shop, &customer_id, &claims, &product_id, &config)
-                    .await?;
-                if stars > config.flows.review_request.low_rating_threshold {
+                let answer = AnswerKind::Rating {
+                    product_id: product_id.clone(),
+                    stars: *stars,
+                };
+                let new = self.record_once(link, answer).await?;
+                let review_url = review_url(link, product_id);
+                if *stars > link.config.flows.review_request.low_rating_threshold {
                     return Ok(LinkResponse::Redirect(review_url));
                 }
-                self.alert(
-                    "Aftersale: a low rating",
-                    &format!("{stars}/5 stars for product {product_id} from {about}."),
-                )
-                .await;
-                // Never suppress reviews: the unhappy customer is still offered the page.
-                Ok(page(
-                    StatusCode::OK,
-                    words.sorry,
-                    format!("{}\n{}\n{review_url}", words.told_team, words.review_invite),
-                ))
+                let title = product_title(link, product_id);
+                if new {
+                    let about = self.about(link).await?;
+                    let product = match &title {
+                        Some(title) => format!("\"{title}\" (product {product_id})"),
+                        None => format!("product {product_id}"),
+                    };
+                    self.alert(
+                        "Aftersale: a low rating",
+                        &format!("{stars}/5 stars for {product} from {about}."),
+                    )
+                    .await;
+                }
+                // Never gate reviews: the unhappy customer is offered the review page too.
+                let ctx = json!({
+                    "shop": { "name": shop_name },
+                    "product": { "title": title },
+                    "stars": stars,
+                    "review_url": review_url,
+                });
+                self.render(StatusCode::OK, Page::RatingLow, &link.locale, ctx)
             }
         }
     }
 
-    async fn review_url(
-        &self,
-        shop: &ShopId,
-        customer: &CustomerId,
-        claims: &LinkClaims,
-        product_id: &str,
-        config: &aftersale_domain::ShopConfig,
-    ) -> Result<String, StoreError> {
-        let message = self
+    /// Suppresses the address the message with this link was sent to (not the customer's
+    /// current one, which may have changed since). A bounce or complaint already on file is
+    /// kept: it stops more than an unsubscribe does.
+    async fn unsubscribe(&self, link: &Opened, shop_name: &str) -> Result<LinkResponse, LinkFailure> {
+        let Some(address) = link.message.to.as_deref() else {
+            info!(shop = %link.shop, customer = %link.customer.id, "refused an unsubscribe for a message never sent");
+            let ctx = json!({ "shop": { "name": shop_name } });
+            return self.render(StatusCode::GONE, Page::Unavailable, &link.locale, ctx);
+        };
+        if self.store.suppression(&link.shop, address).await?.is_none() {
+            self.store
+                .suppress(&link.shop, address, SuppressionReason::Unsubscribed, self.clock.now())
+                .await?;
+            info!(shop = %link.shop, customer = %link.customer.id, "unsubscribed");
+        }
+        let ctx = json!({ "shop": { "name": shop_name } });
+        self.render(StatusCode::OK, Page::Unsubscribed, &link.locale, ctx)
+    }
+
+    /// Records an answer unless this message already has exactly this answer. Returns whether
+    /// it is new, so the same tap repeated (a double click, a reload) alerts support once.
+    /// A different answer to the same question replaces the earlier one.
+    async fn record_once(&self, link: &Opened, answer: AnswerKind) -> Result<bool, StoreError> {
+        let earlier = self
             .store
-            .load_message(shop, customer, &claims.message_id)
+            .customer_answers(&link.shop, &link.customer.id)
             .await?;
-        let product = message.and_then(|m| m.products.into_iter().find(|p| p.product_id == product_id));
-        Ok(match product {
-            Some(p) => config.review_url(shop, &p.product_id, p.variant_id.as_deref(), p.sku.as_deref()),
-            None => config.review_url(shop, product_id, None, None),
-        })
+        let repeated = earlier
+            .iter()
+            .any(|a| a.message_id == link.claims.message_id && a.answer == answer);
+        if repeated {
+            return Ok(false);
+        }
+        let now: DateTime<Utc> = self.clock.now();
+        self.store
+            .record_answer(&Answer {
+                shop: link.shop.clone(),
+                customer_id: link.customer.id.clone(),
+                message_id: link.claims.message_id.clone(),
+                order_id: link.message.order_id.clone(),
+                answer,
+                answered_at: now,
+            })
+            .await?;
+        Ok(true)
+    }
+
+    /// The order's number as the shop shows it ("#1001"), when known.
+    async fn order_name(&self, link: &Opened) -> Result<Option<String>, StoreError> {
+        let Some(order_id) = &link.message.order_id else {
+            return Ok(None);
+        };
+        let record = self.store.load_order(&link.shop, order_id).await?;
+        Ok(record.and_then(|r| r.value.snapshot).and_then(|order| order.name))
+    }
+
+    /// Who an alert is about, for support: the shop, the customer (with their address, so
+    /// support can write back) and the order by the number the customer knows.
+    async fn about(&self, link: &Opened) -> Result<String, StoreError> {
+        let email = link
+            .customer
+            .email
+            .as_deref()
+            .map(|e| format!(" <{e}>"))
+            .unwrap_or_default();
+        let order = match (self.order_name(link).await?, &link.message.order_id) {
+            (Some(name), _) => format!(", order {name}"),
+            (None, Some(id)) => format!(", order {id}"),
+            (None, None) => String::new(),
+        };
+        Ok(format!(
+            "shop {}, customer {}{email}{order}",
+            link.shop, link.customer.id
+        ))
+    }
+
+    fn render(&self, status: StatusCode, page: Page, locale: &str, ctx: Value) -> Result<LinkResponse, LinkFailure> {
+        let html = self.templates.render_page(page, locale, &ctx)?;
+        Ok(LinkResponse::Page { status, page, html })
+    }
+}
+
+/// The product's title as the message showed it.
+fn product_title(link: &Opened, product_id: &str) -> Option<String> {
+    link.message
+        .products
+        .iter()
+        .find(|p| p.product_id == product_id)
+        .map(|p| p.title.clone())
+}
+
+fn review_url(link: &Opened, product_id: &str) -> String {
+    let product = link.message.products.iter().find(|p| p.product_id == product_id);
+    match product {
+        Some(p) => link
+            .config
+            .review_url(&link.shop, &p.product_id, p.variant_id.as_deref(), p.sku.as_deref()),
+        None => link.config.review_url(&link.shop, product_id, None, None),
     }
 }
 
@@ -234,41 +373,108 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .with_state(engine)
 }
 
-async fn on_get(State(engine): State<Arc<Engine>>, Path(token): Path<String>) -> Response {
-    respond(&token, engine.follow_link(&token, Method::Get).await)
+async fn on_get(State(engine): State<Arc<Engine>>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+    follow(&engine, &token, Method::Get, &headers).await
 }
 
-async fn on_post(State(engine): State<Arc<Engine>>, Path(token): Path<String>) -> Response {
-    respond(&token, engine.follow_link(&token, Method::Post).await)
+/// The body is not read: the confirm button sends none, and RFC 8058 clients send
+/// `List-Unsubscribe=One-Click`, which asks for exactly what the POST does anyway.
+async fn on_post(State(engine): State<Arc<Engine>>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+    follow(&engine, &token, Method::Post, &headers).await
 }
 
-fn respond(token: &str, result: Result<LinkResponse, StoreError>) -> Response {
+async fn follow(engine: &Engine, token: &str, method: Method, headers: &HeaderMap) -> Response {
+    let accept_language = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let result = engine.follow_link(token, method, accept_language).await;
+    respond(&engine.templates, accept_language, result)
+}
+
+/// Pages are personal and the URL is a credential: never cached, indexed or sent as a referrer.
+const PRIVATE: [(header::HeaderName, HeaderValue); 3] = [
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    (
+        header::HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex"),
+    ),
+];
+
+const HTML: (header::HeaderName, HeaderValue) = (
+    header::CONTENT_TYPE,
+    HeaderValue::from_static("text/html; charset=utf-8"),
+);
+
+/// What a visitor gets when no page can be rendered: plain, in both built-in languages.
+pub const SERVER_ERROR_TEXT: &str = "Something went wrong on our side. Please try again later.\n\
+     Qualcosa non ha funzionato da parte nostra. Riprova più tardi.\n";
+
+fn respond(templates: &Templates, accept_language: Option<&str>, result: Result<LinkResponse, LinkFailure>) -> Response {
     match result {
-        Ok(LinkResponse::Redirect(url)) => (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response(),
-        Ok(LinkResponse::Page {
-            status,
-            title,
-            body,
-            form,
-        }) => {
-            let html = render_page(&title, &body, form.then(|| format!("/l/{token}")));
-            (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        Ok(LinkResponse::Redirect(url)) => {
+            (StatusCode::SEE_OTHER, PRIVATE, [(header::LOCATION, url)]).into_response()
         }
-        Err(err) => {
-            warn!(error = %err, "link answer could not be stored");
-            (StatusCode::SERVICE_UNAVAILABLE, "Please try again in a minute.").into_response()
+        Ok(LinkResponse::Page { status, html, .. }) => (status, PRIVATE, [HTML], html).into_response(),
+        Err(LinkFailure::Store(err)) => {
+            warn!(error = %err, "a link could not be answered: storage failed");
+            let locale = templates.page_locale(accept_language);
+            match templates.render_page(Page::TryAgain, &locale, &json!({})) {
+                Ok(html) => (StatusCode::SERVICE_UNAVAILABLE, PRIVATE, [HTML], html).into_response(),
+                Err(err) => server_error(&err),
+            }
         }
+        Err(LinkFailure::Page(err)) => server_error(&err),
     }
 }
 
-/// A small self-contained page. Text is escaped; URLs in the body become links.
-fn render_page(title: &str, body: &str, form_action: Option<String>) -> String {
-    let mut env = minijinja::Environment::new();
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    let template = r#"<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{{ title }}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}button{font-size:1rem;padding:.6rem 1.2rem}</style></head>
-<body><h1>{{ title }}</h1>{% for line in lines %}{% if line.startswith("http") %}<p><a href="{{ line }}">{{ line }}</a></p>{% elif form_action %}<form method="post" action="{{ form_action }}"><button type="submit">{{ line }}</button></form>{% else %}<p>{{ line }}</p>{% endif %}{% endfor %}</body></html>"#;
-    let lines: Vec<&str> = body.lines().filter(|l| !l.is_empty()).collect();
-    env.render_str(template, minijinja::context! { title, lines, form_action })
-        .unwrap_or_else(|_| String::from("<!doctype html><p>Thank you.</p>"))
+fn server_error(err: &TemplateError) -> Response {
+    error!(error = %err, "a link page could not be rendered");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        PRIVATE,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+        SERVER_ERROR_TEXT,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::to_bytes;
+
+    async fn body(response: Response) -> (StatusCode, String, String) {
+        let status = response.status();
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+        let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_page_that_fails_to_render_is_a_plain_500_never_a_fake_thank_you() {
+        let failure = LinkFailure::Page(TemplateError::Render {
+            template: "pages/answered.it.html.j2".into(),
+            line: Some(3),
+            message: "undefined value".into(),
+        });
+        let response = respond(&Templates::builtin(), Some("it"), Err(failure));
+        let (status, content_type, text) = body(response).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(content_type, "text/plain; charset=utf-8");
+        assert_eq!(text, SERVER_ERROR_TEXT);
+        assert!(!text.contains("Thank") && !text.contains("Grazie"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_storage_failure_asks_to_try_again_in_the_visitors_language() {
+        let failure = LinkFailure::Store(StoreError::Backend("throttled".into()));
+        let response = respond(&Templates::builtin(), Some("it-IT,it;q=0.9"), Err(failure));
+        let (status, content_type, html) = body(response).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(content_type, "text/html; charset=utf-8");
+        assert!(html.contains("<h1>Riprova tra un minuto</h1>"), "{html}");
+        assert!(!html.contains("throttled"), "internals never reach the visitor: {html}");
+    }
 }

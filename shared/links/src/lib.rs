@@ -50,15 +50,17 @@ pub struct LinkClaims {
     pub expires_at: i64,
 }
 
-/// Why a link was refused. The texts are written for the customer who tapped it.
+/// Why a link was refused (for logs: the pages customers see are templates).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LinkError {
-    #[error("This link is incomplete or damaged. Please open it again from the original message.")]
+    #[error("the link is incomplete or damaged")]
     Malformed,
-    #[error("This link is not valid. Please use the link exactly as it appears in the original message.")]
+    #[error("the link's signature is not ours")]
     BadSignature,
-    #[error("This link has expired. If you still want to answer, please get in touch with the shop.")]
-    Expired,
+    /// Genuine but past its expiry. The claims come along so the page can name the shop and
+    /// speak the customer's language; they must never be acted on.
+    #[error("the link has expired")]
+    Expired(Box<LinkClaims>),
     /// A configuration error, not a customer-facing one.
     #[error("the link signing key must be at least {MIN_KEY_LEN} bytes")]
     WeakKey,
@@ -119,7 +121,7 @@ impl LinkSigner {
         let wire: Wire = serde_json::from_slice(&json).map_err(|_| LinkError::Malformed)?;
         let claims = LinkClaims::try_from(wire)?;
         if now_unix >= claims.expires_at {
-            return Err(LinkError::Expired);
+            return Err(LinkError::Expired(Box::new(claims)));
         }
         Ok(claims)
     }
@@ -341,7 +343,7 @@ mod tests {
         assert!(signer().verify(&token, claims.expires_at - 1).is_ok());
         assert_eq!(
             signer().verify(&token, claims.expires_at),
-            Err(LinkError::Expired)
+            Err(LinkError::Expired(Box::new(claims.clone())))
         );
     }
 

@@ -14,8 +14,10 @@
 
 mod error;
 mod overrides;
+mod pages;
 
 pub use error::TemplateError;
+pub use pages::Page;
 
 use minijinja::{AutoEscape, Environment, Output, State, UndefinedBehavior};
 use serde_json::Value;
@@ -180,6 +182,8 @@ pub struct Templates {
     steps: BTreeSet<String>,
     builtin_locales: BTreeSet<String>,
     samples: serde_json::Map<String, Value>,
+    /// Example contexts of the link pages, keyed by page name.
+    page_samples: serde_json::Map<String, Value>,
 }
 
 impl Templates {
@@ -215,16 +219,20 @@ impl Templates {
             steps.insert((*flow_step).to_owned());
             builtin_locales.insert((*locale).to_owned());
         }
-        let samples = match serde_json::from_str(SAMPLE_CONTEXT) {
-            Ok(Value::Object(samples)) => samples,
-            _ => panic!("builtin/sample-context.json is a JSON object (covered by tests)"),
-        };
+        pages::register(&mut env, &mut names);
+        let [samples, page_samples] = [SAMPLE_CONTEXT, pages::SAMPLE_CONTEXT].map(|json| {
+            match serde_json::from_str(json) {
+                Ok(Value::Object(samples)) => samples,
+                _ => panic!("the built-in sample contexts are JSON objects (covered by tests)"),
+            }
+        });
         Templates {
             env,
             names,
             steps,
             builtin_locales,
             samples,
+            page_samples,
         }
     }
 

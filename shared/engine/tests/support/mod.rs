@@ -274,7 +274,7 @@ impl Harness {
 
     /// A tap on a link, on the current clock.
     pub async fn follow(&self, url: &str, method: Method) -> LinkResponse {
-        self.engine.follow_link(token(url), method).await.unwrap()
+        self.engine.follow_link(token(url), method, None).await.unwrap()
     }
 
     pub async fn messages(&self) -> Vec<Message> {
