@@ -101,7 +101,12 @@ impl Engine {
                     LinkError::BadSignature => "forged",
                     _ => "damaged",
                 };
-                return self.render(StatusCode::BAD_REQUEST, Page::Invalid, &visitor_locale, json!({ "reason": reason }));
+                return self.render(
+                    StatusCode::BAD_REQUEST,
+                    Page::Invalid,
+                    &visitor_locale,
+                    json!({ "reason": reason }),
+                );
             }
         };
         let link = match self.open(claims, &visitor_locale).await? {
@@ -122,7 +127,12 @@ impl Engine {
             ShopId::new(claims.shop.clone()),
             CustomerId::new(claims.customer_id.clone()),
         ) else {
-            let page = self.render(StatusCode::BAD_REQUEST, Page::Invalid, visitor_locale, json!({ "reason": "damaged" }))?;
+            let page = self.render(
+                StatusCode::BAD_REQUEST,
+                Page::Invalid,
+                visitor_locale,
+                json!({ "reason": "damaged" }),
+            )?;
             return Ok(Opening::Refused(page));
         };
         let config = self.config(&shop).await?;
@@ -152,7 +162,12 @@ impl Engine {
     /// know them.
     async fn expired(&self, claims: &LinkClaims, visitor_locale: &str) -> Result<LinkResponse, LinkFailure> {
         let Ok(shop) = ShopId::new(claims.shop.clone()) else {
-            return self.render(StatusCode::BAD_REQUEST, Page::Invalid, visitor_locale, json!({ "reason": "damaged" }));
+            return self.render(
+                StatusCode::BAD_REQUEST,
+                Page::Invalid,
+                visitor_locale,
+                json!({ "reason": "damaged" }),
+            );
         };
         let config = self.config(&shop).await?;
         let customer = match CustomerId::new(claims.customer_id.clone()) {
@@ -195,8 +210,11 @@ impl Engine {
                 let low = *score <= LOW_CSAT;
                 if self.record_once(link, AnswerKind::Csat { score: *score }).await? && low {
                     let about = self.about(link).await?;
-                    self.alert("Aftersale: an unhappy customer", &format!("CSAT {score}/5 from {about}."))
-                        .await;
+                    self.alert(
+                        "Aftersale: an unhappy customer",
+                        &format!("CSAT {score}/5 from {about}."),
+                    )
+                    .await;
                 }
                 let ctx = json!({ "shop": { "name": shop_name }, "told_team": low });
                 self.render(StatusCode::OK, Page::Answered, &link.locale, ctx)
@@ -276,7 +294,12 @@ impl Engine {
         };
         if self.store.suppression(&link.shop, address).await?.is_none() {
             self.store
-                .suppress(&link.shop, address, SuppressionReason::Unsubscribed, self.clock.now())
+                .suppress(
+                    &link.shop,
+                    address,
+                    SuppressionReason::Unsubscribed,
+                    self.clock.now(),
+                )
                 .await?;
             info!(shop = %link.shop, customer = %link.customer.id, "unsubscribed");
         }
@@ -288,10 +311,7 @@ impl Engine {
     /// it is new, so the same tap repeated (a double click, a reload) alerts support once.
     /// A different answer to the same question replaces the earlier one.
     async fn record_once(&self, link: &Opened, answer: AnswerKind) -> Result<bool, StoreError> {
-        let earlier = self
-            .store
-            .customer_answers(&link.shop, &link.customer.id)
-            .await?;
+        let earlier = self.store.customer_answers(&link.shop, &link.customer.id).await?;
         let repeated = earlier
             .iter()
             .any(|a| a.message_id == link.claims.message_id && a.answer == answer);
@@ -341,7 +361,13 @@ impl Engine {
         ))
     }
 
-    fn render(&self, status: StatusCode, page: Page, locale: &str, ctx: Value) -> Result<LinkResponse, LinkFailure> {
+    fn render(
+        &self,
+        status: StatusCode,
+        page: Page,
+        locale: &str,
+        ctx: Value,
+    ) -> Result<LinkResponse, LinkFailure> {
         let html = self.templates.render_page(page, locale, &ctx)?;
         Ok(LinkResponse::Page { status, page, html })
     }
@@ -359,9 +385,12 @@ fn product_title(link: &Opened, product_id: &str) -> Option<String> {
 fn review_url(link: &Opened, product_id: &str) -> String {
     let product = link.message.products.iter().find(|p| p.product_id == product_id);
     match product {
-        Some(p) => link
-            .config
-            .review_url(&link.shop, &p.product_id, p.variant_id.as_deref(), p.sku.as_deref()),
+        Some(p) => link.config.review_url(
+            &link.shop,
+            &p.product_id,
+            p.variant_id.as_deref(),
+            p.sku.as_deref(),
+        ),
         None => link.config.review_url(&link.shop, product_id, None, None),
     }
 }
@@ -373,20 +402,26 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .with_state(engine)
 }
 
-async fn on_get(State(engine): State<Arc<Engine>>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+async fn on_get(
+    State(engine): State<Arc<Engine>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     follow(&engine, &token, Method::Get, &headers).await
 }
 
 /// The body is not read: the confirm button sends none, and RFC 8058 clients send
 /// `List-Unsubscribe=One-Click`, which asks for exactly what the POST does anyway.
-async fn on_post(State(engine): State<Arc<Engine>>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+async fn on_post(
+    State(engine): State<Arc<Engine>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     follow(&engine, &token, Method::Post, &headers).await
 }
 
 async fn follow(engine: &Engine, token: &str, method: Method, headers: &HeaderMap) -> Response {
-    let accept_language = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
+    let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
     let result = engine.follow_link(token, method, accept_language).await;
     respond(&engine.templates, accept_language, result)
 }
@@ -410,7 +445,11 @@ const HTML: (header::HeaderName, HeaderValue) = (
 pub const SERVER_ERROR_TEXT: &str = "Something went wrong on our side. Please try again later.\n\
      Qualcosa non ha funzionato da parte nostra. Riprova più tardi.\n";
 
-fn respond(templates: &Templates, accept_language: Option<&str>, result: Result<LinkResponse, LinkFailure>) -> Response {
+fn respond(
+    templates: &Templates,
+    accept_language: Option<&str>,
+    result: Result<LinkResponse, LinkFailure>,
+) -> Response {
     match result {
         Ok(LinkResponse::Redirect(url)) => {
             (StatusCode::SEE_OTHER, PRIVATE, [(header::LOCATION, url)]).into_response()
@@ -433,7 +472,10 @@ fn server_error(err: &TemplateError) -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         PRIVATE,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
         SERVER_ERROR_TEXT,
     )
         .into_response()
@@ -446,7 +488,10 @@ mod tests {
 
     async fn body(response: Response) -> (StatusCode, String, String) {
         let status = response.status();
-        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
         let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
         (status, content_type, String::from_utf8(bytes.to_vec()).unwrap())
@@ -475,6 +520,9 @@ mod tests {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(content_type, "text/html; charset=utf-8");
         assert!(html.contains("<h1>Riprova tra un minuto</h1>"), "{html}");
-        assert!(!html.contains("throttled"), "internals never reach the visitor: {html}");
+        assert!(
+            !html.contains("throttled"),
+            "internals never reach the visitor: {html}"
+        );
     }
 }

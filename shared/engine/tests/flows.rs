@@ -10,6 +10,7 @@ use aftersale_engine::TickReport;
 use aftersale_engine::feedback::Method;
 use aftersale_links::LinkAction;
 use aftersale_ports::{OutgoingSms, SmsKind};
+use aftersale_templates::Page;
 use http::StatusCode;
 use serde_json::json;
 use support::*;
@@ -165,9 +166,51 @@ async fn an_italian_customer_gets_italian_messages_and_pages() {
     );
     let csat = links(&survey.text);
     assert_eq!(h.actions(&csat[..1]), [LinkAction::Csat { score: 1 }]);
-    // The answer page speaks Italian too.
-    let answered = h.follow(&csat[4], Method::Get).await;
-    assert_eq!(page(&answered), (StatusCode::OK, "Grazie!", "", false));
+    // The pages speak Italian too.
+    let confirm = h.follow(&csat[4], Method::Get).await;
+    assert_eq!(
+        page(&confirm),
+        (
+            StatusCode::OK,
+            Page::ConfirmCsat,
+            "Quanto ti è piaciuto il tuo ordine #9999? Hai scelto 5 su 5 (1 = per niente, 5 = \
+             moltissimo). Invia la risposta Hai toccato il numero sbagliato? Torna all'email e \
+             tocca quello giusto."
+                .into()
+        )
+    );
+    let nps = links(&survey.text)[5 + 8].clone();
+    assert_eq!(
+        page(&h.follow(&nps, Method::Get).await).2,
+        "Quanto è probabile che consigli demo.myshopify.com a un amico? Hai scelto 8 su 10 \
+         (0 = per niente, 10 = sicuramente). Invia la risposta Hai toccato il numero sbagliato? \
+         Torna all'email e tocca quello giusto."
+    );
+    let answered = h.follow(&csat[4], Method::Post).await;
+    assert_eq!(
+        page(&answered),
+        (
+            StatusCode::OK,
+            Page::Answered,
+            "Grazie! Abbiamo registrato la tua risposta. demo.myshopify.com".into()
+        )
+    );
+    assert!(html(&answered).contains("<html lang=\"it\">"));
+
+    let unsubscribe = list_unsubscribe(&survey);
+    assert_eq!(
+        page(&h.follow(&unsubscribe, Method::Get).await).2,
+        "Non vuoi più ricevere email da demo.myshopify.com? Non riceverai più sondaggi, \
+         richieste di recensione né offerte a questo indirizzo. Le email su un ordine che fai, \
+         come la sua conferma, continueranno ad arrivarti. Annulla l'iscrizione Hai cambiato \
+         idea? Chiudi pure questa pagina."
+    );
+    assert_eq!(
+        page(&h.follow(&unsubscribe, Method::Post).await).2,
+        "Iscrizione annullata Non riceverai più sondaggi, richieste di recensione né offerte da \
+         demo.myshopify.com a questo indirizzo. Le email su un ordine che fai continueranno ad \
+         arrivarti."
+    );
 }
 
 #[tokio::test]
@@ -338,13 +381,19 @@ async fn a_partial_refund_keeps_the_flow_going() {
 }
 
 #[tokio::test]
-async fn unsubscribing_by_post_skips_later_messages_and_a_get_changes_nothing() {
+async fn unsubscribing_stops_service_messages_but_never_transactional_ones_and_a_get_changes_nothing() {
     let h = Harness::new();
     h.place_order().await;
     h.tick(order_at() + minutes(1)).await;
     assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
     let survey = h.email(Flow::ThankYou, "feedback");
     let unsubscribe = list_unsubscribe(&survey);
+    // The visible link in the footer is the same link as the header's.
+    assert!(
+        survey.text.contains(&format!("Unsubscribe: {unsubscribe}")),
+        "{}",
+        survey.text
+    );
 
     // A GET (a mail scanner, or the customer opening the link) only shows the confirmation.
     let confirm = h.follow(&unsubscribe, Method::Get).await;
@@ -352,23 +401,28 @@ async fn unsubscribing_by_post_skips_later_messages_and_a_get_changes_nothing() 
         page(&confirm),
         (
             StatusCode::OK,
-            "Stop receiving these messages?",
-            "Unsubscribe",
-            true
+            Page::ConfirmUnsubscribe,
+            "Stop emails from demo.myshopify.com? You'll no longer get surveys, review requests \
+             or offers from us at this address. Emails about an order you place, such as its \
+             confirmation, will still reach you. Unsubscribe Changed your mind? Just close this page."
+                .into()
         )
     );
+    assert!(has_confirm_button(&confirm));
     assert_eq!(h.store.suppression(&shop(), EMAIL).await.unwrap(), None);
 
-    // The RFC 8058 one-click POST unsubscribes (and again is harmless).
+    // The RFC 8058 one-click POST (or the button) unsubscribes (and again is harmless).
     for _ in 0..2 {
         let done = h.follow(&unsubscribe, Method::Post).await;
         assert_eq!(
             page(&done),
             (
                 StatusCode::OK,
-                "Thank you!",
-                "You're unsubscribed. You won't hear from us again about past orders.",
-                false
+                Page::Unsubscribed,
+                "You're unsubscribed You won't receive surveys, review requests or offers from \
+                 demo.myshopify.com at this address any more. Emails about an order you place \
+                 will still reach you."
+                    .into()
             )
         );
     }
@@ -377,17 +431,15 @@ async fn unsubscribing_by_post_skips_later_messages_and_a_get_changes_nothing() 
         Some(SuppressionReason::Unsubscribed)
     );
 
+    // The delivery check-in is about their order (transactional): it still goes out. The
+    // review request is a service message: it does not.
     h.set_clock(delivered_at());
     h.deliver().await;
-    h.tick(delivered_at() + hours(24)).await;
+    assert_eq!(h.tick(delivered_at() + hours(24)).await, sent(1));
+    assert_outcome(&h.message(Flow::DeliveryCheckIn, "check-in").await, Sent, "sent");
     h.tick(delivered_at() + days(14)).await;
     assert_outcome(
         &h.message(Flow::ReviewRequest, "request").await,
-        Skipped,
-        "skipped: suppressed: unsubscribed",
-    );
-    assert_outcome(
-        &h.message(Flow::DeliveryCheckIn, "check-in").await,
         Skipped,
         "skipped: suppressed: unsubscribed",
     );
@@ -397,7 +449,88 @@ async fn unsubscribing_by_post_skips_later_messages_and_a_get_changes_nothing() 
         Skipped,
         "skipped: request not sent",
     );
-    assert_eq!(h.mailer.sent().len(), 2, "thank-you and survey only");
+    assert_eq!(h.mailer.sent().len(), 3, "thank-you, survey and check-in only");
+
+    // The next order is thanked: an unsubscribe never stops transactional mail.
+    let next_at = order_at() + days(40);
+    h.set_clock(next_at);
+    let mut order = fixture_json("shopify/orders_create.json");
+    order["id"] = json!(820982911946154509u64);
+    order["name"] = json!("#10000");
+    order["created_at"] = json!(next_at.to_rfc3339());
+    h.shopify("orders/create", &bytes(&order)).await;
+    assert_eq!(h.tick(next_at + minutes(1)).await, sent(1));
+    let thanks = h.emails(Flow::ThankYou, "thank-you");
+    assert_eq!(thanks.len(), 2);
+    assert_eq!(thanks[1].to.address, EMAIL);
+    assert!(thanks[1].text.contains("#10000"), "{}", thanks[1].text);
+    h.tick(next_at + days(3)).await;
+    let surveys: Vec<_> = h
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m.flow == Flow::ThankYou && m.step == "feedback" && m.subject == "820982911946154509")
+        .collect();
+    assert_eq!(surveys.len(), 1);
+    assert_outcome(&surveys[0], Skipped, "skipped: suppressed: unsubscribed");
+}
+
+#[tokio::test]
+async fn an_unsubscribe_stops_the_address_that_received_the_link_not_the_customers_new_one() {
+    let h = Harness::new();
+    h.place_order().await;
+    h.tick(order_at() + minutes(1)).await;
+    assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
+    let unsubscribe = list_unsubscribe(&h.email(Flow::ThankYou, "feedback"));
+
+    // The customer changes their address before tapping the link sent to the old one.
+    let mut update = fixture_json("shopify/customers_update.json");
+    update["email"] = json!("john.new@example.com");
+    h.set_clock(order_at() + days(3) + hours(1));
+    h.shopify("customers/update", &bytes(&update)).await;
+    h.follow(&unsubscribe, Method::Post).await;
+    assert_eq!(
+        h.store.suppression(&shop(), EMAIL).await.unwrap(),
+        Some(SuppressionReason::Unsubscribed)
+    );
+    assert_eq!(
+        h.store
+            .suppression(&shop(), "john.new@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The review request goes to the new address, which never unsubscribed.
+    h.set_clock(delivered_at());
+    h.deliver().await;
+    h.tick(delivered_at() + hours(24)).await;
+    h.tick(delivered_at() + days(14)).await;
+    let request = h.message(Flow::ReviewRequest, "request").await;
+    assert_outcome(&request, Sent, "sent");
+    assert_eq!(request.to.as_deref(), Some("john.new@example.com"));
+}
+
+#[tokio::test]
+async fn an_unsubscribe_never_weakens_a_bounce_on_file() {
+    let h = Harness::new();
+    h.place_order().await;
+    h.tick(order_at() + minutes(1)).await;
+    assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
+    let unsubscribe = list_unsubscribe(&h.email(Flow::ThankYou, "feedback"));
+    h.store
+        .suppress(&shop(), EMAIL, SuppressionReason::Bounce, h.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        page(&h.follow(&unsubscribe, Method::Post).await).1,
+        Page::Unsubscribed
+    );
+    assert_eq!(
+        h.store.suppression(&shop(), EMAIL).await.unwrap(),
+        Some(SuppressionReason::Bounce),
+        "a bounce stops transactional mail too; an unsubscribe must not lift that"
+    );
 }
 
 #[tokio::test]

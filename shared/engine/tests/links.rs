@@ -8,6 +8,7 @@ use aftersale_engine::TickReport;
 use aftersale_engine::feedback::{LinkResponse, Method};
 use aftersale_links::LinkAction;
 use aftersale_ports::SendError;
+use aftersale_templates::Page;
 use http::StatusCode;
 use support::*;
 
@@ -87,29 +88,117 @@ async fn a_delivered_parcel_gets_a_check_in_a_day_later_and_a_problem_alerts_sup
     assert_outcome(&h.message(Flow::DeliveryCheckIn, "check-in").await, Sent, "sent");
 
     h.set_clock(delivered_at() + hours(30));
-    let sorry = h.follow(&problem, Method::Get).await;
+    // A GET (the customer's tap, or a mail scanner) only asks to confirm.
+    let confirm = h.follow(&problem, Method::Get).await;
     assert_eq!(
-        page(&sorry),
+        page(&confirm),
         (
             StatusCode::OK,
-            "We're sorry",
-            "We've told the team; someone will get in touch with you soon.",
-            false
+            Page::ConfirmDelivery,
+            "Did your order #9999 arrive well? Your answer: Something went wrong. Confirm, and \
+             we'll tell the team: someone will get in touch with you. Tell demo.myshopify.com \
+             Tapped the wrong answer? Go back to the email and tap the right one."
+                .into()
         )
     );
+    assert!(has_confirm_button(&confirm));
+    assert!(answers(&h).await.is_empty() && h.alerts.sent().is_empty());
+
+    // The confirm button POSTs: recorded, support told once however often it is pressed.
+    for _ in 0..2 {
+        let sorry = h.follow(&problem, Method::Post).await;
+        assert_eq!(
+            page(&sorry),
+            (
+                StatusCode::OK,
+                Page::DeliveryProblem,
+                "We're sorry We've told the team; someone will get in touch with you soon. \
+                 demo.myshopify.com"
+                    .into()
+            )
+        );
+    }
     let alerts = h.alerts.sent();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].0, "Aftersale: a delivery went wrong");
-    for needle in [SHOP, CUSTOMER, EMAIL, ORDER] {
-        assert!(alerts[0].1.contains(needle), "{needle} in {}", alerts[0].1);
-    }
+    assert_eq!(
+        alerts[0].1,
+        format!(
+            "Something went wrong with the delivery: shop {SHOP}, customer {CUSTOMER} <{EMAIL}>, order #9999."
+        )
+    );
+    assert!(!alerts[0].1.contains(ORDER), "the shop's number, not our id");
     assert_eq!(answers(&h).await, [AnswerKind::Delivery { ok: false }]);
 
     // Changing their mind replaces the answer and alerts nobody.
     let fine = h.follow(&ok, Method::Get).await;
-    assert_eq!(page(&fine), (StatusCode::OK, "Thank you!", "", false));
+    assert_eq!(
+        page(&fine).2,
+        "Did your order #9999 arrive well? Your answer: Yes, all good. Confirm \
+         Tapped the wrong answer? Go back to the email and tap the right one."
+    );
+    let fine = h.follow(&ok, Method::Post).await;
+    assert_eq!(
+        page(&fine),
+        (
+            StatusCode::OK,
+            Page::Answered,
+            "Thank you! Your answer has been recorded. demo.myshopify.com".into()
+        )
+    );
     assert_eq!(answers(&h).await, [AnswerKind::Delivery { ok: true }]);
     assert_eq!(h.alerts.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn an_italian_check_in_answer_is_confirmed_and_thanked_in_italian_with_the_support_address() {
+    let h = Harness::new();
+    h.save_config(
+        &shop(),
+        "shop_name = \"Torrefazione Demo\"\nsupport_email = \"aiuto@demo.example\"\n",
+    )
+    .await;
+    let mut order = fixture_json("shopify/orders_create.json");
+    order["customer_locale"] = serde_json::json!("it");
+    h.shopify("orders/create", &bytes(&order)).await;
+    h.tick(order_at() + minutes(1)).await;
+    h.tick(order_at() + days(3)).await;
+    h.set_clock(delivered_at() + minutes(5));
+    h.deliver().await;
+    assert_eq!(h.tick(delivered_at() + hours(24)).await, sent(1));
+    let email = h.email(Flow::DeliveryCheckIn, "check-in");
+    let ok = link_after(&email.text, "Sì, tutto bene:");
+    let problem = link_after(&email.text, "C'è stato un problema:");
+
+    let confirm = h.follow(&problem, Method::Get).await;
+    assert_eq!(
+        page(&confirm).2,
+        "Il tuo ordine #9999 è arrivato bene? La tua risposta: C'è stato un problema. Conferma e \
+         avviseremo il team: ti ricontatteremo noi. Avvisa Torrefazione Demo Hai toccato la \
+         risposta sbagliata? Torna all'email e tocca quella giusta."
+    );
+    assert!(html(&confirm).contains("<html lang=\"it\">"));
+    let sorry = h.follow(&problem, Method::Post).await;
+    assert_eq!(
+        page(&sorry),
+        (
+            StatusCode::OK,
+            Page::DeliveryProblem,
+            "Ci dispiace Abbiamo avvisato il team: ti contatteremo presto. Puoi anche scriverci a \
+             aiuto@demo.example. Torrefazione Demo"
+                .into()
+        )
+    );
+    assert!(html(&sorry).contains("href=\"mailto:aiuto@demo.example\""));
+    assert_eq!(
+        page(&h.follow(&ok, Method::Get).await).2,
+        "Il tuo ordine #9999 è arrivato bene? La tua risposta: Sì, tutto bene. Conferma Hai \
+         toccato la risposta sbagliata? Torna all'email e tocca quella giusta."
+    );
+    assert_eq!(
+        page(&h.follow(&ok, Method::Post).await).2,
+        "Grazie! Abbiamo registrato la tua risposta. Torrefazione Demo"
+    );
 }
 
 #[tokio::test]
@@ -284,8 +373,21 @@ async fn a_review_request_goes_out_n_days_after_delivery_and_five_stars_open_the
     );
 
     h.set_clock(request_due() + hours(3));
+    let confirm = h.follow(&stars[4], Method::Get).await;
     assert_eq!(
-        h.follow(&stars[4], Method::Get).await,
+        page(&confirm),
+        (
+            StatusCode::OK,
+            Page::ConfirmRating,
+            "How would you rate IPod Nano - 8GB? You chose ★★★★★ 5 out of 5 stars. Send my rating \
+             Tapped the wrong star? Go back to the email and tap the right one."
+                .into()
+        )
+    );
+    assert!(has_confirm_button(&confirm));
+    assert!(answers(&h).await.is_empty(), "a GET records nothing");
+    assert_eq!(
+        h.follow(&stars[4], Method::Post).await,
         LinkResponse::Redirect(REVIEW_URL.into())
     );
     assert_eq!(
@@ -315,30 +417,42 @@ async fn a_low_rating_alerts_support_and_still_offers_the_review_page() {
     let h = reviews_due_in_ten_days().await;
     let stars = send_request(&h).await;
     h.set_clock(request_due() + hours(3));
-    let response = h.follow(&stars[1], Method::Get).await;
-    let (status, title, body, form) = page(&response);
-    assert_eq!((status, title, form), (StatusCode::OK, "We're sorry", false));
-    assert!(
-        body.contains("We've told the team; someone will get in touch with you soon."),
-        "{body}"
+    let confirm = h.follow(&stars[1], Method::Get).await;
+    assert_eq!(
+        page(&confirm).2,
+        "How would you rate IPod Nano - 8GB? You chose ★★☆☆☆ 2 out of 5 stars. Send my rating \
+         Tapped the wrong star? Go back to the email and tap the right one."
     );
-    assert!(
-        body.contains("Would you share a few words with other customers?"),
-        "{body}"
-    );
-    assert!(
-        body.lines().any(|l| l == REVIEW_URL),
-        "never suppress reviews: {body}"
-    );
+    assert!(h.alerts.sent().is_empty(), "a GET alerts nobody");
+    for _ in 0..2 {
+        let response = h.follow(&stars[1], Method::Post).await;
+        assert_eq!(
+            page(&response),
+            (
+                StatusCode::OK,
+                Page::RatingLow,
+                "We're sorry Thank you for your rating of IPod Nano - 8GB. We've told the team; \
+                 someone will get in touch with you soon. Would you share a few words with other \
+                 customers? Write a review demo.myshopify.com"
+                    .into()
+            )
+        );
+        // Never gate reviews: the page links to the review form it promises.
+        assert!(
+            html(&response).contains(&format!("href=\"{}\"", REVIEW_URL.replace('&', "&amp;"))),
+            "{}",
+            html(&response)
+        );
+    }
     let alerts = h.alerts.sent();
-    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts.len(), 1, "the same tap twice alerts once: {alerts:?}");
     assert_eq!(alerts[0].0, "Aftersale: a low rating");
-    assert!(
-        alerts[0].1.contains(&format!("2/5 stars for product {PRODUCT}")),
-        "{}",
-        alerts[0].1
+    assert_eq!(
+        alerts[0].1,
+        format!(
+            "2/5 stars for \"IPod Nano - 8GB\" (product {PRODUCT}) from shop {SHOP}, customer {CUSTOMER} <{EMAIL}>, order #9999."
+        )
     );
-    assert!(alerts[0].1.contains(EMAIL) && alerts[0].1.contains(ORDER));
     assert_eq!(
         answers(&h).await,
         [AnswerKind::Rating {
@@ -422,6 +536,9 @@ fn tampered(url: &str, index: usize) -> String {
     format!("{LINK_BASE}/l/{edited}")
 }
 
+const FORGED: &str =
+    "This link is not valid Please use the link exactly as it appears in the original message.";
+
 #[tokio::test]
 async fn tampered_and_expired_links_get_a_clear_page_and_change_nothing() {
     let h = Harness::new();
@@ -437,37 +554,52 @@ async fn tampered_and_expired_links_get_a_clear_page_and_change_nothing() {
     // One character changed, in the claims or in the signature.
     let dot = token(&csat_1).find('.').unwrap();
     for index in [5, dot + 3] {
-        let response = h.follow(&tampered(&csat_1, index), Method::Get).await;
-        assert_eq!(
-            page(&response),
-            (
-                StatusCode::BAD_REQUEST,
-                "This link is not valid any more",
-                "This link is not valid. Please use the link exactly as it appears in the original message.",
-                false
-            ),
-            "index {index}"
-        );
+        for method in [Method::Get, Method::Post] {
+            let response = h.follow(&tampered(&csat_1, index), method).await;
+            assert_eq!(
+                page(&response),
+                (StatusCode::BAD_REQUEST, Page::Invalid, FORGED.into()),
+                "index {index}"
+            );
+        }
     }
     let response = h.follow(&tampered(&unsubscribe, 5), Method::Post).await;
-    assert_eq!(page(&response).0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        page(&response),
+        (StatusCode::BAD_REQUEST, Page::Invalid, FORGED.into())
+    );
+    // Cut short (a mail client wrapped the line): damaged, and said so in the visitor's language.
+    let cut = format!("{LINK_BASE}/l/{}", &token(&csat_1)[..dot]);
+    assert_eq!(
+        page(&h.follow(&cut, Method::Get).await).2,
+        "This link is not valid This link is incomplete or damaged. Please open it again from the original message."
+    );
+    assert_eq!(
+        page(&h.follow_in(&cut, Method::Get, "it-IT,it;q=0.9,en;q=0.5").await).2,
+        "Questo link non è valido Questo link è incompleto o danneggiato. Aprilo di nuovo dal messaggio originale."
+    );
     assert!(answers(&h).await.is_empty());
     assert!(h.alerts.sent().is_empty(), "a forged CSAT 1 alerts nobody");
     assert_eq!(h.store.suppression(&shop(), EMAIL).await.unwrap(), None);
 
-    // Links work for 60 days from sending.
+    // Links work for 60 days from sending; then the page names the shop to write to.
     h.set_clock(survey_sent + days(60));
-    for (url, method) in [(&csat_1, Method::Get), (&unsubscribe, Method::Post)] {
+    for (url, method) in [
+        (&csat_1, Method::Post),
+        (&unsubscribe, Method::Post),
+        (&csat_1, Method::Get),
+    ] {
         let response = h.follow(url, method).await;
         assert_eq!(
             page(&response),
             (
-                StatusCode::BAD_REQUEST,
-                "This link is not valid any more",
-                "This link has expired. If you still want to answer, please get in touch with the shop.",
-                false
+                StatusCode::GONE,
+                Page::Expired,
+                "This link has expired If you still want to answer, please get in touch with demo.myshopify.com."
+                    .into()
             )
         );
+        assert!(!has_confirm_button(&response));
     }
     assert!(answers(&h).await.is_empty());
     assert!(h.alerts.sent().is_empty());
@@ -475,9 +607,173 @@ async fn tampered_and_expired_links_get_a_clear_page_and_change_nothing() {
 
     // The genuine link, in time, is answered (and a CSAT of 1 tells support).
     h.set_clock(survey_sent + days(59));
-    let response = h.follow(&csat_1, Method::Get).await;
-    assert_eq!(page(&response), (StatusCode::OK, "Thank you!", "", false));
+    let response = h.follow(&csat_1, Method::Post).await;
+    assert_eq!(
+        page(&response),
+        (
+            StatusCode::OK,
+            Page::Answered,
+            "Thank you! Your answer has been recorded. We've told the team; someone will get in \
+             touch with you soon. demo.myshopify.com"
+                .into()
+        )
+    );
     assert_eq!(answers(&h).await, [AnswerKind::Csat { score: 1 }]);
     assert_eq!(h.alerts.sent().len(), 1);
     assert_eq!(h.alerts.sent()[0].0, "Aftersale: an unhappy customer");
+    assert_eq!(
+        h.alerts.sent()[0].1,
+        format!("CSAT 1/5 from shop {SHOP}, customer {CUSTOMER} <{EMAIL}>, order #9999.")
+    );
+}
+
+#[tokio::test]
+async fn an_expired_link_of_an_italian_customer_speaks_italian() {
+    let h = Harness::new();
+    h.save_config(&shop(), "shop_name = \"Torrefazione Demo\"\n")
+        .await;
+    let mut order = fixture_json("shopify/orders_create.json");
+    order["customer_locale"] = serde_json::json!("it");
+    h.shopify("orders/create", &bytes(&order)).await;
+    h.tick(order_at() + minutes(1)).await;
+    assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
+    let csat = links(&h.email(Flow::ThankYou, "feedback").text);
+    h.set_clock(order_at() + days(63));
+    assert_eq!(
+        page(&h.follow(&csat[2], Method::Get).await),
+        (
+            StatusCode::GONE,
+            Page::Expired,
+            "Questo link è scaduto Se vuoi ancora rispondere, scrivi a Torrefazione Demo.".into()
+        )
+    );
+}
+
+/// Every signed link of the survey, the check-in and the review request.
+async fn every_link_sent(h: &Harness) -> Vec<String> {
+    h.mailer
+        .sent()
+        .iter()
+        .flat_map(|email| {
+            let mut all = links(&email.text);
+            all.extend(links(&email.html));
+            if header(email, "List-Unsubscribe").is_some() {
+                all.push(list_unsubscribe(email));
+            }
+            all
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_mail_scanner_fetching_every_link_answers_nothing_alerts_nobody_and_unsubscribes_nobody() {
+    let h = reviews_due_in_ten_days().await;
+    send_request(&h).await;
+    let all = every_link_sent(&h).await;
+    assert!(
+        all.len() > 40,
+        "survey, check-in and request links: {}",
+        all.len()
+    );
+    h.set_clock(request_due() + minutes(1));
+    for url in &all {
+        let response = h.follow(url, Method::Get).await;
+        assert!(has_confirm_button(&response), "{url}: {response:?}");
+        assert_eq!(page(&response).0, StatusCode::OK);
+    }
+    assert!(answers(&h).await.is_empty());
+    assert!(h.alerts.sent().is_empty(), "{:?}", h.alerts.sent());
+    assert_eq!(h.store.suppression(&shop(), EMAIL).await.unwrap(), None);
+}
+
+const REDACT: &str = r#"{"shop_id": 1, "shop_domain": "demo.myshopify.com", "customer": {"id": 115310627314723954, "email": "john@example.com", "phone": null}, "orders_to_redact": [820982911946154508]}"#;
+
+#[tokio::test]
+async fn after_customers_redact_old_links_get_a_neutral_page_and_change_nothing() {
+    let h = Harness::new();
+    h.save_config(&shop(), "locale = \"it\"\nshop_name = \"Torrefazione Demo\"\n")
+        .await;
+    h.place_order().await;
+    h.tick(order_at() + minutes(1)).await;
+    assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
+    let survey = h.email(Flow::ThankYou, "feedback");
+    let csat_1 = links(&survey.text)[0].clone();
+    let unsubscribe = list_unsubscribe(&survey);
+    h.shopify("customers/redact", REDACT.as_bytes()).await;
+
+    h.set_clock(order_at() + days(4));
+    let neutral = "Questo link non è più attivo Qui non c'è più nulla a cui rispondere. Se ti serve \
+                   qualcosa, scrivi a Torrefazione Demo.";
+    for (url, method) in [
+        (&csat_1, Method::Get),
+        (&csat_1, Method::Post),
+        (&unsubscribe, Method::Get),
+        (&unsubscribe, Method::Post),
+    ] {
+        let response = h.follow(url, method).await;
+        assert_eq!(
+            page(&response),
+            (StatusCode::GONE, Page::Unavailable, neutral.into()),
+            "{method:?}"
+        );
+        assert!(!has_confirm_button(&response));
+    }
+    assert!(answers(&h).await.is_empty(), "no answer for an erased customer");
+    assert!(h.alerts.sent().is_empty());
+    assert_eq!(h.store.suppression(&shop(), EMAIL).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_one_star_rating_in_italian_offers_the_review_page_too() {
+    let h = Harness::new();
+    h.save_config(
+        &shop(),
+        &format!("shop_name = \"Torrefazione Demo\"\n{REVIEW_CONFIG}"),
+    )
+    .await;
+    let mut order = fixture_json("shopify/orders_create.json");
+    order["customer_locale"] = serde_json::json!("it");
+    h.shopify("orders/create", &bytes(&order)).await;
+    h.tick(order_at() + minutes(1)).await;
+    h.tick(order_at() + days(3)).await;
+    h.set_clock(delivered_at() + minutes(5));
+    h.deliver().await;
+    h.tick(delivered_at() + hours(24)).await;
+    let stars = send_request(&h).await;
+    h.set_clock(request_due() + hours(1));
+
+    let confirm = h.follow(&stars[0], Method::Get).await;
+    assert_eq!(
+        page(&confirm),
+        (
+            StatusCode::OK,
+            Page::ConfirmRating,
+            "Come valuti IPod Nano - 8GB? Hai scelto ★☆☆☆☆ 1 stella su 5. Invia la valutazione \
+             Hai toccato la stella sbagliata? Torna all'email e tocca quella giusta."
+                .into()
+        )
+    );
+    let rated = h.follow(&stars[0], Method::Post).await;
+    assert_eq!(
+        page(&rated),
+        (
+            StatusCode::OK,
+            Page::RatingLow,
+            "Ci dispiace Grazie per la tua valutazione di IPod Nano - 8GB. Abbiamo avvisato il \
+             team: ti contatteremo presto. Ti va di lasciare due righe per gli altri clienti? \
+             Scrivi una recensione Torrefazione Demo"
+                .into()
+        )
+    );
+    assert!(
+        html(&rated).contains(&format!("href=\"{}\"", REVIEW_URL.replace('&', "&amp;"))),
+        "{}",
+        html(&rated)
+    );
+    assert_eq!(h.alerts.sent().len(), 1);
+    assert!(
+        h.alerts.sent()[0]
+            .1
+            .starts_with("1/5 stars for \"IPod Nano - 8GB\"")
+    );
 }

@@ -220,12 +220,11 @@ impl Templates {
             builtin_locales.insert((*locale).to_owned());
         }
         pages::register(&mut env, &mut names);
-        let [samples, page_samples] = [SAMPLE_CONTEXT, pages::SAMPLE_CONTEXT].map(|json| {
-            match serde_json::from_str(json) {
+        let [samples, page_samples] =
+            [SAMPLE_CONTEXT, pages::SAMPLE_CONTEXT].map(|json| match serde_json::from_str(json) {
                 Ok(Value::Object(samples)) => samples,
                 _ => panic!("the built-in sample contexts are JSON objects (covered by tests)"),
-            }
-        });
+            });
         Templates {
             env,
             names,

@@ -87,8 +87,16 @@ pub(crate) const SAMPLE_CONTEXT: &str = include_str!("../builtin/pages/sample-co
 macro_rules! page {
     ($name:literal) => {
         [
-            ($name, "en", include_str!(concat!("../builtin/pages/", $name, ".en.html.j2"))),
-            ($name, "it", include_str!(concat!("../builtin/pages/", $name, ".it.html.j2"))),
+            (
+                $name,
+                "en",
+                include_str!(concat!("../builtin/pages/", $name, ".en.html.j2")),
+            ),
+            (
+                $name,
+                "it",
+                include_str!(concat!("../builtin/pages/", $name, ".it.html.j2")),
+            ),
         ]
     };
 }

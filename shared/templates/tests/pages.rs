@@ -48,7 +48,10 @@ fn every_page_renders_in_every_locale_from_its_sample() {
                 .unwrap_or_else(|e| panic!("{at}: {e}"));
             assert!(html.starts_with("<!DOCTYPE html>"), "{at}");
             assert!(html.contains(&format!("<html lang=\"{locale}\">")), "{at}");
-            assert!(html.contains("<meta name=\"referrer\" content=\"no-referrer\">"), "{at}");
+            assert!(
+                html.contains("<meta name=\"referrer\" content=\"no-referrer\">"),
+                "{at}"
+            );
             assert!(html.contains("<h1>"), "{at}: {html}");
             assert!(!html.contains("{{") && !html.contains("{%"), "{at}: {html}");
             assert_eq!(
@@ -93,14 +96,21 @@ fn untrusted_text_is_escaped() {
     assert!(!html.contains("<script>"), "{html}");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
     assert!(html.contains("Rossi &amp; Figli"), "{html}");
-    assert!(html.contains("href=\"https://r.example/p?a=1&amp;b=&quot;2&quot;\""), "{html}");
+    assert!(
+        html.contains("href=\"https://r.example/p?a=1&amp;b=&quot;2&quot;\""),
+        "{html}"
+    );
 }
 
 #[test]
 fn a_context_missing_what_the_page_prints_is_an_error_not_a_fallback() {
     let templates = Templates::builtin();
     let err = templates
-        .render_page(Page::RatingLow, "it", &json!({ "shop": { "name": "Bottega Rossi" } }))
+        .render_page(
+            Page::RatingLow,
+            "it",
+            &json!({ "shop": { "name": "Bottega Rossi" } }),
+        )
         .unwrap_err();
     match &err {
         TemplateError::Render { template, .. } => {

@@ -19,7 +19,7 @@ use aftersale_ports::{
 };
 use aftersale_rewards::MemoryDiscounts;
 use aftersale_store_sqlite::SqliteStore;
-use aftersale_templates::Templates;
+use aftersale_templates::{Page, Templates};
 use chrono::{DateTime, Duration, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::Value;
@@ -277,6 +277,14 @@ impl Harness {
         self.engine.follow_link(token(url), method, None).await.unwrap()
     }
 
+    /// A tap on a link from a browser that sends `Accept-Language`.
+    pub async fn follow_in(&self, url: &str, method: Method, accept_language: &str) -> LinkResponse {
+        self.engine
+            .follow_link(token(url), method, Some(accept_language))
+            .await
+            .unwrap()
+    }
+
     pub async fn messages(&self) -> Vec<Message> {
         self.store.list_messages(None).await.unwrap()
     }
@@ -414,16 +422,57 @@ pub fn assert_outcome(message: &Message, status: MessageStatus, reason: &str) {
     );
 }
 
-/// A page answer's status and text.
+/// A page answer's status, which page it is, and the text a visitor reads on it.
 #[track_caller]
-pub fn page(response: &LinkResponse) -> (StatusCode, &str, &str, bool) {
+pub fn page(response: &LinkResponse) -> (StatusCode, Page, String) {
     match response {
-        LinkResponse::Page {
-            status,
-            title,
-            body,
-            form,
-        } => (*status, title.as_str(), body.as_str(), *form),
+        LinkResponse::Page { status, page, html } => (*status, *page, visible(html)),
         other => panic!("expected a page, got {other:?}"),
     }
+}
+
+/// A page's HTML.
+#[track_caller]
+pub fn html(response: &LinkResponse) -> &str {
+    match response {
+        LinkResponse::Page { html, .. } => html,
+        other => panic!("expected a page, got {other:?}"),
+    }
+}
+
+/// Whether a page has the button that POSTs back to its own link.
+pub fn has_confirm_button(response: &LinkResponse) -> bool {
+    let html = html(response);
+    html.contains("<form method=\"post\">") && html.contains("<button")
+}
+
+/// The text of a page's body as a browser shows it: tags dropped, entities decoded,
+/// whitespace collapsed.
+pub fn visible(html: &str) -> String {
+    let body = html.split_once("<body>").map_or(html, |(_, body)| body);
+    let mut text = String::new();
+    let mut tag: Option<String> = None;
+    for c in body.chars() {
+        match (&mut tag, c) {
+            (None, '<') => tag = Some(String::new()),
+            (Some(name), '>') => {
+                let name = name.trim_start_matches('/');
+                let name = name.split_whitespace().next().unwrap_or_default();
+                // Block elements break the text; inline ones (a link, a span) do not.
+                if !matches!(name, "a" | "span" | "strong" | "em" | "b" | "i") {
+                    text.push(' ');
+                }
+                tag = None;
+            }
+            (Some(name), c) => name.push(c),
+            (None, c) => text.push(c),
+        }
+    }
+    let text = text
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
