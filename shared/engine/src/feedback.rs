@@ -334,11 +334,7 @@ impl Engine {
 
     /// The order's number as the shop shows it ("#1001"), when known.
     async fn order_name(&self, link: &Opened) -> Result<Option<String>, StoreError> {
-        let Some(order_id) = &link.message.order_id else {
-            return Ok(None);
-        };
-        let record = self.store.load_order(&link.shop, order_id).await?;
-        Ok(record.and_then(|r| r.value.snapshot).and_then(|order| order.name))
+        self.order_number(&link.message).await
     }
 
     /// Who an alert is about, for support: the shop, the customer (with their address, so

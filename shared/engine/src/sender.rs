@@ -91,9 +91,10 @@ impl Engine {
             return match self.store.update_message(&failed).await {
                 Ok(saved) => {
                     warn!("a sender died while sending; marked failed instead of risking a duplicate");
+                    let order = self.order_label(&saved).await;
                     self.alert(
                         "Aftersale: a message may not have been delivered",
-                        &format!("Message {} for customer {} in {} was being sent when its sender stopped. It was not resent, to avoid a duplicate.", saved.id(), saved.customer_id, saved.shop),
+                        &format!("Message {}{order} for customer {} in {} was being sent when its sender stopped. It was not resent, to avoid a duplicate.", saved.id(), saved.customer_id, saved.shop),
                     )
                     .await;
                     Ok(Outcome::Failed)
@@ -363,10 +364,11 @@ impl Engine {
             }
             Held::Fail(reason) => {
                 warn!(reason = %reason, "failed");
+                let order = self.order_label(&message).await;
                 self.alert(
                     "Aftersale: a message failed",
                     &format!(
-                        "Message {} for customer {} in {}: {reason}",
+                        "Message {}{order} for customer {} in {}: {reason}",
                         message.id(),
                         message.customer_id,
                         message.shop
@@ -390,6 +392,29 @@ impl Engine {
             Err(StoreError::Conflict { .. }) => Ok(Outcome::LostClaim),
             Err(err) => Err(err),
         }
+    }
+
+    /// How an alert names a message's order: " (order #1001)", by the number the shop shows,
+    /// which is what support searches for in the shop's admin; the id when the number is
+    /// unknown; nothing for messages about no order.
+    pub(crate) async fn order_label(&self, message: &Message) -> String {
+        let Some(order_id) = &message.order_id else {
+            return String::new();
+        };
+        let name = self.order_number(message).await.unwrap_or_else(|err| {
+            warn!(error = %err, "order number unavailable for an alert");
+            None
+        });
+        format!(" (order {})", name.unwrap_or_else(|| order_id.to_string()))
+    }
+
+    /// The number the shop shows for a message's order ("#1001"), when known.
+    pub(crate) async fn order_number(&self, message: &Message) -> Result<Option<String>, StoreError> {
+        let Some(order_id) = &message.order_id else {
+            return Ok(None);
+        };
+        let record = self.store.load_order(&message.shop, order_id).await?;
+        Ok(record.and_then(|r| r.value.snapshot).and_then(|order| order.name))
     }
 
     pub(crate) async fn alert(&self, subject: &str, body: &str) {

@@ -92,8 +92,10 @@ async fn a_message_left_sending_is_failed_and_support_told(h: Harness) {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].0, "Aftersale: a message may not have been delivered");
     assert!(
-        alerts[0].1.contains(&format!("thank-you#{ORDER}#thank-you")),
-        "{}",
+        alerts[0]
+            .1
+            .contains(&format!("thank-you#{ORDER}#thank-you (order #9999) for customer")),
+        "the shop's order number beside our id: {}",
         alerts[0].1
     );
     assert!(alerts[0].1.contains(SHOP) && alerts[0].1.contains(CUSTOMER));

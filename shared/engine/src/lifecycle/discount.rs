@@ -105,10 +105,11 @@ impl Engine {
                     } else {
                         "It will be retried."
                     };
+                    let order = self.order_label(&message).await;
                     self.alert(
                         "Aftersale: a discount code could not be created",
                         &format!(
-                            "Code {} for message {} (customer {} in {}) failed {tries} time(s): {err}. {next}",
+                            "Code {} for message {}{order} (customer {} in {}) failed {tries} time(s): {err}. {next}",
                             request.code.as_str(),
                             message.id(),
                             message.customer_id,
