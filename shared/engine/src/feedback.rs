@@ -520,5 +520,15 @@ mod tests {
             !html.contains("throttled"),
             "internals never reach the visitor: {html}"
         );
+
+        let failure = LinkFailure::Store(StoreError::Backend("throttled".into()));
+        let (_, _, html) = body(respond(&Templates::builtin(), None, Err(failure))).await;
+        assert!(
+            html.contains(
+                "<h1>Please try again in a minute</h1>\n<p>Something went wrong on our side, and \
+                 nothing was saved. Please open the link again in a minute.</p>"
+            ),
+            "{html}"
+        );
     }
 }

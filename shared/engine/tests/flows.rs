@@ -122,9 +122,38 @@ async fn thank_you_now_and_survey_three_days_later(h: Harness) {
     );
     assert_outcome(&h.message(Flow::ThankYou, "feedback").await, Sent, "sent");
 
+    // An NPS of 6 is a detractor: asked to confirm, then recorded, and support told.
+    let nps_6 = text_links[5 + 6].clone();
+    let confirm = h.follow(&nps_6, Method::Get).await;
+    assert_eq!(
+        page(&confirm),
+        (
+            StatusCode::OK,
+            Page::ConfirmNps,
+            "How likely are you to recommend demo.myshopify.com to a friend? You chose 6 out of 10 \
+             (0 = not at all, 10 = absolutely). Send my answer Tapped the wrong number? Go back to \
+             the email and tap the right one."
+                .into()
+        )
+    );
+    assert!(h.alerts.sent().is_empty());
+    assert_eq!(
+        page(&h.follow(&nps_6, Method::Post).await).2,
+        "Thank you! Your answer has been recorded. We've told the team; someone will get in touch \
+         with you soon. demo.myshopify.com"
+    );
+    let alerts = h.alerts.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0],
+        (
+            "Aftersale: a detractor".to_string(),
+            format!("NPS 6/10 from shop {SHOP}, customer {CUSTOMER} <{EMAIL}>, order #9999.")
+        )
+    );
+
     assert_eq!(h.tick(order_at() + days(30)).await, idle());
     assert_eq!(h.mailer.sent().len(), 2);
-    assert!(h.alerts.sent().is_empty());
 }
 
 #[tokio::test]

@@ -718,6 +718,14 @@ async fn after_customers_redact_old_links_get_a_neutral_page_and_change_nothing(
         );
         assert!(!has_confirm_button(&response));
     }
+    // In the shop's language: the customer's own is erased with them.
+    h.save_config(&shop(), "shop_name = \"Torrefazione Demo\"\n")
+        .await;
+    assert_eq!(
+        page(&h.follow(&csat_1, Method::Post).await).2,
+        "This link no longer works There is nothing to answer here any more. If you need \
+         anything, please get in touch with Torrefazione Demo."
+    );
     assert!(answers(&h).await.is_empty(), "no answer for an erased customer");
     assert!(h.alerts.sent().is_empty());
     assert_eq!(h.store.suppression(&shop(), EMAIL).await.unwrap(), None);
