@@ -690,7 +690,15 @@ const REDACT: &str = r#"{"shop_id": 1, "shop_domain": "demo.myshopify.com", "cus
 
 #[tokio::test]
 async fn after_customers_redact_old_links_get_a_neutral_page_and_change_nothing() {
-    let h = Harness::new();
+    old_links_after_customers_redact(Harness::new()).await;
+}
+
+#[tokio::test]
+async fn after_customers_redact_old_links_change_nothing_on_the_sqlite_store() {
+    old_links_after_customers_redact(Harness::sqlite()).await;
+}
+
+async fn old_links_after_customers_redact(h: Harness) {
     h.save_config(&shop(), "locale = \"it\"\nshop_name = \"Torrefazione Demo\"\n")
         .await;
     h.place_order().await;
