@@ -196,6 +196,10 @@ impl Engine {
                 Page::ConfirmRating,
                 json!({ "shop": shop, "product": { "title": product_title(link, product_id) }, "stars": stars }),
             ),
+            // Someone who already unsubscribed is told so, not asked again.
+            LinkAction::Unsubscribe if self.already_suppressed(link).await? => {
+                (Page::Unsubscribed, json!({ "shop": shop }))
+            }
             LinkAction::Unsubscribe => (Page::ConfirmUnsubscribe, json!({ "shop": shop })),
         };
         self.render(StatusCode::OK, page, &link.locale, ctx)
@@ -292,7 +296,7 @@ impl Engine {
             let ctx = json!({ "shop": { "name": shop_name } });
             return self.render(StatusCode::GONE, Page::Unavailable, &link.locale, ctx);
         };
-        if self.store.suppression(&link.shop, address).await?.is_none() {
+        if !self.already_suppressed(link).await? {
             self.store
                 .suppress(
                     &link.shop,
@@ -305,6 +309,14 @@ impl Engine {
         }
         let ctx = json!({ "shop": { "name": shop_name } });
         self.render(StatusCode::OK, Page::Unsubscribed, &link.locale, ctx)
+    }
+
+    /// Whether the address the link's message went to is on the suppression list already.
+    async fn already_suppressed(&self, link: &Opened) -> Result<bool, StoreError> {
+        match link.message.to.as_deref() {
+            Some(address) => Ok(self.store.suppression(&link.shop, address).await?.is_some()),
+            None => Ok(false),
+        }
     }
 
     /// Records an answer unless this message already has exactly this answer. Returns whether

@@ -459,6 +459,10 @@ async fn unsubscribing_stops_service_messages_but_never_transactional_ones_and_a
         h.store.suppression(&shop(), EMAIL).await.unwrap(),
         Some(SuppressionReason::Unsubscribed)
     );
+    // Opening the link again says it is done, with nothing left to press.
+    let again = h.follow(&unsubscribe, Method::Get).await;
+    assert_eq!(page(&again).1, Page::Unsubscribed);
+    assert!(!has_confirm_button(&again));
 
     // The delivery check-in is about their order (transactional): it still goes out. The
     // review request is a service message: it does not.
