@@ -18,13 +18,13 @@ use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::{Answer, AnswerKind, Customer, CustomerId, Message, ShopConfig, ShopId};
 use aftersale_links::{LinkAction, LinkClaims, LinkError};
 use aftersale_ports::StoreError;
+use aftersale_ports::documents::keys;
 use aftersale_templates::{Page, TemplateError, Templates};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tracing::{error, info, warn};
@@ -212,7 +212,10 @@ impl Engine {
             LinkAction::Unsubscribe => self.unsubscribe(link, &shop_name).await,
             LinkAction::Csat { score } => {
                 let low = *score <= LOW_CSAT;
-                if self.record_once(link, AnswerKind::Csat { score: *score }).await? && low {
+                if self
+                    .record(link, &AnswerKind::Csat { score: *score }, low)
+                    .await?
+                {
                     let about = self.about(link).await?;
                     self.alert(
                         "Aftersale: an unhappy customer",
@@ -225,7 +228,7 @@ impl Engine {
             }
             LinkAction::Nps { score } => {
                 let low = *score <= LOW_NPS;
-                if self.record_once(link, AnswerKind::Nps { score: *score }).await? && low {
+                if self.record(link, &AnswerKind::Nps { score: *score }, low).await? {
                     let about = self.about(link).await?;
                     self.alert("Aftersale: a detractor", &format!("NPS {score}/10 from {about}."))
                         .await;
@@ -234,12 +237,12 @@ impl Engine {
                 self.render(StatusCode::OK, Page::Answered, &link.locale, ctx)
             }
             LinkAction::Delivery { ok } => {
-                let new = self.record_once(link, AnswerKind::Delivery { ok: *ok }).await?;
+                let alert = self.record(link, &AnswerKind::Delivery { ok: *ok }, !*ok).await?;
                 if *ok {
                     let ctx = json!({ "shop": { "name": shop_name }, "told_team": false });
                     return self.render(StatusCode::OK, Page::Answered, &link.locale, ctx);
                 }
-                if new {
+                if alert {
                     let about = self.about(link).await?;
                     self.alert(
                         "Aftersale: a delivery went wrong",
@@ -257,13 +260,14 @@ impl Engine {
                     product_id: product_id.clone(),
                     stars: *stars,
                 };
-                let new = self.record_once(link, answer).await?;
+                let low = *stars <= link.config.flows.review_request.low_rating_threshold;
+                let alert = self.record(link, &answer, low).await?;
                 let review_url = review_url(link, product_id);
-                if *stars > link.config.flows.review_request.low_rating_threshold {
+                if !low {
                     return Ok(LinkResponse::Redirect(review_url));
                 }
                 let title = product_title(link, product_id);
-                if new {
+                if alert {
                     let about = self.about(link).await?;
                     let product = match &title {
                         Some(title) => format!("\"{title}\" (product {product_id})"),
@@ -319,29 +323,41 @@ impl Engine {
         }
     }
 
-    /// Records an answer unless this message already has exactly this answer. Returns whether
-    /// it is new, so the same tap repeated (a double click, a reload) alerts support once.
-    /// A different answer to the same question replaces the earlier one.
-    async fn record_once(&self, link: &Opened, answer: AnswerKind) -> Result<bool, StoreError> {
-        let earlier = self.store.customer_answers(&link.shop, &link.customer.id).await?;
-        let repeated = earlier
-            .iter()
-            .any(|a| a.message_id == link.claims.message_id && a.answer == answer);
-        if repeated {
-            return Ok(false);
-        }
-        let now: DateTime<Utc> = self.clock.now();
+    /// Records an answer (a later answer to the same question replaces it) and, when it is
+    /// bad news, claims the right to alert support about it. The claim is a conditional write,
+    /// so exactly one of any number of identical answers to a message alerts, however
+    /// concurrent (a double click, a reload); a different bad answer is news and alerts again.
+    /// Returns whether to alert.
+    async fn record(&self, link: &Opened, answer: &AnswerKind, bad_news: bool) -> Result<bool, StoreError> {
         self.store
             .record_answer(&Answer {
                 shop: link.shop.clone(),
                 customer_id: link.customer.id.clone(),
                 message_id: link.claims.message_id.clone(),
                 order_id: link.message.order_id.clone(),
-                answer,
-                answered_at: now,
+                answer: answer.clone(),
+                answered_at: self.clock.now(),
             })
             .await?;
-        Ok(true)
+        if !bad_news {
+            return Ok(false);
+        }
+        let key = keys::answer_alerted(&link.customer.id, &link.claims.message_id, &answer.question());
+        let value = serde_json::to_value(answer).map_err(StoreError::backend)?;
+        let expected_version = match self.store.load_document(&link.shop, &key).await? {
+            Some(alerted) if alerted.value == value => return Ok(false),
+            Some(alerted) => alerted.version,
+            None => 0,
+        };
+        match self
+            .store
+            .save_document(&link.shop, &key, &value, expected_version)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict { .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     /// The order's number as the shop shows it ("#1001"), when known.

@@ -793,3 +793,40 @@ async fn a_one_star_rating_in_italian_offers_the_review_page_too() {
             .starts_with("1/5 stars for \"IPod Nano - 8GB\"")
     );
 }
+
+/// A double click on the confirm button sends two POSTs at once; ten at once, on the SQLite
+/// store on two threads, still alert support exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_answers_alert_support_once() {
+    let h = Harness::sqlite();
+    h.place_order().await;
+    h.tick(order_at() + minutes(1)).await;
+    assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
+    let csat_1 = links(&h.email(Flow::ThankYou, "feedback").text)[0].clone();
+    h.set_clock(order_at() + days(3) + hours(1));
+    let posts: Vec<_> = (0..10)
+        .map(|_| {
+            let engine = h.engine.clone();
+            let token = token(&csat_1).to_owned();
+            tokio::spawn(async move { engine.follow_link(&token, Method::Post, None).await })
+        })
+        .collect();
+    for post in posts {
+        let response = post.await.unwrap().unwrap();
+        assert_eq!(page(&response).1, Page::Answered);
+    }
+    assert_eq!(h.alerts.sent().len(), 1, "{:?}", h.alerts.sent());
+    assert_eq!(answers(&h).await, [AnswerKind::Csat { score: 1 }]);
+
+    // A different bad answer is news; the first one again is not.
+    let csat_2 = links(&h.email(Flow::ThankYou, "feedback").text)[1].clone();
+    h.follow(&csat_2, Method::Post).await;
+    h.follow(&csat_2, Method::Post).await;
+    assert_eq!(h.alerts.sent().len(), 2);
+    assert!(
+        h.alerts.sent()[1].1.starts_with("CSAT 2/5"),
+        "{:?}",
+        h.alerts.sent()
+    );
+    assert_eq!(answers(&h).await, [AnswerKind::Csat { score: 2 }]);
+}

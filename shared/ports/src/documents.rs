@@ -58,6 +58,12 @@ pub mod keys {
     pub fn customer_referral(customer: &CustomerId) -> String {
         format!("customer#{customer}#referral")
     }
+    /// The bad answer to one question of one message that support was last alerted about.
+    /// Written with a conditional create or update, so of two identical answers sent at once
+    /// (a double click) only one alerts.
+    pub fn answer_alerted(customer: &CustomerId, message_id: &str, question: &str) -> String {
+        format!("customer#{customer}#alerted#{message_id}#{question}")
+    }
     /// Which customer a referral code belongs to (upper case).
     pub fn referral_code(code: &str) -> String {
         format!("code#{}", code.to_ascii_uppercase())
