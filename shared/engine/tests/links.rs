@@ -794,8 +794,10 @@ async fn a_one_star_rating_in_italian_offers_the_review_page_too() {
     );
 }
 
-/// A double click on the confirm button sends two POSTs at once; ten at once, on the SQLite
-/// store on two threads, still alert support exactly once.
+/// A double click on the confirm button sends two POSTs at once. Many at once, on the SQLite
+/// store on two threads, still alert support exactly once. (The interleaving is not forced:
+/// that a racing loser's conditional write fails is the store contract's `save_document`
+/// test; this one proves the engine relies on it and not on luck in the common case.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_identical_answers_alert_support_once() {
     let h = Harness::sqlite();
@@ -804,7 +806,7 @@ async fn concurrent_identical_answers_alert_support_once() {
     assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
     let csat_1 = links(&h.email(Flow::ThankYou, "feedback").text)[0].clone();
     h.set_clock(order_at() + days(3) + hours(1));
-    let posts: Vec<_> = (0..10)
+    let posts: Vec<_> = (0..50)
         .map(|_| {
             let engine = h.engine.clone();
             let token = token(&csat_1).to_owned();
