@@ -797,7 +797,7 @@ async fn a_one_star_rating_in_italian_offers_the_review_page_too() {
 /// A double click on the confirm button sends two POSTs at once. Many at once, on the SQLite
 /// store on two threads, still alert support exactly once. (The interleaving is not forced:
 /// that a racing loser's conditional write fails is the store contract's `save_document`
-/// test; this one proves the engine relies on it and not on luck in the common case.)
+/// test; this one checks the end-to-end result when the requests overlap.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_identical_answers_alert_support_once() {
     let h = Harness::sqlite();
