@@ -33,6 +33,9 @@ pub struct ShopConfig {
     pub shop: Option<ShopId>,
     /// How messages sign off: "The team at {shop_name}".
     pub shop_name: Option<String>,
+    /// The shop's own address for the links in messages (`https://torrefazione.example`);
+    /// unset, `https://{shop}` (for Shopify, the *.myshopify.com domain).
+    pub shop_url: Option<String>,
     /// The shop's language, used when the customer's is unknown.
     pub locale: String,
     /// Quiet hours fall back to this when the customer's own zone is unknown.
@@ -162,6 +165,7 @@ impl Default for ShopConfig {
         Self {
             shop: None,
             shop_name: None,
+            shop_url: None,
             locale: "en".into(),
             time_zone: Tz::UTC,
             sender: None,
@@ -242,25 +246,53 @@ impl Default for ReviewRequestConfig {
 
 const REVIEW_URL_PLACEHOLDERS: [&str; 4] = ["{shop}", "{product_id}", "{variant_id}", "{sku}"];
 
+/// The languages the built-in templates are written in (`shared/templates/builtin`). A shop
+/// locale outside them would silently send English.
+pub const BUILT_IN_LANGUAGES: [&str; 2] = ["en", "it"];
+
 impl ShopConfig {
     /// Parses and validates a TOML file's text. `shop` is the shop it is being loaded for.
     pub fn from_toml(text: &str, shop: &ShopId) -> Result<ShopConfig, ConfigError> {
         let config: ShopConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        config.validate()?;
         if let Some(named) = &config.shop
             && named != shop
         {
             return Err(invalid("shop", format!("the file is for {named}, not {shop}")));
         }
-        config.validate()?;
         Ok(config)
     }
 
     /// The semantic checks TOML types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(shop) = &self.shop
+            && let Some(problem) = shop_domain_problem(shop.as_str())
+        {
+            return Err(invalid("shop", problem));
+        }
         if self.locale.is_empty() || !self.locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(invalid(
                 "locale",
                 format!("'{}' is not a language tag such as en or it-IT", self.locale),
+            ));
+        }
+        let language = self.locale.split('-').next().unwrap_or_default().to_ascii_lowercase();
+        if !BUILT_IN_LANGUAGES.contains(&language.as_str()) {
+            return Err(invalid(
+                "locale",
+                format!(
+                    "'{}' has no messages: the built-in languages are {}",
+                    self.locale,
+                    BUILT_IN_LANGUAGES.join(" and ")
+                ),
+            ));
+        }
+        if let Some(url) = &self.shop_url
+            && !is_web_address(url)
+        {
+            return Err(invalid(
+                "shop_url",
+                format!("'{url}' is not a web address such as https://shop.example"),
             ));
         }
         if let Some(sender) = &self.sender {
@@ -275,8 +307,18 @@ impl ShopConfig {
                 format!("'{support}' is not an email address"),
             ));
         }
-        parse_clock("quiet_hours.start", &self.quiet_hours.start)?;
-        parse_clock("quiet_hours.end", &self.quiet_hours.end)?;
+        let start = parse_clock("quiet_hours.start", &self.quiet_hours.start)?;
+        let end = parse_clock("quiet_hours.end", &self.quiet_hours.end)?;
+        if start == end {
+            return Err(invalid(
+                "quiet_hours",
+                format!(
+                    "start and end are both {}: that reads as no quiet hours or as all day; \
+                     give the local time they start and the time they end (20:00 and 08:00)",
+                    self.quiet_hours.start
+                ),
+            ));
+        }
         if self.caps.window_days == 0 || self.caps.window_days > 365 {
             return Err(invalid("caps.window_days", "must be between 1 and 365"));
         }
@@ -295,6 +337,14 @@ impl ShopConfig {
             return Err(invalid(
                 "flows.delivery_check_in.transit_days",
                 "must be between 1 and 60",
+            ));
+        }
+        // An SMS has no buttons: the check-in asks "did it arrive well?" and needs an address
+        // the customer can write to.
+        if d.enabled && d.channel == Channel::Sms && self.support_email.is_none() {
+            return Err(invalid(
+                "flows.delivery_check_in.channel",
+                "an SMS check-in asks a question the customer answers by email: set support_email",
             ));
         }
         let r = &self.flows.review_request;
@@ -385,7 +435,25 @@ impl ShopConfig {
                 "referral codes are real discount codes: configure [admin_api] first",
             ));
         }
+        if self.flows.win_back.enabled
+            && self.admin_api.is_none()
+            && let Some(field) = self.flows.win_back.incentives.discount_fields().next()
+        {
+            return Err(invalid(
+                field,
+                "a discount is a real single-use code created in the shop: configure [admin_api] \
+                 first, or offer \"none\" or \"early_access\"",
+            ));
+        }
         Ok(())
+    }
+
+    /// The shop's address for links in messages: `shop_url`, else `https://{shop}`.
+    pub fn shop_url(&self, shop: &ShopId) -> String {
+        self.shop_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("https://{shop}"))
     }
 
     /// Quiet hours as local times (validated on load).
@@ -438,6 +506,44 @@ impl ShopConfig {
 fn parse_clock(field: &'static str, text: &str) -> Result<NaiveTime, ConfigError> {
     NaiveTime::parse_from_str(text, "%H:%M")
         .map_err(|_| invalid(field, format!("'{text}' is not a time like 20:00")))
+}
+
+/// Why `domain` cannot be a shop, if it cannot. Shopify shops are `name.myshopify.com`
+/// (`^[a-z0-9][a-z0-9-]*\.myshopify\.com$`); any other shop is a WooCommerce site, named by
+/// its host: lower-case labels of letters, digits and inner hyphens, at least two of them.
+pub fn shop_domain_problem(domain: &str) -> Option<String> {
+    let expected = "a Shopify shop is name.myshopify.com, a WooCommerce shop its site's host name (shop.example)";
+    if let Some(name) = domain.strip_suffix(".myshopify.com") {
+        let mut chars = name.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        return (!(first_ok && rest_ok)).then(|| format!("'{domain}' is not a Shopify shop domain: {expected}"));
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    let host = domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(label_ok)
+        && labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()));
+    (!host).then(|| format!("'{domain}' is not a shop domain: {expected}"))
+}
+
+/// `http(s)://host...` with a host.
+fn is_web_address(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !r.contains(char::is_whitespace)
+    })
 }
 
 fn looks_like_email(s: &str) -> bool {
@@ -511,6 +617,50 @@ mod tests {
     }
 
     #[test]
+    fn shop_domains_are_shopify_shops_or_host_names() {
+        for good in ["demo.myshopify.com", "0-shop.myshopify.com", "shop.example", "www.bottega-rossi.it"] {
+            assert_eq!(shop_domain_problem(good), None, "{good}");
+        }
+        for bad in [
+            "demo",
+            "-x.myshopify.com",
+            ".myshopify.com",
+            "a_b.myshopify.com",
+            "Demo.myshopify.com",
+            "shop..example",
+            "shop.example.",
+            "-shop.example",
+            "127.0.0.1",
+            "user@shop.example",
+            "shop.example:443",
+            "a/b.example",
+        ] {
+            assert!(shop_domain_problem(bad).is_some(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn a_discount_with_the_admin_api_and_an_sms_check_in_with_a_support_address_are_fine() {
+        let text = r#"
+            support_email = "aiuto@demo.example"
+            shop_url = "https://torrefazione.example/"
+            locale = "it-IT"
+            [flows.delivery_check_in]
+            channel = "sms"
+            [flows.win_back.incentives]
+            recent_first_timer = { discount = "10" }
+            [admin_api]
+            access_token_secret = "SHOPIFY_ADMIN_TOKEN"
+        "#;
+        let config = ShopConfig::from_toml(text, &shop()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.shop_url(&shop()), "https://torrefazione.example");
+        assert_eq!(ShopConfig::default().shop_url(&shop()), "https://demo.myshopify.com");
+        // A win-back switched off offers nothing, so its discount needs no Admin API.
+        let off = "[flows.win_back]\nenabled = false\n[flows.win_back.incentives]\nregular = { discount = \"5\" }";
+        assert!(ShopConfig::from_toml(off, &shop()).is_ok());
+    }
+
+    #[test]
     fn an_empty_file_is_the_defaults() {
         let config = ShopConfig::from_toml("", &shop()).unwrap();
         assert_eq!(config, ShopConfig::default());
@@ -577,6 +727,25 @@ mod tests {
                 "names no product_ids",
             ),
             ("[caps\n", "caps"),
+            ("locale = \"fr\"", "locale: 'fr' has no messages: the built-in languages are en and it"),
+            ("shop = \"demo\"", "shop: 'demo' is not a shop domain"),
+            (
+                "[quiet_hours]\nstart = \"22:00\"\nend = \"22:00\"",
+                "quiet_hours: start and end are both 22:00",
+            ),
+            ("shop_url = \"torrefazione.example\"", "shop_url: 'torrefazione.example'"),
+            (
+                "[flows.win_back.incentives]\nrecent_first_timer = { discount = \"10\" }",
+                "flows.win_back.incentives.recent_first_timer: a discount is a real single-use code",
+            ),
+            (
+                "[flows.win_back.incentives]\nregular = { discount = \"5\" }",
+                "flows.win_back.incentives.regular: a discount",
+            ),
+            (
+                "[flows.delivery_check_in]\nchannel = \"sms\"",
+                "flows.delivery_check_in.channel: an SMS check-in",
+            ),
         ];
         for (text, expected) in cases {
             let err = ShopConfig::from_toml(text, &shop()).unwrap_err().to_string();

@@ -68,7 +68,7 @@ impl Engine {
             "shop": {
                 "name": config.display_name(&message.shop),
                 "domain": message.shop,
-                "url": format!("https://{}", message.shop),
+                "url": config.shop_url(&message.shop),
                 "support_email": config.support_email,
             },
             "details": details(message, tz),

@@ -12,7 +12,7 @@ mod planner;
 mod sender;
 
 pub use bus::InProcessBus;
-pub use lifecycle::{Birthday, BirthdayError, CampaignError, CampaignReport, Referral};
+pub use lifecycle::{Birthday, BirthdayError, CampaignError, CampaignReport, Referral, TierMember};
 pub use sender::TickReport;
 
 use aftersale_domain::{Flow, ShopConfig, ShopId};

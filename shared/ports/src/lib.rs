@@ -14,7 +14,7 @@ mod messaging;
 mod records;
 mod traits;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use documents::Documents;
 pub use error::StoreError;
 pub use flow_store::{Answers, FlowStore, Messages, ShopConfigs, Suppressions, address_hash, attention_at};

@@ -121,8 +121,41 @@ impl VipConfig {
                 _ => {}
             }
         }
+        // The last tier a customer meets wins, so a tier that some later tier always covers
+        // can never be held: listed Gold (4 orders) then Silver (2), a 5-order customer is
+        // Silver for good.
+        for (i, earlier) in self.tiers.iter().enumerate() {
+            if let Some(later) = self.tiers[i + 1..].iter().find(|later| covers(later, earlier)) {
+                return Err(invalid(
+                    "flows.vip.tiers",
+                    format!(
+                        "tier '{}' can never be reached: every customer who meets it also meets '{}', \
+                         listed after it. List tiers lowest first",
+                        earlier.name, later.name
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// Whether every customer who meets `tier` also meets `cover`: each of `cover`'s thresholds
+/// is asked by `tier` too, at least as high, over a period no longer (a calendar year's
+/// spend and orders never exceed a lifetime's).
+fn covers(cover: &TierRule, tier: &TierRule) -> bool {
+    let period_ok = cover.period == tier.period || cover.period == TierPeriod::Lifetime;
+    let spend_ok = match (cover.min_net_spend, tier.min_net_spend) {
+        (None, _) => true,
+        (Some(c), Some(t)) => c.currency == t.currency && c.amount <= t.amount,
+        (Some(_), None) => false,
+    };
+    let orders_ok = match (cover.min_orders, tier.min_orders) {
+        (None, _) => true,
+        (Some(c), Some(t)) => c <= t,
+        (Some(_), None) => false,
+    };
+    period_ok && spend_ok && orders_ok
 }
 
 /// The highest tier (last in `rules`) whose thresholds the history meets at `now`.
@@ -688,6 +721,65 @@ mod tests {
         for (config, expected) in bad {
             let err = config.validate().unwrap_err().to_string();
             assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_tier_listed_before_an_easier_one_is_refused_because_nobody_could_hold_it() {
+        let with = |tiers: Vec<TierRule>| VipConfig {
+            tiers,
+            ..VipConfig::default()
+        };
+        let refused = [
+            // The issue's case: Gold at 4 orders, then Silver at 2.
+            vec![
+                tier("Gold", None, Some(4), TierPeriod::Lifetime),
+                tier("Silver", None, Some(2), TierPeriod::Lifetime),
+            ],
+            vec![
+                tier("Gold", Some("500"), Some(5), TierPeriod::Lifetime),
+                tier("Silver", Some("200"), None, TierPeriod::Lifetime),
+            ],
+            // Ten orders this year are at least ten in a lifetime.
+            vec![
+                tier("Insider", None, Some(10), TierPeriod::CalendarYear),
+                tier("Regular", None, Some(10), TierPeriod::Lifetime),
+            ],
+            vec![
+                tier("Same", Some("100"), None, TierPeriod::Lifetime),
+                tier("Twin", Some("100"), None, TierPeriod::Lifetime),
+            ],
+        ];
+        for tiers in refused {
+            let (first, second) = (tiers[0].name.to_string(), tiers[1].name.to_string());
+            let err = with(tiers).validate().unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "flows.vip.tiers: tier '{first}' can never be reached: every customer who meets it \
+                     also meets '{second}', listed after it. List tiers lowest first"
+                )
+            );
+        }
+        // Tiers on different measures do not cover each other; the README's ladder is fine.
+        let fine = [
+            ladder(),
+            vec![
+                tier("Silver", None, Some(3), TierPeriod::Lifetime),
+                tier("Gold", Some("500"), None, TierPeriod::CalendarYear),
+            ],
+            vec![
+                tier("Silver", None, Some(2), TierPeriod::Lifetime),
+                tier("Gold", None, Some(4), TierPeriod::Lifetime),
+            ],
+            // A lifetime threshold does not cover the same one counted over a year.
+            vec![
+                tier("Regular", None, Some(10), TierPeriod::Lifetime),
+                tier("Insider", None, Some(10), TierPeriod::CalendarYear),
+            ],
+        ];
+        for tiers in fine {
+            assert_eq!(with(tiers.clone()).validate(), Ok(()), "{tiers:?}");
         }
     }
 }

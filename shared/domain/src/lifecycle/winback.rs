@@ -79,13 +79,30 @@ pub struct WinbackConfig {
     pub incentives: Incentives,
 }
 
+/// No discount by default: a discount is a real code created through the shop's
+/// `[admin_api]`, which an empty config does not have (`config check` refuses a discount
+/// without it).
 impl Default for Incentives {
     fn default() -> Self {
         Self {
             high_value: Incentive::EarlyAccess,
-            recent_first_timer: Incentive::Discount(Decimal::TEN),
+            recent_first_timer: Incentive::None,
             regular: Incentive::None,
         }
+    }
+}
+
+impl Incentives {
+    /// The config fields of the incentives that are discount codes.
+    pub fn discount_fields(&self) -> impl Iterator<Item = &'static str> {
+        [
+            ("flows.win_back.incentives.high_value", self.high_value),
+            ("flows.win_back.incentives.recent_first_timer", self.recent_first_timer),
+            ("flows.win_back.incentives.regular", self.regular),
+        ]
+        .into_iter()
+        .filter(|(_, incentive)| matches!(incentive, Incentive::Discount(_)))
+        .map(|(field, _)| field)
     }
 }
 
@@ -507,7 +524,14 @@ mod tests {
     #[test]
     fn four_steps_within_three_weeks_with_an_offer_ending_at_a_set_time() {
         let lapse = lapse_on(100);
-        let steps = plan_winback(Segment::RecentFirstTimer, &lapse, &WinbackConfig::default(), Rome);
+        let config = WinbackConfig {
+            incentives: Incentives {
+                recent_first_timer: Incentive::Discount(Decimal::TEN),
+                ..Incentives::default()
+            },
+            ..WinbackConfig::default()
+        };
+        let steps = plan_winback(Segment::RecentFirstTimer, &lapse, &config, Rome);
         let got: Vec<(&str, DateTime<Utc>, Incentive)> = steps
             .iter()
             .map(|s| (s.kind.as_str(), s.due_at, s.incentive))

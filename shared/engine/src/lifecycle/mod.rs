@@ -15,7 +15,7 @@ mod winback;
 
 pub use campaigns::{CampaignError, CampaignReport};
 pub use referral::Referral;
-pub use vip::{Birthday, BirthdayError};
+pub use vip::{Birthday, BirthdayError, TierMember};
 
 use crate::Engine;
 use aftersale_domain::lifecycle::history::PurchaseHistory;

@@ -281,7 +281,10 @@ impl Engine {
             .load_order(&message.shop, &friend_order)
             .await?
             .map(|v| v.value);
-        let state = record.as_ref().map(friend_state).unwrap_or_default();
+        let state = record
+            .as_ref()
+            .map(|r| friend_state(r, now))
+            .unwrap_or_default();
         let holding = Duration::days(cfg.holding_days.into());
         match reward_due(&state, now, holding) {
             RewardDecision::Cancel(reason) => Ok(Prepared::skip(reason.to_string())),
@@ -363,7 +366,9 @@ fn eligible_from(
     }
 }
 
-fn friend_state(record: &OrderRecord) -> FriendOrderState {
+/// The friend's order as the reward sees it at `now` (the injected clock: a cancellation with
+/// no snapshot to date it counts from the moment it is seen).
+fn friend_state(record: &OrderRecord, now: DateTime<Utc>) -> FriendOrderState {
     let cancelled = record.deleted
         || record
             .snapshot
@@ -372,7 +377,7 @@ fn friend_state(record: &OrderRecord) -> FriendOrderState {
     FriendOrderState {
         fulfilled_at: record.fulfilled_at.or(record.delivered_at),
         refunded_at: record.refunds.iter().map(|r| r.created_at).min(),
-        cancelled_at: cancelled.then(|| record.snapshot.as_ref().map_or_else(Utc::now, |o| o.updated_at)),
+        cancelled_at: cancelled.then(|| record.snapshot.as_ref().map_or(now, |o| o.updated_at)),
     }
 }
 

@@ -193,6 +193,38 @@ impl Engine {
         Ok(status.tier)
     }
 
+    /// The shop's customers holding a tier now, each re-evaluated on the clock as a campaign
+    /// does (an expired grace or a new calendar year counts), with their numbers, by id.
+    /// It reads every document held on customers: an ops listing, not a hot path.
+    pub async fn tier_members(&self, shop: &ShopId) -> Result<Vec<TierMember>, StoreError> {
+        let config = self.config(shop).await?;
+        let now = self.clock.now();
+        let held: Vec<(String, serde_json::Value)> =
+            documents::list(self.store.as_ref(), shop, "customer#").await?;
+        let mut members = Vec::new();
+        for (key, _) in held {
+            let Some(customer) = key
+                .strip_prefix("customer#")
+                .and_then(|k| k.strip_suffix("#tier"))
+                .and_then(|id| CustomerId::new(id).ok())
+            else {
+                continue;
+            };
+            let Some(tier) = self.current_tier(shop, &customer, &config, now).await? else {
+                continue;
+            };
+            let history = self.history(shop, &customer, &config).await?;
+            members.push(TierMember {
+                orders: history.order_count(),
+                net_spend: history.net_spend(),
+                customer,
+                tier,
+            });
+        }
+        members.sort_by(|a, b| a.customer.cmp(&b.customer));
+        Ok(members)
+    }
+
     /// Records a customer's birthday (month and day; the year is nobody's business) and plans
     /// the next greeting if they hold a tier. Platforms do not send birthdays: merchants import
     /// them from wherever they collect them.
@@ -281,6 +313,16 @@ impl Engine {
             Err(BirthdayError::Store(err)) => Err(err),
         }
     }
+}
+
+/// A customer in a VIP tier, as `aftersale customers` lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierMember {
+    pub customer: CustomerId,
+    pub tier: TierName,
+    /// Paid orders, and net spend after refunds, over the customer's whole history.
+    pub orders: usize,
+    pub net_spend: aftersale_domain::Money,
 }
 
 /// A customer's birthday as the merchant gave it.
