@@ -420,3 +420,253 @@ fn simulate_shows_a_replenishment_reminder_with_its_run_out_date() {
         .expect("a replenishment reminder in the timeline");
     assert_eq!(reminder["details"]["run_out_at"], "2022-03-02T00:00:00Z");
 }
+
+/// The links in a quoted-printable `.eml`, with soft line breaks undone.
+fn links_in(eml: &str, base: &str) -> Vec<String> {
+    let text = eml.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=");
+    let prefix = format!("{base}/l/");
+    let mut links = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(&prefix) {
+        let token: String = rest[at + prefix.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_' || *c == '.')
+            .collect();
+        links.push(format!("{prefix}{token}"));
+        rest = &rest[at + prefix.len()..];
+    }
+    links
+}
+
+/// What a link does, read from its signed (not encrypted) claims.
+fn action_of(link: &str) -> serde_json::Value {
+    use base64::Engine;
+    let token = link.rsplit('/').next().unwrap();
+    let payload = token.split('.').next().unwrap();
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    serde_json::from_slice::<serde_json::Value>(&json).unwrap()["a"].clone()
+}
+
+fn sent_emails(data: &Path) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(data.join("outbox/email"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+/// The README's walkthrough in 2022: `serve --now` and `tick --now` share one clock, so the
+/// survey's links work when followed, and the answer is listed by `aftersale answers`.
+#[test]
+fn trying_it_in_2022_the_links_of_tick_now_work_on_serve_now_and_answers_are_listed() {
+    let server = Server::start_with(&["--now", "2022-01-01T00:00:00Z"], &[]);
+    let (status, _) = post_shopify(&server, "orders/paid", "o-1", &fixture("shopify/orders_paid.json"));
+    assert_eq!(status, 200);
+    let listen = server.base.trim_start_matches("http://").to_string();
+    let out = server.cli(&["tick", "--now", "2022-01-04T10:00:00Z", "--listen", &listen]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The links expired long ago by the real clock: tick says how to follow them.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("expire 2022-03-05T10:00:00Z") && err.contains("aftersale serve --now 2022-01-04T10:00:00Z"),
+        "{err}"
+    );
+
+    let survey = sent_emails(&server.data_dir())
+        .into_iter()
+        .find(|e| e.contains("Subject: How did we do"))
+        .expect("the survey was sent");
+    let links = links_in(&survey, &server.base);
+    assert!(links.len() >= 16, "every survey link points at the server: {links:?}");
+    let csat_5 = links
+        .iter()
+        .find(|l| action_of(l) == serde_json::json!({ "k": "c", "v": 5 }))
+        .expect("a CSAT 5 link");
+    let client = reqwest::blocking::Client::new();
+    let page = client.post(csat_5).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let body = page.text().unwrap();
+    assert!(!body.contains("expired"), "{body}");
+
+    let answers = server.cli_json(&["answers", "--json"]);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0]["question"], "csat");
+    assert_eq!(answers[0]["score"], 5);
+    assert_eq!(answers[0]["customer_id"], "115310627314723954");
+    assert!(
+        answers[0]["answered_at"].as_str().unwrap().starts_with("2022-01-01"),
+        "answered on the server's clock: {answers:?}"
+    );
+    let out = server.cli(&["answers", "--shop", "demo.myshopify.com"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("csat") && table.contains("5/5"), "{table}");
+
+    // The outbox says each status once.
+    let out = server.cli(&["outbox"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(!table.contains("planned planned"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("thank-you/feedback") && l.contains(" sent ")),
+        "{table}"
+    );
+}
+
+#[test]
+fn tick_links_point_at_the_public_url_from_the_environment() {
+    let server = Server::start_with(&["--now", "2022-01-01T00:00:00Z"], &[]);
+    post_shopify(&server, "orders/paid", "o-1", &fixture("shopify/orders_paid.json"));
+    let out = Command::new(binary())
+        .args(["tick", "--now", "2022-01-04T10:00:00Z", "--data-dir"])
+        .arg(server.data_dir())
+        .env("AFTERSALE_PUBLIC_URL", "https://links.torrefazione.example/")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let survey = sent_emails(&server.data_dir())
+        .into_iter()
+        .find(|e| e.contains("Subject: How did we do"))
+        .unwrap();
+    assert!(
+        links_in(&survey, "https://links.torrefazione.example").len() >= 16,
+        "{survey}"
+    );
+    assert!(!survey.contains("127.0.0.1:8787"), "{survey}");
+}
+
+#[test]
+fn config_check_refuses_each_contradiction_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "[[flows.vip.tiers]]\nname = \"Gold\"\nmin_orders = 4\n[[flows.vip.tiers]]\nname = \"Silver\"\nmin_orders = 2\n",
+            "flows.vip.tiers: tier 'Gold' can never be reached: every customer who meets it also meets 'Silver'",
+        ),
+        ("locale = \"fr\"\n", "locale: 'fr' has no messages: the built-in languages are en and it"),
+        (
+            "[quiet_hours]\nstart = \"21:00\"\nend = \"21:00\"\n",
+            "quiet_hours: start and end are both 21:00",
+        ),
+        (
+            "[flows.win_back.incentives]\nrecent_first_timer = { discount = \"10\" }\n",
+            "flows.win_back.incentives.recent_first_timer: a discount is a real single-use code created in the shop: configure [admin_api] first",
+        ),
+        (
+            "[flows.referral]\nenabled = true\n",
+            "flows.referral.enabled: referral codes are real discount codes: configure [admin_api] first",
+        ),
+        (
+            "[flows.delivery_check_in]\nchannel = \"sms\"\n",
+            "flows.delivery_check_in.channel: an SMS check-in asks a question the customer answers by email: set support_email",
+        ),
+    ];
+    for (n, (text, expected)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("shop{n}.toml"));
+        std::fs::write(&file, format!("shop = \"demo.myshopify.com\"\n{text}")).unwrap();
+        let (ok, err) = run(&["config", "check", file.to_str().unwrap()]);
+        assert!(!ok, "{text} was accepted");
+        assert!(err.contains(expected) && err.contains(&format!("shop{n}.toml")), "{text}: {err}");
+    }
+    // A shop that is not a shop domain, in the file or on the command line.
+    let file = dir.path().join("demo.toml");
+    std::fs::write(&file, "shop = \"demo\"\n").unwrap();
+    let (ok, err) = run(&["config", "check", file.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("shop: 'demo' is not a shop domain: a Shopify shop is name.myshopify.com"),
+        "{err}"
+    );
+    let file = dir.path().join("noshop.toml");
+    std::fs::write(&file, "locale = \"it\"\n").unwrap();
+    let (ok, err) = run(&["config", "check", file.to_str().unwrap(), "--shop", "demo"]);
+    assert!(!ok);
+    assert!(err.contains("--shop: 'demo' is not a shop domain"), "{err}");
+}
+
+#[test]
+fn without_a_store_in_sight_commands_say_so_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["outbox"][..],
+        &["events"],
+        &["tick"],
+        &["answers"],
+        &["dead-letters"],
+        &["customers", "--shop", "demo.myshopify.com"],
+        &["referrals", "--shop", "demo.myshopify.com"],
+    ] {
+        let out = Command::new(binary())
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("AFTERSALE_DATA_DIR")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            err.contains("no store here") && err.contains("has no .aftersale directory") && err.contains("--data-dir"),
+            "{args:?}: {err}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "{args:?}");
+        assert!(!dir.path().join(".aftersale").exists(), "{args:?} created a store");
+    }
+}
+
+#[test]
+fn a_bad_now_is_explained_with_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    for command in ["tick", "serve"] {
+        let (ok, err) = run(&[command, "--data-dir", data, "--now", "2026-12-01"]);
+        assert!(!ok);
+        assert!(
+            err.contains("--now") && err.contains("not an RFC 3339 time such as 2026-12-01T10:00:00Z"),
+            "{command}: {err}"
+        );
+    }
+}
+
+#[test]
+fn customers_lists_a_tiers_members_as_of_a_day() {
+    let server = Server::start_with(&["--now", "2022-01-01T00:00:00Z"], &[]);
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        "shop = \"demo.myshopify.com\"\n[[flows.vip.tiers]]\nname = \"Silver\"\nmin_orders = 1\nperiod = \"calendar_year\"\n[[flows.vip.tiers]]\nname = \"Gold\"\nmin_orders = 5\n",
+    )
+    .unwrap();
+    let out = server.cli(&["config", "load", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    post_shopify(&server, "orders/paid", "o-1", &fixture("shopify/orders_paid.json"));
+
+    let members = server.cli_json(&[
+        "customers",
+        "--shop",
+        "demo.myshopify.com",
+        "--tier",
+        "silver",
+        "--now",
+        "2022-02-01T00:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0]["customer_id"], "115310627314723954");
+    assert_eq!(members[0]["tier"], "Silver");
+    assert_eq!(members[0]["orders"], 1);
+    assert_eq!(members[0]["email"], "john@example.com");
+    let out = server.cli(&["customers", "--shop", "demo.myshopify.com", "--tier", "Gold", "--now", "2022-02-01T00:00:00Z"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 customer(s) in Gold"));
+    let out = server.cli(&["customers", "--shop", "demo.myshopify.com", "--tier", "Platinum"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--tier: 'Platinum' is not a configured tier of demo.myshopify.com (tiers: Silver, Gold)")
+    );
+}

@@ -19,7 +19,15 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// The store the command names, which must exist unless named explicitly (see
+    /// [`StoreArgs::check_present`]).
     pub async fn open(args: &StoreArgs) -> anyhow::Result<Backend> {
+        args.check_present()?;
+        Self::create(args).await
+    }
+
+    /// The store, created if missing: for `serve` and `config load`, which start one.
+    pub async fn create(args: &StoreArgs) -> anyhow::Result<Backend> {
         if let Some(table) = &args.dynamodb_table {
             let config = load_config().await;
             let store: Arc<dyn FlowStore> = Arc::new(DynamoDbStore::from_config(&config, table));
@@ -28,8 +36,8 @@ impl Backend {
                 aws: Some(config),
             });
         }
-        let store = SqliteStore::open_dir(&args.data_dir)
-            .with_context(|| format!("opening the embedded store in {}", args.data_dir.display()))?;
+        let store = SqliteStore::open_dir(args.data_dir())
+            .with_context(|| format!("opening the embedded store in {}", args.data_dir().display()))?;
         Ok(Backend {
             store: Arc::new(store),
             aws: None,
@@ -43,7 +51,7 @@ impl Backend {
     /// names read from environment variables on both backends: the deployed functions read
     /// them from SSM, but an engineer running this CLI against AWS exports them in their shell.
     pub fn senders(&self, args: &StoreArgs, clock: Arc<dyn Clock>) -> Senders {
-        let outbox = args.data_dir.join("outbox");
+        let outbox = args.data_dir().join("outbox");
         let file_alerts = || Arc::new(FileAlerts::with_clock(&outbox, Arc::clone(&clock)));
         let discounts = Arc::new(AdminApiDiscounts::new(Arc::new(EnvSecrets)));
         match &self.aws {

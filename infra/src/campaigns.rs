@@ -46,11 +46,7 @@ pub async fn create(store_args: &StoreArgs, new: NewCampaign, as_json: bool) -> 
         ),
         _ => bail!("give exactly one of --message or --message-file"),
     };
-    let options = LocalOptions {
-        store: store_args,
-        public_url: aftersale_engine::Settings::default().link_base_url,
-        templates_dir: None,
-    };
+    let options = LocalOptions::existing(store_args);
     let local = Local::open(&options, Arc::new(SystemClock)).await?;
     // Without tiers every name would be "unknown"; say what is actually missing.
     let configured = local

@@ -6,34 +6,49 @@ use crate::local::{Local, LocalOptions};
 use crate::{FlowArgs, StoreArgs};
 use aftersale_domain::{CustomerId, OrderId, ShopId};
 use aftersale_ingest::{ReplayOutcome, WebhookSecrets};
-use aftersale_ports::{DeadLetterStatus, Store, SystemClock};
+use aftersale_ports::{Clock, DeadLetterStatus, OffsetClock, Store, SystemClock};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tracing::{info, warn};
 
-pub async fn serve(
-    listen: SocketAddr,
-    store_args: &StoreArgs,
-    secrets_file: Option<&Path>,
-    flow_args: &FlowArgs,
-    tick_seconds: u64,
-) -> anyhow::Result<()> {
-    let public_url = flow_args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{listen}"));
+/// What `serve` was asked for, besides the store and the flows' options.
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// Start a virtual clock here instead of the real time.
+    pub now: Option<DateTime<Utc>>,
+    pub secrets_file: Option<PathBuf>,
+    pub tick_seconds: u64,
+}
+
+pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &FlowArgs) -> anyhow::Result<()> {
+    let ServeOptions {
+        listen,
+        now,
+        secrets_file,
+        tick_seconds,
+    } = serve;
     let options = LocalOptions {
         store: store_args,
-        public_url,
+        public_url: flow_args.public_url_for(listen),
         templates_dir: flow_args.templates.as_deref(),
+        create_store: true,
     };
-    let local = Local::open(&options, Arc::new(SystemClock)).await?;
+    // One clock for everything this process does: ingest, due work, and checking links.
+    let clock: Arc<dyn Clock> = match now {
+        Some(at) => {
+            info!(starts_at = %at, "running on a virtual clock");
+            Arc::new(OffsetClock::starting_at(at))
+        }
+        None => Arc::new(SystemClock),
+    };
+    let local = Local::open(&options, clock).await?;
     let mut secrets = WebhookSecrets::from_env();
-    if let Some(path) = secrets_file {
+    if let Some(path) = secrets_file.as_deref() {
         crate::secrets_file::load_into(path, &mut secrets)?;
     }
     if secrets.shopify.is_none() {
@@ -53,7 +68,7 @@ pub async fn serve(
     let ticker = tokio::spawn(run_due_work(Arc::clone(&local.engine), tick_seconds));
     info!(
         address = %listener.local_addr()?,
-        data_dir = %store_args.data_dir.display(),
+        data_dir = %store_args.data_dir().display(),
         outbox = %local.outbox_dir.display(),
         "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /l/{{token}}, GET /healthz"
     );
@@ -198,11 +213,7 @@ pub async fn dead_letters(store_args: &StoreArgs, as_json: bool) -> anyhow::Resu
 pub async fn replay(store_args: &StoreArgs, only: Option<&str>, as_json: bool) -> anyhow::Result<()> {
     let store = Backend::open(store_args).await?.store;
     // Replayed events plan flows exactly as live ones do.
-    let options = LocalOptions {
-        store: store_args,
-        public_url: aftersale_engine::Settings::default().link_base_url,
-        templates_dir: None,
-    };
+    let options = LocalOptions::existing(store_args);
     let ingest = Local::open(&options, Arc::new(SystemClock))
         .await?
         .ingest(WebhookSecrets::default());

@@ -7,6 +7,7 @@ use aftersale_ports::ManualClock;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,16 +15,16 @@ pub async fn tick(
     store: &StoreArgs,
     flows: &FlowArgs,
     now: Option<DateTime<Utc>>,
+    listen: SocketAddr,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let now = now.unwrap_or_else(Utc::now);
+    let real_now = Utc::now();
+    let now = now.unwrap_or(real_now);
     let options = LocalOptions {
         store,
-        public_url: flows
-            .public_url
-            .clone()
-            .unwrap_or_else(|| aftersale_engine::Settings::default().link_base_url),
+        public_url: flows.public_url_for(listen),
         templates_dir: flows.templates.as_deref(),
+        create_store: false,
     };
     let local = Local::open(&options, Arc::new(ManualClock::new(now))).await?;
     let report = local.engine.tick(now).await?;
@@ -33,6 +34,16 @@ pub async fn tick(
         println!(
             "as of {now}: {} sent, {} skipped, {} deferred, {} retrying, {} failed",
             report.sent, report.skipped, report.deferred, report.retrying, report.failed
+        );
+    }
+    // Links expire on the clock that signed them; the server answering them must share it.
+    let links_expire = now + aftersale_engine::Settings::default().link_ttl;
+    if report.sent > 0 && links_expire <= real_now {
+        eprintln!(
+            "note: the links in these messages expire {} (60 days after --now), before today: to \
+             follow them, the server must run on the same clock (`aftersale serve --now {}`)",
+            links_expire.to_rfc3339_opts(SecondsFormat::Secs, true),
+            now.to_rfc3339_opts(SecondsFormat::Secs, true)
         );
     }
     Ok(())
@@ -121,13 +132,12 @@ pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> any
         } else {
             let summary = details_summary(m);
             let line = format!(
-                "{}  {:<20} {:<24} {:<6} {:<9} {:<22} {}",
+                "{}  {:<20} {:<24} {:<6} {:<32} {}",
                 m.due_at.to_rfc3339_opts(SecondsFormat::Secs, true),
                 m.customer_id,
                 format!("{}/{}", m.flow, m.step),
                 m.channel,
-                serde_json::to_value(m.status)?.as_str().unwrap_or_default(),
-                m.reason,
+                decision(m)?,
                 m.rendered_subject.as_deref().unwrap_or(""),
             );
             if summary.is_empty() {
@@ -141,17 +151,33 @@ pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> any
         eprintln!(
             "{} message(s); sent email is under {}/outbox/email",
             messages.len(),
-            store.data_dir.display()
+            store.data_dir().display()
         );
     }
     Ok(())
+}
+
+/// The status and its reason in one column: reasons mostly start with their status
+/// ("skipped: refunded"), and a bare "planned" is said once, not "planned planned".
+fn decision(m: &Message) -> anyhow::Result<String> {
+    let status = serde_json::to_value(m.status)?
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    Ok(if m.reason.is_empty() || m.reason == status {
+        status
+    } else if m.reason.starts_with(&status) {
+        m.reason.clone()
+    } else {
+        format!("{status} ({})", m.reason)
+    })
 }
 
 /// Reads and validates a configuration file for `shop` (or the shop the file names).
 pub fn read_config(file: &Path, shop: Option<&str>) -> anyhow::Result<(ShopId, ShopConfig)> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let shop = match shop {
-        Some(s) => ShopId::from_domain(s).context("--shop")?,
+        Some(s) => crate::parse_shop(s).context("--shop")?,
         None => {
             let value: toml::Value =
                 toml::from_str(&text).with_context(|| format!("in {}", file.display()))?;
@@ -177,7 +203,7 @@ pub fn config_check(file: &Path, shop: Option<&str>) -> anyhow::Result<()> {
 
 pub async fn config_load(file: &Path, shop: Option<&str>, store: &StoreArgs) -> anyhow::Result<()> {
     let (shop, config) = read_config(file, shop)?;
-    let sqlite = crate::backend::Backend::open(store).await?.store;
+    let sqlite = crate::backend::Backend::create(store).await?.store;
     sqlite.save_config(&shop, &config).await?;
     println!("loaded {} for {shop}", file.display());
     Ok(())

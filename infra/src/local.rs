@@ -24,12 +24,30 @@ pub struct LocalOptions<'a> {
     pub store: &'a StoreArgs,
     pub public_url: String,
     pub templates_dir: Option<&'a Path>,
+    /// Start the store if there is none (`serve`); other commands need one to exist.
+    pub create_store: bool,
+}
+
+impl<'a> LocalOptions<'a> {
+    /// For a command that works on an existing store and sends nothing with links.
+    pub fn existing(store: &'a StoreArgs) -> Self {
+        Self {
+            store,
+            public_url: aftersale_engine::Settings::default().link_base_url,
+            templates_dir: None,
+            create_store: false,
+        }
+    }
 }
 
 impl Local {
     pub async fn open(options: &LocalOptions<'_>, clock: Arc<dyn Clock>) -> anyhow::Result<Local> {
-        let backend = Backend::open(options.store).await?;
-        let data_dir = &options.store.data_dir;
+        let backend = if options.create_store {
+            Backend::create(options.store).await?
+        } else {
+            Backend::open(options.store).await?
+        };
+        let data_dir = options.store.data_dir();
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         let key = link_key(data_dir)?;
         let links = LinkSigner::new(&key).context("the link signing key")?;

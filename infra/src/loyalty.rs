@@ -77,11 +77,7 @@ pub async fn import_birthdays(
         Ok(rows) => rows,
         Err(errors) => bail!("{}: nothing imported\n{}", file.display(), errors.join("\n")),
     };
-    let options = LocalOptions {
-        store: store_args,
-        public_url: aftersale_engine::Settings::default().link_base_url,
-        templates_dir: None,
-    };
+    let options = LocalOptions::existing(store_args);
     let local = Local::open(&options, Arc::new(SystemClock)).await?;
     let mut greetings = 0;
     for row in &rows {

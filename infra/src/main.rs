@@ -1,5 +1,6 @@
 //! `aftersale`: every function in one local process, and the ops commands around it.
 
+mod reports;
 mod backend;
 mod campaigns;
 mod commands;
@@ -11,7 +12,7 @@ mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -28,9 +29,10 @@ struct Cli {
 /// Where state lives: the embedded store by default.
 #[derive(clap::Args, Clone)]
 pub struct StoreArgs {
-    /// Directory of the embedded store (created if missing).
-    #[arg(long, env = "AFTERSALE_DATA_DIR", default_value = ".aftersale", global = true)]
-    pub data_dir: PathBuf,
+    /// Directory of the embedded store [default: ./.aftersale, which `serve` and `config load`
+    /// create; other commands refuse to start an empty one there].
+    #[arg(long, env = "AFTERSALE_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
     /// Use this DynamoDB table (and SES/SNS for sending) instead of the embedded store, through
     /// the default AWS credential chain and `AWS_ENDPOINT_URL`.
     #[arg(long, env = "AFTERSALE_TABLE", global = true)]
@@ -43,6 +45,11 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
+        /// Run on a clock that starts at this instant and moves at real speed (RFC 3339, e.g.
+        /// 2022-01-01T00:00:00Z): trying it with `tick --now`, links then expire and are checked
+        /// on one clock. Default: the real time.
+        #[arg(long, value_name = "TIME", value_parser = parse_now)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
         #[command(flatten)]
         store: StoreArgs,
         /// TOML file of per-site WooCommerce secrets: `[woocommerce.sites]` then `"shop.example" = "secret"`.
@@ -61,8 +68,11 @@ enum Command {
         #[command(flatten)]
         flows: FlowArgs,
         /// The instant to run as of (RFC 3339, e.g. 2026-12-01T10:00:00Z); default now.
-        #[arg(long)]
+        #[arg(long, value_name = "TIME", value_parser = parse_now)]
         now: Option<chrono::DateTime<chrono::Utc>>,
+        /// Where `serve` listens: the links in messages point there unless --public-url is given.
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: SocketAddr,
         #[arg(long)]
         json: bool,
     },
@@ -146,6 +156,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Survey scores, delivery answers and product ratings customers gave through the 1-tap
+    /// links, newest first.
+    Answers {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Only this shop (e.g. demo.myshopify.com).
+        #[arg(long)]
+        shop: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Customers in a VIP tier, with their orders and net spend.
+    Customers {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        shop: String,
+        /// Only this tier, as named in the shop's `flows.vip.tiers`.
+        #[arg(long, value_name = "NAME")]
+        tier: Option<String>,
+        /// Tiers as of this instant (RFC 3339), as `tick --now` runs: a calendar-year tier or
+        /// a grace period depends on the date. Default: now.
+        #[arg(long, value_name = "TIME", value_parser = parse_now)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long)]
+        json: bool,
+    },
     /// List dead letters, or replay them after a fix.
     DeadLetters {
         #[command(flatten)]
@@ -157,6 +194,31 @@ enum Command {
     },
 }
 
+/// The data dir when none is given.
+const DEFAULT_DATA_DIR: &str = ".aftersale";
+
+impl StoreArgs {
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.as_deref().unwrap_or(Path::new(DEFAULT_DATA_DIR))
+    }
+
+    /// Refuses to open the default store when there is none here: run from the wrong
+    /// directory, a command would otherwise create an empty store and answer "0 message(s)".
+    /// A directory named with `--data-dir` (or `AFTERSALE_DATA_DIR`) is taken as meant.
+    pub fn check_present(&self) -> anyhow::Result<()> {
+        if self.data_dir.is_none() && self.dynamodb_table.is_none() && !Path::new(DEFAULT_DATA_DIR).exists() {
+            let here = std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| ".".into());
+            anyhow::bail!(
+                "no store here: {here} has no {DEFAULT_DATA_DIR} directory. Run this where \
+                 `aftersale serve` runs, or name the store with --data-dir (or AFTERSALE_DATA_DIR)"
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Options of the commands that run flows.
 #[derive(clap::Args, Clone)]
 pub struct FlowArgs {
@@ -166,6 +228,15 @@ pub struct FlowArgs {
     /// Directory of template overrides (`<flow>/<step>.<locale>.<part>.j2`, `shops/<shop>/...`).
     #[arg(long, env = "AFTERSALE_TEMPLATES")]
     pub templates: Option<PathBuf>,
+}
+
+impl FlowArgs {
+    /// The links' base URL: `--public-url`, else the address `serve` listens on.
+    pub fn public_url_for(&self, listen: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"))
+    }
 }
 
 #[derive(Subcommand)]
@@ -232,6 +303,23 @@ enum DeadLetterAction {
     },
 }
 
+/// A shop named on the command line: a Shopify shop domain or a WooCommerce site's host
+/// (`https://Shop.Example/` is read as `shop.example`).
+pub fn parse_shop(text: &str) -> anyhow::Result<aftersale_domain::ShopId> {
+    let shop = aftersale_domain::ShopId::from_domain(text)?;
+    if let Some(problem) = aftersale_domain::shop_domain_problem(shop.as_str()) {
+        anyhow::bail!(problem);
+    }
+    Ok(shop)
+}
+
+/// Parses `--now`, with an example of what is expected when it is not that.
+fn parse_now(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|err| format!("not an RFC 3339 time such as 2026-12-01T10:00:00Z ({err})"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A simulation's output is its timeline; keep routine logs out of it.
@@ -257,17 +345,27 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve {
                 listen,
+                now,
                 store,
                 secrets_file,
                 flows,
                 tick_seconds,
-            } => commands::serve(listen, &store, secrets_file.as_deref(), &flows, tick_seconds).await,
+            } => {
+                let serve = commands::ServeOptions {
+                    listen,
+                    now,
+                    secrets_file,
+                    tick_seconds,
+                };
+                commands::serve(serve, &store, &flows).await
+            }
             Command::Tick {
                 store,
                 flows,
                 now,
+                listen,
                 json,
-            } => flows::tick(&store, &flows, now, json).await,
+            } => flows::tick(&store, &flows, now, listen, json).await,
             Command::Outbox { store, shop, json } => flows::outbox(&store, shop.as_deref(), json).await,
             Command::Config {
                 action: ConfigAction::Check { file, shop },
@@ -325,6 +423,14 @@ fn main() -> ExitCode {
                 json,
             } => loyalty::import_birthdays(&store, &shop, &file, json).await,
             Command::Referrals { store, shop, json } => loyalty::referrals(&store, &shop, json).await,
+            Command::Answers { store, shop, json } => reports::answers(&store, shop.as_deref(), json).await,
+            Command::Customers {
+                store,
+                shop,
+                tier,
+                now,
+                json,
+            } => reports::customers(&store, &shop, tier.as_deref(), now, json).await,
             Command::DeadLetters {
                 store,
                 json,
