@@ -817,3 +817,23 @@ fn marketing_overrides_are_checked_against_their_sample() {
         .unwrap();
     assert!(email.text.starts_with("Give FRIEND-K7M2P9QX4R to a friend."));
 }
+
+/// An SMS has no buttons: the check-in's question is answered by writing to the shop's
+/// support address (which `config check` requires for an SMS check-in).
+#[test]
+fn the_sms_check_in_says_where_to_write_in_both_languages() {
+    let templates = Templates::builtin();
+    let ctx = sample(&templates, "delivery-check-in", "check-in");
+    let support = ctx["shop"]["support_email"].as_str().expect("the sample has a support address").to_string();
+    let en = templates
+        .render_sms("shop", "delivery-check-in", "check-in", "en", &ctx)
+        .unwrap();
+    assert!(
+        en.contains("did everything arrive well?") && en.contains(&format!("If not, write to {support}")),
+        "{en}"
+    );
+    let it = templates
+        .render_sms("shop", "delivery-check-in", "check-in", "it", &ctx)
+        .unwrap();
+    assert!(it.contains(&format!("Se no, scrivici a {support}")), "{it}");
+}
