@@ -317,6 +317,8 @@ const WINBACK: &str = r#"
 access_token_secret = "SHOPIFY_ADMIN_TOKEN"
 [flows.win_back]
 window_days = 60
+[flows.win_back.incentives]
+recent_first_timer = { discount = "10" }
 "#;
 
 #[tokio::test]
