@@ -443,7 +443,9 @@ fn action_of(link: &str) -> serde_json::Value {
     use base64::Engine;
     let token = link.rsplit('/').next().unwrap();
     let payload = token.split('.').next().unwrap();
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
     serde_json::from_slice::<serde_json::Value>(&json).unwrap()["a"].clone()
 }
 
@@ -464,7 +466,12 @@ fn sent_emails(data: &Path) -> Vec<String> {
 #[test]
 fn trying_it_in_2022_the_links_of_tick_now_work_on_serve_now_and_answers_are_listed() {
     let server = Server::start_with(&["--now", "2022-01-01T00:00:00Z"], &[]);
-    let (status, _) = post_shopify(&server, "orders/paid", "o-1", &fixture("shopify/orders_paid.json"));
+    let (status, _) = post_shopify(
+        &server,
+        "orders/paid",
+        "o-1",
+        &fixture("shopify/orders_paid.json"),
+    );
     assert_eq!(status, 200);
     let listen = server.base.trim_start_matches("http://").to_string();
     let out = server.cli(&["tick", "--now", "2022-01-04T10:00:00Z", "--listen", &listen]);
@@ -472,7 +479,8 @@ fn trying_it_in_2022_the_links_of_tick_now_work_on_serve_now_and_answers_are_lis
     // The links expired long ago by the real clock: tick says how to follow them.
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("expire 2022-03-05T10:00:00Z") && err.contains("aftersale serve --now 2022-01-04T10:00:00Z"),
+        err.contains("expire 2022-03-05T10:00:00Z")
+            && err.contains("aftersale serve --now 2022-01-04T10:00:00Z"),
         "{err}"
     );
 
@@ -481,7 +489,10 @@ fn trying_it_in_2022_the_links_of_tick_now_work_on_serve_now_and_answers_are_lis
         .find(|e| e.contains("Subject: How did we do"))
         .expect("the survey was sent");
     let links = links_in(&survey, &server.base);
-    assert!(links.len() >= 16, "every survey link points at the server: {links:?}");
+    assert!(
+        links.len() >= 16,
+        "every survey link points at the server: {links:?}"
+    );
     let csat_5 = links
         .iter()
         .find(|l| action_of(l) == serde_json::json!({ "k": "c", "v": 5 }))
@@ -498,7 +509,10 @@ fn trying_it_in_2022_the_links_of_tick_now_work_on_serve_now_and_answers_are_lis
     assert_eq!(answers[0]["score"], 5);
     assert_eq!(answers[0]["customer_id"], "115310627314723954");
     assert!(
-        answers[0]["answered_at"].as_str().unwrap().starts_with("2022-01-01"),
+        answers[0]["answered_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2022-01-01"),
         "answered on the server's clock: {answers:?}"
     );
     let out = server.cli(&["answers", "--shop", "demo.myshopify.com"]);
@@ -520,7 +534,12 @@ fn trying_it_in_2022_the_links_of_tick_now_work_on_serve_now_and_answers_are_lis
 #[test]
 fn tick_links_point_at_the_public_url_from_the_environment() {
     let server = Server::start_with(&["--now", "2022-01-01T00:00:00Z"], &[]);
-    post_shopify(&server, "orders/paid", "o-1", &fixture("shopify/orders_paid.json"));
+    post_shopify(
+        &server,
+        "orders/paid",
+        "o-1",
+        &fixture("shopify/orders_paid.json"),
+    );
     let out = Command::new(binary())
         .args(["tick", "--now", "2022-01-04T10:00:00Z", "--data-dir"])
         .arg(server.data_dir())
@@ -548,7 +567,10 @@ fn config_check_refuses_each_contradiction_naming_the_field() {
             "[[flows.vip.tiers]]\nname = \"Gold\"\nmin_orders = 4\n[[flows.vip.tiers]]\nname = \"Silver\"\nmin_orders = 2\n",
             "flows.vip.tiers: tier 'Gold' can never be reached: every customer who meets it also meets 'Silver'",
         ),
-        ("locale = \"fr\"\n", "locale: 'fr' has no messages: the built-in languages are en and it"),
+        (
+            "locale = \"fr\"\n",
+            "locale: 'fr' has no messages: the built-in languages are en and it",
+        ),
         (
             "[quiet_hours]\nstart = \"21:00\"\nend = \"21:00\"\n",
             "quiet_hours: start and end are both 21:00",
@@ -571,7 +593,10 @@ fn config_check_refuses_each_contradiction_naming_the_field() {
         std::fs::write(&file, format!("shop = \"demo.myshopify.com\"\n{text}")).unwrap();
         let (ok, err) = run(&["config", "check", file.to_str().unwrap()]);
         assert!(!ok, "{text} was accepted");
-        assert!(err.contains(expected) && err.contains(&format!("shop{n}.toml")), "{text}: {err}");
+        assert!(
+            err.contains(expected) && err.contains(&format!("shop{n}.toml")),
+            "{text}: {err}"
+        );
     }
     // A shop that is not a shop domain, in the file or on the command line.
     let file = dir.path().join("demo.toml");
@@ -611,11 +636,16 @@ fn without_a_store_in_sight_commands_say_so_and_create_nothing() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(
-            err.contains("no store here") && err.contains("has no .aftersale directory") && err.contains("--data-dir"),
+            err.contains("no store here")
+                && err.contains("has no .aftersale directory")
+                && err.contains("--data-dir"),
             "{args:?}: {err}"
         );
         assert!(String::from_utf8_lossy(&out.stdout).is_empty(), "{args:?}");
-        assert!(!dir.path().join(".aftersale").exists(), "{args:?} created a store");
+        assert!(
+            !dir.path().join(".aftersale").exists(),
+            "{args:?} created a store"
+        );
     }
 }
 
@@ -644,7 +674,12 @@ fn customers_lists_a_tiers_members_as_of_a_day() {
     .unwrap();
     let out = server.cli(&["config", "load", file.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    post_shopify(&server, "orders/paid", "o-1", &fixture("shopify/orders_paid.json"));
+    post_shopify(
+        &server,
+        "orders/paid",
+        "o-1",
+        &fixture("shopify/orders_paid.json"),
+    );
 
     let members = server.cli_json(&[
         "customers",
@@ -661,12 +696,22 @@ fn customers_lists_a_tiers_members_as_of_a_day() {
     assert_eq!(members[0]["tier"], "Silver");
     assert_eq!(members[0]["orders"], 1);
     assert_eq!(members[0]["email"], "john@example.com");
-    let out = server.cli(&["customers", "--shop", "demo.myshopify.com", "--tier", "Gold", "--now", "2022-02-01T00:00:00Z"]);
+    let out = server.cli(&[
+        "customers",
+        "--shop",
+        "demo.myshopify.com",
+        "--tier",
+        "Gold",
+        "--now",
+        "2022-02-01T00:00:00Z",
+    ]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 customer(s) in Gold"));
     let out = server.cli(&["customers", "--shop", "demo.myshopify.com", "--tier", "Platinum"]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--tier: 'Platinum' is not a configured tier of demo.myshopify.com (tiers: Silver, Gold)")
+        String::from_utf8_lossy(&out.stderr).contains(
+            "--tier: 'Platinum' is not a configured tier of demo.myshopify.com (tiers: Silver, Gold)"
+        )
     );
 }

@@ -1,12 +1,12 @@
 //! `aftersale`: every function in one local process, and the ops commands around it.
 
-mod reports;
 mod backend;
 mod campaigns;
 mod commands;
 mod flows;
 mod local;
 mod loyalty;
+mod reports;
 mod secrets_file;
 mod simulate;
 

@@ -27,7 +27,7 @@ pub async fn answers(store_args: &StoreArgs, shop: Option<&str>, as_json: bool) 
     for (shop, customer) in &customers {
         answers.extend(store.customer_answers(shop, customer).await?);
     }
-    answers.sort_by(|a, b| b.answered_at.cmp(&a.answered_at));
+    answers.sort_by_key(|a| std::cmp::Reverse(a.answered_at));
     for a in &answers {
         let (question, value) = question_and_value(&a.answer);
         let at = a.answered_at.to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -54,7 +54,10 @@ pub async fn answers(store_args: &StoreArgs, shop: Option<&str>, as_json: bool) 
                 "{at}  {:<24} customer {:<20} order {:<16} {:<14} {value}",
                 a.shop,
                 a.customer_id,
-                a.order_id.as_ref().map(ToString::to_string).unwrap_or_else(|| "-".into()),
+                a.order_id
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "-".into()),
                 question,
             );
         }
@@ -72,7 +75,9 @@ fn question_and_value(answer: &AnswerKind) -> (&'static str, String) {
         AnswerKind::Nps { score } => ("nps", format!("{score}/10")),
         AnswerKind::Delivery { ok: true } => ("delivery", "arrived well".into()),
         AnswerKind::Delivery { ok: false } => ("delivery", "something went wrong".into()),
-        AnswerKind::Rating { product_id, stars } => ("rating", format!("{stars}/5 stars, product {product_id}")),
+        AnswerKind::Rating { product_id, stars } => {
+            ("rating", format!("{stars}/5 stars, product {product_id}"))
+        }
     }
 }
 
@@ -103,7 +108,10 @@ pub async fn customers(
     }
     let wanted = match tier {
         Some(name) => {
-            let Some(rule) = configured.iter().find(|r| r.name.as_str().eq_ignore_ascii_case(name.trim())) else {
+            let Some(rule) = configured
+                .iter()
+                .find(|r| r.name.as_str().eq_ignore_ascii_case(name.trim()))
+            else {
                 let names: Vec<&str> = configured.iter().map(|r| r.name.as_str()).collect();
                 bail!(
                     "--tier: '{name}' is not a configured tier of {shop} (tiers: {})",

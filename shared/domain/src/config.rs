@@ -276,7 +276,12 @@ impl ShopConfig {
                 format!("'{}' is not a language tag such as en or it-IT", self.locale),
             ));
         }
-        let language = self.locale.split('-').next().unwrap_or_default().to_ascii_lowercase();
+        let language = self
+            .locale
+            .split('-')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         if !BUILT_IN_LANGUAGES.contains(&language.as_str()) {
             return Err(invalid(
                 "locale",
@@ -512,12 +517,16 @@ fn parse_clock(field: &'static str, text: &str) -> Result<NaiveTime, ConfigError
 /// (`^[a-z0-9][a-z0-9-]*\.myshopify\.com$`); any other shop is a WooCommerce site, named by
 /// its host: lower-case labels of letters, digits and inner hyphens, at least two of them.
 pub fn shop_domain_problem(domain: &str) -> Option<String> {
-    let expected = "a Shopify shop is name.myshopify.com, a WooCommerce shop its site's host name (shop.example)";
+    let expected =
+        "a Shopify shop is name.myshopify.com, a WooCommerce shop its site's host name (shop.example)";
     if let Some(name) = domain.strip_suffix(".myshopify.com") {
         let mut chars = name.chars();
-        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        return (!(first_ok && rest_ok)).then(|| format!("'{domain}' is not a Shopify shop domain: {expected}"));
+        return (!(first_ok && rest_ok))
+            .then(|| format!("'{domain}' is not a Shopify shop domain: {expected}"));
     }
     let labels: Vec<&str> = domain.split('.').collect();
     let label_ok = |label: &&str| {
@@ -531,7 +540,9 @@ pub fn shop_domain_problem(domain: &str) -> Option<String> {
     let host = domain.len() <= 253
         && labels.len() >= 2
         && labels.iter().all(label_ok)
-        && labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()));
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()));
     (!host).then(|| format!("'{domain}' is not a shop domain: {expected}"))
 }
 
@@ -618,7 +629,12 @@ mod tests {
 
     #[test]
     fn shop_domains_are_shopify_shops_or_host_names() {
-        for good in ["demo.myshopify.com", "0-shop.myshopify.com", "shop.example", "www.bottega-rossi.it"] {
+        for good in [
+            "demo.myshopify.com",
+            "0-shop.myshopify.com",
+            "shop.example",
+            "www.bottega-rossi.it",
+        ] {
             assert_eq!(shop_domain_problem(good), None, "{good}");
         }
         for bad in [
@@ -654,9 +670,13 @@ mod tests {
         "#;
         let config = ShopConfig::from_toml(text, &shop()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.shop_url(&shop()), "https://torrefazione.example");
-        assert_eq!(ShopConfig::default().shop_url(&shop()), "https://demo.myshopify.com");
+        assert_eq!(
+            ShopConfig::default().shop_url(&shop()),
+            "https://demo.myshopify.com"
+        );
         // A win-back switched off offers nothing, so its discount needs no Admin API.
-        let off = "[flows.win_back]\nenabled = false\n[flows.win_back.incentives]\nregular = { discount = \"5\" }";
+        let off =
+            "[flows.win_back]\nenabled = false\n[flows.win_back.incentives]\nregular = { discount = \"5\" }";
         assert!(ShopConfig::from_toml(off, &shop()).is_ok());
     }
 
@@ -727,13 +747,19 @@ mod tests {
                 "names no product_ids",
             ),
             ("[caps\n", "caps"),
-            ("locale = \"fr\"", "locale: 'fr' has no messages: the built-in languages are en and it"),
+            (
+                "locale = \"fr\"",
+                "locale: 'fr' has no messages: the built-in languages are en and it",
+            ),
             ("shop = \"demo\"", "shop: 'demo' is not a shop domain"),
             (
                 "[quiet_hours]\nstart = \"22:00\"\nend = \"22:00\"",
                 "quiet_hours: start and end are both 22:00",
             ),
-            ("shop_url = \"torrefazione.example\"", "shop_url: 'torrefazione.example'"),
+            (
+                "shop_url = \"torrefazione.example\"",
+                "shop_url: 'torrefazione.example'",
+            ),
             (
                 "[flows.win_back.incentives]\nrecent_first_timer = { discount = \"10\" }",
                 "flows.win_back.incentives.recent_first_timer: a discount is a real single-use code",

@@ -14,7 +14,8 @@ pub mod policy;
 
 pub use config::{
     AdminApiConfig, BUILT_IN_LANGUAGES, CapsConfig, ConfigError, ConsentConfig, DeliveryCheckInConfig,
-    FlowsConfig, QuietHours, ReviewCycle, ReviewRequestConfig, ShopConfig, ThankYouConfig, shop_domain_problem,
+    FlowsConfig, QuietHours, ReviewCycle, ReviewRequestConfig, ShopConfig, ThankYouConfig,
+    shop_domain_problem,
 };
 pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
 pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ShopId};

@@ -66,9 +66,15 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2022, 1, 1, 0, 0, 0).unwrap();
         let clock = OffsetClock::starting_at(start);
         let first = clock.now();
-        assert!(first >= start && first - start < chrono::TimeDelta::seconds(5), "{first}");
+        assert!(
+            first >= start && first - start < chrono::TimeDelta::seconds(5),
+            "{first}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
         let later = clock.now();
-        assert!(later - first >= chrono::TimeDelta::milliseconds(20), "{first} → {later}");
+        assert!(
+            later - first >= chrono::TimeDelta::milliseconds(20),
+            "{first} → {later}"
+        );
     }
 }

@@ -824,7 +824,10 @@ fn marketing_overrides_are_checked_against_their_sample() {
 fn the_sms_check_in_says_where_to_write_in_both_languages() {
     let templates = Templates::builtin();
     let ctx = sample(&templates, "delivery-check-in", "check-in");
-    let support = ctx["shop"]["support_email"].as_str().expect("the sample has a support address").to_string();
+    let support = ctx["shop"]["support_email"]
+        .as_str()
+        .expect("the sample has a support address")
+        .to_string();
     let en = templates
         .render_sms("shop", "delivery-check-in", "check-in", "en", &ctx)
         .unwrap();

@@ -97,7 +97,10 @@ impl Incentives {
     pub fn discount_fields(&self) -> impl Iterator<Item = &'static str> {
         [
             ("flows.win_back.incentives.high_value", self.high_value),
-            ("flows.win_back.incentives.recent_first_timer", self.recent_first_timer),
+            (
+                "flows.win_back.incentives.recent_first_timer",
+                self.recent_first_timer,
+            ),
             ("flows.win_back.incentives.regular", self.regular),
         ]
         .into_iter()

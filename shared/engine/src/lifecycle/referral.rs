@@ -281,10 +281,7 @@ impl Engine {
             .load_order(&message.shop, &friend_order)
             .await?
             .map(|v| v.value);
-        let state = record
-            .as_ref()
-            .map(|r| friend_state(r, now))
-            .unwrap_or_default();
+        let state = record.as_ref().map(|r| friend_state(r, now)).unwrap_or_default();
         let holding = Duration::days(cfg.holding_days.into());
         match reward_due(&state, now, holding) {
             RewardDecision::Cancel(reason) => Ok(Prepared::skip(reason.to_string())),
