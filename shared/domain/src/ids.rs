@@ -6,10 +6,25 @@ use std::fmt;
 pub enum IdError {
     #[error("{what} is empty")]
     Empty { what: &'static str },
-    #[error("{what} is longer than {max} characters")]
+    #[error("{what} is too long (more than {max} characters)")]
     TooLong { what: &'static str, max: usize },
-    #[error("{what} contains '{ch}', which is not allowed in keys")]
+    #[error("{what} contains {}, which is not allowed in ids", describe(*ch))]
     BadChar { what: &'static str, ch: char },
+    #[error("shop {problem}")]
+    BadShop { problem: &'static str },
+}
+
+/// Names a refused character the way a person reads it: a value may be shown in logs, so the
+/// character is described, and invisible ones are named rather than printed.
+fn describe(ch: char) -> String {
+    match ch {
+        ' ' => "a space".into(),
+        '\r' | '\n' => "a line break".into(),
+        '\t' => "a tab".into(),
+        c if c.is_control() => "a control character".into(),
+        c if c.is_whitespace() => "a space character".into(),
+        c => format!("'{c}'"),
+    }
 }
 
 /// Checks a value that becomes part of a storage key: non-empty, bounded, and free of the
@@ -80,21 +95,122 @@ key_id!(
     CustomerId, "customer id", 128
 );
 key_id!(
+    /// A platform's product id. It is signed into rating links and put into review URLs, so it
+    /// is held to the same rules as an order id: no separators, spaces or line breaks.
+    ProductId, "product id", 128
+);
+key_id!(
+    /// A platform's variant (variation) id, held to the same rules as a product id.
+    VariantId, "variant id", 128
+);
+key_id!(
     /// The key a delivery is deduplicated on (Shopify's event id, or a WooCommerce state key).
     EventId, "event id", 512
 );
 
+/// The longest host name DNS allows.
+const MAX_HOST: usize = 253;
+
 impl ShopId {
-    /// Normalises a shop domain or site URL (`https://Shop.Example/` → `shop.example`).
+    /// Reduces a shop domain or site URL to its host (`https://Shop.Example:8443/shop/` →
+    /// `shop.example`): lower case, no scheme, port, path or trailing dot. One site has one
+    /// id however its URL is spelled, so the same delivery can never be stored twice under
+    /// two spellings. This is how WooCommerce sources and `--shop` values are read.
     pub fn from_domain(raw: &str) -> Result<Self, IdError> {
         let trimmed = raw.trim();
-        let without_scheme = trimmed
-            .strip_prefix("https://")
-            .or_else(|| trimmed.strip_prefix("http://"))
-            .unwrap_or(trimmed);
-        let host_and_path = without_scheme.trim_end_matches('/');
-        Self::new(host_and_path.to_ascii_lowercase())
+        let lower = trimmed.to_ascii_lowercase();
+        let without_scheme = match lower.split_once("://") {
+            Some(("http" | "https", rest)) => rest,
+            Some(_) => {
+                return Err(IdError::BadShop {
+                    problem: "URL must be http or https",
+                });
+            }
+            None => lower.as_str(),
+        };
+        let authority = without_scheme.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(IdError::BadShop {
+                problem: "must not contain a user name ('@')",
+            });
+        }
+        let host = match authority.rsplit_once(':') {
+            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+            Some(_) => {
+                return Err(IdError::BadShop {
+                    problem: "has a port that is not a number",
+                });
+            }
+            None => authority,
+        };
+        let host = host.strip_suffix('.').unwrap_or(host);
+        check_host(host)?;
+        Ok(Self(host.to_string()))
     }
+
+    /// A Shopify shop as `X-Shopify-Shop-Domain` names it. Shopify sends exactly
+    /// `{handle}.myshopify.com`; anything else (another domain, a port, a trailing dot, a user
+    /// name, a path) is refused rather than tidied, because it did not come from Shopify.
+    pub fn shopify(raw: &str) -> Result<Self, IdError> {
+        let lower = raw.trim().to_ascii_lowercase();
+        let Some(handle) = lower.strip_suffix(".myshopify.com") else {
+            return Err(IdError::BadShop {
+                problem: "is not a *.myshopify.com domain",
+            });
+        };
+        let valid = handle
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && handle
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(IdError::BadShop {
+                problem: "is not a *.myshopify.com domain (the name before it may hold only a-z, 0-9 and '-')",
+            });
+        }
+        if lower.len() > MAX_HOST {
+            return Err(IdError::TooLong {
+                what: "shop",
+                max: MAX_HOST,
+            });
+        }
+        Ok(Self(lower))
+    }
+}
+
+/// A lower-case DNS host name (or IPv4 address): labels of a-z, 0-9 and '-', none empty.
+fn check_host(host: &str) -> Result<(), IdError> {
+    if host.is_empty() {
+        return Err(IdError::Empty { what: "shop" });
+    }
+    if host.len() > MAX_HOST {
+        return Err(IdError::TooLong {
+            what: "shop",
+            max: MAX_HOST,
+        });
+    }
+    if let Some(ch) = host
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+    {
+        return Err(IdError::BadChar { what: "shop", ch });
+    }
+    if host.split('.').any(|label| label.is_empty()) {
+        return Err(IdError::BadShop {
+            problem: "has an empty part between dots",
+        });
+    }
+    if host
+        .split('.')
+        .any(|label| label.starts_with('-') || label.ends_with('-'))
+    {
+        return Err(IdError::BadShop {
+            problem: "has a part that starts or ends with '-'",
+        });
+    }
+    Ok(())
 }
 
 impl CustomerId {
@@ -157,6 +273,77 @@ mod tests {
         assert_eq!(
             ShopId::from_domain("demo.myshopify.com").unwrap().as_str(),
             "demo.myshopify.com"
+        );
+    }
+
+    #[test]
+    fn a_site_is_reduced_to_its_host_however_it_is_spelled() {
+        for spelling in [
+            "shop.example",
+            "https://Shop.Example/",
+            "http://shop.example:8080/",
+            "shop.example.",
+            "https://shop.example./wordpress/?x=1",
+            " SHOP.EXAMPLE:443 ",
+        ] {
+            assert_eq!(
+                ShopId::from_domain(spelling).unwrap().as_str(),
+                "shop.example",
+                "{spelling}"
+            );
+        }
+        for bad in [
+            "",
+            "..",
+            "a..b",
+            "user@shop.example",
+            "ftp://shop.example",
+            "shop.example:x",
+            "-a.example",
+            "a b.example",
+            "shop_x.example",
+        ] {
+            assert!(ShopId::from_domain(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn a_shopify_shop_is_exactly_a_myshopify_domain() {
+        assert_eq!(
+            ShopId::shopify("Demo-2.MyShopify.com").unwrap().as_str(),
+            "demo-2.myshopify.com"
+        );
+        for bad in [
+            "evil.com",
+            "..",
+            "a/b",
+            "user@demo.myshopify.com",
+            "demo.myshopify.com.",
+            "demo.myshopify.com:443",
+            ".myshopify.com",
+            "-demo.myshopify.com",
+            "a.b.myshopify.com",
+            "demo.myshopify.com/x",
+            "https://demo.myshopify.com",
+        ] {
+            let err = ShopId::shopify(bad).unwrap_err().to_string();
+            assert!(err.starts_with("shop "), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn refusals_say_what_is_wrong() {
+        assert_eq!(
+            OrderId::new("1 2").unwrap_err().to_string(),
+            "order id contains a space, which is not allowed in ids"
+        );
+        assert_eq!(
+            ProductId::new("123\r\nSet-Cookie: x").unwrap_err().to_string(),
+            "product id contains a line break, which is not allowed in ids"
+        );
+        assert_eq!(
+            EventId::new("x".repeat(600)).unwrap_err().to_string(),
+            "event id is too long (more than 512 characters)"
         );
     }
 

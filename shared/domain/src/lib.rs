@@ -18,10 +18,10 @@ pub use config::{
     shop_domain_problem,
 };
 pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
-pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ShopId};
+pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ProductId, ShopId, VariantId};
 pub use message::{
     Answer, AnswerKind, Channel, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef,
 };
 pub use model::{Address, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
-pub use money::{Currency, Money, MoneyError};
+pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};
 pub use order_state::OrderRecord;

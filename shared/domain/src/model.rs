@@ -174,20 +174,20 @@ impl Order {
         &self.customer.id
     }
 
-    /// Sum of refunds, in the order's currency.
+    /// Sum of refunds, in the order's currency (saturating: see [`Money::saturating_sum`]).
     pub fn refunded(&self) -> Money {
-        let mut sum = Money::zero(self.total.currency);
-        for refund in &self.refunds {
-            if refund.amount.currency == sum.currency {
-                sum.amount += refund.amount.amount;
-            }
-        }
-        sum
+        let currency = self.total.currency;
+        let amounts = self
+            .refunds
+            .iter()
+            .filter(|r| r.amount.currency == currency)
+            .map(|r| r.amount.amount);
+        Money::new(Money::saturating_sum(amounts), currency)
     }
 
     /// What the shop kept: total minus refunds, never below zero.
     pub fn net_total(&self) -> Money {
-        let net = self.total.amount - self.refunded().amount;
+        let net = self.total.amount.saturating_sub(self.refunded().amount);
         Money::new(net.max(rust_decimal::Decimal::ZERO), self.total.currency)
     }
 }

@@ -6,11 +6,22 @@ use std::fmt;
 pub enum MoneyError {
     #[error("'{0}' is not an ISO 4217 currency code (three letters)")]
     BadCurrency(String),
-    #[error("'{0}' is not a decimal amount")]
-    BadAmount(String),
+    /// The text is not kept: amounts come from payloads, and errors end up in logs.
+    #[error("is not a decimal amount")]
+    BadAmount,
+    #[error("is implausibly large (more than {MAX_AMOUNT} in any currency)")]
+    Implausible,
     #[error("cannot combine {0} and {1}")]
     CurrencyMismatch(Currency, Currency),
+    #[error("the sum is implausibly large (more than {MAX_AMOUNT} in any currency)")]
+    Overflow,
 }
+
+/// The largest amount a platform may send, in absolute value. A real order in any currency
+/// (even one where a coffee costs 50,000) is far below it; anything above is a buggy or
+/// hostile payload. Keeping every parsed amount under it means sums of amounts stay exact
+/// and far from `Decimal::MAX`, where `+` would panic.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
 
 /// An ISO 4217 code such as `EUR`, stored upper case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,20 +75,36 @@ impl Money {
         Self::new(Decimal::ZERO, currency)
     }
 
-    /// Parses the decimal strings platforms send (`"29.35"`, `"-10.00"`).
+    /// Parses the decimal strings platforms send (`"29.35"`, `"-10.00"`), refusing amounts
+    /// beyond [`MAX_AMOUNT`].
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, MoneyError> {
-        let amount: Decimal = amount
-            .trim()
-            .parse()
-            .map_err(|_| MoneyError::BadAmount(amount.to_string()))?;
+        let amount: Decimal = amount.trim().parse().map_err(|_| MoneyError::BadAmount)?;
+        if amount.abs() > MAX_AMOUNT {
+            return Err(MoneyError::Implausible);
+        }
         Ok(Self::new(amount, currency))
     }
 
+    /// Adds two amounts of one currency; a sum beyond [`MAX_AMOUNT`] is refused, never a panic.
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
-        Ok(Money::new(self.amount + other.amount, self.currency))
+        let sum = self
+            .amount
+            .checked_add(other.amount)
+            .filter(|sum| sum.abs() <= MAX_AMOUNT)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money::new(sum, self.currency))
+    }
+
+    /// Adds up amounts that were stored, not parsed, so cannot be refused any more: a record
+    /// written before amounts were bounded may hold anything. Saturates at `Decimal::MAX`
+    /// instead of panicking, which still reads as "more than the order is worth".
+    pub fn saturating_sum(amounts: impl IntoIterator<Item = Decimal>) -> Decimal {
+        amounts
+            .into_iter()
+            .fold(Decimal::ZERO, |sum, amount| sum.saturating_add(amount))
     }
 
     pub fn abs(self) -> Money {
@@ -111,6 +138,26 @@ mod tests {
         assert!(Currency::new("EURO").is_err());
         assert!(Currency::new("E1R").is_err());
         assert!(Money::parse("12,5", eur).is_err());
+    }
+
+    #[test]
+    fn implausible_amounts_are_refused_and_sums_never_panic() {
+        let eur = Currency::new("EUR").unwrap();
+        assert_eq!(MAX_AMOUNT.to_string(), "1000000000000");
+        assert_eq!(
+            Money::parse("79228162514264337593543950335", eur),
+            Err(MoneyError::Implausible)
+        );
+        assert_eq!(Money::parse("-1000000000001", eur), Err(MoneyError::Implausible));
+        let most = Money::parse("1000000000000", eur).unwrap();
+        assert_eq!(most.checked_add(most), Err(MoneyError::Overflow));
+        assert_eq!(
+            Money::saturating_sum([Decimal::MAX, Decimal::MAX]),
+            Decimal::MAX,
+            "stored values beyond the bound saturate"
+        );
+        let reason = Money::parse("laura@example.com", eur).unwrap_err().to_string();
+        assert!(!reason.contains("laura"), "{reason}");
     }
 
     #[test]

@@ -100,11 +100,12 @@ impl OrderRecord {
             .as_ref()
             .map(|o| o.total.currency)
             .or_else(|| self.refunds.first().map(|r| r.amount.currency))?;
-        let mut sum = Money::zero(currency);
-        for refund in self.refunds.iter().filter(|r| r.amount.currency == currency) {
-            sum.amount += refund.amount.amount;
-        }
-        Some(sum)
+        let amounts = self
+            .refunds
+            .iter()
+            .filter(|r| r.amount.currency == currency)
+            .map(|r| r.amount.amount);
+        Some(Money::new(Money::saturating_sum(amounts), currency))
     }
 
     /// Cancelled, deleted or refunded in full: nothing should be sent about it any more.
@@ -252,5 +253,30 @@ mod tests {
         });
         assert_eq!(forward, backward);
         assert_eq!(forward.refunded(), Some(eur("12.50")));
+    }
+
+    #[test]
+    fn refunds_stored_before_amounts_were_bounded_add_up_without_a_panic() {
+        let huge = Money::new(rust_decimal::Decimal::MAX, Currency::new("EUR").unwrap());
+        let mut record = OrderRecord::new(OrderId::new("1001").unwrap());
+        record.apply(&event(
+            "p",
+            EventKind::OrderPaid(order(0, OrderStatus::Processing)),
+        ));
+        for id in ["r1", "r2"] {
+            let mut kind = refund(id, "1");
+            if let EventKind::OrderRefunded(r) = &mut kind {
+                r.refund.amount = huge;
+            }
+            record.apply(&event(id, kind));
+        }
+        assert_eq!(record.refunded(), Some(huge), "saturates at the largest decimal");
+        assert_eq!(record.void_reason(), Some("refunded"));
+        let snapshot = record.snapshot.clone().unwrap();
+        let order = Order {
+            refunds: record.refunds.clone(),
+            ..snapshot
+        };
+        assert_eq!(order.net_total(), eur("0"));
     }
 }

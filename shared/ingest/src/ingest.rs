@@ -256,15 +256,17 @@ fn parse(platform: Platform, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Sto
             let shop = header(headers, "x-shopify-shop-domain")
                 .ok_or_else(|| Unusable::Bad("header X-Shopify-Shop-Domain is missing".into()))
                 .and_then(|raw| {
-                    ShopId::from_domain(raw)
+                    ShopId::shopify(raw)
                         .map_err(|e| Unusable::Bad(format!("header X-Shopify-Shop-Domain: {e}")))
                 })?;
+            let event_id = shopify::event_id(
+                header(headers, "x-shopify-event-id"),
+                header(headers, "x-shopify-webhook-id"),
+            )
+            .map_err(|e| Unusable::Bad(format!("header X-Shopify-Event-Id: {e}")))?;
             let delivery = Delivery {
                 shop,
-                event_id: shopify::event_id(
-                    header(headers, "x-shopify-event-id"),
-                    header(headers, "x-shopify-webhook-id"),
-                ),
+                event_id,
                 triggered_at: header(headers, "x-shopify-triggered-at")
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc)),
@@ -291,8 +293,10 @@ fn parse(platform: Platform, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Sto
     }
 }
 
-/// Keeps the delivery whole. The id is a digest of platform, shop and body, so a platform's
-/// retry of the same bad delivery is stored once.
+/// Keeps the delivery whole. The id is a digest of platform, shop, topic, event id and body:
+/// a platform's retry of the same bad delivery (same event id) is stored once, while two
+/// topics Shopify sends with one body (`orders/create` and `orders/paid`) are kept apart and
+/// can each be replayed.
 fn dead_letter(
     platform: Platform,
     headers: &HeaderMap,
@@ -313,26 +317,34 @@ fn dead_letter(
         Platform::Shopify => "x-shopify-shop-domain",
         Platform::Woocommerce => "x-wc-webhook-source",
     };
-    let shop = header(headers, shop_header).unwrap_or("unknown").to_string();
+    let raw_shop = header(headers, shop_header).unwrap_or("unknown");
+    // Filed under the shop's id when it has one, so the shop's redaction finds it.
+    let shop = ShopId::from_domain(raw_shop).map_or_else(|_| raw_shop.to_string(), String::from);
+    let (topic_header, event_headers): (&str, &[&str]) = match platform {
+        Platform::Shopify => ("x-shopify-topic", &["x-shopify-event-id", "x-shopify-webhook-id"]),
+        // WooCommerce has no event id; its delivery id changes with every attempt.
+        Platform::Woocommerce => ("x-wc-webhook-topic", &[]),
+    };
+    let topic = header(headers, topic_header).unwrap_or_default().to_string();
+    let event_id = event_headers
+        .iter()
+        .find_map(|name| header(headers, name))
+        .unwrap_or_default();
     let mut digest = Sha256::new();
-    digest.update(platform.as_str());
-    digest.update([0]);
-    digest.update(&shop);
-    digest.update([0]);
+    for part in [platform.as_str(), &shop, &topic, event_id] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
     digest.update(body);
     let id: String = digest.finalize()[..12]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let topic_header = match platform {
-        Platform::Shopify => "x-shopify-topic",
-        Platform::Woocommerce => "x-wc-webhook-topic",
-    };
     DeadLetter {
         id: format!("dl-{id}"),
         shop,
         platform,
-        topic: header(headers, topic_header).unwrap_or_default().to_string(),
+        topic,
         headers: kept,
         body_base64: STANDARD.encode(body),
         reason,

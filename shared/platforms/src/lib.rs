@@ -4,6 +4,7 @@
 mod json;
 pub mod shopify;
 pub mod signature;
+pub mod text;
 pub mod woocommerce;
 
 use aftersale_domain::{EventId, ShopId, StoreEvent};
@@ -19,15 +20,13 @@ pub struct Delivery {
     pub triggered_at: Option<DateTime<Utc>>,
 }
 
-/// Why a verified body could not become events. The message names the field, never a secret.
+/// Why a verified body could not become events. The message names the field and says what is
+/// wrong with it, never its value: reasons are logged and kept with dead letters, and payload
+/// values are customers' names and addresses.
 #[derive(Debug, thiserror::Error)]
 pub enum PayloadError {
-    #[error("body is not the JSON expected for {topic}: {source}")]
-    Json {
-        topic: String,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error("body is not the JSON expected for {topic}: {problem}")]
+    Json { topic: String, problem: String },
     #[error("{topic}: field `{field}`: {problem}")]
     Field {
         topic: String,

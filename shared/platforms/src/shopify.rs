@@ -4,12 +4,12 @@
 //! `X-Shopify-Event-Id`. Payload fields we do not use are ignored, so new API versions that add
 //! fields keep working.
 
-use crate::json::{id, non_empty, opt_id};
+use crate::json::{decode, id, non_empty, opt_id};
 use crate::{Delivery, Normalised, PayloadError};
 use aftersale_domain::{
-    Address, Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, LineItem, Money,
-    Order, OrderId, OrderStatus, Platform, PrivacyRequest, Refund, RefundEvent, Shipment, ShipmentStatus,
-    StoreEvent,
+    Address, Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, IdError,
+    LineItem, Money, Order, OrderId, OrderStatus, Platform, PrivacyRequest, ProductId, Refund, RefundEvent,
+    Shipment, ShipmentStatus, StoreEvent, VariantId,
 };
 use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;
@@ -84,12 +84,13 @@ impl Topic {
 }
 
 /// Turns one verified delivery into events.
+///
+/// Shopify's own test notifications ("Send test notification") carry sample bodies with
+/// `created_at: null` and no transactions; a missing time falls back to
+/// `X-Shopify-Triggered-At`, so they are accepted like real deliveries.
 pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
     let topic_name = topic.as_str();
-    let json_err = |source| PayloadError::Json {
-        topic: topic_name.to_string(),
-        source,
-    };
+    let fired_at = delivery.triggered_at;
     let event_id = delivery.event_id.clone().ok_or_else(|| PayloadError::Field {
         topic: topic_name.to_string(),
         field: "X-Shopify-Event-Id",
@@ -109,8 +110,8 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
         | Topic::OrdersFulfilled
         | Topic::OrdersPartiallyFulfilled
         | Topic::OrdersCancelled => {
-            let raw: RawOrder = serde_json::from_slice(body).map_err(json_err)?;
-            let order = raw.into_order(topic_name)?;
+            let raw: RawOrder = decode(topic_name, body)?;
+            let order = raw.into_order(topic_name, fired_at)?;
             let at = order.updated_at;
             let kind = match topic {
                 Topic::OrdersCreate => EventKind::OrderPlaced(order),
@@ -123,45 +124,50 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
             make(at, kind)
         }
         Topic::RefundsCreate => {
-            let raw: RawRefund = serde_json::from_slice(body).map_err(json_err)?;
+            let raw: RawRefund = decode(topic_name, body)?;
             let order_id = order_id(topic_name, &raw.order_id)?;
-            let refund = raw.into_refund(topic_name)?;
+            let Some(refund) = raw.into_refund(topic_name, fired_at)? else {
+                // Nothing was paid back and no line was refunded (a test notification's empty
+                // sample): there is nothing to record.
+                return Ok(Vec::new());
+            };
             make(
                 refund.created_at,
                 EventKind::OrderRefunded(RefundEvent { order_id, refund }),
             )
         }
         Topic::FulfillmentsCreate | Topic::FulfillmentsUpdate => {
-            let raw: RawFulfillment = serde_json::from_slice(body).map_err(json_err)?;
-            let shipment = raw.into_shipment(topic_name)?;
+            let raw: RawFulfillment = decode(topic_name, body)?;
+            let shipment = raw.into_shipment(topic_name, fired_at)?;
             let at = shipment.happened_at;
             make(at, shipment_kind(shipment))
         }
         Topic::FulfillmentEventsCreate => {
-            let raw: RawFulfillmentEvent = serde_json::from_slice(body).map_err(json_err)?;
-            let shipment = raw.into_shipment(topic_name)?;
+            let raw: RawFulfillmentEvent = decode(topic_name, body)?;
+            let shipment = raw.into_shipment(topic_name, fired_at)?;
             let at = shipment.happened_at;
             make(at, shipment_kind(shipment))
         }
         Topic::CustomersCreate | Topic::CustomersUpdate => {
-            let raw: RawCustomer = serde_json::from_slice(body).map_err(json_err)?;
+            let raw: RawCustomer = decode(topic_name, body)?;
             let at = raw.updated_at.map(utc);
-            let customer = raw.into_customer(None).ok_or_else(|| missing(topic_name, "id"))?;
+            let customer = raw
+                .into_customer(topic_name, "id", None)?
+                .ok_or_else(|| missing(topic_name, "id"))?;
             let kind = if topic == Topic::CustomersCreate {
                 EventKind::CustomerCreated(customer)
             } else {
                 EventKind::CustomerUpdated(customer)
             };
-            make(at.unwrap_or_else(Utc::now), kind)
+            make(at.or(fired_at).unwrap_or_else(Utc::now), kind)
         }
         Topic::AppUninstalled => {
             // The body is the shop object; we only need to know it happened.
-            let _: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_slice(body).map_err(json_err)?;
+            let _: serde_json::Map<String, serde_json::Value> = decode(topic_name, body)?;
             make(Utc::now(), EventKind::AppUninstalled)
         }
         Topic::CustomersDataRequest | Topic::CustomersRedact => {
-            let raw: RawPrivacy = serde_json::from_slice(body).map_err(json_err)?;
+            let raw: RawPrivacy = decode(topic_name, body)?;
             let request = raw.into_request(topic_name)?;
             let kind = if topic == Topic::CustomersRedact {
                 EventKind::CustomerRedact(request)
@@ -171,7 +177,7 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
             make(Utc::now(), kind)
         }
         Topic::ShopRedact => {
-            let raw: RawShopRedact = serde_json::from_slice(body).map_err(json_err)?;
+            let raw: RawShopRedact = decode(topic_name, body)?;
             if raw.shop_domain.is_none() && raw.shop_id.is_none() {
                 return Err(missing(topic_name, "shop_domain"));
             }
@@ -207,6 +213,30 @@ fn invalid(topic: &str, field: &'static str, problem: impl ToString) -> PayloadE
         field,
         problem: problem.to_string(),
     }
+}
+
+/// A product or variant id, validated like an order id: it is signed into rating links.
+fn item_id<T>(
+    topic: &str,
+    field: &'static str,
+    raw: Option<String>,
+    make: fn(String) -> Result<T, IdError>,
+) -> Result<Option<String>, PayloadError>
+where
+    String: From<T>,
+{
+    raw.map(|raw| make(raw).map(String::from).map_err(|e| invalid(topic, field, e)))
+        .transpose()
+}
+
+/// A time the payload should carry, else when Shopify says the event fired.
+fn time_or_fired(
+    topic: &str,
+    field: &'static str,
+    at: Option<DateTime<FixedOffset>>,
+    fired_at: Option<DateTime<Utc>>,
+) -> Result<DateTime<Utc>, PayloadError> {
+    at.map(utc).or(fired_at).ok_or_else(|| missing(topic, field))
 }
 
 fn order_id(topic: &str, raw: &Option<String>) -> Result<OrderId, PayloadError> {
@@ -264,13 +294,21 @@ struct RawCustomer {
 }
 
 impl RawCustomer {
-    fn into_customer(self, fallback_email: Option<&str>) -> Option<Customer> {
+    /// `None` when the customer has neither an id nor an email to derive one from; an id that
+    /// is there but unusable is an error that says what is wrong with it.
+    fn into_customer(
+        self,
+        topic: &str,
+        field: &'static str,
+        fallback_email: Option<&str>,
+    ) -> Result<Option<Customer>, PayloadError> {
         let email = non_empty(self.email).or_else(|| non_empty(fallback_email.map(String::from)));
-        let id = match self.id {
-            Some(id) => CustomerId::new(id).ok()?,
-            None => CustomerId::for_guest_email(email.as_deref()?),
+        let id = match (self.id, email.as_deref()) {
+            (Some(id), _) => CustomerId::new(id).map_err(|e| invalid(topic, field, e))?,
+            (None, Some(email)) => CustomerId::for_guest_email(email),
+            (None, None) => return Ok(None),
         };
-        Some(Customer {
+        Ok(Some(Customer {
             id,
             email,
             phone: non_empty(self.phone),
@@ -281,7 +319,7 @@ impl RawCustomer {
             email_marketing: consent(self.email_marketing_consent.as_ref(), self.accepts_marketing),
             sms_marketing: consent(self.sms_marketing_consent.as_ref(), None),
             updated_at: self.updated_at.map(utc),
-        })
+        }))
     }
 }
 
@@ -341,7 +379,7 @@ struct RawOrder {
     email: Option<String>,
     contact_email: Option<String>,
     phone: Option<String>,
-    created_at: DateTime<FixedOffset>,
+    created_at: Option<DateTime<FixedOffset>>,
     updated_at: Option<DateTime<FixedOffset>>,
     cancelled_at: Option<DateTime<FixedOffset>>,
     currency: String,
@@ -366,12 +404,12 @@ struct RawOrder {
 }
 
 impl RawOrder {
-    fn into_order(self, topic: &str) -> Result<Order, PayloadError> {
+    fn into_order(self, topic: &str, fired_at: Option<DateTime<Utc>>) -> Result<Order, PayloadError> {
         let currency = Currency::new(&self.currency).map_err(|e| invalid(topic, "currency", e))?;
         let id = OrderId::new(self.id).map_err(|e| invalid(topic, "id", e))?;
         let order_email = non_empty(self.email).or_else(|| non_empty(self.contact_email));
         let mut customer = match self.customer {
-            Some(raw) => raw.into_customer(order_email.as_deref()),
+            Some(raw) => raw.into_customer(topic, "customer.id", order_email.as_deref())?,
             None => order_email.as_deref().map(|email| {
                 let mut guest = Customer::bare(CustomerId::for_guest_email(email));
                 guest.email = Some(email.to_string());
@@ -409,8 +447,8 @@ impl RawOrder {
             .map(|li| {
                 Ok(LineItem {
                     id: li.id,
-                    product_id: li.product_id,
-                    variant_id: li.variant_id,
+                    product_id: item_id(topic, "line_items.product_id", li.product_id, ProductId::new)?,
+                    variant_id: item_id(topic, "line_items.variant_id", li.variant_id, VariantId::new)?,
                     sku: non_empty(li.sku),
                     title: non_empty(Some(li.title)).or(li.name).unwrap_or_default(),
                     quantity: li.quantity,
@@ -427,12 +465,12 @@ impl RawOrder {
             Some(s) => money(topic, "total_discounts", s, currency)?,
             None => Money::zero(currency),
         };
+        let created_at = time_or_fired(topic, "created_at", self.created_at, fired_at)?;
         let refunds = self
             .refunds
             .into_iter()
-            .map(|r| r.into_refund(topic))
+            .filter_map(|r| r.into_refund(topic, Some(created_at)).transpose())
             .collect::<Result<Vec<_>, _>>()?;
-        let created_at = utc(self.created_at);
         Ok(Order {
             id,
             name: non_empty(self.name),
@@ -489,7 +527,8 @@ struct RawRefund {
     id: String,
     #[serde(default, deserialize_with = "opt_id")]
     order_id: Option<String>,
-    created_at: DateTime<FixedOffset>,
+    created_at: Option<DateTime<FixedOffset>>,
+    processed_at: Option<DateTime<FixedOffset>>,
     note: Option<String>,
     #[serde(default)]
     transactions: Vec<RawTransaction>,
@@ -500,8 +539,13 @@ struct RawRefund {
 impl RawRefund {
     /// The refunded amount is what actually went back to the customer: the successful refund
     /// transactions. A refund without transactions (restock only, or store credit) falls back to
-    /// the refunded lines' value.
-    fn into_refund(self, topic: &str) -> Result<Refund, PayloadError> {
+    /// the refunded lines' value; one with neither returned nothing (`None`). Amounts are added
+    /// with checked arithmetic: an implausible sum is refused, never a panic.
+    fn into_refund(
+        self,
+        topic: &str,
+        fired_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<Refund>, PayloadError> {
         let paid_back: Vec<&RawTransaction> = self
             .transactions
             .iter()
@@ -514,6 +558,9 @@ impl RawRefund {
             .flat_map(|l| [&l.subtotal_set, &l.total_tax_set])
             .filter_map(|s| s.as_ref().map(|b| &b.shop_money))
             .collect();
+        if paid_back.is_empty() && line_sets.is_empty() {
+            return Ok(None);
+        }
         // Transactions often carry `currency: null`; the line sets always name theirs.
         let code = paid_back
             .iter()
@@ -521,26 +568,37 @@ impl RawRefund {
             .or_else(|| line_sets.first().map(|s| s.currency_code.as_str()))
             .ok_or_else(|| missing(topic, "transactions.currency or refund_line_items.subtotal_set"))?;
         let currency = Currency::new(code).map_err(|e| invalid(topic, "currency", e))?;
-        let mut amount = Money::zero(currency);
-        if paid_back.is_empty() {
-            for set in line_sets {
-                amount.amount +=
-                    money(topic, "refund_line_items.subtotal_set", &set.amount, currency)?.amount;
-            }
+        let parts: Vec<(&'static str, &str)> = if paid_back.is_empty() {
+            line_sets
+                .iter()
+                .map(|set| ("refund_line_items.subtotal_set", set.amount.as_str()))
+                .collect()
         } else {
-            for t in paid_back {
-                amount.amount += money(topic, "transactions.amount", &t.amount, currency)?.amount;
-            }
+            paid_back
+                .iter()
+                .map(|t| ("transactions.amount", t.amount.as_str()))
+                .collect()
+        };
+        let mut amount = Money::zero(currency);
+        for (field, part) in parts {
+            amount = amount
+                .checked_add(money(topic, field, part, currency)?)
+                .map_err(|e| invalid(topic, field, e))?;
         }
         if amount.amount < Decimal::ZERO {
-            return Err(invalid(topic, "transactions.amount", "negative refund"));
+            return Err(invalid(
+                topic,
+                "transactions.amount",
+                "is negative (a refund returns money)",
+            ));
         }
-        Ok(Refund {
+        let created_at = self.created_at.or(self.processed_at);
+        Ok(Some(Refund {
             id: self.id,
-            created_at: utc(self.created_at),
+            created_at: time_or_fired(topic, "created_at", created_at, fired_at)?,
             amount,
             reason: non_empty(self.note),
-        })
+        }))
     }
 }
 
@@ -559,7 +617,7 @@ struct RawFulfillment {
 }
 
 impl RawFulfillment {
-    fn into_shipment(self, topic: &str) -> Result<Shipment, PayloadError> {
+    fn into_shipment(self, topic: &str, fired_at: Option<DateTime<Utc>>) -> Result<Shipment, PayloadError> {
         Ok(Shipment {
             order_id: order_id(topic, &self.order_id)?,
             fulfillment_id: Some(self.id),
@@ -568,11 +626,7 @@ impl RawFulfillment {
             tracking_url: non_empty(self.tracking_url),
             carrier: non_empty(self.tracking_company),
             estimated_delivery_at: None,
-            happened_at: self
-                .updated_at
-                .or(self.created_at)
-                .map(utc)
-                .ok_or_else(|| missing(topic, "updated_at"))?,
+            happened_at: time_or_fired(topic, "updated_at", self.updated_at.or(self.created_at), fired_at)?,
         })
     }
 }
@@ -590,7 +644,7 @@ struct RawFulfillmentEvent {
 }
 
 impl RawFulfillmentEvent {
-    fn into_shipment(self, topic: &str) -> Result<Shipment, PayloadError> {
+    fn into_shipment(self, topic: &str, fired_at: Option<DateTime<Utc>>) -> Result<Shipment, PayloadError> {
         Ok(Shipment {
             order_id: order_id(topic, &self.order_id)?,
             fulfillment_id: self.fulfillment_id,
@@ -599,11 +653,12 @@ impl RawFulfillmentEvent {
             tracking_url: None,
             carrier: None,
             estimated_delivery_at: self.estimated_delivery_at.map(utc),
-            happened_at: self
-                .happened_at
-                .or(self.created_at)
-                .map(utc)
-                .ok_or_else(|| missing(topic, "happened_at"))?,
+            happened_at: time_or_fired(
+                topic,
+                "happened_at",
+                self.happened_at.or(self.created_at),
+                fired_at,
+            )?,
         })
     }
 }
@@ -672,11 +727,16 @@ struct RawShopRedact {
 }
 
 /// The dedupe key Shopify documents: the event id, or the webhook id from older API versions.
-pub fn event_id(event_id_header: Option<&str>, webhook_id_header: Option<&str>) -> Option<EventId> {
+/// `Ok(None)` when neither header is there; an unusable one is an error saying why.
+pub fn event_id(
+    event_id_header: Option<&str>,
+    webhook_id_header: Option<&str>,
+) -> Result<Option<EventId>, IdError> {
     [event_id_header, webhook_id_header]
         .into_iter()
         .flatten()
         .map(str::trim)
         .find(|v| !v.is_empty())
-        .and_then(|v| EventId::new(format!("shopify:{v}")).ok())
+        .map(|v| EventId::new(format!("shopify:{v}")))
+        .transpose()
 }

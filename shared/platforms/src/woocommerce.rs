@@ -4,12 +4,16 @@
 //! `order.updated` fires several times for one change. So event ids are built from the order's
 //! state: a status change is keyed by (order, status, modified time, refunds) and each refund by
 //! its own id, which makes repeated identical updates collapse into one stored event.
+//!
+//! Names arrive HTML-encoded (WordPress stores `&ndash;`) and are decoded here, once.
 
-use crate::json::{id, non_empty, opt_id};
+use crate::json::{decode, id, non_empty, opt_id};
+use crate::text::decode_entities;
 use crate::{Delivery, Normalised, PayloadError};
 use aftersale_domain::{
     Address, Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, LineItem, Money,
-    Order, OrderId, OrderStatus, Platform, Refund, RefundEvent, Shipment, ShipmentStatus, StoreEvent,
+    Order, OrderId, OrderStatus, Platform, ProductId, Refund, RefundEvent, Shipment, ShipmentStatus,
+    StoreEvent, VariantId,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
@@ -72,10 +76,6 @@ pub fn is_creation_ping(body: &[u8]) -> bool {
 /// Turns one verified delivery into events.
 pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
     let name = topic.as_str();
-    let json_err = |source| PayloadError::Json {
-        topic: name.to_string(),
-        source,
-    };
     let event = |event_id: String, occurred_at: DateTime<Utc>, kind: EventKind| {
         Ok(StoreEvent {
             shop: delivery.shop.clone(),
@@ -87,7 +87,7 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
     };
     match topic {
         Topic::OrderCreated | Topic::OrderUpdated | Topic::OrderRestored => {
-            let raw: RawOrder = serde_json::from_slice(body).map_err(json_err)?;
+            let raw: RawOrder = decode(name, body)?;
             let order = raw.into_order(name)?;
             let at = order.updated_at;
             let state_key = state_key(&order);
@@ -124,7 +124,7 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
             Ok(events)
         }
         Topic::OrderDeleted => {
-            let raw: RawDeleted = serde_json::from_slice(body).map_err(json_err)?;
+            let raw: RawDeleted = decode(name, body)?;
             let order_id = OrderId::new(raw.id).map_err(|e| invalid(name, "id", e))?;
             let at = raw
                 .date_modified_gmt
@@ -134,7 +134,7 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
             Ok(vec![event(key, at, EventKind::OrderDeleted { order_id })?])
         }
         Topic::OrderStatusCompleted => {
-            let raw: RawAction = serde_json::from_slice(body).map_err(json_err)?;
+            let raw: RawAction = decode(name, body)?;
             let order_id = OrderId::new(raw.arg).map_err(|e| invalid(name, "arg", e))?;
             let at = delivery.triggered_at.unwrap_or_else(Utc::now);
             let shipment = Shipment {
@@ -154,7 +154,7 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
             )?])
         }
         Topic::CustomerCreated | Topic::CustomerUpdated => {
-            let raw: RawCustomer = serde_json::from_slice(body).map_err(json_err)?;
+            let raw: RawCustomer = decode(name, body)?;
             let modified = raw.date_modified_gmt.or(raw.date_created_gmt).map(gmt);
             let customer = raw.into_customer(name)?;
             let at = modified.unwrap_or_else(|| delivery.triggered_at.unwrap_or_else(Utc::now));
@@ -180,15 +180,30 @@ fn status_kind(order: Order) -> EventKind {
 }
 
 /// (order, status, modified time, refunds): two deliveries of the same state share it.
+/// The refunds are named by a digest of their ids, so the key stays short however many
+/// refunds an order collects (joined, about 68 of them overflowed the event id's limit and
+/// every later update of the order was refused).
 fn state_key(order: &Order) -> String {
-    let refunds: Vec<&str> = order.refunds.iter().map(|r| r.id.as_str()).collect();
     format!(
         "wc:order:{}:{}:{}:r{}",
         order.id,
         status_name(order.status),
         order.updated_at.timestamp(),
-        refunds.join(".")
+        refunds_digest(&order.refunds)
     )
+}
+
+/// Empty for no refunds; else the count and a digest of the sorted ids.
+fn refunds_digest(refunds: &[Refund]) -> String {
+    use sha2::{Digest, Sha256};
+    if refunds.is_empty() {
+        return String::new();
+    }
+    let mut ids: Vec<&str> = refunds.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    let digest = Sha256::digest(ids.join("\n").as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", ids.len())
 }
 
 fn status_name(status: OrderStatus) -> &'static str {
@@ -247,6 +262,11 @@ fn money(topic: &str, field: &'static str, amount: &str, currency: Currency) -> 
     Money::parse(amount, currency).map_err(|e| invalid(topic, field, e))
 }
 
+/// A name or other free text: trimmed, `""` as none, HTML entities decoded.
+fn text(value: Option<String>) -> Option<String> {
+    non_empty(value).map(|v| decode_entities(&v))
+}
+
 #[derive(Deserialize, Default)]
 struct RawAddress {
     first_name: Option<String>,
@@ -262,13 +282,13 @@ struct RawAddress {
 
 impl RawAddress {
     fn address(&self) -> Option<Address> {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        non_empty(self.address_1.clone()).map(|line1| Address {
+        let part = |v: &Option<String>| text(v.clone()).unwrap_or_default();
+        text(self.address_1.clone()).map(|line1| Address {
             line1,
-            line2: text(&self.address_2),
-            city: text(&self.city),
-            postcode: text(&self.postcode),
-            country_code: text(&self.country),
+            line2: part(&self.address_2),
+            city: part(&self.city),
+            postcode: part(&self.postcode),
+            country_code: part(&self.country),
         })
     }
 }
@@ -344,8 +364,8 @@ impl RawOrder {
             id: customer_id,
             email,
             phone: non_empty(self.billing.phone),
-            first_name: non_empty(self.billing.first_name),
-            last_name: non_empty(self.billing.last_name),
+            first_name: text(self.billing.first_name),
+            last_name: text(self.billing.last_name),
             locale: None,
             time_zone: None,
             email_marketing: Consent::Unknown,
@@ -356,7 +376,9 @@ impl RawOrder {
         let mut line_items = Vec::with_capacity(self.line_items.len());
         for li in self.line_items {
             let line_total = money(topic, "line_items.subtotal", &li.subtotal, currency)?;
-            subtotal.amount += line_total.amount;
+            subtotal = subtotal
+                .checked_add(line_total)
+                .map_err(|e| invalid(topic, "line_items.subtotal", e))?;
             let unit = if li.quantity == 0 {
                 line_total.amount
             } else {
@@ -364,10 +386,18 @@ impl RawOrder {
             };
             line_items.push(LineItem {
                 id: li.id,
-                product_id: li.product_id,
-                variant_id: li.variation_id,
+                product_id: li
+                    .product_id
+                    .map(|p| ProductId::new(p).map(String::from))
+                    .transpose()
+                    .map_err(|e| invalid(topic, "line_items.product_id", e))?,
+                variant_id: li
+                    .variation_id
+                    .map(|v| VariantId::new(v).map(String::from))
+                    .transpose()
+                    .map_err(|e| invalid(topic, "line_items.variation_id", e))?,
                 sku: non_empty(li.sku),
-                title: non_empty(li.name).unwrap_or_default(),
+                title: text(li.name).unwrap_or_default(),
                 quantity: li.quantity,
                 price: Money::new(unit.round_dp(currency_scale(unit)), currency),
             });
@@ -384,7 +414,7 @@ impl RawOrder {
                     // carried them is the closest instant we have.
                     created_at: updated_at,
                     amount: money(topic, "refunds.total", &r.total, currency)?.abs(),
-                    reason: non_empty(r.reason),
+                    reason: text(r.reason),
                 })
             })
             .collect::<Result<Vec<_>, PayloadError>>()?;
@@ -453,8 +483,8 @@ impl RawCustomer {
             id: CustomerId::new(self.id).map_err(|e| invalid(topic, "id", e))?,
             email: non_empty(self.email).or(non_empty(self.billing.email)),
             phone: non_empty(self.billing.phone),
-            first_name: non_empty(self.first_name).or(non_empty(self.billing.first_name)),
-            last_name: non_empty(self.last_name).or(non_empty(self.billing.last_name)),
+            first_name: text(self.first_name).or(text(self.billing.first_name)),
+            last_name: text(self.last_name).or(text(self.billing.last_name)),
             locale: None,
             time_zone: None,
             email_marketing: Consent::Unknown,

@@ -213,13 +213,173 @@ fn guests_get_a_stable_id_from_their_email() {
 
 #[test]
 fn the_event_id_header_wins_and_the_webhook_id_is_the_fallback() {
-    assert_eq!(event_id(Some("e1"), Some("w1")).unwrap().as_str(), "shopify:e1");
-    assert_eq!(event_id(None, Some("w1")).unwrap().as_str(), "shopify:w1");
-    assert_eq!(event_id(Some(" "), None), None);
+    let id = |e, w| event_id(e, w).unwrap().unwrap().as_str().to_string();
+    assert_eq!(id(Some("e1"), Some("w1")), "shopify:e1");
+    assert_eq!(id(None, Some("w1")), "shopify:w1");
+    assert_eq!(event_id(Some(" "), None), Ok(None));
+    assert_eq!(
+        event_id(Some("a b"), None).unwrap_err().to_string(),
+        "event id contains a space, which is not allowed in ids",
+        "a header that is there but unusable is not 'missing'"
+    );
     let no_id = Delivery {
         event_id: None,
         ..delivery()
     };
     let err = normalise(Topic::OrdersCreate, &no_id, &fixture("orders_create")).unwrap_err();
     assert!(err.to_string().contains("X-Shopify-Event-Id"));
+}
+
+fn json(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(name)).unwrap()
+}
+
+fn run(
+    topic: Topic,
+    delivery: &Delivery,
+    body: &serde_json::Value,
+) -> Result<Vec<aftersale_domain::StoreEvent>, PayloadError> {
+    normalise(topic, delivery, &serde_json::to_vec(body).unwrap())
+}
+
+fn triggered(at: &str) -> Delivery {
+    Delivery {
+        triggered_at: Some(chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc()),
+        ..delivery()
+    }
+}
+
+/// Shopify's "Send test notification" for refunds/create: the sample refund with no time and
+/// no transactions.
+#[test]
+fn shopifys_test_refund_notification_is_accepted_at_the_time_it_was_triggered() {
+    let mut sample = json("refunds_create");
+    sample["created_at"] = serde_json::Value::Null;
+    sample["processed_at"] = serde_json::Value::Null;
+    sample["transactions"] = serde_json::json!([]);
+    let fired = triggered("2026-11-20T08:30:00Z");
+    let events = run(Topic::RefundsCreate, &fired, &sample).unwrap();
+    let EventKind::OrderRefunded(refund) = &events[0].kind else {
+        panic!("{:?}", events[0].kind)
+    };
+    assert_eq!(refund.refund.created_at.to_rfc3339(), "2026-11-20T08:30:00+00:00");
+    assert_eq!(
+        refund.refund.amount.to_string(),
+        "398.00 USD",
+        "the refunded lines' value"
+    );
+
+    sample["refund_line_items"] = serde_json::json!([]);
+    assert_eq!(
+        run(Topic::RefundsCreate, &fired, &sample).unwrap(),
+        vec![],
+        "a refund that returned nothing is accepted with nothing to record"
+    );
+
+    let mut order = json("orders_create");
+    order["created_at"] = serde_json::Value::Null;
+    order["updated_at"] = serde_json::Value::Null;
+    let placed = run(Topic::OrdersCreate, &fired, &order).unwrap();
+    assert_eq!(
+        placed[0].order().unwrap().created_at.to_rfc3339(),
+        "2026-11-20T08:30:00+00:00"
+    );
+}
+
+#[test]
+fn a_missing_time_without_a_triggered_at_header_is_called_missing() {
+    let mut sample = json("refunds_create");
+    sample["created_at"] = serde_json::Value::Null;
+    sample["processed_at"] = serde_json::Value::Null;
+    let err = run(Topic::RefundsCreate, &delivery(), &sample)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "refunds/create: field `created_at`: missing");
+}
+
+/// The attack from issue 9: transaction amounts at `Decimal::MAX` used to panic when added.
+#[test]
+fn implausible_refund_amounts_are_refused_not_added_up() {
+    let mut attack = json("refunds_create");
+    attack["transactions"][0]["amount"] = "79228162514264337593543950335".into();
+    attack["transactions"][1]["amount"] = "79228162514264337593543950335".into();
+    let err = run(Topic::RefundsCreate, &delivery(), &attack)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "refunds/create: field `transactions.amount`: is implausibly large (more than 1000000000000 in any currency)"
+    );
+
+    attack["transactions"][0]["amount"] = "1000000000000".into();
+    attack["transactions"][1]["amount"] = "1000000000000".into();
+    let err = run(Topic::RefundsCreate, &delivery(), &attack)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the sum is implausibly large"), "{err}");
+
+    let mut order = json("orders_create");
+    order["total_price"] = "-79228162514264337593543950335".into();
+    let err = run(Topic::OrdersCreate, &delivery(), &order)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("total_price") && err.contains("implausibly large"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_product_id_that_could_smuggle_a_header_is_refused() {
+    let mut order = json("orders_create");
+    order["line_items"][0]["product_id"] = "123\r\nSet-Cookie: x".into();
+    let err = run(Topic::OrdersCreate, &delivery(), &order)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "orders/create: field `line_items.product_id`: product id contains a line break, which is not allowed in ids"
+    );
+    order["line_items"][0]["product_id"] = "632910392".into();
+    order["line_items"][0]["variant_id"] = "8 9".into();
+    let err = run(Topic::OrdersCreate, &delivery(), &order)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("variant id contains a space"), "{err}");
+}
+
+#[test]
+fn a_reason_names_the_field_but_never_quotes_the_payload() {
+    let mut order = json("orders_create");
+    order["line_items"][1]["quantity"] = "laura.rossi@example.com".into();
+    let err = run(Topic::OrdersCreate, &delivery(), &order)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "body is not the JSON expected for orders/create: field `line_items[1].quantity` has a type or value that does not fit"
+    );
+
+    let mut order = json("orders_create");
+    order["customer"]["id"] = "Laura Rossi".into();
+    let err = run(Topic::OrdersCreate, &delivery(), &order)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err, "orders/create: field `customer.id`: customer id contains a space, which is not allowed in ids",
+        "an unusable id says what is wrong, not 'missing'"
+    );
+
+    let mut order = json("orders_create");
+    order.as_object_mut().unwrap().remove("total_price");
+    let err = run(Topic::OrdersCreate, &delivery(), &order)
+        .unwrap_err()
+        .to_string();
+    assert!(err.ends_with("field `total_price` is missing"), "{err}");
+
+    let body = fixture("orders_create");
+    let err = normalise(Topic::OrdersCreate, &delivery(), &body[..body.len() - 40])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ends early") && !err.contains('"'), "{err}");
 }

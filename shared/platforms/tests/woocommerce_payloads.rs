@@ -178,3 +178,83 @@ fn only_the_exact_creation_ping_is_a_ping() {
     assert!(!is_creation_ping(br#"{"webhook_id":12}"#));
     assert!(Topic::parse("coupon.created").is_none());
 }
+
+#[test]
+fn html_entities_in_names_are_decoded_once() {
+    let mut body = fixture("order_created");
+    body["line_items"][0]["name"] = json!("Ship Your Idea &ndash; Color");
+    body["line_items"][1]["name"] = json!("Caf&eacute; &amp;ndash; Moka &#8211; 6 cups");
+    body["billing"]["first_name"] = json!("Laura &amp; Co");
+    let events = run(Topic::OrderCreated, &body).unwrap();
+    let order = events[0].order().unwrap();
+    assert_eq!(order.line_items[0].title, "Ship Your Idea – Color");
+    assert_eq!(
+        order.line_items[1].title, "Café &ndash; Moka – 6 cups",
+        "one layer of encoding is removed, not two"
+    );
+    assert_eq!(order.customer.first_name.as_deref(), Some("Laura & Co"));
+}
+
+/// Issue 9: with the refund ids joined into the event id, about 68 refunds overflowed its
+/// 512-character limit and every later update of the order was dead-lettered.
+#[test]
+fn an_order_with_a_hundred_refunds_can_still_be_cancelled() {
+    let mut body = fixture("order_updated");
+    let refunds: Vec<Value> = (0..100)
+        .map(|i| json!({"id": 100_000_000 + i, "reason": "", "total": "-0.10"}))
+        .collect();
+    body["refunds"] = json!(refunds);
+    body["status"] = json!("cancelled");
+    let events = run(Topic::OrderUpdated, &body).unwrap();
+    assert_eq!(events[0].kind_name(), "order_cancelled");
+    assert_eq!(events.len(), 101, "the cancellation and each refund");
+    assert!(events[0].event_id.as_str().len() < 100, "{}", events[0].event_id);
+
+    let mut fewer = body.clone();
+    fewer["refunds"].as_array_mut().unwrap().pop();
+    let other = run(Topic::OrderUpdated, &fewer).unwrap();
+    assert_ne!(
+        other[0].event_id, events[0].event_id,
+        "the refunds still tell states apart"
+    );
+    let mut reordered = body.clone();
+    reordered["refunds"].as_array_mut().unwrap().reverse();
+    assert_eq!(
+        run(Topic::OrderUpdated, &reordered).unwrap()[0].event_id,
+        events[0].event_id,
+        "the same refunds in another order are the same state"
+    );
+}
+
+#[test]
+fn implausible_line_subtotals_are_refused_not_added_up() {
+    let mut body = fixture("order_created");
+    body["line_items"][0]["subtotal"] = json!("79228162514264337593543950335");
+    body["line_items"][1]["subtotal"] = json!("79228162514264337593543950335");
+    let err = run(Topic::OrderCreated, &body).unwrap_err().to_string();
+    assert!(
+        err.contains("line_items.subtotal") && err.contains("implausibly large"),
+        "{err}"
+    );
+
+    body["line_items"][0]["subtotal"] = json!("1000000000000");
+    body["line_items"][1]["subtotal"] = json!("1000000000000");
+    let err = run(Topic::OrderCreated, &body).unwrap_err().to_string();
+    assert!(err.contains("the sum is implausibly large"), "{err}");
+}
+
+#[test]
+fn product_ids_are_validated_and_reasons_quote_no_values() {
+    let mut body = fixture("order_created");
+    body["line_items"][0]["product_id"] = json!("123\r\nSet-Cookie: x");
+    let err = run(Topic::OrderCreated, &body).unwrap_err().to_string();
+    assert!(err.contains("product id contains a line break"), "{err}");
+
+    let mut body = fixture("order_created");
+    body["billing"]["first_name"] = json!({"laura.rossi@example.com": 1});
+    let err = run(Topic::OrderCreated, &body).unwrap_err().to_string();
+    assert!(
+        err.contains("billing.first_name") && !err.contains("laura"),
+        "{err}"
+    );
+}

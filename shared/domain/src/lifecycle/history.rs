@@ -37,8 +37,7 @@ impl PaidOrder {
         self.items
             .iter()
             .filter(|item| item.product_id == product_id)
-            .map(|item| item.quantity)
-            .sum()
+            .fold(0u32, |units, item| units.saturating_add(item.quantity))
     }
 }
 
@@ -95,7 +94,7 @@ impl PurchaseHistory {
                 id: order.id.clone(),
                 placed_at: order.created_at,
                 net: Money::new(
-                    (order.total.amount - refunded).max(Decimal::ZERO),
+                    order.total.amount.saturating_sub(refunded).max(Decimal::ZERO),
                     order.total.currency,
                 ),
                 items,
@@ -208,11 +207,10 @@ impl PurchaseHistory {
     }
 
     fn spend<'a>(&self, orders: impl Iterator<Item = &'a PaidOrder>) -> Money {
-        let amount = orders
+        let amounts = orders
             .filter(|o| o.net.currency == self.currency)
-            .map(|o| o.net.amount)
-            .sum();
-        Money::new(amount, self.currency)
+            .map(|o| o.net.amount);
+        Money::new(Money::saturating_sum(amounts), self.currency)
     }
 }
 
