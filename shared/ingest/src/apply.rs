@@ -1,9 +1,9 @@
 //! Folding a new event into the stored state: order records, customer profiles and their
 //! purchase statistics, install state, and the platform's privacy requests.
 
-use aftersale_domain::{CustomerId, EventKind, OrderId, OrderRecord, PrivacyRequest, StoreEvent};
-use aftersale_ports::lifecycle;
+use aftersale_domain::{EventKind, OrderId, OrderRecord, StoreEvent};
 use aftersale_ports::{ShopState, Store, StoreError};
+use aftersale_ports::{lifecycle, redaction};
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
@@ -51,7 +51,7 @@ pub async fn apply(
             info!("shop uninstalled the app; no further messages will be sent");
         }
         EventKind::CustomerRedact(request) => {
-            let removed = redact_customer(store, event, request).await?;
+            let removed = redaction::redact_customer(store, &event.shop, request).await?;
             info!(removed, "customer redacted");
             record_audit(store, event, received_at).await?;
         }
@@ -96,26 +96,6 @@ async fn fold_order(store: &dyn Store, event: &StoreEvent, order_id: &OrderId) -
     Err(StoreError::Conflict {
         what: format!("order {order_id} (gave up after {MAX_CONFLICT_RETRIES} tries)"),
     })
-}
-
-async fn redact_customer(
-    store: &dyn Store,
-    event: &StoreEvent,
-    request: &PrivacyRequest,
-) -> Result<u64, StoreError> {
-    let guest = request.email.as_deref().map(CustomerId::for_guest_email);
-    let mut removed = 0;
-    for customer in request.customer_id.iter().chain(guest.iter()) {
-        removed += store
-            .redact_customer(&event.shop, Some(customer), &request.order_ids)
-            .await?;
-    }
-    if request.customer_id.is_none() && guest.is_none() {
-        removed += store
-            .redact_customer(&event.shop, None, &request.order_ids)
-            .await?;
-    }
-    Ok(removed)
 }
 
 /// Redaction deletes the request's own event with the rest; keep a copy without contact

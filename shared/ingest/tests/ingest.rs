@@ -262,7 +262,7 @@ async fn an_event_whose_first_attempt_died_is_finished_on_redelivery() {
     // Simulate a Lambda that recorded the event and died before folding it.
     let delivery = aftersale_platforms::Delivery {
         shop: ShopId::new(SHOP).unwrap(),
-        event_id: aftersale_platforms::shopify::event_id(Some("evt-crash"), None),
+        event_id: aftersale_platforms::shopify::event_id(Some("evt-crash"), None).unwrap(),
         triggered_at: None,
     };
     let events = aftersale_platforms::shopify::normalise(
@@ -461,4 +461,248 @@ async fn a_bad_shop_header_on_a_signed_body_is_dead_lettered() {
             .reason
             .contains("X-Shopify-Shop-Domain")
     );
+}
+
+fn json_fixture(path: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(path)).unwrap()
+}
+
+/// The attack from issue 9: two signed refunds of `Decimal::MAX` used to panic when added up,
+/// and the second delivery closed with no reply.
+#[tokio::test]
+async fn refunds_of_implausible_amounts_are_answered_and_dead_lettered() {
+    let (store, ingest) = setup();
+    let mut refund = json_fixture("shopify/refunds_create.json");
+    for tx in refund["transactions"].as_array_mut().unwrap() {
+        tx["amount"] = "79228162514264337593543950335".into();
+    }
+    for (i, id) in ["890088186047892319", "890088186047892320"].iter().enumerate() {
+        refund["id"] = serde_json::json!(id);
+        let body = serde_json::to_vec(&refund).unwrap();
+        let reply = ingest
+            .shopify(
+                &shopify_headers("refunds/create", &format!("evt-max-{i}"), &body),
+                &body,
+            )
+            .await;
+        assert_eq!((reply.status, reply.outcome), (StatusCode::OK, "dead-lettered"));
+    }
+    let letters = store.list_dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 2);
+    assert_eq!(
+        letters[0].reason,
+        "refunds/create: field `transactions.amount`: is implausibly large (more than 1000000000000 in any currency)"
+    );
+    assert_eq!(event_count(&store).await, 0);
+}
+
+/// Shopify often sends `orders/create` and `orders/paid` with one body: each dead letter is
+/// kept, and each replays into its own event.
+#[tokio::test]
+async fn dead_letters_of_two_topics_with_one_body_are_both_kept_and_both_replay() {
+    let (store, ingest) = setup();
+    let good = fixture("shopify/orders_create.json");
+    let broken = &good[..good.len() - 30];
+    for (topic, id) in [("orders/create", "evt-c"), ("orders/paid", "evt-p")] {
+        let reply = ingest.shopify(&shopify_headers(topic, id, broken), broken).await;
+        assert_eq!(reply.outcome, "dead-lettered");
+    }
+    // Shopify's retry of one of them (same event id) is still one letter.
+    ingest
+        .shopify(&shopify_headers("orders/paid", "evt-p", broken), broken)
+        .await;
+    let letters = store.list_dead_letters().await.unwrap();
+    let mut topics: Vec<&str> = letters.iter().map(|l| l.topic.as_str()).collect();
+    topics.sort();
+    assert_eq!(topics, ["orders/create", "orders/paid"]);
+
+    use base64::Engine;
+    for mut letter in letters {
+        letter.body_base64 = base64::engine::general_purpose::STANDARD.encode(&good);
+        assert_eq!(
+            ingest.replay(&mut letter).await.unwrap(),
+            ReplayOutcome::Stored { events: 1 }
+        );
+    }
+    let kinds: Vec<String> = store
+        .list_events(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event.kind_name().to_string())
+        .collect();
+    assert_eq!(kinds.len(), 2);
+    assert!(kinds.contains(&"order_placed".to_string()) && kinds.contains(&"order_paid".to_string()));
+}
+
+/// Issue 9: one event delivered under three spellings of the shop was stored three times.
+#[tokio::test]
+async fn one_event_under_three_spellings_of_the_shop_is_stored_once() {
+    let (store, ingest) = setup();
+    let body = fixture("shopify/orders_create.json");
+    let mut outcomes = Vec::new();
+    for spelling in [
+        "demo.myshopify.com",
+        "demo.myshopify.com.",
+        "demo.myshopify.com:443",
+        "DEMO.myshopify.com",
+    ] {
+        let mut headers = shopify_headers("orders/create", "evt-same", &body);
+        headers.insert("x-shopify-shop-domain", HeaderValue::from_static(spelling));
+        let reply = ingest.shopify(&headers, &body).await;
+        outcomes.push((spelling, reply.outcome, reply.stored, reply.duplicates));
+    }
+    assert_eq!(
+        outcomes,
+        [
+            ("demo.myshopify.com", "accepted", 1, 0),
+            ("demo.myshopify.com.", "dead-lettered", 0, 0),
+            ("demo.myshopify.com:443", "dead-lettered", 0, 0),
+            ("DEMO.myshopify.com", "accepted", 0, 1),
+        ]
+    );
+    assert_eq!(event_count(&store).await, 1);
+    let reasons: Vec<String> = store
+        .list_dead_letters()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.reason)
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r == "header X-Shopify-Shop-Domain: shop is not a *.myshopify.com domain"),
+        "{reasons:?}"
+    );
+    for hostile in ["evil.com", "..", "a/b", "user@demo.myshopify.com"] {
+        let mut headers = shopify_headers("orders/create", "evt-hostile", &body);
+        headers.insert("x-shopify-shop-domain", HeaderValue::from_static(hostile));
+        assert_eq!(
+            ingest.shopify(&headers, &body).await.outcome,
+            "dead-lettered",
+            "{hostile}"
+        );
+    }
+    assert_eq!(event_count(&store).await, 1);
+
+    // A WooCommerce site is one site however its URL is spelled.
+    let order = fixture("woocommerce/order_created.json");
+    let mut replies = Vec::new();
+    for source in [
+        "https://shop.example/",
+        "https://shop.example:443/",
+        "https://Shop.Example./",
+    ] {
+        let mut headers = woo_headers("order.created", &order);
+        headers.insert("x-wc-webhook-source", HeaderValue::from_static(source));
+        let reply = ingest.woocommerce(&headers, &order).await;
+        replies.push((reply.outcome, reply.stored, reply.duplicates));
+    }
+    assert_eq!(
+        replies,
+        [("accepted", 2, 0), ("accepted", 0, 2), ("accepted", 0, 2)]
+    );
+}
+
+/// Shopify's "Send test notification": the refunds/create sample has no time and no
+/// transactions. It is accepted, dated by `X-Shopify-Triggered-At`.
+#[tokio::test]
+async fn shopifys_test_notifications_are_accepted() {
+    let (store, ingest) = setup();
+    let mut sample = json_fixture("shopify/refunds_create.json");
+    sample["created_at"] = serde_json::Value::Null;
+    sample["processed_at"] = serde_json::Value::Null;
+    sample["transactions"] = serde_json::json!([]);
+    let body = serde_json::to_vec(&sample).unwrap();
+    let mut headers = shopify_headers("refunds/create", "evt-test", &body);
+    headers.insert(
+        "x-shopify-triggered-at",
+        HeaderValue::from_static("2026-11-22T11:59:58.123Z"),
+    );
+    let reply = ingest.shopify(&headers, &body).await;
+    assert_eq!((reply.outcome, reply.stored), ("accepted", 1));
+    let stored = store.list_events(None).await.unwrap();
+    assert_eq!(
+        stored[0].event.occurred_at.to_rfc3339(),
+        "2026-11-22T11:59:58.123+00:00"
+    );
+}
+
+/// Dead-letter reasons are logged and listed: they name the field, never the value.
+#[tokio::test]
+async fn dead_letter_reasons_quote_no_payload_value() {
+    let (store, ingest) = setup();
+    let mut order = json_fixture("shopify/orders_create.json");
+    order["line_items"][0]["quantity"] = "laura.rossi@example.com".into();
+    order["customer"]["first_name"] = serde_json::json!(["Laura"]);
+    let body = serde_json::to_vec(&order).unwrap();
+    ingest
+        .shopify(&shopify_headers("orders/create", "evt-pii", &body), &body)
+        .await;
+    let reason = &store.list_dead_letters().await.unwrap()[0].reason;
+    assert!(!reason.contains("laura") && !reason.contains("Laura"), "{reason}");
+    assert!(
+        reason.contains("line_items[0].quantity") || reason.contains("customer.first_name"),
+        "{reason}"
+    );
+}
+
+/// Issue 9: after `customers/redact`, the customer's dead letters (whole payloads) and their
+/// entry in the shop's statistics stayed behind.
+#[tokio::test]
+async fn a_redacted_customer_leaves_no_dead_letter_or_statistic_behind() {
+    let (store, ingest) = setup();
+    let shop = ShopId::new(SHOP).unwrap();
+    let order = fixture("shopify/orders_paid.json");
+    ingest
+        .shopify(&shopify_headers("orders/paid", "evt-1", &order), &order)
+        .await;
+    let spend = aftersale_ports::lifecycle::spend_table(store.as_ref(), &shop)
+        .await
+        .unwrap();
+    assert_eq!(
+        spend.spend.samples.len(),
+        1,
+        "the paid order counted in the shop's spend"
+    );
+    // The same customer's later delivery could not be parsed; another customer's neither.
+    let broken = &order[..order.len() - 30];
+    ingest
+        .shopify(&shopify_headers("orders/updated", "evt-2", broken), broken)
+        .await;
+    let mut other = json_fixture("shopify/orders_create.json");
+    other["id"] = serde_json::json!(1);
+    other["email"] = "someone.else@example.com".into();
+    other["contact_email"] = "someone.else@example.com".into();
+    other["customer"] = serde_json::json!({"id": 42, "email": "someone.else@example.com"});
+    other["currency"] = "EURO".into();
+    let other = serde_json::to_vec(&other).unwrap();
+    ingest
+        .shopify(&shopify_headers("orders/create", "evt-3", &other), &other)
+        .await;
+    assert_eq!(store.list_dead_letters().await.unwrap().len(), 2);
+
+    let redact = br#"{"shop_id": 1, "shop_domain": "demo.myshopify.com", "customer": {"id": 115310627314723954, "email": "john@example.com", "phone": null}, "orders_to_redact": []}"#;
+    ingest
+        .shopify(&shopify_headers("customers/redact", "evt-red", redact), redact)
+        .await;
+
+    use base64::Engine;
+    let letters = store.list_dead_letters().await.unwrap();
+    assert_eq!(letters.len(), 1, "another customer's dead letter stays");
+    for letter in &letters {
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(&letter.body_base64)
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("john@example.com") && !text.contains("jon@example.com"));
+        assert!(!text.contains("115310627314723954"));
+    }
+    let documents = aftersale_ports::Documents::list_documents(store.as_ref(), &shop, "")
+        .await
+        .unwrap();
+    let held =
+        serde_json::to_string(&documents.iter().map(|(k, v)| (k, &v.value)).collect::<Vec<_>>()).unwrap();
+    assert!(!held.contains("115310627314723954"), "{held}");
 }

@@ -83,8 +83,9 @@ pub mod keys {
     pub const SPEND: &str = "stats#spend";
     /// Per-unit supply samples of one product, for replenishment.
     pub fn supply(product_id: &str) -> String {
-        format!("stats#supply#{product_id}")
+        format!("{SUPPLY_PREFIX}{product_id}")
     }
+    pub const SUPPLY_PREFIX: &str = "stats#supply#";
 }
 
 /// Optimistic-concurrency retries before a caller gives up.

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod memory;
 mod messaging;
 mod records;
+pub mod redaction;
 mod traits;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};

@@ -230,6 +230,42 @@ pub async fn update_statistics<S: OrderRecords + Documents + ?Sized>(
     Ok(())
 }
 
+/// Takes the customer out of every shop statistic (net spend, gaps between orders, supply per
+/// product), for their redaction: the samples name them by id. Returns how many statistics
+/// changed.
+pub async fn forget_customer<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    let before = spend_table(store, shop).await?;
+    let after = documents::update::<SpendTable, _, S>(store, shop, keys::SPEND, |current| {
+        let current = current?;
+        let spend = current.spend.replacing(customer, BTreeMap::new())?;
+        Some(SpendTable {
+            currency: current.currency,
+            spend,
+        })
+    })
+    .await?;
+    changed += u64::from(after.is_some_and(|after| after != before));
+    let supplies = store.list_documents(shop, keys::SUPPLY_PREFIX).await?;
+    let sample_keys =
+        std::iter::once(keys::ORDER_GAPS.to_string()).chain(supplies.into_iter().map(|(k, _)| k));
+    for key in sample_keys {
+        let mut removed = false;
+        documents::update::<Samples<i64>, _, S>(store, shop, &key, |current| {
+            let next = current?.replacing(customer, BTreeMap::new());
+            removed = next.is_some();
+            next
+        })
+        .await?;
+        changed += u64::from(removed);
+    }
+    Ok(changed)
+}
+
 async fn replace_samples<S: Documents + ?Sized>(
     store: &S,
     shop: &ShopId,

@@ -187,6 +187,10 @@ impl DeadLetters for MemoryStore {
             .insert(letter.id.clone(), letter.clone());
         Ok(())
     }
+
+    async fn delete_dead_letter(&self, letter: &DeadLetter) -> Result<bool, StoreError> {
+        Ok(self.write().dead_letters.remove(&letter.id).is_some())
+    }
 }
 
 #[async_trait]

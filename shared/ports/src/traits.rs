@@ -49,6 +49,8 @@ pub trait DeadLetters: Send + Sync {
     async fn put_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError>;
     async fn list_dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError>;
     async fn update_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError>;
+    /// Erases a dead letter (its customer asked to be forgotten). Returns whether it was there.
+    async fn delete_dead_letter(&self, letter: &DeadLetter) -> Result<bool, StoreError>;
 }
 
 /// Install state per shop.

@@ -446,6 +446,17 @@ impl DeadLetters for SqliteStore {
         })
         .await
     }
+
+    async fn delete_dead_letter(&self, letter: &DeadLetter) -> Result<bool, StoreError> {
+        let id = letter.id.clone();
+        self.run(move |conn| {
+            let removed = conn
+                .execute("DELETE FROM dead_letters WHERE id = ?1", params![id])
+                .map_err(db)?;
+            Ok(removed > 0)
+        })
+        .await
+    }
 }
 
 #[async_trait]

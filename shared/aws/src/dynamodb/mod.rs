@@ -549,6 +549,11 @@ impl DeadLetters for DynamoDbStore {
     async fn update_dead_letter(&self, letter: &DeadLetter) -> Result<(), StoreError> {
         self.put(Self::dead_letter_item(letter)?).await
     }
+
+    async fn delete_dead_letter(&self, letter: &DeadLetter) -> Result<bool, StoreError> {
+        self.delete_if_present(keys::dead_letters(&letter.shop), &keys::dead_letter(&letter.id))
+            .await
+    }
 }
 
 #[async_trait]
