@@ -49,6 +49,7 @@ pub async fn all(store: &dyn Store) {
     documents(store).await;
     documents_are_listed_by_prefix(store).await;
     documents_go_with_their_customer_and_shop(store).await;
+    redaction_leaves_no_trace_of_the_customer(store).await;
 }
 
 /// `record_event` answers New once, then Duplicate with the applied flag `mark_applied` set;
@@ -1287,6 +1288,133 @@ pub async fn redact_shop_removes_flow_data(store: &dyn FlowStore) {
 }
 
 // ---- fixtures ----
+
+/// [`redaction::redact_customer`](crate::redaction::redact_customer) on this store: afterwards
+/// nothing the shop holds names the customer, neither a dead letter (a raw payload, parsed or
+/// truncated) nor a sample in the shop's statistics; another customer's and another shop's
+/// stay.
+pub async fn redaction_leaves_no_trace_of_the_customer(store: &dyn Store) {
+    use crate::documents::{self, keys};
+    use crate::lifecycle::{self, Sample, Samples};
+    use base64::Engine;
+    let encode = |body: &str| base64::engine::general_purpose::STANDARD.encode(body);
+    let shop = unique_shop("redact-trace");
+    let other_shop = unique_shop("redact-trace-other");
+    for (customer, order, event_id) in [("laura-7", "o-7", "e-7"), ("marco-8", "o-8", "e-8")] {
+        seed_customer(store, &shop, customer, order, event_id).await;
+        let record = store
+            .load_order(&shop, &order_id(order))
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        lifecycle::record_order(store, &shop, &record).await.unwrap();
+        lifecycle::update_statistics(store, &shop, &record).await.unwrap();
+    }
+    let sample = |customer: &str, value: i64| Sample {
+        customer: customer_id(customer),
+        at: at(0),
+        value,
+    };
+    let supply = Samples {
+        samples: [
+            ("o-7".to_string(), sample("laura-7", 86_400)),
+            ("o-8".to_string(), sample("marco-8", 3_600)),
+        ]
+        .into(),
+    };
+    documents::insert(store, &shop, &keys::supply("p1"), &supply)
+        .await
+        .unwrap();
+    let letters = [
+        (
+            shop.as_str(),
+            "trace-json",
+            r#"{"id": 99, "email": "LAURA-7@example.com", "total_price": "x"}"#,
+        ),
+        (
+            shop.as_str(),
+            "trace-cut",
+            r#"{"id": 98, "customer": {"id": "laura-7", "first_na"#,
+        ),
+        (
+            shop.as_str(),
+            "trace-marco",
+            r#"{"id": 97, "email": "marco-8@example.com"}"#,
+        ),
+        (
+            other_shop.as_str(),
+            "trace-other-shop",
+            r#"{"id": 99, "email": "laura-7@example.com"}"#,
+        ),
+    ];
+    for (letter_shop, id, body) in letters {
+        let mut letter = dead_letter(letter_shop, &format!("{id}-{shop}"), at(3));
+        letter.body_base64 = encode(body);
+        store.put_dead_letter(&letter).await.unwrap();
+    }
+
+    let request = aftersale_domain::PrivacyRequest {
+        customer_id: Some(customer_id("laura-7")),
+        email: Some("laura-7@example.com".into()),
+        phone: None,
+        order_ids: vec![],
+        request_id: None,
+    };
+    let removed = crate::redaction::redact_customer(store, &shop, &request)
+        .await
+        .unwrap();
+    assert!(removed > 0);
+
+    let held: Vec<String> = store
+        .list_dead_letters()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.id.ends_with(shop.as_str()))
+        .map(|l| {
+            let body = base64::engine::general_purpose::STANDARD
+                .decode(&l.body_base64)
+                .unwrap();
+            format!("{} {}", l.shop, String::from_utf8_lossy(&body))
+        })
+        .collect();
+    assert_eq!(
+        held.len(),
+        2,
+        "marco's and the other shop's dead letters stay: {held:?}"
+    );
+    assert!(
+        held.iter()
+            .all(|h| !h.contains(shop.as_str()) || !h.to_lowercase().contains("laura")),
+        "{held:?}"
+    );
+    let documents = store.list_documents(&shop, "").await.unwrap();
+    let text =
+        serde_json::to_string(&documents.iter().map(|(k, v)| (k, &v.value)).collect::<Vec<_>>()).unwrap();
+    assert!(
+        !text.contains("laura-7"),
+        "no document names the customer: {text}"
+    );
+    let spend = lifecycle::spend_table(store, &shop).await.unwrap();
+    assert_eq!(
+        spend
+            .spend
+            .samples
+            .values()
+            .map(|s| s.customer.as_str())
+            .collect::<Vec<_>>(),
+        ["marco-8"],
+        "another customer's spend stays"
+    );
+    assert_eq!(
+        crate::redaction::redact_customer(store, &shop, &request)
+            .await
+            .unwrap(),
+        0,
+        "a second redact finds nothing"
+    );
+}
 
 /// Fresh shop ids per call and per process, so runs never see each other's data.
 fn unique_shop(label: &str) -> ShopId {
