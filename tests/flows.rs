@@ -289,3 +289,51 @@ fn simulate_prints_the_customers_timeline() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.jsonl:1"));
 }
+
+/// Undoes the `.eml` quoted-printable encoding (RFC 2045), to read a part as a mail client shows it.
+fn unquote(qp: &str) -> String {
+    let joined = qp.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Issue 9: WooCommerce sends names HTML-encoded (`&ndash;`). They reached the text part as
+/// they were and the HTML part escaped twice (`&amp;ndash;`).
+#[test]
+fn woocommerce_names_read_as_plain_text_in_both_parts_of_the_thank_you() {
+    let server = Server::start();
+    let mut order: Value = serde_json::from_slice(&fixture("woocommerce/order_created.json")).unwrap();
+    order["line_items"][0]["name"] = "Ship Your Idea &ndash; Color".into();
+    order["billing"]["first_name"] = "Laura &amp; Co".into();
+    let (status, reply) = post_woocommerce(&server, "order.created", &serde_json::to_vec(&order).unwrap());
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(tick(&server, "2017-03-22T20:00:00Z")["sent"], 1);
+
+    let eml = unquote(&emails(&server)[0]);
+    let text_part = eml
+        .split("Content-Type: text/html")
+        .next()
+        .unwrap();
+    let html_part = eml.split("Content-Type: text/html").nth(1).unwrap();
+    assert!(text_part.contains("- Ship Your Idea – Color"), "{text_part}");
+    assert!(text_part.contains("Thanks, Laura & Co."), "{text_part}");
+    assert!(html_part.contains("<li>Ship Your Idea – Color"), "{html_part}");
+    assert!(html_part.contains("Laura &amp; Co"), "escaped once in HTML: {html_part}");
+    for part in [text_part, html_part] {
+        assert!(!part.contains("ndash") && !part.contains("&amp;amp;"), "{part}");
+    }
+}

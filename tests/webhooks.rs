@@ -261,3 +261,135 @@ fn privacy_webhooks_delete_the_customers_data() {
     assert_eq!(kinds(&events), ["customer_redact"]);
     assert!(!events[0].to_string().contains("john@example.com"));
 }
+
+/// Reads what the server answers on a raw connection until it closes it (or `limit` passes).
+fn read_until_closed(stream: &mut std::net::TcpStream, limit: std::time::Duration) -> String {
+    use std::io::Read;
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Issue 9: a client sending its headers a byte at a time held a connection for over 45 s.
+#[test]
+fn a_slowloris_client_is_dropped_within_seconds() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let server = Server::start();
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"POST /webhooks/shopify HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // One more header byte a second, as slowloris does, for at most 20 s.
+    let mut closed_at = None;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_secs(1));
+        if stream.write_all(b"X").is_err() {
+            closed_at = Some(started.elapsed());
+            break;
+        }
+        stream.set_nonblocking(true).unwrap();
+        let mut probe = [0u8; 1];
+        let gone = matches!(std::io::Read::read(&mut stream, &mut probe), Ok(0));
+        stream.set_nonblocking(false).unwrap();
+        if gone {
+            closed_at = Some(started.elapsed());
+            break;
+        }
+    }
+    let closed_at = closed_at.expect("the connection was still open after 20 s");
+    assert!(closed_at < Duration::from_secs(10), "dropped after {closed_at:?}");
+}
+
+/// A body sent slowly after complete headers gets 408, and the server stays healthy.
+#[test]
+fn a_body_that_never_arrives_gets_408() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let server = Server::start();
+    let address = server.base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let started = Instant::now();
+    stream
+        .write_all(b"POST /webhooks/shopify HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"id\":")
+        .unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(30));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request body not received in time"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    let health = reqwest::blocking::get(format!("{}/healthz", server.base)).unwrap();
+    assert_eq!(health.text().unwrap(), "ok");
+}
+
+/// A Content-Length over 1 MiB is refused at once, before any of the body is sent.
+#[test]
+fn a_declared_oversized_body_is_refused_before_it_is_read() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let server = Server::start();
+    let address = server.base.trim_start_matches("http://");
+    for path in ["/webhooks/shopify", "/webhooks/woocommerce"] {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let started = Instant::now();
+        let request = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let answer = read_until_closed(&mut stream, Duration::from_secs(5));
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(answer.contains("body too large"), "{path}: {answer}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{path}: {:?}", started.elapsed());
+    }
+}
+
+/// Anyone who can read `link.key` can forge links; `aftersale.db` holds customers' details.
+#[cfg(unix)]
+#[test]
+fn the_link_key_and_the_database_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start();
+    post_shopify(&server, "orders/create", "o-1", &fixture("shopify/orders_create.json"));
+    for file in ["link.key", "aftersale.db"] {
+        let mode = std::fs::metadata(server.data_dir().join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} is {:o}", mode & 0o777);
+    }
+}
+
+/// Issue 9: the attack on one order stopped every shop's sending. Two signed refunds with
+/// `Decimal::MAX` transactions each get an answer; the server goes on serving.
+#[test]
+fn refunds_of_decimal_max_get_an_answer_and_stop_nothing() {
+    let server = Server::start();
+    let mut refund: Value = serde_json::from_slice(&fixture("shopify/refunds_create.json")).unwrap();
+    for tx in refund["transactions"].as_array_mut().unwrap() {
+        tx["amount"] = "79228162514264337593543950335".into();
+    }
+    for (i, id) in [890088186047892319u64, 890088186047892320].iter().enumerate() {
+        refund["id"] = (*id).into();
+        let (status, reply) = post_shopify(
+            &server,
+            "refunds/create",
+            &format!("max-{i}"),
+            &serde_json::to_vec(&refund).unwrap(),
+        );
+        assert_eq!((status, reply.as_str()), (200, r#"{"outcome":"dead-lettered"}"#));
+    }
+    let letters = server.cli_json(&["dead-letters", "--json"]);
+    assert_eq!(letters.len(), 2);
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("field `transactions.amount`: is implausibly large (more than 1000000000000 in any currency)"),
+        "{}",
+        letters[0]["reason"]
+    );
+    let (status, _) = post_shopify(&server, "orders/paid", "o-1", &fixture("shopify/orders_paid.json"));
+    assert_eq!(status, 200, "the next order is still taken");
+    let out = server.cli(&["tick", "--now", "2026-11-22T12:00:00Z"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -72,8 +72,7 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         outbox = %local.outbox_dir.display(),
         "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /l/{{token}}, GET /healthz"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    crate::edge::serve(listener, app, shutdown_signal())
         .await
         .context("server failed")?;
     ticker.abort();

@@ -99,13 +99,54 @@ fn link_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     }
     let path = data_dir.join("link.key");
     match std::fs::read_to_string(&path) {
-        Ok(text) => hex::decode(text.trim()).with_context(|| format!("{} is not a hex key", path.display())),
+        Ok(text) => {
+            owner_only(&path)?;
+            hex::decode(text.trim()).with_context(|| format!("{} is not a hex key", path.display()))
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; 32];
             rand::rng().fill_bytes(&mut key);
-            std::fs::write(&path, hex::encode(key)).with_context(|| format!("writing {}", path.display()))?;
+            write_owner_only(&path, hex::encode(key).as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
             Ok(key.to_vec())
         }
         Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// Whoever reads the key can forge links (unsubscribe anyone, answer for anyone): it is
+/// created 0600, never readable by other local users.
+#[cfg(unix)]
+fn write_owner_only(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)
+}
+
+#[cfg(not(unix))]
+fn write_owner_only(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// A key written 0644 by an older version is restricted on first use.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {} to its owner", path.display()))?;
+        tracing::warn!(path = %path.display(), "the link key was readable by other users; it is now 0600");
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
 }

@@ -3,6 +3,7 @@
 mod backend;
 mod campaigns;
 mod commands;
+mod edge;
 mod flows;
 mod local;
 mod loyalty;

@@ -40,6 +40,11 @@ impl Reply {
         }
     }
 
+    /// 413, for a body over [`MAX_BODY_BYTES`].
+    pub fn too_large() -> Self {
+        Self::plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large")
+    }
+
     pub fn json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
     }
@@ -88,7 +93,7 @@ impl Ingest {
     /// `POST /webhooks/shopify`.
     pub async fn shopify(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
         if body.len() > MAX_BODY_BYTES {
-            return Reply::plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+            return Reply::too_large();
         }
         let Some(secret) = &self.secrets.shopify else {
             // Not bad input but a deployment without its secret: 503 makes Shopify retry
@@ -108,7 +113,7 @@ impl Ingest {
     /// `POST /webhooks/woocommerce`.
     pub async fn woocommerce(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
         if body.len() > MAX_BODY_BYTES {
-            return Reply::plain(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+            return Reply::too_large();
         }
         let signature_header = header(headers, "x-wc-webhook-signature");
         if signature_header.is_none() && woocommerce::is_creation_ping(body) {

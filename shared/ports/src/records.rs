@@ -41,7 +41,9 @@ pub enum DeadLetterStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {
     pub id: String,
-    /// The shop as the delivery named it; kept raw because it may be what was wrong.
+    /// The shop's id when the delivery named a valid one (so the shop's and its customers'
+    /// redaction find the letter), else the name as sent, which may be what was wrong. The
+    /// header itself is kept unchanged in `headers`.
     pub shop: String,
     pub platform: Platform,
     pub topic: String,

@@ -119,7 +119,11 @@ impl SqliteStore {
         Self::open(&data_dir.join("aftersale.db"))
     }
 
+    /// Opens (creating if needed) the database at `path`, readable by its owner only: it
+    /// holds customers' names, emails and addresses. SQLite gives its `-wal` and `-shm`
+    /// files the database's own permissions.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        owner_only(path)?;
         let conn = Connection::open(path).map_err(StoreError::backend)?;
         Self::init(conn)
     }
@@ -580,6 +584,30 @@ impl Privacy for SqliteStore {
         })
         .await
     }
+}
+
+/// Creates `path` with mode 0600 if it is missing, and takes group and other access away if
+/// an older version created it 0644.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    let mode = file.metadata().map_err(StoreError::backend)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::Backend(format!("cannot restrict {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
 }
 
 fn millis(at: DateTime<Utc>) -> i64 {

@@ -26,3 +26,29 @@ async fn sqlite_store_keeps_the_flow_store_contract() {
     let (_dir, store) = on_disk();
     contract::flows_all(&store).await;
 }
+
+/// The database holds customers' names and addresses: only its owner may read it, the WAL
+/// beside it included, and a file an older version made 0644 is restricted.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_is_readable_by_its_owner_only() {
+    use aftersale_ports::CustomerProfiles;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let (dir, store) = on_disk();
+    let shop = aftersale_domain::ShopId::new("demo.myshopify.com").unwrap();
+    let customer = aftersale_domain::Customer::bare(aftersale_domain::CustomerId::new("7").unwrap());
+    store.save_customer(&shop, &customer).await.unwrap();
+    let db = dir.path().join("aftersale.db");
+    assert_eq!(mode(&db), 0o600);
+    let wal = dir.path().join("aftersale.db-wal");
+    assert!(wal.exists());
+    assert_eq!(mode(&wal), 0o600);
+
+    let older = tempfile::tempdir().unwrap();
+    let path = older.path().join("aftersale.db");
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    SqliteStore::open_dir(older.path()).unwrap();
+    assert_eq!(mode(&path), 0o600);
+}
