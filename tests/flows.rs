@@ -324,15 +324,15 @@ fn woocommerce_names_read_as_plain_text_in_both_parts_of_the_thank_you() {
     assert_eq!(tick(&server, "2017-03-22T20:00:00Z")["sent"], 1);
 
     let eml = unquote(&emails(&server)[0]);
-    let text_part = eml
-        .split("Content-Type: text/html")
-        .next()
-        .unwrap();
+    let text_part = eml.split("Content-Type: text/html").next().unwrap();
     let html_part = eml.split("Content-Type: text/html").nth(1).unwrap();
     assert!(text_part.contains("- Ship Your Idea – Color"), "{text_part}");
     assert!(text_part.contains("Thanks, Laura & Co."), "{text_part}");
     assert!(html_part.contains("<li>Ship Your Idea – Color"), "{html_part}");
-    assert!(html_part.contains("Laura &amp; Co"), "escaped once in HTML: {html_part}");
+    assert!(
+        html_part.contains("Laura &amp; Co"),
+        "escaped once in HTML: {html_part}"
+    );
     for part in [text_part, html_part] {
         assert!(!part.contains("ndash") && !part.contains("&amp;amp;"), "{part}");
     }

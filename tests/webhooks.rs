@@ -319,7 +319,11 @@ fn a_body_that_never_arrives_gets_408() {
     let answer = read_until_closed(&mut stream, Duration::from_secs(30));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("request body not received in time"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     let health = reqwest::blocking::get(format!("{}/healthz", server.base)).unwrap();
     assert_eq!(health.text().unwrap(), "ok");
 }
@@ -339,7 +343,11 @@ fn a_declared_oversized_body_is_refused_before_it_is_read() {
         let answer = read_until_closed(&mut stream, Duration::from_secs(5));
         assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
         assert!(answer.contains("body too large"), "{path}: {answer}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{path}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{path}: {:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -349,7 +357,12 @@ fn a_declared_oversized_body_is_refused_before_it_is_read() {
 fn the_link_key_and_the_database_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let server = Server::start();
-    post_shopify(&server, "orders/create", "o-1", &fixture("shopify/orders_create.json"));
+    post_shopify(
+        &server,
+        "orders/create",
+        "o-1",
+        &fixture("shopify/orders_create.json"),
+    );
     for file in ["link.key", "aftersale.db"] {
         let mode = std::fs::metadata(server.data_dir().join(file))
             .unwrap_or_else(|e| panic!("{file}: {e}"))
@@ -381,14 +394,18 @@ fn refunds_of_decimal_max_get_an_answer_and_stop_nothing() {
     let letters = server.cli_json(&["dead-letters", "--json"]);
     assert_eq!(letters.len(), 2);
     assert!(
-        letters[0]["reason"]
-            .as_str()
-            .unwrap()
-            .ends_with("field `transactions.amount`: is implausibly large (more than 1000000000000 in any currency)"),
+        letters[0]["reason"].as_str().unwrap().ends_with(
+            "field `transactions.amount`: is implausibly large (more than 1000000000000 in any currency)"
+        ),
         "{}",
         letters[0]["reason"]
     );
-    let (status, _) = post_shopify(&server, "orders/paid", "o-1", &fixture("shopify/orders_paid.json"));
+    let (status, _) = post_shopify(
+        &server,
+        "orders/paid",
+        "o-1",
+        &fixture("shopify/orders_paid.json"),
+    );
     assert_eq!(status, 200, "the next order is still taken");
     let out = server.cli(&["tick", "--now", "2026-11-22T12:00:00Z"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
