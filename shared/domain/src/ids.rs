@@ -119,16 +119,18 @@ impl ShopId {
     pub fn from_domain(raw: &str) -> Result<Self, IdError> {
         let trimmed = raw.trim();
         let lower = trimmed.to_ascii_lowercase();
-        let without_scheme = match lower.split_once("://") {
-            Some(("http" | "https", rest)) => rest,
+        // A URL may carry a path, query or fragment after its host; a bare domain only a
+        // path (`shop.example/`), so `#` or `?` in one is refused as a character.
+        let (rest, ends_host): (&str, &[char]) = match lower.split_once("://") {
+            Some(("http" | "https", rest)) => (rest, &['/', '?', '#']),
             Some(_) => {
                 return Err(IdError::BadShop {
                     problem: "URL must be http or https",
                 });
             }
-            None => lower.as_str(),
+            None => (lower.as_str(), &['/']),
         };
-        let authority = without_scheme.split(['/', '?', '#']).next().unwrap_or_default();
+        let authority = rest.split(ends_host).next().unwrap_or_default();
         if authority.contains('@') {
             return Err(IdError::BadShop {
                 problem: "must not contain a user name ('@')",
@@ -302,6 +304,8 @@ mod tests {
             "-a.example",
             "a b.example",
             "shop_x.example",
+            "bad#shop",
+            "shop?x",
         ] {
             assert!(ShopId::from_domain(bad).is_err(), "{bad:?} must be refused");
         }
