@@ -253,6 +253,9 @@ async fn ssm_secure_strings_are_read_decrypted() {
         .name(&name)
         .value("s3cr3t-value")
         .r#type(ParameterType::SecureString)
+        // The SDK retries a put that moto was slow to answer; overwriting keeps that retry from
+        // failing with ParameterAlreadyExists for a write that had already succeeded.
+        .overwrite(true)
         .send()
         .await
         .unwrap();
