@@ -6,7 +6,7 @@ mod support;
 
 use aftersale_domain::lifecycle::vip::{TierName, TierStatus};
 use aftersale_domain::{Flow, Message, MessageClass, MessageStatus};
-use aftersale_rewards::{DiscountError, DiscountValue, UsageLimit};
+use aftersale_rewards::{CustomerEligibility, DiscountError, DiscountValue, UsageLimit};
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -645,12 +645,33 @@ async fn advocate_with_code(h: &Harness) -> String {
     h.tick(t0() + Duration::minutes(1)).await;
     let created = h.discounts.created();
     assert_eq!(created.len(), 1, "the shared code is a real discount first");
+    // By default a friend code serves first orders only, at most 50 of them.
     assert_eq!(
-        (created[0].code.as_str(), created[0].usage),
-        (code.as_str(), UsageLimit::OncePerCustomer)
+        (created[0].code.as_str(), created[0].usage, created[0].customers),
+        (
+            code.as_str(),
+            UsageLimit::OncePerCustomer {
+                max_total: std::num::NonZeroU32::new(50)
+            },
+            CustomerEligibility::FirstOrderOnly
+        )
     );
     assert!(h.email(Flow::Referral, "share").text.contains(&code));
     code
+}
+
+#[tokio::test]
+async fn a_friend_code_serves_anyone_when_first_order_only_is_off() {
+    let h = Harness::lifecycle(&[Flow::Referral]);
+    let config = format!("{REFERRAL}friend_code_first_order_only = false\n");
+    h.save_config(&shop(), &config).await;
+    h.set_clock(t0());
+    h.pay(&order("8001", "81", t0(), &[("950", 1, "40.00")])).await;
+    h.tick(t0() + Duration::minutes(1)).await;
+    let created = h.discounts.created();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].customers, CustomerEligibility::Anyone);
+    assert_eq!(created[0].usage, UsageLimit::OncePerCustomer { max_total: None });
 }
 
 #[tokio::test]

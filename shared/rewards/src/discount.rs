@@ -5,6 +5,7 @@ use aftersale_domain::{Currency, Money};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use std::num::NonZeroU32;
 
 /// Longest title we send; Shopify and WordPress both store titles as 255-character strings.
 pub const MAX_TITLE_LEN: usize = 255;
@@ -23,9 +24,21 @@ pub enum DiscountValue {
 pub enum UsageLimit {
     /// Once in total (and so once per customer): an advocate's reward.
     SingleUse,
-    /// Once per customer, any number of customers: the discount behind a personal referral
-    /// code that an advocate shares with many friends.
-    OncePerCustomer,
+    /// Once per customer: the discount behind a personal referral code that an advocate
+    /// shares with many friends. `max_total` caps the redemptions across all customers, so a
+    /// code posted on a coupon site stops after that many orders; `None` is no cap.
+    OncePerCustomer { max_total: Option<NonZeroU32> },
+}
+
+/// Who may redeem the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerEligibility {
+    /// Any customer, new or returning.
+    Anyone,
+    /// Only customers with no previous order: a referral's friend code is for newcomers, so a
+    /// leaked code must not become a standing discount for the shop's regulars. Shopify
+    /// enforces it at checkout; WooCommerce core cannot (see `woocommerce.rs`).
+    FirstOrderOnly,
 }
 
 /// A discount code to create. The title should be derived from what the discount is for
@@ -37,6 +50,7 @@ pub struct DiscountRequest {
     pub title: String,
     pub value: DiscountValue,
     pub usage: UsageLimit,
+    pub customers: CustomerEligibility,
     /// Smallest order subtotal the code applies to, if any.
     pub minimum_subtotal: Option<Money>,
     pub starts_at: DateTime<Utc>,
@@ -173,6 +187,7 @@ mod tests {
             title: "Referral reward for order #1042".to_string(),
             value: DiscountValue::Percentage(Decimal::from(10)),
             usage: UsageLimit::SingleUse,
+            customers: CustomerEligibility::Anyone,
             minimum_subtotal: Some(eur(50)),
             starts_at,
             ends_at: Some(starts_at + chrono::TimeDelta::days(90)),

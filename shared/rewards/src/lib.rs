@@ -25,7 +25,7 @@ mod woocommerce;
 
 pub use code::{CODE_ALPHABET, CODE_BODY_LEN, CodeError, CodePrefix, MAX_PREFIX_LEN, ReferralCode};
 pub use discount::{
-    CreatedDiscount, DiscountApi, DiscountError, DiscountRequest, DiscountValue, InvalidDiscount,
+    CreatedDiscount, CustomerEligibility, DiscountApi, DiscountError, DiscountRequest, DiscountValue, InvalidDiscount,
     MAX_TITLE_LEN, UsageLimit,
 };
 pub use fraud::{
@@ -36,5 +36,7 @@ pub use http::ClientConfigError;
 pub use memory::MemoryDiscounts;
 pub use reward::{CancelReason, FriendOrderState, RewardDecision, default_holding_period, reward_due};
 pub use secret::Secret;
-pub use shopify::{DEFAULT_SHOPIFY_API_VERSION, ShopifyDiscounts};
+pub use shopify::{
+    DEFAULT_SHOPIFY_API_VERSION, FIRST_ORDER_SEGMENT_NAME, FIRST_ORDER_SEGMENT_QUERY, ShopifyDiscounts,
+};
 pub use woocommerce::WooCommerceCoupons;

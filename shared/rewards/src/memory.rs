@@ -74,6 +74,7 @@ mod tests {
             title: format!("Referral reward {code}"),
             value: DiscountValue::Percentage(Decimal::from(10)),
             usage: UsageLimit::SingleUse,
+            customers: crate::discount::CustomerEligibility::Anyone,
             minimum_subtotal: None,
             starts_at: Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).single().expect("date"),
             ends_at: None,

@@ -14,6 +14,14 @@
 //! - `DiscountMinimumSubtotalInput { greaterThanOrEqualToSubtotal: Decimal }`:
 //!   <https://shopify.dev/docs/api/admin-graphql/2025-04/input-objects/DiscountMinimumSubtotalInput>
 //!
+//! - first-order-only codes: `customerSelection.customerSegments.add` with the id of a customer
+//!   segment whose query is `number_of_orders = 0`, found with the `segments(query:)` query or
+//!   created once per shop with `segmentCreate(name:, query:)` (both need `read_customers`, the
+//!   mutation also `write_customers`):
+//!   <https://shopify.dev/docs/api/admin-graphql/2025-01/input-objects/DiscountCustomerSegmentsInput>,
+//!   <https://shopify.dev/docs/api/admin-graphql/2025-01/queries/segments>,
+//!   <https://shopify.dev/docs/apps/build/marketing/customer-segments/manage>
+//!
 //! A taken code comes back as a `DiscountUserError` with code `TAKEN` on field
 //! `["basicCodeDiscount", "code"]`. From 2025-10 `customerSelection` is deprecated in favour of
 //! `context`; it is still accepted, and we pin 2025-01 by default. Rate limiting arrives as
@@ -21,7 +29,8 @@
 
 use crate::code::ReferralCode;
 use crate::discount::{
-    CreatedDiscount, DiscountApi, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
+    CreatedDiscount, CustomerEligibility, DiscountApi, DiscountError, DiscountRequest, DiscountValue,
+    UsageLimit,
 };
 use crate::http::{self, ClientConfigError};
 use crate::secret::Secret;
@@ -33,6 +42,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The Admin API version we target; Shopify supports each stable version for at least a year.
 pub const DEFAULT_SHOPIFY_API_VERSION: &str = "2025-01";
@@ -49,6 +59,26 @@ pub(crate) const CREATE_MUTATION: &str =
   }
 }";
 
+/// The customer segment behind first-order-only codes, by name so that every client finds
+/// the one segment a shop already has instead of creating another. Plain words: the
+/// `segments(query:)` search would read a colon as a field name.
+pub const FIRST_ORDER_SEGMENT_NAME: &str = "Aftersale new customers";
+/// Customers with no order at all: Shopify's own "Customers who haven't purchased".
+pub const FIRST_ORDER_SEGMENT_QUERY: &str = "number_of_orders = 0";
+
+/// Finds segments by name; the search is fuzzy, so the exact name is matched here.
+pub(crate) const SEGMENTS_QUERY: &str = "query segments($query: String!) {
+  segments(first: 50, query: $query) { nodes { id name query } }
+}";
+
+pub(crate) const SEGMENT_CREATE_MUTATION: &str =
+    "mutation segmentCreate($name: String!, $query: String!) {
+  segmentCreate(name: $name, query: $query) {
+    segment { id name query }
+    userErrors { field message }
+  }
+}";
+
 /// Creates discount codes in one Shopify shop.
 #[derive(Debug, Clone)]
 pub struct ShopifyDiscounts {
@@ -56,6 +86,8 @@ pub struct ShopifyDiscounts {
     endpoint: Url,
     /// Marked sensitive, so it prints as `Sensitive` in Debug output.
     access_token: HeaderValue,
+    /// The first-order segment's id once found or created, so a client asks only once.
+    first_order_segment: Arc<Mutex<Option<String>>>,
 }
 
 impl ShopifyDiscounts {
@@ -100,19 +132,109 @@ impl ShopifyDiscounts {
             client: http::client()?,
             endpoint,
             access_token: token,
+            first_order_segment: Arc::default(),
         })
     }
 
     async fn send(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
         request.validate()?;
-        let body = json!({ "query": CREATE_MUTATION, "variables": variables(request)? });
+        let segment = match request.customers {
+            CustomerEligibility::Anyone => None,
+            CustomerEligibility::FirstOrderOnly => Some(self.first_order_segment().await?),
+        };
+        let variables = variables(request, segment.as_deref())?;
+        let (status, text) = self.post(CREATE_MUTATION, variables).await?;
+        interpret(status, &text, &request.code)
+    }
+
+    async fn post(&self, query: &str, variables: Value) -> Result<(StatusCode, String), DiscountError> {
+        let body = json!({ "query": query, "variables": variables });
         let post = self
             .client
             .post(self.endpoint.clone())
             .header(ACCESS_TOKEN_HEADER, self.access_token.clone())
             .json(&body);
-        let (status, text) = http::send(PLATFORM, post).await?;
-        interpret(status, &text, &request.code)
+        http::send(PLATFORM, post).await
+    }
+
+    /// The id of the shop's first-order segment: the one already there, or a new one.
+    async fn first_order_segment(&self) -> Result<String, DiscountError> {
+        let cached = self
+            .first_order_segment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(id) = cached {
+            return Ok(id);
+        }
+        let id = match self.find_segment().await? {
+            Some(id) => id,
+            None => self.create_segment().await?,
+        };
+        *self
+            .first_order_segment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(id.clone());
+        Ok(id)
+    }
+
+    async fn find_segment(&self) -> Result<Option<String>, DiscountError> {
+        let (status, text) = self
+            .post(SEGMENTS_QUERY, json!({ "query": FIRST_ORDER_SEGMENT_NAME }))
+            .await?;
+        let data = graphql_data(status, &text).map_err(segment_context)?;
+        let nodes: Vec<Segment> = data
+            .pointer("/segments/nodes")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|_| unexpected("segments"))?
+            .ok_or_else(|| unexpected("segments"))?;
+        match nodes.into_iter().find(|s| s.name == FIRST_ORDER_SEGMENT_NAME) {
+            None => Ok(None),
+            Some(segment) if is_first_order_query(&segment.query) => Ok(Some(segment.id)),
+            // Someone edited it: trusting it could hand the friend discount to regulars again.
+            Some(segment) => Err(DiscountError::Permanent(format!(
+                "Shopify customer segment \"{FIRST_ORDER_SEGMENT_NAME}\" has the query `{}`, not \
+                 `{FIRST_ORDER_SEGMENT_QUERY}`: restore that query or delete the segment so \
+                 first-order-only friend codes stay first-order only",
+                segment.query
+            ))),
+        }
+    }
+
+    async fn create_segment(&self) -> Result<String, DiscountError> {
+        let (status, text) = self
+            .post(
+                SEGMENT_CREATE_MUTATION,
+                json!({ "name": FIRST_ORDER_SEGMENT_NAME, "query": FIRST_ORDER_SEGMENT_QUERY }),
+            )
+            .await?;
+        let data = graphql_data(status, &text).map_err(segment_context)?;
+        let payload: SegmentCreatePayload = data
+            .get("segmentCreate")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|_| unexpected("segmentCreate"))?
+            .ok_or_else(|| unexpected("segmentCreate"))?;
+        if let Some(segment) = payload.segment.filter(|_| payload.user_errors.is_empty()) {
+            tracing::info!(platform = PLATFORM, segment = %segment.id, "first-order customer segment created");
+            return Ok(segment.id);
+        }
+        // Another client may have created it in between (names are unique): use that one.
+        if let Some(id) = self.find_segment().await? {
+            return Ok(id);
+        }
+        let reasons: Vec<String> = payload.user_errors.iter().map(UserError::describe).collect();
+        Err(DiscountError::Permanent(format!(
+            "Shopify refused the first-order customer segment: {}",
+            if reasons.is_empty() {
+                "no segment and no reason".to_string()
+            } else {
+                reasons.join("; ")
+            }
+        )))
     }
 }
 
@@ -148,8 +270,44 @@ fn is_api_version(version: &str) -> bool {
             && b[5..].iter().all(u8::is_ascii_digit))
 }
 
-/// The mutation's variables, in the documented `DiscountCodeBasicInput` shape.
-pub(crate) fn variables(request: &DiscountRequest) -> Result<Value, DiscountError> {
+/// Whether a segment's query is ours, whatever its spacing or case.
+fn is_first_order_query(query: &str) -> bool {
+    let canonical = |q: &str| q.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    canonical(query) == canonical(FIRST_ORDER_SEGMENT_QUERY)
+}
+
+/// Says which step failed, so a missing `read_customers` scope is not mistaken for a
+/// discount problem.
+fn segment_context(err: DiscountError) -> DiscountError {
+    let add = |text: String| format!("while finding the first-order customer segment: {text}");
+    match err {
+        DiscountError::Permanent(text) => DiscountError::Permanent(add(text)),
+        DiscountError::Transient(text) => DiscountError::Transient(add(text)),
+        DiscountError::AlreadyExists => DiscountError::AlreadyExists,
+    }
+}
+
+fn unexpected(field: &str) -> DiscountError {
+    DiscountError::Permanent(format!("Shopify's answer has no readable {field} payload"))
+}
+
+/// The mutation's variables, in the documented `DiscountCodeBasicInput` shape. A first-order
+/// code is limited to `first_order_segment`, which the caller found or created.
+pub(crate) fn variables(
+    request: &DiscountRequest,
+    first_order_segment: Option<&str>,
+) -> Result<Value, DiscountError> {
+    let customer_selection = match (request.customers, first_order_segment) {
+        (CustomerEligibility::Anyone, _) => json!({ "all": true }),
+        (CustomerEligibility::FirstOrderOnly, Some(segment)) => {
+            json!({ "customerSegments": { "add": [segment] } })
+        }
+        (CustomerEligibility::FirstOrderOnly, None) => {
+            return Err(DiscountError::Permanent(
+                "a first-order-only discount needs the first-order customer segment".into(),
+            ));
+        }
+    };
     let value = match &request.value {
         // Shopify declares a GraphQL `Float` from 0.0 to 1.0, so the Decimal becomes a double
         // only here, on the wire; serde_json writes its shortest exact form (10 % is `0.1`).
@@ -169,12 +327,12 @@ pub(crate) fn variables(request: &DiscountRequest) -> Result<Value, DiscountErro
         "code": request.code.as_str(),
         "startsAt": request.starts_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         "endsAt": request.ends_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        "customerSelection": { "all": true },
+        "customerSelection": customer_selection,
         "customerGets": { "value": value, "items": { "all": true } },
         "appliesOncePerCustomer": true,
         "usageLimit": match request.usage {
             UsageLimit::SingleUse => Some(1),
-            UsageLimit::OncePerCustomer => None,
+            UsageLimit::OncePerCustomer { max_total } => max_total.map(|n| n.get()),
         },
     });
     if let Some(minimum) = &request.minimum_subtotal {
@@ -186,7 +344,7 @@ pub(crate) fn variables(request: &DiscountRequest) -> Result<Value, DiscountErro
 
 #[derive(Deserialize)]
 struct GraphqlResponse {
-    data: Option<Data>,
+    data: Option<Value>,
     /// An array of `{message, extensions: {code}}` in GraphQL answers; kept loose because
     /// Shopify's older error bodies use a plain string.
     errors: Option<Value>,
@@ -212,6 +370,20 @@ struct Node {
 }
 
 #[derive(Deserialize)]
+struct Segment {
+    id: String,
+    name: String,
+    query: String,
+}
+
+#[derive(Deserialize)]
+struct SegmentCreatePayload {
+    segment: Option<Segment>,
+    #[serde(rename = "userErrors", default)]
+    user_errors: Vec<UserError>,
+}
+
+#[derive(Deserialize)]
 struct UserError {
     field: Option<Vec<String>>,
     code: Option<String>,
@@ -230,42 +402,23 @@ impl UserError {
 
     fn describe(&self) -> String {
         let field = self.field.as_ref().map(|f| f.join(".")).unwrap_or_default();
-        let code = self.code.as_deref().unwrap_or("UNKNOWN");
-        format!("{field}: {} ({code})", self.message)
+        match self.code.as_deref() {
+            Some(code) => format!("{field}: {} ({code})", self.message),
+            // `segmentCreate` answers plain `UserError`s, which have no code.
+            None => format!("{field}: {}", self.message),
+        }
     }
 }
 
-/// Turns Shopify's answer into the port's result.
+/// Turns Shopify's answer to the discount mutation into the port's result.
 fn interpret(status: StatusCode, body: &str, code: &ReferralCode) -> Result<CreatedDiscount, DiscountError> {
-    if http::is_retryable(status) {
-        return Err(DiscountError::Transient(format!(
-            "Shopify answered {status}: {}",
-            http::snippet(body)
-        )));
-    }
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        return Err(DiscountError::Permanent(format!(
-            "Shopify answered {status}: check the access token and the write_discounts scope"
-        )));
-    }
-    if !status.is_success() {
-        return Err(DiscountError::Permanent(format!(
-            "Shopify answered {status}: {}",
-            http::snippet(body)
-        )));
-    }
-    let parsed: GraphqlResponse = serde_json::from_str(body).map_err(|_| {
-        DiscountError::Transient(format!(
-            "Shopify sent an unreadable answer: {}",
-            http::snippet(body)
-        ))
-    })?;
-    if let Some(errors) = parsed.errors.as_ref().filter(|e| !is_empty(e)) {
-        return Err(top_level_error(errors));
-    }
-    let payload = parsed.data.and_then(|d| d.create).ok_or_else(|| {
-        DiscountError::Permanent("Shopify's answer has no discountCodeBasicCreate payload".into())
-    })?;
+    let data = graphql_data(status, body)?;
+    let payload = serde_json::from_value::<Data>(data)
+        .ok()
+        .and_then(|d| d.create)
+        .ok_or_else(|| {
+            DiscountError::Permanent("Shopify's answer has no discountCodeBasicCreate payload".into())
+        })?;
     if payload.user_errors.iter().any(UserError::is_code_taken) {
         return Err(DiscountError::AlreadyExists);
     }
@@ -283,6 +436,38 @@ fn interpret(status: StatusCode, body: &str, code: &ReferralCode) -> Result<Crea
         platform_id: node.id,
         code: code.clone(),
     })
+}
+
+/// The `data` of any GraphQL answer, with HTTP failures and top-level errors classified.
+fn graphql_data(status: StatusCode, body: &str) -> Result<Value, DiscountError> {
+    if http::is_retryable(status) {
+        return Err(DiscountError::Transient(format!(
+            "Shopify answered {status}: {}",
+            http::snippet(body)
+        )));
+    }
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(DiscountError::Permanent(format!(
+            "Shopify answered {status}: check the access token and its scopes (write_discounts, \
+             and read_customers and write_customers for first-order-only codes)"
+        )));
+    }
+    if !status.is_success() {
+        return Err(DiscountError::Permanent(format!(
+            "Shopify answered {status}: {}",
+            http::snippet(body)
+        )));
+    }
+    let parsed: GraphqlResponse = serde_json::from_str(body).map_err(|_| {
+        DiscountError::Transient(format!(
+            "Shopify sent an unreadable answer: {}",
+            http::snippet(body)
+        ))
+    })?;
+    if let Some(errors) = parsed.errors.as_ref().filter(|e| !is_empty(e)) {
+        return Err(top_level_error(errors));
+    }
+    Ok(parsed.data.unwrap_or(Value::Null))
 }
 
 fn is_empty(errors: &Value) -> bool {
@@ -343,6 +528,7 @@ mod tests {
             title: "Referral reward for order #1042".into(),
             value,
             usage,
+            customers: CustomerEligibility::Anyone,
             minimum_subtotal: None,
             starts_at: Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).single().expect("date"),
             ends_at: None,
@@ -393,7 +579,7 @@ mod tests {
         let vars = variables(&request(
             DiscountValue::Percentage(Decimal::from(10)),
             UsageLimit::SingleUse,
-        ))
+        ), None)
         .expect("variables");
         let input = &vars["basicCodeDiscount"];
         assert_eq!(input["customerGets"]["value"]["percentage"], json!(0.1));
@@ -408,10 +594,10 @@ mod tests {
         let eur = Currency::new("EUR").expect("currency");
         let mut req = request(
             DiscountValue::FixedAmount(Money::new(Decimal::new(750, 2), eur)),
-            UsageLimit::OncePerCustomer,
+            UsageLimit::OncePerCustomer { max_total: None },
         );
         req.minimum_subtotal = Some(Money::new(Decimal::new(5000, 2), eur));
-        let vars = variables(&req).expect("variables");
+        let vars = variables(&req, None).expect("variables");
         let input = &vars["basicCodeDiscount"];
         assert_eq!(
             input["customerGets"]["value"]["discountAmount"],

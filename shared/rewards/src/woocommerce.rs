@@ -12,6 +12,14 @@
 //!
 //! WooCommerce coupons have no start date, so `starts_at` cannot be enforced there: the coupon
 //! works from the moment it is created.
+//!
+//! Nor can core WooCommerce limit a coupon to a customer's first order: it has no such
+//! restriction (only `email_restrictions`, a fixed allow-list). A
+//! [`CustomerEligibility::FirstOrderOnly`](crate::CustomerEligibility::FirstOrderOnly) coupon therefore gets what core offers: one use per
+//! customer (`usage_limit_per_user`, checked against the customer's account or billing email) and the
+//! request's total cap (`usage_limit`), so a leaked code stops after that many orders. The
+//! referral's attribution still refuses the advocate's reward for a friend who had ordered
+//! before.
 
 use crate::discount::{
     CreatedDiscount, DiscountApi, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
@@ -134,7 +142,7 @@ impl<'a> From<&'a DiscountRequest> for CouponBody<'a> {
             individual_use: true,
             usage_limit: match request.usage {
                 UsageLimit::SingleUse => Some(1),
-                UsageLimit::OncePerCustomer => None,
+                UsageLimit::OncePerCustomer { max_total } => max_total.map(|n| n.get()),
             },
             usage_limit_per_user: 1,
             date_expires: request
@@ -221,7 +229,8 @@ mod tests {
             code: ReferralCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
             title: "Referral reward for order #1042".into(),
             value: DiscountValue::Percentage(Decimal::new(1000, 2)),
-            usage: UsageLimit::OncePerCustomer,
+            usage: UsageLimit::OncePerCustomer { max_total: None },
+            customers: crate::discount::CustomerEligibility::Anyone,
             minimum_subtotal: None,
             starts_at,
             ends_at: None,

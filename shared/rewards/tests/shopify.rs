@@ -3,12 +3,13 @@
 mod common;
 
 use aftersale_rewards::{
-    DEFAULT_SHOPIFY_API_VERSION, DiscountApi, DiscountError, DiscountRequest, DiscountValue, Secret,
-    ShopifyDiscounts,
+    DEFAULT_SHOPIFY_API_VERSION, DiscountApi, DiscountError, DiscountRequest, DiscountValue,
+    FIRST_ORDER_SEGMENT_NAME, Secret, ShopifyDiscounts,
 };
 use axum::http::StatusCode;
-use common::{Server, eur, reward_request, serve};
-use serde_json::json;
+use common::{Server, eur, friend_code_request, reward_request, serve, serve_with};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 
 const PATH: &str = "/admin/api/2025-01/graphql.json";
 const TOKEN: &str = "shpat_local_test_token";
@@ -24,6 +25,74 @@ async fn shopify(status: StatusCode, response: &str) -> (ShopifyDiscounts, Serve
 const CREATED: &str = r#"{"data":{"discountCodeBasicCreate":{
     "codeDiscountNode":{"id":"gid://shopify/DiscountCodeNode/1057371297"},"userErrors":[]}},
     "extensions":{"cost":{"requestedQueryCost":10,"actualQueryCost":10}}}"#;
+
+fn client_for(server: &Server) -> ShopifyDiscounts {
+    let token = Secret::new(TOKEN).expect("token");
+    ShopifyDiscounts::with_base_url(&server.base_url, DEFAULT_SHOPIFY_API_VERSION, &token).expect("client")
+}
+
+/// A shop's segments as the stand-in keeps them: `(id, name, query)`.
+type Segments = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// A stand-in for a shop's GraphQL Admin API that keeps its customer segments: `segments`
+/// answers a fuzzy search (every segment whose name shares a word with the query, as
+/// Shopify's search does), `segmentCreate` adds one unless the name is taken, and
+/// `discountCodeBasicCreate` answers `discount`.
+async fn shop_with_segments(segments: Segments, discount: &'static str) -> Server {
+    serve_with(PATH, move |body| {
+        let query = body["query"].as_str().unwrap_or_default();
+        let vars = &body["variables"];
+        let mut segments = segments.lock().expect("lock");
+        let answer = if query.starts_with("query segments") {
+            let words: Vec<String> = vars["query"]
+                .as_str()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect();
+            let nodes: Vec<Value> = segments
+                .iter()
+                .filter(|(_, name, _)| name.split_whitespace().any(|w| words.contains(&w.to_lowercase())))
+                .map(|(id, name, query)| json!({ "id": id, "name": name, "query": query }))
+                .collect();
+            json!({ "data": { "segments": { "nodes": nodes } } }).to_string()
+        } else if query.contains("segmentCreate(") {
+            let name = vars["name"].as_str().unwrap_or_default().to_string();
+            if segments.iter().any(|(_, n, _)| *n == name) {
+                json!({ "data": { "segmentCreate": { "segment": null, "userErrors": [
+                    { "field": ["name"], "message": "Name has already been taken" }] } } })
+                .to_string()
+            } else {
+                let id = format!("gid://shopify/Segment/{}", 500 + segments.len());
+                let query = vars["query"].as_str().unwrap_or_default().to_string();
+                segments.push((id.clone(), name.clone(), query.clone()));
+                json!({ "data": { "segmentCreate": {
+                    "segment": { "id": id, "name": name, "query": query }, "userErrors": [] } } })
+                .to_string()
+            }
+        } else {
+            discount.to_string()
+        };
+        (StatusCode::OK, answer)
+    })
+    .await
+}
+
+fn operations(server: &Server) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| {
+            let query = r.body["query"].as_str().unwrap_or_default();
+            ["query segments", "segmentCreate(", "discountCodeBasicCreate("]
+                .into_iter()
+                .find(|op| query.contains(op))
+                .unwrap_or("other")
+                .trim_end_matches('(')
+                .to_string()
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn creates_a_discount_with_the_documented_mutation_and_token() {
@@ -167,4 +236,166 @@ async fn an_unreachable_shop_is_transient() {
         client.create_discount(&reward_request()).await,
         Err(DiscountError::Transient(_))
     ));
+}
+
+#[tokio::test]
+async fn a_first_order_code_is_limited_to_a_segment_created_once_per_shop() {
+    let segments = Segments::default();
+    let server = shop_with_segments(segments.clone(), CREATED).await;
+
+    // Two clients, as the engine builds one per use: the first creates the segment, the
+    // second finds it.
+    client_for(&server)
+        .create_discount(&friend_code_request())
+        .await
+        .expect("created");
+    let second = client_for(&server);
+    second.create_discount(&friend_code_request()).await.expect("created");
+    // The same client again asks Shopify nothing but the discount.
+    second.create_discount(&friend_code_request()).await.expect("created");
+
+    assert_eq!(
+        operations(&server),
+        [
+            "query segments",
+            "segmentCreate",
+            "discountCodeBasicCreate",
+            "query segments",
+            "discountCodeBasicCreate",
+            "discountCodeBasicCreate"
+        ]
+    );
+    let requests = server.requests();
+    assert_eq!(
+        requests[0].body["variables"],
+        json!({ "query": FIRST_ORDER_SEGMENT_NAME })
+    );
+    assert_eq!(
+        requests[1].body["variables"],
+        json!({ "name": "Aftersale new customers", "query": "number_of_orders = 0" })
+    );
+    assert_eq!(segments.lock().expect("lock").len(), 1, "one segment per shop");
+    for discount in [&requests[2], &requests[4], &requests[5]] {
+        assert_eq!(
+            discount.body["variables"],
+            json!({ "basicCodeDiscount": {
+                "title": "Aftersale referral code of customer 81",
+                "code": "FRIEND-K7M2P9QX4R",
+                "startsAt": "2025-03-15T09:00:00Z",
+                "endsAt": null,
+                "customerSelection": { "customerSegments": { "add": ["gid://shopify/Segment/500"] } },
+                "customerGets": { "value": { "percentage": 0.1 }, "items": { "all": true } },
+                "appliesOncePerCustomer": true,
+                "usageLimit": 50
+            }})
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_existing_segment_is_found_by_its_exact_name() {
+    let segments: Segments = Arc::new(Mutex::new(vec![
+        (
+            "gid://shopify/Segment/7".into(),
+            "New customers from Italy".into(),
+            "number_of_orders = 0 AND customer_countries CONTAINS 'IT'".into(),
+        ),
+        (
+            "gid://shopify/Segment/8".into(),
+            FIRST_ORDER_SEGMENT_NAME.into(),
+            "number_of_orders  =  0".into(),
+        ),
+    ]));
+    let server = shop_with_segments(segments.clone(), CREATED).await;
+    client_for(&server)
+        .create_discount(&friend_code_request())
+        .await
+        .expect("created");
+    assert_eq!(operations(&server), ["query segments", "discountCodeBasicCreate"]);
+    assert_eq!(
+        server.requests()[1].body["variables"]["basicCodeDiscount"]["customerSelection"],
+        json!({ "customerSegments": { "add": ["gid://shopify/Segment/8"] } })
+    );
+    assert_eq!(segments.lock().expect("lock").len(), 2, "nothing created");
+}
+
+#[tokio::test]
+async fn a_segment_of_that_name_with_another_query_is_refused() {
+    let segments: Segments = Arc::new(Mutex::new(vec![(
+        "gid://shopify/Segment/8".into(),
+        FIRST_ORDER_SEGMENT_NAME.into(),
+        "number_of_orders >= 0".into(),
+    )]));
+    let server = shop_with_segments(segments, CREATED).await;
+    assert_eq!(
+        client_for(&server).create_discount(&friend_code_request()).await,
+        Err(DiscountError::Permanent(
+            "Shopify customer segment \"Aftersale new customers\" has the query \
+             `number_of_orders >= 0`, not `number_of_orders = 0`: restore that query or delete \
+             the segment so first-order-only friend codes stay first-order only"
+                .into()
+        ))
+    );
+    assert_eq!(operations(&server), ["query segments"], "no discount for everyone");
+}
+
+#[tokio::test]
+async fn a_refused_segment_is_a_clear_permanent_error_and_no_discount_is_created() {
+    let server = serve_with(PATH, |body| {
+        let query = body["query"].as_str().unwrap_or_default();
+        let answer = if query.starts_with("query segments") {
+            r#"{"data":{"segments":{"nodes":[]}}}"#
+        } else if query.contains("segmentCreate(") {
+            r#"{"data":{"segmentCreate":{"segment":null,"userErrors":[
+                {"field":["query"],"message":"Query is invalid: number_of_orders is not supported"}]}}}"#
+        } else {
+            CREATED
+        };
+        (StatusCode::OK, answer.to_string())
+    })
+    .await;
+    assert_eq!(
+        client_for(&server).create_discount(&friend_code_request()).await,
+        Err(DiscountError::Permanent(
+            "Shopify refused the first-order customer segment: query: Query is invalid: \
+             number_of_orders is not supported"
+                .into()
+        ))
+    );
+    assert_eq!(
+        operations(&server),
+        ["query segments", "segmentCreate", "query segments"]
+    );
+}
+
+#[tokio::test]
+async fn a_token_without_read_customers_says_which_step_needs_it() {
+    let denied = r#"{"errors":[{"message":"Access denied for segments field. Required access: `read_customers` access scope.",
+        "extensions":{"code":"ACCESS_DENIED"}}]}"#;
+    let (client, server) = shopify(StatusCode::OK, denied).await;
+    assert_eq!(
+        client.create_discount(&friend_code_request()).await,
+        Err(DiscountError::Permanent(
+            "while finding the first-order customer segment: Shopify GraphQL error: Access denied \
+             for segments field. Required access: `read_customers` access scope."
+                .into()
+        ))
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn user_errors_on_a_first_order_discount_are_reported_with_their_field() {
+    let refused = r#"{"data":{"discountCodeBasicCreate":{"codeDiscountNode":null,"userErrors":[
+        {"field":["basicCodeDiscount","customerSelection","customerSegments","add"],"code":"INVALID",
+         "message":"Customer segment does not exist"}]}}}"#;
+    let server = shop_with_segments(Segments::default(), refused).await;
+    assert_eq!(
+        client_for(&server).create_discount(&friend_code_request()).await,
+        Err(DiscountError::Permanent(
+            "Shopify refused the discount: basicCodeDiscount.customerSelection.customerSegments.add: \
+             Customer segment does not exist (INVALID)"
+                .into()
+        ))
+    );
 }

@@ -6,7 +6,7 @@ use aftersale_rewards::{
     DiscountApi, DiscountError, DiscountRequest, DiscountValue, Secret, UsageLimit, WooCommerceCoupons,
 };
 use axum::http::StatusCode;
-use common::{Server, eur, reward_request, serve};
+use common::{Server, eur, friend_code_request, reward_request, serve};
 use serde_json::json;
 
 const PATH: &str = "/wp-json/wc/v3/coupons";
@@ -72,7 +72,7 @@ async fn a_shared_fixed_amount_code_is_fixed_cart_without_a_total_limit() {
     let (client, server) = woocommerce(StatusCode::CREATED, CREATED).await;
     let request = DiscountRequest {
         value: DiscountValue::FixedAmount(eur(500)),
-        usage: UsageLimit::OncePerCustomer,
+        usage: UsageLimit::OncePerCustomer { max_total: None },
         minimum_subtotal: None,
         ends_at: None,
         ..reward_request()
@@ -133,4 +133,24 @@ async fn an_unreachable_site_is_transient() {
         client.create_discount(&reward_request()).await,
         Err(DiscountError::Transient(_))
     ));
+}
+
+#[tokio::test]
+async fn a_first_order_friend_code_gets_one_use_per_customer_and_a_total_cap() {
+    let (client, server) = woocommerce(StatusCode::CREATED, CREATED).await;
+    client.create_discount(&friend_code_request()).await.expect("created");
+    // WooCommerce core has no first-order restriction: what it can enforce is sent, and
+    // nothing it would ignore or reject.
+    assert_eq!(
+        server.requests()[0].body,
+        json!({
+            "code": "FRIEND-K7M2P9QX4R",
+            "description": "Aftersale referral code of customer 81",
+            "discount_type": "percent",
+            "amount": "10",
+            "individual_use": true,
+            "usage_limit": 50,
+            "usage_limit_per_user": 1
+        })
+    );
 }

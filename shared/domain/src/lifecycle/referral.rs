@@ -5,6 +5,13 @@
 use crate::config::ConfigError;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::num::NonZeroU32;
+
+/// Orders one friend code serves in total when it is first-order only and the merchant set
+/// no cap: plenty for an advocate's real friends, a stop for a code posted on a coupon site.
+pub const DEFAULT_FRIEND_CODE_MAX_USES: u32 = 50;
+/// Largest cap accepted; above it a cap no longer limits a leak.
+const MAX_FRIEND_CODE_MAX_USES: u32 = 10_000;
 
 /// When a customer is invited to refer friends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +36,14 @@ pub struct ReferralConfig {
     pub friend_percent: Decimal,
     /// Smallest subtotal the friend's code applies to, in the shop's currency.
     pub friend_minimum_subtotal: Option<Decimal>,
+    /// The friend's code serves only customers with no previous order, so a leaked code is
+    /// no standing discount for everyone. Shopify enforces it at checkout (a customer
+    /// segment); WooCommerce core cannot, and gets one use per customer plus the cap below.
+    /// Off: anyone may use the code once.
+    pub friend_code_first_order_only: bool,
+    /// Orders one advocate's code may serve in total, across all friends. Unset: 50 while
+    /// `friend_code_first_order_only` is on, no cap when it is off.
+    pub friend_code_max_uses: Option<u32>,
     /// Percent off the advocate's next order, per friend whose order stuck.
     pub reward_percent: Decimal,
     /// How long a reward code works.
@@ -48,6 +63,8 @@ impl Default for ReferralConfig {
             code_prefix: "FRIEND".into(),
             friend_percent: Decimal::TEN,
             friend_minimum_subtotal: None,
+            friend_code_first_order_only: true,
+            friend_code_max_uses: None,
             reward_percent: Decimal::new(15, 0),
             reward_valid_days: 90,
             holding_days: 14,
@@ -90,6 +107,15 @@ impl ReferralConfig {
                 "must not be negative",
             ));
         }
+        if self
+            .friend_code_max_uses
+            .is_some_and(|n| n == 0 || n > MAX_FRIEND_CODE_MAX_USES)
+        {
+            return Err(invalid(
+                "flows.referral.friend_code_max_uses",
+                "must be between 1 and 10000 (leave it out for the default)",
+            ));
+        }
         if self.reward_valid_days == 0 || self.reward_valid_days > 730 {
             return Err(invalid(
                 "flows.referral.reward_valid_days",
@@ -109,5 +135,15 @@ impl ReferralConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The total number of orders one friend code may serve, if capped.
+    pub fn friend_code_usage_cap(&self) -> Option<NonZeroU32> {
+        let cap = match self.friend_code_max_uses {
+            Some(n) => n,
+            None if self.friend_code_first_order_only => DEFAULT_FRIEND_CODE_MAX_USES,
+            None => return None,
+        };
+        NonZeroU32::new(cap)
     }
 }

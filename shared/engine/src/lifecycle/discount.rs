@@ -6,7 +6,7 @@ use super::{Prepared, instant, parse_instant};
 use crate::Engine;
 use aftersale_domain::{Currency, Message, Money, Platform, ShopConfig};
 use aftersale_ports::StoreError;
-use aftersale_rewards::{DiscountError, DiscountRequest, DiscountValue, ReferralCode, UsageLimit};
+use aftersale_rewards::{CustomerEligibility, DiscountError, DiscountRequest, DiscountValue, ReferralCode, UsageLimit};
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use tracing::{info, warn};
@@ -39,6 +39,7 @@ impl Engine {
             title: format!("Aftersale win-back offer for customer {}", message.customer_id),
             value: DiscountValue::Percentage(percent),
             usage: UsageLimit::SingleUse,
+            customers: CustomerEligibility::Anyone,
             minimum_subtotal: None,
             starts_at: now,
             ends_at: parse_instant(message.details.get("offer_expires_at")),

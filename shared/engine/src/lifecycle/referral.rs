@@ -15,7 +15,7 @@ use aftersale_domain::{
 use aftersale_ports::documents::{self, keys};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{
-    CodePrefix, DiscountRequest, DiscountValue, FraudRules, FraudVerdict, FriendOrderState, Party,
+    CodePrefix, CustomerEligibility, DiscountRequest, DiscountValue, FraudRules, FraudVerdict, FriendOrderState, Party,
     PostalAddress, ReferralAttempt, ReferralCode, ReferralHistory, ReferredOrder, RewardDecision, UsageLimit,
     check_referral_with, reward_due,
 };
@@ -307,6 +307,7 @@ impl Engine {
                     title: format!("Aftersale referral reward for order {friend_order}"),
                     value: DiscountValue::Percentage(cfg.reward_percent),
                     usage: UsageLimit::SingleUse,
+                    customers: CustomerEligibility::Anyone,
                     minimum_subtotal: None,
                     starts_at: now,
                     ends_at: Some(ends_at),
@@ -320,7 +321,9 @@ impl Engine {
         }
     }
 
-    /// Makes the advocate's code a real discount before it is shared.
+    /// Makes the advocate's code a real discount before it is shared: by default for first
+    /// orders only and capped, so a code that leaks beyond the advocate's friends does not
+    /// serve the shop's regulars or an unlimited number of strangers.
     pub(super) async fn ensure_share_discount(
         &self,
         message: Message,
@@ -338,7 +341,14 @@ impl Engine {
             code: parse_code(code)?,
             title: format!("Aftersale referral code of customer {}", message.customer_id),
             value: DiscountValue::Percentage(cfg.friend_percent),
-            usage: UsageLimit::OncePerCustomer,
+            usage: UsageLimit::OncePerCustomer {
+                max_total: cfg.friend_code_usage_cap(),
+            },
+            customers: if cfg.friend_code_first_order_only {
+                CustomerEligibility::FirstOrderOnly
+            } else {
+                CustomerEligibility::Anyone
+            },
             minimum_subtotal: money(cfg.friend_minimum_subtotal, currency),
             starts_at: now,
             ends_at: None,

@@ -2,7 +2,7 @@
 //! records every request it receives, so tests can check exactly what the client sent.
 
 use aftersale_domain::{Currency, Money};
-use aftersale_rewards::{DiscountRequest, DiscountValue, ReferralCode, UsageLimit};
+use aftersale_rewards::{CustomerEligibility, DiscountRequest, DiscountValue, ReferralCode, UsageLimit};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
@@ -30,13 +30,23 @@ impl Server {
 
 /// Serves `POST {path}` on 127.0.0.1 with an OS-chosen port.
 pub async fn serve(path: &str, status: StatusCode, response: &str) -> Server {
+    let response = response.to_string();
+    serve_with(path, move |_| (status, response.clone())).await
+}
+
+/// Like [`serve`], with the answer chosen per request body, for a stateful stand-in.
+pub async fn serve_with<F>(path: &str, answer: F) -> Server
+where
+    F: Fn(&serde_json::Value) -> (StatusCode, String) + Send + Sync + 'static,
+{
     let requests = Arc::new(Mutex::new(Vec::new()));
     let recorder = Arc::clone(&requests);
-    let response = response.to_string();
+    let answer = Arc::new(answer);
     let app = Router::new().route(
         path,
         post(move |headers: HeaderMap, body: String| async move {
             let body = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+            let (status, response) = answer(&body);
             recorder.lock().expect("lock").push(Recorded { headers, body });
             (status, [(header::CONTENT_TYPE, "application/json")], response)
         }),
@@ -72,8 +82,26 @@ pub fn reward_request() -> DiscountRequest {
         title: "Aftersale referral reward: order 5001".to_string(),
         value: DiscountValue::Percentage(Decimal::from(10)),
         usage: UsageLimit::SingleUse,
+        customers: CustomerEligibility::Anyone,
         minimum_subtotal: Some(eur(5000)),
         starts_at,
         ends_at: Some(starts_at + chrono::TimeDelta::days(90)),
+    }
+}
+
+/// An advocate's friend code as referrals create it by default: 10 % off, once per customer,
+/// first orders only, at most 50 orders in all.
+pub fn friend_code_request() -> DiscountRequest {
+    DiscountRequest {
+        code: ReferralCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
+        title: "Aftersale referral code of customer 81".to_string(),
+        value: DiscountValue::Percentage(Decimal::from(10)),
+        usage: UsageLimit::OncePerCustomer {
+            max_total: std::num::NonZeroU32::new(50),
+        },
+        customers: CustomerEligibility::FirstOrderOnly,
+        minimum_subtotal: None,
+        starts_at: Utc.with_ymd_and_hms(2025, 3, 15, 9, 0, 0).single().expect("date"),
+        ends_at: None,
     }
 }
