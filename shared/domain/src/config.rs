@@ -628,6 +628,37 @@ mod tests {
     }
 
     #[test]
+    fn friend_codes_are_first_order_only_and_capped_unless_configured_otherwise() {
+        let referral = |text: &str| {
+            ShopConfig::from_toml(&format!("[flows.referral]\n{text}"), &shop()).map(|c| c.flows.referral)
+        };
+        let default = referral("").expect("default");
+        assert!(default.friend_code_first_order_only);
+        assert_eq!(default.friend_code_usage_cap().map(|n| n.get()), Some(50));
+
+        let off = referral("friend_code_first_order_only = false\n").expect("off");
+        assert!(!off.friend_code_first_order_only);
+        assert_eq!(off.friend_code_usage_cap(), None, "off: today's unlimited code");
+
+        let capped =
+            referral("friend_code_first_order_only = false\nfriend_code_max_uses = 20\n").expect("capped");
+        assert_eq!(capped.friend_code_usage_cap().map(|n| n.get()), Some(20));
+
+        for bad in ["0", "10001"] {
+            let err = referral(&format!("friend_code_max_uses = {bad}\n")).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "flows.referral.friend_code_max_uses: must be between 1 and 10000 (leave it out for the default)",
+                "{bad}"
+            );
+        }
+        let err = referral("friend_code_first_order_only = \"yes\"\n").unwrap_err();
+        assert!(err.to_string().contains("friend_code_first_order_only"), "{err}");
+        let err = referral("friend_code_first_orders_only = true\n").unwrap_err();
+        assert!(err.to_string().contains("friend_code_first_orders_only"), "{err}");
+    }
+
+    #[test]
     fn shop_domains_are_shopify_shops_or_host_names() {
         for good in [
             "demo.myshopify.com",

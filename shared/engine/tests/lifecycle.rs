@@ -914,7 +914,18 @@ async fn shopify_admin() -> (
             .get("x-shopify-access-token")
             .and_then(|v| v.to_str().ok())
             .map(String::from);
+        let query = body["query"].as_str().unwrap_or_default().to_string();
         seen.lock().unwrap().push((token, body));
+        // A shop without Aftersale's first-order segment yet: it is looked up, then created.
+        if query.starts_with("query segments") {
+            return Json(json!({"data": {"segments": {"nodes": []}}}));
+        }
+        if query.contains("segmentCreate(") {
+            return Json(
+                json!({"data": {"segmentCreate": {"segment": {"id": "gid://shopify/Segment/42",
+                "name": "Aftersale new customers", "query": "number_of_orders = 0"}, "userErrors": []}}}),
+            );
+        }
         Json(json!({"data": {"discountCodeBasicCreate": {
             "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/1057371297"}, "userErrors": []}}}))
     }
@@ -981,12 +992,22 @@ async fn the_shared_code_is_created_through_the_shopify_admin_api_with_the_shops
     let share = h.message(Flow::Referral, "share").await;
     assert_eq!(share.status, Sent, "{}", share.reason);
     let seen = seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].0.as_deref(), Some("shpat_local"));
-    let input = &seen[0].1["variables"]["basicCodeDiscount"];
+    assert_eq!(seen.len(), 3, "segment lookup, segment creation, discount");
+    assert!(
+        seen.iter()
+            .all(|(token, _)| token.as_deref() == Some("shpat_local"))
+    );
+    assert_eq!(seen[1].1["variables"]["query"], "number_of_orders = 0");
+    let input = &seen[2].1["variables"]["basicCodeDiscount"];
     assert_eq!(input["code"], share.details["code"].as_str());
     assert_eq!(input["customerGets"]["value"]["percentage"], 0.1);
     assert_eq!(input["appliesOncePerCustomer"], true);
+    assert_eq!(
+        input["customerSelection"],
+        json!({"customerSegments": {"add": ["gid://shopify/Segment/42"]}}),
+        "the friend code serves first orders only"
+    );
+    assert_eq!(input["usageLimit"], 50);
 }
 
 #[tokio::test]

@@ -25,8 +25,8 @@ mod woocommerce;
 
 pub use code::{CODE_ALPHABET, CODE_BODY_LEN, CodeError, CodePrefix, MAX_PREFIX_LEN, ReferralCode};
 pub use discount::{
-    CreatedDiscount, CustomerEligibility, DiscountApi, DiscountError, DiscountRequest, DiscountValue, InvalidDiscount,
-    MAX_TITLE_LEN, UsageLimit,
+    CreatedDiscount, CustomerEligibility, DiscountApi, DiscountError, DiscountRequest, DiscountValue,
+    InvalidDiscount, MAX_TITLE_LEN, UsageLimit,
 };
 pub use fraud::{
     FraudRules, FraudVerdict, Party, PostalAddress, ReferralAttempt, ReferralHistory, ReferredOrder,

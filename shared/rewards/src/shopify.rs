@@ -71,8 +71,7 @@ pub(crate) const SEGMENTS_QUERY: &str = "query segments($query: String!) {
   segments(first: 50, query: $query) { nodes { id name query } }
 }";
 
-pub(crate) const SEGMENT_CREATE_MUTATION: &str =
-    "mutation segmentCreate($name: String!, $query: String!) {
+pub(crate) const SEGMENT_CREATE_MUTATION: &str = "mutation segmentCreate($name: String!, $query: String!) {
   segmentCreate(name: $name, query: $query) {
     segment { id name query }
     userErrors { field message }
@@ -272,7 +271,12 @@ fn is_api_version(version: &str) -> bool {
 
 /// Whether a segment's query is ours, whatever its spacing or case.
 fn is_first_order_query(query: &str) -> bool {
-    let canonical = |q: &str| q.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    let canonical = |q: &str| {
+        q.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_ascii_lowercase()
+    };
     canonical(query) == canonical(FIRST_ORDER_SEGMENT_QUERY)
 }
 
@@ -576,10 +580,13 @@ mod tests {
 
     #[test]
     fn percentages_become_fractions_and_single_use_sets_a_usage_limit() {
-        let vars = variables(&request(
-            DiscountValue::Percentage(Decimal::from(10)),
-            UsageLimit::SingleUse,
-        ), None)
+        let vars = variables(
+            &request(
+                DiscountValue::Percentage(Decimal::from(10)),
+                UsageLimit::SingleUse,
+            ),
+            None,
+        )
         .expect("variables");
         let input = &vars["basicCodeDiscount"];
         assert_eq!(input["customerGets"]["value"]["percentage"], json!(0.1));

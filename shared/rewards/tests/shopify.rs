@@ -250,9 +250,15 @@ async fn a_first_order_code_is_limited_to_a_segment_created_once_per_shop() {
         .await
         .expect("created");
     let second = client_for(&server);
-    second.create_discount(&friend_code_request()).await.expect("created");
+    second
+        .create_discount(&friend_code_request())
+        .await
+        .expect("created");
     // The same client again asks Shopify nothing but the discount.
-    second.create_discount(&friend_code_request()).await.expect("created");
+    second
+        .create_discount(&friend_code_request())
+        .await
+        .expect("created");
 
     assert_eq!(
         operations(&server),
@@ -336,7 +342,11 @@ async fn a_segment_of_that_name_with_another_query_is_refused() {
                 .into()
         ))
     );
-    assert_eq!(operations(&server), ["query segments"], "no discount for everyone");
+    assert_eq!(
+        operations(&server),
+        ["query segments"],
+        "no discount for everyone"
+    );
 }
 
 #[tokio::test]

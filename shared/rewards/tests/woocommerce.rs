@@ -138,7 +138,10 @@ async fn an_unreachable_site_is_transient() {
 #[tokio::test]
 async fn a_first_order_friend_code_gets_one_use_per_customer_and_a_total_cap() {
     let (client, server) = woocommerce(StatusCode::CREATED, CREATED).await;
-    client.create_discount(&friend_code_request()).await.expect("created");
+    client
+        .create_discount(&friend_code_request())
+        .await
+        .expect("created");
     // WooCommerce core has no first-order restriction: what it can enforce is sent, and
     // nothing it would ignore or reject.
     assert_eq!(

@@ -6,7 +6,9 @@ use super::{Prepared, instant, parse_instant};
 use crate::Engine;
 use aftersale_domain::{Currency, Message, Money, Platform, ShopConfig};
 use aftersale_ports::StoreError;
-use aftersale_rewards::{CustomerEligibility, DiscountError, DiscountRequest, DiscountValue, ReferralCode, UsageLimit};
+use aftersale_rewards::{
+    CustomerEligibility, DiscountError, DiscountRequest, DiscountValue, ReferralCode, UsageLimit,
+};
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use tracing::{info, warn};
