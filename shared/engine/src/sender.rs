@@ -178,7 +178,7 @@ impl Engine {
             now,
             config: &config,
             platform,
-            shop_installed: shop_state.as_ref().is_none_or(|s| s.installed),
+            shop_installed: shop_state.as_ref().is_none_or(|s| s.is_installed()),
             order: record.as_ref(),
             customer: customer.as_ref(),
             suppressed,

@@ -2,7 +2,7 @@
 //! purchase statistics, install state, and the platform's privacy requests.
 
 use aftersale_domain::{EventKind, OrderId, OrderRecord, StoreEvent};
-use aftersale_ports::{ShopState, Store, StoreError};
+use aftersale_ports::{ShopState, ShopStatus, Store, StoreError};
 use aftersale_ports::{lifecycle, redaction};
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
@@ -42,13 +42,20 @@ pub async fn apply(
     }
     match &event.kind {
         EventKind::AppUninstalled => {
-            let state = ShopState {
-                platform: event.platform,
-                installed: false,
-                changed_at: event.occurred_at,
-            };
-            store.save_shop(&event.shop, &state).await?;
-            info!("shop uninstalled the app; no further messages will be sent");
+            // The rest of the record (scopes, webhooks) is kept: the data stays until
+            // `shop/redact`, and a reinstall picks up where the shop was.
+            let mut state = store
+                .load_shop(&event.shop)
+                .await?
+                .unwrap_or_else(|| ShopState::installed(event.platform, event.occurred_at));
+            if state.status == ShopStatus::Redacted {
+                info!("uninstall of an already redacted shop; nothing to do");
+            } else {
+                state.set_status(ShopStatus::Uninstalled, event.occurred_at);
+                state.token_expires_at = None;
+                store.save_shop(&event.shop, &state).await?;
+                info!("shop uninstalled the app; no further messages will be sent");
+            }
         }
         EventKind::CustomerRedact(request) => {
             let removed = redaction::redact_customer(store, &event.shop, request).await?;
@@ -67,11 +74,7 @@ pub async fn apply(
         }
         _ => {
             if event.order().is_some() && store.load_shop(&event.shop).await?.is_none() {
-                let state = ShopState {
-                    platform: event.platform,
-                    installed: true,
-                    changed_at: event.occurred_at,
-                };
+                let state = ShopState::installed(event.platform, event.occurred_at);
                 store.save_shop(&event.shop, &state).await?;
             }
         }

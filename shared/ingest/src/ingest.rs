@@ -1,7 +1,9 @@
 use crate::secrets::WebhookSecrets;
-use aftersale_domain::{Platform, ShopId, StoreEvent};
+use aftersale_domain::{EventKind, Platform, ShopId, StoreEvent};
 use aftersale_platforms::{Delivery, PayloadError, shopify, signature, woocommerce};
-use aftersale_ports::{Clock, DeadLetter, DeadLetterStatus, EventBus, Recorded, Store, StoreError};
+use aftersale_ports::{
+    Clock, DeadLetter, DeadLetterStatus, EventBus, Recorded, ShopTokens, Store, StoreError,
+};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
@@ -69,6 +71,8 @@ pub struct Ingest {
     bus: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
     secrets: WebhookSecrets,
+    /// Where Shopify Admin API tokens are kept, so `app/uninstalled` deletes the shop's.
+    tokens: Option<Arc<dyn ShopTokens>>,
 }
 
 impl Ingest {
@@ -83,7 +87,14 @@ impl Ingest {
             bus,
             clock,
             secrets,
+            tokens: None,
         }
+    }
+
+    /// Deletes a shop's stored Admin API token when it uninstalls the app.
+    pub fn with_tokens(mut self, tokens: Arc<dyn ShopTokens>) -> Self {
+        self.tokens = Some(tokens);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -192,6 +203,10 @@ impl Ingest {
                     Recorded::New => {}
                 }
                 crate::apply::apply(self.store.as_ref(), event, received_at).await?;
+                if let (EventKind::AppUninstalled, Some(tokens)) = (&event.kind, &self.tokens) {
+                    tokens.delete_token(&event.shop).await?;
+                    info!("the shop's Admin API token is deleted");
+                }
                 self.bus.publish(event).await?;
                 self.store.mark_applied(event).await?;
                 stored += 1;

@@ -89,7 +89,7 @@ async fn a_signed_shopify_order_is_stored_once() {
         .unwrap()
         .unwrap();
     assert_eq!(order.value.customer_id().unwrap().as_str(), "115310627314723954");
-    assert!(store.load_shop(&shop).await.unwrap().unwrap().installed);
+    assert!(store.load_shop(&shop).await.unwrap().unwrap().is_installed());
     let customer = store
         .load_customer(&shop, order.value.customer_id().unwrap())
         .await
@@ -302,7 +302,7 @@ async fn uninstall_and_redact_requests_are_honoured() {
             &uninstall,
         )
         .await;
-    assert!(!store.load_shop(&shop).await.unwrap().unwrap().installed);
+    assert!(!store.load_shop(&shop).await.unwrap().unwrap().is_installed());
 
     let redact = br#"{"shop_id": 1, "shop_domain": "demo.myshopify.com", "customer": {"id": 115310627314723954, "email": "john@example.com", "phone": null}, "orders_to_redact": [820982911946154508]}"#;
     let reply = ingest

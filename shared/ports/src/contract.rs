@@ -34,6 +34,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod install;
+
 /// Runs every check in this module.
 pub async fn all(store: &dyn Store) {
     event_dedupe(store).await;
@@ -50,6 +52,7 @@ pub async fn all(store: &dyn Store) {
     documents_are_listed_by_prefix(store).await;
     documents_go_with_their_customer_and_shop(store).await;
     redaction_leaves_no_trace_of_the_customer(store).await;
+    install::all(store).await;
 }
 
 /// `record_event` answers New once, then Duplicate with the applied flag `mark_applied` set;
@@ -262,15 +265,10 @@ pub async fn dead_letters(store: &dyn Store) {
 pub async fn shop_registry(store: &dyn Store) {
     let shop = unique_shop("registry");
     assert_eq!(store.load_shop(&shop).await.unwrap(), None);
-    let mut state = ShopState {
-        platform: Platform::Shopify,
-        installed: true,
-        changed_at: at(0),
-    };
+    let mut state = ShopState::installed(Platform::Shopify, at(0));
     store.save_shop(&shop, &state).await.unwrap();
     assert_eq!(store.load_shop(&shop).await.unwrap(), Some(state.clone()));
-    state.installed = false;
-    state.changed_at = at(9);
+    state.set_status(crate::ShopStatus::Uninstalled, at(9));
     store.save_shop(&shop, &state).await.unwrap();
     assert_eq!(store.load_shop(&shop).await.unwrap(), Some(state));
 }
@@ -358,11 +356,8 @@ pub async fn redact_shop(store: &dyn Store) {
     for s in [&shop, &other_shop] {
         seed_customer(store, s, "c1", "o1", "e1").await;
         store.record_event(&refund(s, "r1", "o1"), at(4)).await.unwrap();
-        let state = ShopState {
-            platform: Platform::Shopify,
-            installed: false,
-            changed_at: at(6),
-        };
+        let mut state = ShopState::installed(Platform::Shopify, at(0));
+        state.set_status(crate::ShopStatus::Uninstalled, at(6));
         store.save_shop(s, &state).await.unwrap();
     }
     let before_other = snapshot(store, &other_shop, &["c1"], &["o1"]).await;

@@ -8,6 +8,7 @@ pub mod contract;
 pub mod documents;
 mod error;
 mod flow_store;
+pub mod install;
 pub mod lifecycle;
 pub mod memory;
 mod messaging;
@@ -19,11 +20,15 @@ pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use documents::Documents;
 pub use error::StoreError;
 pub use flow_store::{Answers, FlowStore, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
+pub use install::{
+    InstallNonces, MemoryTokens, ShopState, ShopStatus, ShopToken, ShopTokens, WebhookOutcome, WebhookSync,
+    WebhookTopicState,
+};
 pub use messaging::{
     Mailbox, Mailer, OutgoingEmail, OutgoingSms, RecordingAlerts, RecordingMailer, RecordingSms, SendError,
     SentId, SmsKind, SmsSender, SupportAlerts, validate_e164,
 };
-pub use records::{DeadLetter, DeadLetterStatus, Recorded, ShopState, StoredEvent, Versioned};
+pub use records::{DeadLetter, DeadLetterStatus, Recorded, StoredEvent, Versioned};
 pub use traits::{
     CustomerProfiles, DeadLetters, EventBus, EventLog, NoEventBus, OrderRecords, Privacy, ShopRegistry, Store,
 };

@@ -3,8 +3,8 @@
 
 use crate::{Answers, Documents, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
 use crate::{
-    CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, ShopRegistry,
-    ShopState, StoreError, StoredEvent, Versioned,
+    CustomerProfiles, DeadLetter, DeadLetters, EventLog, InstallNonces, OrderRecords, Privacy, Recorded,
+    ShopRegistry, ShopState, StoreError, StoredEvent, Versioned,
 };
 use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::{
@@ -30,6 +30,8 @@ struct State {
     suppressions: HashMap<(ShopId, String), SuppressionReason>,
     configs: HashMap<ShopId, ShopConfig>,
     documents: BTreeMap<(ShopId, String), Versioned<serde_json::Value>>,
+    /// OAuth `state` nonces and their expiry.
+    nonces: HashMap<(ShopId, String), DateTime<Utc>>,
 }
 
 impl State {
@@ -45,6 +47,7 @@ impl State {
             + self.suppressions.len()
             + self.configs.len()
             + self.documents.len()
+            + self.nonces.len()
     }
 }
 
@@ -203,6 +206,36 @@ impl ShopRegistry for MemoryStore {
         self.write().shops.insert(shop.clone(), state.clone());
         Ok(())
     }
+
+    async fn list_shops(&self) -> Result<Vec<(ShopId, ShopState)>, StoreError> {
+        let mut shops: Vec<_> = self
+            .read()
+            .shops
+            .iter()
+            .map(|(shop, state)| (shop.clone(), state.clone()))
+            .collect();
+        shops.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(shops)
+    }
+}
+
+#[async_trait]
+impl InstallNonces for MemoryStore {
+    async fn save_nonce(
+        &self,
+        shop: &ShopId,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write()
+            .nonces
+            .insert((shop.clone(), nonce.to_string()), expires_at);
+        Ok(())
+    }
+
+    async fn take_nonce(&self, shop: &ShopId, nonce: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self.write().nonces.remove(&(shop.clone(), nonce.to_string())))
+    }
 }
 
 #[async_trait]
@@ -269,6 +302,7 @@ impl Privacy for MemoryStore {
         state.suppressions.retain(|(s, _), _| s != shop);
         state.configs.remove(shop);
         state.documents.retain(|(s, _), _| s != shop);
+        state.nonces.retain(|(s, _), _| s != shop);
         // Dead letters hold raw payloads, customer details included.
         state
             .dead_letters

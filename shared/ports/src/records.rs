@@ -56,11 +56,3 @@ pub struct DeadLetter {
     pub status: DeadLetterStatus,
     pub attempts: u32,
 }
-
-/// Whether a shop has Aftersale installed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShopState {
-    pub platform: Platform,
-    pub installed: bool,
-    pub changed_at: DateTime<Utc>,
-}

@@ -1,4 +1,4 @@
-use crate::{DeadLetter, Documents, Recorded, ShopState, StoreError, StoredEvent, Versioned};
+use crate::{DeadLetter, Documents, InstallNonces, Recorded, ShopState, StoreError, StoredEvent, Versioned};
 use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -53,11 +53,13 @@ pub trait DeadLetters: Send + Sync {
     async fn delete_dead_letter(&self, letter: &DeadLetter) -> Result<bool, StoreError>;
 }
 
-/// Install state per shop.
+/// Install state per shop (see [`crate::install`]).
 #[async_trait]
 pub trait ShopRegistry: Send + Sync {
     async fn load_shop(&self, shop: &ShopId) -> Result<Option<ShopState>, StoreError>;
     async fn save_shop(&self, shop: &ShopId, state: &ShopState) -> Result<(), StoreError>;
+    /// Every shop with an install record, by shop id (`aftersale shops`).
+    async fn list_shops(&self) -> Result<Vec<(ShopId, ShopState)>, StoreError>;
 }
 
 /// Deletion on the platform's GDPR requests.
@@ -77,11 +79,19 @@ pub trait Privacy: Send + Sync {
 
 /// Everything a store offers; adapters implement the parts, this comes for free.
 pub trait Store:
-    EventLog + OrderRecords + CustomerProfiles + DeadLetters + ShopRegistry + Privacy + Documents
+    EventLog + OrderRecords + CustomerProfiles + DeadLetters + ShopRegistry + Privacy + Documents + InstallNonces
 {
 }
-impl<T: EventLog + OrderRecords + CustomerProfiles + DeadLetters + ShopRegistry + Privacy + Documents> Store
-    for T
+impl<
+    T: EventLog
+        + OrderRecords
+        + CustomerProfiles
+        + DeadLetters
+        + ShopRegistry
+        + Privacy
+        + Documents
+        + InstallNonces,
+> Store for T
 {
 }
 

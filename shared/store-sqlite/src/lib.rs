@@ -11,14 +11,19 @@ use aftersale_domain::{
 use aftersale_ports::documents::keys::customer_prefix;
 use aftersale_ports::{Answers, Documents, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
 use aftersale_ports::{
-    CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, ShopRegistry,
-    ShopState, StoreError, StoredEvent, Versioned,
+    CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, StoreError,
+    StoredEvent, Versioned,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+mod install;
+mod sealed_tokens;
+
+pub use sealed_tokens::{SealedTokens, TokenKeyError};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS events (
@@ -100,6 +105,18 @@ CREATE TABLE IF NOT EXISTS documents (
     version INTEGER NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (shop, key)
+);
+-- single-use OAuth `state` values (see `install.rs`)
+CREATE TABLE IF NOT EXISTS oauth_nonces (
+    shop TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (shop, nonce)
+);
+-- Admin API tokens, sealed with AES-256-GCM under the data dir's token.key (`sealed_tokens.rs`)
+CREATE TABLE IF NOT EXISTS shop_tokens (
+    shop TEXT PRIMARY KEY,
+    sealed TEXT NOT NULL
 );
 "#;
 
@@ -464,26 +481,6 @@ impl DeadLetters for SqliteStore {
 }
 
 #[async_trait]
-impl ShopRegistry for SqliteStore {
-    async fn load_shop(&self, shop: &ShopId) -> Result<Option<ShopState>, StoreError> {
-        let shop = shop.to_string();
-        self.run(move |conn| {
-            read_one(
-                conn,
-                "shop",
-                "SELECT body FROM shops WHERE shop = ?1",
-                params![shop],
-            )
-        })
-        .await
-    }
-
-    async fn save_shop(&self, shop: &ShopId, state: &ShopState) -> Result<(), StoreError> {
-        self.put_shop_document("shops", shop, to_json(state)?).await
-    }
-}
-
-#[async_trait]
 impl Privacy for SqliteStore {
     async fn redact_customer(
         &self,
@@ -572,6 +569,8 @@ impl Privacy for SqliteStore {
                 "suppressions",
                 "shop_configs",
                 "documents",
+                "oauth_nonces",
+                "shop_tokens",
                 // Dead letters hold raw payloads, customer details included.
                 "dead_letters",
             ] {

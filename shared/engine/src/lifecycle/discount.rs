@@ -68,7 +68,7 @@ impl Engine {
             ));
         };
         let shop_state = self.store.load_shop(&message.shop).await?;
-        if shop_state.as_ref().is_some_and(|s| !s.installed) {
+        if shop_state.as_ref().is_some_and(|s| !s.is_installed()) {
             return Ok(Prepared::skip("shop uninstalled"));
         }
         let platform = shop_state.map_or(Platform::Shopify, |s| s.platform);
