@@ -6,14 +6,16 @@ use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsSms, load_config};
 use aftersale_engine::Senders;
 use aftersale_engine::discounts::{AdminApiDiscounts, EnvSecrets};
 use aftersale_outbox::{FileAlerts, FileMailer, FileSms};
-use aftersale_ports::{Clock, FlowStore};
-use aftersale_store_sqlite::SqliteStore;
+use aftersale_ports::{Clock, FlowStore, ShopTokens};
+use aftersale_store_sqlite::{SealedTokens, SqliteStore};
 use anyhow::Context;
 use aws_config::SdkConfig;
 use std::sync::Arc;
 
 pub struct Backend {
     pub store: Arc<dyn FlowStore>,
+    /// Shops' Admin API tokens: SSM SecureStrings on AWS, sealed under `token.key` locally.
+    pub tokens: Arc<dyn ShopTokens>,
     /// Set when running on AWS (or an emulator at `AWS_ENDPOINT_URL`).
     aws: Option<SdkConfig>,
 }
@@ -33,13 +35,17 @@ impl Backend {
             let store: Arc<dyn FlowStore> = Arc::new(DynamoDbStore::from_config(&config, table));
             return Ok(Backend {
                 store,
+                tokens: Arc::new(aftersale_aws::SsmShopTokens::from_config(&config)),
                 aws: Some(config),
             });
         }
         let store = SqliteStore::open_dir(args.data_dir())
             .with_context(|| format!("opening the embedded store in {}", args.data_dir().display()))?;
+        let tokens = SealedTokens::open(store.clone(), args.data_dir())
+            .with_context(|| format!("the token key in {}", args.data_dir().display()))?;
         Ok(Backend {
             store: Arc::new(store),
+            tokens: Arc::new(tokens),
             aws: None,
         })
     }

@@ -60,8 +60,15 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         );
     }
     let ingest = Arc::new(local.ingest(secrets));
-    let app =
-        aftersale_ingest::router(ingest).merge(aftersale_engine::feedback::router(Arc::clone(&local.engine)));
+    let shopify_app = crate::shops::shopify_app(
+        Arc::clone(&local.store) as Arc<dyn Store>,
+        Arc::clone(&local.tokens),
+        Arc::clone(local.engine.clock()),
+        Some(&options.public_url),
+    );
+    let app = aftersale_ingest::router(ingest)
+        .merge(aftersale_engine::feedback::router(Arc::clone(&local.engine)))
+        .merge(crate::shops::routes(shopify_app));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -70,7 +77,7 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         address = %listener.local_addr()?,
         data_dir = %store_args.data_dir().display(),
         outbox = %local.outbox_dir.display(),
-        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /l/{{token}}, GET /healthz"
+        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /shopify/install, GET /shopify/callback, GET /l/{{token}}, GET /healthz"
     );
     crate::edge::serve(listener, app, shutdown_signal())
         .await

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 pub struct Local {
     pub store: Arc<dyn FlowStore>,
+    pub tokens: Arc<dyn aftersale_ports::ShopTokens>,
     pub engine: Arc<Engine>,
     pub outbox_dir: PathBuf,
 }
@@ -63,6 +64,7 @@ impl Local {
             ..Settings::default()
         };
         let store = Arc::clone(&backend.store);
+        let tokens = Arc::clone(&backend.tokens);
         let engine = Arc::new(Engine::new(
             Arc::clone(&store),
             senders,
@@ -73,6 +75,7 @@ impl Local {
         ));
         Ok(Local {
             store,
+            tokens,
             engine,
             outbox_dir: data_dir.join("outbox"),
         })
@@ -87,6 +90,7 @@ impl Local {
             Arc::clone(self.engine.clock()),
             secrets,
         )
+        .with_tokens(Arc::clone(&self.tokens))
     }
 }
 

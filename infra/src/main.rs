@@ -9,6 +9,7 @@ mod local;
 mod loyalty;
 mod reports;
 mod secrets_file;
+mod shops;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -184,6 +185,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every shop with its platform, status (installed / uninstalled / redacted), scopes,
+    /// webhooks and their health, token expiry, and last event received.
+    Shops {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The public base URL webhooks should be delivered to; registrations elsewhere show as stale.
+        #[arg(long, env = "AFTERSALE_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The Shopify app: operations on installed shops.
+    Shopify {
+        #[command(subcommand)]
+        action: ShopifyAction,
+    },
     /// List dead letters, or replay them after a fix.
     DeadLetters {
         #[command(flatten)]
@@ -291,6 +309,25 @@ enum CampaignAction {
     List {
         #[arg(long)]
         shop: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShopifyAction {
+    /// Register every webhook Aftersale needs in the shop (the step install runs): lists the
+    /// existing subscriptions, creates the missing ones, moves wrong URIs. Running it again
+    /// changes nothing.
+    SyncWebhooks {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The shop (e.g. demo.myshopify.com).
+        #[arg(long)]
+        shop: String,
+        /// Base of the delivery URL (`{public}/webhooks/shopify`).
+        #[arg(long, env = "AFTERSALE_PUBLIC_URL")]
+        public_url: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -432,6 +469,20 @@ fn main() -> ExitCode {
                 now,
                 json,
             } => reports::customers(&store, &shop, tier.as_deref(), now, json).await,
+            Command::Shops {
+                store,
+                public_url,
+                json,
+            } => shops::shops(&store, public_url.as_deref(), json).await,
+            Command::Shopify {
+                action:
+                    ShopifyAction::SyncWebhooks {
+                        store,
+                        shop,
+                        public_url,
+                        json,
+                    },
+            } => shops::sync_webhooks(&store, &shop, public_url.as_deref(), json).await,
             Command::DeadLetters {
                 store,
                 json,

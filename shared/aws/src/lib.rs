@@ -1,5 +1,5 @@
 //! AWS adapters for Aftersale's ports: [`DynamoDbStore`] (the `Store`), [`SesMailer`],
-//! [`SnsSms`], [`SnsAlerts`], [`SnsEventBus`] and [`SsmSecrets`].
+//! [`SnsSms`], [`SnsAlerts`], [`SnsEventBus`], [`SsmSecrets`] and [`SsmShopTokens`].
 //!
 //! Build one [`aws_config::SdkConfig`] with [`load_config`] at start-up and every adapter from
 //! it. It follows the default credential chain and honours `AWS_ENDPOINT_URL` (and the
@@ -11,6 +11,7 @@ mod send_error;
 mod ses;
 mod sns;
 mod ssm;
+mod ssm_tokens;
 
 pub use dynamodb::{
     DEFAULT_EVENT_RETENTION_DAYS, DynamoDbStore, FINISHED_MESSAGE_RETENTION_DAYS, TableStatus,
@@ -19,6 +20,7 @@ pub use dynamodb::{
 pub use ses::SesMailer;
 pub use sns::{SnsAlerts, SnsEventBus, SnsSms};
 pub use ssm::{SecretError, SsmSecrets};
+pub use ssm_tokens::{DEFAULT_SHOP_PARAMETER_PREFIX, SsmShopTokens};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;

@@ -706,3 +706,48 @@ async fn a_redacted_customer_leaves_no_dead_letter_or_statistic_behind() {
         serde_json::to_string(&documents.iter().map(|(k, v)| (k, &v.value)).collect::<Vec<_>>()).unwrap();
     assert!(!held.contains("115310627314723954"), "{held}");
 }
+
+#[tokio::test]
+async fn an_uninstall_deletes_the_token_but_keeps_the_install_record_for_a_reinstall() {
+    use aftersale_ports::{MemoryTokens, ShopState, ShopStatus, ShopToken, ShopTokens};
+    let store = Arc::new(MemoryStore::new());
+    let tokens = Arc::new(MemoryTokens::new());
+    let secrets = WebhookSecrets {
+        shopify: Secret::new(SHOPIFY_SECRET),
+        ..WebhookSecrets::default()
+    };
+    let ingest = Ingest::new(
+        store.clone(),
+        Arc::new(NoEventBus),
+        Arc::new(ManualClock::new(chrono::Utc::now())),
+        secrets,
+    )
+    .with_tokens(tokens.clone());
+    let shop = ShopId::new(SHOP).unwrap();
+    let mut installed = ShopState::installed(aftersale_domain::Platform::Shopify, chrono::Utc::now());
+    installed.scopes = vec!["read_orders".into()];
+    installed.token_expires_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
+    store.save_shop(&shop, &installed).await.unwrap();
+    let token = ShopToken {
+        access_token: "shpat_x".into(),
+        scopes: vec!["read_orders".into()],
+        expires_at: installed.token_expires_at,
+        refresh_token: Some("shprt_x".into()),
+        refresh_token_expires_at: None,
+    };
+    tokens.save_token(&shop, &token).await.unwrap();
+
+    let uninstall = fixture("shopify/app_uninstalled.json");
+    let reply = ingest
+        .shopify(
+            &shopify_headers("app/uninstalled", "evt-u1", &uninstall),
+            &uninstall,
+        )
+        .await;
+    assert_eq!(reply.json(), r#"{"outcome":"accepted","stored":1}"#);
+    assert_eq!(tokens.load_token(&shop).await.unwrap(), None);
+    let state = store.load_shop(&shop).await.unwrap().unwrap();
+    assert_eq!(state.status, ShopStatus::Uninstalled);
+    assert_eq!(state.scopes, ["read_orders"], "kept until shop/redact");
+    assert_eq!(state.token_expires_at, None);
+}

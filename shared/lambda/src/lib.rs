@@ -8,7 +8,9 @@ mod ses_events;
 pub use flow::{run_flow, run_flows};
 pub use ses_events::run_ses_events;
 
-use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms, SsmSecrets, load_config};
+use aftersale_aws::{
+    DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms, SsmSecrets, SsmShopTokens, load_config,
+};
 use aftersale_domain::{Flow, ShopId};
 use aftersale_engine::discounts::{AdminApiDiscounts, SecretSource};
 use aftersale_engine::{Engine, Senders, Settings};
@@ -117,11 +119,27 @@ pub async fn ingest() -> anyhow::Result<Ingest> {
         Some(arn) => Arc::new(SnsEventBus::new(aws_sdk_sns::Client::new(&config), arn)),
         None => Arc::new(NoEventBus),
     };
-    Ok(Ingest::new(
+    // `app/uninstalled` deletes the shop's token (only Shopify sends it).
+    Ok(
+        Ingest::new(store(&config).await?, bus, Arc::new(SystemClock), secrets)
+            .with_tokens(Arc::new(SsmShopTokens::from_config(&config))),
+    )
+}
+
+/// The shopify-app function: DynamoDB (install records, nonces, the refresh lease), shops'
+/// tokens as SSM SecureStrings, and the app's credentials: `SHOPIFY_API_KEY`, the secret from
+/// `SHOPIFY_API_SECRET_PARAM` (or `SHOPIFY_API_SECRET`), `AFTERSALE_PUBLIC_URL`, optional
+/// `SHOPIFY_SCOPES`.
+pub async fn shopify_app() -> anyhow::Result<aftersale_shopify_app::ShopifyApp> {
+    let config = load_config().await;
+    let ssm = SsmSecrets::from_config(&config);
+    let secret = secret(&ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM").await?;
+    let settings = aftersale_shopify_app::AppSettings::from_env(None, secret)?;
+    Ok(aftersale_shopify_app::ShopifyApp::with_shopify(
         store(&config).await?,
-        bus,
+        Arc::new(SsmShopTokens::from_config(&config)),
         Arc::new(SystemClock),
-        secrets,
+        settings,
     ))
 }
 

@@ -260,6 +260,50 @@ impl ShopTokens for MemoryTokens {
     }
 }
 
+/// Why a call to the platform failed, in words fit for a merchant's page or an operator's
+/// terminal. Never carries a token or secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformError {
+    /// The platform refused the request (bad code, revoked token, missing scope): retrying
+    /// the same request will not help.
+    #[error("{0}")]
+    Rejected(String),
+    /// The platform could not be reached or answered 5xx/429: try again later.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The OAuth token endpoint of a platform (Shopify: `/admin/oauth/access_token`).
+#[async_trait]
+pub trait TokenGrants: Send + Sync {
+    /// Exchanges an authorization code (used once, right after the callback is verified).
+    async fn exchange_code(
+        &self,
+        shop: &ShopId,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ShopToken, PlatformError>;
+    /// Trades a refresh token for a new access token and a new refresh token.
+    async fn refresh(
+        &self,
+        shop: &ShopId,
+        refresh_token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ShopToken, PlatformError>;
+}
+
+/// Makes a shop's webhook subscriptions match what Aftersale needs, all delivered to `uri`.
+#[async_trait]
+pub trait WebhookRegistrar: Send + Sync {
+    async fn sync_webhooks(
+        &self,
+        shop: &ShopId,
+        access_token: &str,
+        uri: &str,
+        now: DateTime<Utc>,
+    ) -> Result<WebhookSync, PlatformError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

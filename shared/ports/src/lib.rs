@@ -21,8 +21,8 @@ pub use documents::Documents;
 pub use error::StoreError;
 pub use flow_store::{Answers, FlowStore, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
 pub use install::{
-    InstallNonces, MemoryTokens, ShopState, ShopStatus, ShopToken, ShopTokens, WebhookOutcome, WebhookSync,
-    WebhookTopicState,
+    InstallNonces, MemoryTokens, PlatformError, ShopState, ShopStatus, ShopToken, ShopTokens, TokenGrants,
+    WebhookOutcome, WebhookRegistrar, WebhookSync, WebhookTopicState,
 };
 pub use messaging::{
     Mailbox, Mailer, OutgoingEmail, OutgoingSms, RecordingAlerts, RecordingMailer, RecordingSms, SendError,

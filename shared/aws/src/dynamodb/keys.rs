@@ -47,6 +47,12 @@ pub(crate) const DOCUMENT_PREFIX: &str = "DOC#";
 /// readers must know every shard ever used, so only ever raise it together with a migration.
 pub(crate) const DUE_SHARDS: u64 = 4;
 
+/// GSI2 partition listing every shop's install record (`aftersale shops`). Written only when
+/// a shop's install state changes, so it is never hot.
+pub(crate) const SHOPS_PARTITION: &str = "SHOPS";
+/// Sort-key prefix of OAuth `state` nonces in their shop's partition.
+pub(crate) const NONCE_PREFIX: &str = "OAUTH#";
+
 /// GSI1 partition listing every dead letter of every shop (a handful: it is an alarm).
 pub(crate) const DEAD_LETTERS_PARTITION: &str = "DEADLETTERS";
 /// GSI1 sort-key prefix of events, for `begins_with` in `list_events`.

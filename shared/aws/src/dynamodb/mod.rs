@@ -11,6 +11,7 @@
 
 mod documents;
 mod flows;
+mod install;
 mod keys;
 mod table;
 
@@ -19,8 +20,8 @@ pub use table::{TableStatus, create_table};
 
 use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
 use aftersale_ports::{
-    CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, ShopRegistry,
-    ShopState, StoreError, StoredEvent, Versioned,
+    CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, StoreError,
+    StoredEvent, Versioned,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -553,25 +554,6 @@ impl DeadLetters for DynamoDbStore {
     async fn delete_dead_letter(&self, letter: &DeadLetter) -> Result<bool, StoreError> {
         self.delete_if_present(keys::dead_letters(&letter.shop), &keys::dead_letter(&letter.id))
             .await
-    }
-}
-
-#[async_trait]
-impl ShopRegistry for DynamoDbStore {
-    async fn load_shop(&self, shop: &ShopId) -> Result<Option<ShopState>, StoreError> {
-        self.get_json(keys::shop(shop), keys::SK_META, &format!("shop {shop}"))
-            .await
-    }
-
-    async fn save_shop(&self, shop: &ShopId, state: &ShopState) -> Result<(), StoreError> {
-        self.put_document(
-            shop,
-            keys::shop(shop),
-            keys::SK_META,
-            to_json(state, "shop state")?,
-            keys::SK_META,
-        )
-        .await
     }
 }
 

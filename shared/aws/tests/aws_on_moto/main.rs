@@ -7,4 +7,5 @@
 
 mod dynamodb;
 mod messaging;
+mod shop_tokens;
 mod support;

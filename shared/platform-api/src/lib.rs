@@ -1,0 +1,8 @@
+//! Every HTTP client Aftersale has of a shop platform's own API, each behind a small port of
+//! `aftersale-ports` so the logic above never sees HTTP:
+//!
+//! - [`shopify`]: OAuth (the authorize URL, the callback's query signature, the code and
+//!   refresh-token grants) and the GraphQL Admin API (webhook registration), pinned to one
+//!   API version, [`shopify::API_VERSION`].
+
+pub mod shopify;
