@@ -33,6 +33,9 @@ pub struct Subscription {
 
 #[derive(Default)]
 pub struct FakeState {
+    /// The app credentials the token endpoint accepts.
+    pub api_key: String,
+    pub api_secret: String,
     /// Codes Shopify would hand out on approval; each works once.
     pub codes: HashSet<String>,
     /// Every JSON body the token endpoint received.
@@ -62,7 +65,14 @@ pub struct FakeShopify {
 
 impl FakeShopify {
     pub async fn start() -> Self {
+        Self::start_with(API_KEY, API_SECRET).await
+    }
+
+    /// A Shopify that knows the app by these credentials.
+    pub async fn start_with(api_key: &str, api_secret: &str) -> Self {
         let state = Arc::new(Mutex::new(FakeState {
+            api_key: api_key.into(),
+            api_secret: api_secret.into(),
             expires_in: Some(3600),
             refresh_delay_ms: 150,
             ..FakeState::default()
@@ -121,12 +131,13 @@ fn oauth_error(description: &str) -> Response {
 }
 
 async fn token(State(state): State<Arc<Mutex<FakeState>>>, Json(body): Json<Value>) -> Response {
-    let delay = {
+    let (delay, known) = {
         let mut s = state.lock().unwrap();
         s.token_requests.push(body.clone());
-        s.refresh_delay_ms
+        let known = body["client_id"] == s.api_key.as_str() && body["client_secret"] == s.api_secret.as_str();
+        (s.refresh_delay_ms, known)
     };
-    if body["client_id"] != API_KEY || body["client_secret"] != API_SECRET {
+    if !known {
         return oauth_error("Invalid client credentials");
     }
     if body["grant_type"] == "refresh_token" {

@@ -1,0 +1,189 @@
+//! The Shopify app end to end through the real binary: `aftersale serve` with the documented
+//! test seams (`AFTERSALE_SHOPIFY_BASE_URL` pointing at a local Shopify, `SHOPIFY_API_KEY`,
+//! `SHOPIFY_API_SECRET`, `AFTERSALE_PUBLIC_URL`), a merchant's install, orders, an uninstall,
+//! and what `aftersale shops` and `aftersale tick` then say.
+
+#[path = "../shared/shopify-app/tests/fake_shopify/mod.rs"]
+mod fake_shopify;
+#[path = "support/mod.rs"]
+mod support;
+
+use fake_shopify::FakeShopify;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use support::*;
+
+const SHOP: &str = "demo.myshopify.com";
+const PUBLIC: &str = "https://aftersale.example";
+const API_KEY: &str = "e2e-api-key";
+
+/// Shopify's query signature, made here independently: hex HMAC-SHA256 of the sorted pairs.
+fn signed_callback(state: &str, code: &str) -> String {
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let mut pairs = [
+        format!("code={code}"),
+        "host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw".to_string(),
+        format!("shop={SHOP}"),
+        format!("state={state}"),
+        format!("timestamp={timestamp}"),
+    ];
+    pairs.sort();
+    let message = pairs.join("&");
+    let mut mac = Hmac::<Sha256>::new_from_slice(SHOPIFY_SECRET.as_bytes()).unwrap();
+    mac.update(message.as_bytes());
+    format!("{message}&hmac={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn shops(server: &Server) -> Vec<Value> {
+    server.cli_json(&["shops", "--json", "--public-url", PUBLIC])
+}
+
+#[test]
+fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let shopify = runtime.block_on(FakeShopify::start_with(API_KEY, SHOPIFY_SECRET));
+    let server = Server::start_with(
+        &[],
+        &[
+            ("AFTERSALE_SHOPIFY_BASE_URL", shopify.base_url.as_str()),
+            ("SHOPIFY_API_KEY", API_KEY),
+            ("AFTERSALE_PUBLIC_URL", PUBLIC),
+        ],
+    );
+
+    // Install: the browser is sent to the shop's admin with a fresh state.
+    let install = client()
+        .get(format!("{}/shopify/install?shop={SHOP}", server.base))
+        .send()
+        .unwrap();
+    assert_eq!(install.status(), 302);
+    let location = url::Url::parse(install.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(location.host_str(), Some(SHOP));
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+
+    // The merchant approves; Shopify redirects back with a signed code.
+    shopify.approve("e2e-code");
+    let callback = client()
+        .get(format!(
+            "{}/shopify/callback?{}",
+            server.base,
+            signed_callback(&state, "e2e-code")
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(callback.status(), 200);
+    let page = callback.text().unwrap();
+    assert!(page.contains("demo.myshopify.com is connected"), "{page}");
+    assert!(page.contains("Webhooks registered: 13 of 13."), "{page}");
+    let subscriptions = shopify.lock().subscriptions.clone();
+    assert_eq!(subscriptions.len(), 13);
+    assert!(
+        subscriptions
+            .iter()
+            .all(|s| s.uri == "https://aftersale.example/webhooks/shopify")
+    );
+
+    // The shop is listed as installed, everything healthy.
+    let listed = shops(&server);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let shop = &listed[0];
+    assert_eq!(shop["shop"], SHOP);
+    assert_eq!(shop["platform"], "shopify");
+    assert_eq!(shop["status"], "installed");
+    assert!(
+        shop["scopes"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("write_discounts"))
+    );
+    assert_eq!(shop["webhooks"]["registered"], 13);
+    assert_eq!(shop["webhooks"]["health"], "healthy");
+    assert_eq!(shop["token"]["stored"], true);
+    assert!(shop["token"]["expires_at"].is_string());
+    assert_eq!(shop["last_event_at"], Value::Null);
+    let text = server.cli(&["shops", "--public-url", PUBLIC]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("demo.myshopify.com (shopify): installed since"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "webhooks:   13 of 13 registered at https://aftersale.example/webhooks/shopify: healthy"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("token:      expires "), "{text}");
+
+    // The token is nowhere in the data dir in clear.
+    let token = shopify.lock().access_token.clone();
+    for entry in std::fs::read_dir(server.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&token),
+                "{} holds the token",
+                path.display()
+            );
+        }
+    }
+
+    // An order plans its messages; then the merchant uninstalls.
+    let order = fixture("shopify/orders_create.json");
+    assert_eq!(post_shopify(&server, "orders/create", "o-1", &order).0, 200);
+    let uninstall = fixture("shopify/app_uninstalled.json");
+    let (status, body) = post_shopify(&server, "app/uninstalled", "u-1", &uninstall);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"outcome":"accepted","stored":1}"#)
+    );
+
+    let listed = shops(&server);
+    assert_eq!(listed[0]["status"], "uninstalled");
+    assert_eq!(listed[0]["token"]["stored"], false, "the token is deleted");
+    assert_eq!(listed[0]["last_event"], "app_uninstalled");
+    assert!(
+        listed[0]["scopes"].as_array().unwrap().len() > 1,
+        "kept until shop/redact"
+    );
+
+    // Ticks send nothing for it; its planned messages end skipped.
+    let report = server.cli_json(&["tick", "--json", "--now", "2022-01-10T00:00:00Z"]);
+    assert_eq!(report[0]["sent"], 0, "{report:?}");
+    let outbox = server.cli_json(&["outbox", "--json"]);
+    assert!(!outbox.is_empty());
+    for message in &outbox {
+        assert_eq!(message["status"], "skipped", "{message}");
+        assert_eq!(message["reason"], "shop uninstalled", "{message}");
+    }
+    assert!(!server.data_dir().join("outbox/email").exists() || emails_in(&server) == 0);
+
+    // Without a token, registering webhooks says what to do.
+    let sync = server.cli(&["shopify", "sync-webhooks", "--shop", SHOP, "--public-url", PUBLIC]);
+    assert!(!sync.status.success());
+    let err = String::from_utf8(sync.stderr).unwrap();
+    assert!(
+        err.contains("demo.myshopify.com has no Admin API token: install the app on it"),
+        "{err}"
+    );
+}
+
+fn emails_in(server: &Server) -> usize {
+    std::fs::read_dir(server.data_dir().join("outbox/email"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
