@@ -168,7 +168,7 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
     assert!(!outbox.is_empty());
     for message in &outbox {
         assert_eq!(message["status"], "skipped", "{message}");
-        assert_eq!(message["reason"], "shop uninstalled", "{message}");
+        assert_eq!(message["reason"], "skipped: shop uninstalled", "{message}");
     }
     assert!(!server.data_dir().join("outbox/email").exists() || emails_in(&server) == 0);
 
