@@ -180,6 +180,14 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
         err.contains("demo.myshopify.com has no Admin API token: install the app on it"),
         "{err}"
     );
+
+    // Shopify's shop/redact, 48 hours later: everything goes but the record that it did.
+    let redact = fixture("shopify/shop_redact.json");
+    assert_eq!(post_shopify(&server, "shop/redact", "r-1", &redact).0, 200);
+    let listed = shops(&server);
+    assert_eq!(listed[0]["status"], "redacted");
+    assert_eq!(listed[0]["scopes"], serde_json::json!([]));
+    assert!(server.cli_json(&["outbox", "--json"]).is_empty());
 }
 
 fn emails_in(server: &Server) -> usize {

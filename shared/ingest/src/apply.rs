@@ -63,7 +63,15 @@ pub async fn apply(
             record_audit(store, event, received_at).await?;
         }
         EventKind::ShopRedact => {
+            let before = store.load_shop(&event.shop).await?;
             let removed = store.redact_shop(&event.shop).await?;
+            // The one record kept: that the shop existed and was erased (`aftersale shops`).
+            let mut state = before.unwrap_or_else(|| ShopState::installed(event.platform, event.occurred_at));
+            state.set_status(ShopStatus::Redacted, event.occurred_at);
+            state.scopes.clear();
+            state.token_expires_at = None;
+            state.webhooks = None;
+            store.save_shop(&event.shop, &state).await?;
             info!(removed, "shop redacted");
             record_audit(store, event, received_at).await?;
         }

@@ -203,7 +203,9 @@ impl Ingest {
                     Recorded::New => {}
                 }
                 crate::apply::apply(self.store.as_ref(), event, received_at).await?;
-                if let (EventKind::AppUninstalled, Some(tokens)) = (&event.kind, &self.tokens) {
+                if let (EventKind::AppUninstalled | EventKind::ShopRedact, Some(tokens)) =
+                    (&event.kind, &self.tokens)
+                {
                     tokens.delete_token(&event.shop).await?;
                     info!("the shop's Admin API token is deleted");
                 }

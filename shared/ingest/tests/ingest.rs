@@ -351,6 +351,9 @@ async fn uninstall_and_redact_requests_are_honoured() {
         .map(|e| e.event.kind_name().to_string())
         .collect();
     assert_eq!(left, ["shop_redact"]);
+    let record = store.load_shop(&shop).await.unwrap().unwrap();
+    assert_eq!(record.status, aftersale_ports::ShopStatus::Redacted);
+    assert!(record.scopes.is_empty() && record.webhooks.is_none());
 }
 
 #[tokio::test]

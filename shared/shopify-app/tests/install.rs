@@ -311,6 +311,14 @@ async fn registration_fixes_wrong_uris_removes_duplicates_and_reports_refused_to
     assert_eq!(recorded, sync);
 }
 
+/// What is tampered with, the callback, the status and a sentence the page must say.
+type Case = (
+    &'static str,
+    Vec<(&'static str, String)>,
+    StatusCode,
+    &'static str,
+);
+
 #[tokio::test]
 async fn every_tampered_callback_gets_a_clear_4xx_page_and_no_token_exchange() {
     let h = harness().await;
@@ -325,7 +333,7 @@ async fn every_tampered_callback_gets_a_clear_4xx_page_and_no_token_exchange() {
     changed_code[0].1 = "code-2".into();
     let mut no_hmac = callback_pairs(SHOP, &state, "code-1", now);
     no_hmac.pop();
-    let cases: Vec<(&str, Vec<(&str, String)>, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "bad hmac",
             bad_hmac,
@@ -564,5 +572,46 @@ async fn a_refused_refresh_says_to_reinstall_and_a_missing_token_says_to_install
     assert_eq!(
         err,
         "refreshing demo.myshopify.com's access token failed: Shopify refused the token request: The refresh token is invalid or was already used"
+    );
+}
+
+#[tokio::test]
+async fn a_reinstall_after_an_uninstall_picks_up_where_the_shop_was() {
+    let h = harness().await;
+    let state = h.start_install(SHOP).await;
+    h.shopify.approve("code-1");
+    assert_eq!(
+        h.callback(&callback_pairs(SHOP, &state, "code-1", h.now()))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // What app/uninstalled leaves (see the ingest's tests): uninstalled, no token.
+    let mut record = h.store.load_shop(&shop()).await.unwrap().unwrap();
+    record.set_status(ShopStatus::Uninstalled, h.now());
+    h.store.save_shop(&shop(), &record).await.unwrap();
+    h.tokens.delete_token(&shop()).await.unwrap();
+
+    let state = h.start_install(SHOP).await;
+    h.shopify.approve("code-2");
+    let page = h.callback(&callback_pairs(SHOP, &state, "code-2", h.now())).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .contains("They were already in place; nothing had to change."),
+        "{}",
+        page.body
+    );
+    let record = h.store.load_shop(&shop()).await.unwrap().unwrap();
+    assert_eq!(record.status, ShopStatus::Installed);
+    assert_eq!(
+        h.tokens.load_token(&shop()).await.unwrap().unwrap().access_token,
+        "shpat_issued_2"
+    );
+    assert_eq!(
+        h.shopify.lock().subscriptions.len(),
+        13,
+        "no duplicate subscriptions"
     );
 }
