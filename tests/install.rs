@@ -142,6 +142,21 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
         }
     }
 
+    // The operator's re-run of the registration finds everything in place and changes nothing.
+    shopify.lock().graphql_calls.clear();
+    let sync = sync_webhooks(&server, &shopify);
+    let stderr = String::from_utf8_lossy(&sync.stderr);
+    assert!(sync.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "demo.myshopify.com: 13 of 13 webhooks registered at https://aftersale.example/webhooks/shopify"
+        ),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(sync.stdout).unwrap();
+    assert!(stdout.contains("APP_UNINSTALLED"), "{stdout}");
+    assert!(shopify.lock().graphql_calls.iter().all(|c| c == "list"));
+
     // An order plans its messages; then the merchant uninstalls.
     let order = fixture("shopify/orders_create.json");
     assert_eq!(post_shopify(&server, "orders/create", "o-1", &order).0, 200);
@@ -173,7 +188,7 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
     assert!(!server.data_dir().join("outbox/email").exists() || emails_in(&server) == 0);
 
     // Without a token, registering webhooks says what to do.
-    let sync = server.cli(&["shopify", "sync-webhooks", "--shop", SHOP, "--public-url", PUBLIC]);
+    let sync = sync_webhooks(&server, &shopify);
     assert!(!sync.status.success());
     let err = String::from_utf8(sync.stderr).unwrap();
     assert!(
@@ -188,6 +203,27 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
     assert_eq!(listed[0]["status"], "redacted");
     assert_eq!(listed[0]["scopes"], serde_json::json!([]));
     assert!(server.cli_json(&["outbox", "--json"]).is_empty());
+}
+
+/// `aftersale shopify sync-webhooks` with the app's credentials and the test seam.
+fn sync_webhooks(server: &Server, shopify: &FakeShopify) -> std::process::Output {
+    std::process::Command::new(binary())
+        .args([
+            "shopify",
+            "sync-webhooks",
+            "--shop",
+            SHOP,
+            "--public-url",
+            PUBLIC,
+            "--data-dir",
+        ])
+        .arg(server.data_dir())
+        .env("SHOPIFY_API_KEY", API_KEY)
+        .env("SHOPIFY_API_SECRET", SHOPIFY_SECRET)
+        .env("AFTERSALE_SHOPIFY_BASE_URL", &shopify.base_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
 }
 
 fn emails_in(server: &Server) -> usize {
