@@ -8,10 +8,14 @@
 //! `builtin/sample-context.json`.
 //!
 //! Undefined variables follow [`UndefinedBehavior::SemiStrict`]: printing or looping over a
-//! missing value is an error (a typo never sends "Hi ,"), while `{% if order.expected_delivery %}`
+//! missing value is an error (a typo never sends "Hi ,"), while `{% if order.expected_delivery_at %}`
 //! is allowed, so optional fields stay optional. Every override is rendered once against the
 //! sample context at load, so a typo in an override stops start-up instead of a send.
+//!
+//! Dates reach templates as RFC 3339 instants and are written with the `date` and `datetime`
+//! filters (see `dates.rs`), in the language of the template and the context's `time_zone`.
 
+mod dates;
 mod error;
 mod overrides;
 mod pages;
@@ -201,6 +205,8 @@ impl Templates {
             }
         });
         env.set_formatter(html_formatter);
+        env.add_filter("date", dates::date);
+        env.add_filter("datetime", dates::datetime);
         env.add_template(LAYOUT_NAME, LAYOUT_SOURCE)
             .expect("the built-in layout compiles (covered by tests)");
 
@@ -294,7 +300,7 @@ impl Templates {
         part: Part,
         ctx: &Value,
     ) -> Result<String, TemplateError> {
-        let name =
+        let (name, template_locale) =
             self.resolve(shop, flow, step, locale, part)
                 .ok_or_else(|| TemplateError::UnknownMessage {
                     flow: flow.to_owned(),
@@ -302,7 +308,7 @@ impl Templates {
                 })?;
         self.env
             .get_template(&name)
-            .and_then(|template| template.render(ctx))
+            .and_then(|template| template.render(with_locale(ctx, &template_locale)))
             .map_err(|err| TemplateError::Render {
                 line: err.line(),
                 message: error::describe(&err),
@@ -310,14 +316,34 @@ impl Templates {
             })
     }
 
-    fn resolve(&self, shop: &str, flow: &str, step: &str, locale: &str, part: Part) -> Option<String> {
-        locale_candidates(locale).iter().find_map(|locale| {
+    /// The template a message part renders with, and that template's locale.
+    fn resolve(
+        &self,
+        shop: &str,
+        flow: &str,
+        step: &str,
+        locale: &str,
+        part: Part,
+    ) -> Option<(String, String)> {
+        locale_candidates(locale).into_iter().find_map(|locale| {
             [Scope::Shop(shop), Scope::Global, Scope::Builtin]
                 .into_iter()
-                .map(|scope| template_name(scope, flow, step, locale, part))
+                .map(|scope| template_name(scope, flow, step, &locale, part))
                 .find(|name| self.names.contains(name))
+                .map(|name| (name, locale.clone()))
         })
     }
+}
+
+/// What a template sees: the caller's context plus `locale`, the locale of the template itself
+/// (after fallback), so that dates are written in the language of the words around them. The
+/// renderer's `locale` wins over one the caller might pass.
+pub(crate) fn with_locale(ctx: &Value, locale: &str) -> minijinja::Value {
+    // The last map with a key wins.
+    minijinja::value::merge_maps([
+        minijinja::Value::from_serialize(ctx),
+        minijinja::context! { locale => locale },
+    ])
 }
 
 /// minijinja's HTML escaping, except that `/` is left alone: `&#x2f;` is valid in an `href`, but

@@ -2,7 +2,7 @@
 //! apply (a misspelt step, a stray file) or fail later (a syntax error, an unknown variable).
 
 use crate::error::{TemplateError, describe};
-use crate::{Part, Scope, Templates, normalise_locale, template_name};
+use crate::{Part, Scope, Templates, normalise_locale, template_name, with_locale};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -60,7 +60,7 @@ pub(crate) fn load(mut templates: Templates, dir: &Path) -> Result<Templates, Te
         let rendered = templates
             .env
             .get_template(&file.name)
-            .and_then(|template| template.render(sample))
+            .and_then(|template| template.render(with_locale(sample, &file.locale)))
             .map_err(|err| TemplateError::Invalid {
                 path: file.path.clone(),
                 line: err.line(),

@@ -100,7 +100,12 @@ fn the_thank_you_reads_like_a_person_wrote_it() {
         "{}",
         en.text
     );
-    assert!(en.text.contains("Thursday 4 December"));
+    assert!(
+        en.text
+            .contains("It should be with you around Thursday, 10 December."),
+        "{}",
+        en.text
+    );
     assert!(
         en.text
             .contains("This is a message about your order #1001 from Bottega Rossi.")
@@ -127,7 +132,10 @@ fn the_thank_you_reads_like_a_person_wrote_it() {
 fn optional_fields_may_be_absent() {
     let templates = Templates::builtin();
     let mut ctx = sample(&templates, "thank-you", "thank-you");
-    ctx["order"].as_object_mut().unwrap().remove("expected_delivery");
+    ctx["order"]
+        .as_object_mut()
+        .unwrap()
+        .remove("expected_delivery_at");
     ctx["order"].as_object_mut().unwrap().remove("name");
     ctx["customer"]["first_name"] = json!("");
     ctx["shop"].as_object_mut().unwrap().remove("support_email");
@@ -167,8 +175,18 @@ fn feedback_links_are_in_score_order() {
     let html = &email.html;
     for (score, link) in [("1", "csat-1"), ("5", "csat-5"), ("0", "nps-0"), ("10", "nps-10")] {
         let url = format!("https://links.bottega-rossi.example/l/{link}");
-        assert!(email.text.contains(&format!("\n{score}: {url}\n")), "{score}");
         assert!(html.contains(&format!(r#"href="{url}""#)), "{score}");
+    }
+    for (label, link) in [
+        ("1 - not happy", "csat-1"),
+        ("3 - it's OK", "csat-3"),
+        ("5 - very happy", "csat-5"),
+        ("0 - not at all", "nps-0"),
+        ("7", "nps-7"),
+        ("10 - absolutely", "nps-10"),
+    ] {
+        let line = format!("\n{label}: https://links.bottega-rossi.example/l/{link}\n");
+        assert!(email.text.contains(&line), "{label}\n{}", email.text);
     }
 }
 
@@ -183,7 +201,9 @@ fn review_request_offers_stars_for_at_most_three_products() {
             .render_email("shop", "review-request", step, "en", &ctx)
             .unwrap();
         assert_eq!(email.text.matches("5 stars: ").count(), 3, "{step}");
-        assert_eq!(email.html.matches("&#9733;</a>").count(), 15, "{step}");
+        // Outline stars: nothing looks chosen before the customer taps.
+        assert_eq!(email.html.matches("&#9734;</a>").count(), 15, "{step}");
+        assert!(!email.html.contains("&#9733;"), "{step}");
     }
     let single = sample(&templates, "review-request", "request");
     let mut single_ctx = single.clone();
@@ -441,19 +461,19 @@ const MARKETING: [(&str, &str, &[&str], &[&str]); 12] = [
         "reminder",
         &[
             "Olive oil soap x 2",
-            "Thursday 4 December",
+            "Thursday, 10 December",
             "https://bottega-rossi.example/cart/40123456789:2",
             "Olive wood soap dish",
             "https://bottega-rossi.example/products/olive-wood-soap-dish",
         ],
-        &["Olive oil soap", "Thursday 4 December"],
+        &["Olive oil soap", "Thursday, 10 December"],
     ),
     (
         "replenishment",
         "follow-up",
         &[
             "Olive oil soap",
-            "Thursday 4 December",
+            "Thursday, 10 December",
             "(2)",
             "https://bottega-rossi.example/cart/40123456789:2",
             "Olive wood soap dish",
@@ -465,8 +485,8 @@ const MARKETING: [(&str, &str, &[&str], &[&str]); 12] = [
     (
         "win-back",
         "offer",
-        &["10%", "COMEBACK-K7M2P9QX4R", "Sunday 14 December"],
-        &["10%", "COMEBACK-K7M2P9QX4R", "Sunday 14 December"],
+        &["10%", "COMEBACK-K7M2P9QX4R", "Monday, 14 December"],
+        &["10%", "COMEBACK-K7M2P9QX4R", "Monday, 14 December"],
     ),
     (
         "win-back",
@@ -477,8 +497,8 @@ const MARKETING: [(&str, &str, &[&str], &[&str]); 12] = [
     (
         "win-back",
         "last-call",
-        &["10%", "COMEBACK-K7M2P9QX4R", "Sunday 14 December"],
-        &["10%", "COMEBACK-K7M2P9QX4R", "Sunday 14 December"],
+        &["10%", "COMEBACK-K7M2P9QX4R", "Monday, 14 December"],
+        &["10%", "COMEBACK-K7M2P9QX4R", "Monday, 14 December"],
     ),
     ("vip", "tier-entered", &["Gold"], &["Gold"]),
     ("vip", "birthday", &["Gold"], &[]),
@@ -488,11 +508,11 @@ const MARKETING: [(&str, &str, &[&str], &[&str]); 12] = [
         "you-first",
         &[
             "Winter collection",
-            "Friday 5 December, 09:00",
+            "Friday, 4 December at 09:00 CET",
             "Gold",
             "woven in small batches.\n\nThe scarves are the ones we're proudest of.\nSee you soon!",
         ],
-        &["Winter collection", "Friday 5 December, 09:00"],
+        &["Winter collection", "Friday, 4 December at 09:00 CET"],
     ),
     (
         "referral",
@@ -503,8 +523,8 @@ const MARKETING: [(&str, &str, &[&str], &[&str]); 12] = [
     (
         "referral",
         "reward",
-        &["THANKS-H3N8D2KQ5T", "15%", "Sunday 1 March", "Marco"],
-        &["THANKS-H3N8D2KQ5T", "15%", "Sunday 1 March"],
+        &["THANKS-H3N8D2KQ5T", "15%", "Monday, 1 March", "Marco"],
+        &["THANKS-H3N8D2KQ5T", "15%", "Monday, 1 March"],
     ),
 ];
 
@@ -545,6 +565,25 @@ fn assert_marketing_message(
     (email.text, sms)
 }
 
+/// The sample's dates as each locale writes them (the samples' zone is Europe/Rome).
+const SAMPLE_DATES: [(&str, &str); 4] = [
+    ("Thursday, 10 December", "giovedì 10 dicembre"),
+    ("Monday, 14 December", "lunedì 14 dicembre"),
+    (
+        "Friday, 4 December at 09:00 CET",
+        "venerdì 4 dicembre, ore 09:00 CET",
+    ),
+    ("Monday, 1 March", "lunedì 1° marzo"),
+];
+
+/// `value` as the locale shows it: sample dates are translated, everything else is the same.
+fn in_locale(value: &str, locale: &str) -> String {
+    match SAMPLE_DATES.iter().find(|(en, _)| *en == value) {
+        Some((_, it)) if locale == "it" => (*it).to_owned(),
+        _ => value.to_owned(),
+    }
+}
+
 #[test]
 fn marketing_steps_render_with_their_key_values() {
     let templates = Templates::builtin();
@@ -554,11 +593,11 @@ fn marketing_steps_render_with_their_key_values() {
         for locale in templates.locales() {
             let at = format!("{flow}/{step} {locale}");
             let (text, sms) = assert_marketing_message(&templates, flow, step, &locale, &ctx);
-            for value in text_values {
-                assert!(text.contains(value), "{at}: no {value:?} in\n{text}");
+            for value in text_values.iter().map(|v| in_locale(v, &locale)) {
+                assert!(text.contains(&value), "{at}: no {value:?} in\n{text}");
             }
-            for value in sms_values {
-                assert!(sms.contains(value), "{at}: no {value:?} in {sms}");
+            for value in sms_values.iter().map(|v| in_locale(v, &locale)) {
+                assert!(sms.contains(&value), "{at}: no {value:?} in {sms}");
             }
             assert!(sms.contains(SHOP_URL) || flow == "vip", "{at}: {sms}");
         }
@@ -570,13 +609,13 @@ fn win_back_renders_for_every_incentive() {
     let templates = Templates::builtin();
     let incentives = [
         json!({ "incentive": "none" }),
-        json!({ "incentive": "early_access", "offer_expires_on": "Sunday 14 December" }),
-        json!({ "incentive": "points", "points": "200", "offer_expires_on": "Sunday 14 December" }),
+        json!({ "incentive": "early_access", "offer_expires_at": "2026-12-14T22:59:59Z" }),
+        json!({ "incentive": "points", "points": "200", "offer_expires_at": "2026-12-14T22:59:59Z" }),
         json!({
             "incentive": "discount",
             "discount_percent": "10",
             "offer_code": "COMEBACK-K7M2P9QX4R",
-            "offer_expires_on": "Sunday 14 December",
+            "offer_expires_at": "2026-12-14T22:59:59Z",
         }),
     ];
     for step in ["value", "offer", "social-proof", "last-call"] {
@@ -605,12 +644,9 @@ fn win_back_renders_for_every_incentive() {
                 // Social proof's P.S. dates a discount or points when it is given a date.
                 let expiry = offers && incentive != "none";
                 let dated_ps = step == "social-proof" && matches!(incentive, "discount" | "points");
-                assert_eq!(
-                    text.contains("Sunday 14 December"),
-                    expiry || dated_ps,
-                    "{at}\n{text}"
-                );
-                assert_eq!(sms.contains("Sunday 14 December"), expiry, "{at}: {sms}");
+                let expires = in_locale("Monday, 14 December", &locale);
+                assert_eq!(text.contains(&expires), expiry || dated_ps, "{at}\n{text}");
+                assert_eq!(sms.contains(&expires), expiry, "{at}: {sms}");
             }
         }
     }
@@ -753,7 +789,7 @@ fn a_marketing_step_missing_a_required_variable_is_an_error() {
     let templates = Templates::builtin();
     let cases: [(&str, &str, &str); 8] = [
         ("referral", "share", "/details/code"),
-        ("referral", "reward", "/details/reward_expires_on"),
+        ("referral", "reward", "/details/reward_expires_at"),
         ("win-back", "offer", "/details/offer_code"),
         ("win-back", "value", "/details/incentive"),
         ("replenishment", "reminder", "/products"),
