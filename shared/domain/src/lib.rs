@@ -6,6 +6,7 @@ mod event;
 pub mod flows;
 mod ids;
 pub mod lifecycle;
+mod localised;
 mod message;
 mod model;
 mod money;
@@ -19,6 +20,7 @@ pub use config::{
 };
 pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
 pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ProductId, ShopId, VariantId};
+pub use localised::LocalisedText;
 pub use message::{
     Answer, AnswerKind, Channel, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef,
 };

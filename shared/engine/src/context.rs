@@ -1,9 +1,10 @@
 //! What a template sees: the customer, the order, the products, and signed 1-tap links.
 
 use crate::Engine;
+use aftersale_domain::flows::locale_for;
 use aftersale_domain::{Customer, Message, MessageClass, OrderRecord, ShopConfig};
 use aftersale_links::{LinkAction, LinkClaims};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 impl Engine {
@@ -35,11 +36,11 @@ impl Engine {
     ) -> Value {
         let order = record.and_then(|r| r.snapshot.as_ref());
         let tz = customer.time_zone.unwrap_or(config.time_zone);
-        let expected_delivery = record.and_then(|r| {
+        let expected_delivery_at = record.and_then(|r| {
             r.delivered_at.is_none().then_some(())?;
             let shipped = r.fulfilled_at?;
             let eta = shipped + Duration::days(config.flows.delivery_check_in.transit_days.into());
-            Some(eta.with_timezone(&tz).format("%Y-%m-%d").to_string())
+            Some(eta.to_rfc3339_opts(SecondsFormat::Secs, true))
         });
         let products: Vec<Value> = message
             .products
@@ -71,13 +72,15 @@ impl Engine {
                 "url": config.shop_url(&message.shop),
                 "support_email": config.support_email,
             },
-            "details": details(message, tz),
+            // Instants stay RFC 3339 in UTC: the templates' `date` filters write them in this zone.
+            "time_zone": tz.name(),
+            "details": details(message, config, &locale_for(Some(customer), config)),
             "customer": { "first_name": customer.first_name, "last_name": customer.last_name },
             "order": order.map(|o| json!({
                 "name": o.name.clone().unwrap_or_else(|| format!("#{}", o.id)),
                 "items": o.line_items.iter().map(|li| json!({ "title": li.title, "quantity": li.quantity })).collect::<Vec<_>>(),
                 "total": o.total.to_string(),
-                "expected_delivery": expected_delivery,
+                "expected_delivery_at": expected_delivery_at,
             })),
             "products": products,
             "class": message.class,
@@ -92,23 +95,30 @@ impl Engine {
     }
 }
 
-/// The message's details for templates: every `…_at` instant is also given as `…_on`, a date
-/// (and, for launches, a time) in the customer's zone.
-fn details(message: &Message, tz: chrono_tz::Tz) -> serde_json::Map<String, Value> {
-    let mut out = serde_json::Map::new();
-    for (key, value) in &message.details {
-        if let Some(stem) = key.strip_suffix("_at")
-            && let Ok(at) = DateTime::parse_from_rfc3339(value)
-        {
-            let local = at.with_timezone(&tz);
-            let text = if stem == "public_start" {
-                local.format("%Y-%m-%d %H:%M").to_string()
-            } else {
-                local.format("%Y-%m-%d").to_string()
-            };
-            out.insert(format!("{stem}_on"), Value::String(text));
-        }
-        out.insert(key.clone(), Value::String(value.clone()));
+/// The message's details for templates, as stored (instants included: templates format them),
+/// except the "complete the set" title, which is taken from the shop's config in the reader's
+/// language when the config still names that suggestion.
+fn details(message: &Message, config: &ShopConfig, locale: &str) -> serde_json::Map<String, Value> {
+    let mut out: serde_json::Map<String, Value> = message
+        .details
+        .iter()
+        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .collect();
+    let title = message.details.get("complement_id").and_then(|suggest| {
+        let product = message.details.get("product_id")?;
+        config
+            .flows
+            .replenishment
+            .complements
+            .iter()
+            .find(|c| &c.product_id == product && &c.suggest == suggest)?
+            .title
+            .as_ref()?
+            .for_locale(locale)
+            .map(str::to_owned)
+    });
+    if let Some(title) = title {
+        out.insert("complement_title".into(), Value::String(title));
     }
     out
 }

@@ -214,7 +214,11 @@ async fn a_replenishment_reminder_goes_before_run_out_and_a_reorder_withdraws_th
     let email = h.email(Flow::Replenishment, "reminder");
     assert_eq!(email.to.address, "c11@example.com");
     assert!(email.text.contains("Product 501"), "{}", email.text);
-    assert!(email.text.contains("2026-05-01"), "run-out date: {}", email.text);
+    assert!(
+        email.text.contains("around Friday, 1 May."),
+        "run-out date: {}",
+        email.text
+    );
     assert!(
         email.text.contains("https://demo.myshopify.com/cart/5011:2"),
         "{}",
@@ -242,6 +246,64 @@ async fn a_replenishment_reminder_goes_before_run_out_and_a_reorder_withdraws_th
     );
     h.tick(day(60)).await;
     assert_eq!(h.emails(Flow::Replenishment, "follow-up").len(), 0);
+}
+
+#[tokio::test]
+async fn a_reminder_writes_its_date_and_suggestion_in_each_customers_language_and_zone() {
+    let h = Harness::lifecycle(&[Flow::Replenishment]);
+    // Kiritimati is UTC+14: a run-out at 10:00 UTC on Friday 1 May is already Saturday there.
+    let config = REPLENISH
+        .replace(
+            r#"title = "Ceramic dripper""#,
+            r#"title = { en = "Ceramic dripper", it = "Dripper in ceramica" }"#,
+        )
+        .replace(
+            "[flows.replenishment]",
+            "time_zone = \"Pacific/Kiritimati\"\n[flows.replenishment]",
+        );
+    h.save_config(&shop(), &config).await;
+    h.set_clock(t0());
+    for (customer, locale) in [("11", "it"), ("12", "en")] {
+        let mut paid = order(&format!("10{customer}"), customer, t0(), &[("501", 2, "12.00")]).json();
+        paid["customer_locale"] = json!(locale);
+        h.shopify("orders/paid", &bytes(&paid)).await;
+    }
+    assert_eq!(h.tick(day(55) + Duration::minutes(1)).await.sent, 2);
+    let emails = h.emails(Flow::Replenishment, "reminder");
+    let to = |address: &str| emails.iter().find(|e| e.to.address == address).unwrap();
+
+    let it = to("c11@example.com");
+    assert!(
+        it.text
+            .contains("potresti rimanerne senza verso sabato 2 maggio."),
+        "{}",
+        it.text
+    );
+    assert!(
+        it.text.contains(
+            "potrebbe piacerti anche \"Dripper in ceramica\": https://demo.myshopify.com/products/dripper"
+        ),
+        "{}",
+        it.text
+    );
+    let en = to("c12@example.com");
+    assert!(
+        en.text.contains("you may be running low around Saturday, 2 May."),
+        "{}",
+        en.text
+    );
+    assert!(
+        en.text.contains("you might also like the Ceramic dripper: "),
+        "{}",
+        en.text
+    );
+    for email in [it, en] {
+        assert!(
+            !email.text.contains("2026-05") && !email.html.contains("2026-05"),
+            "{}",
+            email.text
+        );
+    }
 }
 
 #[tokio::test]

@@ -62,7 +62,7 @@ async fn a_delivered_parcel_gets_a_check_in_a_day_later_and_a_problem_alerts_sup
     assert_eq!(h.tick(delivered_at() + hours(24)).await, sent(1));
     let email = h.email(Flow::DeliveryCheckIn, "check-in");
     assert_eq!(email.to.address, EMAIL);
-    assert_eq!(email.subject, "Did everything arrive well, John?");
+    assert_eq!(email.subject, "Did everything arrive OK, John?");
     assert!(
         email
             .text
@@ -275,7 +275,7 @@ async fn a_completed_woocommerce_order_gets_a_check_in_after_the_configured_tran
     let email = h.email(Flow::DeliveryCheckIn, "check-in");
     assert_eq!(
         (email.to.address.as_str(), email.subject.as_str()),
-        (WOO_EMAIL, "Did everything arrive well, John?")
+        (WOO_EMAIL, "Did everything arrive OK, John?")
     );
 }
 

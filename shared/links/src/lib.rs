@@ -30,7 +30,7 @@ pub enum LinkAction {
     Csat { score: u8 },
     /// Net promoter score, 0 to 10.
     Nps { score: u8 },
-    /// "Did everything arrive well?": yes or something went wrong.
+    /// "Did everything arrive OK?": yes or something went wrong.
     Delivery { ok: bool },
     /// A product rating, 1 to 5 stars.
     Rating { product_id: String, stars: u8 },

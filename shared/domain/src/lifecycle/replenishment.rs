@@ -6,7 +6,7 @@
 
 use super::history::{PaidOrder, PurchaseHistory, PurchasedItem};
 use super::stats::median;
-use crate::{ConfigError, OrderId};
+use crate::{ConfigError, LocalisedText, OrderId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,10 +28,11 @@ pub struct SupplyRule {
 pub struct Complement {
     pub product_id: String,
     pub suggest: String,
-    /// What the message calls the suggestion, and where it links; without a title the
-    /// reminder does not mention it (a bare product id means nothing to a customer).
+    /// What the message calls the suggestion, in one language or per locale, and where it
+    /// links; without a title the reminder does not mention it (a bare product id means
+    /// nothing to a customer).
     #[serde(default)]
-    pub title: Option<String>,
+    pub title: Option<LocalisedText>,
     #[serde(default)]
     pub url: Option<String>,
 }
@@ -125,6 +126,9 @@ impl ReplenishmentConfig {
                     "flows.replenishment.complements",
                     format!("product '{}' cannot complement itself", complement.product_id),
                 ));
+            }
+            if let Some(title) = &complement.title {
+                title.validate("flows.replenishment.complements.title")?;
             }
         }
         Ok(())
@@ -566,7 +570,7 @@ mod tests {
         cfg.complements = vec![Complement {
             product_id: "beans".into(),
             suggest: "grinder".into(),
-            title: Some("Burr grinder".into()),
+            title: Some(LocalisedText::Same("Burr grinder".into())),
             url: None,
         }];
         let h = history_of("7", &[paid("1", "7", day(0), "20", &[("beans", 1)])]);

@@ -91,8 +91,11 @@ impl Engine {
             if let Some(variant) = &plan.variant_id {
                 details.insert("variant_id".into(), variant.clone());
             }
-            if let Some(c) = complement {
-                details.insert("complement_title".into(), c.title.clone().unwrap_or_default());
+            // The title in the shop's language; the sender swaps in the reader's (`context.rs`).
+            let title = complement.and_then(|c| c.title.as_ref()?.for_locale(&config.locale));
+            if let (Some(c), Some(title)) = (complement, title) {
+                details.insert("complement_id".into(), c.suggest.clone());
+                details.insert("complement_title".into(), title.to_owned());
                 if let Some(url) = &c.url {
                     details.insert("complement_url".into(), url.clone());
                 }
