@@ -1,22 +1,17 @@
 //! [`SesMailer`]: the ports' [`Mailer`] on SES v2.
 //!
-//! The MIME message is built here (multipart/alternative text + HTML, RFC 2047 encoded
-//! headers) and sent as `Content::Raw`, so custom headers such as `List-Unsubscribe` and
+//! The MIME message is built by `aftersale-mime`, the same code that writes local `.eml`
+//! files, and sent as `Content::Raw`, so custom headers such as `List-Unsubscribe` and
 //! `List-Unsubscribe-Post` reach the recipient byte for byte on SES and on emulators alike.
 
 use crate::send_error::classify;
-use aftersale_ports::{Mailbox, Mailer, OutgoingEmail, SendError, SentId};
+use aftersale_mime::Envelope;
+use aftersale_ports::{Mailer, OutgoingEmail, SendError, SentId};
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
-use mail_builder::MessageBuilder;
-use mail_builder::headers::HeaderType;
-use mail_builder::headers::address::Address;
-use mail_builder::headers::raw::Raw;
-use mail_builder::headers::text::Text;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Clone, Debug)]
 pub struct SesMailer {
@@ -76,48 +71,22 @@ fn is_transient(err: &SendEmailError) -> bool {
     )
 }
 
-/// The RFC 5322 message: From, To, Subject, a Message-ID on the sender's domain, the caller's
-/// headers, and a multipart/alternative body (text first, HTML preferred).
+/// The RFC 5322 message: a Message-ID on the sender's domain (a `localhost` id hurts spam
+/// scores), dated now.
 pub(crate) fn mime_message(email: &OutgoingEmail) -> Result<Vec<u8>, SendError> {
-    let mut builder = MessageBuilder::new()
-        .from(address(&email.from))
-        .to(address(&email.to))
-        .subject(email.subject.as_str())
-        .message_id(message_id(&email.from.address))
-        .text_body(email.text.as_str())
-        .html_body(email.html.as_str());
-    for (name, value) in &email.headers {
-        let value: HeaderType<'_> = if value.is_ascii() {
-            Raw::new(value.as_str()).into()
-        } else {
-            Text::new(value.as_str()).into()
-        };
-        builder = builder.header(name.as_str(), value);
-    }
-    builder
-        .write_to_vec()
-        .map_err(|e| SendError::Permanent(format!("building the MIME message: {e}")))
-}
-
-fn address(mailbox: &Mailbox) -> Address<'_> {
-    match &mailbox.name {
-        Some(name) => Address::new_address(Some(name.as_str()), mailbox.address.as_str()),
-        None => Address::new_address(None::<&str>, mailbox.address.as_str()),
-    }
-}
-
-/// Unique per process and time, on the sender's domain (a `localhost` id hurts spam scores).
-fn message_id(from: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let domain = from.rsplit_once('@').map_or("localhost", |(_, domain)| domain);
-    let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{nanos:x}.{n:x}.{:x}@{domain}", std::process::id())
+    let domain = email
+        .from
+        .address
+        .rsplit_once('@')
+        .map_or("localhost", |(_, domain)| domain);
+    let envelope = Envelope::new(domain, chrono::Utc::now());
+    aftersale_mime::message(email, &envelope).map(String::into_bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aftersale_ports::Mailbox;
 
     fn email() -> OutgoingEmail {
         OutgoingEmail {
@@ -157,6 +126,55 @@ mod tests {
         // Non-ASCII subject and display name are RFC 2047 encoded, never raw 8-bit.
         let headers = raw.split("\r\n\r\n").next().unwrap();
         assert!(headers.is_ascii(), "{headers}");
-        assert!(headers.contains("=?utf-8?"));
+        assert!(headers.contains("=?UTF-8?B?"), "{headers}");
+    }
+
+    /// The head of the raw message, folded lines joined back.
+    fn unfolded_head(raw: &str) -> String {
+        raw.split("\r\n\r\n").next().unwrap().replace("\r\n ", " ")
+    }
+
+    #[test]
+    fn a_3000_character_first_name_is_folded_within_the_line_limits() {
+        let mut long = email();
+        long.to = Mailbox::named("A".repeat(3000), "laura@example.com");
+        let raw = String::from_utf8(mime_message(&long).unwrap()).unwrap();
+        let longest = raw.split("\r\n").map(str::len).max().unwrap();
+        assert!(longest <= 78, "a line of {longest} characters");
+        let to = unfolded_head(&raw)
+            .lines()
+            .find(|l| l.starts_with("To: "))
+            .unwrap()
+            .to_owned();
+        assert!(
+            to.starts_with("To: =?UTF-8?B?") && to.ends_with(" <laura@example.com>"),
+            "{to}"
+        );
+    }
+
+    #[test]
+    fn a_line_break_in_a_display_name_is_dropped_and_the_send_goes_ahead() {
+        let mut injected = email();
+        injected.to = Mailbox::named("Laura\r\nBcc: eve@example.com", "laura@example.com");
+        assert_eq!(injected.validate(), Ok(()));
+        let raw = String::from_utf8(mime_message(&injected).unwrap()).unwrap();
+        let head = unfolded_head(&raw);
+        assert!(
+            head.contains("\r\nTo: \"Laura Bcc: eve@example.com\" <laura@example.com>\r\n"),
+            "{head}"
+        );
+        assert!(!head.contains("\r\nBcc:"), "{head}");
+    }
+
+    #[test]
+    fn doubtful_addresses_are_refused_before_ses_is_called() {
+        let mut doubtful = email();
+        doubtful.to = Mailbox::new("laura@example.com(comment)");
+        assert_eq!(
+            doubtful.validate(),
+            Err(SendError::Permanent(
+                "recipient email address has a comment in parentheses".into()
+            ))
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! normalised into. Pure data and rules, no I/O, so everything here is tested in memory.
 
 mod config;
+mod email_address;
 mod event;
 pub mod flows;
 mod ids;
@@ -18,6 +19,7 @@ pub use config::{
     FlowsConfig, QuietHours, ReviewCycle, ReviewRequestConfig, ShopConfig, ThankYouConfig,
     shop_domain_problem,
 };
+pub use email_address::{AddressProblem, check_email_address};
 pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
 pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ProductId, ShopId, VariantId};
 pub use localised::LocalisedText;

@@ -147,6 +147,11 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
         Ok(to) => to,
         Err(reason) => return skip(reason),
     };
+    if message.channel == Channel::Email
+        && let Err(problem) = crate::check_email_address(&to)
+    {
+        return Decision::Skip(format!("email address {problem}"));
+    }
     if let Some(reason) = ctx.suppressed.filter(|reason| reason.stops(message.class)) {
         return Decision::Skip(format!("suppressed: {}", reason.as_str()));
     }
@@ -406,6 +411,23 @@ mod tests {
             Decision::Send {
                 to: "laura@example.com".into()
             }
+        );
+    }
+
+    #[test]
+    fn a_doubtful_address_is_skipped_with_the_reason_before_any_send() {
+        let mut case = thank_you();
+        case.customer.email = Some("laura@example.com(comment)".into());
+        assert_eq!(
+            case.decide(),
+            skipped("email address has a comment in parentheses")
+        );
+        case.customer.email = Some("làura@example.com".into());
+        assert_eq!(
+            case.decide(),
+            skipped(
+                "email address has characters outside plain ASCII (international addresses are not supported)"
+            )
         );
     }
 

@@ -9,8 +9,7 @@
 //! AWS too. I/O failures are [`SendError::Transient`]: a full disk is an operator's fix, and the
 //! message stays due.
 
-mod mime;
-
+use aftersale_mime::Envelope;
 use aftersale_ports::{
     Clock, Mailer, OutgoingEmail, OutgoingSms, SendError, SentId, SmsKind, SmsSender, SupportAlerts,
     SystemClock, validate_e164,
@@ -58,14 +57,9 @@ impl Mailer for FileMailer {
     async fn send_email(&self, email: &OutgoingEmail) -> Result<SentId, SendError> {
         email.validate()?;
         let now = self.clock.now();
-        let message_id = format!("{}@{MESSAGE_ID_DOMAIN}", random_hex());
-        let boundary = format!("=_aftersale_{}", random_hex());
-        let envelope = mime::Envelope {
-            message_id: &message_id,
-            date: now,
-            boundary: &boundary,
-        };
-        let eml = mime::message(email, &envelope)?;
+        let envelope = Envelope::new(MESSAGE_ID_DOMAIN, now);
+        let eml = aftersale_mime::message(email, &envelope)?;
+        let message_id = envelope.message_id;
 
         let dir = self.email_dir();
         let file_name = format!(

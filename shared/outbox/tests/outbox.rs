@@ -139,6 +139,117 @@ print(json.dumps({
     );
 }
 
+/// The headers of an `.eml` as Python's `email` package reads them: every header name, any
+/// defect it found, and the addresses with their display names decoded. Names are decoded
+/// with `email.header`, which follows RFC 2047 6.2 (the space between two encoded words is
+/// not part of the name); the newer parser inserts one there.
+fn parse_headers(path: &Path) -> Value {
+    let script = r#"
+import email, email.header, email.policy, email.utils, json, sys
+with open(sys.argv[1], 'rb') as f:
+    raw = f.read()
+msg = email.message_from_bytes(raw, policy=email.policy.default)
+legacy = email.message_from_bytes(raw, policy=email.policy.compat32)
+def mailbox(header):
+    [(name, address)] = email.utils.getaddresses([legacy[header]])
+    return str(email.header.make_header(email.header.decode_header(name))), address
+to_name, to = mailbox("to")
+from_name, _ = mailbox("from")
+print(json.dumps({
+    "defects": [str(d) for d in msg.defects] + [str(d) for p in msg.walk() for d in p.defects],
+    "to_name": to_name,
+    "to": to,
+    "from_name": from_name,
+    "names": [k.lower() for k in msg.keys()],
+}))
+"#;
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|err| panic!("python3 is needed for this test: {err}"));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn a_3000_character_first_name_is_folded_and_reads_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = FileMailer::with_clock(dir.path(), clock());
+    for name in [
+        "A".repeat(3000),
+        "Maria ".repeat(500).trim_end().to_owned(),
+        "è".repeat(3000),
+    ] {
+        let mut long = email();
+        long.to = Mailbox::named(name.as_str(), "laura@example.com");
+        mailer.send_email(&long).await.unwrap();
+        let path = files(&dir.path().join("email")).pop().unwrap();
+        let raw = std::fs::read_to_string(&path).unwrap();
+        let longest = raw.split("\r\n").map(str::len).max().unwrap();
+        assert!(longest <= 78, "a line of {longest} characters");
+        let parsed = parse_headers(&path);
+        assert_eq!(parsed["defects"], serde_json::json!([]));
+        assert_eq!(parsed["to_name"], name.as_str());
+        assert_eq!(parsed["to"], "laura@example.com");
+        std::fs::remove_file(path).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_line_break_in_a_first_name_is_dropped_not_a_failure_or_a_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = FileMailer::with_clock(dir.path(), clock());
+    let mut injected = email();
+    injected.to = Mailbox::named("Laura\r\nBcc: eve@example.com\u{202e}", "laura@example.com");
+    injected.from = Mailbox::named("Caffè\nRossi", "ciao@bottega-rossi.example");
+    mailer.send_email(&injected).await.unwrap();
+    let path = files(&dir.path().join("email")).remove(0);
+    let parsed = parse_headers(&path);
+    assert_eq!(parsed["defects"], serde_json::json!([]));
+    assert_eq!(parsed["to_name"], "Laura Bcc: eve@example.com");
+    assert_eq!(parsed["from_name"], "Caffè Rossi");
+    assert!(
+        !parsed["names"].as_array().unwrap().contains(&"bcc".into()),
+        "{parsed}"
+    );
+}
+
+#[tokio::test]
+async fn doubtful_addresses_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = FileMailer::new(dir.path());
+    for (address, reason) in [
+        (
+            "laura@example.com(comment)",
+            "recipient email address has a comment in parentheses",
+        ),
+        (
+            "làura@example.com",
+            "recipient email address has characters outside plain ASCII (international addresses are not supported)",
+        ),
+        (
+            "\"laura\"@example.com",
+            "recipient email address has a quoted name part",
+        ),
+    ] {
+        let mut doubtful = email();
+        doubtful.to = Mailbox::new(address);
+        let err = mailer.send_email(&doubtful).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("permanent send failure: {reason}"),
+            "{address}"
+        );
+    }
+    assert!(files(&dir.path().join("email")).is_empty());
+}
+
 #[tokio::test]
 async fn invalid_emails_are_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();

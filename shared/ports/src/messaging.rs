@@ -7,6 +7,7 @@
 //!
 //! The `Recording*` fakes at the end record what was sent, for unit tests of callers.
 
+use aftersale_domain::check_email_address;
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::fmt;
@@ -83,11 +84,11 @@ impl OutgoingEmail {
     /// Refuses what would let content forge headers (CR/LF in a header, subject or address)
     /// or what no provider would accept. Adapters call this before sending.
     pub fn validate(&self) -> Result<(), SendError> {
-        for mailbox in [&self.from, &self.to] {
-            validate_address(&mailbox.address)?;
-            if mailbox.name.as_deref().is_some_and(has_line_break) {
-                return Err(SendError::Permanent("display name contains a line break".into()));
-            }
+        // Display names are not checked: mailers clean them (a CR/LF in a first name must not
+        // fail every email to that customer). Addresses cannot be cleaned without guessing.
+        for (role, mailbox) in [("sender", &self.from), ("recipient", &self.to)] {
+            check_email_address(&mailbox.address)
+                .map_err(|problem| SendError::Permanent(format!("{role} email address {problem}")))?;
         }
         if has_line_break(&self.subject) {
             return Err(SendError::Permanent("subject contains a line break".into()));
@@ -109,27 +110,6 @@ impl OutgoingEmail {
 
 fn has_line_break(s: &str) -> bool {
     s.contains(['\r', '\n'])
-}
-
-/// A plausible single address: one `@` with text on both sides, no spaces, brackets or
-/// line breaks. Deliverability is the provider's call; this only stops malformed input.
-fn validate_address(address: &str) -> Result<(), SendError> {
-    let ok = match address.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && !address
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
-        }
-        None => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(SendError::Permanent("malformed email address".into()))
-    }
 }
 
 /// SMS pricing and routing class: transactional messages get the reliable (dearer) routes.
@@ -356,7 +336,35 @@ mod tests {
         assert!(e.validate().is_err());
         let mut e = email();
         e.from = Mailbox::new("no-at-sign");
-        assert!(e.validate().is_err());
+        assert_eq!(
+            e.validate(),
+            Err(SendError::Permanent("sender email address has no @".into()))
+        );
+    }
+
+    #[test]
+    fn doubtful_addresses_fail_with_the_reason_and_names_are_left_to_the_mailer() {
+        for (address, reason) in [
+            (
+                "a@b.com(comment)",
+                "recipient email address has a comment in parentheses",
+            ),
+            (
+                "làura@example.com",
+                "recipient email address has characters outside plain ASCII (international addresses are not supported)",
+            ),
+        ] {
+            let mut e = email();
+            e.to = Mailbox::new(address);
+            assert_eq!(
+                e.validate(),
+                Err(SendError::Permanent(reason.into())),
+                "{address}"
+            );
+        }
+        let mut e = email();
+        e.to = Mailbox::named("Laura\r\nBcc: eve@example.com", "laura@example.com");
+        assert_eq!(e.validate(), Ok(()));
     }
 
     #[tokio::test]
