@@ -169,3 +169,39 @@ async fn a_permanent_provider_failure_is_recorded_and_never_retried() {
     assert_eq!(h.tick(order_at() + days(3)).await, sent(1));
     assert_eq!(h.mailer.sent().len(), 1);
 }
+
+#[tokio::test]
+async fn a_line_break_in_a_first_name_no_longer_fails_every_email_to_the_customer() {
+    let h = Harness::new();
+    let mut order = fixture_json("shopify/orders_create.json");
+    order["customer"]["first_name"] = serde_json::json!("John\r\nBcc: eve@example.com");
+    h.shopify("orders/create", &bytes(&order)).await;
+    assert_eq!(h.tick(order_at() + minutes(1)).await, sent(1));
+    assert_outcome(&h.message(Flow::ThankYou, "thank-you").await, Sent, "sent");
+    let email = h.email(Flow::ThankYou, "thank-you");
+    assert_eq!(email.to.address, EMAIL);
+    // The subject is one line whatever the name holds; the mailers clean the display name.
+    assert_eq!(
+        email.subject,
+        "Thanks, John Bcc: eve@example.com. We're preparing your order"
+    );
+}
+
+#[tokio::test]
+async fn a_doubtful_address_is_skipped_with_the_reason_and_nothing_is_sent() {
+    let h = Harness::new();
+    let mut order = fixture_json("shopify/orders_create.json");
+    let doubtful = serde_json::json!("john@example.com(comment)");
+    order["email"] = doubtful.clone();
+    order["contact_email"] = doubtful.clone();
+    order["customer"]["email"] = doubtful;
+    h.shopify("orders/create", &bytes(&order)).await;
+    h.tick(order_at() + minutes(1)).await;
+    let message = h.message(Flow::ThankYou, "thank-you").await;
+    assert_outcome(
+        &message,
+        MessageStatus::Skipped,
+        "skipped: email address has a comment in parentheses",
+    );
+    assert!(h.mailer.sent().is_empty());
+}
