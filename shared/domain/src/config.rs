@@ -344,7 +344,7 @@ impl ShopConfig {
                 "must be between 1 and 60",
             ));
         }
-        // An SMS has no buttons: the check-in asks "did it arrive well?" and needs an address
+        // An SMS has no buttons: the check-in asks "did it arrive OK?" and needs an address
         // the customer can write to.
         if d.enabled && d.channel == Channel::Sms && self.support_email.is_none() {
             return Err(invalid(

@@ -95,7 +95,7 @@ async fn a_delivered_parcel_gets_a_check_in_a_day_later_and_a_problem_alerts_sup
         (
             StatusCode::OK,
             Page::ConfirmDelivery,
-            "Did your order #9999 arrive well? Your answer: Something went wrong. Confirm, and \
+            "Did your order #9999 arrive OK? Your answer: Something went wrong. Confirm, and \
              we'll tell the team: someone will get in touch with you. Tell demo.myshopify.com \
              Tapped the wrong answer? Go back to the email and tap the right one."
                 .into()
@@ -134,7 +134,7 @@ async fn a_delivered_parcel_gets_a_check_in_a_day_later_and_a_problem_alerts_sup
     let fine = h.follow(&ok, Method::Get).await;
     assert_eq!(
         page(&fine).2,
-        "Did your order #9999 arrive well? Your answer: Yes, all good. Confirm \
+        "Did your order #9999 arrive OK? Your answer: Yes, all good. Confirm \
          Tapped the wrong answer? Go back to the email and tap the right one."
     );
     let fine = h.follow(&ok, Method::Post).await;

@@ -868,7 +868,7 @@ fn the_sms_check_in_says_where_to_write_in_both_languages() {
         .render_sms("shop", "delivery-check-in", "check-in", "en", &ctx)
         .unwrap();
     assert!(
-        en.contains("did everything arrive well?") && en.contains(&format!("If not, write to {support}")),
+        en.contains("did everything arrive OK?") && en.contains(&format!("If not, write to {support}")),
         "{en}"
     );
     let it = templates
