@@ -6,6 +6,7 @@ use crate::local::{Local, LocalOptions};
 use crate::{FlowArgs, StoreArgs};
 use aftersale_domain::{CustomerId, OrderId, ShopId};
 use aftersale_ingest::{ReplayOutcome, WebhookSecrets};
+use aftersale_platform_api::woocommerce::authorize::AuthorizeApp;
 use aftersale_ports::{Clock, DeadLetterStatus, OffsetClock, Store, SystemClock};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -66,9 +67,17 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         Arc::clone(local.engine.clock()),
         Some(&options.public_url),
     );
+    let woocommerce_connect = AuthorizeApp {
+        store: Arc::clone(&local.store) as Arc<dyn aftersale_ports::Documents>,
+        key: Arc::new(crate::woocommerce::sealing_key(store_args.data_dir())?),
+        public_url: options.public_url.clone(),
+    };
     let app = aftersale_ingest::router(ingest)
         .merge(aftersale_engine::feedback::router(Arc::clone(&local.engine)))
-        .merge(crate::shops::routes(shopify_app));
+        .merge(crate::shops::routes(shopify_app))
+        .merge(aftersale_platform_api::woocommerce::authorize::router(
+            woocommerce_connect,
+        ));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -77,7 +86,7 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         address = %listener.local_addr()?,
         data_dir = %store_args.data_dir().display(),
         outbox = %local.outbox_dir.display(),
-        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /shopify/install, GET /shopify/callback, GET /l/{{token}}, GET /healthz"
+        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /shopify/install, GET /shopify/callback, GET /woocommerce/connect, GET /l/{{token}}, GET /healthz"
     );
     crate::edge::serve(listener, app, shutdown_signal())
         .await

@@ -6,7 +6,10 @@ use crate::backend::Backend;
 use aftersale_engine::{Engine, InProcessBus, Settings};
 use aftersale_ingest::{Ingest, WebhookSecrets};
 use aftersale_links::LinkSigner;
-use aftersale_ports::{Clock, FlowStore};
+use aftersale_outbox::OutboxEraser;
+use aftersale_platform_api::woocommerce::connection::StoredSiteSecrets;
+use aftersale_ports::{Clock, Documents, FlowStore, SiteSecrets, SupportAlerts};
+use aftersale_privacy::Desk;
 use aftersale_templates::Templates;
 use anyhow::Context;
 use rand::RngCore;
@@ -18,6 +21,10 @@ pub struct Local {
     pub tokens: Arc<dyn aftersale_ports::ShopTokens>,
     pub engine: Arc<Engine>,
     pub outbox_dir: PathBuf,
+    /// The shop's alert channel (SNS topic or `outbox/alerts.jsonl`), for privacy requests.
+    alerts: Arc<dyn SupportAlerts>,
+    /// The webhook secrets `aftersale woocommerce connect` set on sites.
+    site_secrets: Arc<dyn SiteSecrets>,
 }
 
 /// Options shared by the commands that run flows.
@@ -59,6 +66,7 @@ impl Local {
                 .with_context(|| format!("templates in {}", dir.display()))?;
         }
         let senders = backend.senders(options.store, Arc::clone(&clock));
+        let alerts = Arc::clone(&senders.alerts);
         let settings = Settings {
             link_base_url: options.public_url.trim_end_matches('/').to_string(),
             ..Settings::default()
@@ -73,24 +81,39 @@ impl Local {
             clock,
             settings,
         ));
+        let site_secrets = Arc::new(StoredSiteSecrets::new(
+            Arc::clone(&store) as Arc<dyn Documents>,
+            crate::woocommerce::sealing_key(data_dir)?,
+        ));
         Ok(Local {
             store,
             tokens,
             engine,
             outbox_dir: data_dir.join("outbox"),
+            alerts,
+            site_secrets,
         })
     }
 
     /// Ingest wired to plan flows in process as events arrive.
     pub fn ingest(&self, secrets: WebhookSecrets) -> Ingest {
         let bus = Arc::new(InProcessBus::new(Arc::clone(&self.engine)));
+        let clock = Arc::clone(self.engine.clock());
+        let desk = Desk::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.alerts),
+            Arc::clone(&clock),
+        )
+        .with_files(Arc::new(OutboxEraser::new(&self.outbox_dir)));
         Ingest::new(
             Arc::clone(&self.store) as Arc<dyn aftersale_ports::Store>,
             bus,
-            Arc::clone(self.engine.clock()),
+            clock,
             secrets,
         )
         .with_tokens(Arc::clone(&self.tokens))
+        .with_privacy(Arc::new(desk))
+        .with_site_secrets(Arc::clone(&self.site_secrets))
     }
 }
 

@@ -7,10 +7,12 @@ mod edge;
 mod flows;
 mod local;
 mod loyalty;
+mod privacy;
 mod reports;
 mod secrets_file;
 mod shops;
 mod simulate;
+mod woocommerce;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -202,6 +204,27 @@ enum Command {
         #[command(subcommand)]
         action: ShopifyAction,
     },
+    /// The customers' data requests (Shopify `customers/data_request`) a shop received, each
+    /// with the export of everything Aftersale holds on the customer.
+    DataRequests {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        shop: String,
+        /// One JSON object per request instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// WooCommerce sites: create the webhooks Aftersale needs through the REST API, or show them.
+    Woocommerce {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// One JSON object per webhook instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: WooAction,
+    },
     /// List dead letters, or replay them after a fix.
     DeadLetters {
         #[command(flatten)]
@@ -328,6 +351,33 @@ enum ShopifyAction {
         public_url: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WooAction {
+    /// Create (once) the site's webhooks order.created, order.updated, order.deleted,
+    /// order.restored, customer.created and customer.updated, delivered to
+    /// `<public URL>/webhooks/woocommerce` and signed with a secret Aftersale keeps; reactivate
+    /// any WooCommerce disabled. Running it again changes nothing.
+    Connect {
+        /// The site's address, e.g. https://shop.example (http only for a local test site).
+        #[arg(long)]
+        url: String,
+        /// A REST API key with Read/Write permission (WooCommerce → Settings → Advanced → REST
+        /// API); kept sealed, so later runs and `status` need it no more.
+        #[arg(long, env = "WOOCOMMERCE_CONSUMER_KEY", requires = "consumer_secret")]
+        consumer_key: Option<String>,
+        #[arg(long, env = "WOOCOMMERCE_CONSUMER_SECRET", requires = "consumer_key")]
+        consumer_secret: Option<String>,
+        /// The address WooCommerce reaches Aftersale at.
+        #[arg(long, env = "AFTERSALE_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Each of the site's webhooks and its status (active, paused, disabled, missing).
+    Status {
+        #[arg(long)]
+        url: String,
     },
 }
 
@@ -483,6 +533,31 @@ fn main() -> ExitCode {
                         json,
                     },
             } => shops::sync_webhooks(&store, &shop, public_url.as_deref(), json).await,
+            Command::DataRequests { store, shop, json } => privacy::data_requests(&store, &shop, json).await,
+            Command::Woocommerce {
+                store,
+                json,
+                action:
+                    WooAction::Connect {
+                        url,
+                        consumer_key,
+                        consumer_secret,
+                        public_url,
+                    },
+            } => {
+                let args = woocommerce::ConnectArgs {
+                    url,
+                    consumer_key,
+                    consumer_secret,
+                    public_url,
+                };
+                woocommerce::connect(&store, args, json).await
+            }
+            Command::Woocommerce {
+                store,
+                json,
+                action: WooAction::Status { url },
+            } => woocommerce::status(&store, &url, json).await,
             Command::DeadLetters {
                 store,
                 json,

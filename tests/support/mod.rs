@@ -63,6 +63,15 @@ impl Server {
         server
     }
 
+    /// A `Server` around a process started elsewhere (with its own arguments or log file).
+    pub fn adopt(child: Child, base: String, data_dir: tempfile::TempDir) -> Server {
+        Server {
+            child,
+            base,
+            data_dir,
+        }
+    }
+
     fn wait_healthy(&self) {
         let client = reqwest::blocking::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);

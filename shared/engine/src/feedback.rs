@@ -142,7 +142,7 @@ impl Engine {
             .load_message(&shop, &customer_id, &claims.message_id)
             .await?;
         let (Some(customer), Some(message)) = (customer, message) else {
-            info!(shop = %shop, customer = %customer_id, "refused a link whose customer or message is gone");
+            info!(shop = %shop, "refused a link whose customer or message is gone");
             let ctx = json!({ "shop": { "name": config.display_name(&shop) } });
             let page = self.render(StatusCode::GONE, Page::Unavailable, &config.locale, ctx)?;
             return Ok(Opening::Refused(page));
@@ -296,7 +296,7 @@ impl Engine {
     /// kept: it stops more than an unsubscribe does.
     async fn unsubscribe(&self, link: &Opened, shop_name: &str) -> Result<LinkResponse, LinkFailure> {
         let Some(address) = link.message.to.as_deref() else {
-            info!(shop = %link.shop, customer = %link.customer.id, "refused an unsubscribe for a message never sent");
+            info!(shop = %link.shop, "refused an unsubscribe for a message never sent");
             let ctx = json!({ "shop": { "name": shop_name } });
             return self.render(StatusCode::GONE, Page::Unavailable, &link.locale, ctx);
         };
@@ -309,7 +309,7 @@ impl Engine {
                     self.clock.now(),
                 )
                 .await?;
-            info!(shop = %link.shop, customer = %link.customer.id, "unsubscribed");
+            info!(shop = %link.shop, "unsubscribed");
         }
         let ctx = json!({ "shop": { "name": shop_name } });
         self.render(StatusCode::OK, Page::Unsubscribed, &link.locale, ctx)

@@ -23,7 +23,7 @@ impl Engine {
                 continue;
             }
             if self.store.plan_message(&plan).await? {
-                debug!(message = %plan.id(), due_at = %plan.due_at, "planned");
+                debug!(flow = plan.flow.as_str(), step = %plan.step, due_at = %plan.due_at, "planned");
                 changed += 1;
                 continue;
             }
@@ -37,7 +37,7 @@ impl Engine {
             if let Some(moved) = reschedule(&existing, &plan) {
                 match self.store.update_message(&moved).await {
                     Ok(_) => {
-                        info!(message = %plan.id(), due_at = %moved.due_at, "rescheduled on known delivery");
+                        info!(flow = plan.flow.as_str(), step = %plan.step, due_at = %moved.due_at, "rescheduled on known delivery");
                         changed += 1;
                     }
                     // A sender took it meanwhile; its own re-check decides.

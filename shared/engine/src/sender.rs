@@ -60,7 +60,8 @@ impl Engine {
                 }
                 let mut progressed = false;
                 for message in due {
-                    let span = info_span!("message", shop = %message.shop, message = %message.id());
+                    // Not the message id: its subject may be the customer's id, and logs outlive a redaction.
+                    let span = info_span!("message", shop = %message.shop, flow = message.flow.as_str(), step = %message.step, order = message.order_id.as_ref().map_or("-", |o| o.as_str()));
                     let outcome = self.process(message, now).instrument(span).await?;
                     progressed |= !matches!(outcome, Outcome::LostClaim);
                     match outcome {

@@ -2,8 +2,8 @@
 //! purchase statistics, install state, and the platform's privacy requests.
 
 use aftersale_domain::{EventKind, OrderId, OrderRecord, StoreEvent};
-use aftersale_ports::{ShopState, ShopStatus, Store, StoreError};
-use aftersale_ports::{lifecycle, redaction};
+use aftersale_ports::lifecycle;
+use aftersale_ports::{PrivacyDesk, ShopState, ShopStatus, Store, StoreError};
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
@@ -12,6 +12,7 @@ const MAX_CONFLICT_RETRIES: usize = 8;
 
 pub async fn apply(
     store: &dyn Store,
+    privacy: &dyn PrivacyDesk,
     event: &StoreEvent,
     received_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -58,13 +59,14 @@ pub async fn apply(
             }
         }
         EventKind::CustomerRedact(request) => {
-            let removed = redaction::redact_customer(store, &event.shop, request).await?;
+            // The request itself was recorded without the customer's details, so it stays as
+            // the record that the request was honoured.
+            let removed = privacy.redact_customer(&event.shop, request).await?;
             info!(removed, "customer redacted");
-            record_audit(store, event, received_at).await?;
         }
         EventKind::ShopRedact => {
             let before = store.load_shop(&event.shop).await?;
-            let removed = store.redact_shop(&event.shop).await?;
+            let removed = privacy.redact_shop(&event.shop).await?;
             // The one record kept: that the shop existed and was erased (`aftersale shops`).
             let mut state = before.unwrap_or_else(|| ShopState::installed(event.platform, event.occurred_at));
             state.set_status(ShopStatus::Redacted, event.occurred_at);
@@ -75,10 +77,9 @@ pub async fn apply(
             info!(removed, "shop redacted");
             record_audit(store, event, received_at).await?;
         }
-        EventKind::CustomerDataRequest(_) => {
-            info!(
-                "customer data request recorded; `aftersale events --shop S --customer C` lists what is held"
-            );
+        EventKind::CustomerDataRequest(request) => {
+            privacy.data_request(event, request).await?;
+            info!("customer data request answered; `aftersale data-requests --shop S` shows the export");
         }
         _ => {
             if event.order().is_some() && store.load_shop(&event.shop).await?.is_none() {
@@ -109,18 +110,13 @@ async fn fold_order(store: &dyn Store, event: &StoreEvent, order_id: &OrderId) -
     })
 }
 
-/// Redaction deletes the request's own event with the rest; keep a copy without contact
-/// details so the log shows the request was honoured.
+/// Shop redaction deletes the request's own event with the rest; record it again so the log
+/// shows the request was honoured and a redelivery is a duplicate.
 async fn record_audit(
     store: &dyn Store,
     event: &StoreEvent,
     received_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut audit = event.clone();
-    if let EventKind::CustomerRedact(request) = &mut audit.kind {
-        request.email = None;
-        request.phone = None;
-    }
-    store.record_event(&audit, received_at).await?;
+    store.record_event(event, received_at).await?;
     Ok(())
 }

@@ -1,8 +1,10 @@
 use crate::secrets::WebhookSecrets;
 use aftersale_domain::{EventKind, Platform, ShopId, StoreEvent};
 use aftersale_platforms::{Delivery, PayloadError, shopify, signature, woocommerce};
+use aftersale_ports::erasure::without_personal_data;
 use aftersale_ports::{
-    Clock, DeadLetter, DeadLetterStatus, EventBus, Recorded, ShopTokens, Store, StoreError,
+    Clock, DeadLetter, DeadLetterStatus, EventBus, PrivacyDesk, Recorded, ShopTokens, SiteSecrets, Store,
+    StoreError,
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -73,6 +75,9 @@ pub struct Ingest {
     secrets: WebhookSecrets,
     /// Where Shopify Admin API tokens are kept, so `app/uninstalled` deletes the shop's.
     tokens: Option<Arc<dyn ShopTokens>>,
+    privacy: Arc<dyn PrivacyDesk>,
+    /// Secrets Aftersale set on WooCommerce sites itself (`aftersale woocommerce connect`).
+    site_secrets: Option<Arc<dyn SiteSecrets>>,
 }
 
 impl Ingest {
@@ -82,18 +87,37 @@ impl Ingest {
         clock: Arc<dyn Clock>,
         secrets: WebhookSecrets,
     ) -> Self {
+        let privacy = Arc::new(crate::privacy::StoreOnlyDesk {
+            store: Arc::clone(&store),
+        });
         Self {
             store,
             bus,
             clock,
             secrets,
             tokens: None,
+            privacy,
+            site_secrets: None,
         }
     }
 
     /// Deletes a shop's stored Admin API token when it uninstalls the app.
     pub fn with_tokens(mut self, tokens: Arc<dyn ShopTokens>) -> Self {
         self.tokens = Some(tokens);
+        self
+    }
+
+    /// Also accepts a WooCommerce site's deliveries signed with the secret stored when
+    /// Aftersale connected the site.
+    pub fn with_site_secrets(mut self, secrets: Arc<dyn SiteSecrets>) -> Self {
+        self.site_secrets = Some(secrets);
+        self
+    }
+
+    /// Hands the platforms' privacy requests (data requests, customer and shop redaction) to
+    /// `desk` instead of erasing in the store alone.
+    pub fn with_privacy(mut self, desk: Arc<dyn PrivacyDesk>) -> Self {
+        self.privacy = desk;
         self
     }
 
@@ -132,15 +156,37 @@ impl Ingest {
             return Reply::plain(StatusCode::OK, "ping");
         }
         let site = header(headers, "x-wc-webhook-source").and_then(|s| ShopId::from_domain(s).ok());
-        let Some(secret) = self.secrets.woocommerce_for(site.as_ref()) else {
+        let mut secrets: Vec<Vec<u8>> = Vec::new();
+        if let (Some(stored), Some(site)) = (&self.site_secrets, &site) {
+            match stored.webhook_secret(site).await {
+                Ok(found) => secrets.extend(found.filter(|s| !s.is_empty()).map(String::into_bytes)),
+                Err(err) => {
+                    warn!(platform = "woocommerce", error = %err, "site secret unavailable; asking the site to retry");
+                    return Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+                }
+            }
+        }
+        secrets.extend(
+            self.secrets
+                .woocommerce_for(site.as_ref())
+                .map(|s| s.expose().to_vec()),
+        );
+        if secrets.is_empty() {
             warn!(
                 platform = "woocommerce",
                 "webhook refused: no secret configured for this site"
             );
             return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
-        };
-        if let Err(err) = signature::verify_base64(secret.expose(), body, signature_header) {
-            warn!(platform = "woocommerce", error = %err, "webhook refused");
+        }
+        // Any of the site's secrets will do: each is compared in constant time.
+        let mut refusal = None;
+        let verified = secrets.iter().any(|secret| {
+            let checked = signature::verify_base64(secret, body, signature_header);
+            refusal = checked.as_ref().err().map(ToString::to_string);
+            checked.is_ok()
+        });
+        if !verified {
+            warn!(platform = "woocommerce", error = %refusal.unwrap_or_default(), "webhook refused");
             return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
         }
         self.accept(Platform::Woocommerce, headers, body).await
@@ -193,7 +239,13 @@ impl Ingest {
             let span =
                 info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
             async {
-                match self.store.record_event(event, received_at).await? {
+                // A privacy request is logged without the customer's details (see
+                // `without_personal_data`); the work below still gets the whole request.
+                match self
+                    .store
+                    .record_event(&without_personal_data(event), received_at)
+                    .await?
+                {
                     Recorded::Duplicate { applied: true } => {
                         duplicates += 1;
                         info!("duplicate delivery");
@@ -202,7 +254,7 @@ impl Ingest {
                     Recorded::Duplicate { applied: false } => info!("resuming an unfinished event"),
                     Recorded::New => {}
                 }
-                crate::apply::apply(self.store.as_ref(), event, received_at).await?;
+                crate::apply::apply(self.store.as_ref(), self.privacy.as_ref(), event, received_at).await?;
                 if let (EventKind::AppUninstalled | EventKind::ShopRedact, Some(tokens)) =
                     (&event.kind, &self.tokens)
                 {

@@ -4,6 +4,7 @@
 mod apply;
 mod http;
 mod ingest;
+mod privacy;
 mod secrets;
 
 pub use http::{router, shopify_router, woocommerce_router};

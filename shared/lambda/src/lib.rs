@@ -16,7 +16,11 @@ use aftersale_engine::discounts::{AdminApiDiscounts, SecretSource};
 use aftersale_engine::{Engine, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
+use aftersale_platform_api::sealed::SealingKey;
+use aftersale_platform_api::woocommerce::authorize::AuthorizeApp;
+use aftersale_platform_api::woocommerce::connection::StoredSiteSecrets;
 use aftersale_ports::{EventBus, NoEventBus, SystemClock};
+use aftersale_privacy::Desk;
 use aftersale_templates::Templates;
 use anyhow::{Context, bail};
 use aws_config::SdkConfig;
@@ -119,11 +123,52 @@ pub async fn ingest() -> anyhow::Result<Ingest> {
         Some(arn) => Arc::new(SnsEventBus::new(aws_sdk_sns::Client::new(&config), arn)),
         None => Arc::new(NoEventBus),
     };
+    let store = store(&config).await?;
     // `app/uninstalled` deletes the shop's token (only Shopify sends it).
-    Ok(
-        Ingest::new(store(&config).await?, bus, Arc::new(SystemClock), secrets)
-            .with_tokens(Arc::new(SsmShopTokens::from_config(&config))),
+    let ingest = Ingest::new(
+        Arc::clone(&store) as Arc<dyn aftersale_ports::Store>,
+        bus,
+        Arc::new(SystemClock),
+        secrets,
     )
+    .with_tokens(Arc::new(SsmShopTokens::from_config(&config)));
+    // WooCommerce sites Aftersale connected itself sign with the secret it stored, sealed.
+    let ingest = match secret(&ssm, "AFTERSALE_SEALING_KEY", "AFTERSALE_SEALING_KEY_PARAM").await? {
+        Some(hex_key) => {
+            let key = SealingKey::from_hex(&hex_key).context("the sealing key")?;
+            let documents = Arc::clone(&store) as Arc<dyn aftersale_ports::Documents>;
+            ingest.with_site_secrets(Arc::new(StoredSiteSecrets::new(documents, key)))
+        }
+        None => ingest,
+    };
+    // Data requests are announced on the support topic; without it the function still erases
+    // on redact requests, but keeps no export for the merchant.
+    Ok(match optional("SUPPORT_ALERTS_TOPIC_ARN") {
+        Some(arn) => {
+            let alerts = Arc::new(SnsAlerts::new(aws_sdk_sns::Client::new(&config), arn));
+            ingest.with_privacy(Arc::new(Desk::new(store, alerts, Arc::new(SystemClock))))
+        }
+        None => ingest,
+    })
+}
+
+/// The WooCommerce connect routes (`/woocommerce/connect`, `/callback`, `/return`) of the
+/// woocommerce-webhook function, when `AFTERSALE_PUBLIC_URL` (the function's public address)
+/// and the sealing key are configured.
+pub async fn woocommerce_connect() -> anyhow::Result<Option<AuthorizeApp>> {
+    let Some(public_url) = optional("AFTERSALE_PUBLIC_URL") else {
+        return Ok(None);
+    };
+    let config = load_config().await;
+    let ssm = SsmSecrets::from_config(&config);
+    let hex_key = secret(&ssm, "AFTERSALE_SEALING_KEY", "AFTERSALE_SEALING_KEY_PARAM")
+        .await?
+        .context("AFTERSALE_PUBLIC_URL is set but no sealing key: set AFTERSALE_SEALING_KEY_PARAM")?;
+    Ok(Some(AuthorizeApp {
+        store: store(&config).await? as Arc<dyn aftersale_ports::Documents>,
+        key: Arc::new(SealingKey::from_hex(&hex_key).context("the sealing key")?),
+        public_url,
+    }))
 }
 
 /// The shopify-app function: DynamoDB (install records, nonces, the refresh lease), shops'

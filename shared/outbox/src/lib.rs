@@ -4,18 +4,23 @@
 //!   client, named `<UTC time>-<message id>.eml` so a directory listing is the send order.
 //! - [`FileSms`]: one JSON line per SMS in `<dir>/sms.jsonl`.
 //! - [`FileAlerts`]: one JSON line per support alert in `<dir>/alerts.jsonl`.
+//! - [`OutboxEraser`]: removes a customer's or a shop's copies for a privacy request.
 //!
 //! They validate exactly like the real adapters, so a message refused here would be refused in
 //! AWS too. I/O failures are [`SendError::Transient`]: a full disk is an operator's fix, and the
 //! message stays due.
 
 use aftersale_mime::Envelope;
+
+mod erase;
+
 use aftersale_ports::{
     Clock, Mailer, OutgoingEmail, OutgoingSms, SendError, SentId, SmsKind, SmsSender, SupportAlerts,
     SystemClock, validate_e164,
 };
 use async_trait::async_trait;
 use chrono::SecondsFormat;
+pub use erase::OutboxEraser;
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};

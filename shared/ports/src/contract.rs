@@ -659,6 +659,8 @@ pub async fn flows_all(store: &dyn FlowStore) {
     flow_tenants_never_collide(store).await;
     redact_customer_removes_messages_and_answers(store).await;
     redact_shop_removes_flow_data(store).await;
+    erasure_leaves_no_trace_of_the_customer(store).await;
+    documents_can_be_deleted(store).await;
 }
 
 /// Planning is keyed by (shop, customer, flow, subject, step): the first plan is stored with
@@ -1280,6 +1282,197 @@ pub async fn redact_shop_removes_flow_data(store: &dyn FlowStore) {
         "a second redact finds nothing"
     );
     assert_eq!(flow_snapshot(store, &other_shop).await, before_other);
+}
+
+/// `delete_document` removes one document whatever its version, says whether it was there,
+/// and touches no other key or shop.
+pub async fn documents_can_be_deleted(store: &dyn FlowStore) {
+    let shop = unique_shop("docs-delete");
+    let other_shop = unique_shop("docs-delete-other");
+    for s in [&shop, &other_shop] {
+        for key in ["code#A1", "code#A10"] {
+            store
+                .save_document(s, key, &json!({ "key": key }), 0)
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .save_document(&shop, "code#A1", &json!({ "key": "code#A1" }), 1)
+        .await
+        .unwrap();
+    assert!(store.delete_document(&shop, "code#A1").await.unwrap());
+    assert!(
+        !store.delete_document(&shop, "code#A1").await.unwrap(),
+        "gone already"
+    );
+    assert_eq!(store.load_document(&shop, "code#A1").await.unwrap(), None);
+    assert_eq!(document_keys(store, &shop, "code#").await, ["code#A10"]);
+    assert_eq!(
+        document_keys(store, &other_shop, "code#").await,
+        ["code#A1", "code#A10"]
+    );
+    store
+        .save_document(&shop, "code#A1", &json!({ "key": "code#A1" }), 0)
+        .await
+        .expect("a deleted document can be created again");
+}
+
+/// `customers/redact` through [`crate::erasure::erase_request`]: afterwards nothing the store
+/// lists for the shop (events, orders, profile, messages, answers, every document) holds the
+/// customer's id, email or phone, while another customer's referral code and record stay.
+pub async fn erasure_leaves_no_trace_of_the_customer(store: &dyn FlowStore) {
+    use crate::documents::keys;
+    use crate::erasure::erase_request;
+    let shop = unique_shop("erase");
+    let (ada, email, phone) = ("7712345098", "ada.erase@example.com", "+393331112223");
+    let guest_email = "guest.erase@example.com";
+    let guest = CustomerId::for_guest_email(guest_email);
+    let t = fresh_epoch();
+
+    let mut profile = Customer::bare(customer_id(ada));
+    profile.email = Some(email.into());
+    profile.phone = Some(phone.into());
+    store.save_customer(&shop, &profile).await.unwrap();
+    let mut order = placed_order("5550001", ada);
+    order.customer = profile.clone();
+    let placed = event(&shop, "erase-1", EventKind::OrderPlaced(order.clone()));
+    store.record_event(&placed, at(1)).await.unwrap();
+    store.save_order(&shop, &order_record(&order), 0).await.unwrap();
+    let mut guest_order = placed_order("5550002", guest.as_str());
+    guest_order.customer.email = Some(guest_email.into());
+    store
+        .record_event(
+            &event(&shop, "erase-2", EventKind::OrderPlaced(guest_order.clone())),
+            at(1),
+        )
+        .await
+        .unwrap();
+    store
+        .save_order(&shop, &order_record(&guest_order), 0)
+        .await
+        .unwrap();
+    let mut note = message(&shop, ada, Flow::ThankYou, "5550001", "note", t(10));
+    note.to = Some(email.into());
+    store.plan_message(&note).await.unwrap();
+    store
+        .record_answer(&Answer {
+            shop: shop.clone(),
+            customer_id: customer_id(ada),
+            message_id: note.id(),
+            order_id: Some(order_id("5550001")),
+            answer: AnswerKind::Csat { score: 2 },
+            answered_at: t(20),
+        })
+        .await
+        .unwrap();
+    let documents = [
+        (
+            keys::customer_orders(&customer_id(ada)),
+            json!({ "orders": ["5550001"] }),
+        ),
+        (keys::customer_tier(&customer_id(ada)), json!({ "tier": "Gold" })),
+        (keys::referral_code("ADA-1"), json!({ "customer": ada })),
+        (keys::referral_code("BOB-1"), json!({ "customer": "bob" })),
+        (
+            keys::referred_order(&order_id("5550009")),
+            json!({ "code": "ADA-1", "advocate": ada, "friend": "friend9", "order_id": "5550009" }),
+        ),
+        (
+            keys::referred_order(&order_id("5550010")),
+            json!({ "code": "BOB-1", "advocate": "bob", "friend": "friend10", "order_id": "5550010" }),
+        ),
+        (
+            keys::data_request("r1#7712345098"),
+            json!({ "customer_id": ada, "export": { "profile": { "email": email, "phone": phone } } }),
+        ),
+        (
+            keys::data_request(&format!("r2#{guest}")),
+            json!({ "customer_id": guest.as_str(), "export": { "email": guest_email } }),
+        ),
+    ];
+    for (key, value) in &documents {
+        store.save_document(&shop, key, value, 0).await.unwrap();
+    }
+
+    let request = aftersale_domain::PrivacyRequest {
+        customer_id: Some(customer_id(ada)),
+        email: Some(email.into()),
+        phone: Some(phone.into()),
+        order_ids: vec![order_id("5550001")],
+        request_id: None,
+    };
+    let removed = erase_request(store, &shop, &request).await.unwrap();
+    assert!(
+        removed >= 9,
+        "profile, order, event, message, answer, 2 own + 3 named documents: {removed}"
+    );
+    let guest_request = aftersale_domain::PrivacyRequest {
+        customer_id: None,
+        email: Some(guest_email.into()),
+        phone: None,
+        order_ids: vec![],
+        request_id: None,
+    };
+    erase_request(store, &shop, &guest_request).await.unwrap();
+
+    let held = everything_listed(store, &shop, &[ada, guest.as_str()], &["5550001", "5550002"]).await;
+    for value in [ada, email, phone, guest_email, guest.as_str()] {
+        assert!(!held.contains(value), "{value} is still held: {held}");
+    }
+    assert_eq!(
+        document_keys_of(store, &shop).await,
+        [
+            keys::referral_code("BOB-1"),
+            keys::referred_order(&order_id("5550010"))
+        ],
+        "another customer's code and referral record stay"
+    );
+    assert_eq!(
+        erase_request(store, &shop, &request).await.unwrap(),
+        0,
+        "a second erasure finds nothing"
+    );
+}
+
+/// Everything the store lists for `shop` about these customers and orders, as one text.
+async fn everything_listed(
+    store: &dyn FlowStore,
+    shop: &ShopId,
+    customers: &[&str],
+    orders: &[&str],
+) -> String {
+    let mut held = Vec::new();
+    held.push(serde_json::to_string(&store.list_events(Some(shop)).await.unwrap()).unwrap());
+    held.push(serde_json::to_string(&store.list_messages(Some(shop)).await.unwrap()).unwrap());
+    for (key, doc) in store.list_documents(shop, "").await.unwrap() {
+        held.push(format!("{key} {}", doc.value));
+    }
+    for c in customers {
+        let c = customer_id(c);
+        held.push(serde_json::to_string(&store.load_customer(shop, &c).await.unwrap()).unwrap());
+        held.push(serde_json::to_string(&store.customer_answers(shop, &c).await.unwrap()).unwrap());
+        held.push(serde_json::to_string(&store.customer_messages(shop, &c).await.unwrap()).unwrap());
+    }
+    for o in orders {
+        let found = store
+            .load_order(shop, &order_id(o))
+            .await
+            .unwrap()
+            .map(|v| v.value);
+        held.push(serde_json::to_string(&found).unwrap());
+    }
+    held.join("\n")
+}
+
+async fn document_keys_of(store: &dyn FlowStore, shop: &ShopId) -> Vec<String> {
+    store
+        .list_documents(shop, "")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect()
 }
 
 // ---- fixtures ----

@@ -32,6 +32,9 @@ pub trait Documents: Send + Sync {
         shop: &ShopId,
         prefix: &str,
     ) -> Result<Vec<(String, Versioned<Value>)>, StoreError>;
+    /// Deletes one document, whatever its version; returns whether it was there. For erasure
+    /// (a customer's shop-wide records), never for ordinary updates.
+    async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError>;
 }
 
 /// The document keys, in one place so every store and flow agrees on them.
@@ -66,13 +69,19 @@ pub mod keys {
     }
     /// Which customer a referral code belongs to (upper case).
     pub fn referral_code(code: &str) -> String {
-        format!("code#{}", code.to_ascii_uppercase())
+        format!("{REFERRAL_CODES_PREFIX}{}", code.to_ascii_uppercase())
     }
+    pub const REFERRAL_CODES_PREFIX: &str = "code#";
     /// An order placed with someone's referral code.
     pub fn referred_order(order: &OrderId) -> String {
         format!("referral#{order}")
     }
     pub const REFERRALS_PREFIX: &str = "referral#";
+    /// A customer's data export, built for a platform's data request (names `customer_id`).
+    pub fn data_request(request: &str) -> String {
+        format!("data-request#{request}")
+    }
+    pub const DATA_REQUESTS_PREFIX: &str = "data-request#";
     pub const CAMPAIGNS_PREFIX: &str = "campaign#";
     pub fn campaign(slug: &str) -> String {
         format!("campaign#{slug}")

@@ -6,6 +6,7 @@ mod clock;
 #[cfg(feature = "contract")]
 pub mod contract;
 pub mod documents;
+pub mod erasure;
 mod error;
 mod flow_store;
 pub mod install;
@@ -14,10 +15,12 @@ pub mod memory;
 mod messaging;
 mod records;
 pub mod redaction;
+mod site_secrets;
 mod traits;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use documents::Documents;
+pub use erasure::{PersonalFiles, PrivacyDesk, Traces};
 pub use error::StoreError;
 pub use flow_store::{Answers, FlowStore, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
 pub use install::{
@@ -29,6 +32,7 @@ pub use messaging::{
     SentId, SmsKind, SmsSender, SupportAlerts, validate_e164,
 };
 pub use records::{DeadLetter, DeadLetterStatus, Recorded, StoredEvent, Versioned};
+pub use site_secrets::SiteSecrets;
 pub use traits::{
     CustomerProfiles, DeadLetters, EventBus, EventLog, NoEventBus, OrderRecords, Privacy, ShopRegistry, Store,
 };

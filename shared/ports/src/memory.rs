@@ -529,4 +529,12 @@ impl Documents for MemoryStore {
             .map(|((_, key), doc)| (key.clone(), doc.clone()))
             .collect())
     }
+
+    async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .write()
+            .documents
+            .remove(&(shop.clone(), key.to_string()))
+            .is_some())
+    }
 }

@@ -158,6 +158,10 @@ impl SqliteStore {
             .map_err(StoreError::backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(StoreError::backend)?;
+        // Deleted rows are overwritten with zeros, not left in free pages: a redacted
+        // customer's email must not be readable in the file's raw bytes afterwards.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(StoreError::backend)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -549,6 +553,7 @@ impl Privacy for SqliteStore {
                 removed += delete_documents(&tx, &shop, prefix)?;
             }
             tx.commit().map_err(db)?;
+            erase_old_pages(conn)?;
             Ok(removed)
         })
         .await
@@ -579,6 +584,7 @@ impl Privacy for SqliteStore {
                     .map_err(db)? as u64;
             }
             tx.commit().map_err(db)?;
+            erase_old_pages(conn)?;
             Ok(removed)
         })
         .await
@@ -606,6 +612,26 @@ fn owner_only(path: &Path) -> Result<(), StoreError> {
 
 #[cfg(not(unix))]
 fn owner_only(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+/// After a redaction: copies the write-ahead log into the database and truncates it. With
+/// WAL, the pages as they were before the delete still sit in `aftersale.db-wal` until a
+/// checkpoint; `secure_delete` zeroes the freed space in the main file, and this removes the
+/// old copies. A reader holding an old snapshot (a concurrent `aftersale events`) can keep the
+/// checkpoint from finishing; SQLite then reports it busy and the next redaction, or the next
+/// automatic checkpoint, completes it.
+fn erase_old_pages(conn: &Connection) -> Result<(), StoreError> {
+    let (busy, _, _): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .map_err(db)?;
+    if busy != 0 {
+        tracing::warn!(
+            "redaction: the write-ahead log is in use; old pages are erased at the next checkpoint"
+        );
+    }
     Ok(())
 }
 
@@ -996,6 +1022,20 @@ impl Documents for SqliteStore {
                     Ok((key, doc))
                 })
                 .collect()
+        })
+        .await
+    }
+
+    async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError> {
+        let (shop, key) = (shop.to_string(), key.to_string());
+        self.run(move |conn| {
+            let removed = conn
+                .execute(
+                    "DELETE FROM documents WHERE shop = ?1 AND key = ?2",
+                    params![shop, key],
+                )
+                .map_err(db)?;
+            Ok(removed == 1)
         })
         .await
     }

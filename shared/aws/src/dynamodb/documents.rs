@@ -89,4 +89,9 @@ impl Documents for DynamoDbStore {
         })
         .collect()
     }
+
+    async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError> {
+        self.delete_if_present(keys::shop(shop), &keys::document(key))
+            .await
+    }
 }

@@ -82,6 +82,17 @@ async fn dynamodb_store_keeps_the_flow_store_contract() {
             );
         }
     }
+    // The contract's erasure check listed what the store serves; the raw items (which every
+    // index entry is a projection of) hold no trace of the erased customer either.
+    let raw = format!("{:?}", scan(&store).await);
+    for erased in [
+        "7712345098",
+        "ada.erase@example.com",
+        "+393331112223",
+        "guest.erase@example.com",
+    ] {
+        assert!(!raw.contains(erased), "{erased} is still in the table");
+    }
 }
 
 async fn scan(store: &DynamoDbStore) -> Vec<HashMap<String, AttributeValue>> {

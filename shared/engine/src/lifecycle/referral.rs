@@ -241,9 +241,9 @@ impl Engine {
                 reward.details.insert("friend_first_name".into(), name.clone());
             }
             planned += self.plan_once(reward).await?;
-            info!(order = %order.id, advocate = %advocate, "referral attributed");
+            info!(order = %order.id, "referral attributed");
         } else {
-            warn!(order = %order.id, advocate = %advocate, verdict = %verdict, "referral refused");
+            warn!(order = %order.id, verdict = %verdict, "referral refused");
         }
         let referral = Referral {
             code: code.as_str().to_string(),

@@ -62,7 +62,7 @@ impl Engine {
         }
         let status = change.status(&previous);
         if status != previous {
-            info!(customer = %customer, from = ?previous.tier, to = ?status.tier, "tier changed");
+            info!(from = ?previous.tier, to = ?status.tier, "tier changed");
             documents::update::<TierStatus, _, _>(self.store.as_ref(), shop, &key, |_| Some(status.clone()))
                 .await?;
         }
@@ -180,7 +180,7 @@ impl Engine {
             other => other.status(&stored.value),
         };
         if status != stored.value {
-            info!(customer = %customer, from = ?stored.value.tier, to = ?status.tier, "tier re-evaluated");
+            info!(from = ?stored.value.tier, to = ?status.tier, "tier re-evaluated");
             match self
                 .store
                 .save_document(shop, &key, &to_value(&status), stored.version)

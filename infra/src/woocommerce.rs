@@ -1,0 +1,154 @@
+//! `aftersale woocommerce connect|status`: a site's webhooks made by Aftersale through the
+//! REST API, signed with a secret Aftersale generates and keeps sealed in the store, and
+//! their health.
+
+use crate::StoreArgs;
+use crate::backend::Backend;
+use aftersale_platform_api::sealed::SealingKey;
+use aftersale_platform_api::woocommerce::connection::{
+    self, Connection, Credentials, new_webhook_secret, site_id,
+};
+use aftersale_platform_api::woocommerce::{
+    WebhookChange, WooClient, connect as connect_site, status as site_status,
+};
+use anyhow::{Context, bail};
+use serde_json::json;
+use std::path::Path;
+
+/// The path webhooks are delivered to, under the public URL.
+pub const DELIVERY_PATH: &str = "/webhooks/woocommerce";
+
+/// The key credentials are sealed under: `AFTERSALE_SEALING_KEY` (hex), else `sealing.key`
+/// in the data dir, created (mode 0600) on first use.
+pub fn sealing_key(data_dir: &Path) -> anyhow::Result<SealingKey> {
+    if let Ok(hex_key) = std::env::var("AFTERSALE_SEALING_KEY") {
+        return SealingKey::from_hex(&hex_key).context("AFTERSALE_SEALING_KEY");
+    }
+    Ok(SealingKey::load_or_create(&data_dir.join("sealing.key"))?)
+}
+
+pub struct ConnectArgs {
+    pub url: String,
+    pub consumer_key: Option<String>,
+    pub consumer_secret: Option<String>,
+    pub public_url: Option<String>,
+}
+
+pub async fn connect(store_args: &StoreArgs, args: ConnectArgs, as_json: bool) -> anyhow::Result<()> {
+    let site = site_id(&args.url).context("--url")?;
+    let store = Backend::open(store_args).await?.store;
+    let key = sealing_key(store_args.data_dir())?;
+    let before = connection::load(store.as_ref(), &key, &site).await?;
+    let delivery_url = match (&args.public_url, &before) {
+        (Some(public), _) => format!("{}{DELIVERY_PATH}", public.trim().trim_end_matches('/')),
+        (None, Some(before)) => before.delivery_url.clone(),
+        (None, None) => bail!(
+            "set AFTERSALE_PUBLIC_URL (or --public-url) to the address WooCommerce can reach Aftersale at, e.g. https://aftersale.example.com"
+        ),
+    };
+    let (consumer_key, consumer_secret) = match (args.consumer_key, args.consumer_secret, &before) {
+        (Some(k), Some(s), _) => (k, s),
+        (None, None, Some(before)) => (
+            before.credentials.consumer_key.clone(),
+            before.credentials.consumer_secret.clone(),
+        ),
+        _ => bail!(
+            "give --consumer-key and --consumer-secret: in WordPress, WooCommerce → Settings → Advanced → REST API → Add key, with Read/Write permission"
+        ),
+    };
+    let client = WooClient::new(&args.url, &consumer_key, &consumer_secret)?;
+    // The same secret as before, so webhooks made earlier keep verifying.
+    let (webhook_secret, known) = match &before {
+        Some(b) if b.delivery_url == delivery_url => {
+            (b.credentials.webhook_secret.clone(), b.webhook_ids.clone())
+        }
+        Some(b) => (b.credentials.webhook_secret.clone(), Default::default()),
+        None => (new_webhook_secret(), Default::default()),
+    };
+    let report = connect_site(&client, &delivery_url, &webhook_secret, &known).await?;
+    let connection = Connection {
+        site: client.site(),
+        delivery_url: delivery_url.clone(),
+        webhook_ids: report.ids(),
+        connected_at: chrono::Utc::now(),
+        credentials: Credentials {
+            consumer_key,
+            consumer_secret,
+            webhook_secret,
+        },
+    };
+    connection::save(store.as_ref(), &key, &connection).await?;
+    for (webhook, change) in &report.webhooks {
+        let done = match change {
+            WebhookChange::Created => "created".to_string(),
+            WebhookChange::Reactivated { was } => format!("reactivated (was {was})"),
+            WebhookChange::Adopted => "now signed with Aftersale's secret".to_string(),
+            WebhookChange::Unchanged => "already there".to_string(),
+        };
+        if as_json {
+            println!(
+                "{}",
+                json!({"site": connection.site, "topic": webhook.topic, "id": webhook.id, "status": webhook.status, "change": done, "delivery_url": webhook.delivery_url})
+            );
+        } else {
+            println!(
+                "{:<18} #{:<6} {:<9} {done}",
+                webhook.topic, webhook.id, webhook.status
+            );
+        }
+    }
+    if !as_json {
+        eprintln!(
+            "{} connected: {} webhook(s) created, deliveries go to {delivery_url}",
+            connection.site,
+            report.created()
+        );
+    }
+    Ok(())
+}
+
+pub async fn status(store_args: &StoreArgs, url: &str, as_json: bool) -> anyhow::Result<()> {
+    let site = site_id(url).context("--url")?;
+    let store = Backend::open(store_args).await?.store;
+    let key = sealing_key(store_args.data_dir())?;
+    let Some(connection) = connection::load(store.as_ref(), &key, &site).await? else {
+        bail!(
+            "{site} is not connected: run `aftersale woocommerce connect --url {url} --consumer-key ck_… --consumer-secret cs_…`"
+        );
+    };
+    let client = WooClient::new(
+        url,
+        &connection.credentials.consumer_key,
+        &connection.credentials.consumer_secret,
+    )?;
+    let mut unhealthy = 0;
+    for (topic, webhook) in site_status(&client, &connection.delivery_url).await? {
+        let (id, state) = match &webhook {
+            Some(w) => (Some(w.id), w.status.clone()),
+            None => (None, "missing".to_string()),
+        };
+        unhealthy += usize::from(state != "active");
+        if as_json {
+            println!(
+                "{}",
+                json!({"site": connection.site, "topic": topic, "id": id, "status": state})
+            );
+        } else {
+            let id = id.map_or_else(|| "-".to_string(), |id| format!("#{id}"));
+            println!("{topic:<18} {id:<7} {state}");
+        }
+    }
+    if !as_json {
+        if unhealthy > 0 {
+            eprintln!(
+                "{unhealthy} webhook(s) not active: run `aftersale woocommerce connect --url {url}` to repair them"
+            );
+        } else {
+            eprintln!(
+                "every webhook of {} is active, delivering to {}",
+                connection.site, connection.delivery_url
+            );
+        }
+    }
+    Ok(())
+}
