@@ -35,6 +35,12 @@ pub async fn tick(
             "as of {now}: {} sent, {} skipped, {} deferred, {} retrying, {} failed",
             report.sent, report.skipped, report.deferred, report.retrying, report.failed
         );
+        if report.errors > 0 {
+            println!(
+                "{} message(s) could not be processed: set aside with backoff, support told (see `outbox`)",
+                report.errors
+            );
+        }
     }
     // Links expire on the clock that signed them; the server answering them must share it.
     let links_expire = now + aftersale_engine::Settings::default().link_ttl;

@@ -11,6 +11,7 @@ mod reports;
 mod secrets_file;
 mod shops;
 mod simulate;
+mod ticker;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;

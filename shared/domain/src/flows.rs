@@ -169,10 +169,12 @@ fn review_delay_days(products: &[ProductRef], config: &ShopConfig) -> u32 {
 }
 
 /// For a follow-up step, the step it follows and the gap to leave after it: a review
-/// reminder follows its request, a second replenishment nudge its first.
+/// reminder follows its request, a second replenishment nudge its first, a win-back last call
+/// the offer it recalls (a last call for an offer never made would be a first call).
 pub fn follows(flow: Flow, step: &str, config: &ShopConfig) -> Option<(&'static str, Duration)> {
     let days = |d: u32| Duration::days(d.into());
     match (flow, step) {
+        (Flow::WinBack, "last-call") => Some(("offer", days(1))),
         (Flow::ReviewRequest, "reminder") => {
             Some(("request", days(config.flows.review_request.reminder_after_days)))
         }
