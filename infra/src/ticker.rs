@@ -137,7 +137,10 @@ pub async fn run(engine: Arc<Engine>, health: Arc<TickHealth>) {
                     "due work was cancelled; will retry next tick"
                 };
                 warn!(error = %join, "{why}");
-                health.failed(finished, why.trim_end_matches("; will retry next tick").to_string());
+                health.failed(
+                    finished,
+                    why.trim_end_matches("; will retry next tick").to_string(),
+                );
             }
         }
     }

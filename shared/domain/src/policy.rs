@@ -296,7 +296,12 @@ fn fits(at: DateTime<Utc>, events: &[DateTime<Utc>], window: Duration, cap: usiz
     near.sort();
     near.iter()
         .filter(|start| **start <= at && at - **start < window)
-        .all(|start| near.iter().filter(|e| **e >= *start && **e - *start < window).count() <= cap)
+        .all(|start| {
+            near.iter()
+                .filter(|e| **e >= *start && **e - *start < window)
+                .count()
+                <= cap
+        })
 }
 
 /// If `now` falls in the quiet window in `tz`, the instant it ends.
@@ -693,7 +698,12 @@ mod tests {
     }
 
     fn winback(step: &str) -> Case {
-        let mut case = Case::new(message(Flow::WinBack, step, MessageClass::Marketing, Channel::Email));
+        let mut case = Case::new(message(
+            Flow::WinBack,
+            step,
+            MessageClass::Marketing,
+            Channel::Email,
+        ));
         case.message.order_id = None;
         case.message
             .details
@@ -777,7 +787,11 @@ mod tests {
             "it waits until the old send leaves the window"
         );
         case.sent = vec![at(10, 0) - Duration::days(5)];
-        assert_eq!(case.decide(), skipped("over frequency cap"), "25 days is too long to wait");
+        assert_eq!(
+            case.decide(),
+            skipped("over frequency cap"),
+            "25 days is too long to wait"
+        );
     }
 
     #[test]

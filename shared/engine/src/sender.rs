@@ -83,7 +83,12 @@ impl Engine {
         }
     }
 
-    async fn tick_flow(&self, flow: Flow, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), StoreError> {
+    async fn tick_flow(
+        &self,
+        flow: Flow,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
         // Messages set aside in this tick move past `now`, so they never come back in it.
         loop {
             let due = self
@@ -97,17 +102,25 @@ impl Engine {
             for message in due {
                 let span = info_span!("message", shop = %message.shop, message = %message.id());
                 let key = (message.shop.clone(), message.customer_id.clone(), message.id());
-                let outcome = CatchPanic::new(self.process(message, now)).instrument(span.clone()).await;
+                let outcome = CatchPanic::new(self.process(message, now))
+                    .instrument(span.clone())
+                    .await;
                 let outcome = match outcome {
                     Ok(Ok(outcome)) => outcome,
                     Ok(Err(err)) => {
                         report.errors += 1;
-                        progressed |= self.set_aside(&key, &format!("error: {err}"), now).instrument(span).await;
+                        progressed |= self
+                            .set_aside(&key, &format!("error: {err}"), now)
+                            .instrument(span)
+                            .await;
                         continue;
                     }
                     Err(panic) => {
                         report.errors += 1;
-                        progressed |= self.set_aside(&key, &format!("panic: {panic}"), now).instrument(span).await;
+                        progressed |= self
+                            .set_aside(&key, &format!("panic: {panic}"), now)
+                            .instrument(span)
+                            .await;
                         continue;
                     }
                 };
@@ -423,7 +436,9 @@ impl Engine {
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(0)
                     + 1;
-                retry.details.insert("processing_errors".into(), errors.to_string());
+                retry
+                    .details
+                    .insert("processing_errors".into(), errors.to_string());
                 let backoff = (Duration::minutes(5) * 2i32.pow(errors.min(10))).min(Duration::hours(24));
                 let retry = Message {
                     status: MessageStatus::Planned,
@@ -444,7 +459,9 @@ impl Engine {
         if alert {
             self.alert(
                 "Aftersale: a message could not be processed",
-                &format!("Message {id} for customer {customer} in {shop}: {reason}. The other messages went on."),
+                &format!(
+                    "Message {id} for customer {customer} in {shop}: {reason}. The other messages went on."
+                ),
             )
             .await;
         }
@@ -550,7 +567,9 @@ struct CatchPanic<F> {
 
 impl<F> CatchPanic<F> {
     fn new(inner: F) -> Self {
-        Self { inner: Box::pin(inner) }
+        Self {
+            inner: Box::pin(inner),
+        }
     }
 }
 

@@ -336,14 +336,16 @@ async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stop
         ))
         .await;
     }
-    // Three of them came back for product 700: the social proof's number.
+    // Three of them came back for product 700: the social proof's number. Customer 400 spent
+    // the most, alone at the top: the shop's one high-value customer (11 × 10% = 1 seat).
     for i in 0..3 {
         let at = t0() - Duration::hours(12);
+        let price = if i == 0 { "300.00" } else { "100.00" };
         h.pay(&order(
             &format!("49{i}1"),
             &format!("40{i}"),
             at,
-            &[("700", 1, "100.00")],
+            &[("700", 1, price)],
         ))
         .await;
     }
@@ -1181,4 +1183,185 @@ async fn a_lapse_a_month_overdue_is_skipped_rather_than_sent_late() {
         h.of(Flow::WinBack, "offer").await.is_empty(),
         "no sequence follows"
     );
+}
+
+/// A sent marketing message of `customer`'s, `at`: what fills their cap.
+async fn sent_marketing(h: &Harness, customer: &str, subject: &str, at: DateTime<Utc>) {
+    let planned = Message {
+        shop: shop(),
+        customer_id: customer_id(customer),
+        flow: Flow::Replenishment,
+        subject: subject.into(),
+        step: "reminder".into(),
+        order_id: None,
+        class: MessageClass::Marketing,
+        channel: aftersale_domain::Channel::Email,
+        due_at: at,
+        due_basis: aftersale_domain::DueBasis::Known,
+        status: Planned,
+        reason: "planned".into(),
+        planned_at: at,
+        lease_until: None,
+        attempts: 0,
+        products: vec![],
+        details: Default::default(),
+        to: None,
+        rendered_subject: None,
+        sent_at: None,
+        provider_id: None,
+        version: 0,
+    };
+    assert!(h.store.plan_message(&planned).await.unwrap());
+    let stored = h
+        .store
+        .load_message(&shop(), &planned.customer_id, &planned.id())
+        .await
+        .unwrap()
+        .unwrap();
+    h.store
+        .update_message(&Message {
+            status: Sent,
+            reason: "sent".into(),
+            sent_at: Some(at),
+            ..stored
+        })
+        .await
+        .unwrap();
+}
+
+fn customer_id(id: &str) -> aftersale_domain::CustomerId {
+    aftersale_domain::CustomerId::new(id).unwrap()
+}
+
+#[tokio::test]
+async fn an_invitation_keeps_its_moment_under_the_cap_and_the_campaign_says_who_it_cannot_reach() {
+    let h = Harness::lifecycle(&[Flow::Vip, Flow::EarlyAccess]);
+    h.save_config(&shop(), &format!("{VIP}[caps]\nmarketing_per_window = 2\n"))
+        .await;
+    h.set_clock(t0());
+    h.pay(&order("7101", "71", t0(), &[("900", 1, "600.00")])).await;
+    h.pay(&Order {
+        subscribed: false,
+        ..order("7201", "72", t0(), &[("900", 1, "600.00")])
+    })
+    .await;
+    h.pay(&order("7301", "73", t0(), &[("900", 1, "600.00")])).await;
+    h.tick(t0() + Duration::minutes(1)).await; // "welcome to Gold", one of two
+    sent_marketing(&h, "73", "extra", t0() + Duration::days(1)).await;
+
+    let launch = at("2026-03-20T08:00:00Z");
+    let report = h
+        .engine
+        .create_campaign(
+            &shop(),
+            "Spring drop",
+            launch,
+            3,
+            vec![TierName("Gold".into())],
+            "New roasts.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.invited, 3);
+    assert_eq!(report.reachable, 1, "{report:?}");
+    assert_eq!(
+        report.unreachable,
+        [
+            ("no consent".to_string(), 1),
+            ("over frequency cap".to_string(), 1)
+        ]
+        .into_iter()
+        .collect()
+    );
+
+    // At its moment the invitation goes or is dropped at once: never deferred past the launch.
+    h.tick(at("2026-03-17T09:01:00Z")).await;
+    let outcome = |customer: &str| {
+        let h = &h;
+        let customer = customer.to_string();
+        async move {
+            let m = h.one(Flow::EarlyAccess, "you-first", &customer).await;
+            (m.status, m.reason)
+        }
+    };
+    assert_eq!(outcome("71").await, (Sent, "sent".into()));
+    assert_eq!(outcome("72").await, (Skipped, "skipped: no consent".into()));
+    assert_eq!(
+        outcome("73").await,
+        (Skipped, "skipped: over frequency cap".into())
+    );
+    let invitations = h.emails(Flow::EarlyAccess, "you-first");
+    assert_eq!(invitations.len(), 1);
+    assert_eq!(invitations[0].to.address, "c71@example.com");
+    assert!(
+        invitations[0].text.contains("New roasts."),
+        "{}",
+        invitations[0].text
+    );
+}
+
+#[tokio::test]
+async fn an_open_ended_message_waits_for_the_invitation_ahead_of_it() {
+    let h = Harness::lifecycle(&[Flow::Vip, Flow::EarlyAccess]);
+    h.save_config(&shop(), &format!("{VIP}[caps]\nmarketing_per_window = 2\n"))
+        .await;
+    h.set_clock(t0());
+    h.pay(&order("7401", "74", t0(), &[("900", 1, "600.00")])).await;
+    h.tick(t0() + Duration::minutes(1)).await; // "welcome to Gold", one of two
+    h.engine
+        .create_campaign(
+            &shop(),
+            "Spring drop",
+            at("2026-03-20T08:00:00Z"),
+            3,
+            vec![TierName("Gold".into())],
+            "New roasts.",
+        )
+        .await
+        .unwrap();
+    // The welcome (03-02) and a nudge on 03-10 would leave the launch (03-17) no room: the
+    // nudge gives way. Room opens only when the welcome leaves the window (04-01), 22 days
+    // on, longer than a capped message waits, so it is dropped.
+    let nudge = Message {
+        due_at: day(8),
+        ..lifecycle_nudge("74")
+    };
+    assert!(h.store.plan_message(&nudge).await.unwrap());
+    h.tick(day(8)).await;
+    let nudge = h.one(Flow::Vip, "nudge", "74").await;
+    assert_eq!(
+        (nudge.status, nudge.reason.as_str()),
+        (Skipped, "skipped: over frequency cap")
+    );
+    h.tick(at("2026-03-17T09:01:00Z")).await;
+    assert_eq!(h.one(Flow::EarlyAccess, "you-first", "74").await.status, Sent);
+    assert!(h.emails(Flow::Vip, "nudge").is_empty());
+}
+
+/// An open-ended marketing message planned for `customer` (a VIP "nudge").
+fn lifecycle_nudge(customer: &str) -> Message {
+    Message {
+        shop: shop(),
+        customer_id: customer_id(customer),
+        flow: Flow::Vip,
+        subject: "nudge".into(),
+        step: "nudge".into(),
+        order_id: None,
+        class: MessageClass::Marketing,
+        channel: aftersale_domain::Channel::Email,
+        due_at: t0(),
+        due_basis: aftersale_domain::DueBasis::Known,
+        status: Planned,
+        reason: "planned".into(),
+        planned_at: t0(),
+        lease_until: None,
+        attempts: 0,
+        products: vec![],
+        details: Default::default(),
+        to: None,
+        rendered_subject: None,
+        sent_at: None,
+        provider_id: None,
+        version: 0,
+    }
 }
