@@ -1365,3 +1365,87 @@ fn lifecycle_nudge(customer: &str) -> Message {
         version: 0,
     }
 }
+
+#[tokio::test]
+async fn a_last_call_never_outlives_its_offer_nor_recalls_one_never_made() {
+    // One marketing message a month: the value step fills it, so the offer cannot go.
+    let h = Harness::lifecycle(&[Flow::WinBack]);
+    h.save_config(&shop(), &format!("{WINBACK}[caps]\nmarketing_per_window = 1\n")).await;
+    h.set_clock(t0());
+    h.pay(&order("5101", "51", t0(), &[("700", 1, "30.00")])).await;
+    h.tick(day(60) + Duration::minutes(5)).await;
+    h.tick(day(64) + Duration::minutes(5)).await;
+    let offer = h.one(Flow::WinBack, "offer", "51").await;
+    assert_eq!(
+        (offer.status, offer.reason.as_str()),
+        (Skipped, "skipped: over frequency cap"),
+        "an offer is never deferred past its end"
+    );
+    h.tick(day(77) + Duration::minutes(5)).await;
+    let last_call = h.one(Flow::WinBack, "last-call", "51").await;
+    assert_eq!(
+        (last_call.status, last_call.reason.as_str()),
+        (Skipped, "skipped: offer not sent")
+    );
+    assert!(h.discounts.created().is_empty(), "no code for an offer nobody heard of");
+    assert!(h.emails(Flow::WinBack, "offer").is_empty() && h.emails(Flow::WinBack, "last-call").is_empty());
+}
+
+#[tokio::test]
+async fn an_offer_and_its_last_call_due_after_the_offer_ended_are_skipped_not_sent() {
+    let h = Harness::lifecycle(&[Flow::WinBack]);
+    h.save_config(&shop(), WINBACK).await;
+    h.set_clock(t0());
+    h.pay(&order("5201", "52", t0(), &[("700", 1, "30.00")])).await;
+    h.tick(day(60) + Duration::minutes(5)).await;
+    let offer = h.one(Flow::WinBack, "offer", "52").await;
+    let ends = offer.details["offer_expires_at"].clone();
+    assert_eq!(ends, "2026-05-21T23:59:59Z", "day 80, end of the day in the shop's zone (UTC)");
+    // The sender was down from the offer's day until after the offer ended.
+    h.tick(at("2026-05-22T08:00:00Z")).await;
+    for step in ["offer", "last-call"] {
+        let m = h.one(Flow::WinBack, step, "52").await;
+        assert_eq!((m.status, m.reason.as_str()), (Skipped, "skipped: offer expired"), "{step}");
+    }
+    assert!(h.emails(Flow::WinBack, "last-call").is_empty());
+    assert!(h.discounts.created().is_empty());
+}
+
+#[tokio::test]
+async fn a_win_back_promising_early_access_invites_its_customer_to_the_launches() {
+    let h = Harness::lifecycle(&[Flow::WinBack, Flow::Vip, Flow::EarlyAccess]);
+    let config = format!(
+        "{VIP}[caps]\nmarketing_per_window = 4\n[admin_api]\naccess_token_secret = \"SHOPIFY_ADMIN_TOKEN\"\n[flows.win_back]\nwindow_days = 60\nhigh_value_min_orders = 2\n"
+    );
+    h.save_config(&shop(), &config).await;
+    h.set_clock(t0() - Duration::days(10));
+    h.pay(&order("5301", "53", t0() - Duration::days(10), &[("700", 1, "30.00")])).await;
+    h.set_clock(t0());
+    h.pay(&order("5302", "53", t0(), &[("700", 1, "30.00")])).await;
+    let summer = h
+        .engine
+        .create_campaign(&shop(), "Summer", day(90), 3, vec![TierName("Gold".into())], "Cold brew.")
+        .await
+        .unwrap();
+    assert_eq!(summer.invited, 0, "customer 53 is not Gold");
+
+    h.tick(day(60) + Duration::minutes(5)).await;
+    h.tick(day(64) + Duration::minutes(5)).await;
+    let offer = h.email(Flow::WinBack, "offer");
+    assert!(offer.text.contains("early access"), "{}", offer.text);
+    // The promise is kept: the launch already announced now has them on its list...
+    let you_first = h.one(Flow::EarlyAccess, "you-first", "53").await;
+    assert_eq!(you_first.subject, "summer");
+    h.tick(you_first.due_at + Duration::minutes(1)).await;
+    let invitation = h.email(Flow::EarlyAccess, "you-first");
+    assert_eq!(invitation.to.address, "c53@example.com");
+    assert!(invitation.text.contains("Cold brew."), "{}", invitation.text);
+    // ...and so do the launches announced later.
+    h.set_clock(day(91));
+    let autumn = h
+        .engine
+        .create_campaign(&shop(), "Autumn", day(150), 3, vec![TierName("Gold".into())], "New roasts.")
+        .await
+        .unwrap();
+    assert_eq!((autumn.invited, autumn.reachable), (1, 1), "{autumn:?}");
+}
