@@ -8,7 +8,7 @@ use crate::Engine;
 use crate::lifecycle::{Held, Prepared};
 use aftersale_domain::flows::{follows, locale_for};
 use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide, reservations};
-use aftersale_domain::{Channel, CustomerId, Flow, Message, MessageClass, MessageStatus, ShopId};
+use aftersale_domain::{Channel, CustomerId, Flow, Message, MessageClass, MessageStatus, ProductRef, ShopId};
 use aftersale_ports::{Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError};
 use aftersale_templates::RenderedEmail;
 use chrono::{DateTime, Duration, Utc};
@@ -199,17 +199,23 @@ impl Engine {
         };
         let history = self.store.customer_messages(shop, &message.customer_id).await?;
         let answers = self.store.customer_answers(shop, &message.customer_id).await?;
+        let rated = |p: &ProductRef| {
+            answers
+                .iter()
+                .any(|a| a.answer.question() == format!("rating#{}", p.product_id))
+        };
         let answered = match (message.flow, message.step.as_str()) {
-            (Flow::ReviewRequest, _) => {
-                !message.products.is_empty()
-                    && message.products.iter().all(|p| {
-                        answers
-                            .iter()
-                            .any(|a| a.answer.question() == format!("rating#{}", p.product_id))
-                    })
-            }
+            (Flow::ReviewRequest, _) => !message.products.is_empty() && message.products.iter().all(rated),
             (Flow::ThankYou, "feedback") => answers.iter().any(|a| a.message_id == message.id()),
             _ => false,
+        };
+        // Never ask again about a product already rated (a reminder after a 1-star answer
+        // asks only about the others).
+        let message = if message.flow == Flow::ReviewRequest && !answered {
+            let products = message.products.iter().filter(|p| !rated(p)).cloned().collect();
+            Message { products, ..message }
+        } else {
+            message
         };
         let follows = follows(message.flow, &message.step, &config).map(|(prior, gap)| {
             let request = history

@@ -1370,7 +1370,8 @@ fn lifecycle_nudge(customer: &str) -> Message {
 async fn a_last_call_never_outlives_its_offer_nor_recalls_one_never_made() {
     // One marketing message a month: the value step fills it, so the offer cannot go.
     let h = Harness::lifecycle(&[Flow::WinBack]);
-    h.save_config(&shop(), &format!("{WINBACK}[caps]\nmarketing_per_window = 1\n")).await;
+    h.save_config(&shop(), &format!("{WINBACK}[caps]\nmarketing_per_window = 1\n"))
+        .await;
     h.set_clock(t0());
     h.pay(&order("5101", "51", t0(), &[("700", 1, "30.00")])).await;
     h.tick(day(60) + Duration::minutes(5)).await;
@@ -1387,7 +1388,10 @@ async fn a_last_call_never_outlives_its_offer_nor_recalls_one_never_made() {
         (last_call.status, last_call.reason.as_str()),
         (Skipped, "skipped: offer not sent")
     );
-    assert!(h.discounts.created().is_empty(), "no code for an offer nobody heard of");
+    assert!(
+        h.discounts.created().is_empty(),
+        "no code for an offer nobody heard of"
+    );
     assert!(h.emails(Flow::WinBack, "offer").is_empty() && h.emails(Flow::WinBack, "last-call").is_empty());
 }
 
@@ -1400,12 +1404,19 @@ async fn an_offer_and_its_last_call_due_after_the_offer_ended_are_skipped_not_se
     h.tick(day(60) + Duration::minutes(5)).await;
     let offer = h.one(Flow::WinBack, "offer", "52").await;
     let ends = offer.details["offer_expires_at"].clone();
-    assert_eq!(ends, "2026-05-21T23:59:59Z", "day 80, end of the day in the shop's zone (UTC)");
+    assert_eq!(
+        ends, "2026-05-21T23:59:59Z",
+        "day 80, end of the day in the shop's zone (UTC)"
+    );
     // The sender was down from the offer's day until after the offer ended.
     h.tick(at("2026-05-22T08:00:00Z")).await;
     for step in ["offer", "last-call"] {
         let m = h.one(Flow::WinBack, step, "52").await;
-        assert_eq!((m.status, m.reason.as_str()), (Skipped, "skipped: offer expired"), "{step}");
+        assert_eq!(
+            (m.status, m.reason.as_str()),
+            (Skipped, "skipped: offer expired"),
+            "{step}"
+        );
     }
     assert!(h.emails(Flow::WinBack, "last-call").is_empty());
     assert!(h.discounts.created().is_empty());
@@ -1419,12 +1430,25 @@ async fn a_win_back_promising_early_access_invites_its_customer_to_the_launches(
     );
     h.save_config(&shop(), &config).await;
     h.set_clock(t0() - Duration::days(10));
-    h.pay(&order("5301", "53", t0() - Duration::days(10), &[("700", 1, "30.00")])).await;
+    h.pay(&order(
+        "5301",
+        "53",
+        t0() - Duration::days(10),
+        &[("700", 1, "30.00")],
+    ))
+    .await;
     h.set_clock(t0());
     h.pay(&order("5302", "53", t0(), &[("700", 1, "30.00")])).await;
     let summer = h
         .engine
-        .create_campaign(&shop(), "Summer", day(90), 3, vec![TierName("Gold".into())], "Cold brew.")
+        .create_campaign(
+            &shop(),
+            "Summer",
+            day(90),
+            3,
+            vec![TierName("Gold".into())],
+            "Cold brew.",
+        )
         .await
         .unwrap();
     assert_eq!(summer.invited, 0, "customer 53 is not Gold");
@@ -1444,8 +1468,80 @@ async fn a_win_back_promising_early_access_invites_its_customer_to_the_launches(
     h.set_clock(day(91));
     let autumn = h
         .engine
-        .create_campaign(&shop(), "Autumn", day(150), 3, vec![TierName("Gold".into())], "New roasts.")
+        .create_campaign(
+            &shop(),
+            "Autumn",
+            day(150),
+            3,
+            vec![TierName("Gold".into())],
+            "New roasts.",
+        )
         .await
         .unwrap();
     assert_eq!((autumn.invited, autumn.reachable), (1, 1), "{autumn:?}");
+}
+
+#[tokio::test]
+async fn a_mixed_cart_is_asked_about_at_each_products_cycle_and_reminded_only_of_what_is_unrated() {
+    let h = Harness::lifecycle(&[Flow::ReviewRequest]);
+    h.save_config(
+        &shop(),
+        "[flows.review_request]\ndelay_days = 14\n[[flows.review_request.cycles]]\nname = \"coffee\"\nproduct_ids = [\"801\"]\ndelay_days = 5\n",
+    )
+    .await;
+    h.set_clock(t0());
+    h.pay(&order(
+        "8101",
+        "88",
+        t0(),
+        &[("801", 1, "12.00"), ("802", 1, "40.00"), ("803", 1, "60.00")],
+    ))
+    .await;
+    h.ship("8101", t0()).await; // arrives (estimated) 4 days later
+
+    // The coffee, five days after it arrived, alone.
+    h.tick(day(9) + Duration::minutes(1)).await;
+    let coffee = h.email(Flow::ReviewRequest, "request");
+    assert!(coffee.text.contains("Product 801"), "{}", coffee.text);
+    assert!(!coffee.text.contains("Product 802") && !coffee.text.contains("Product 803"));
+
+    // The moka pot and the grinder together, fourteen days after.
+    h.tick(day(18) + Duration::minutes(1)).await;
+    let requests = h.emails(Flow::ReviewRequest, "request");
+    assert_eq!(requests.len(), 2);
+    let durable = &requests[1].text;
+    assert!(
+        durable.contains("Product 802") && durable.contains("Product 803"),
+        "{durable}"
+    );
+    assert!(!durable.contains("Product 801"), "{durable}");
+
+    // One star for the grinder: the reminder asks only about the moka pot.
+    let request = h.about(Flow::ReviewRequest, "request", "8101").await;
+    h.store
+        .record_answer(&aftersale_domain::Answer {
+            shop: shop(),
+            customer_id: customer_id("88"),
+            message_id: request.id(),
+            order_id: request.order_id.clone(),
+            answer: aftersale_domain::AnswerKind::Rating {
+                product_id: "803".into(),
+                stars: 1,
+            },
+            answered_at: day(19),
+        })
+        .await
+        .unwrap();
+    h.tick(day(23) + Duration::minutes(1)).await;
+    let reminders = h.emails(Flow::ReviewRequest, "reminder");
+    assert_eq!(reminders.len(), 2, "the coffee's reminder and the durable goods'");
+    let last = &reminders[1].text;
+    assert!(last.contains("Product 802"), "{last}");
+    assert!(
+        !last.contains("Product 803"),
+        "never asked again after rating it: {last}"
+    );
+    let reminder = h.about(Flow::ReviewRequest, "reminder", "8101").await;
+    let asked: Vec<&str> = reminder.products.iter().map(|p| p.product_id.as_str()).collect();
+    assert_eq!(asked, ["802"]);
 }
