@@ -388,6 +388,11 @@ async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stop
         big.details["incentive"], "early_access",
         "high value gets recognition, not a discount"
     );
+    let their_proof = h.one(Flow::WinBack, "social-proof", "400").await;
+    assert_eq!(
+        their_proof.details["repeat_buyers"], "2",
+        "customer 400 came back for it too, but is not told about themself"
+    );
 
     // The offer creates the code in the shop before it is sent, and states it.
     h.tick(day(64) + Duration::minutes(5)).await;
