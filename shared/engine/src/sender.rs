@@ -9,7 +9,9 @@ use crate::lifecycle::{Held, Prepared};
 use aftersale_domain::flows::{follows, locale_for};
 use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide, reservations};
 use aftersale_domain::{Channel, CustomerId, Flow, Message, MessageClass, MessageStatus, ProductRef, ShopId};
-use aftersale_ports::{Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError};
+use aftersale_ports::{
+    DueEntry, Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError, UndecodableMessage,
+};
 use aftersale_templates::RenderedEmail;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -38,6 +40,8 @@ pub struct TickReport {
     /// Messages whose processing failed or panicked (set aside with backoff, support told),
     /// and flows whose due queue could not be read. The rest of the tick went on.
     pub errors: usize,
+    /// Unreadable messages taken out of the due index for good (support told).
+    pub quarantined: usize,
 }
 
 enum SendBody {
@@ -93,13 +97,20 @@ impl Engine {
         loop {
             let due = self
                 .store
-                .due_messages(flow, now, self.settings.batch_size)
+                .due_entries(flow, now, self.settings.batch_size)
                 .await?;
             if due.is_empty() {
                 return Ok(());
             }
             let mut progressed = false;
-            for message in due {
+            for entry in due {
+                let message = match entry {
+                    DueEntry::Message(message) => message,
+                    DueEntry::Undecodable(poison) => {
+                        progressed |= self.quarantine(&poison, report).await;
+                        continue;
+                    }
+                };
                 let span = info_span!("message", shop = %message.shop, message = %message.id());
                 let key = (message.shop.clone(), message.customer_id.clone(), message.id());
                 let outcome = CatchPanic::new(self.process(message, now))
@@ -404,6 +415,32 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Takes an unreadable message out of the due index for good and tells support, so the
+    /// rest of its flow's queue goes on. Returns whether it moved.
+    async fn quarantine(&self, poison: &UndecodableMessage, report: &mut TickReport) -> bool {
+        let UndecodableMessage {
+            shop,
+            customer,
+            id,
+            problem,
+        } = poison;
+        warn!(shop = %shop, message = %id, problem = %problem, "an unreadable message was quarantined");
+        if let Err(err) = self.store.quarantine_message(poison).await {
+            warn!(error = %err, "could not quarantine the unreadable message");
+            report.errors += 1;
+            return false;
+        }
+        report.quarantined += 1;
+        self.alert(
+            "Aftersale: an unreadable message was set aside",
+            &format!(
+                "Message {id} for customer {customer} in {shop} could not be read ({problem}). It was taken out of the sending queue and will not be sent; the stored data is kept for inspection. The other messages went on."
+            ),
+        )
+        .await;
+        true
     }
 
     /// Takes a message whose processing failed or panicked out of this tick's way. Still

@@ -235,3 +235,59 @@ async fn a_panic_while_sending_one_message_fails_it_loudly_and_the_tick_goes_on(
     assert_eq!(h.tick(first + minutes(10)).await, idle());
     assert_eq!(h.mailer.sent().len(), 1);
 }
+
+#[tokio::test]
+async fn an_unreadable_message_is_quarantined_with_one_alert_and_the_queue_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = aftersale_store_sqlite::SqliteStore::open_dir(dir.path()).unwrap();
+    let h = Harness::with_store(std::sync::Arc::new(store));
+    h.place_order().await;
+    place_second_order(&h).await;
+    // A newer version wrote the first customer's thank-you in a form this one cannot read.
+    let conn = rusqlite::Connection::open(dir.path().join("aftersale.db")).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE messages SET body = '{\"flow\": \"from-the-future\"}' WHERE customer_id = ?1 AND id LIKE 'thank-you#%#thank-you'",
+            [CUSTOMER],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+
+    let first = order_at() + minutes(1);
+    assert_eq!(
+        h.tick(first).await,
+        TickReport {
+            sent: 1,
+            quarantined: 1,
+            ..idle()
+        }
+    );
+    let sent = h.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to.address, "ada@example.com");
+    let alerts = h.alerts.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0, "Aftersale: an unreadable message was set aside");
+    assert!(
+        alerts[0].1.contains(&format!("thank-you#{ORDER}#thank-you")) && alerts[0].1.contains(CUSTOMER),
+        "{}",
+        alerts[0].1
+    );
+    assert!(alerts[0].1.contains("will not be sent"), "{}", alerts[0].1);
+
+    // It is out of the queue for good: later ticks neither stumble on it nor alert again.
+    assert_eq!(h.tick(first + minutes(5)).await, idle());
+    assert_eq!(h.tick(first + hours(2)).await, idle());
+    assert_eq!(h.alerts.sent().len(), 1);
+    let kept: String = conn
+        .query_row(
+            "SELECT body FROM messages WHERE customer_id = ?1 AND id LIKE 'thank-you#%#thank-you'",
+            [CUSTOMER],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(
+        kept.contains("from-the-future"),
+        "the stored bytes are kept for inspection"
+    );
+}

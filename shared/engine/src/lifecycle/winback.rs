@@ -206,9 +206,8 @@ impl Engine {
         }
         let mut most = 0;
         for product in &products {
-            most = most.max(
-                lifecycle::repeat_buyers(self.store.as_ref(), shop, &product.product_id, reader).await?,
-            );
+            most = most
+                .max(lifecycle::repeat_buyers(self.store.as_ref(), shop, &product.product_id, reader).await?);
         }
         Ok((products, most))
     }
