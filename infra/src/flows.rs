@@ -207,10 +207,20 @@ pub fn config_check(file: &Path, shop: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Saves the configuration, then brings forward the shop's messages waiting on a discount
+/// code: the fix may be this file, or a secret set before loading it.
 pub async fn config_load(file: &Path, shop: Option<&str>, store: &StoreArgs) -> anyhow::Result<()> {
     let (shop, config) = read_config(file, shop)?;
-    let sqlite = crate::backend::Backend::create(store).await?.store;
-    sqlite.save_config(&shop, &config).await?;
+    let options = LocalOptions {
+        create_store: true,
+        ..LocalOptions::existing(store)
+    };
+    let local = Local::open(&options, Arc::new(aftersale_ports::SystemClock)).await?;
+    local.store.save_config(&shop, &config).await?;
     println!("loaded {} for {shop}", file.display());
+    let retried = local.engine.retry_after_config_change(&shop).await?;
+    if retried > 0 {
+        println!("{retried} message(s) waiting on a discount code will be retried at the next tick");
+    }
     Ok(())
 }

@@ -24,8 +24,8 @@ use tracing::{Instrument, info, info_span, warn};
 /// Transient failures are retried this many times, with exponential backoff.
 const MAX_ATTEMPTS: u32 = 8;
 /// A message whose processing keeps failing tells support at its first failure and then
-/// every this many (the backoff reaches a day after eight, so about weekly).
-const ALERT_EVERY_ERRORS: u32 = 14;
+/// every this many (the backoff reaches a day after nine, so about weekly from then on).
+const ALERT_EVERY_ERRORS: u32 = 7;
 
 /// What one tick did, per outcome.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]

@@ -1550,3 +1550,89 @@ async fn a_mixed_cart_is_asked_about_at_each_products_cycle_and_reminded_only_of
     let asked: Vec<&str> = reminder.products.iter().map(|p| p.product_id.as_str()).collect();
     assert_eq!(asked, ["802"]);
 }
+
+/// Secrets someone can fix while the engine runs, as an operator sets a missing variable.
+#[derive(Clone, Default)]
+struct FixableSecrets(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>);
+
+#[async_trait::async_trait]
+impl aftersale_engine::discounts::SecretSource for FixableSecrets {
+    async fn secret(&self, name: &str) -> Result<String, String> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("{name} is not set"))
+    }
+}
+
+#[tokio::test]
+async fn an_owed_reward_waiting_on_a_missing_token_goes_out_right_after_the_configuration_is_fixed() {
+    let (base, seen) = shopify_admin().await;
+    let secrets = FixableSecrets::default();
+    let h = advocate_via_admin_api(
+        secrets.clone(),
+        Some(&base),
+        "SHOPIFY_ADMIN_TOKEN",
+        ("8701", "96"),
+    )
+    .await;
+    let code = h.message(Flow::Referral, "share").await.details["code"].clone();
+    h.set_clock(day(1));
+    h.pay(&Order {
+        codes: vec![code],
+        address: "97 Friend Street",
+        ..order("8702", "97", day(1), &[("950", 1, "40.00")])
+    })
+    .await;
+    h.ship("8702", day(2)).await;
+    for days in [16, 20, 30] {
+        h.tick(day(days)).await;
+    }
+    let reward = h.one(Flow::Referral, "reward", "96").await;
+    assert!(
+        reward.reason.starts_with("retrying: discount code"),
+        "{}",
+        reward.reason
+    );
+    assert!(
+        reward.due_at > day(30) + Duration::hours(4),
+        "backed off: {}",
+        reward.due_at
+    );
+    let alerts_before = h.alerts.sent().len();
+
+    // The operator sets the token and reloads the configuration.
+    secrets
+        .0
+        .lock()
+        .unwrap()
+        .insert("SHOPIFY_ADMIN_TOKEN".into(), "shpat_fixed".into());
+    assert_eq!(
+        h.engine.retry_after_config_change(&shop()).await.unwrap(),
+        2,
+        "the reward, and the share code still being retried"
+    );
+    let reward = h.one(Flow::Referral, "reward", "96").await;
+    assert_eq!(
+        (reward.reason.as_str(), reward.due_at),
+        ("planned again: configuration changed", day(30))
+    );
+    h.tick(day(30) + Duration::minutes(1)).await;
+    let reward = h.one(Flow::Referral, "reward", "96").await;
+    assert_eq!(reward.status, Sent, "{}", reward.reason);
+    let email = h.email(Flow::Referral, "reward");
+    assert!(
+        email.text.contains(&reward.details["reward_code"]),
+        "{}",
+        email.text
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|(token, _)| token.as_deref() == Some("shpat_fixed"))
+    );
+    assert_eq!(h.alerts.sent().len(), alerts_before, "no alert once it works");
+}
