@@ -105,7 +105,7 @@ impl Engine {
             let mut progressed = false;
             for entry in due {
                 let message = match entry {
-                    DueEntry::Message(message) => message,
+                    DueEntry::Message(message) => *message,
                     DueEntry::Undecodable(poison) => {
                         progressed |= self.quarantine(&poison, report).await;
                         continue;

@@ -50,7 +50,7 @@ pub trait Messages: Send + Sync {
             .await?
             .into_iter()
             .filter_map(|entry| match entry {
-                DueEntry::Message(message) => Some(message),
+                DueEntry::Message(message) => Some(*message),
                 DueEntry::Undecodable(_) => None,
             })
             .collect())
@@ -74,7 +74,8 @@ pub trait Messages: Send + Sync {
 /// One entry of the due index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DueEntry {
-    Message(Message),
+    /// Boxed: a message is several times the size of an unreadable entry.
+    Message(Box<Message>),
     Undecodable(UndecodableMessage),
 }
 

@@ -381,7 +381,7 @@ impl Messages for MemoryStore {
         Ok(due
             .into_iter()
             .take(limit)
-            .map(|(_, m)| DueEntry::Message(m))
+            .map(|(_, m)| DueEntry::Message(Box::new(m)))
             .collect())
     }
 

@@ -736,7 +736,7 @@ impl Messages for SqliteStore {
             rows.map(|row| {
                 let (shop, customer, id, body) = row.map_err(db)?;
                 Ok(match from_json::<Message>("message", &body) {
-                    Ok(message) => DueEntry::Message(message),
+                    Ok(message) => DueEntry::Message(Box::new(message)),
                     Err(err) => DueEntry::Undecodable(UndecodableMessage {
                         shop,
                         customer,

@@ -482,7 +482,7 @@ impl Messages for DynamoDbStore {
         });
         // The unreadable first: they are set aside at once, whatever the batch size.
         let mut entries: Vec<Due> = undecodable.into_iter().map(Due::Undecodable).collect();
-        entries.extend(due.into_iter().map(Due::Message));
+        entries.extend(due.into_iter().map(|m| Due::Message(Box::new(m))));
         entries.truncate(limit);
         Ok(entries)
     }
@@ -491,9 +491,9 @@ impl Messages for DynamoDbStore {
     /// finished message; its data stays for inspection until then.
     async fn quarantine_message(&self, entry: &UndecodableMessage) -> Result<(), StoreError> {
         let shop =
-            ShopId::new(&entry.shop).map_err(|e| corrupt("quarantined message's shop", &e.to_string()))?;
+            ShopId::new(&entry.shop).map_err(|e| corrupt("quarantined message's shop", e.to_string()))?;
         let customer = CustomerId::new(&entry.customer)
-            .map_err(|e| corrupt("quarantined message's customer", &e.to_string()))?;
+            .map_err(|e| corrupt("quarantined message's customer", e.to_string()))?;
         let expires = Utc::now() + chrono::Duration::days(FINISHED_MESSAGE_RETENTION_DAYS);
         self.client
             .update_item()
