@@ -66,10 +66,9 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         Arc::clone(local.engine.clock()),
         Some(&options.public_url),
     );
-    let health = Arc::new(crate::ticker::TickHealth::new(
-        std::time::Duration::from_secs(tick_seconds),
-        chrono::Utc::now(),
-    ));
+    let health = Arc::new(crate::ticker::TickHealth::new(std::time::Duration::from_secs(
+        tick_seconds,
+    )));
     let app = aftersale_ingest::router(ingest)
         .merge(aftersale_engine::feedback::router(Arc::clone(&local.engine)))
         .merge(crate::shops::routes(shopify_app))

@@ -14,7 +14,7 @@ use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 /// Runs without a finished tick for this many intervals make the loop "stalled".
@@ -23,12 +23,15 @@ const STALLED_AFTER_INTERVALS: u32 = 3;
 /// What the loop last did, shared with `/healthz`.
 pub struct TickHealth {
     every: Duration,
-    started_at: DateTime<Utc>,
+    /// Staleness is measured on the process's monotonic clock: under `serve --now` the
+    /// engine's clock (whose instants are reported) may be years in the past.
+    started: Instant,
     state: Mutex<LoopState>,
 }
 
 #[derive(Default)]
 struct LoopState {
+    last_success: Option<Instant>,
     last_success_at: Option<DateTime<Utc>>,
     last_report: Option<TickReport>,
     last_error: Option<String>,
@@ -37,10 +40,10 @@ struct LoopState {
 }
 
 impl TickHealth {
-    pub fn new(every: Duration, started_at: DateTime<Utc>) -> Self {
+    pub fn new(every: Duration) -> Self {
         Self {
             every,
-            started_at,
+            started: Instant::now(),
             state: Mutex::new(LoopState::default()),
         }
     }
@@ -51,6 +54,7 @@ impl TickHealth {
 
     pub fn succeeded(&self, at: DateTime<Utc>, report: TickReport) {
         let mut state = self.state();
+        state.last_success = Some(Instant::now());
         state.last_success_at = Some(at);
         state.last_report = Some(report);
         state.consecutive_failures = 0;
@@ -63,16 +67,14 @@ impl TickHealth {
         state.consecutive_failures += 1;
     }
 
-    /// The `/healthz` answer as of `now`: (healthy, body).
-    pub fn report(&self, now: DateTime<Utc>) -> (bool, serde_json::Value) {
+    /// The `/healthz` answer now: (healthy, body).
+    pub fn report(&self) -> (bool, serde_json::Value) {
         let state = self.state();
-        let since = state.last_success_at.unwrap_or(self.started_at);
-        let limit = chrono::Duration::from_std(self.every * STALLED_AFTER_INTERVALS)
-            .unwrap_or(chrono::Duration::MAX)
-            + chrono::Duration::seconds(30);
+        let since = state.last_success.unwrap_or(self.started);
+        let limit = self.every * STALLED_AFTER_INTERVALS + Duration::from_secs(30);
         let status = if state.consecutive_failures > 0 {
             "failing"
-        } else if now - since > limit {
+        } else if since.elapsed() > limit {
             "stalled"
         } else {
             "ok"
@@ -99,7 +101,7 @@ pub fn router(health: Arc<TickHealth>) -> Router {
 }
 
 async fn healthz(State(health): State<Arc<TickHealth>>) -> Response {
-    let (healthy, body) = health.report(Utc::now());
+    let (healthy, body) = health.report();
     let status = if healthy {
         StatusCode::OK
     } else {
