@@ -715,3 +715,73 @@ fn customers_lists_a_tiers_members_as_of_a_day() {
         )
     );
 }
+
+#[test]
+fn campaign_create_says_who_it_will_reach_and_who_not() {
+    let server = Server::start();
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(&file, VIP_CONFIG).unwrap();
+    let out = server.cli(&["config", "load", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The documented customer has not subscribed; a second one has.
+    let (status, _) = post_shopify(
+        &server,
+        "orders/paid",
+        "o-1",
+        &fixture("shopify/orders_paid.json"),
+    );
+    assert_eq!(status, 200);
+    let mut other: serde_json::Value = serde_json::from_slice(&fixture("shopify/orders_paid.json")).unwrap();
+    other["id"] = serde_json::json!(820982911946154777u64);
+    other["email"] = serde_json::json!("ada@example.com");
+    other["contact_email"] = serde_json::json!("ada@example.com");
+    other["customer"]["id"] = serde_json::json!(115310627314723777u64);
+    other["customer"]["email"] = serde_json::json!("ada@example.com");
+    other["customer"]["email_marketing_consent"]["state"] = serde_json::json!("subscribed");
+    let (status, _) = post_shopify(
+        &server,
+        "orders/paid",
+        "o-2",
+        &serde_json::to_vec(&other).unwrap(),
+    );
+    assert_eq!(status, 200);
+
+    let args = campaign_args(&[("--tier", "Silver")]);
+    let out = server.cli(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("2 customer(s) invited"), "{text}");
+    assert!(
+        text.contains("1 will be reached; 1 may not be: no consent (1)"),
+        "{text}"
+    );
+
+    let args = campaign_args(&[("--tier", "Silver"), ("--name", "Winter drop")]);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push("--json");
+    let report = server.cli_json(&args);
+    assert_eq!(report[0]["reachable"], 1, "{report:?}");
+    assert_eq!(report[0]["unreachable"]["no consent"], 1, "{report:?}");
+}
+
+#[test]
+fn healthz_reports_the_sending_loop() {
+    let server = Server::start();
+    let client = reqwest::blocking::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let response = client.get(format!("{}/healthz", server.base)).send().unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().unwrap();
+        assert_eq!(body["status"], "ok", "{body}");
+        assert_eq!(body["tick"]["every_seconds"], 60, "{body}");
+        assert_eq!(body["tick"]["consecutive_failures"], 0, "{body}");
+        if body["tick"]["last_success_at"].is_string() {
+            assert_eq!(body["tick"]["last_report"]["errors"], 0, "{body}");
+            assert!(body["tick"]["last_error"].is_null(), "{body}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no tick finished: {body}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

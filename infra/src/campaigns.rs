@@ -13,6 +13,7 @@ use aftersale_ports::documents::{self, keys};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -90,6 +91,8 @@ pub async fn create(store_args: &StoreArgs, new: NewCampaign, as_json: bool) -> 
                 "shop": shop,
                 "campaign": report.campaign,
                 "invited": report.invited,
+                "reachable": report.reachable,
+                "unreachable": report.unreachable,
                 "first_send_at": report.first_send_at.map(rfc3339),
             })
         );
@@ -102,11 +105,14 @@ pub async fn create(store_args: &StoreArgs, new: NewCampaign, as_json: bool) -> 
             new.tiers.join(", ")
         );
         match report.first_send_at {
-            Some(first) => println!(
-                "{} customer(s) invited; the first \"you first\" message is due {}",
-                report.invited,
-                rfc3339(first)
-            ),
+            Some(first) => {
+                println!(
+                    "{} customer(s) invited; the first \"you first\" message is due {}",
+                    report.invited,
+                    rfc3339(first)
+                );
+                println!("{}", reach_line(report.reachable, &report.unreachable));
+            }
             None => println!("0 customers invited: nobody is in an invited tier yet"),
         }
     }
@@ -150,6 +156,22 @@ pub async fn list(store_args: &StoreArgs, shop: &str, as_json: bool) -> anyhow::
         eprintln!("{} campaign(s) for {shop}", campaigns.len());
     }
     Ok(())
+}
+
+/// "2 will be reached; 1 may not be: no consent (1)", as the sending policy sees it today.
+fn reach_line(reachable: usize, unreachable: &BTreeMap<String, usize>) -> String {
+    let blocked: usize = unreachable.values().sum();
+    if blocked == 0 {
+        return format!("{reachable} will be reached");
+    }
+    let reasons: Vec<String> = unreachable
+        .iter()
+        .map(|(reason, count)| format!("{reason} ({count})"))
+        .collect();
+    format!(
+        "{reachable} will be reached; {blocked} may not be: {}",
+        reasons.join(", ")
+    )
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {

@@ -72,16 +72,20 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         key: Arc::new(crate::woocommerce::sealing_key(store_args.data_dir())?),
         public_url: options.public_url.clone(),
     };
+    let health = Arc::new(crate::ticker::TickHealth::new(std::time::Duration::from_secs(
+        tick_seconds,
+    )));
     let app = aftersale_ingest::router(ingest)
         .merge(aftersale_engine::feedback::router(Arc::clone(&local.engine)))
         .merge(crate::shops::routes(shopify_app))
         .merge(aftersale_platform_api::woocommerce::authorize::router(
             woocommerce_connect,
-        ));
+        ))
+        .merge(crate::ticker::router(Arc::clone(&health)));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    let ticker = tokio::spawn(run_due_work(Arc::clone(&local.engine), tick_seconds));
+    let ticker = tokio::spawn(crate::ticker::run(Arc::clone(&local.engine), health));
     info!(
         address = %listener.local_addr()?,
         data_dir = %store_args.data_dir().display(),
@@ -94,21 +98,6 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
     ticker.abort();
     info!("stopped");
     Ok(())
-}
-
-/// Sends what is due, every `seconds`, for as long as the server runs.
-async fn run_due_work(engine: Arc<aftersale_engine::Engine>, seconds: u64) {
-    let mut interval = tokio::time::interval(std::time::Duration::from_secs(seconds));
-    loop {
-        interval.tick().await;
-        match engine.tick(engine.clock().now()).await {
-            Ok(report) if report != aftersale_engine::TickReport::default() => {
-                info!(?report, "due work done")
-            }
-            Ok(_) => {}
-            Err(err) => warn!(error = %err, "due work failed; will retry next tick"),
-        }
-    }
 }
 
 async fn shutdown_signal() {

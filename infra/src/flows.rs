@@ -35,6 +35,12 @@ pub async fn tick(
             "as of {now}: {} sent, {} skipped, {} deferred, {} retrying, {} failed",
             report.sent, report.skipped, report.deferred, report.retrying, report.failed
         );
+        if report.errors > 0 {
+            println!(
+                "{} message(s) could not be processed: set aside with backoff, support told (see `outbox`)",
+                report.errors
+            );
+        }
     }
     // Links expire on the clock that signed them; the server answering them must share it.
     let links_expire = now + aftersale_engine::Settings::default().link_ttl;
@@ -201,10 +207,20 @@ pub fn config_check(file: &Path, shop: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Saves the configuration, then brings forward the shop's messages waiting on a discount
+/// code: the fix may be this file, or a secret set before loading it.
 pub async fn config_load(file: &Path, shop: Option<&str>, store: &StoreArgs) -> anyhow::Result<()> {
     let (shop, config) = read_config(file, shop)?;
-    let sqlite = crate::backend::Backend::create(store).await?.store;
-    sqlite.save_config(&shop, &config).await?;
+    let options = LocalOptions {
+        create_store: true,
+        ..LocalOptions::existing(store)
+    };
+    let local = Local::open(&options, Arc::new(aftersale_ports::SystemClock)).await?;
+    local.store.save_config(&shop, &config).await?;
     println!("loaded {} for {shop}", file.display());
+    let retried = local.engine.retry_after_config_change(&shop).await?;
+    if retried > 0 {
+        println!("{retried} message(s) waiting on a discount code will be retried at the next tick");
+    }
     Ok(())
 }

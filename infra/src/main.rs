@@ -12,6 +12,7 @@ mod reports;
 mod secrets_file;
 mod shops;
 mod simulate;
+mod ticker;
 mod woocommerce;
 
 use clap::{Parser, Subcommand};

@@ -490,7 +490,9 @@ impl ShopConfig {
         self.shop_name.clone().unwrap_or_else(|| shop.to_string())
     }
 
-    /// The review page for one product, with the URL template's placeholders filled.
+    /// The review page for one product, with the URL template's placeholders filled. Each
+    /// value is percent-encoded: a product id or SKU from a platform can never add a path,
+    /// a query, a fragment or a header line to the link.
     pub fn review_url(
         &self,
         shop: &ShopId,
@@ -501,11 +503,24 @@ impl ShopConfig {
         self.flows
             .review_request
             .review_url
-            .replace("{shop}", shop.as_str())
-            .replace("{product_id}", product_id)
-            .replace("{variant_id}", variant_id.unwrap_or(""))
-            .replace("{sku}", sku.unwrap_or(""))
+            .replace("{shop}", &percent_encode(shop.as_str()))
+            .replace("{product_id}", &percent_encode(product_id))
+            .replace("{variant_id}", &percent_encode(variant_id.unwrap_or("")))
+            .replace("{sku}", &percent_encode(sku.unwrap_or("")))
     }
+}
+
+/// Every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 fn parse_clock(field: &'static str, text: &str) -> Result<NaiveTime, ConfigError> {
@@ -748,6 +763,21 @@ mod tests {
         assert_eq!(
             config.review_url(&shop(), "42", None, Some("BEANS-1KG")),
             "https://demo.example/p/42?sku=BEANS-1KG#reviews"
+        );
+    }
+
+    #[test]
+    fn review_url_placeholders_are_percent_encoded() {
+        let config = ShopConfig::default();
+        assert_eq!(
+            config.review_url(&shop(), "123\r\nSet-Cookie: x", None, None),
+            "https://demo.myshopify.com/products/123%0D%0ASet-Cookie%3A%20x#reviews"
+        );
+        let mut config = ShopConfig::default();
+        config.flows.review_request.review_url = "https://demo.example/r?p={product_id}&s={sku}".into();
+        assert_eq!(
+            config.review_url(&shop(), "../42", None, Some("A&B=C#d caffè")),
+            "https://demo.example/r?p=..%2F42&s=A%26B%3DC%23d%20caff%C3%A8"
         );
     }
 

@@ -88,31 +88,36 @@ pub fn plan_for_order(
                 ..template.clone()
             });
         }
-        let products = review_products(record, config);
-        if flows.review_request.enabled && !products.is_empty() {
-            let delay = review_delay_days(&products, config);
-            let due = arrived + Duration::days(delay.into());
-            plans.push(Message {
-                flow: Flow::ReviewRequest,
-                step: "request".into(),
-                class: MessageClass::Service,
-                channel: flows.review_request.channel,
-                due_at: due,
-                due_basis: basis,
-                products: products.clone(),
-                ..template.clone()
-            });
-            if flows.review_request.reminder_after_days > 0 {
-                plans.push(Message {
+        if flows.review_request.enabled {
+            let groups = review_groups(review_products(record, config), config);
+            // Only a mixed cart needs more than one subject: the longest cycle keeps the
+            // order's, as a single request always has.
+            let longest = groups.last().map(|(days, _)| *days);
+            for (delay, products) in groups {
+                let subject = if Some(delay) == longest {
+                    order.id.to_string()
+                } else {
+                    format!("{}~{delay}d", order.id)
+                };
+                let due = arrived + Duration::days(delay.into());
+                let request = Message {
                     flow: Flow::ReviewRequest,
-                    step: "reminder".into(),
+                    subject,
+                    step: "request".into(),
                     class: MessageClass::Service,
                     channel: flows.review_request.channel,
-                    due_at: due + Duration::days(flows.review_request.reminder_after_days.into()),
+                    due_at: due,
                     due_basis: basis,
                     products,
-                    ..template
+                    ..template.clone()
+                };
+                let reminder = (flows.review_request.reminder_after_days > 0).then(|| Message {
+                    step: "reminder".into(),
+                    due_at: due + Duration::days(flows.review_request.reminder_after_days.into()),
+                    ..request.clone()
                 });
+                plans.push(request);
+                plans.extend(reminder);
             }
         }
     }
@@ -149,30 +154,33 @@ fn review_products(record: &OrderRecord, config: &ShopConfig) -> Vec<ProductRef>
     products
 }
 
-/// The longest cycle among the products, so every product has had time to prove itself.
-fn review_delay_days(products: &[ProductRef], config: &ShopConfig) -> u32 {
+/// The products grouped by their review cycle (days after arrival), soonest first: coffee is
+/// asked about once it has been tasted, a moka pot once it has been used for a while, and
+/// products whose cycles coincide share one message.
+fn review_groups(products: Vec<ProductRef>, config: &ShopConfig) -> Vec<(u32, Vec<ProductRef>)> {
     let review = &config.flows.review_request;
-    products
-        .iter()
-        .map(|p| {
-            review
-                .cycles
-                .iter()
-                .find(|c| {
-                    c.product_ids.contains(&p.product_id)
-                        || p.sku.as_ref().is_some_and(|s| c.skus.contains(s))
-                })
-                .map_or(review.delay_days, |c| c.delay_days)
-        })
-        .max()
-        .unwrap_or(review.delay_days)
+    let mut groups: std::collections::BTreeMap<u32, Vec<ProductRef>> = Default::default();
+    for product in products {
+        let days = review
+            .cycles
+            .iter()
+            .find(|c| {
+                c.product_ids.contains(&product.product_id)
+                    || product.sku.as_ref().is_some_and(|s| c.skus.contains(s))
+            })
+            .map_or(review.delay_days, |c| c.delay_days);
+        groups.entry(days).or_default().push(product);
+    }
+    groups.into_iter().collect()
 }
 
 /// For a follow-up step, the step it follows and the gap to leave after it: a review
-/// reminder follows its request, a second replenishment nudge its first.
+/// reminder follows its request, a second replenishment nudge its first, a win-back last call
+/// the offer it recalls (a last call for an offer never made would be a first call).
 pub fn follows(flow: Flow, step: &str, config: &ShopConfig) -> Option<(&'static str, Duration)> {
     let days = |d: u32| Duration::days(d.into());
     match (flow, step) {
+        (Flow::WinBack, "last-call") => Some(("offer", days(1))),
         (Flow::ReviewRequest, "reminder") => {
             Some(("request", days(config.flows.review_request.reminder_after_days)))
         }
@@ -352,16 +360,24 @@ mod tests {
             delay_days: 5,
         }];
         let plans = plan_for_order(&shop(), &rec, &config, at(3));
-        let request = plans.iter().find(|m| m.step == "request").unwrap();
-        let ids: Vec<&str> = request.products.iter().map(|p| p.product_id.as_str()).collect();
-        assert_eq!(ids, ["top", "mid", "beans"]);
+        let asked: Vec<(&str, &str, DateTime<Utc>, Vec<&str>)> = plans
+            .iter()
+            .filter(|m| m.flow == Flow::ReviewRequest)
+            .map(|m| {
+                let ids = m.products.iter().map(|p| p.product_id.as_str()).collect();
+                (m.subject.as_str(), m.step.as_str(), m.due_at, ids)
+            })
+            .collect();
         assert_eq!(
-            request.due_at,
-            at(3) + Duration::days(14),
-            "durable default beats the 5-day coffee cycle"
+            asked,
+            [
+                ("1001~5d", "request", at(3) + Duration::days(5), vec!["beans"]),
+                ("1001~5d", "reminder", at(3) + Duration::days(10), vec!["beans"]),
+                ("1001", "request", at(3) + Duration::days(14), vec!["top", "mid"]),
+                ("1001", "reminder", at(3) + Duration::days(19), vec!["top", "mid"]),
+            ],
+            "each product at its own cycle: the coffee after 5 days, the durable goods after 14"
         );
-        let reminder = plans.iter().find(|m| m.step == "reminder").unwrap();
-        assert_eq!(reminder.due_at, request.due_at + Duration::days(5));
 
         let mut only_coffee = record(vec![item("1", "beans", "15", "BEANS")]);
         only_coffee.apply(&shipment(ShipmentStatus::Delivered, 3));

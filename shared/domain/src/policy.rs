@@ -1,6 +1,7 @@
 //! The sending policy every flow obeys, decided when a message is due (not when planned):
 //! the world may have changed since (refund, unsubscribe, bounce, a review already written).
 
+use crate::flows::follows;
 use crate::{Channel, Consent, Customer, Flow, Message, MessageClass, OrderRecord, Platform, ShopConfig};
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -54,6 +55,9 @@ pub struct SendContext<'a> {
     pub follows: Option<(FollowUp, Duration)>,
     /// When this customer's marketing messages were sent, for the cap.
     pub marketing_sent_at: &'a [DateTime<Utc>],
+    /// When this customer's other time-bound marketing messages still to go are due
+    /// ([`reservations`]): they are counted against the cap before open-ended ones.
+    pub reserved_at: &'a [DateTime<Utc>],
 }
 
 /// Where the message a follow-up follows stands.
@@ -119,19 +123,25 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
             "already answered"
         });
     }
+    if let Some((deadline, passed)) = deadline(message)
+        && ctx.now >= deadline
+    {
+        return skip(passed);
+    }
+    let prior = follows(message.flow, &message.step, ctx.config).map_or("request", |(prior, _)| prior);
     match ctx.follows {
-        Some((FollowUp::NotSent, _)) => return skip("request not sent"),
+        Some((FollowUp::NotSent, _)) => return Decision::Skip(format!("{prior} not sent")),
         Some((FollowUp::Pending { due_at }, gap)) => {
             return Decision::Defer {
                 until: due_at.max(ctx.now) + gap,
-                reason: "deferred: waiting for the request".into(),
+                reason: format!("deferred: waiting for the {prior}"),
             };
         }
         // Catching up after downtime must not send a request and its reminder together.
         Some((FollowUp::Sent(sent_at), gap)) if ctx.now < sent_at + gap => {
             return Decision::Defer {
                 until: sent_at + gap,
-                reason: "deferred: waiting after the request".into(),
+                reason: format!("deferred: waiting after the {prior}"),
             };
         }
         _ => {}
@@ -161,7 +171,9 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
     if message.class == MessageClass::Marketing
         && let Some(until) = cap_frees_at(ctx)
     {
-        if until - message.due_at > Duration::days(MAX_CAP_DEFERRAL_DAYS) {
+        // A time-bound message keeps its moment: waiting for room would carry it past the
+        // launch or the offer's end. It goes now or, when earlier sends fill the cap, not at all.
+        if deadline(message).is_some() || until - message.due_at > Duration::days(MAX_CAP_DEFERRAL_DAYS) {
             return skip("over frequency cap");
         }
         return Decision::Defer {
@@ -217,23 +229,84 @@ fn has_consent(ctx: &SendContext<'_>, customer: &Customer) -> bool {
     }
 }
 
-/// When the cap next has room, if it is full now.
-fn cap_frees_at(ctx: &SendContext<'_>) -> Option<DateTime<Utc>> {
-    let window = Duration::days(ctx.config.caps.window_days.into());
-    let mut recent: Vec<DateTime<Utc>> = ctx
-        .marketing_sent_at
-        .iter()
-        .copied()
-        .filter(|at| ctx.now - *at < window)
-        .collect();
-    let cap = ctx.config.caps.marketing_per_window as usize;
-    if recent.len() < cap {
+/// When a time-bound message stops making sense, and what to say once it has: an early-access
+/// invitation at the public launch, a win-back offer or last call when the offer ends.
+/// Open-ended messages have none.
+pub fn deadline(message: &Message) -> Option<(DateTime<Utc>, &'static str)> {
+    if message.class != MessageClass::Marketing {
         return None;
     }
-    recent.sort();
-    // Room opens when enough of the oldest sends leave the window.
-    let index = recent.len() - cap;
-    Some(recent[index] + window)
+    let instant = |key: &str| {
+        DateTime::parse_from_rfc3339(message.details.get(key)?)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    match message.flow {
+        Flow::EarlyAccess => instant("public_start_at").map(|at| (at, "already public")),
+        Flow::WinBack => instant("offer_expires_at").map(|at| (at, "offer expired")),
+        _ => None,
+    }
+}
+
+/// The moments `history`'s other time-bound marketing messages still to go will be sent
+/// (their due time, or `now` when overdue), within a cap window of `now`. An open-ended
+/// message makes room for them: it waits rather than push a launch or an offer over the cap.
+pub fn reservations(
+    history: &[Message],
+    message: &Message,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    history
+        .iter()
+        .filter(|m| m.class == MessageClass::Marketing && !m.status.is_final() && m.id() != message.id())
+        .filter(|m| deadline(m).is_some_and(|(end, _)| end > now))
+        .map(|m| m.due_at.max(now))
+        .filter(|at| *at - now < window)
+        .collect()
+}
+
+/// When the cap next has room for this message, if it has none now. The cap holds in every
+/// window of `window_days`: the sends already made count, and for an open-ended message so
+/// do the time-bound messages reserved ahead of it.
+fn cap_frees_at(ctx: &SendContext<'_>) -> Option<DateTime<Utc>> {
+    let window = Duration::days(ctx.config.caps.window_days.into());
+    let cap = ctx.config.caps.marketing_per_window as usize;
+    let mut events: Vec<DateTime<Utc>> = ctx.marketing_sent_at.to_vec();
+    if deadline(ctx.message).is_none() {
+        events.extend_from_slice(ctx.reserved_at);
+    }
+    events.sort();
+    if fits(ctx.now, &events, window, cap) {
+        return None;
+    }
+    // Room can only open when a counted message leaves a window.
+    events
+        .iter()
+        .map(|at| *at + window)
+        .filter(|at| *at > ctx.now)
+        .find(|at| fits(*at, &events, window, cap))
+        .or_else(|| events.last().map(|at| *at + window))
+}
+
+/// Whether one more message at `at` keeps every window of length `window` around it at
+/// `cap` messages or fewer. `events` is sorted.
+fn fits(at: DateTime<Utc>, events: &[DateTime<Utc>], window: Duration, cap: usize) -> bool {
+    let mut near: Vec<DateTime<Utc>> = events
+        .iter()
+        .copied()
+        .filter(|e| (*e - at).abs() < window)
+        .collect();
+    near.push(at);
+    near.sort();
+    near.iter()
+        .filter(|start| **start <= at && at - **start < window)
+        .all(|start| {
+            near.iter()
+                .filter(|e| **e >= *start && **e - *start < window)
+                .count()
+                <= cap
+        })
 }
 
 /// If `now` falls in the quiet window in `tz`, the instant it ends.
@@ -355,6 +428,7 @@ mod tests {
         answered: bool,
         follows: Option<(FollowUp, Duration)>,
         sent: Vec<DateTime<Utc>>,
+        reserved: Vec<DateTime<Utc>>,
     }
 
     impl Case {
@@ -371,6 +445,7 @@ mod tests {
                 answered: false,
                 follows: None,
                 sent: vec![],
+                reserved: vec![],
             }
         }
 
@@ -387,6 +462,7 @@ mod tests {
                 answered: self.answered,
                 follows: self.follows,
                 marketing_sent_at: &self.sent,
+                reserved_at: &self.reserved,
             })
         }
     }
@@ -640,6 +716,126 @@ mod tests {
         assert!(
             matches!(case.decide(), Decision::Send { .. }),
             "old sends are outside the window"
+        );
+    }
+
+    fn winback(step: &str) -> Case {
+        let mut case = Case::new(message(
+            Flow::WinBack,
+            step,
+            MessageClass::Marketing,
+            Channel::Email,
+        ));
+        case.message.order_id = None;
+        case.message
+            .details
+            .insert("offer_expires_at".into(), "2026-12-05T22:59:59Z".into());
+        case
+    }
+
+    #[test]
+    fn a_time_bound_message_past_its_deadline_is_skipped_with_that_reason() {
+        let mut case = winback("last-call");
+        case.now = Utc.with_ymd_and_hms(2026, 12, 5, 23, 0, 0).unwrap();
+        assert_eq!(case.decide(), skipped("offer expired"));
+        case.now = Utc.with_ymd_and_hms(2026, 12, 5, 22, 0, 0).unwrap();
+        assert!(matches!(case.decide(), Decision::Send { .. }));
+
+        let mut launch = Case::new(message(
+            Flow::EarlyAccess,
+            "you-first",
+            MessageClass::Marketing,
+            Channel::Email,
+        ));
+        launch.message.order_id = None;
+        launch
+            .message
+            .details
+            .insert("public_start_at".into(), "2026-12-01T09:00:00Z".into());
+        assert_eq!(launch.decide(), skipped("already public"));
+    }
+
+    #[test]
+    fn a_last_call_for_an_offer_never_sent_is_skipped_and_waits_for_a_pending_one() {
+        let mut case = winback("last-call");
+        case.follows = Some((FollowUp::NotSent, Duration::days(1)));
+        assert_eq!(case.decide(), skipped("offer not sent"));
+        case.follows = Some((FollowUp::Pending { due_at: at(10, 0) }, Duration::days(1)));
+        assert_eq!(
+            case.decide(),
+            Decision::Defer {
+                until: at(10, 0) + Duration::days(1),
+                reason: "deferred: waiting for the offer".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_cap_never_moves_a_time_bound_message_it_skips_it_at_its_moment() {
+        let mut case = winback("offer");
+        case.sent = vec![at(10, 0) - Duration::days(20), at(10, 0) - Duration::days(5)];
+        assert_eq!(
+            case.decide(),
+            skipped("over frequency cap"),
+            "deferring it 10 days would carry it past the offer's end"
+        );
+        case.sent.pop();
+        assert!(matches!(case.decide(), Decision::Send { .. }));
+        case.reserved = vec![at(10, 0) + Duration::days(1)];
+        assert!(
+            matches!(case.decide(), Decision::Send { .. }),
+            "time-bound messages do not yield to each other"
+        );
+    }
+
+    #[test]
+    fn an_open_ended_message_makes_room_for_the_time_bound_ones_ahead() {
+        let mut case = Case::new(message(
+            Flow::Replenishment,
+            "reminder",
+            MessageClass::Marketing,
+            Channel::Email,
+        ));
+        case.sent = vec![at(10, 0) - Duration::days(20)];
+        assert!(matches!(case.decide(), Decision::Send { .. }), "one of two used");
+        // A launch invitation is due in three days: sending now would leave it no room.
+        case.reserved = vec![at(10, 0) + Duration::days(3)];
+        assert_eq!(
+            case.decide(),
+            Decision::Defer {
+                until: at(10, 0) + Duration::days(10),
+                reason: "deferred: frequency cap".into()
+            },
+            "it waits until the old send leaves the window"
+        );
+        case.sent = vec![at(10, 0) - Duration::days(5)];
+        assert_eq!(
+            case.decide(),
+            skipped("over frequency cap"),
+            "25 days is too long to wait"
+        );
+    }
+
+    #[test]
+    fn reservations_are_the_other_time_bound_marketing_messages_still_to_go() {
+        let now = at(10, 0);
+        let this = winback("social-proof").message;
+        let mut offer = winback("offer").message;
+        offer.due_at = now + Duration::days(2);
+        offer.status = MessageStatus::Planned;
+        let mut sent_offer = offer.clone();
+        sent_offer.step = "last-call".into();
+        sent_offer.status = MessageStatus::Sent;
+        let mut far = offer.clone();
+        far.subject = "other".into();
+        far.due_at = now + Duration::days(40);
+        let mut open_ended = offer.clone();
+        open_ended.step = "value".into();
+        open_ended.details.clear();
+        let history = [this.clone(), offer, sent_offer, far, open_ended];
+        assert_eq!(
+            reservations(&history, &this, Duration::days(30), now),
+            [now + Duration::days(2)]
         );
     }
 

@@ -7,16 +7,25 @@
 use crate::Engine;
 use crate::lifecycle::{Held, Prepared};
 use aftersale_domain::flows::{follows, locale_for};
-use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide};
-use aftersale_domain::{Channel, Flow, Message, MessageClass, MessageStatus};
-use aftersale_ports::{Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError};
+use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide, reservations};
+use aftersale_domain::{Channel, CustomerId, Flow, Message, MessageClass, MessageStatus, ProductRef, ShopId};
+use aftersale_ports::{
+    DueEntry, Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError, UndecodableMessage,
+};
 use aftersale_templates::RenderedEmail;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tracing::{Instrument, info, info_span, warn};
 
 /// Transient failures are retried this many times, with exponential backoff.
 const MAX_ATTEMPTS: u32 = 8;
+/// A message whose processing keeps failing tells support at its first failure and then
+/// every this many (the backoff reaches a day after nine, so about weekly from then on).
+const ALERT_EVERY_ERRORS: u32 = 7;
 
 /// What one tick did, per outcome.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -28,6 +37,11 @@ pub struct TickReport {
     pub failed: usize,
     /// Taken by another sender between our read and our claim.
     pub lost_claims: usize,
+    /// Messages whose processing failed or panicked (set aside with backoff, support told),
+    /// and flows whose due queue could not be read. The rest of the tick went on.
+    pub errors: usize,
+    /// Unreadable messages taken out of the due index for good (support told).
+    pub quarantined: usize,
 }
 
 enum SendBody {
@@ -47,38 +61,95 @@ enum Outcome {
 impl Engine {
     /// Runs every due message of this process's flows as of `now`, batch by batch, until
     /// none is left due.
+    ///
+    /// One message never stops the others: an error or a panic while processing it is
+    /// caught, the message is set aside with backoff (see [`Engine::set_aside`]) and the
+    /// tick goes on with the rest of its flow, the other flows and the other shops. A flow
+    /// whose due queue cannot be read is counted in `errors` and the other flows still run.
+    /// `Err` only when no flow could be read at all (the store is down).
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
         let mut report = TickReport::default();
+        let mut last_error = None;
+        let mut flows_read = 0;
         for flow in self.settings.flows.clone() {
-            loop {
-                let due = self
-                    .store
-                    .due_messages(flow, now, self.settings.batch_size)
-                    .await?;
-                if due.is_empty() {
-                    break;
-                }
-                let mut progressed = false;
-                for message in due {
-                    // Not the message id: its subject may be the customer's id, and logs outlive a redaction.
-                    let span = info_span!("message", shop = %message.shop, flow = message.flow.as_str(), step = %message.step, order = message.order_id.as_ref().map_or("-", |o| o.as_str()));
-                    let outcome = self.process(message, now).instrument(span).await?;
-                    progressed |= !matches!(outcome, Outcome::LostClaim);
-                    match outcome {
-                        Outcome::Sent => report.sent += 1,
-                        Outcome::Skipped => report.skipped += 1,
-                        Outcome::Deferred => report.deferred += 1,
-                        Outcome::Retrying => report.retrying += 1,
-                        Outcome::Failed => report.failed += 1,
-                        Outcome::LostClaim => report.lost_claims += 1,
-                    }
-                }
-                if !progressed {
-                    break;
+            match self.tick_flow(flow, now, &mut report).await {
+                Ok(()) => flows_read += 1,
+                Err(err) => {
+                    warn!(flow = %flow, error = %err, "could not read the flow's due messages");
+                    report.errors += 1;
+                    last_error = Some(err);
                 }
             }
         }
-        Ok(report)
+        match last_error {
+            Some(err) if flows_read == 0 => Err(err),
+            _ => Ok(report),
+        }
+    }
+
+    async fn tick_flow(
+        &self,
+        flow: Flow,
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), StoreError> {
+        // Messages set aside in this tick move past `now`, so they never come back in it.
+        loop {
+            let due = self
+                .store
+                .due_entries(flow, now, self.settings.batch_size)
+                .await?;
+            if due.is_empty() {
+                return Ok(());
+            }
+            let mut progressed = false;
+            for entry in due {
+                let message = match entry {
+                    DueEntry::Message(message) => *message,
+                    DueEntry::Undecodable(poison) => {
+                        progressed |= self.quarantine(&poison, report).await;
+                        continue;
+                    }
+                };
+                // Not the message id: its subject may be the customer's id, and logs outlive a redaction.
+                let span = info_span!("message", shop = %message.shop, flow = message.flow.as_str(), step = %message.step, order = message.order_id.as_ref().map_or("-", |o| o.as_str()));
+                let key = (message.shop.clone(), message.customer_id.clone(), message.id());
+                let outcome = CatchPanic::new(self.process(message, now))
+                    .instrument(span.clone())
+                    .await;
+                let outcome = match outcome {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(err)) => {
+                        report.errors += 1;
+                        progressed |= self
+                            .set_aside(&key, &format!("error: {err}"), now)
+                            .instrument(span)
+                            .await;
+                        continue;
+                    }
+                    Err(panic) => {
+                        report.errors += 1;
+                        progressed |= self
+                            .set_aside(&key, &format!("panic: {panic}"), now)
+                            .instrument(span)
+                            .await;
+                        continue;
+                    }
+                };
+                progressed |= !matches!(outcome, Outcome::LostClaim);
+                match outcome {
+                    Outcome::Sent => report.sent += 1,
+                    Outcome::Skipped => report.skipped += 1,
+                    Outcome::Deferred => report.deferred += 1,
+                    Outcome::Retrying => report.retrying += 1,
+                    Outcome::Failed => report.failed += 1,
+                    Outcome::LostClaim => report.lost_claims += 1,
+                }
+            }
+            if !progressed {
+                return Ok(());
+            }
+        }
     }
 
     async fn process(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
@@ -140,17 +211,23 @@ impl Engine {
         };
         let history = self.store.customer_messages(shop, &message.customer_id).await?;
         let answers = self.store.customer_answers(shop, &message.customer_id).await?;
+        let rated = |p: &ProductRef| {
+            answers
+                .iter()
+                .any(|a| a.answer.question() == format!("rating#{}", p.product_id))
+        };
         let answered = match (message.flow, message.step.as_str()) {
-            (Flow::ReviewRequest, _) => {
-                !message.products.is_empty()
-                    && message.products.iter().all(|p| {
-                        answers
-                            .iter()
-                            .any(|a| a.answer.question() == format!("rating#{}", p.product_id))
-                    })
-            }
+            (Flow::ReviewRequest, _) => !message.products.is_empty() && message.products.iter().all(rated),
             (Flow::ThankYou, "feedback") => answers.iter().any(|a| a.message_id == message.id()),
             _ => false,
+        };
+        // Never ask again about a product already rated (a reminder after a 1-star answer
+        // asks only about the others).
+        let message = if message.flow == Flow::ReviewRequest && !answered {
+            let products = message.products.iter().filter(|p| !rated(p)).cloned().collect();
+            Message { products, ..message }
+        } else {
+            message
         };
         let follows = follows(message.flow, &message.step, &config).map(|(prior, gap)| {
             let request = history
@@ -170,6 +247,12 @@ impl Engine {
             .filter(|m| m.class == MessageClass::Marketing && m.status == MessageStatus::Sent)
             .filter_map(|m| m.sent_at)
             .collect();
+        let reserved_at = reservations(
+            &history,
+            &message,
+            Duration::days(config.caps.window_days.into()),
+            now,
+        );
         let platform = shop_state
             .as_ref()
             .map(|s| s.platform)
@@ -186,6 +269,7 @@ impl Engine {
             answered,
             follows,
             marketing_sent_at: &marketing_sent_at,
+            reserved_at: &reserved_at,
         });
         let decision = match decision {
             Decision::Send { .. } if message.channel == Channel::Sms && !self.settings.sms_enabled => {
@@ -334,6 +418,100 @@ impl Engine {
         }
     }
 
+    /// Takes an unreadable message out of the due index for good and tells support, so the
+    /// rest of its flow's queue goes on. Returns whether it moved.
+    async fn quarantine(&self, poison: &UndecodableMessage, report: &mut TickReport) -> bool {
+        let UndecodableMessage {
+            shop,
+            customer,
+            id,
+            problem,
+        } = poison;
+        warn!(shop = %shop, message = %id, problem = %problem, "an unreadable message was quarantined");
+        if let Err(err) = self.store.quarantine_message(poison).await {
+            warn!(error = %err, "could not quarantine the unreadable message");
+            report.errors += 1;
+            return false;
+        }
+        report.quarantined += 1;
+        self.alert(
+            "Aftersale: an unreadable message was set aside",
+            &format!(
+                "Message {id} for customer {customer} in {shop} could not be read ({problem}). It was taken out of the sending queue and will not be sent; the stored data is kept for inspection. The other messages went on."
+            ),
+        )
+        .await;
+        true
+    }
+
+    /// Takes a message whose processing failed or panicked out of this tick's way. Still
+    /// planned or claimed: it is retried with backoff (5 minutes doubling, at most a day),
+    /// the problem shown in the outbox, support told at the first failure and then every
+    /// [`ALERT_EVERY_ERRORS`] (about weekly once the backoff is a day), never every tick.
+    /// Already `sending`: the provider may have it, so it is failed loudly, never resent.
+    /// Returns whether the message moved.
+    async fn set_aside(&self, key: &(ShopId, CustomerId, String), problem: &str, now: DateTime<Utc>) -> bool {
+        let (shop, customer, id) = key;
+        warn!(problem, "processing a message failed; setting it aside");
+        let message = match self.store.load_message(shop, customer, id).await {
+            Ok(Some(message)) => message,
+            Ok(None) => return false,
+            Err(err) => {
+                warn!(error = %err, "could not reload the message to set it aside");
+                return false;
+            }
+        };
+        let (saved, alert) = match message.status {
+            MessageStatus::Sent | MessageStatus::Skipped | MessageStatus::Failed => return true,
+            MessageStatus::Sending => {
+                let failed = Message {
+                    status: MessageStatus::Failed,
+                    reason: format!("failed: outcome unknown after {problem}; not resent"),
+                    lease_until: None,
+                    ..message
+                };
+                (failed, true)
+            }
+            MessageStatus::Planned | MessageStatus::Claimed => {
+                let mut retry = message;
+                let errors: u32 = retry
+                    .details
+                    .get("processing_errors")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+                    + 1;
+                retry
+                    .details
+                    .insert("processing_errors".into(), errors.to_string());
+                let backoff = (Duration::minutes(5) * 2i32.pow(errors.min(10))).min(Duration::hours(24));
+                let retry = Message {
+                    status: MessageStatus::Planned,
+                    due_at: now + backoff,
+                    reason: format!("retrying: {problem}"),
+                    lease_until: None,
+                    ..retry
+                };
+                (retry, errors == 1 || errors.is_multiple_of(ALERT_EVERY_ERRORS))
+            }
+        };
+        let id = saved.id();
+        let reason = saved.reason.clone();
+        if let Err(err) = self.store.update_message(&saved).await {
+            warn!(error = %err, "could not set the message aside");
+            return false;
+        }
+        if alert {
+            self.alert(
+                "Aftersale: a message could not be processed",
+                &format!(
+                    "Message {id} for customer {customer} in {shop}: {reason}. The other messages went on."
+                ),
+            )
+            .await;
+        }
+        true
+    }
+
     /// Records why a message does not go now: skipped, deferred or failed.
     async fn settle(&self, message: Message, held: Held) -> Result<Outcome, StoreError> {
         match held {
@@ -423,4 +601,40 @@ impl Engine {
             warn!(error = %err, "support alert failed");
         }
     }
+}
+
+/// A future that turns a panic while it is polled into an `Err` carrying the panic's
+/// message, so one message's bug cannot unwind through a whole tick.
+struct CatchPanic<F> {
+    inner: Pin<Box<F>>,
+}
+
+impl<F> CatchPanic<F> {
+    fn new(inner: F) -> Self {
+        Self {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.inner.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+/// The text a panic was raised with (`panic!("...")`, an overflow, an `expect`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }

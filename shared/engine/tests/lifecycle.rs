@@ -398,14 +398,16 @@ async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stop
         ))
         .await;
     }
-    // Three of them came back for product 700: the social proof's number.
+    // Three of them came back for product 700: the social proof's number. Customer 400 spent
+    // the most, alone at the top: the shop's one high-value customer (11 × 10% = 1 seat).
     for i in 0..3 {
         let at = t0() - Duration::hours(12);
+        let price = if i == 0 { "300.00" } else { "100.00" };
         h.pay(&order(
             &format!("49{i}1"),
             &format!("40{i}"),
             at,
-            &[("700", 1, "100.00")],
+            &[("700", 1, price)],
         ))
         .await;
     }
@@ -447,6 +449,11 @@ async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stop
     assert_eq!(
         big.details["incentive"], "early_access",
         "high value gets recognition, not a discount"
+    );
+    let their_proof = h.one(Flow::WinBack, "social-proof", "400").await;
+    assert_eq!(
+        their_proof.details["repeat_buyers"], "2",
+        "customer 400 came back for it too, but is not told about themself"
     );
 
     // The offer creates the code in the shop before it is sent, and states it.
@@ -1243,4 +1250,451 @@ async fn a_lapse_a_month_overdue_is_skipped_rather_than_sent_late() {
         h.of(Flow::WinBack, "offer").await.is_empty(),
         "no sequence follows"
     );
+}
+
+/// A sent marketing message of `customer`'s, `at`: what fills their cap.
+async fn sent_marketing(h: &Harness, customer: &str, subject: &str, at: DateTime<Utc>) {
+    let planned = Message {
+        shop: shop(),
+        customer_id: customer_id(customer),
+        flow: Flow::Replenishment,
+        subject: subject.into(),
+        step: "reminder".into(),
+        order_id: None,
+        class: MessageClass::Marketing,
+        channel: aftersale_domain::Channel::Email,
+        due_at: at,
+        due_basis: aftersale_domain::DueBasis::Known,
+        status: Planned,
+        reason: "planned".into(),
+        planned_at: at,
+        lease_until: None,
+        attempts: 0,
+        products: vec![],
+        details: Default::default(),
+        to: None,
+        rendered_subject: None,
+        sent_at: None,
+        provider_id: None,
+        version: 0,
+    };
+    assert!(h.store.plan_message(&planned).await.unwrap());
+    let stored = h
+        .store
+        .load_message(&shop(), &planned.customer_id, &planned.id())
+        .await
+        .unwrap()
+        .unwrap();
+    h.store
+        .update_message(&Message {
+            status: Sent,
+            reason: "sent".into(),
+            sent_at: Some(at),
+            ..stored
+        })
+        .await
+        .unwrap();
+}
+
+fn customer_id(id: &str) -> aftersale_domain::CustomerId {
+    aftersale_domain::CustomerId::new(id).unwrap()
+}
+
+#[tokio::test]
+async fn an_invitation_keeps_its_moment_under_the_cap_and_the_campaign_says_who_it_cannot_reach() {
+    let h = Harness::lifecycle(&[Flow::Vip, Flow::EarlyAccess]);
+    h.save_config(&shop(), &format!("{VIP}[caps]\nmarketing_per_window = 2\n"))
+        .await;
+    h.set_clock(t0());
+    h.pay(&order("7101", "71", t0(), &[("900", 1, "600.00")])).await;
+    h.pay(&Order {
+        subscribed: false,
+        ..order("7201", "72", t0(), &[("900", 1, "600.00")])
+    })
+    .await;
+    h.pay(&order("7301", "73", t0(), &[("900", 1, "600.00")])).await;
+    h.tick(t0() + Duration::minutes(1)).await; // "welcome to Gold", one of two
+    sent_marketing(&h, "73", "extra", t0() + Duration::days(1)).await;
+
+    let launch = at("2026-03-20T08:00:00Z");
+    let report = h
+        .engine
+        .create_campaign(
+            &shop(),
+            "Spring drop",
+            launch,
+            3,
+            vec![TierName("Gold".into())],
+            "New roasts.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.invited, 3);
+    assert_eq!(report.reachable, 1, "{report:?}");
+    assert_eq!(
+        report.unreachable,
+        [
+            ("no consent".to_string(), 1),
+            ("over frequency cap".to_string(), 1)
+        ]
+        .into_iter()
+        .collect()
+    );
+
+    // At its moment the invitation goes or is dropped at once: never deferred past the launch.
+    h.tick(at("2026-03-17T09:01:00Z")).await;
+    let outcome = |customer: &str| {
+        let h = &h;
+        let customer = customer.to_string();
+        async move {
+            let m = h.one(Flow::EarlyAccess, "you-first", &customer).await;
+            (m.status, m.reason)
+        }
+    };
+    assert_eq!(outcome("71").await, (Sent, "sent".into()));
+    assert_eq!(outcome("72").await, (Skipped, "skipped: no consent".into()));
+    assert_eq!(
+        outcome("73").await,
+        (Skipped, "skipped: over frequency cap".into())
+    );
+    let invitations = h.emails(Flow::EarlyAccess, "you-first");
+    assert_eq!(invitations.len(), 1);
+    assert_eq!(invitations[0].to.address, "c71@example.com");
+    assert!(
+        invitations[0].text.contains("New roasts."),
+        "{}",
+        invitations[0].text
+    );
+}
+
+#[tokio::test]
+async fn an_open_ended_message_waits_for_the_invitation_ahead_of_it() {
+    let h = Harness::lifecycle(&[Flow::Vip, Flow::EarlyAccess]);
+    h.save_config(&shop(), &format!("{VIP}[caps]\nmarketing_per_window = 2\n"))
+        .await;
+    h.set_clock(t0());
+    h.pay(&order("7401", "74", t0(), &[("900", 1, "600.00")])).await;
+    h.tick(t0() + Duration::minutes(1)).await; // "welcome to Gold", one of two
+    h.engine
+        .create_campaign(
+            &shop(),
+            "Spring drop",
+            at("2026-03-20T08:00:00Z"),
+            3,
+            vec![TierName("Gold".into())],
+            "New roasts.",
+        )
+        .await
+        .unwrap();
+    // The welcome (03-02) and a nudge on 03-10 would leave the launch (03-17) no room: the
+    // nudge gives way. Room opens only when the welcome leaves the window (04-01), 22 days
+    // on, longer than a capped message waits, so it is dropped.
+    let nudge = Message {
+        due_at: day(8),
+        ..lifecycle_nudge("74")
+    };
+    assert!(h.store.plan_message(&nudge).await.unwrap());
+    h.tick(day(8)).await;
+    let nudge = h.one(Flow::Vip, "nudge", "74").await;
+    assert_eq!(
+        (nudge.status, nudge.reason.as_str()),
+        (Skipped, "skipped: over frequency cap")
+    );
+    h.tick(at("2026-03-17T09:01:00Z")).await;
+    assert_eq!(h.one(Flow::EarlyAccess, "you-first", "74").await.status, Sent);
+    assert!(h.emails(Flow::Vip, "nudge").is_empty());
+}
+
+/// An open-ended marketing message planned for `customer` (a VIP "nudge").
+fn lifecycle_nudge(customer: &str) -> Message {
+    Message {
+        shop: shop(),
+        customer_id: customer_id(customer),
+        flow: Flow::Vip,
+        subject: "nudge".into(),
+        step: "nudge".into(),
+        order_id: None,
+        class: MessageClass::Marketing,
+        channel: aftersale_domain::Channel::Email,
+        due_at: t0(),
+        due_basis: aftersale_domain::DueBasis::Known,
+        status: Planned,
+        reason: "planned".into(),
+        planned_at: t0(),
+        lease_until: None,
+        attempts: 0,
+        products: vec![],
+        details: Default::default(),
+        to: None,
+        rendered_subject: None,
+        sent_at: None,
+        provider_id: None,
+        version: 0,
+    }
+}
+
+#[tokio::test]
+async fn a_last_call_never_outlives_its_offer_nor_recalls_one_never_made() {
+    // One marketing message a month: the value step fills it, so the offer cannot go.
+    let h = Harness::lifecycle(&[Flow::WinBack]);
+    h.save_config(&shop(), &format!("{WINBACK}[caps]\nmarketing_per_window = 1\n"))
+        .await;
+    h.set_clock(t0());
+    h.pay(&order("5101", "51", t0(), &[("700", 1, "30.00")])).await;
+    h.tick(day(60) + Duration::minutes(5)).await;
+    h.tick(day(64) + Duration::minutes(5)).await;
+    let offer = h.one(Flow::WinBack, "offer", "51").await;
+    assert_eq!(
+        (offer.status, offer.reason.as_str()),
+        (Skipped, "skipped: over frequency cap"),
+        "an offer is never deferred past its end"
+    );
+    h.tick(day(77) + Duration::minutes(5)).await;
+    let last_call = h.one(Flow::WinBack, "last-call", "51").await;
+    assert_eq!(
+        (last_call.status, last_call.reason.as_str()),
+        (Skipped, "skipped: offer not sent")
+    );
+    assert!(
+        h.discounts.created().is_empty(),
+        "no code for an offer nobody heard of"
+    );
+    assert!(h.emails(Flow::WinBack, "offer").is_empty() && h.emails(Flow::WinBack, "last-call").is_empty());
+}
+
+#[tokio::test]
+async fn an_offer_and_its_last_call_due_after_the_offer_ended_are_skipped_not_sent() {
+    let h = Harness::lifecycle(&[Flow::WinBack]);
+    h.save_config(&shop(), WINBACK).await;
+    h.set_clock(t0());
+    h.pay(&order("5201", "52", t0(), &[("700", 1, "30.00")])).await;
+    h.tick(day(60) + Duration::minutes(5)).await;
+    let offer = h.one(Flow::WinBack, "offer", "52").await;
+    let ends = offer.details["offer_expires_at"].clone();
+    assert_eq!(
+        ends, "2026-05-21T23:59:59Z",
+        "day 80, end of the day in the shop's zone (UTC)"
+    );
+    // The sender was down from the offer's day until after the offer ended.
+    h.tick(at("2026-05-22T08:00:00Z")).await;
+    for step in ["offer", "last-call"] {
+        let m = h.one(Flow::WinBack, step, "52").await;
+        assert_eq!(
+            (m.status, m.reason.as_str()),
+            (Skipped, "skipped: offer expired"),
+            "{step}"
+        );
+    }
+    assert!(h.emails(Flow::WinBack, "last-call").is_empty());
+    assert!(h.discounts.created().is_empty());
+}
+
+#[tokio::test]
+async fn a_win_back_promising_early_access_invites_its_customer_to_the_launches() {
+    let h = Harness::lifecycle(&[Flow::WinBack, Flow::Vip, Flow::EarlyAccess]);
+    let config = format!(
+        "{VIP}[caps]\nmarketing_per_window = 4\n[admin_api]\naccess_token_secret = \"SHOPIFY_ADMIN_TOKEN\"\n[flows.win_back]\nwindow_days = 60\nhigh_value_min_orders = 2\n"
+    );
+    h.save_config(&shop(), &config).await;
+    h.set_clock(t0() - Duration::days(10));
+    h.pay(&order(
+        "5301",
+        "53",
+        t0() - Duration::days(10),
+        &[("700", 1, "30.00")],
+    ))
+    .await;
+    h.set_clock(t0());
+    h.pay(&order("5302", "53", t0(), &[("700", 1, "30.00")])).await;
+    let summer = h
+        .engine
+        .create_campaign(
+            &shop(),
+            "Summer",
+            day(90),
+            3,
+            vec![TierName("Gold".into())],
+            "Cold brew.",
+        )
+        .await
+        .unwrap();
+    assert_eq!(summer.invited, 0, "customer 53 is not Gold");
+
+    h.tick(day(60) + Duration::minutes(5)).await;
+    h.tick(day(64) + Duration::minutes(5)).await;
+    let offer = h.email(Flow::WinBack, "offer");
+    assert!(offer.text.contains("early access"), "{}", offer.text);
+    // The promise is kept: the launch already announced now has them on its list...
+    let you_first = h.one(Flow::EarlyAccess, "you-first", "53").await;
+    assert_eq!(you_first.subject, "summer");
+    h.tick(you_first.due_at + Duration::minutes(1)).await;
+    let invitation = h.email(Flow::EarlyAccess, "you-first");
+    assert_eq!(invitation.to.address, "c53@example.com");
+    assert!(invitation.text.contains("Cold brew."), "{}", invitation.text);
+    // ...and so do the launches announced later.
+    h.set_clock(day(91));
+    let autumn = h
+        .engine
+        .create_campaign(
+            &shop(),
+            "Autumn",
+            day(150),
+            3,
+            vec![TierName("Gold".into())],
+            "New roasts.",
+        )
+        .await
+        .unwrap();
+    assert_eq!((autumn.invited, autumn.reachable), (1, 1), "{autumn:?}");
+}
+
+#[tokio::test]
+async fn a_mixed_cart_is_asked_about_at_each_products_cycle_and_reminded_only_of_what_is_unrated() {
+    let h = Harness::lifecycle(&[Flow::ReviewRequest]);
+    h.save_config(
+        &shop(),
+        "[flows.review_request]\ndelay_days = 14\n[[flows.review_request.cycles]]\nname = \"coffee\"\nproduct_ids = [\"801\"]\ndelay_days = 5\n",
+    )
+    .await;
+    h.set_clock(t0());
+    h.pay(&order(
+        "8101",
+        "88",
+        t0(),
+        &[("801", 1, "12.00"), ("802", 1, "40.00"), ("803", 1, "60.00")],
+    ))
+    .await;
+    h.ship("8101", t0()).await; // arrives (estimated) 4 days later
+
+    // The coffee, five days after it arrived, alone.
+    h.tick(day(9) + Duration::minutes(1)).await;
+    let coffee = h.email(Flow::ReviewRequest, "request");
+    assert!(coffee.text.contains("Product 801"), "{}", coffee.text);
+    assert!(!coffee.text.contains("Product 802") && !coffee.text.contains("Product 803"));
+
+    // The moka pot and the grinder together, fourteen days after.
+    h.tick(day(18) + Duration::minutes(1)).await;
+    let requests = h.emails(Flow::ReviewRequest, "request");
+    assert_eq!(requests.len(), 2);
+    let durable = &requests[1].text;
+    assert!(
+        durable.contains("Product 802") && durable.contains("Product 803"),
+        "{durable}"
+    );
+    assert!(!durable.contains("Product 801"), "{durable}");
+
+    // One star for the grinder: the reminder asks only about the moka pot.
+    let request = h.about(Flow::ReviewRequest, "request", "8101").await;
+    h.store
+        .record_answer(&aftersale_domain::Answer {
+            shop: shop(),
+            customer_id: customer_id("88"),
+            message_id: request.id(),
+            order_id: request.order_id.clone(),
+            answer: aftersale_domain::AnswerKind::Rating {
+                product_id: "803".into(),
+                stars: 1,
+            },
+            answered_at: day(19),
+        })
+        .await
+        .unwrap();
+    h.tick(day(23) + Duration::minutes(1)).await;
+    let reminders = h.emails(Flow::ReviewRequest, "reminder");
+    assert_eq!(reminders.len(), 2, "the coffee's reminder and the durable goods'");
+    let last = &reminders[1].text;
+    assert!(last.contains("Product 802"), "{last}");
+    assert!(
+        !last.contains("Product 803"),
+        "never asked again after rating it: {last}"
+    );
+    let reminder = h.about(Flow::ReviewRequest, "reminder", "8101").await;
+    let asked: Vec<&str> = reminder.products.iter().map(|p| p.product_id.as_str()).collect();
+    assert_eq!(asked, ["802"]);
+}
+
+/// Secrets someone can fix while the engine runs, as an operator sets a missing variable.
+#[derive(Clone, Default)]
+struct FixableSecrets(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>);
+
+#[async_trait::async_trait]
+impl aftersale_engine::discounts::SecretSource for FixableSecrets {
+    async fn secret(&self, name: &str) -> Result<String, String> {
+        self.0
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("{name} is not set"))
+    }
+}
+
+#[tokio::test]
+async fn an_owed_reward_waiting_on_a_missing_token_goes_out_right_after_the_configuration_is_fixed() {
+    let (base, seen) = shopify_admin().await;
+    let secrets = FixableSecrets::default();
+    let h = advocate_via_admin_api(
+        secrets.clone(),
+        Some(&base),
+        "SHOPIFY_ADMIN_TOKEN",
+        ("8701", "96"),
+    )
+    .await;
+    let code = h.message(Flow::Referral, "share").await.details["code"].clone();
+    h.set_clock(day(1));
+    h.pay(&Order {
+        codes: vec![code],
+        address: "97 Friend Street",
+        ..order("8702", "97", day(1), &[("950", 1, "40.00")])
+    })
+    .await;
+    h.ship("8702", day(2)).await;
+    for days in [16, 20, 30] {
+        h.tick(day(days)).await;
+    }
+    let reward = h.one(Flow::Referral, "reward", "96").await;
+    assert!(
+        reward.reason.starts_with("retrying: discount code"),
+        "{}",
+        reward.reason
+    );
+    assert!(
+        reward.due_at > day(30) + Duration::hours(4),
+        "backed off: {}",
+        reward.due_at
+    );
+    let alerts_before = h.alerts.sent().len();
+
+    // The operator sets the token and reloads the configuration.
+    secrets
+        .0
+        .lock()
+        .unwrap()
+        .insert("SHOPIFY_ADMIN_TOKEN".into(), "shpat_fixed".into());
+    assert_eq!(
+        h.engine.retry_after_config_change(&shop()).await.unwrap(),
+        2,
+        "the reward, and the share code still being retried"
+    );
+    let reward = h.one(Flow::Referral, "reward", "96").await;
+    assert_eq!(
+        (reward.reason.as_str(), reward.due_at),
+        ("planned again: configuration changed", day(30))
+    );
+    h.tick(day(30) + Duration::minutes(1)).await;
+    let reward = h.one(Flow::Referral, "reward", "96").await;
+    assert_eq!(reward.status, Sent, "{}", reward.reason);
+    let email = h.email(Flow::Referral, "reward");
+    assert!(
+        email.text.contains(&reward.details["reward_code"]),
+        "{}",
+        email.text
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|(token, _)| token.as_deref() == Some("shpat_fixed"))
+    );
+    assert_eq!(h.alerts.sent().len(), alerts_before, "no alert once it works");
 }

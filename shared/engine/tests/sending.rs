@@ -205,3 +205,125 @@ async fn a_doubtful_address_is_skipped_with_the_reason_and_nothing_is_sent() {
     );
     assert!(h.mailer.sent().is_empty());
 }
+
+/// A second customer's order, so one tick has two thank-yous to send.
+async fn place_second_order(h: &Harness) {
+    let mut o = fixture_json("shopify/orders_create.json");
+    o["id"] = serde_json::json!(820982911946154999u64);
+    o["name"] = serde_json::json!("#1999");
+    o["email"] = serde_json::json!("ada@example.com");
+    o["contact_email"] = serde_json::json!("ada@example.com");
+    o["customer"]["id"] = serde_json::json!(115310627314723999u64);
+    o["customer"]["email"] = serde_json::json!("ada@example.com");
+    let reply = h.shopify("orders/create", &bytes(&o)).await;
+    assert_eq!((reply.outcome, reply.stored), ("accepted", 1));
+}
+
+#[tokio::test]
+async fn a_panic_while_sending_one_message_fails_it_loudly_and_the_tick_goes_on() {
+    let h = Harness::sqlite();
+    h.place_order().await;
+    place_second_order(&h).await;
+    h.mailer.panic_on(EMAIL);
+    let first = order_at() + minutes(1);
+    let report = h
+        .engine
+        .tick(first)
+        .await
+        .expect("a panic does not abort the tick");
+    assert_eq!(
+        report,
+        TickReport {
+            sent: 1,
+            errors: 1,
+            ..idle()
+        }
+    );
+    let sent = h.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].to.address, "ada@example.com",
+        "the other customer still hears from us"
+    );
+
+    let thank_yous: Vec<Message> = h
+        .messages()
+        .await
+        .into_iter()
+        .filter(|m| m.step == "thank-you" && m.to.as_deref() == Some(EMAIL))
+        .collect();
+    assert_eq!(thank_yous.len(), 1);
+    assert_outcome(
+        &thank_yous[0],
+        Failed,
+        "failed: outcome unknown after panic: scripted panic while sending; not resent",
+    );
+    let alerts = h.alerts.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0, "Aftersale: a message could not be processed");
+    assert!(
+        alerts[0].1.contains("The other messages went on"),
+        "{}",
+        alerts[0].1
+    );
+
+    // The next tick has nothing left to do, and says so without an error.
+    assert_eq!(h.tick(first + minutes(10)).await, idle());
+    assert_eq!(h.mailer.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_message_is_quarantined_with_one_alert_and_the_queue_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = aftersale_store_sqlite::SqliteStore::open_dir(dir.path()).unwrap();
+    let h = Harness::with_store(std::sync::Arc::new(store));
+    h.place_order().await;
+    place_second_order(&h).await;
+    // A newer version wrote the first customer's thank-you in a form this one cannot read.
+    let conn = rusqlite::Connection::open(dir.path().join("aftersale.db")).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE messages SET body = '{\"flow\": \"from-the-future\"}' WHERE customer_id = ?1 AND id LIKE 'thank-you#%#thank-you'",
+            [CUSTOMER],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+
+    let first = order_at() + minutes(1);
+    assert_eq!(
+        h.tick(first).await,
+        TickReport {
+            sent: 1,
+            quarantined: 1,
+            ..idle()
+        }
+    );
+    let sent = h.mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to.address, "ada@example.com");
+    let alerts = h.alerts.sent();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].0, "Aftersale: an unreadable message was set aside");
+    assert!(
+        alerts[0].1.contains(&format!("thank-you#{ORDER}#thank-you")) && alerts[0].1.contains(CUSTOMER),
+        "{}",
+        alerts[0].1
+    );
+    assert!(alerts[0].1.contains("will not be sent"), "{}", alerts[0].1);
+
+    // It is out of the queue for good: later ticks neither stumble on it nor alert again.
+    assert_eq!(h.tick(first + minutes(5)).await, idle());
+    assert_eq!(h.tick(first + hours(2)).await, idle());
+    assert_eq!(h.alerts.sent().len(), 1);
+    let kept: String = conn
+        .query_row(
+            "SELECT body FROM messages WHERE customer_id = ?1 AND id LIKE 'thank-you#%#thank-you'",
+            [CUSTOMER],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(
+        kept.contains("from-the-future"),
+        "the stored bytes are kept for inspection"
+    );
+}

@@ -9,15 +9,15 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use std::sync::Arc;
 
-/// Both webhook endpoints and `/healthz`, as served locally.
+/// Both webhook endpoints, as served locally (`aftersale serve` adds `/healthz`, which reports
+/// on its sending loop).
 pub fn router(ingest: Arc<Ingest>) -> Router {
     let routes = Router::new()
         .route("/webhooks/shopify", post(shopify))
-        .route("/webhooks/woocommerce", post(woocommerce))
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/webhooks/woocommerce", post(woocommerce));
     body_limit(routes).with_state(ingest)
 }
 

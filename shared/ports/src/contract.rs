@@ -759,6 +759,70 @@ pub async fn message_versions(store: &dyn FlowStore) {
     assert_eq!(store.customer_messages(&shop, &cid).await.unwrap().len(), 1);
 }
 
+/// One unreadable message (a poison pill: written by a newer version, or damaged) never
+/// blocks its flow's queue: `due_entries` names it beside the readable ones, and once
+/// quarantined it leaves the due index for good while the others stay. `corrupt` damages the
+/// stored bytes of the message it is given, the way only the adapter itself can.
+pub async fn unreadable_messages_are_named_and_quarantined<F, Fut>(store: &dyn FlowStore, corrupt: F)
+where
+    F: FnOnce(Message) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use crate::DueEntry;
+    let shop = unique_shop("poison");
+    let t = fresh_epoch();
+    let flow = Flow::DeliveryCheckIn;
+    let poison = message(&shop, "poison", flow, "o-poison", "note", t(1));
+    let healthy = message(&shop, "healthy", flow, "o-healthy", "note", t(2));
+    for m in [&poison, &healthy] {
+        assert!(store.plan_message(m).await.unwrap());
+    }
+    corrupt(poison.clone()).await;
+    let ours = |entries: Vec<DueEntry>| -> Vec<DueEntry> {
+        entries
+            .into_iter()
+            .filter(|e| match e {
+                DueEntry::Message(m) => m.shop == shop,
+                DueEntry::Undecodable(u) => u.shop == shop.as_str(),
+            })
+            .collect()
+    };
+    let due = ours(store.due_entries(flow, t(10), 100).await.unwrap());
+    assert_eq!(due.len(), 2, "{due:?}");
+    let unreadable = due
+        .iter()
+        .find_map(|e| match e {
+            DueEntry::Undecodable(u) => Some(u.clone()),
+            DueEntry::Message(_) => None,
+        })
+        .expect("the damaged message is named, not fatal");
+    assert_eq!(
+        (unreadable.customer.as_str(), unreadable.id.as_str()),
+        ("poison", poison.id().as_str())
+    );
+    assert!(!unreadable.problem.is_empty());
+    assert!(
+        due.iter()
+            .any(|e| matches!(e, DueEntry::Message(m) if m.customer_id.as_str() == "healthy"))
+    );
+    let readable: Vec<Message> = store
+        .due_messages(flow, t(10), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.shop == shop)
+        .collect();
+    assert_eq!(readable.len(), 1, "due_messages gives the readable ones");
+
+    store.quarantine_message(&unreadable).await.unwrap();
+    let due = ours(store.due_entries(flow, t(10), 100).await.unwrap());
+    assert!(
+        matches!(due.as_slice(), [DueEntry::Message(m)] if m.customer_id.as_str() == "healthy"),
+        "only the healthy message is left due: {due:?}"
+    );
+    store.quarantine_message(&unreadable).await.unwrap();
+}
+
 /// `due_messages(flow, now, limit)`: that flow's messages needing attention at `now` (planned
 /// and due, or claimed/sending with `lease_until <= now`), by attention time, at most `limit`;
 /// never final ones, unexpired leases, messages due later or other flows' messages.

@@ -57,6 +57,10 @@ pub mod keys {
     pub fn customer_birthday(customer: &CustomerId) -> String {
         format!("customer#{customer}#birthday")
     }
+    /// The early access a win-back promised the customer.
+    pub fn customer_early_access(customer: &CustomerId) -> String {
+        format!("customer#{customer}#early-access")
+    }
     /// The customer's own referral code.
     pub fn customer_referral(customer: &CustomerId) -> String {
         format!("customer#{customer}#referral")

@@ -25,15 +25,40 @@ pub trait Messages: Send + Sync {
     /// of two concurrent claims can win.
     async fn update_message(&self, message: &Message) -> Result<Message, StoreError>;
 
-    /// One flow's messages needing attention at `now`, oldest first, at most `limit`: planned
-    /// and due, or claimed/sending with an expired lease. Backed by an index on (flow,
-    /// attention time), so a tick costs what is due, not the number of customers.
+    /// One flow's due-index entries needing attention at `now`, oldest first, at most
+    /// `limit`: messages planned and due, or claimed/sending with an expired lease. Backed by
+    /// an index on (flow, attention time), so a tick costs what is due, not the number of
+    /// customers. An entry whose message cannot be read comes back as
+    /// [`DueEntry::Undecodable`] instead of failing the whole batch: one poison pill must not
+    /// block its flow's queue.
+    async fn due_entries(
+        &self,
+        flow: Flow,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueEntry>, StoreError>;
+
+    /// [`Messages::due_entries`]' readable messages.
     async fn due_messages(
         &self,
         flow: Flow,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Message>, StoreError>;
+    ) -> Result<Vec<Message>, StoreError> {
+        Ok(self
+            .due_entries(flow, now, limit)
+            .await?
+            .into_iter()
+            .filter_map(|entry| match entry {
+                DueEntry::Message(message) => Some(*message),
+                DueEntry::Undecodable(_) => None,
+            })
+            .collect())
+    }
+
+    /// Takes an unreadable message out of the due index, for good, leaving the stored bytes
+    /// as they are for someone to inspect. Its other queries are unaffected.
+    async fn quarantine_message(&self, entry: &UndecodableMessage) -> Result<(), StoreError>;
 
     /// One customer's messages (caps, reminders, the outbox of one person).
     async fn customer_messages(
@@ -44,6 +69,26 @@ pub trait Messages: Send + Sync {
 
     /// Every message of a shop (or all, for local tooling), by due time.
     async fn list_messages(&self, shop: Option<&ShopId>) -> Result<Vec<Message>, StoreError>;
+}
+
+/// One entry of the due index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueEntry {
+    /// Boxed: a message is several times the size of an unreadable entry.
+    Message(Box<Message>),
+    Undecodable(UndecodableMessage),
+}
+
+/// A stored message that cannot be read (written by a newer version, or damaged), named by
+/// its key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndecodableMessage {
+    pub shop: String,
+    pub customer: String,
+    /// `flow#subject#step`.
+    pub id: String,
+    /// What the decoder said.
+    pub problem: String,
 }
 
 #[async_trait]

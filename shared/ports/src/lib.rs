@@ -22,7 +22,10 @@ pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use documents::Documents;
 pub use erasure::{PersonalFiles, PrivacyDesk, Traces};
 pub use error::StoreError;
-pub use flow_store::{Answers, FlowStore, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
+pub use flow_store::{
+    Answers, DueEntry, FlowStore, Messages, ShopConfigs, Suppressions, UndecodableMessage, address_hash,
+    attention_at,
+};
 pub use install::{
     InstallNonces, MemoryTokens, PlatformError, ShopState, ShopStatus, ShopToken, ShopTokens, TokenGrants,
     WebhookOutcome, WebhookRegistrar, WebhookSync, WebhookTopicState,

@@ -312,11 +312,13 @@ pub async fn learned_supply<S: Documents + ?Sized>(
     Ok(LearnedSupply::from_samples(per_unit, min_samples))
 }
 
-/// How many customers came back for `product_id` (distinct customers with a repeat purchase).
+/// How many customers other than `except` came back for `product_id` (distinct customers
+/// with a repeat purchase): "others loved it" never counts the reader.
 pub async fn repeat_buyers<S: Documents + ?Sized>(
     store: &S,
     shop: &ShopId,
     product_id: &str,
+    except: &CustomerId,
 ) -> Result<usize, StoreError> {
     Ok(
         documents::load::<Samples<i64>, S>(store, shop, &keys::supply(product_id))
@@ -326,6 +328,7 @@ pub async fn repeat_buyers<S: Documents + ?Sized>(
                     .samples
                     .values()
                     .map(|v| &v.customer)
+                    .filter(|customer| *customer != except)
                     .collect::<BTreeSet<_>>()
                     .len()
             })

@@ -1,7 +1,10 @@
 //! An in-memory [`Store`](crate::Store) for unit tests: the same semantics as the real
 //! adapters (conditional writes, versions, per-shop keys) behind one lock.
 
-use crate::{Answers, Documents, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
+use crate::{
+    Answers, Documents, DueEntry, Messages, ShopConfigs, Suppressions, UndecodableMessage, address_hash,
+    attention_at,
+};
 use crate::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, InstallNonces, OrderRecords, Privacy, Recorded,
     ShopRegistry, ShopState, StoreError, StoredEvent, Versioned,
@@ -361,12 +364,12 @@ impl Messages for MemoryStore {
         }
     }
 
-    async fn due_messages(
+    async fn due_entries(
         &self,
         flow: Flow,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Message>, StoreError> {
+    ) -> Result<Vec<DueEntry>, StoreError> {
         let mut due: Vec<(DateTime<Utc>, Message)> = self
             .read()
             .messages
@@ -375,7 +378,16 @@ impl Messages for MemoryStore {
             .filter_map(|m| attention_at(m).filter(|at| *at <= now).map(|at| (at, m.clone())))
             .collect();
         due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id().cmp(&b.1.id())));
-        Ok(due.into_iter().take(limit).map(|(_, m)| m).collect())
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|(_, m)| DueEntry::Message(Box::new(m)))
+            .collect())
+    }
+
+    /// Messages are held typed here, so none is ever unreadable: there is nothing to take out.
+    async fn quarantine_message(&self, _entry: &UndecodableMessage) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn customer_messages(

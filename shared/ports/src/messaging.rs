@@ -199,17 +199,22 @@ impl<T: Clone> Recorder<T> {
 }
 
 /// A [`Mailer`] that keeps every accepted email. Validates like the real adapters do.
-pub struct RecordingMailer(Recorder<OutgoingEmail>);
+pub struct RecordingMailer(Recorder<OutgoingEmail>, Mutex<Option<String>>);
 
 impl Default for RecordingMailer {
     fn default() -> Self {
-        Self(Recorder::new())
+        Self(Recorder::new(), Mutex::new(None))
     }
 }
 
 impl RecordingMailer {
     pub fn new() -> Self {
         Self::default()
+    }
+    /// The next send to `address` panics, as a bug in an adapter would (tests that one
+    /// message cannot take a tick down).
+    pub fn panic_on(&self, address: &str) {
+        *self.1.lock().unwrap_or_else(|p| p.into_inner()) = Some(address.to_string());
     }
     pub fn sent(&self) -> Vec<OutgoingEmail> {
         self.0.sent()
@@ -223,6 +228,15 @@ impl RecordingMailer {
 #[async_trait]
 impl Mailer for RecordingMailer {
     async fn send_email(&self, email: &OutgoingEmail) -> Result<SentId, SendError> {
+        let panics = {
+            let mut target = self.1.lock().unwrap_or_else(|p| p.into_inner());
+            let hit = target.as_deref() == Some(email.to.address.as_str());
+            if hit {
+                *target = None;
+            }
+            hit
+        };
+        assert!(!panics, "scripted panic while sending");
         email.validate()?;
         self.0.record(email)
     }

@@ -9,7 +9,10 @@ use aftersale_domain::{
     Answer, Customer, CustomerId, Flow, Message, OrderId, OrderRecord, ShopConfig, ShopId, StoreEvent,
 };
 use aftersale_ports::documents::keys::customer_prefix;
-use aftersale_ports::{Answers, Documents, Messages, ShopConfigs, Suppressions, address_hash, attention_at};
+use aftersale_ports::{
+    Answers, Documents, DueEntry, Messages, ShopConfigs, Suppressions, UndecodableMessage, address_hash,
+    attention_at,
+};
 use aftersale_ports::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, StoreError,
     StoredEvent, Versioned,
@@ -730,21 +733,60 @@ impl Messages for SqliteStore {
         .await
     }
 
-    async fn due_messages(
+    async fn due_entries(
         &self,
         flow: Flow,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Message>, StoreError> {
+    ) -> Result<Vec<DueEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let flow = flow.as_str();
         self.run(move |conn| {
-            read_messages(
-                conn,
-                "SELECT body FROM messages WHERE flow = ?1 AND attention_at IS NOT NULL AND attention_at <= ?2
-                 ORDER BY attention_at, shop, customer_id, id LIMIT ?3",
-                params![flow, millis(now), limit],
+            let mut stmt = conn
+                .prepare(
+                    "SELECT shop, customer_id, id, body FROM messages
+                     WHERE flow = ?1 AND attention_at IS NOT NULL AND attention_at <= ?2
+                     ORDER BY attention_at, shop, customer_id, id LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![flow, millis(now), limit], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(db)?;
+            rows.map(|row| {
+                let (shop, customer, id, body) = row.map_err(db)?;
+                Ok(match from_json::<Message>("message", &body) {
+                    Ok(message) => DueEntry::Message(Box::new(message)),
+                    Err(err) => DueEntry::Undecodable(UndecodableMessage {
+                        shop,
+                        customer,
+                        id,
+                        problem: err.to_string(),
+                    }),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn quarantine_message(&self, entry: &UndecodableMessage) -> Result<(), StoreError> {
+        let UndecodableMessage {
+            shop, customer, id, ..
+        } = entry.clone();
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE messages SET attention_at = NULL WHERE shop = ?1 AND customer_id = ?2 AND id = ?3",
+                params![shop, customer, id],
             )
+            .map_err(db)?;
+            Ok(())
         })
         .await
     }

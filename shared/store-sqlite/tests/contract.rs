@@ -52,3 +52,21 @@ async fn the_database_is_readable_by_its_owner_only() {
     SqliteStore::open_dir(older.path()).unwrap();
     assert_eq!(mode(&path), 0o600);
 }
+
+#[tokio::test]
+async fn an_unreadable_message_on_sqlite_is_named_and_quarantined() {
+    let (dir, store) = on_disk();
+    let path = dir.path().join("aftersale.db");
+    contract::unreadable_messages_are_named_and_quarantined(&store, |message| async move {
+        // What an older binary meets after a newer one wrote a message it cannot read.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let changed = conn
+            .execute(
+                "UPDATE messages SET body = '{\"flow\": \"from-the-future\"}' WHERE shop = ?1 AND customer_id = ?2 AND id = ?3",
+                rusqlite::params![message.shop.as_str(), message.customer_id.as_str(), message.id()],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+    })
+    .await;
+}

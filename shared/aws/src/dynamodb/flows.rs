@@ -22,7 +22,10 @@
 use super::{DynamoDbStore, Item, Key, backend, corrupt, from_json, keys, n, number, s, text, to_json};
 use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::{Answer, CustomerId, Flow, Message, ShopConfig, ShopId};
-use aftersale_ports::{Answers, Messages, ShopConfigs, StoreError, Suppressions, address_hash, attention_at};
+use aftersale_ports::{
+    Answers, DueEntry as Due, Messages, ShopConfigs, StoreError, Suppressions, UndecodableMessage,
+    address_hash, attention_at,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -241,6 +244,26 @@ fn message_from(item: &Item) -> Result<Message, StoreError> {
     Ok(message)
 }
 
+/// Names an unreadable message item by its key: `SHOP#{shop}#C#{customer}` / `MSG#{id}`.
+fn undecodable_entry(item: &Item, err: &StoreError) -> Result<UndecodableMessage, StoreError> {
+    let what = "unreadable message";
+    let pk = text(item, keys::PK, what)?;
+    let sk = text(item, keys::SK, what)?;
+    let (shop, customer) = pk
+        .strip_prefix("SHOP#")
+        .and_then(|rest| rest.split_once("#C#"))
+        .ok_or_else(|| corrupt(what, "not a customer partition key"))?;
+    let id = sk
+        .strip_prefix(keys::MESSAGE_PREFIX)
+        .ok_or_else(|| corrupt(what, "not a message sort key"))?;
+    Ok(UndecodableMessage {
+        shop: shop.to_string(),
+        customer: customer.to_string(),
+        id: id.to_string(),
+        problem: err.to_string(),
+    })
+}
+
 fn by_due_time(messages: &mut [Message]) {
     messages.sort_by(|a, b| {
         (a.due_at, a.id(), &a.shop, &a.customer_id).cmp(&(b.due_at, b.id(), &b.shop, &b.customer_id))
@@ -359,12 +382,12 @@ impl Messages for DynamoDbStore {
     /// Queries GSI4 from the watermark's bucket to the current one (see the module docs), then
     /// reads the oldest entries' messages strongly consistent, so a sender never works from a
     /// stale index copy, and keeps those that really need attention at `now`.
-    async fn due_messages(
+    async fn due_entries(
         &self,
         flow: Flow,
         now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<Message>, StoreError> {
+    ) -> Result<Vec<Due>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -433,14 +456,19 @@ impl Messages for DynamoDbStore {
             .map(|entry| entry.key)
             .collect();
         let mut due = Vec::new();
+        let mut undecodable = Vec::new();
         for chunk in candidates.chunks(limit.clamp(1, 100)) {
             for item in self.batch_get(chunk).await? {
-                let message = message_from(&item)?;
-                if message.flow == flow && attention_at(&message).is_some_and(|at| at <= now) {
-                    due.push(message);
+                match message_from(&item) {
+                    Ok(message) => {
+                        if message.flow == flow && attention_at(&message).is_some_and(|at| at <= now) {
+                            due.push(message);
+                        }
+                    }
+                    Err(err) => undecodable.push(undecodable_entry(&item, &err)?),
                 }
             }
-            if due.len() >= limit {
+            if due.len() + undecodable.len() >= limit {
                 break;
             }
         }
@@ -452,8 +480,40 @@ impl Messages for DynamoDbStore {
                 b.id(),
             ))
         });
-        due.truncate(limit);
-        Ok(due)
+        // The unreadable first: they are set aside at once, whatever the batch size.
+        let mut entries: Vec<Due> = undecodable.into_iter().map(Due::Undecodable).collect();
+        entries.extend(due.into_iter().map(|m| Due::Message(Box::new(m))));
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
+    /// Removes the item's due-index entry (`gsi4pk`, `gsi4sk`) and gives it the TTL of a
+    /// finished message; its data stays for inspection until then.
+    async fn quarantine_message(&self, entry: &UndecodableMessage) -> Result<(), StoreError> {
+        let shop =
+            ShopId::new(&entry.shop).map_err(|e| corrupt("quarantined message's shop", e.to_string()))?;
+        let customer = CustomerId::new(&entry.customer)
+            .map_err(|e| corrupt("quarantined message's customer", e.to_string()))?;
+        let expires = Utc::now() + chrono::Duration::days(FINISHED_MESSAGE_RETENTION_DAYS);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::customer(&shop, &customer)))
+            .key(keys::SK, s(keys::message(&entry.id)))
+            .update_expression("REMOVE #gpk, #gsk SET #ttl = :ttl")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#gpk", keys::GSI4PK)
+            .expression_attribute_names("#gsk", keys::GSI4SK)
+            .expression_attribute_names("#ttl", keys::EXPIRES_AT)
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":ttl", n(expires.timestamp()))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|err| match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(()),
+                _ => Err(backend("UpdateItem", err)),
+            })
     }
 
     async fn customer_messages(

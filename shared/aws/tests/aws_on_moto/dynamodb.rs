@@ -534,3 +534,37 @@ async fn redact_shop_also_removes_the_shops_dead_letters() {
             .all(|l| l.shop != letter.shop)
     );
 }
+
+#[tokio::test]
+async fn an_unreadable_message_on_dynamodb_is_named_and_quarantined() {
+    let store = fresh_store().await;
+    let damaged = store.clone();
+    contract::unreadable_messages_are_named_and_quarantined(&store, |message| async move {
+        damaged
+            .client()
+            .update_item()
+            .table_name(damaged.table_name())
+            .set_key(Some(item_key(
+                format!("SHOP#{}#C#{}", message.shop, message.customer_id),
+                &format!("MSG#{}", message.id()),
+            )))
+            .update_expression("SET #data = :bad")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(
+                ":bad",
+                AttributeValue::S("{\"flow\": \"from-the-future\"}".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
+    // Out of the due index, kept (with a TTL) for someone to look at.
+    let poison = scan(&store)
+        .await
+        .into_iter()
+        .find(|item| matches!(item.get("data"), Some(AttributeValue::S(d)) if d.contains("from-the-future")))
+        .expect("the damaged item is kept");
+    assert!(!poison.contains_key("gsi4pk") && !poison.contains_key("gsi4sk"));
+    assert!(poison.contains_key("expires_at"));
+}

@@ -78,6 +78,32 @@ impl EarlyAccessCampaign {
     }
 }
 
+/// How long a win-back's early access lasts: every launch in the following year.
+pub const PASS_DAYS: i64 = 365;
+
+/// A win-back's promise of early access, kept: its holder is invited to every campaign whose
+/// public start falls while the pass is valid, whatever their tier. Without it, "you'll hear
+/// about our launches first" would add the customer to nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarlyAccessPass {
+    pub granted_at: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl EarlyAccessPass {
+    pub fn granted(at: DateTime<Utc>) -> Self {
+        Self {
+            granted_at: at,
+            until: at + Duration::days(PASS_DAYS),
+        }
+    }
+
+    /// Whether the campaign's launch falls while the pass is valid.
+    pub fn covers(&self, campaign: &EarlyAccessCampaign) -> bool {
+        (self.granted_at..self.until).contains(&campaign.public_start)
+    }
+}
+
 /// When a customer in `customer_tz` hears of the campaign: [`SEND_TIME`] on the local day
 /// `lead_days` before the local day of the public start, which is always before the launch.
 pub fn send_at(campaign: &EarlyAccessCampaign, customer_tz: Tz) -> DateTime<Utc> {
@@ -95,6 +121,20 @@ pub fn still_due(campaign: &EarlyAccessCampaign, now: DateTime<Utc>) -> Option<&
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_pass_covers_the_launches_of_the_year_after_it_is_granted() {
+        let pass = EarlyAccessPass::granted(now());
+        let mut c = campaign();
+        assert!(pass.covers(&c));
+        c.public_start = now() + Duration::days(PASS_DAYS);
+        assert!(!pass.covers(&c), "a year later it has run out");
+        c.public_start = now() - Duration::days(1);
+        assert!(
+            !pass.covers(&c),
+            "a launch before the promise was made is not covered"
+        );
+    }
+
     use super::*;
     use crate::lifecycle::testkit::money;
     use crate::lifecycle::vip::TierPeriod;

@@ -269,8 +269,12 @@ pub fn lapse_at(history: &PurchaseHistory, window: Duration) -> Option<DateTime<
     Lapse::of(history, window).map(|lapse| lapse.at)
 }
 
-/// The net spend that puts a customer in the shop's top `top_percent`: the lowest spend among
-/// the top ⌈n × top_percent / 100⌉ customers with a paid order. `None` when that is nobody.
+/// The net spend that puts a customer in the shop's top `top_percent`, or `None` when no one
+/// can be told apart as such. The top group is ⌊n × top_percent / 100⌋ customers with a paid
+/// order, rounded down: in a shop of five, "the top 10%" is nobody, not the one who happened
+/// to spend a cent more. Ties never straddle its edge: when the spend at the edge is shared
+/// with customers outside the group, none of them is in it (ten customers who all spent €24
+/// are ten equals, not ten high-value customers).
 pub fn top_spend_threshold<'a>(
     histories: impl IntoIterator<Item = &'a PurchaseHistory>,
     top_percent: u8,
@@ -293,10 +297,20 @@ pub fn top_spend_threshold_of(
     currency: Currency,
     top_percent: u8,
 ) -> Option<Money> {
-    spends.sort_unstable();
-    let top = (spends.len() * usize::from(top_percent.min(100))).div_ceil(100);
-    let index = spends.len().checked_sub(top).filter(|_| top > 0)?;
-    Some(Money::new(spends[index], currency))
+    spends.sort_unstable_by(|a, b| b.cmp(a));
+    let top = spends.len() * usize::from(top_percent.min(100)) / 100;
+    if top == 0 {
+        return None;
+    }
+    // The first spend outside the group: the group is everyone strictly above it.
+    let edge = spends.get(top).copied();
+    spends
+        .iter()
+        .take(top)
+        .rev()
+        .copied()
+        .find(|spend| edge.is_none_or(|edge| *spend > edge))
+        .map(|spend| Money::new(spend, currency))
 }
 
 /// Which incentive tier a lapsed customer is in. High value wins over first-timer: a first
@@ -646,15 +660,62 @@ mod tests {
         assert_eq!(top_spend_threshold(&histories, 10), Some(money("190")));
         assert_eq!(
             top_spend_threshold(&histories, 11),
-            Some(money("180")),
-            "⌈2.2⌉ = 3 customers"
+            Some(money("190")),
+            "⌊2.2⌋ = 2 customers"
         );
+        assert_eq!(top_spend_threshold(&histories, 15), Some(money("180")));
         assert_eq!(top_spend_threshold(&histories, 100), Some(money("10")));
         assert_eq!(top_spend_threshold(&histories, 0), None);
         assert_eq!(
             top_spend_threshold(&histories[20..], 10),
             None,
             "no paying customers"
+        );
+    }
+
+    #[test]
+    fn ties_and_small_shops_make_no_one_high_value_by_spend() {
+        let shop = |spends: &[&str]| -> Vec<PurchaseHistory> {
+            spends
+                .iter()
+                .enumerate()
+                .map(|(i, spend)| {
+                    let id = format!("c{i}");
+                    history_of(&id, &[paid(&format!("o{i}"), &id, day(0), spend, &[])])
+                })
+                .collect()
+        };
+        // Twelve one-time buyers who each spent €24: nobody stands out.
+        let equals = shop(&["24"; 12]);
+        assert_eq!(top_spend_threshold(&equals, 10), None);
+        let lapse = Lapse::of(&equals[0], days(60)).unwrap();
+        assert_eq!(
+            segment(
+                &equals[0],
+                &lapse,
+                &WinbackConfig::default(),
+                top_spend_threshold(&equals, 10)
+            ),
+            Segment::RecentFirstTimer,
+            "a €24 one-timer gets the first-timer offer"
+        );
+        // A tie at the edge keeps the tied customers out; the one above them is in.
+        let mut edge = vec!["90"];
+        edge.extend(["50"; 9]);
+        edge.extend(["10"; 10]);
+        assert_eq!(
+            top_spend_threshold(&shop(&edge), 10),
+            Some(money("90")),
+            "2 seats, 1 clear winner"
+        );
+        // Fewer customers than one top group's worth: "the top 10%" of five is nobody.
+        assert_eq!(
+            top_spend_threshold(&shop(&["5", "10", "20", "40", "80"]), 10),
+            None
+        );
+        assert_eq!(
+            top_spend_threshold(&shop(&["5", "10", "20", "40", "80"]), 20),
+            Some(money("80"))
         );
     }
 

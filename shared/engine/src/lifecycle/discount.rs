@@ -4,7 +4,7 @@
 
 use super::{Prepared, instant, parse_instant};
 use crate::Engine;
-use aftersale_domain::{Currency, Message, Money, Platform, ShopConfig};
+use aftersale_domain::{Currency, Message, MessageStatus, Money, Platform, ShopConfig, ShopId};
 use aftersale_ports::StoreError;
 use aftersale_rewards::{
     CustomerEligibility, DiscountError, DiscountRequest, DiscountValue, ReferralCode, UsageLimit,
@@ -21,6 +21,34 @@ const GIVE_UP_AFTER_DAYS: i64 = 14;
 const REMIND_EVERY_TRIES: u32 = 7;
 
 impl Engine {
+    /// After a shop's configuration (or a secret it names) has changed: its messages waiting
+    /// on a discount code (`retrying: discount code: ...`) are due again now, instead of at
+    /// the end of a backoff of up to a day. Returns how many were brought forward.
+    pub async fn retry_after_config_change(&self, shop: &ShopId) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut moved = 0;
+        for message in self.store.list_messages(Some(shop)).await? {
+            let waiting = message.status == MessageStatus::Planned
+                && message.details.contains_key("discount_error")
+                && message.due_at > now;
+            if !waiting {
+                continue;
+            }
+            let again = Message {
+                due_at: now,
+                reason: "planned again: configuration changed".into(),
+                ..message
+            };
+            match self.store.update_message(&again).await {
+                Ok(_) => moved += 1,
+                // A sender took it meanwhile; it tries with the new configuration anyway.
+                Err(StoreError::Conflict { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(moved)
+    }
+
     pub(super) async fn ensure_offer_discount(
         &self,
         message: Message,

@@ -145,7 +145,8 @@ impl Engine {
     }
 
     /// What a decision sets in motion: the rest of a win-back sequence once its first step
-    /// goes, next year's greeting once this year's does.
+    /// goes, the early access a win-back step promises, next year's greeting once this
+    /// year's does.
     pub(crate) async fn after_decision(
         &self,
         message: &Message,
@@ -158,6 +159,15 @@ impl Engine {
         }
         match (message.flow, message.step.as_str()) {
             (Flow::WinBack, "value") => self.plan_winback_sequence(message, config, now).await,
+            (Flow::WinBack, _)
+                if matches!(decision, Decision::Send { .. })
+                    && message
+                        .details
+                        .get("incentive")
+                        .is_some_and(|i| i == "early_access") =>
+            {
+                self.grant_early_access(message, config, now).await
+            }
             (Flow::Vip, "anniversary") if matches!(decision, Decision::Send { .. }) => {
                 self.plan_next_anniversary(message, config).await
             }

@@ -10,7 +10,9 @@ use aftersale_domain::lifecycle::winback::{
     Incentive, Lapse, Segment, WinbackStep, WinbackStepKind, plan_winback, segment, still_due,
     top_spend_threshold_of,
 };
-use aftersale_domain::{Flow, Message, MessageStatus, OrderId, OrderRecord, ProductRef, ShopConfig, ShopId};
+use aftersale_domain::{
+    CustomerId, Flow, Message, MessageStatus, OrderId, OrderRecord, ProductRef, ShopConfig, ShopId,
+};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{CodePrefix, ReferralCode};
 use chrono::{DateTime, Utc};
@@ -140,7 +142,9 @@ impl Engine {
                 let prefix = CodePrefix::new(OFFER_PREFIX).expect("a valid prefix");
                 ReferralCode::generate(&prefix).as_str().to_string()
             });
-        let (favourites, repeat_buyers) = self.social_proof(shop, &lapse.last_order_id).await?;
+        let (favourites, repeat_buyers) = self
+            .social_proof(shop, &lapse.last_order_id, &value.customer_id)
+            .await?;
         for step in steps.into_iter().filter(|s| s.kind != WinbackStepKind::Value) {
             let mut details = value.details.clone();
             details.insert("segment".into(), segment_name(segment).into());
@@ -175,12 +179,13 @@ impl Engine {
         Ok(())
     }
 
-    /// What the customer bought last (up to two products) and how many of the shop's
+    /// What the customer bought last (up to two products) and how many of the shop's other
     /// customers came back for the most rebought of them: true numbers or none at all.
     async fn social_proof(
         &self,
         shop: &ShopId,
         last_order: &OrderId,
+        reader: &CustomerId,
     ) -> Result<(Vec<ProductRef>, usize), StoreError> {
         let Some(record) = self.store.load_order(shop, last_order).await? else {
             return Ok((Vec::new(), 0));
@@ -201,7 +206,8 @@ impl Engine {
         }
         let mut most = 0;
         for product in &products {
-            most = most.max(lifecycle::repeat_buyers(self.store.as_ref(), shop, &product.product_id).await?);
+            most = most
+                .max(lifecycle::repeat_buyers(self.store.as_ref(), shop, &product.product_id, reader).await?);
         }
         Ok((products, most))
     }
