@@ -197,7 +197,7 @@ impl Engine {
             now: at,
             config,
             platform: shop_state.as_ref().map_or(Platform::Shopify, |s| s.platform),
-            shop_installed: shop_state.as_ref().is_none_or(|s| s.installed),
+            shop_installed: shop_state.as_ref().is_none_or(|s| s.is_installed()),
             order: None,
             customer: customer.as_ref(),
             suppressed,
