@@ -33,7 +33,18 @@ async fn shopify_admin() -> (String, Seen) {
             .get("x-shopify-access-token")
             .and_then(|v| v.to_str().ok())
             .map(String::from);
+        let query = body["query"].as_str().unwrap_or_default().to_string();
         seen.lock().unwrap().push((token, body));
+        // A shop without Aftersale's first-order segment yet: it is looked up, then created.
+        if query.starts_with("query segments") {
+            return Json(json!({"data": {"segments": {"nodes": []}}}));
+        }
+        if query.contains("segmentCreate(") {
+            return Json(
+                json!({"data": {"segmentCreate": {"segment": {"id": "gid://shopify/Segment/42",
+                "name": "Aftersale new customers", "query": "number_of_orders = 0"}, "userErrors": []}}}),
+            );
+        }
         Json(json!({"data": {"discountCodeBasicCreate": {
             "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/1"}, "userErrors": []}}}))
     }
@@ -108,9 +119,14 @@ eligible_after = "paid"
     assert_eq!(report["failed"], 0, "{report}");
     {
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 1, "{seen:#?}");
-        let (token, request) = &seen[0];
-        assert_eq!(token.as_deref(), Some(admin_token.as_str()));
+        // Friend codes are first-order only by default: segment lookup, creation, discount.
+        assert_eq!(seen.len(), 3, "{seen:#?}");
+        assert!(
+            seen.iter()
+                .all(|(token, _)| token.as_deref() == Some(admin_token.as_str())),
+            "every call carries the shop's token from SSM"
+        );
+        let (_, request) = &seen[2];
         assert!(
             request["query"]
                 .as_str()
@@ -121,6 +137,11 @@ eligible_after = "paid"
         let input = &request["variables"]["basicCodeDiscount"];
         assert_eq!(input["code"], code.as_str(), "{request}");
         assert_eq!(input["appliesOncePerCustomer"], true, "{request}");
+        assert_eq!(
+            input["customerSelection"]["customerSegments"]["add"],
+            json!(["gid://shopify/Segment/42"]),
+            "{request}"
+        );
     }
 
     let share = store
@@ -145,7 +166,7 @@ eligible_after = "paid"
     );
     let raw = sent["raw_data"].as_str().unwrap_or_default();
     assert!(
-        raw.contains("To: \"John\" <john@example.com>"),
+        raw.contains("To: John <john@example.com>"),
         "to the order's customer: {raw}"
     );
     assert!(raw.contains(&code), "the email shares the code {code}: {raw}");
@@ -154,7 +175,11 @@ eligible_after = "paid"
     let report = runtime.invoke_ok(&mut function, tick(2), INVOCATION).await;
     assert_eq!(report["sent"], 0, "{report}");
     assert_eq!(report["failed"], 0, "{report}");
-    assert_eq!(seen.lock().unwrap().len(), 1, "the code is created once");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        3,
+        "the code is created once, nothing more is asked"
+    );
     assert_eq!(
         ses_messages(&stack.moto.data().await, &share_id).len(),
         1,

@@ -152,7 +152,7 @@ min_orders = 1
         );
         let raw = sent["raw_data"].as_str().unwrap_or_default();
         assert!(
-            raw.contains("To: \"John\" <john@example.com>"),
+            raw.contains("To: John <john@example.com>"),
             "to the order's customer: {raw}"
         );
         assert!(raw.contains(text), "{id} says {text}: {raw}");
