@@ -3,25 +3,8 @@
 use aftersale_templates::Templates;
 use serde_json::Value;
 
-const STEPS: [(&str, &str); 17] = [
-    ("thank-you", "thank-you"),
-    ("thank-you", "feedback"),
-    ("delivery-check-in", "check-in"),
-    ("review-request", "request"),
-    ("review-request", "reminder"),
-    ("replenishment", "reminder"),
-    ("replenishment", "follow-up"),
-    ("win-back", "value"),
-    ("win-back", "offer"),
-    ("win-back", "social-proof"),
-    ("win-back", "last-call"),
-    ("vip", "tier-entered"),
-    ("vip", "birthday"),
-    ("vip", "anniversary"),
-    ("early-access", "you-first"),
-    ("referral", "share"),
-    ("referral", "reward"),
-];
+mod common;
+use common::STEPS;
 
 fn sample(templates: &Templates, flow: &str, step: &str) -> Value {
     templates.sample_context(flow, step).unwrap().clone()

@@ -3,25 +3,8 @@ use serde_json::{Value, json};
 use std::fs;
 use std::path::Path;
 
-const STEPS: [(&str, &str); 17] = [
-    ("thank-you", "thank-you"),
-    ("thank-you", "feedback"),
-    ("delivery-check-in", "check-in"),
-    ("review-request", "request"),
-    ("review-request", "reminder"),
-    ("replenishment", "reminder"),
-    ("replenishment", "follow-up"),
-    ("win-back", "value"),
-    ("win-back", "offer"),
-    ("win-back", "social-proof"),
-    ("win-back", "last-call"),
-    ("vip", "tier-entered"),
-    ("vip", "birthday"),
-    ("vip", "anniversary"),
-    ("early-access", "you-first"),
-    ("referral", "share"),
-    ("referral", "reward"),
-];
+mod common;
+use common::STEPS;
 
 const UNSUBSCRIBE: &str = "https://links.bottega-rossi.example/l/unsubscribe";
 const SHOP_URL: &str = "https://bottega-rossi.example";
