@@ -4,8 +4,8 @@
 use crate::StoreArgs;
 use crate::backend::Backend;
 use crate::local::{Local, LocalOptions};
-use aftersale_domain::lifecycle::early_access::EarlyAccessCampaign;
-use aftersale_domain::lifecycle::vip::TierName;
+use aftersale_domain::flows::early_access::EarlyAccessCampaign;
+use aftersale_domain::flows::vip::TierName;
 use aftersale_domain::{ConfigError, ShopId};
 use aftersale_engine::CampaignError;
 use aftersale_ports::SystemClock;

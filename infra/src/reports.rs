@@ -3,7 +3,7 @@
 
 use crate::StoreArgs;
 use crate::local::{Local, LocalOptions};
-use aftersale_domain::lifecycle::vip::TierName;
+use aftersale_domain::flows::vip::TierName;
 use aftersale_domain::{Answer, AnswerKind, CustomerId, ShopId};
 use aftersale_ports::{Clock, ManualClock, SystemClock};
 use anyhow::{Context, bail};

@@ -1,11 +1,8 @@
 //! Per-shop configuration: one TOML file per shop, validated into a typed struct. Every field
 //! has a default a merchant would choose, so an empty file (or none) is a working setup.
 
-use crate::lifecycle::referral::ReferralConfig;
-use crate::lifecycle::replenishment::ReplenishmentConfig;
-use crate::lifecycle::vip::VipConfig;
-use crate::lifecycle::winback::WinbackConfig;
-use crate::{Channel, Consent, ShopId};
+use crate::flows::FlowsConfig;
+use crate::{Consent, ShopId};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -96,70 +93,6 @@ pub struct QuietHours {
     pub apply_to_email: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct FlowsConfig {
-    pub thank_you: ThankYouConfig,
-    pub delivery_check_in: DeliveryCheckInConfig,
-    pub review_request: ReviewRequestConfig,
-    pub replenishment: ReplenishmentConfig,
-    pub win_back: WinbackConfig,
-    pub vip: VipConfig,
-    pub referral: ReferralConfig,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ThankYouConfig {
-    pub enabled: bool,
-    pub channel: Channel,
-    /// The 1-tap satisfaction survey, this many days after the order.
-    pub survey: bool,
-    pub survey_delay_days: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeliveryCheckInConfig {
-    pub enabled: bool,
-    pub channel: Channel,
-    /// Hours after delivery before asking (let them open the parcel).
-    pub delay_hours: u32,
-    /// When the carrier never reports delivery (all WooCommerce shops): days from fulfilment.
-    pub transit_days: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ReviewRequestConfig {
-    pub enabled: bool,
-    pub channel: Channel,
-    /// Days after delivery for products without a cycle of their own.
-    pub delay_days: u32,
-    /// One gentle reminder this many days after an unanswered request (0 = none).
-    pub reminder_after_days: u32,
-    /// Products per request, most expensive first.
-    pub max_products: usize,
-    /// Stars at or below this alert support (and are still offered the review page).
-    pub low_rating_threshold: u8,
-    /// Where a customer writes the review. Placeholders: `{shop}`, `{product_id}`,
-    /// `{variant_id}`, `{sku}`.
-    pub review_url: String,
-    /// Per-product cycles: fast-consumed goods 3-7 days, durable goods 10-21.
-    pub cycles: Vec<ReviewCycle>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReviewCycle {
-    pub name: String,
-    #[serde(default)]
-    pub product_ids: Vec<String>,
-    #[serde(default)]
-    pub skus: Vec<String>,
-    pub delay_days: u32,
-}
-
 impl Default for ShopConfig {
     fn default() -> Self {
         Self {
@@ -206,45 +139,6 @@ impl Default for QuietHours {
         }
     }
 }
-
-impl Default for ThankYouConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            channel: Channel::Email,
-            survey: true,
-            survey_delay_days: 3,
-        }
-    }
-}
-
-impl Default for DeliveryCheckInConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            channel: Channel::Email,
-            delay_hours: 24,
-            transit_days: 4,
-        }
-    }
-}
-
-impl Default for ReviewRequestConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            channel: Channel::Email,
-            delay_days: 14,
-            reminder_after_days: 5,
-            max_products: 3,
-            low_rating_threshold: 3,
-            review_url: "https://{shop}/products/{product_id}#reviews".into(),
-            cycles: Vec::new(),
-        }
-    }
-}
-
-const REVIEW_URL_PLACEHOLDERS: [&str; 4] = ["{shop}", "{product_id}", "{variant_id}", "{sku}"];
 
 /// The languages the built-in templates are written in (`shared/templates/builtin`). A shop
 /// locale outside them would silently send English.
@@ -327,95 +221,7 @@ impl ShopConfig {
         if self.caps.window_days == 0 || self.caps.window_days > 365 {
             return Err(invalid("caps.window_days", "must be between 1 and 365"));
         }
-        let t = &self.flows.thank_you;
-        if t.survey_delay_days > 60 {
-            return Err(invalid("flows.thank_you.survey_delay_days", "must be at most 60"));
-        }
-        let d = &self.flows.delivery_check_in;
-        if d.delay_hours > 24 * 14 {
-            return Err(invalid(
-                "flows.delivery_check_in.delay_hours",
-                "must be at most 336 (14 days)",
-            ));
-        }
-        if d.transit_days == 0 || d.transit_days > 60 {
-            return Err(invalid(
-                "flows.delivery_check_in.transit_days",
-                "must be between 1 and 60",
-            ));
-        }
-        // An SMS has no buttons: the check-in asks "did it arrive OK?" and needs an address
-        // the customer can write to.
-        if d.enabled && d.channel == Channel::Sms && self.support_email.is_none() {
-            return Err(invalid(
-                "flows.delivery_check_in.channel",
-                "an SMS check-in asks a question the customer answers by email: set support_email",
-            ));
-        }
-        let r = &self.flows.review_request;
-        if r.delay_days == 0 || r.delay_days > 120 {
-            return Err(invalid(
-                "flows.review_request.delay_days",
-                "must be between 1 and 120",
-            ));
-        }
-        if r.reminder_after_days > 30 {
-            return Err(invalid(
-                "flows.review_request.reminder_after_days",
-                "must be at most 30",
-            ));
-        }
-        if r.max_products == 0 || r.max_products > 3 {
-            return Err(invalid("flows.review_request.max_products", "must be 1, 2 or 3"));
-        }
-        if !(1..=5).contains(&r.low_rating_threshold) {
-            return Err(invalid(
-                "flows.review_request.low_rating_threshold",
-                "must be between 1 and 5 stars",
-            ));
-        }
-        if !(r.review_url.starts_with("https://") || r.review_url.starts_with("http://")) {
-            return Err(invalid(
-                "flows.review_request.review_url",
-                "must start with https:// or http://",
-            ));
-        }
-        let mut rest = r.review_url.as_str();
-        while let Some(open) = rest.find('{') {
-            let close = rest[open..]
-                .find('}')
-                .map(|c| open + c + 1)
-                .ok_or_else(|| invalid("flows.review_request.review_url", "has a '{' without its '}'"))?;
-            let placeholder = &rest[open..close];
-            if !REVIEW_URL_PLACEHOLDERS.contains(&placeholder) {
-                return Err(invalid(
-                    "flows.review_request.review_url",
-                    format!(
-                        "unknown placeholder {placeholder} (use {})",
-                        REVIEW_URL_PLACEHOLDERS.join(", ")
-                    ),
-                ));
-            }
-            rest = &rest[close..];
-        }
-        for cycle in &r.cycles {
-            if cycle.delay_days == 0 || cycle.delay_days > 120 {
-                return Err(invalid(
-                    "flows.review_request.cycles.delay_days",
-                    format!("cycle '{}': must be between 1 and 120", cycle.name),
-                ));
-            }
-            if cycle.product_ids.is_empty() && cycle.skus.is_empty() {
-                return Err(invalid(
-                    "flows.review_request.cycles",
-                    format!("cycle '{}' names no product_ids or skus", cycle.name),
-                ));
-            }
-        }
-        self.flows.replenishment.validate()?;
-        self.flows.win_back.validate()?;
-        self.flows.vip.validate()?;
-        self.flows.referral.validate()?;
+        self.flows.validate(self.support_email.is_some())?;
         if let Some(api) = &self.admin_api {
             if let Some(url) = &api.base_url
                 && !(url.starts_with("https://") || url.starts_with("http://"))
@@ -490,9 +296,9 @@ impl ShopConfig {
         self.shop_name.clone().unwrap_or_else(|| shop.to_string())
     }
 
-    /// The review page for one product, with the URL template's placeholders filled. Each
-    /// value is percent-encoded: a product id or SKU from a platform can never add a path,
-    /// a query, a fragment or a header line to the link.
+    /// The review page for one product (see [`ReviewRequestConfig::review_url_for`]).
+    ///
+    /// [`ReviewRequestConfig::review_url_for`]: crate::flows::review_request::ReviewRequestConfig::review_url_for
     pub fn review_url(
         &self,
         shop: &ShopId,
@@ -502,25 +308,8 @@ impl ShopConfig {
     ) -> String {
         self.flows
             .review_request
-            .review_url
-            .replace("{shop}", &percent_encode(shop.as_str()))
-            .replace("{product_id}", &percent_encode(product_id))
-            .replace("{variant_id}", &percent_encode(variant_id.unwrap_or("")))
-            .replace("{sku}", &percent_encode(sku.unwrap_or("")))
+            .review_url_for(shop, product_id, variant_id, sku)
     }
-}
-
-/// Every byte but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) as `%XX`.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 fn parse_clock(field: &'static str, text: &str) -> Result<NaiveTime, ConfigError> {
@@ -606,7 +395,7 @@ mod tests {
         assert_eq!(config.flows.win_back.window_percentile, 80);
         assert_eq!(
             config.flows.win_back.incentives.recent_first_timer,
-            crate::lifecycle::winback::Incentive::Discount(rust_decimal::Decimal::TEN)
+            crate::flows::win_back::Incentive::Discount(rust_decimal::Decimal::TEN)
         );
         assert_eq!(config.flows.vip.tiers.len(), 2);
         assert!(config.flows.referral.enabled);

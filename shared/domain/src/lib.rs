@@ -6,7 +6,6 @@ mod email_address;
 mod event;
 pub mod flows;
 mod ids;
-pub mod lifecycle;
 mod localised;
 mod message;
 mod model;
@@ -15,17 +14,18 @@ mod order_state;
 pub mod policy;
 
 pub use config::{
-    AdminApiConfig, BUILT_IN_LANGUAGES, CapsConfig, ConfigError, ConsentConfig, DeliveryCheckInConfig,
-    FlowsConfig, QuietHours, ReviewCycle, ReviewRequestConfig, ShopConfig, ThankYouConfig,
+    AdminApiConfig, BUILT_IN_LANGUAGES, CapsConfig, ConfigError, ConsentConfig, QuietHours, ShopConfig,
     shop_domain_problem,
 };
 pub use email_address::{AddressProblem, check_email_address};
 pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
+pub use flows::delivery_check_in::DeliveryCheckInConfig;
+pub use flows::review_request::{ReviewCycle, ReviewRequestConfig};
+pub use flows::thank_you::ThankYouConfig;
+pub use flows::{Flow, FlowsConfig};
 pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ProductId, ShopId, VariantId};
 pub use localised::LocalisedText;
-pub use message::{
-    Answer, AnswerKind, Channel, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef,
-};
+pub use message::{Answer, AnswerKind, Channel, DueBasis, Message, MessageClass, MessageStatus, ProductRef};
 pub use model::{Address, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};
 pub use order_state::OrderRecord;

@@ -1,60 +1,8 @@
-use crate::{CustomerId, OrderId, ShopId};
+use crate::{CustomerId, Flow, OrderId, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-
-/// The flows that write to customers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Flow {
-    ThankYou,
-    DeliveryCheckIn,
-    ReviewRequest,
-    Replenishment,
-    WinBack,
-    Vip,
-    /// "You first" messages of a launch, run by the VIP function.
-    EarlyAccess,
-    Referral,
-}
-
-impl Flow {
-    pub const ALL: [Flow; 8] = [
-        Flow::ThankYou,
-        Flow::DeliveryCheckIn,
-        Flow::ReviewRequest,
-        Flow::Replenishment,
-        Flow::WinBack,
-        Flow::Vip,
-        Flow::EarlyAccess,
-        Flow::Referral,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Flow::ThankYou => "thank-you",
-            Flow::DeliveryCheckIn => "delivery-check-in",
-            Flow::ReviewRequest => "review-request",
-            Flow::Replenishment => "replenishment",
-            Flow::WinBack => "win-back",
-            Flow::Vip => "vip",
-            Flow::EarlyAccess => "early-access",
-            Flow::Referral => "referral",
-        }
-    }
-
-    /// The flow named `name` (`win-back`), as the CLI and environment spell it.
-    pub fn parse(name: &str) -> Option<Flow> {
-        Flow::ALL.into_iter().find(|f| f.as_str() == name)
-    }
-}
-
-impl fmt::Display for Flow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Why we may write at all. Consent, caps and quiet hours depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The sending policy every flow obeys, decided when a message is due (not when planned):
 //! the world may have changed since (refund, unsubscribe, bounce, a review already written).
 
-use crate::flows::follows;
+use crate::flows::{self, follows};
 use crate::{Channel, Consent, Customer, Flow, Message, MessageClass, OrderRecord, Platform, ShopConfig};
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -79,18 +79,6 @@ pub enum Decision {
     Defer { until: DateTime<Utc>, reason: String },
 }
 
-/// Thank-yous and check-ins lose their point when late; past this they are skipped, not sent.
-/// So does a win-back that should have started a month ago (an outage, or old orders imported
-/// at install): a backlog of "we miss you" to long-gone customers is not a win-back.
-fn stale_after(flow: Flow, step: &str) -> Option<Duration> {
-    match (flow, step) {
-        (Flow::ThankYou, "thank-you") => Some(Duration::hours(48)),
-        (Flow::DeliveryCheckIn, _) => Some(Duration::days(7)),
-        (Flow::WinBack, "value") => Some(Duration::days(30)),
-        _ => None,
-    }
-}
-
 /// A capped message waits at most this long past its due time for room under the cap.
 const MAX_CAP_DEFERRAL_DAYS: i64 = 14;
 
@@ -111,7 +99,7 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
             return skip(reason);
         }
     }
-    if let Some(limit) = stale_after(message.flow, &message.step)
+    if let Some(limit) = flows::rules(message.flow).stale_after(&message.step)
         && ctx.now - message.due_at > limit
     {
         return skip("too late");
@@ -198,15 +186,7 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
 
 /// Whether the shop has the flow switched on.
 pub fn flow_enabled(config: &ShopConfig, flow: Flow) -> bool {
-    match flow {
-        Flow::ThankYou => config.flows.thank_you.enabled,
-        Flow::DeliveryCheckIn => config.flows.delivery_check_in.enabled,
-        Flow::ReviewRequest => config.flows.review_request.enabled,
-        Flow::Replenishment => config.flows.replenishment.enabled,
-        Flow::WinBack => config.flows.win_back.enabled,
-        Flow::Vip | Flow::EarlyAccess => config.flows.vip.enabled,
-        Flow::Referral => config.flows.referral.enabled,
-    }
+    flows::rules(flow).enabled(config)
 }
 
 /// Transactional needs no marketing consent (only no explicit refusal for SMS); service
@@ -236,16 +216,7 @@ pub fn deadline(message: &Message) -> Option<(DateTime<Utc>, &'static str)> {
     if message.class != MessageClass::Marketing {
         return None;
     }
-    let instant = |key: &str| {
-        DateTime::parse_from_rfc3339(message.details.get(key)?)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    };
-    match message.flow {
-        Flow::EarlyAccess => instant("public_start_at").map(|at| (at, "already public")),
-        Flow::WinBack => instant("offer_expires_at").map(|at| (at, "offer expired")),
-        _ => None,
-    }
+    flows::rules(message.flow).deadline(message)
 }
 
 /// The moments `history`'s other time-bound marketing messages still to go will be sent

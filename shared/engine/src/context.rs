@@ -4,7 +4,7 @@ use crate::Engine;
 use aftersale_domain::flows::locale_for;
 use aftersale_domain::{Customer, Message, MessageClass, OrderRecord, ShopConfig};
 use aftersale_links::{LinkAction, LinkClaims};
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 impl Engine {
@@ -39,7 +39,7 @@ impl Engine {
         let expected_delivery_at = record.and_then(|r| {
             r.delivered_at.is_none().then_some(())?;
             let shipped = r.fulfilled_at?;
-            let eta = shipped + Duration::days(config.flows.delivery_check_in.transit_days.into());
+            let eta = config.flows.delivery_check_in.estimated_arrival(shipped);
             Some(eta.to_rfc3339_opts(SecondsFormat::Secs, true))
         });
         let products: Vec<Value> = message

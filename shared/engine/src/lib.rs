@@ -5,14 +5,14 @@
 pub mod bounces;
 mod bus;
 mod context;
-pub mod discounts;
+pub mod discount_apis;
 pub mod feedback;
-mod lifecycle;
+mod flows;
 mod planner;
 mod sender;
 
 pub use bus::InProcessBus;
-pub use lifecycle::{Birthday, BirthdayError, CampaignError, CampaignReport, Referral, TierMember};
+pub use flows::{Birthday, BirthdayError, CampaignError, CampaignReport, Referral, TierMember};
 pub use sender::TickReport;
 
 use aftersale_domain::{Flow, ShopConfig, ShopId};
@@ -64,7 +64,7 @@ pub struct Senders {
     pub sms: Arc<dyn SmsSender>,
     pub alerts: Arc<dyn SupportAlerts>,
     /// Creates the discount codes of referrals and win-back offers in the shop.
-    pub discounts: Arc<dyn discounts::DiscountApis>,
+    pub discounts: Arc<dyn discount_apis::DiscountApis>,
 }
 
 pub struct Engine {

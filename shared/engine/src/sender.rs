@@ -5,10 +5,10 @@
 //! failed loudly (and support told) rather than risk a second copy in someone's inbox.
 
 use crate::Engine;
-use crate::lifecycle::{Held, Prepared};
-use aftersale_domain::flows::{follows, locale_for};
+use crate::flows::{Held, Prepared};
+use aftersale_domain::flows::{self, follows, locale_for};
 use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide, reservations};
-use aftersale_domain::{Channel, CustomerId, Flow, Message, MessageClass, MessageStatus, ProductRef, ShopId};
+use aftersale_domain::{Channel, CustomerId, Flow, Message, MessageClass, MessageStatus, ShopId};
 use aftersale_ports::{
     DueEntry, Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError, UndecodableMessage,
 };
@@ -211,24 +211,9 @@ impl Engine {
         };
         let history = self.store.customer_messages(shop, &message.customer_id).await?;
         let answers = self.store.customer_answers(shop, &message.customer_id).await?;
-        let rated = |p: &ProductRef| {
-            answers
-                .iter()
-                .any(|a| a.answer.question() == format!("rating#{}", p.product_id))
-        };
-        let answered = match (message.flow, message.step.as_str()) {
-            (Flow::ReviewRequest, _) => !message.products.is_empty() && message.products.iter().all(rated),
-            (Flow::ThankYou, "feedback") => answers.iter().any(|a| a.message_id == message.id()),
-            _ => false,
-        };
-        // Never ask again about a product already rated (a reminder after a 1-star answer
-        // asks only about the others).
-        let message = if message.flow == Flow::ReviewRequest && !answered {
-            let products = message.products.iter().filter(|p| !rated(p)).cloned().collect();
-            Message { products, ..message }
-        } else {
-            message
-        };
+        // What the customer already answered: a survey filled in, every product rated (a
+        // reminder after a 1-star answer asks only about the others).
+        let (message, answered) = flows::rules(message.flow).answered(message, &answers);
         let follows = follows(message.flow, &message.step, &config).map(|(prior, gap)| {
             let request = history
                 .iter()

@@ -9,8 +9,8 @@
 
 use crate::documents::{self, keys};
 use crate::{Documents, OrderRecords, StoreError};
-use aftersale_domain::lifecycle::history::PurchaseHistory;
-use aftersale_domain::lifecycle::replenishment::{LearnedSupply, supply_samples};
+use aftersale_domain::flows::history::PurchaseHistory;
+use aftersale_domain::flows::replenishment::{LearnedSupply, supply_samples};
 use aftersale_domain::{Currency, CustomerId, OrderId, OrderRecord, ShopId};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;

@@ -218,7 +218,7 @@ impl PurchaseHistory {
 mod tests {
     use super::*;
     use crate::OrderStatus;
-    use crate::lifecycle::testkit::{Rng, customer, day, eur, money, paid, refund, with_status};
+    use crate::flows::testkit::{Rng, customer, day, eur, money, paid, refund, with_status};
     use chrono::TimeZone;
 
     fn history(records: &[OrderRecord]) -> PurchaseHistory {

@@ -5,10 +5,12 @@
 //! planning it twice stores it once, and only a new order (hence a new last order) can start
 //! another one.
 
-use super::calendar::at_local;
 use super::history::PurchaseHistory;
+use super::schedule::at_local;
 use super::stats::nearest_rank;
-use crate::{ConfigError, Currency, Money, OrderId};
+use super::step::steps;
+use super::{FlowRules, detail_instant};
+use crate::{ConfigError, Currency, Message, Money, OrderId, ShopConfig};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -340,33 +342,20 @@ pub fn segment(
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WinbackStepKind {
+steps! {
     /// What is new and good at the shop, nothing to buy.
-    Value,
-    Offer,
+    Value => "value",
+    Offer => "offer",
     /// What other customers are loving.
-    SocialProof,
+    SocialProof => "social-proof",
     /// The offer ends soon.
-    LastCall,
-}
-
-impl WinbackStepKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WinbackStepKind::Value => "value",
-            WinbackStepKind::Offer => "offer",
-            WinbackStepKind::SocialProof => "social-proof",
-            WinbackStepKind::LastCall => "last-call",
-        }
-    }
+    LastCall => "last-call",
 }
 
 /// One message of a win-back sequence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WinbackStep {
-    pub kind: WinbackStepKind,
+    pub kind: Step,
     pub lapse: Lapse,
     pub due_at: DateTime<Utc>,
     /// What the step offers; `None` for the steps that sell nothing.
@@ -400,13 +389,8 @@ pub fn plan_winback(segment: Segment, lapse: &Lapse, config: &WinbackConfig, tz:
     };
     if incentive == Incentive::None {
         return vec![
-            step(WinbackStepKind::Value, steps.value, Incentive::None, None),
-            step(
-                WinbackStepKind::SocialProof,
-                steps.social_proof,
-                Incentive::None,
-                None,
-            ),
+            step(Step::Value, steps.value, Incentive::None, None),
+            step(Step::SocialProof, steps.social_proof, Incentive::None, None),
         ];
     }
     let last_day = after(steps.last_call + config.offer_valid_days)
@@ -414,15 +398,10 @@ pub fn plan_winback(segment: Segment, lapse: &Lapse, config: &WinbackConfig, tz:
         .date_naive();
     let expires = Some(at_local(last_day, END_OF_DAY, tz));
     vec![
-        step(WinbackStepKind::Value, steps.value, Incentive::None, None),
-        step(WinbackStepKind::Offer, steps.offer, incentive, expires),
-        step(
-            WinbackStepKind::SocialProof,
-            steps.social_proof,
-            Incentive::None,
-            None,
-        ),
-        step(WinbackStepKind::LastCall, steps.last_call, incentive, expires),
+        step(Step::Value, steps.value, Incentive::None, None),
+        step(Step::Offer, steps.offer, incentive, expires),
+        step(Step::SocialProof, steps.social_proof, Incentive::None, None),
+        step(Step::LastCall, steps.last_call, incentive, expires),
     ]
 }
 
@@ -437,11 +416,35 @@ pub fn still_due(step: &WinbackStep, history_now: &PurchaseHistory) -> Option<&'
         .then_some("ordered again")
 }
 
+pub(super) struct Rules;
+
+impl FlowRules for Rules {
+    fn enabled(&self, config: &ShopConfig) -> bool {
+        config.flows.win_back.enabled
+    }
+
+    /// A win-back that should have started a month ago (an outage, or old orders imported at
+    /// install) is not sent: a backlog of "we miss you" to long-gone customers is no win-back.
+    fn stale_after(&self, step: &str) -> Option<Duration> {
+        (Step::parse(step) == Some(Step::Value)).then(|| Duration::days(30))
+    }
+
+    /// A last call recalls the offer, a day after it at the earliest.
+    fn follows(&self, step: &str, _config: &ShopConfig) -> Option<(&'static str, Duration)> {
+        (Step::parse(step) == Some(Step::LastCall)).then(|| (Step::Offer.as_str(), Duration::days(1)))
+    }
+
+    /// An offer (and its last call) ends when the offer does.
+    fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, &'static str)> {
+        detail_instant(message, "offer_expires_at").map(|at| (at, "offer expired"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::OrderRecord;
-    use crate::lifecycle::testkit::{Rng, customer, day, eur, money, paid, refund};
+    use crate::flows::testkit::{Rng, customer, day, eur, money, paid, refund};
     use chrono::TimeZone;
     use chrono_tz::Europe::Rome;
 

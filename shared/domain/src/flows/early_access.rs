@@ -1,12 +1,19 @@
 //! Early access: a launch announced to the chosen tiers some days before everyone else, in
 //! their morning, so "you first" is read before the public hears of it.
 
-use super::calendar::{SEND_TIME, at_local};
+use super::schedule::{SEND_TIME, at_local};
+use super::step::steps;
 use super::vip::{TierName, TierRule};
-use crate::ConfigError;
+use super::{FlowRules, detail_instant};
+use crate::{ConfigError, Message, ShopConfig};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+
+steps! {
+    /// "You first": the launch, before it opens to everyone.
+    YouFirst => "you-first",
+}
 
 /// A launch the chosen tiers hear about first. Built through [`EarlyAccessCampaign::create`],
 /// which checks it makes sense; stored as is.
@@ -119,6 +126,20 @@ pub fn still_due(campaign: &EarlyAccessCampaign, now: DateTime<Utc>) -> Option<&
     (now >= campaign.public_start).then_some("already public")
 }
 
+pub(super) struct Rules;
+
+impl FlowRules for Rules {
+    /// Early access is part of the VIP programme and run by its function.
+    fn enabled(&self, config: &ShopConfig) -> bool {
+        config.flows.vip.enabled
+    }
+
+    /// An invitation to be first means nothing once the launch is public.
+    fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, &'static str)> {
+        detail_instant(message, "public_start_at").map(|at| (at, "already public"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -136,8 +157,8 @@ mod tests {
     }
 
     use super::*;
-    use crate::lifecycle::testkit::money;
-    use crate::lifecycle::vip::TierPeriod;
+    use crate::flows::testkit::money;
+    use crate::flows::vip::TierPeriod;
     use chrono::TimeZone;
 
     fn rules() -> Vec<TierRule> {

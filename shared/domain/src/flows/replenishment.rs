@@ -4,12 +4,21 @@
 //! from the shop's own repeat purchases when the merchant has not said. A configured rule always
 //! wins: the merchant knows a 250 g bag from a 1 kg one, the history only approximates it.
 
+use super::FlowRules;
 use super::history::{PaidOrder, PurchaseHistory, PurchasedItem};
 use super::stats::median;
-use crate::{ConfigError, LocalisedText, OrderId};
+use super::step::steps;
+use crate::{ConfigError, LocalisedText, OrderId, ShopConfig};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+steps! {
+    /// "Running low?", a few days before the predicted run-out.
+    Reminder => "reminder",
+    /// The second nudge, when the first went unanswered.
+    FollowUp => "follow-up",
+}
 
 /// Days one unit of a product (or of one of its variants) lasts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,10 +374,28 @@ fn reordered_since(history: &PurchaseHistory, order: &PaidOrder, product_id: &st
         .any(|(later, _)| later.placed_at > order.placed_at && later.id != order.id)
 }
 
+pub(super) struct Rules;
+
+impl FlowRules for Rules {
+    fn enabled(&self, config: &ShopConfig) -> bool {
+        config.flows.replenishment.enabled
+    }
+
+    /// The second nudge waits `follow_up_after_days` after the first was sent.
+    fn follows(&self, step: &str, config: &ShopConfig) -> Option<(&'static str, Duration)> {
+        (Step::parse(step) == Some(Step::FollowUp)).then(|| {
+            (
+                Step::Reminder.as_str(),
+                Duration::days(config.flows.replenishment.follow_up_after_days.into()),
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::testkit::{Rng, customer, day, eur, paid, refund, with_status};
+    use crate::flows::testkit::{Rng, customer, day, eur, paid, refund, with_status};
     use crate::{OrderRecord, OrderStatus};
 
     fn history_of(id: &str, records: &[OrderRecord]) -> PurchaseHistory {

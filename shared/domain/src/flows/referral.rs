@@ -2,10 +2,19 @@
 //! cautious the shop is before paying a reward. The fraud checks and the discount clients
 //! live in `aftersale-rewards`; this is what a merchant configures.
 
-use crate::config::ConfigError;
+use super::FlowRules;
+use super::step::steps;
+use crate::{ConfigError, ShopConfig};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::num::NonZeroU32;
+
+steps! {
+    /// The advocate's personal code to share with friends.
+    Share => "share",
+    /// The advocate's reward, once a friend's order has held.
+    Reward => "reward",
+}
 
 /// Orders one friend code serves in total when it is first-order only and the merchant set
 /// no cap: plenty for an advocate's real friends, a stop for a code posted on a coupon site.
@@ -145,5 +154,13 @@ impl ReferralConfig {
             None => return None,
         };
         NonZeroU32::new(cap)
+    }
+}
+
+pub(super) struct Rules;
+
+impl FlowRules for Rules {
+    fn enabled(&self, config: &ShopConfig) -> bool {
+        config.flows.referral.enabled
     }
 }

@@ -4,13 +4,23 @@
 //! Also the dates a loyalty programme writes on: the anniversary of the first order and the
 //! customer's birthday, sent in the morning of the day in the customer's own zone.
 
-use super::calendar::{SEND_TIME, at_local, date_in_year};
+use super::FlowRules;
 use super::history::PurchaseHistory;
-use crate::{ConfigError, Money};
+use super::schedule::{SEND_TIME, at_local, date_in_year};
+use super::step::steps;
+use crate::{ConfigError, Money, ShopConfig};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+steps! {
+    /// "Welcome to Gold".
+    TierEntered => "tier-entered",
+    Birthday => "birthday",
+    /// A year since the first order.
+    Anniversary => "anniversary",
+}
 
 /// A tier's name as the merchant wrote it ("Gold"); it is what customers see.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -299,10 +309,18 @@ pub fn next_birthday(month: u32, day: u32, now: DateTime<Utc>, tz: Tz) -> Option
         .map(|date| at_local(date, SEND_TIME, tz))
 }
 
+pub(super) struct Rules;
+
+impl FlowRules for Rules {
+    fn enabled(&self, config: &ShopConfig) -> bool {
+        config.flows.vip.enabled
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::testkit::{Rng, customer, day, eur, money, paid, refund};
+    use crate::flows::testkit::{Rng, customer, day, eur, money, paid, refund};
     use crate::{Currency, OrderRecord};
     use chrono::TimeZone;
     use chrono_tz::Europe::Rome;

@@ -1,0 +1,187 @@
+//! Creating the discount codes messages hand out, retried and visible. A code is chosen when
+//! the message is planned and stored on it, so a retry after a lost answer asks for the same
+//! code and the platform's "already exists" means it is there.
+
+use super::{Prepared, instant, parse_instant};
+use crate::Engine;
+use aftersale_domain::{Currency, Message, MessageStatus, Money, Platform, ShopConfig, ShopId};
+use aftersale_ports::StoreError;
+use aftersale_rewards::{
+    CustomerEligibility, DiscountError, DiscountRequest, DiscountValue, ReferralCode, UsageLimit,
+};
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use tracing::{info, warn};
+
+/// A share or offer code that cannot be created is retried with backoff for this long before
+/// the message fails (support is told at the first failure and at the end).
+const GIVE_UP_AFTER_DAYS: i64 = 14;
+/// A reward is retried until it exists; support hears again every this many failures (backoff
+/// caps at a day, so about weekly).
+const REMIND_EVERY_TRIES: u32 = 7;
+
+impl Engine {
+    /// After a shop's configuration (or a secret it names) has changed: its messages waiting
+    /// on a discount code (`retrying: discount code: ...`) are due again now, instead of at
+    /// the end of a backoff of up to a day. Returns how many were brought forward.
+    pub async fn retry_after_config_change(&self, shop: &ShopId) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let mut moved = 0;
+        for message in self.store.list_messages(Some(shop)).await? {
+            let waiting = message.status == MessageStatus::Planned
+                && message.details.contains_key("discount_error")
+                && message.due_at > now;
+            if !waiting {
+                continue;
+            }
+            let again = Message {
+                due_at: now,
+                reason: "planned again: configuration changed".into(),
+                ..message
+            };
+            match self.store.update_message(&again).await {
+                Ok(_) => moved += 1,
+                // A sender took it meanwhile; it tries with the new configuration anyway.
+                Err(StoreError::Conflict { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(moved)
+    }
+}
+
+pub(super) async fn ensure_offer_discount(
+    engine: &Engine,
+    message: Message,
+    config: &ShopConfig,
+    now: DateTime<Utc>,
+) -> Result<Prepared, StoreError> {
+    let (Some(code), Some(percent)) = (
+        message.details.get("offer_code"),
+        message
+            .details
+            .get("discount_percent")
+            .and_then(|p| p.parse::<Decimal>().ok()),
+    ) else {
+        return Ok(Prepared::fail("failed: offer without its code"));
+    };
+    let request = DiscountRequest {
+        code: parse_code(code)?,
+        title: format!("Aftersale win-back offer for customer {}", message.customer_id),
+        value: DiscountValue::Percentage(percent),
+        usage: UsageLimit::SingleUse,
+        customers: CustomerEligibility::Anyone,
+        minimum_subtotal: None,
+        starts_at: now,
+        ends_at: parse_instant(message.details.get("offer_expires_at")),
+    };
+    create_discount(engine, message, config, &request, now).await
+}
+
+/// Creates `request` in the shop. On success the message goes on with
+/// `discount_created` set; transient failures and misconfiguration are retried with
+/// backoff, visibly, and support is told.
+pub(super) async fn create_discount(
+    engine: &Engine,
+    mut message: Message,
+    config: &ShopConfig,
+    request: &DiscountRequest,
+    now: DateTime<Utc>,
+) -> Result<Prepared, StoreError> {
+    if message.details.contains_key("discount_created") {
+        return Ok(Prepared::Proceed(Box::new(message)));
+    }
+    let Some(admin) = &config.admin_api else {
+        return Ok(Prepared::skip(
+            "no [admin_api] configured to create the discount code",
+        ));
+    };
+    let shop_state = engine.store.load_shop(&message.shop).await?;
+    if shop_state.as_ref().is_some_and(|s| !s.is_installed()) {
+        return Ok(Prepared::skip("shop uninstalled"));
+    }
+    let platform = shop_state.map_or(Platform::Shopify, |s| s.platform);
+    let created = match engine
+        .senders
+        .discounts
+        .for_shop(&message.shop, platform, admin)
+        .await
+    {
+        Ok(api) => api.create_discount(request).await,
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(_) | Err(DiscountError::AlreadyExists) => {
+            info!(code = request.code.as_str(), "discount code created in the shop");
+            message.details.insert("discount_created".into(), instant(now));
+            message.details.remove("discount_error");
+            Ok(Prepared::Proceed(Box::new(message)))
+        }
+        Err(err) => {
+            let tries: u32 = message
+                .details
+                .get("discount_attempts")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+                + 1;
+            let first_try = parse_instant(message.details.get("discount_first_error")).unwrap_or(now);
+            // A reward is owed: it is retried until it exists, with support reminded weekly.
+            // A code that only sells (a share, an offer) gives up once the moment has passed.
+            let owed = message.step == aftersale_domain::flows::referral::Step::Reward.as_str();
+            let gives_up = !owed && now - first_try > Duration::days(GIVE_UP_AFTER_DAYS);
+            let reminder = owed && tries.is_multiple_of(REMIND_EVERY_TRIES);
+            warn!(error = %err, tries, "discount code creation failed");
+            if tries == 1 || gives_up || reminder {
+                let next = if gives_up {
+                    "Giving up."
+                } else {
+                    "It will be retried."
+                };
+                let order = engine.order_label(&message).await;
+                engine.alert(
+                    "Aftersale: a discount code could not be created",
+                    &format!(
+                        "Code {} for message {}{order} (customer {} in {}) failed {tries} time(s): {err}. {next}",
+                        request.code.as_str(),
+                        message.id(),
+                        message.customer_id,
+                        message.shop,
+                    ),
+                )
+                .await;
+            }
+            if gives_up {
+                return Ok(Prepared::fail(format!("failed: discount code: {err}")));
+            }
+            // Minutes for a blip, hours for a misconfiguration someone has to fix.
+            let base = match err {
+                DiscountError::Transient(_) => Duration::minutes(5),
+                _ => Duration::hours(1),
+            };
+            let backoff = (base * 2i32.pow(tries.min(6))).min(Duration::hours(24));
+            message
+                .details
+                .insert("discount_attempts".into(), tries.to_string());
+            message
+                .details
+                .insert("discount_first_error".into(), instant(first_try));
+            message.details.insert("discount_error".into(), err.to_string());
+            Ok(Prepared::defer(
+                message,
+                now + backoff,
+                format!("retrying: discount code: {err}"),
+            ))
+        }
+    }
+}
+
+pub(super) fn parse_code(code: &str) -> Result<ReferralCode, StoreError> {
+    ReferralCode::parse(code).map_err(|err| StoreError::Corrupt {
+        what: format!("discount code {code}"),
+        detail: err.to_string(),
+    })
+}
+
+pub(super) fn money(amount: Option<Decimal>, currency: Option<Currency>) -> Option<Money> {
+    Some(Money::new(amount?, currency?))
+}

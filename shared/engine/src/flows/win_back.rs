@@ -1,0 +1,362 @@
+//! Win-back: the first step of a lapse is planned at the lapse date whenever an order
+//! arrives, so the due index is the lapse index: a sweep reads only the customers whose
+//! lapse date has come. When that step goes, the rest of the sequence is planned for the
+//! customer's segment; any new order withdraws it all.
+
+use super::{
+    FlowJob, OrderEvent, Prepared, discount_codes, early_access, instant, marketing_message, parse_instant,
+};
+use crate::Engine;
+use aftersale_domain::flows::history::PurchaseHistory;
+use aftersale_domain::flows::win_back::{
+    Incentive, Lapse, Segment, Step, WinbackStep, plan_winback, segment, still_due, top_spend_threshold_of,
+};
+use aftersale_domain::policy::Decision;
+use aftersale_domain::{
+    CustomerId, Flow, Message, MessageStatus, OrderId, OrderRecord, ProductRef, ShopConfig, ShopId,
+};
+use aftersale_ports::{StoreError, lifecycle};
+use aftersale_rewards::{CodePrefix, ReferralCode};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+pub(super) struct Job;
+
+#[async_trait]
+impl FlowJob for Job {
+    fn flow(&self) -> Flow {
+        Flow::WinBack
+    }
+
+    fn plans_from_history(&self) -> bool {
+        true
+    }
+
+    async fn plan(&self, engine: &Engine, event: &OrderEvent<'_>) -> Result<usize, StoreError> {
+        let Some(history) = event.history else {
+            return Ok(0);
+        };
+        plan(
+            engine,
+            &event.event.shop,
+            event.record,
+            history,
+            event.config,
+            event.now,
+        )
+        .await
+    }
+
+    async fn recheck(
+        &self,
+        engine: &Engine,
+        message: Message,
+        config: &ShopConfig,
+        _now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
+        recheck(engine, message, config).await
+    }
+
+    /// An offer or last call that hands out a code creates it in the shop first.
+    async fn prepare(
+        &self,
+        engine: &Engine,
+        message: Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
+        let hands_out_code = matches!(Step::parse(&message.step), Some(Step::Offer | Step::LastCall))
+            && message.details.contains_key("offer_code");
+        if !hands_out_code {
+            return Ok(Prepared::Proceed(Box::new(message)));
+        }
+        discount_codes::ensure_offer_discount(engine, message, config, now).await
+    }
+
+    /// The value step going (or waiting for quiet hours to end) plans the rest of the
+    /// sequence; a step that promises early access grants it as it goes.
+    async fn after_decision(
+        &self,
+        engine: &Engine,
+        message: &Message,
+        decision: &Decision,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if Step::parse(&message.step) == Some(Step::Value) {
+            return plan_sequence(engine, message, config, now).await;
+        }
+        let promises_early_access = message
+            .details
+            .get("incentive")
+            .is_some_and(|i| i == "early_access");
+        if matches!(decision, Decision::Send { .. }) && promises_early_access {
+            return early_access::grant_early_access(engine, message, config, now).await;
+        }
+        Ok(())
+    }
+}
+
+/// Why a sequence stopped when the customer ordered; a refund of that order can revive it.
+const ORDERED_AGAIN: &str = "skipped: ordered again";
+
+/// Win-back offer codes look like `BACK-K7M2P9QX4R`.
+const OFFER_PREFIX: &str = "BACK";
+
+async fn plan(
+    engine: &Engine,
+    shop: &ShopId,
+    record: &OrderRecord,
+    history: &PurchaseHistory,
+    config: &ShopConfig,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let gaps = lifecycle::order_gaps(engine.store.as_ref(), shop).await?;
+    let window = config.flows.win_back.window(&gaps);
+    let Some(mut lapse) = Lapse::of(history, window) else {
+        return Ok(0);
+    };
+    // Someone who just ordered (even an order later refunded or cancelled) is not lapsed: the
+    // sequence starts a full window after the order this event is about, never sooner.
+    if let Some(latest) = record.snapshot.as_ref().map(|o| o.created_at) {
+        lapse.at = lapse.at.max(latest + window);
+    }
+    let current = lapse.last_order_id.to_string();
+    let older_lapse = |m: &Message| {
+        parse_instant(m.details.get("last_order_at")).is_some_and(|at| at < lapse.last_order_at)
+    };
+    // A new order ends every sequence of an earlier lapse, at once; a refund that voids the
+    // last order ends the sequence named for it.
+    let mut changed = engine
+        .cancel_planned(
+            shop,
+            &history.customer,
+            |m| m.flow == Flow::WinBack && m.subject != current && older_lapse(m),
+            ORDERED_AGAIN.trim_start_matches("skipped: "),
+        )
+        .await?;
+    changed += engine
+        .cancel_planned(
+            shop,
+            &history.customer,
+            |m| m.flow == Flow::WinBack && m.subject != current,
+            "its last order no longer counts (refunded or cancelled)",
+        )
+        .await?;
+    let details = BTreeMap::from([
+        ("last_order_at".to_string(), instant(lapse.last_order_at)),
+        ("lapse_at".to_string(), instant(lapse.at)),
+        ("window_days".to_string(), window.num_days().to_string()),
+        // The first step sells nothing, whoever the customer is.
+        ("incentive".to_string(), "none".to_string()),
+    ]);
+    let value = Message {
+        details,
+        ..marketing_message(
+            shop,
+            &history.customer,
+            Flow::WinBack,
+            current,
+            Step::Value.as_str(),
+            lapse.at,
+            now,
+        )
+    };
+    if engine.plan_once(value.clone()).await? == 1 {
+        return Ok(changed + 1);
+    }
+    // This lapse was planned before and withdrawn because a later order came; if that
+    // order no longer counts (refunded, cancelled), the lapse is real again.
+    let existing = engine
+        .store
+        .load_message(shop, &history.customer, &value.id())
+        .await?;
+    if let Some(existing) =
+        existing.filter(|m| m.status == MessageStatus::Skipped && m.reason == ORDERED_AGAIN)
+    {
+        let revived = Message {
+            status: MessageStatus::Planned,
+            due_at: value.due_at,
+            reason: "planned again: the later order no longer counts".into(),
+            details: value.details,
+            ..existing
+        };
+        match engine.store.update_message(&revived).await {
+            Ok(_) => changed += 1,
+            Err(StoreError::Conflict { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(changed)
+}
+
+/// Plans the offer, social-proof and last-call steps once the value step goes.
+async fn plan_sequence(
+    engine: &Engine,
+    value: &Message,
+    config: &ShopConfig,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(lapse) = lapse_of(value) else {
+        return Ok(());
+    };
+    let shop = &value.shop;
+    let cfg = &config.flows.win_back;
+    let history = engine.history(shop, &value.customer_id, config).await?;
+    let spends = lifecycle::spend_table(engine.store.as_ref(), shop).await?;
+    let top = spends.currency.and_then(|currency| {
+        top_spend_threshold_of(
+            spends.spend.values().copied().collect(),
+            currency,
+            cfg.high_value_top_percent,
+        )
+    });
+    let segment = segment(&history, &lapse, cfg, top);
+    let steps = plan_winback(segment, &lapse, cfg, config.time_zone);
+    let offer_code = steps
+        .iter()
+        .any(|s| matches!(s.incentive, Incentive::Discount(_)))
+        .then(|| {
+            let prefix = CodePrefix::new(OFFER_PREFIX).expect("a valid prefix");
+            ReferralCode::generate(&prefix).as_str().to_string()
+        });
+    let (favourites, repeat_buyers) =
+        social_proof(engine, shop, &lapse.last_order_id, &value.customer_id).await?;
+    for step in steps.into_iter().filter(|s| s.kind != Step::Value) {
+        let mut details = value.details.clone();
+        details.insert("segment".into(), segment_name(segment).into());
+        add_incentive(
+            &mut details,
+            &step,
+            offer_code.as_deref(),
+            config.admin_api.is_some(),
+        );
+        let mut products = Vec::new();
+        if step.kind == Step::SocialProof {
+            products.clone_from(&favourites);
+            if repeat_buyers > 0 {
+                details.insert("repeat_buyers".into(), repeat_buyers.to_string());
+            }
+        }
+        let message = Message {
+            details,
+            products,
+            ..marketing_message(
+                shop,
+                &value.customer_id,
+                Flow::WinBack,
+                value.subject.clone(),
+                step.kind.as_str(),
+                step.due_at,
+                now,
+            )
+        };
+        engine.plan_once(message).await?;
+    }
+    Ok(())
+}
+
+/// What the customer bought last (up to two products) and how many of the shop's other
+/// customers came back for the most rebought of them: true numbers or none at all.
+async fn social_proof(
+    engine: &Engine,
+    shop: &ShopId,
+    last_order: &OrderId,
+    reader: &CustomerId,
+) -> Result<(Vec<ProductRef>, usize), StoreError> {
+    let Some(record) = engine.store.load_order(shop, last_order).await? else {
+        return Ok((Vec::new(), 0));
+    };
+    let mut products: Vec<ProductRef> = Vec::new();
+    for line in record.value.snapshot.iter().flat_map(|o| &o.line_items) {
+        let Some(product_id) = &line.product_id else {
+            continue;
+        };
+        if products.len() < 2 && !products.iter().any(|p| &p.product_id == product_id) {
+            products.push(ProductRef {
+                product_id: product_id.clone(),
+                variant_id: line.variant_id.clone(),
+                sku: line.sku.clone(),
+                title: line.title.clone(),
+            });
+        }
+    }
+    let mut most = 0;
+    for product in &products {
+        most = most
+            .max(lifecycle::repeat_buyers(engine.store.as_ref(), shop, &product.product_id, reader).await?);
+    }
+    Ok((products, most))
+}
+
+async fn recheck(engine: &Engine, message: Message, config: &ShopConfig) -> Result<Prepared, StoreError> {
+    let Some(lapse) = lapse_of(&message) else {
+        return Ok(Prepared::fail("failed: win-back step without its lapse"));
+    };
+    let history = engine
+        .history(&message.shop, &message.customer_id, config)
+        .await?;
+    let step = WinbackStep {
+        kind: Step::Value,
+        lapse,
+        due_at: message.due_at,
+        incentive: Incentive::None,
+        offer_expires_at: None,
+    };
+    Ok(match still_due(&step, &history) {
+        Some(reason) => Prepared::skip(reason),
+        None => Prepared::Proceed(Box::new(message)),
+    })
+}
+
+fn lapse_of(message: &Message) -> Option<Lapse> {
+    Some(Lapse {
+        last_order_id: OrderId::new(&message.subject).ok()?,
+        last_order_at: parse_instant(message.details.get("last_order_at"))?,
+        at: parse_instant(message.details.get("lapse_at"))?,
+    })
+}
+
+fn segment_name(segment: Segment) -> &'static str {
+    match segment {
+        Segment::HighValue => "high_value",
+        Segment::RecentFirstTimer => "recent_first_timer",
+        Segment::Regular => "regular",
+    }
+}
+
+/// What the step offers, as the template reads it. A discount needs the shop's Admin API to
+/// be a real code; without one the step offers nothing rather than a code that fails at
+/// checkout.
+fn add_incentive(
+    details: &mut BTreeMap<String, String>,
+    step: &WinbackStep,
+    offer_code: Option<&str>,
+    has_admin_api: bool,
+) {
+    let mut set = |k: &str, v: String| {
+        details.insert(k.into(), v);
+    };
+    match step.incentive {
+        Incentive::None => set("incentive", "none".into()),
+        Incentive::EarlyAccess => set("incentive", "early_access".into()),
+        Incentive::Points(points) => {
+            set("incentive", "points".into());
+            set("points", points.to_string());
+        }
+        Incentive::Discount(percent) => match offer_code {
+            Some(code) if has_admin_api => {
+                set("incentive", "discount".into());
+                set("discount_percent", percent.normalize().to_string());
+                set("offer_code", code.into());
+            }
+            _ => set("incentive", "none".into()),
+        },
+    }
+    if details.get("incentive").is_some_and(|i| i != "none")
+        && let Some(expires) = step.offer_expires_at
+    {
+        details.insert("offer_expires_at".into(), instant(expires));
+    }
+}
