@@ -13,6 +13,7 @@
 mod delivery_check_in;
 mod discount_codes;
 mod early_access;
+mod planning;
 mod referral;
 mod replenishment;
 mod review_request;
@@ -24,19 +25,16 @@ pub use early_access::{CampaignError, CampaignReport};
 pub use referral::Referral;
 pub use vip::{Birthday, BirthdayError, TierMember};
 
+pub(crate) use planning::{id_safe, instant, marketing_message, parse_instant};
+
 use crate::Engine;
 use aftersale_domain::flows::history::PurchaseHistory;
-use aftersale_domain::flows::reschedule;
 use aftersale_domain::policy::{self, Decision};
-use aftersale_domain::{
-    Channel, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, OrderRecord, ShopConfig,
-    ShopId, StoreEvent,
-};
-use aftersale_ports::{StoreError, lifecycle};
+use aftersale_domain::{Flow, Message, OrderRecord, ShopConfig, StoreEvent};
+use aftersale_ports::StoreError;
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
-use tracing::{debug, info};
 
 /// Every flow the engine runs, one line each, in planning order.
 pub(crate) const FLOWS: [&dyn FlowJob; 8] = [
@@ -173,38 +171,6 @@ impl Prepared {
 }
 
 impl Engine {
-    /// Stores plans made from an order's state: a new one once, and a known delivery time in
-    /// place of an estimated one. Returns how many were stored or moved.
-    pub(crate) async fn plan_or_reschedule(&self, plans: Vec<Message>) -> Result<usize, StoreError> {
-        let mut changed = 0;
-        for plan in plans {
-            if self.store.plan_message(&plan).await? {
-                debug!(flow = plan.flow.as_str(), step = %plan.step, due_at = %plan.due_at, "planned");
-                changed += 1;
-                continue;
-            }
-            let Some(existing) = self
-                .store
-                .load_message(&plan.shop, &plan.customer_id, &plan.id())
-                .await?
-            else {
-                continue;
-            };
-            if let Some(moved) = reschedule(&existing, &plan) {
-                match self.store.update_message(&moved).await {
-                    Ok(_) => {
-                        info!(flow = plan.flow.as_str(), step = %plan.step, due_at = %moved.due_at, "rescheduled on known delivery");
-                        changed += 1;
-                    }
-                    // A sender took it meanwhile; its own re-check decides.
-                    Err(StoreError::Conflict { .. }) => {}
-                    Err(err) => return Err(err),
-                }
-            }
-        }
-        Ok(changed)
-    }
-
     /// The flow's own checks, before the sending policy: is the message still true?
     pub(crate) async fn recheck(
         &self,
@@ -245,107 +211,6 @@ impl Engine {
             .after_decision(self, message, decision, config, now)
             .await
     }
-
-    /// The customer's purchase history now, in the shop's zone.
-    pub(crate) async fn history(
-        &self,
-        shop: &ShopId,
-        customer: &CustomerId,
-        config: &ShopConfig,
-    ) -> Result<PurchaseHistory, StoreError> {
-        let currency = lifecycle::spend_table(self.store.as_ref(), shop).await?.currency;
-        lifecycle::purchase_history(self.store.as_ref(), shop, customer, currency, config.time_zone).await
-    }
-
-    /// Stores a planned message once; returns 1 if it was new.
-    pub(crate) async fn plan_once(&self, message: Message) -> Result<usize, StoreError> {
-        let stored = self.store.plan_message(&message).await?;
-        if stored {
-            debug!(message = %message.id(), due_at = %message.due_at, "planned");
-        }
-        Ok(usize::from(stored))
-    }
-
-    /// Skips a customer's still-planned messages that `stale` picks, saying why. A sender that
-    /// holds one meanwhile keeps it: its own re-check reaches the same conclusion.
-    pub(crate) async fn cancel_planned(
-        &self,
-        shop: &ShopId,
-        customer: &CustomerId,
-        stale: impl Fn(&Message) -> bool,
-        reason: &str,
-    ) -> Result<usize, StoreError> {
-        let mut cancelled = 0;
-        for message in self.store.customer_messages(shop, customer).await? {
-            if message.status != MessageStatus::Planned || !stale(&message) {
-                continue;
-            }
-            let skipped = Message {
-                status: MessageStatus::Skipped,
-                reason: format!("skipped: {reason}"),
-                ..message
-            };
-            match self.store.update_message(&skipped).await {
-                Ok(_) => cancelled += 1,
-                Err(StoreError::Conflict { .. }) => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(cancelled)
-    }
-}
-
-/// A marketing email planned from a customer's history (not from one order's state).
-pub(crate) fn marketing_message(
-    shop: &ShopId,
-    customer: &CustomerId,
-    flow: Flow,
-    subject: String,
-    step: &str,
-    due_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Message {
-    Message {
-        shop: shop.clone(),
-        customer_id: customer.clone(),
-        flow,
-        subject,
-        step: step.into(),
-        order_id: None,
-        class: MessageClass::Marketing,
-        channel: Channel::Email,
-        due_at,
-        due_basis: DueBasis::Known,
-        status: MessageStatus::Planned,
-        reason: "planned".into(),
-        planned_at: now,
-        lease_until: None,
-        attempts: 0,
-        products: Vec::new(),
-        details: BTreeMap::new(),
-        to: None,
-        rendered_subject: None,
-        sent_at: None,
-        provider_id: None,
-        version: 0,
-    }
-}
-
-/// Message ids are `flow#subject#step`: names that go into a subject lose their `#`.
-pub(crate) fn id_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| if c == '#' || c.is_whitespace() { '-' } else { c })
-        .collect()
-}
-
-pub(crate) fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-pub(crate) fn parse_instant(text: Option<&String>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text?)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
