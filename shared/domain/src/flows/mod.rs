@@ -542,4 +542,66 @@ mod tests {
         );
         assert!(rules(Flow::ThankYou).enabled(&config));
     }
+
+    #[test]
+    fn a_review_request_is_answered_once_every_product_is_rated_and_otherwise_asks_only_the_rest() {
+        let mut rec = record(vec![item("1", "top", "90", "T"), item("2", "mid", "20", "M")]);
+        rec.apply(&shipment(ShipmentStatus::Delivered, 3));
+        let plans = plan_for_order(&shop(), &rec, &ShopConfig::default(), at(3));
+        let reminder = plans.iter().find(|m| m.step == "reminder").unwrap().clone();
+        let rating = |product: &str| Answer {
+            shop: shop(),
+            customer_id: reminder.customer_id.clone(),
+            message_id: "review-request#1001#request".into(),
+            order_id: reminder.order_id.clone(),
+            answer: crate::AnswerKind::Rating {
+                product_id: product.into(),
+                stars: 1,
+            },
+            answered_at: at(20),
+        };
+        let rules = rules(Flow::ReviewRequest);
+
+        let (untouched, answered) = rules.answered(reminder.clone(), &[]);
+        assert!(!answered);
+        assert_eq!(untouched, reminder);
+
+        let (narrowed, answered) = rules.answered(reminder.clone(), &[rating("top")]);
+        assert!(!answered, "one product is still unrated");
+        let asked: Vec<_> = narrowed.products.iter().map(|p| p.product_id.as_str()).collect();
+        assert_eq!(asked, ["mid"], "the 1-star product is never asked about again");
+
+        let (whole, answered) = rules.answered(reminder.clone(), &[rating("top"), rating("mid")]);
+        assert!(answered);
+        assert_eq!(whole.products.len(), 2, "a moot message keeps what it asked");
+    }
+
+    #[test]
+    fn a_survey_is_answered_by_its_own_link_only() {
+        let plans = plan_for_order(
+            &shop(),
+            &record(vec![item("1", "p1", "10", "A")]),
+            &ShopConfig::default(),
+            at(1),
+        );
+        let (thank_you, survey) = (plans[0].clone(), plans[1].clone());
+        let answer = |message: &Message| Answer {
+            shop: shop(),
+            customer_id: message.customer_id.clone(),
+            message_id: message.id(),
+            order_id: message.order_id.clone(),
+            answer: crate::AnswerKind::Csat { score: 5 },
+            answered_at: at(2),
+        };
+        let rules = rules(Flow::ThankYou);
+        assert!(rules.answered(survey.clone(), &[answer(&survey)]).1);
+        assert!(
+            !rules.answered(survey.clone(), &[answer(&thank_you)]).1,
+            "another message's link"
+        );
+        assert!(
+            !rules.answered(thank_you.clone(), &[answer(&thank_you)]).1,
+            "a thank-you asks nothing"
+        );
+    }
 }
