@@ -2,7 +2,7 @@
 //! ingest and flows as production, and prints what they would receive and when.
 
 use aftersale_domain::{Message, MessageStatus};
-use aftersale_engine::discount_apis::FixedDiscounts;
+use aftersale_rewards::FixedDiscounts;
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;

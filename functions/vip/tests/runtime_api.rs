@@ -14,7 +14,7 @@ mod flow;
 use aftersale_aws::DynamoDbStore;
 use aftersale_domain::flows::vip::TierName;
 use aftersale_domain::{CustomerId, Flow, Message, MessageStatus, ShopId};
-use aftersale_engine::discount_apis::FixedDiscounts;
+use aftersale_rewards::FixedDiscounts;
 use aftersale_engine::{Engine, Senders, Settings};
 use aftersale_links::LinkSigner;
 use aftersale_ports::{Messages, RecordingAlerts, RecordingMailer, RecordingSms, SystemClock};

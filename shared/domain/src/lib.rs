@@ -12,6 +12,7 @@ mod model;
 mod money;
 mod order_state;
 pub mod policy;
+pub mod secret;
 
 pub use config::{
     AdminApiConfig, BUILT_IN_LANGUAGES, CapsConfig, ConfigError, ConsentConfig, QuietHours, ShopConfig,
@@ -29,3 +30,4 @@ pub use message::{Answer, AnswerKind, Channel, DueBasis, Message, MessageClass, 
 pub use model::{Address, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};
 pub use order_state::OrderRecord;
+pub use secret::Secret;

@@ -5,7 +5,6 @@
 pub mod bounces;
 mod bus;
 mod context;
-pub mod discount_apis;
 pub mod feedback;
 mod flows;
 mod planner;
@@ -64,7 +63,7 @@ pub struct Senders {
     pub sms: Arc<dyn SmsSender>,
     pub alerts: Arc<dyn SupportAlerts>,
     /// Creates the discount codes of referrals and win-back offers in the shop.
-    pub discounts: Arc<dyn discount_apis::DiscountApis>,
+    pub discounts: Arc<dyn aftersale_rewards::DiscountApis>,
 }
 
 pub struct Engine {

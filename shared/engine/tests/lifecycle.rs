@@ -1011,7 +1011,7 @@ async fn shopify_admin() -> (
 struct NamedSecrets(std::collections::BTreeMap<String, String>);
 
 #[async_trait::async_trait]
-impl aftersale_engine::discount_apis::SecretSource for NamedSecrets {
+impl aftersale_platform_api::SecretSource for NamedSecrets {
     async fn secret(&self, name: &str) -> Result<String, String> {
         self.0
             .get(name)
@@ -1024,12 +1024,12 @@ impl aftersale_engine::discount_apis::SecretSource for NamedSecrets {
 /// `secrets`: the shop's config names `token_secret` (and `base_url`, else the shop's own
 /// domain); the advocate `(order, customer)` has paid at t0 and a tick has run.
 async fn advocate_via_admin_api(
-    secrets: impl aftersale_engine::discount_apis::SecretSource + 'static,
+    secrets: impl aftersale_platform_api::SecretSource + 'static,
     base_url: Option<&str>,
     token_secret: &str,
     (order_id, customer): (&str, &str),
 ) -> Harness {
-    let apis = aftersale_engine::discount_apis::AdminApiDiscounts::new(std::sync::Arc::new(secrets));
+    let apis = aftersale_platform_api::AdminApiDiscounts::new(std::sync::Arc::new(secrets));
     let h = Harness::with_discounts(&[Flow::Referral], std::sync::Arc::new(apis));
     let base = base_url
         .map(|url| format!("base_url = \"{url}\"\n"))
@@ -1157,7 +1157,7 @@ async fn lifecycle_messages_obey_the_marketing_cap_and_quiet_hours() {
 struct PerShopSecrets(NamedSecrets);
 
 #[async_trait::async_trait]
-impl aftersale_engine::discount_apis::SecretSource for PerShopSecrets {
+impl aftersale_platform_api::SecretSource for PerShopSecrets {
     async fn secret(&self, name: &str) -> Result<String, String> {
         self.0.secret(name).await
     }
@@ -1618,7 +1618,7 @@ async fn a_mixed_cart_is_asked_about_at_each_products_cycle_and_reminded_only_of
 struct FixableSecrets(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>);
 
 #[async_trait::async_trait]
-impl aftersale_engine::discount_apis::SecretSource for FixableSecrets {
+impl aftersale_platform_api::SecretSource for FixableSecrets {
     async fn secret(&self, name: &str) -> Result<String, String> {
         self.0
             .lock()

@@ -12,7 +12,7 @@ use aftersale_aws::{
     DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms, SsmSecrets, SsmShopTokens, load_config,
 };
 use aftersale_domain::{Flow, ShopId};
-use aftersale_engine::discount_apis::{AdminApiDiscounts, SecretSource};
+use aftersale_platform_api::{AdminApiDiscounts, SecretSource};
 use aftersale_engine::{Engine, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;

@@ -2,12 +2,19 @@
 //! `aftersale-ports` so the logic above never sees HTTP:
 //!
 //! - [`shopify`]: OAuth (the authorize URL, the callback's query signature, the code and
-//!   refresh-token grants) and the GraphQL Admin API (webhook registration), pinned to one
-//!   API version, [`shopify::API_VERSION`].
+//!   refresh-token grants), the GraphQL Admin API (webhook registration), pinned to one
+//!   API version, [`shopify::API_VERSION`], and discount codes ([`shopify::discounts`]).
 //! - [`woocommerce`]: the REST API's webhooks (Basic over HTTPS, OAuth 1.0a over HTTP), to
-//!   connect a site from the CLI or WordPress's approval screen; [`sealed`] keeps its
-//!   credentials at rest.
+//!   connect a site from the CLI or WordPress's approval screen, and coupons
+//!   ([`woocommerce::coupons`]); [`sealed`] keeps its credentials at rest.
+//! - [`discounts`]: the engine's `DiscountApis` port over both platforms' discount clients.
+//! - [`http`]: what every client shares (timeouts, endpoint checks, retry classification).
 
+pub mod discounts;
+pub mod http;
 pub mod sealed;
 pub mod shopify;
 pub mod woocommerce;
+
+pub use discounts::{AdminApiDiscounts, EnvSecrets, SecretSource};
+pub use http::ClientConfigError;

@@ -1,4 +1,5 @@
-//! Personal referral codes and reward codes.
+//! Discount codes Aftersale issues: advocates' personal referral codes, their reward codes and
+//! win-back offers. [`DiscountCode`] is any of them (the name says what the platforms call it).
 //!
 //! A code is `PREFIX-BODY` (or just `BODY` without a prefix). The body is 10 characters from an
 //! alphabet without look-alikes (no 0/O, 1/I/L, U), drawn from a CSPRNG: 30^10 ≈ 2^49
@@ -24,7 +25,7 @@ const SEPARATOR: char = '-';
 pub enum CodeError {
     #[error("a code prefix is at most {MAX_PREFIX_LEN} letters or digits (A-Z, 0-9); got {0:?}")]
     BadPrefix(String),
-    #[error("not a referral code: {0:?}")]
+    #[error("not a discount code Aftersale could have issued: {0:?}")]
     NotACode(String),
 }
 
@@ -50,12 +51,13 @@ impl CodePrefix {
     }
 }
 
-/// A referral or reward code in its canonical (upper-case, trimmed) form.
+/// A discount code (referral, reward or win-back offer) in its canonical (upper-case, trimmed)
+/// form.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct ReferralCode(String);
+pub struct DiscountCode(String);
 
-impl ReferralCode {
+impl DiscountCode {
     /// A fresh code from the thread-local CSPRNG (ChaCha, reseeded from the OS).
     pub fn generate(prefix: &CodePrefix) -> Self {
         Self::generate_with(prefix, &mut rand::rng())
@@ -101,7 +103,7 @@ impl ReferralCode {
         }
     }
 
-    /// The first of an order's discount codes that is a well-formed referral code; the caller
+    /// The first of an order's discount codes that is well-formed as one of ours; the caller
     /// still looks it up, since only codes it issued belong to an advocate.
     pub fn find_in<'a>(codes: impl IntoIterator<Item = &'a str>) -> Option<Self> {
         codes.into_iter().find_map(|c| Self::parse(c).ok())
@@ -112,19 +114,19 @@ impl ReferralCode {
     }
 }
 
-impl fmt::Display for ReferralCode {
+impl fmt::Display for DiscountCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl fmt::Debug for ReferralCode {
+impl fmt::Debug for DiscountCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ReferralCode({})", self.0)
+        write!(f, "DiscountCode({})", self.0)
     }
 }
 
-impl FromStr for ReferralCode {
+impl FromStr for DiscountCode {
     type Err = CodeError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -132,7 +134,7 @@ impl FromStr for ReferralCode {
     }
 }
 
-impl TryFrom<String> for ReferralCode {
+impl TryFrom<String> for DiscountCode {
     type Error = CodeError;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
@@ -140,8 +142,8 @@ impl TryFrom<String> for ReferralCode {
     }
 }
 
-impl From<ReferralCode> for String {
-    fn from(code: ReferralCode) -> Self {
+impl From<DiscountCode> for String {
+    fn from(code: DiscountCode) -> Self {
         code.0
     }
 }
@@ -160,7 +162,7 @@ mod tests {
     #[test]
     fn ten_thousand_codes_are_distinct() {
         let friend = prefix("FRIEND");
-        let codes: HashSet<ReferralCode> = (0..10_000).map(|_| ReferralCode::generate(&friend)).collect();
+        let codes: HashSet<DiscountCode> = (0..10_000).map(|_| DiscountCode::generate(&friend)).collect();
         assert_eq!(codes.len(), 10_000);
     }
 
@@ -169,7 +171,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(7);
         let mut seen = HashSet::new();
         for _ in 0..2_000 {
-            let code = ReferralCode::generate_with(&CodePrefix::default(), &mut rng);
+            let code = DiscountCode::generate_with(&CodePrefix::default(), &mut rng);
             assert_eq!(code.as_str().len(), CODE_BODY_LEN);
             for b in code.as_str().bytes() {
                 assert!(CODE_ALPHABET.contains(&b), "{code} has {}", char::from(b));
@@ -185,7 +187,7 @@ mod tests {
 
     #[test]
     fn prefix_is_prepended_with_a_dash() {
-        let code = ReferralCode::generate(&prefix("vip24"));
+        let code = DiscountCode::generate(&prefix("vip24"));
         let (p, body) = code.as_str().split_once('-').expect("dash");
         assert_eq!(p, "VIP24");
         assert_eq!(body.len(), CODE_BODY_LEN);
@@ -207,12 +209,12 @@ mod tests {
 
     #[test]
     fn parsing_ignores_case_and_surrounding_space() {
-        let code = ReferralCode::generate(&prefix("FRIEND"));
+        let code = DiscountCode::generate(&prefix("FRIEND"));
         let typed = format!("  {}\n", code.as_str().to_lowercase());
-        assert_eq!(ReferralCode::parse(&typed), Ok(code.clone()));
-        assert_eq!(typed.parse::<ReferralCode>(), Ok(code));
+        assert_eq!(DiscountCode::parse(&typed), Ok(code.clone()));
+        assert_eq!(typed.parse::<DiscountCode>(), Ok(code));
         assert_eq!(
-            ReferralCode::parse("k7m2p9qx4r").map(String::from),
+            DiscountCode::parse("k7m2p9qx4r").map(String::from),
             Ok("K7M2P9QX4R".to_string())
         );
     }
@@ -230,7 +232,7 @@ mod tests {
             "FR_END-K7M2P9QX4R",
             "FRIEND K7M2P9QX4R",
         ] {
-            assert!(ReferralCode::parse(bad).is_err(), "{bad:?} parsed");
+            assert!(DiscountCode::parse(bad).is_err(), "{bad:?} parsed");
         }
     }
 
@@ -238,21 +240,21 @@ mod tests {
     fn finds_the_referral_code_among_an_orders_discount_codes() {
         let codes = ["WELCOME10", "friend-k7m2p9qx4r"];
         assert_eq!(
-            ReferralCode::find_in(codes).map(String::from),
+            DiscountCode::find_in(codes).map(String::from),
             Some("FRIEND-K7M2P9QX4R".to_string())
         );
-        assert_eq!(ReferralCode::find_in(["WELCOME10"]), None);
+        assert_eq!(DiscountCode::find_in(["WELCOME10"]), None);
     }
 
     #[test]
     fn serde_round_trips_through_the_canonical_string() {
-        let code = ReferralCode::parse("friend-k7m2p9qx4r").expect("valid");
+        let code = DiscountCode::parse("friend-k7m2p9qx4r").expect("valid");
         let json = serde_json::to_string(&code).expect("serialise");
         assert_eq!(json, "\"FRIEND-K7M2P9QX4R\"");
         assert_eq!(
-            serde_json::from_str::<ReferralCode>(&json).expect("deserialise"),
+            serde_json::from_str::<DiscountCode>(&json).expect("deserialise"),
             code
         );
-        assert!(serde_json::from_str::<ReferralCode>("\"nope\"").is_err());
+        assert!(serde_json::from_str::<DiscountCode>("\"nope\"").is_err());
     }
 }

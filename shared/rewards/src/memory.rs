@@ -1,6 +1,6 @@
 //! An in-memory shop standing in for a platform in tests of the referral flow.
 
-use crate::discount::{CreatedDiscount, DiscountApi, DiscountError, DiscountRequest};
+use crate::port::{CreatedDiscount, DiscountApi, DiscountError, DiscountRequest};
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -63,18 +63,18 @@ impl DiscountApi for MemoryDiscounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::code::ReferralCode;
-    use crate::discount::{DiscountValue, UsageLimit};
+    use crate::code::DiscountCode;
+    use crate::port::{DiscountValue, UsageLimit};
     use chrono::{TimeZone, Utc};
     use rust_decimal::Decimal;
 
     fn request(code: &str) -> DiscountRequest {
         DiscountRequest {
-            code: ReferralCode::parse(code).expect("code"),
+            code: DiscountCode::parse(code).expect("code"),
             title: format!("Referral reward {code}"),
             value: DiscountValue::Percentage(Decimal::from(10)),
             usage: UsageLimit::SingleUse,
-            customers: crate::discount::CustomerEligibility::Anyone,
+            customers: crate::port::CustomerEligibility::Anyone,
             minimum_subtotal: None,
             starts_at: Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).single().expect("date"),
             ends_at: None,

@@ -7,7 +7,7 @@ use crate::Engine;
 use aftersale_domain::{Currency, Message, MessageStatus, Money, Platform, ShopConfig, ShopId};
 use aftersale_ports::StoreError;
 use aftersale_rewards::{
-    CustomerEligibility, DiscountError, DiscountRequest, DiscountValue, ReferralCode, UsageLimit,
+    CustomerEligibility, DiscountError, DiscountRequest, DiscountValue, DiscountCode, UsageLimit,
 };
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
@@ -175,8 +175,8 @@ pub(super) async fn create_discount(
     }
 }
 
-pub(super) fn parse_code(code: &str) -> Result<ReferralCode, StoreError> {
-    ReferralCode::parse(code).map_err(|err| StoreError::Corrupt {
+pub(super) fn parse_code(code: &str) -> Result<DiscountCode, StoreError> {
+    DiscountCode::parse(code).map_err(|err| StoreError::Corrupt {
         what: format!("discount code {code}"),
         detail: err.to_string(),
     })

@@ -16,7 +16,7 @@ use aftersale_ports::documents::{self, keys};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{
     CodePrefix, CustomerEligibility, DiscountRequest, DiscountValue, FraudRules, FraudVerdict,
-    FriendOrderState, Party, PostalAddress, ReferralAttempt, ReferralCode, ReferralHistory, ReferredOrder,
+    FriendOrderState, Party, PostalAddress, ReferralAttempt, DiscountCode, ReferralHistory, ReferredOrder,
     RewardDecision, UsageLimit, check_referral_with, reward_due,
 };
 use async_trait::async_trait;
@@ -143,7 +143,7 @@ async fn plan_share(
     let own = documents::update::<AdvocateCode, _, _>(store, shop, &key, |current| match current {
         Some(_) => None,
         None => Some(AdvocateCode {
-            code: ReferralCode::generate(&prefix).as_str().to_string(),
+            code: DiscountCode::generate(&prefix).as_str().to_string(),
             created_at: now,
         }),
     })
@@ -195,7 +195,7 @@ async fn attribute(
     config: &ShopConfig,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let Some(code) = ReferralCode::find_in(order.discount_codes.iter().map(String::as_str)) else {
+    let Some(code) = DiscountCode::find_in(order.discount_codes.iter().map(String::as_str)) else {
         return Ok(0);
     };
     let store = engine.store.as_ref();
@@ -278,7 +278,7 @@ async fn attribute(
         reward.details = BTreeMap::from([
             (
                 "reward_code".to_string(),
-                ReferralCode::generate(&prefix).as_str().to_string(),
+                DiscountCode::generate(&prefix).as_str().to_string(),
             ),
             (
                 "reward_percent".to_string(),

@@ -16,7 +16,7 @@ use aftersale_domain::{
     CustomerId, Flow, Message, MessageStatus, OrderId, OrderRecord, ProductRef, ShopConfig, ShopId,
 };
 use aftersale_ports::{StoreError, lifecycle};
-use aftersale_rewards::{CodePrefix, ReferralCode};
+use aftersale_rewards::{CodePrefix, DiscountCode};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -219,7 +219,7 @@ async fn plan_sequence(
         .any(|s| matches!(s.incentive, Incentive::Discount(_)))
         .then(|| {
             let prefix = CodePrefix::new(OFFER_PREFIX).expect("a valid prefix");
-            ReferralCode::generate(&prefix).as_str().to_string()
+            DiscountCode::generate(&prefix).as_str().to_string()
         });
     let (favourites, repeat_buyers) =
         social_proof(engine, shop, &lapse.last_order_id, &value.customer_id).await?;

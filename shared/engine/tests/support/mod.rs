@@ -7,7 +7,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 use aftersale_domain::{Flow, Message, MessageStatus, ShopConfig, ShopId};
-use aftersale_engine::discount_apis::{DiscountApis, FixedDiscounts};
+use aftersale_rewards::{DiscountApis, FixedDiscounts};
 use aftersale_engine::feedback::{LinkResponse, Method};
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings, TickReport};
 use aftersale_ingest::{Ingest, Reply, Secret, WebhookSecrets};

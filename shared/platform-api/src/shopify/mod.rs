@@ -1,5 +1,5 @@
-//! Shopify: OAuth ([`oauth`]), the GraphQL Admin API ([`graphql`]) and webhook registration
-//! ([`webhooks`]).
+//! Shopify: OAuth ([`oauth`]), the GraphQL Admin API ([`graphql`]), webhook registration
+//! ([`webhooks`]) and discount codes ([`discounts`]).
 //!
 //! Every call goes to `https://{shop}` unless `AFTERSALE_SHOPIFY_BASE_URL` is set
 //! ([`Endpoint::from_env`]): then `{base}/admin/oauth/access_token` and
@@ -7,10 +7,14 @@
 //! server. The browser redirect to the shop's admin (the authorize URL) is never rewritten: a
 //! test reads the `Location` header instead of following it.
 
+pub mod discounts;
 pub mod graphql;
 pub mod oauth;
 pub mod webhooks;
 
+pub use discounts::{
+    DEFAULT_SHOPIFY_API_VERSION, FIRST_ORDER_SEGMENT_NAME, FIRST_ORDER_SEGMENT_QUERY, ShopifyDiscounts,
+};
 pub use graphql::AdminClient;
 pub use oauth::{AppCredentials, ShopifyOAuth, authorize_url, verify_query_hmac};
 pub use webhooks::{ShopifyWebhooks, required_topics};

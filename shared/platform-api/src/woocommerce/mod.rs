@@ -4,6 +4,7 @@
 //! - authentication ([`auth`]): HTTP Basic with the consumer key and secret over HTTPS; over
 //!   plain HTTP, OAuth 1.0a "one-legged" signing (HMAC-SHA256), so the secret never travels;
 //! - webhooks ([`client`]): list, create, update;
+//! - coupons ([`coupons`]): the discount codes referral and win-back hand out;
 //! - connecting a site ([`connect`]): the webhooks Aftersale needs, created once, repaired
 //!   when WooCommerce disabled them.
 
@@ -12,6 +13,8 @@ pub mod authorize;
 pub mod client;
 pub mod connect;
 pub mod connection;
+pub mod coupons;
 
 pub use client::{Webhook, WooClient, WooError};
 pub use connect::{ConnectReport, TOPICS, WebhookChange, connect, status};
+pub use coupons::WooCommerceCoupons;

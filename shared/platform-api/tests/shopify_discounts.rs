@@ -2,10 +2,11 @@
 
 mod common;
 
-use aftersale_rewards::{
-    DEFAULT_SHOPIFY_API_VERSION, DiscountApi, DiscountError, DiscountRequest, DiscountValue,
-    FIRST_ORDER_SEGMENT_NAME, Secret, ShopifyDiscounts,
+use aftersale_domain::Secret;
+use aftersale_platform_api::shopify::{
+    DEFAULT_SHOPIFY_API_VERSION, FIRST_ORDER_SEGMENT_NAME, ShopifyDiscounts,
 };
+use aftersale_rewards::{DiscountApi, DiscountError, DiscountRequest, DiscountValue};
 use axum::http::StatusCode;
 use common::{Server, eur, friend_code_request, reward_request, serve, serve_with};
 use serde_json::{Value, json};

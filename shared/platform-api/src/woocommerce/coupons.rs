@@ -15,17 +15,17 @@
 //!
 //! Nor can core WooCommerce limit a coupon to a customer's first order: it has no such
 //! restriction (only `email_restrictions`, a fixed allow-list). A
-//! [`CustomerEligibility::FirstOrderOnly`](crate::CustomerEligibility::FirstOrderOnly) coupon therefore gets what core offers: one use per
+//! [`CustomerEligibility::FirstOrderOnly`](aftersale_rewards::CustomerEligibility::FirstOrderOnly) coupon therefore gets what core offers: one use per
 //! customer (`usage_limit_per_user`, checked against the customer's account or billing email) and the
 //! request's total cap (`usage_limit`), so a leaked code stops after that many orders. The
 //! referral's attribution still refuses the advocate's reward for a friend who had ordered
 //! before.
 
-use crate::discount::{
+use crate::http::{self, ClientConfigError};
+use aftersale_domain::Secret;
+use aftersale_rewards::{
     CreatedDiscount, DiscountApi, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
 };
-use crate::http::{self, ClientConfigError};
-use crate::secret::Secret;
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use reqwest::{StatusCode, Url};
@@ -213,8 +213,8 @@ fn interpret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::code::ReferralCode;
     use aftersale_domain::{Currency, Money};
+    use aftersale_rewards::DiscountCode;
     use chrono::{TimeZone, Utc};
     use rust_decimal::Decimal;
     use serde_json::json;
@@ -226,11 +226,11 @@ mod tests {
     fn request() -> DiscountRequest {
         let starts_at = Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).single().expect("date");
         DiscountRequest {
-            code: ReferralCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
+            code: DiscountCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
             title: "Referral reward for order #1042".into(),
             value: DiscountValue::Percentage(Decimal::new(1000, 2)),
             usage: UsageLimit::OncePerCustomer { max_total: None },
-            customers: crate::discount::CustomerEligibility::Anyone,
+            customers: aftersale_rewards::CustomerEligibility::Anyone,
             minimum_subtotal: None,
             starts_at,
             ends_at: None,

@@ -2,9 +2,9 @@
 
 mod common;
 
-use aftersale_rewards::{
-    DiscountApi, DiscountError, DiscountRequest, DiscountValue, Secret, UsageLimit, WooCommerceCoupons,
-};
+use aftersale_domain::Secret;
+use aftersale_platform_api::woocommerce::WooCommerceCoupons;
+use aftersale_rewards::{DiscountApi, DiscountError, DiscountRequest, DiscountValue, UsageLimit};
 use axum::http::StatusCode;
 use common::{Server, eur, friend_code_request, reward_request, serve};
 use serde_json::json;

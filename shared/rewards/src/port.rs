@@ -1,11 +1,16 @@
 //! The port for creating a real discount code in a shop, and the request it takes.
+//!
+//! [`DiscountApi`] creates codes in one shop; [`DiscountApis`] finds a shop's. The engine sees
+//! only these; the platform clients (`aftersale-platform-api`) and the in-memory fake
+//! ([`MemoryDiscounts`](crate::MemoryDiscounts)) implement them.
 
-use crate::code::ReferralCode;
-use aftersale_domain::{Currency, Money};
+use crate::code::DiscountCode;
+use aftersale_domain::{AdminApiConfig, Currency, Money, Platform, ShopId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 /// Longest title we send; Shopify and WordPress both store titles as 255-character strings.
 pub const MAX_TITLE_LEN: usize = 255;
@@ -37,7 +42,7 @@ pub enum CustomerEligibility {
     Anyone,
     /// Only customers with no previous order: a referral's friend code is for newcomers, so a
     /// leaked code must not become a standing discount for the shop's regulars. Shopify
-    /// enforces it at checkout; WooCommerce core cannot (see `woocommerce.rs`).
+    /// enforces it at checkout; WooCommerce core cannot (see `aftersale_platform_api::woocommerce::coupons`).
     FirstOrderOnly,
 }
 
@@ -46,7 +51,7 @@ pub enum CustomerEligibility {
 /// shop's admin and can be matched when the platform says the code already exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscountRequest {
-    pub code: ReferralCode,
+    pub code: DiscountCode,
     pub title: String,
     pub value: DiscountValue,
     pub usage: UsageLimit,
@@ -139,7 +144,7 @@ pub struct CreatedDiscount {
     /// The platform's id: a Shopify GID (`gid://shopify/DiscountCodeNode/…`) or a WooCommerce
     /// coupon id.
     pub platform_id: String,
-    pub code: ReferralCode,
+    pub code: DiscountCode,
 }
 
 /// How a creation failed, sorted by what the caller should do next.
@@ -171,6 +176,34 @@ pub trait DiscountApi: Send + Sync {
     async fn create_discount(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError>;
 }
 
+/// Finds the discount API of a shop.
+#[async_trait]
+pub trait DiscountApis: Send + Sync {
+    /// The shop's client. Misconfiguration (a missing secret, a bad URL) is `Permanent`:
+    /// retrying will not help until someone fixes it.
+    async fn for_shop(
+        &self,
+        shop: &ShopId,
+        platform: Platform,
+        config: &AdminApiConfig,
+    ) -> Result<Arc<dyn DiscountApi>, DiscountError>;
+}
+
+/// One client for every shop: tests and single-shop tools.
+pub struct FixedDiscounts(pub Arc<dyn DiscountApi>);
+
+#[async_trait]
+impl DiscountApis for FixedDiscounts {
+    async fn for_shop(
+        &self,
+        _shop: &ShopId,
+        _platform: Platform,
+        _config: &AdminApiConfig,
+    ) -> Result<Arc<dyn DiscountApi>, DiscountError> {
+        Ok(self.0.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,7 +216,7 @@ mod tests {
     fn request() -> DiscountRequest {
         let starts_at = Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).single().expect("date");
         DiscountRequest {
-            code: ReferralCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
+            code: DiscountCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
             title: "Referral reward for order #1042".to_string(),
             value: DiscountValue::Percentage(Decimal::from(10)),
             usage: UsageLimit::SingleUse,

@@ -27,13 +27,12 @@
 //! `context`; it is still accepted, and we pin 2025-01 by default. Rate limiting arrives as
 //! HTTP 200 with a top-level `errors[].extensions.code` of `THROTTLED`, or as HTTP 429.
 
-use crate::code::ReferralCode;
-use crate::discount::{
-    CreatedDiscount, CustomerEligibility, DiscountApi, DiscountError, DiscountRequest, DiscountValue,
-    UsageLimit,
-};
 use crate::http::{self, ClientConfigError};
-use crate::secret::Secret;
+use aftersale_domain::Secret;
+use aftersale_rewards::{
+    CreatedDiscount, CustomerEligibility, DiscountApi, DiscountCode, DiscountError, DiscountRequest,
+    DiscountValue, UsageLimit,
+};
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 use reqwest::header::HeaderValue;
@@ -415,7 +414,7 @@ impl UserError {
 }
 
 /// Turns Shopify's answer to the discount mutation into the port's result.
-fn interpret(status: StatusCode, body: &str, code: &ReferralCode) -> Result<CreatedDiscount, DiscountError> {
+fn interpret(status: StatusCode, body: &str, code: &DiscountCode) -> Result<CreatedDiscount, DiscountError> {
     let data = graphql_data(status, body)?;
     let payload = serde_json::from_value::<Data>(data)
         .ok()
@@ -514,7 +513,6 @@ fn top_level_error(errors: &Value) -> DiscountError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::code::ReferralCode;
     use aftersale_domain::{Currency, Money};
     use chrono::{TimeZone, Utc};
 
@@ -522,8 +520,8 @@ mod tests {
         Secret::new("shpat_test").expect("token")
     }
 
-    fn code() -> ReferralCode {
-        ReferralCode::parse("FRIEND-K7M2P9QX4R").expect("code")
+    fn code() -> DiscountCode {
+        DiscountCode::parse("FRIEND-K7M2P9QX4R").expect("code")
     }
 
     fn request(value: DiscountValue, usage: UsageLimit) -> DiscountRequest {

@@ -1,7 +1,8 @@
-//! What both platform clients share: the HTTP client's limits, endpoint checks and the
-//! mapping of transport failures.
+//! What the platform clients share: the HTTP client's limits, endpoint checks and the
+//! mapping of transport failures. New clients (imports, other Admin API calls) build on
+//! these, so timeouts, retry classification and error snippets stay in one place.
 
-use crate::discount::DiscountError;
+use aftersale_rewards::DiscountError;
 use reqwest::Url;
 use std::net::IpAddr;
 use std::time::Duration;

@@ -1,12 +1,14 @@
-//! The shop's Admin API for real discount codes (referral codes, rewards, win-back offers),
-//! built from its `[admin_api]` config and secrets looked up by name: environment variables
-//! locally, SSM parameters on AWS. Clients are built per use; nothing secret is cached or
-//! logged.
+//! The shop's Admin API for real discount codes (referral codes, rewards, win-back offers):
+//! [`AdminApiDiscounts`] implements the engine's [`DiscountApis`] port with the platform
+//! clients, built from the shop's `[admin_api]` config and secrets looked up by name:
+//! environment variables locally, SSM parameters on AWS. Clients are built per use; nothing
+//! secret is cached or logged.
 
-use aftersale_domain::{AdminApiConfig, Platform, ShopId};
-use aftersale_rewards::{
-    DEFAULT_SHOPIFY_API_VERSION, DiscountApi, DiscountError, Secret, ShopifyDiscounts, WooCommerceCoupons,
-};
+use crate::http::ClientConfigError;
+use crate::shopify::discounts::{DEFAULT_SHOPIFY_API_VERSION, ShopifyDiscounts};
+use crate::woocommerce::coupons::WooCommerceCoupons;
+use aftersale_domain::{AdminApiConfig, Platform, Secret, ShopId};
+use aftersale_rewards::{DiscountApi, DiscountApis, DiscountError};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -32,19 +34,6 @@ impl SecretSource for EnvSecrets {
     async fn secret(&self, name: &str) -> Result<String, String> {
         std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
     }
-}
-
-/// Finds the discount API of a shop.
-#[async_trait]
-pub trait DiscountApis: Send + Sync {
-    /// The shop's client. Misconfiguration (a missing secret, a bad URL) is `Permanent`:
-    /// retrying will not help until someone fixes it.
-    async fn for_shop(
-        &self,
-        shop: &ShopId,
-        platform: Platform,
-        config: &AdminApiConfig,
-    ) -> Result<Arc<dyn DiscountApi>, DiscountError>;
 }
 
 /// The real clients, Shopify GraphQL or WooCommerce REST, with secrets from `secrets`.
@@ -87,7 +76,7 @@ impl DiscountApis for AdminApiDiscounts {
         platform: Platform,
         config: &AdminApiConfig,
     ) -> Result<Arc<dyn DiscountApi>, DiscountError> {
-        let bad = |err: aftersale_rewards::ClientConfigError| DiscountError::Permanent(err.to_string());
+        let bad = |err: ClientConfigError| DiscountError::Permanent(err.to_string());
         match platform {
             Platform::Shopify => {
                 let token = self
@@ -120,20 +109,5 @@ impl DiscountApis for AdminApiDiscounts {
                 Ok(Arc::new(WooCommerceCoupons::new(site, key, secret).map_err(bad)?))
             }
         }
-    }
-}
-
-/// One client for every shop: tests and single-shop tools.
-pub struct FixedDiscounts(pub Arc<dyn DiscountApi>);
-
-#[async_trait]
-impl DiscountApis for FixedDiscounts {
-    async fn for_shop(
-        &self,
-        _shop: &ShopId,
-        _platform: Platform,
-        _config: &AdminApiConfig,
-    ) -> Result<Arc<dyn DiscountApi>, DiscountError> {
-        Ok(self.0.clone())
     }
 }

@@ -2,7 +2,7 @@
 //! records every request it receives, so tests can check exactly what the client sent.
 
 use aftersale_domain::{Currency, Money};
-use aftersale_rewards::{CustomerEligibility, DiscountRequest, DiscountValue, ReferralCode, UsageLimit};
+use aftersale_rewards::{CustomerEligibility, DiscountCode, DiscountRequest, DiscountValue, UsageLimit};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
@@ -78,7 +78,7 @@ pub fn eur(cents: i64) -> Money {
 pub fn reward_request() -> DiscountRequest {
     let starts_at = Utc.with_ymd_and_hms(2025, 3, 15, 9, 0, 0).single().expect("date");
     DiscountRequest {
-        code: ReferralCode::parse("THANKS-K7M2P9QX4R").expect("code"),
+        code: DiscountCode::parse("THANKS-K7M2P9QX4R").expect("code"),
         title: "Aftersale referral reward: order 5001".to_string(),
         value: DiscountValue::Percentage(Decimal::from(10)),
         usage: UsageLimit::SingleUse,
@@ -93,7 +93,7 @@ pub fn reward_request() -> DiscountRequest {
 /// first orders only, at most 50 orders in all.
 pub fn friend_code_request() -> DiscountRequest {
     DiscountRequest {
-        code: ReferralCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
+        code: DiscountCode::parse("FRIEND-K7M2P9QX4R").expect("code"),
         title: "Aftersale referral code of customer 81".to_string(),
         value: DiscountValue::Percentage(Decimal::from(10)),
         usage: UsageLimit::OncePerCustomer {
