@@ -4,8 +4,8 @@
 use crate::StoreArgs;
 use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsSms, load_config};
 use aftersale_engine::Senders;
-use aftersale_platform_api::{AdminApiDiscounts, EnvSecrets};
 use aftersale_outbox::{FileAlerts, FileMailer, FileSms};
+use aftersale_platform_api::{AdminApiDiscounts, EnvSecrets};
 use aftersale_ports::{Clock, FlowStore, ShopTokens};
 use aftersale_store_sqlite::{SealedTokens, SqliteStore};
 use anyhow::Context;

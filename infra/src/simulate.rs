@@ -2,7 +2,6 @@
 //! ingest and flows as production, and prints what they would receive and when.
 
 use aftersale_domain::{Message, MessageStatus};
-use aftersale_rewards::FixedDiscounts;
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
@@ -10,6 +9,7 @@ use aftersale_platforms::signature::sign_base64;
 use aftersale_ports::{
     Clock, ManualClock, Messages, RecordingAlerts, RecordingMailer, RecordingSms, ShopConfigs, attention_at,
 };
+use aftersale_rewards::FixedDiscounts;
 use aftersale_rewards::MemoryDiscounts;
 use aftersale_store_sqlite::SqliteStore;
 use aftersale_templates::Templates;

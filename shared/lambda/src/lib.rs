@@ -12,13 +12,13 @@ use aftersale_aws::{
     DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms, SsmSecrets, SsmShopTokens, load_config,
 };
 use aftersale_domain::{Flow, ShopId};
-use aftersale_platform_api::{AdminApiDiscounts, SecretSource};
 use aftersale_engine::{Engine, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
 use aftersale_platform_api::sealed::SealingKey;
 use aftersale_platform_api::woocommerce::authorize::AuthorizeApp;
 use aftersale_platform_api::woocommerce::connection::StoredSiteSecrets;
+use aftersale_platform_api::{AdminApiDiscounts, SecretSource};
 use aftersale_ports::{EventBus, NoEventBus, SystemClock};
 use aftersale_privacy::Desk;
 use aftersale_templates::Templates;

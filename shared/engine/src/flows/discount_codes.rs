@@ -7,7 +7,7 @@ use crate::Engine;
 use aftersale_domain::{Currency, Message, MessageStatus, Money, Platform, ShopConfig, ShopId};
 use aftersale_ports::StoreError;
 use aftersale_rewards::{
-    CustomerEligibility, DiscountError, DiscountRequest, DiscountValue, DiscountCode, UsageLimit,
+    CustomerEligibility, DiscountCode, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
 };
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;

@@ -15,9 +15,9 @@ use aftersale_domain::{
 use aftersale_ports::documents::{self, keys};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{
-    CodePrefix, CustomerEligibility, DiscountRequest, DiscountValue, FraudRules, FraudVerdict,
-    FriendOrderState, Party, PostalAddress, ReferralAttempt, DiscountCode, ReferralHistory, ReferredOrder,
-    RewardDecision, UsageLimit, check_referral_with, reward_due,
+    CodePrefix, CustomerEligibility, DiscountCode, DiscountRequest, DiscountValue, FraudRules, FraudVerdict,
+    FriendOrderState, Party, PostalAddress, ReferralAttempt, ReferralHistory, ReferredOrder, RewardDecision,
+    UsageLimit, check_referral_with, reward_due,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};

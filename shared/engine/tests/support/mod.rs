@@ -7,7 +7,6 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 use aftersale_domain::{Flow, Message, MessageStatus, ShopConfig, ShopId};
-use aftersale_rewards::{DiscountApis, FixedDiscounts};
 use aftersale_engine::feedback::{LinkResponse, Method};
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings, TickReport};
 use aftersale_ingest::{Ingest, Reply, Secret, WebhookSecrets};
@@ -18,6 +17,7 @@ use aftersale_ports::{
     FlowStore, ManualClock, OutgoingEmail, RecordingAlerts, RecordingMailer, RecordingSms, Store,
 };
 use aftersale_rewards::MemoryDiscounts;
+use aftersale_rewards::{DiscountApis, FixedDiscounts};
 use aftersale_store_sqlite::SqliteStore;
 use aftersale_templates::{Page, Templates};
 use chrono::{DateTime, Duration, Utc};
