@@ -51,6 +51,12 @@ pub async fn apply(
                 .unwrap_or_else(|| ShopState::installed(event.platform, event.occurred_at));
             if state.status == ShopStatus::Redacted {
                 info!("uninstall of an already redacted shop; nothing to do");
+            } else if state.uninstall_is_stale(event.occurred_at) {
+                // `occurred_at` is `X-Shopify-Triggered-At` when Shopify sent it.
+                info!(
+                    triggered_at = %event.occurred_at,
+                    "a late app/uninstalled from before the current install; ignored"
+                );
             } else {
                 state.set_status(ShopStatus::Uninstalled, event.occurred_at);
                 state.token_expires_at = None;

@@ -107,6 +107,16 @@ impl Ingest {
         self
     }
 
+    /// Whether the shop's install record says installed: after `app/uninstalled` it does only
+    /// when the uninstall was a late one from before the current install, whose token stays.
+    async fn shop_is_installed(&self, shop: &ShopId) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .load_shop(shop)
+            .await?
+            .is_some_and(|s| s.is_installed()))
+    }
+
     /// Also accepts a WooCommerce site's deliveries signed with the secret stored when
     /// Aftersale connected the site.
     pub fn with_site_secrets(mut self, secrets: Arc<dyn SiteSecrets>) -> Self {
@@ -257,6 +267,7 @@ impl Ingest {
                 crate::apply::apply(self.store.as_ref(), self.privacy.as_ref(), event, received_at).await?;
                 if let (EventKind::AppUninstalled | EventKind::ShopRedact, Some(tokens)) =
                     (&event.kind, &self.tokens)
+                    && !self.shop_is_installed(&event.shop).await?
                 {
                     tokens.delete_token(&event.shop).await?;
                     info!("the shop's Admin API token is deleted");

@@ -754,3 +754,91 @@ async fn an_uninstall_deletes_the_token_but_keeps_the_install_record_for_a_reins
     assert_eq!(state.scopes, ["read_orders"], "kept until shop/redact");
     assert_eq!(state.token_expires_at, None);
 }
+
+/// An ingest with a token store, and `SHOP` reinstalled through OAuth at `installed_at` with a
+/// stored token, as the callback leaves it.
+async fn reinstalled_shop(
+    installed_at: chrono::DateTime<chrono::Utc>,
+) -> (Arc<MemoryStore>, Arc<aftersale_ports::MemoryTokens>, Ingest) {
+    use aftersale_ports::{MemoryTokens, ShopState, ShopStatus, ShopToken, ShopTokens};
+    let store = Arc::new(MemoryStore::new());
+    let tokens = Arc::new(MemoryTokens::new());
+    let secrets = WebhookSecrets {
+        shopify: Secret::new(SHOPIFY_SECRET),
+        ..WebhookSecrets::default()
+    };
+    let ingest = Ingest::new(
+        store.clone(),
+        Arc::new(NoEventBus),
+        Arc::new(ManualClock::new(installed_at)),
+        secrets,
+    )
+    .with_tokens(tokens.clone());
+    let shop = ShopId::new(SHOP).unwrap();
+    let first_install = installed_at - chrono::Duration::days(30);
+    let mut state = ShopState::installed(aftersale_domain::Platform::Shopify, first_install);
+    state.set_status(ShopStatus::Uninstalled, installed_at - chrono::Duration::hours(2));
+    state.reinstalled(installed_at);
+    store.save_shop(&shop, &state).await.unwrap();
+    let token = ShopToken {
+        access_token: "shpat_reinstalled".into(),
+        scopes: vec!["write_discounts".into()],
+        expires_at: None,
+        refresh_token: None,
+        refresh_token_expires_at: None,
+    };
+    tokens.save_token(&shop, &token).await.unwrap();
+    (store, tokens, ingest)
+}
+
+fn uninstall_triggered_at(event_id: &str, triggered_at: &str) -> (HeaderMap, Vec<u8>) {
+    let body = fixture("shopify/app_uninstalled.json");
+    let mut headers = shopify_headers("app/uninstalled", event_id, &body);
+    headers.insert(
+        "x-shopify-triggered-at",
+        HeaderValue::from_str(triggered_at).unwrap(),
+    );
+    (headers, body)
+}
+
+/// Shopify retried the uninstall of the merchant's first install for hours; it arrives after
+/// they installed again. It is older than the install, so it changes nothing.
+#[tokio::test]
+async fn a_late_uninstall_from_before_a_reinstall_is_ignored() {
+    use aftersale_ports::{ShopStatus, ShopTokens};
+    let installed_at = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 11, 0, 0).unwrap();
+    let (store, tokens, ingest) = reinstalled_shop(installed_at).await;
+    let shop = ShopId::new(SHOP).unwrap();
+    let (headers, body) = uninstall_triggered_at("evt-late", "2026-12-01T09:00:00.000Z");
+    let reply = ingest.shopify(&headers, &body).await;
+    assert_eq!(reply.json(), r#"{"outcome":"accepted","stored":1}"#);
+    let state = store.load_shop(&shop).await.unwrap().unwrap();
+    assert_eq!(state.status, ShopStatus::Installed);
+    assert_eq!(state.changed_at, installed_at);
+    assert_eq!(
+        tokens.load_token(&shop).await.unwrap().unwrap().access_token,
+        "shpat_reinstalled",
+        "the new install's token is kept"
+    );
+}
+
+/// The same shop, uninstalled after the reinstall: that uninstall is the merchant's latest
+/// word, and it is applied.
+#[tokio::test]
+async fn an_uninstall_triggered_after_the_reinstall_is_applied() {
+    use aftersale_ports::{ShopStatus, ShopTokens};
+    let installed_at = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 11, 0, 0).unwrap();
+    let (store, tokens, ingest) = reinstalled_shop(installed_at).await;
+    let shop = ShopId::new(SHOP).unwrap();
+    let (headers, body) = uninstall_triggered_at("evt-now", "2026-12-01T11:30:00.000Z");
+    let reply = ingest.shopify(&headers, &body).await;
+    assert_eq!(reply.json(), r#"{"outcome":"accepted","stored":1}"#);
+    let state = store.load_shop(&shop).await.unwrap().unwrap();
+    assert_eq!(state.status, ShopStatus::Uninstalled);
+    assert_eq!(
+        state.changed_at.to_rfc3339(),
+        "2026-12-01T11:30:00+00:00",
+        "dated by X-Shopify-Triggered-At"
+    );
+    assert_eq!(tokens.load_token(&shop).await.unwrap(), None);
+}

@@ -55,6 +55,10 @@ pub struct ShopState {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// What the last webhook registration found and did; `None` until one ran.
     pub webhooks: Option<WebhookSync>,
+    /// When the merchant last installed the app through OAuth (the callback); `None` for a
+    /// shop only seen through its webhooks. An `app/uninstalled` triggered before this belongs
+    /// to an earlier install ([`ShopState::uninstall_is_stale`]).
+    pub installed_at: Option<DateTime<Utc>>,
 }
 
 impl ShopState {
@@ -67,7 +71,25 @@ impl ShopState {
             scopes: Vec::new(),
             token_expires_at: None,
             webhooks: None,
+            installed_at: None,
         }
+    }
+
+    /// The merchant (re)installed the app at `at`, through the OAuth callback.
+    pub fn reinstalled(&mut self, at: DateTime<Utc>) {
+        self.set_status(ShopStatus::Installed, at);
+        self.installed_at = Some(at);
+    }
+
+    /// Whether an `app/uninstalled` triggered at `triggered_at` (`X-Shopify-Triggered-At`)
+    /// is older than the current install. Shopify does not order deliveries: an uninstall
+    /// retried for hours can arrive after the merchant installed again, and applying it then
+    /// would delete the new install's token and silence a shop that wants its messages.
+    pub fn uninstall_is_stale(&self, triggered_at: DateTime<Utc>) -> bool {
+        self.is_installed()
+            && self
+                .installed_at
+                .is_some_and(|installed| triggered_at < installed)
     }
 
     pub fn is_installed(&self) -> bool {
@@ -99,6 +121,8 @@ struct StoredShopState {
     token_expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
     webhooks: Option<WebhookSync>,
+    #[serde(default)]
+    installed_at: Option<DateTime<Utc>>,
 }
 
 impl<'de> Deserialize<'de> for ShopState {
@@ -116,6 +140,7 @@ impl<'de> Deserialize<'de> for ShopState {
             scopes: stored.scopes,
             token_expires_at: stored.token_expires_at,
             webhooks: stored.webhooks,
+            installed_at: stored.installed_at,
         })
     }
 }
@@ -322,6 +347,24 @@ mod tests {
         }))
         .unwrap();
         assert!(installed.is_installed());
+    }
+
+    #[test]
+    fn only_an_uninstall_older_than_the_current_install_is_stale() {
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        let mut state = ShopState::installed(Platform::Shopify, at("2026-12-01T09:00:00Z"));
+        // A shop only seen through webhooks has no install to protect.
+        assert!(!state.uninstall_is_stale(at("2026-12-01T08:00:00Z")));
+        state.set_status(ShopStatus::Uninstalled, at("2026-12-01T10:00:00Z"));
+        state.reinstalled(at("2026-12-01T11:00:00Z"));
+        assert!(state.is_installed());
+        assert!(state.uninstall_is_stale(at("2026-12-01T10:59:59Z")));
+        assert!(!state.uninstall_is_stale(at("2026-12-01T11:00:01Z")));
+        state.set_status(ShopStatus::Uninstalled, at("2026-12-01T12:00:00Z"));
+        assert!(
+            !state.uninstall_is_stale(at("2026-12-01T10:00:00Z")),
+            "an uninstalled shop has nothing to protect"
+        );
     }
 
     #[test]

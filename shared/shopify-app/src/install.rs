@@ -9,7 +9,7 @@
 use crate::ShopifyApp;
 use aftersale_domain::{Platform, ShopId};
 use aftersale_platform_api::shopify::{authorize_url, parse_shop, verify_query_hmac};
-use aftersale_ports::{PlatformError, ShopState, ShopStatus, StoreError, WebhookSync};
+use aftersale_ports::{PlatformError, ShopState, StoreError, WebhookSync};
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use tracing::{info, warn};
@@ -161,7 +161,7 @@ impl ShopifyApp {
             .load_shop(&shop)
             .await?
             .unwrap_or_else(|| ShopState::installed(Platform::Shopify, now));
-        state.set_status(ShopStatus::Installed, now);
+        state.reinstalled(now);
         state.platform = Platform::Shopify;
         state.scopes = token.scopes.clone();
         state.token_expires_at = token.expires_at;
