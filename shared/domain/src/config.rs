@@ -323,13 +323,10 @@ fn parse_clock(field: &'static str, text: &str) -> Result<NaiveTime, ConfigError
 pub fn shop_domain_problem(domain: &str) -> Option<String> {
     let expected =
         "a Shopify shop is name.myshopify.com, a WooCommerce shop its site's host name (shop.example)";
-    if let Some(name) = domain.strip_suffix(".myshopify.com") {
-        let mut chars = name.chars();
-        let first_ok = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        return (!(first_ok && rest_ok))
+    if domain.ends_with(".myshopify.com") {
+        // The shop's id is its lower-case form, so a config names it so.
+        let canonical = !domain.bytes().any(|b| b.is_ascii_uppercase());
+        return (!(canonical && crate::ids::is_myshopify_domain(domain)))
             .then(|| format!("'{domain}' is not a Shopify shop domain: {expected}"));
     }
     let labels: Vec<&str> = domain.split('.').collect();

@@ -155,19 +155,12 @@ impl ShopId {
     /// name, a path) is refused rather than tidied, because it did not come from Shopify.
     pub fn shopify(raw: &str) -> Result<Self, IdError> {
         let lower = raw.trim().to_ascii_lowercase();
-        let Some(handle) = lower.strip_suffix(".myshopify.com") else {
+        if !lower.ends_with(".myshopify.com") {
             return Err(IdError::BadShop {
                 problem: "is not a *.myshopify.com domain",
             });
-        };
-        let valid = handle
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            && handle
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !valid {
+        }
+        if !is_myshopify_domain(&lower) {
             return Err(IdError::BadShop {
                 problem: "is not a *.myshopify.com domain (the name before it may hold only a-z, 0-9 and '-')",
             });
@@ -180,6 +173,20 @@ impl ShopId {
         }
         Ok(Self(lower))
     }
+}
+
+/// The one rule for a Shopify shop's permanent domain, the anchored
+/// `^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$`: only that domain serves OAuth and the Admin
+/// API, so checking it keeps a forged `shop` from sending a secret or token to another host.
+/// [`ShopId::shopify`] applies it to the lower-cased header value, the install route and the
+/// discount client to the value as given, and the shop config to its canonical lower-case form.
+pub fn is_myshopify_domain(shop: &str) -> bool {
+    let Some(name) = shop.strip_suffix(".myshopify.com") else {
+        return false;
+    };
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// A lower-case DNS host name (or IPv4 address): labels of a-z, 0-9 and '-', none empty.
@@ -265,6 +272,43 @@ impl std::str::FromStr for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_myshopify_rule_serves_the_header_the_install_route_and_the_config() {
+        for good in [
+            "demo.myshopify.com",
+            "Demo-1.myshopify.com",
+            "9lives.myshopify.com",
+        ] {
+            assert!(is_myshopify_domain(good), "{good}");
+        }
+        for bad in [
+            "",
+            ".myshopify.com",
+            "-demo.myshopify.com",
+            "demo.myshopify.com.evil.example",
+            "evil.example/demo.myshopify.com",
+            "demo.evil.myshopify.com",
+            "demo_1.myshopify.com",
+            "demo.myshopify.com\n",
+            "https://demo.myshopify.com",
+            "demo.MYSHOPIFY.com",
+            "démo.myshopify.com",
+        ] {
+            assert!(!is_myshopify_domain(bad), "{bad:?}");
+        }
+        // On canonical (lower-case) names the id and the config check agree with the rule.
+        for name in [
+            "demo.myshopify.com",
+            "0-shop.myshopify.com",
+            "-x.myshopify.com",
+            "a_b.myshopify.com",
+        ] {
+            let rule = is_myshopify_domain(name);
+            assert_eq!(ShopId::shopify(name).is_ok(), rule, "{name}");
+            assert_eq!(crate::shop_domain_problem(name).is_none(), rule, "{name}");
+        }
+    }
 
     #[test]
     fn shop_domains_are_normalised() {

@@ -24,7 +24,9 @@ pub use flows::delivery_check_in::DeliveryCheckInConfig;
 pub use flows::review_request::{ReviewCycle, ReviewRequestConfig};
 pub use flows::thank_you::ThankYouConfig;
 pub use flows::{Flow, FlowsConfig};
-pub use ids::{CustomerId, EventId, IdError, OrderId, Platform, ProductId, ShopId, VariantId};
+pub use ids::{
+    CustomerId, EventId, IdError, OrderId, Platform, ProductId, ShopId, VariantId, is_myshopify_domain,
+};
 pub use localised::LocalisedText;
 pub use message::{Answer, AnswerKind, Channel, DueBasis, Message, MessageClass, MessageStatus, ProductRef};
 pub use model::{Address, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};

@@ -98,7 +98,8 @@ impl ShopifyDiscounts {
         access_token: &Secret,
     ) -> Result<Self, ClientConfigError> {
         let domain = shop_domain.trim().to_ascii_lowercase();
-        if !is_myshopify_domain(&domain) {
+        // Anything but the permanent domain could aim the token elsewhere.
+        if !aftersale_domain::is_myshopify_domain(&domain) {
             return Err(ClientConfigError::BadShopDomain(shop_domain.to_string()));
         }
         Self::with_base_url(&format!("https://{domain}"), api_version, access_token)
@@ -245,17 +246,6 @@ impl DiscountApi for ShopifyDiscounts {
         }
         result
     }
-}
-
-/// `*.myshopify.com`, with a DNS-label shop name: anything else could aim the token elsewhere.
-fn is_myshopify_domain(domain: &str) -> bool {
-    domain.strip_suffix(".myshopify.com").is_some_and(|name| {
-        !name.is_empty()
-            && !name.starts_with('-')
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    })
 }
 
 /// `YYYY-MM` (Shopify's stable versions) or `unstable`.

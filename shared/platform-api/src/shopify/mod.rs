@@ -33,16 +33,10 @@ pub const BASE_URL_VAR: &str = "AFTERSALE_SHOPIFY_BASE_URL";
 /// Admin API calls give up after this; a webhook or page must not hang on Shopify.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Whether `shop` is a shop's permanent domain: the anchored
-/// `^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$`. Only that domain serves OAuth and the Admin
-/// API, and checking it keeps a forged `shop` from sending our secret to another host.
+/// Whether `shop`, as given, is a shop's permanent domain: the domain's one rule,
+/// [`aftersale_domain::is_myshopify_domain`].
 pub fn is_shop_domain(shop: &str) -> bool {
-    let Some(name) = shop.strip_suffix(".myshopify.com") else {
-        return false;
-    };
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-')
+    aftersale_domain::is_myshopify_domain(shop)
 }
 
 /// A shop domain that passed [`is_shop_domain`], as the shop id (lower case).
