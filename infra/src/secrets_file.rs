@@ -58,7 +58,7 @@ mod tests {
         )
         .unwrap();
         let site = ShopId::new("shop.example").unwrap();
-        assert_eq!(secrets.woocommerce_sites[&site].expose(), b"s1");
+        assert_eq!(secrets.woocommerce_sites[&site].expose(), "s1");
     }
 
     #[test]

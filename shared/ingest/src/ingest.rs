@@ -146,9 +146,11 @@ impl Ingest {
             warn!("shopify webhook refused: SHOPIFY_API_SECRET is not configured");
             return Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "not configured");
         };
-        if let Err(err) =
-            signature::verify_base64(secret.expose(), body, header(headers, "x-shopify-hmac-sha256"))
-        {
+        if let Err(err) = signature::verify_base64(
+            secret.expose_bytes(),
+            body,
+            header(headers, "x-shopify-hmac-sha256"),
+        ) {
             warn!(platform = "shopify", error = %err, "webhook refused");
             return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
         }
@@ -179,7 +181,7 @@ impl Ingest {
         secrets.extend(
             self.secrets
                 .woocommerce_for(site.as_ref())
-                .map(|s| s.expose().to_vec()),
+                .map(|s| s.expose_bytes().to_vec()),
         );
         if secrets.is_empty() {
             warn!(

@@ -1,29 +1,9 @@
+//! The webhook secrets, each an [`aftersale_domain::Secret`] (redacted, constant-time,
+//! zeroized on drop).
+
+pub use aftersale_domain::Secret;
 use aftersale_domain::ShopId;
 use std::collections::HashMap;
-use std::fmt;
-
-/// A secret's bytes. Debug and Display never show them, so a secret cannot reach a log by
-/// accident through `{:?}`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Vec<u8>);
-
-impl Secret {
-    /// `None` for an empty value: an empty HMAC key would accept forgeries made by anyone.
-    pub fn new(value: impl Into<Vec<u8>>) -> Option<Self> {
-        let bytes = value.into();
-        (!bytes.is_empty()).then_some(Self(bytes))
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// The keys webhooks are signed with: Shopify's app client secret (one per app), and
 /// WooCommerce's per-site secrets with an optional default for every site.
@@ -81,11 +61,8 @@ mod tests {
         secrets
             .woocommerce_sites
             .insert(site.clone(), Secret::new("site").unwrap());
-        assert_eq!(secrets.woocommerce_for(Some(&site)).unwrap().expose(), b"site");
+        assert_eq!(secrets.woocommerce_for(Some(&site)).unwrap().expose(), "site");
         let other = ShopId::new("other.example").unwrap();
-        assert_eq!(
-            secrets.woocommerce_for(Some(&other)).unwrap().expose(),
-            b"default"
-        );
+        assert_eq!(secrets.woocommerce_for(Some(&other)).unwrap().expose(), "default");
     }
 }
