@@ -2,7 +2,7 @@
 
 use crate::local::{Local, LocalOptions};
 use crate::{FlowArgs, StoreArgs};
-use aftersale_domain::{Message, ShopConfig, ShopId};
+use aftersale_domain::{Message, MessageStatus, Reason, ShopConfig, ShopId};
 use aftersale_ports::ManualClock;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -143,7 +143,7 @@ pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> any
                 m.customer_id,
                 format!("{}/{}", m.flow, m.step),
                 m.channel,
-                decision(m)?,
+                decision(m),
                 m.rendered_subject.as_deref().unwrap_or(""),
             );
             if summary.is_empty() {
@@ -163,20 +163,23 @@ pub async fn outbox(store: &StoreArgs, shop: Option<&str>, as_json: bool) -> any
     Ok(())
 }
 
-/// The status and its reason in one column: reasons mostly start with their status
-/// ("skipped: refunded"), and a bare "planned" is said once, not "planned planned".
-fn decision(m: &Message) -> anyhow::Result<String> {
-    let status = serde_json::to_value(m.status)?
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    Ok(if m.reason.is_empty() || m.reason == status {
-        status
-    } else if m.reason.starts_with(&status) {
-        m.reason.clone()
-    } else {
-        format!("{status} ({})", m.reason)
-    })
+/// The status and its reason in one column: a reason that says its status is shown alone
+/// ("skipped: refunded"), a bare "planned" is said once, not "planned planned", and any
+/// other is put after the status ("planned (deferred: quiet hours)").
+fn decision(m: &Message) -> String {
+    use MessageStatus as S;
+    let status = m.status.as_str();
+    match (m.status, &m.reason) {
+        (S::Planned, Reason::Planned) | (S::Sent, Reason::Sent) => status.to_owned(),
+        (S::Planned, Reason::PlannedAgain(_))
+        | (S::Skipped, Reason::Skipped(_))
+        | (S::Failed, Reason::Failed(_))
+        | (S::HeldOut, Reason::HeldOut) => m.reason.to_string(),
+        // Text this version does not read is shown the way it always was.
+        (_, Reason::Unrecognised(text)) if text.is_empty() || text == status => status.to_owned(),
+        (_, Reason::Unrecognised(text)) if text.starts_with(status) => text.clone(),
+        (_, reason) => format!("{status} ({reason})"),
+    }
 }
 
 /// Reads and validates a configuration file for `shop` (or the shop the file names).

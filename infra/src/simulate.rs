@@ -1,7 +1,7 @@
 //! `aftersale simulate`: replays a customer's events on a virtual clock, through the same
 //! ingest and flows as production, and prints what they would receive and when.
 
-use aftersale_domain::{Message, MessageStatus};
+use aftersale_domain::{Message, MessageStatus, Reason};
 use aftersale_engine::{Engine, InProcessBus, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
@@ -180,7 +180,7 @@ async fn run_until(
 struct Printer {
     as_json: bool,
     /// What was last printed per message, to print only changes.
-    seen: HashMap<String, (MessageStatus, String)>,
+    seen: HashMap<String, (MessageStatus, Reason)>,
 }
 
 impl Printer {
@@ -213,10 +213,10 @@ impl Printer {
                 let what = format!("{}/{} ({})", m.flow, m.step, m.channel);
                 let detail = match (&m.status, &m.rendered_subject) {
                     (MessageStatus::Sent, Some(subject)) => format!("sent: \"{subject}\""),
-                    (MessageStatus::Planned, _) if m.reason == "planned" => {
+                    (MessageStatus::Planned, _) if m.reason == Reason::Planned => {
                         format!("planned for {}", m.due_at.format("%Y-%m-%d %H:%M"))
                     }
-                    _ => m.reason.clone(),
+                    _ => m.reason.to_string(),
                 };
                 self.seen.insert(key, state);
                 changes.push((m.sent_at.unwrap_or(now), what, detail, m));

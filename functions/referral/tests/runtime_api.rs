@@ -105,7 +105,7 @@ eligible_after = "paid"
     let messages = store.customer_messages(&shop, &customer).await.unwrap();
     let share = messages
         .iter()
-        .find(|m| m.id() == share_id)
+        .find(|m| m.id().as_str() == share_id)
         .unwrap_or_else(|| panic!("no {share_id} in {messages:#?}"));
     assert_eq!(share.status, MessageStatus::Planned, "{share:#?}");
     let code = share.details["code"].clone();
@@ -149,7 +149,7 @@ eligible_after = "paid"
         .await
         .unwrap()
         .into_iter()
-        .find(|m| m.id() == share_id)
+        .find(|m| m.id().as_str() == share_id)
         .unwrap_or_else(|| panic!("{share_id} is gone"));
     assert_eq!(share.status, MessageStatus::Sent, "{share:#?}");
     let provider_id = share.provider_id.clone().expect("SES's message id is kept");

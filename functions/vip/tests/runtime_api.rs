@@ -90,7 +90,7 @@ min_orders = 1
     assert_eq!(response, json!({"planned": 2}));
     let messages = store.customer_messages(&shop, &customer).await.unwrap();
     let entered = find(&messages, Flow::Vip, "tier-entered");
-    assert_eq!(entered.id(), entered_id);
+    assert_eq!(entered.id().as_str(), entered_id);
     assert_eq!(entered.status, MessageStatus::Planned, "{entered:#?}");
     assert_eq!(entered.details["tier"], "Silver", "{entered:#?}");
     let anniversary = find(&messages, Flow::Vip, "anniversary");
@@ -121,7 +121,7 @@ min_orders = 1
     let you_first = find(&messages, Flow::EarlyAccess, "you-first");
     assert_eq!(you_first.status, MessageStatus::Planned, "{you_first:#?}");
     assert!(you_first.due_at <= Utc::now(), "{you_first:#?}");
-    let you_first_id = you_first.id();
+    let you_first_id = you_first.id().to_string();
 
     // 3. The schedule's tick: the recognition and the early access both go out through SES.
     let report = runtime.invoke_ok(&mut function, tick(1), INVOCATION).await;

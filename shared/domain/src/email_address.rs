@@ -38,6 +38,24 @@ pub enum AddressProblem {
 
 /// Checks that `address` is a plain ASCII `local@domain`: a dot-atom local part of at most 64
 /// characters, a host name with at least one dot, 254 characters in all (RFC 5321 4.5.3.1).
+impl AddressProblem {
+    /// Every problem, for reading a stored skip reason back.
+    pub const ALL: [AddressProblem; 12] = [
+        AddressProblem::NoAt,
+        AddressProblem::ManyAt,
+        AddressProblem::EmptyLocal,
+        AddressProblem::TooLong,
+        AddressProblem::LocalTooLong,
+        AddressProblem::NonAscii,
+        AddressProblem::Whitespace,
+        AddressProblem::Comment,
+        AddressProblem::Quoted,
+        AddressProblem::Special,
+        AddressProblem::Dots,
+        AddressProblem::Domain,
+    ];
+}
+
 pub fn check_email_address(address: &str) -> Result<(), AddressProblem> {
     const ATEXT_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
     if !address.is_ascii() {

@@ -1,3 +1,6 @@
+//! The one event model: everything a platform tells us (an order placed, paid, fulfilled,
+//! delivered, cancelled or refunded, a customer updated, a privacy request) becomes a
+//! [`StoreEvent`] before any flow sees it, so flows never know which platform spoke.
 use crate::{Customer, CustomerId, EventId, Order, OrderId, Platform, Refund, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,6 @@
+//! The identifiers every storage key is built from: validated newtypes, so a value that could
+//! break a key (a `#`, a space, a line break) or collide across tenants never gets that far.
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -107,6 +110,63 @@ key_id!(
     /// The key a delivery is deduplicated on (Shopify's event id, or a WooCommerce state key).
     EventId, "event id", 512
 );
+
+/// One message of one customer: `{flow}#{subject}#{step}`, unique within the customer, so
+/// planning a message twice stores it once. Unlike the ids above it is made of parts, joined
+/// by `#`. An id read from outside (a signed link, a stored key) is checked by
+/// [`MessageId::new`]: no spaces, line breaks or control characters, since it goes into mail
+/// headers; a message names itself with [`MessageId::of`], from its own parts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// Flow name, a subject of at most two ids and a step: well under this.
+    const MAX: usize = 512;
+
+    pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
+        let value = value.into();
+        let what = "message id";
+        if value.is_empty() {
+            return Err(IdError::Empty { what });
+        }
+        if value.chars().count() > Self::MAX {
+            return Err(IdError::TooLong { what, max: Self::MAX });
+        }
+        if let Some(ch) = value.chars().find(|c| c.is_control() || c.is_whitespace()) {
+            return Err(IdError::BadChar { what, ch });
+        }
+        Ok(Self(value))
+    }
+
+    /// The id of the message of `flow` about `subject` at `step`.
+    pub fn of(flow: crate::Flow, subject: &str, step: &str) -> Self {
+        Self(format!("{flow}#{subject}#{step}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MessageId {
+    type Error = IdError;
+    fn try_from(value: String) -> Result<Self, IdError> {
+        Self::new(value)
+    }
+}
+
+impl From<MessageId> for String {
+    fn from(id: MessageId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// The longest host name DNS allows.
 const MAX_HOST: usize = 253;
@@ -423,5 +483,25 @@ mod tests {
         assert!(serde_json::from_str::<ShopId>("\"bad#shop\"").is_err());
         let id: OrderId = serde_json::from_str("\"820982911946154508\"").unwrap();
         assert_eq!(id.as_str(), "820982911946154508");
+    }
+
+    #[test]
+    fn a_message_id_joins_its_parts_and_refuses_what_a_header_cannot_carry() {
+        let id = MessageId::of(crate::Flow::ReviewRequest, "1001", "reminder");
+        assert_eq!(id.as_str(), "review-request#1001#reminder");
+        assert_eq!(MessageId::new("review-request#1001#reminder"), Ok(id.clone()));
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"review-request#1001#reminder\""
+        );
+        assert_eq!(
+            MessageId::new("thank-you#1001\r\nBcc: x")
+                .unwrap_err()
+                .to_string(),
+            "message id contains a line break, which is not allowed in ids"
+        );
+        assert_eq!(MessageId::new("").unwrap_err().to_string(), "message id is empty");
+        assert!(MessageId::new("a".repeat(513)).is_err());
+        assert!(serde_json::from_str::<MessageId>("\"vip#a b#birthday\"").is_err());
     }
 }

@@ -25,11 +25,15 @@ pub use flows::review_request::{ReviewCycle, ReviewRequestConfig};
 pub use flows::thank_you::ThankYouConfig;
 pub use flows::{Flow, FlowsConfig};
 pub use ids::{
-    CustomerId, EventId, IdError, OrderId, Platform, ProductId, ShopId, VariantId, is_myshopify_domain,
+    CustomerId, EventId, IdError, MessageId, OrderId, Platform, ProductId, ShopId, VariantId,
+    is_myshopify_domain,
 };
 pub use localised::LocalisedText;
-pub use message::{Answer, AnswerKind, Channel, DueBasis, Message, MessageClass, MessageStatus, ProductRef};
+pub use message::{
+    Answer, AnswerKind, Channel, DeferReason, DueBasis, FailReason, Message, MessageClass, MessageStatus,
+    ProductRef, Reason, ReplanReason, SkipReason, Transition, TransitionError,
+};
 pub use model::{Address, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};
-pub use order_state::OrderRecord;
+pub use order_state::{OrderRecord, VoidReason};
 pub use secret::Secret;

@@ -1,4 +1,18 @@
-use crate::{CustomerId, Flow, OrderId, ShopId};
+//! A message to one customer, from plan to outcome, and the states it goes through.
+//!
+//! A message is planned by a flow, claimed by a sender when due, sent (or skipped, deferred,
+//! retried, failed, held out) and recorded. The moves between states are the methods in
+//! [`state`]; each refuses a move that makes no sense (sending a message twice, reviving a
+//! failed one). Why a message stands where it does is a typed [`Reason`], shown as text only
+//! at the edge.
+
+mod reason;
+mod state;
+
+pub use reason::{DeferReason, FailReason, Reason, ReplanReason, SkipReason};
+pub use state::{Transition, TransitionError};
+
+use crate::{CustomerId, Flow, MessageId, OrderId, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,14 +59,47 @@ pub enum MessageStatus {
     Sent,
     Skipped,
     Failed,
+    /// Not sent on purpose: the customer is in the flow's holdout group, the customers a
+    /// flow's lift is measured against. Its `due_at` stays the instant it would have been
+    /// sent. Final.
+    HeldOut,
 }
 
 impl MessageStatus {
+    pub const ALL: [MessageStatus; 7] = [
+        MessageStatus::Planned,
+        MessageStatus::Claimed,
+        MessageStatus::Sending,
+        MessageStatus::Sent,
+        MessageStatus::Skipped,
+        MessageStatus::Failed,
+        MessageStatus::HeldOut,
+    ];
+
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            MessageStatus::Sent | MessageStatus::Skipped | MessageStatus::Failed
+            MessageStatus::Sent | MessageStatus::Skipped | MessageStatus::Failed | MessageStatus::HeldOut
         )
+    }
+
+    /// As stored and shown: `planned`, `held_out`...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Planned => "planned",
+            MessageStatus::Claimed => "claimed",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Skipped => "skipped",
+            MessageStatus::Failed => "failed",
+            MessageStatus::HeldOut => "held_out",
+        }
+    }
+}
+
+impl fmt::Display for MessageStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -90,8 +137,9 @@ pub struct Message {
     pub due_at: DateTime<Utc>,
     pub due_basis: DueBasis,
     pub status: MessageStatus,
-    /// The last decision in words: `sent`, `skipped: refunded`, `deferred: quiet hours`...
-    pub reason: String,
+    /// The last decision: `sent`, `skipped: refunded`, `deferred: quiet hours`... Stored
+    /// and shown as that text.
+    pub reason: Reason,
     pub planned_at: DateTime<Utc>,
     pub lease_until: Option<DateTime<Utc>>,
     pub attempts: u32,
@@ -111,8 +159,8 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn id(&self) -> String {
-        format!("{}#{}#{}", self.flow, self.subject, self.step)
+    pub fn id(&self) -> MessageId {
+        MessageId::of(self.flow, &self.subject, &self.step)
     }
 }
 
@@ -143,7 +191,7 @@ pub struct Answer {
     pub shop: ShopId,
     pub customer_id: CustomerId,
     /// The message whose link was used.
-    pub message_id: String,
+    pub message_id: MessageId,
     pub order_id: Option<OrderId>,
     pub answer: AnswerKind,
     pub answered_at: DateTime<Utc>,

@@ -1,3 +1,6 @@
+//! A shop's customers and orders as every platform is normalised into: consent, addresses,
+//! line items, refunds and statuses in Aftersale's words, money as decimals in a currency.
+//! Pure data; what an order's events add up to is [`crate::OrderRecord`].
 use crate::{CustomerId, Money, OrderId};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;

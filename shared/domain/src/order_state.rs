@@ -1,6 +1,40 @@
+//! What is known about one order, folded from its events whatever order they arrive in, and
+//! whether it still counts (a void order is never messaged about again).
+
 use crate::{CustomerId, EventKind, Money, Order, OrderId, OrderStatus, Refund, ShipmentStatus, StoreEvent};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why an order no longer counts: nothing more is sent about it and it is no purchase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoidReason {
+    Deleted,
+    Cancelled,
+    Refunded,
+    PaymentFailed,
+}
+
+impl VoidReason {
+    pub const ALL: [VoidReason; 4] = [
+        VoidReason::Deleted,
+        VoidReason::Cancelled,
+        VoidReason::Refunded,
+        VoidReason::PaymentFailed,
+    ];
+}
+
+/// In the words the outbox shows (`skipped: refunded`).
+impl fmt::Display for VoidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VoidReason::Deleted => "order deleted",
+            VoidReason::Cancelled => "cancelled",
+            VoidReason::Refunded => "refunded",
+            VoidReason::PaymentFailed => "payment failed",
+        })
+    }
+}
 
 /// The stored view of one order, folded from its events in whatever order they arrive.
 ///
@@ -113,21 +147,21 @@ impl OrderRecord {
         self.void_reason().is_some()
     }
 
-    /// Why nothing should be sent about this order any more, in the words the outbox shows.
-    pub fn void_reason(&self) -> Option<&'static str> {
+    /// Why nothing should be sent about this order any more.
+    pub fn void_reason(&self) -> Option<VoidReason> {
         if self.deleted {
-            return Some("order deleted");
+            return Some(VoidReason::Deleted);
         }
         let order = self.snapshot.as_ref()?;
         match order.status {
-            OrderStatus::Cancelled => return Some("cancelled"),
-            OrderStatus::Refunded => return Some("refunded"),
-            OrderStatus::Failed => return Some("payment failed"),
+            OrderStatus::Cancelled => return Some(VoidReason::Cancelled),
+            OrderStatus::Refunded => return Some(VoidReason::Refunded),
+            OrderStatus::Failed => return Some(VoidReason::PaymentFailed),
             _ => {}
         }
         let refunded = self.refunded()?;
         (refunded.amount > rust_decimal::Decimal::ZERO && refunded.amount >= order.total.amount)
-            .then_some("refunded")
+            .then_some(VoidReason::Refunded)
     }
 
     /// Refunded in part: the customer kept something, so flows go on.
@@ -271,7 +305,7 @@ mod tests {
             record.apply(&event(id, kind));
         }
         assert_eq!(record.refunded(), Some(huge), "saturates at the largest decimal");
-        assert_eq!(record.void_reason(), Some("refunded"));
+        assert_eq!(record.void_reason(), Some(VoidReason::Refunded));
         let snapshot = record.snapshot.clone().unwrap();
         let order = Order {
             refunds: record.refunds.clone(),

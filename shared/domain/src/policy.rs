@@ -2,7 +2,10 @@
 //! the world may have changed since (refund, unsubscribe, bounce, a review already written).
 
 use crate::flows::{self, follows};
-use crate::{Channel, Consent, Customer, Flow, Message, MessageClass, OrderRecord, Platform, ShopConfig};
+use crate::{
+    Channel, Consent, Customer, DeferReason, Flow, Message, MessageClass, OrderRecord, Platform, ShopConfig,
+    SkipReason,
+};
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -16,6 +19,12 @@ pub enum SuppressionReason {
 }
 
 impl SuppressionReason {
+    pub const ALL: [SuppressionReason; 3] = [
+        SuppressionReason::Bounce,
+        SuppressionReason::Complaint,
+        SuppressionReason::Unsubscribed,
+    ];
+
     /// Whether this suppression stops a message of `class`. An unsubscribe is the customer
     /// saying "no more surveys, review requests or offers": it never stops what concerns an
     /// order they place (transactional). A bounce or a complaint stops everything: the address
@@ -74,9 +83,14 @@ pub enum FollowUp {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Send { to: String },
-    Skip(String),
-    Defer { until: DateTime<Utc>, reason: String },
+    Send {
+        to: String,
+    },
+    Skip(SkipReason),
+    Defer {
+        until: DateTime<Utc>,
+        reason: DeferReason,
+    },
 }
 
 /// A capped message waits at most this long past its due time for room under the cap.
@@ -84,31 +98,31 @@ const MAX_CAP_DEFERRAL_DAYS: i64 = 14;
 
 pub fn decide(ctx: &SendContext<'_>) -> Decision {
     let message = ctx.message;
-    let skip = |reason: &str| Decision::Skip(reason.to_string());
+    let skip = Decision::Skip;
     if !ctx.shop_installed {
-        return skip("shop uninstalled");
+        return skip(SkipReason::ShopUninstalled);
     }
     if !flow_enabled(ctx.config, message.flow) {
-        return skip("flow disabled");
+        return skip(SkipReason::FlowDisabled);
     }
     if message.order_id.is_some() {
         let Some(order) = ctx.order.filter(|o| o.snapshot.is_some()) else {
-            return skip("order not found");
+            return skip(SkipReason::OrderNotFound);
         };
         if let Some(reason) = order.void_reason() {
-            return skip(reason);
+            return skip(SkipReason::OrderVoid(reason));
         }
     }
     if let Some(limit) = flows::rules(message.flow).stale_after(&message.step)
         && ctx.now - message.due_at > limit
     {
-        return skip("too late");
+        return skip(SkipReason::TooLate);
     }
     if ctx.answered {
         return skip(if message.flow == Flow::ReviewRequest {
-            "already reviewed"
+            SkipReason::AlreadyReviewed
         } else {
-            "already answered"
+            SkipReason::AlreadyAnswered
         });
     }
     if let Some((deadline, passed)) = deadline(message)
@@ -118,28 +132,28 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
     }
     let prior = follows(message.flow, &message.step, ctx.config).map_or("request", |(prior, _)| prior);
     match ctx.follows {
-        Some((FollowUp::NotSent, _)) => return Decision::Skip(format!("{prior} not sent")),
+        Some((FollowUp::NotSent, _)) => return skip(SkipReason::PriorNotSent { prior: prior.into() }),
         Some((FollowUp::Pending { due_at }, gap)) => {
             return Decision::Defer {
                 until: due_at.max(ctx.now) + gap,
-                reason: format!("deferred: waiting for the {prior}"),
+                reason: DeferReason::WaitingFor { prior: prior.into() },
             };
         }
         // Catching up after downtime must not send a request and its reminder together.
         Some((FollowUp::Sent(sent_at), gap)) if ctx.now < sent_at + gap => {
             return Decision::Defer {
                 until: sent_at + gap,
-                reason: format!("deferred: waiting after the {prior}"),
+                reason: DeferReason::WaitingAfter { prior: prior.into() },
             };
         }
         _ => {}
     }
     let Some(customer) = ctx.customer else {
-        return skip("customer not found");
+        return skip(SkipReason::CustomerNotFound);
     };
     let to = match message.channel {
-        Channel::Email => customer.email.clone().ok_or("no email address"),
-        Channel::Sms => customer.phone.clone().ok_or("no phone number"),
+        Channel::Email => customer.email.clone().ok_or(SkipReason::NoEmailAddress),
+        Channel::Sms => customer.phone.clone().ok_or(SkipReason::NoPhoneNumber),
     };
     let to = match to {
         Ok(to) => to,
@@ -148,13 +162,13 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
     if message.channel == Channel::Email
         && let Err(problem) = crate::check_email_address(&to)
     {
-        return Decision::Skip(format!("email address {problem}"));
+        return skip(SkipReason::BadEmailAddress(problem));
     }
     if let Some(reason) = ctx.suppressed.filter(|reason| reason.stops(message.class)) {
-        return Decision::Skip(format!("suppressed: {}", reason.as_str()));
+        return skip(SkipReason::Suppressed(reason));
     }
     if !has_consent(ctx, customer) {
-        return skip("no consent");
+        return skip(SkipReason::NoConsent);
     }
     if message.class == MessageClass::Marketing
         && let Some(until) = cap_frees_at(ctx)
@@ -162,11 +176,11 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
         // A time-bound message keeps its moment: waiting for room would carry it past the
         // launch or the offer's end. It goes now or, when earlier sends fill the cap, not at all.
         if deadline(message).is_some() || until - message.due_at > Duration::days(MAX_CAP_DEFERRAL_DAYS) {
-            return skip("over frequency cap");
+            return skip(SkipReason::OverFrequencyCap);
         }
         return Decision::Defer {
             until,
-            reason: "deferred: frequency cap".into(),
+            reason: DeferReason::FrequencyCap,
         };
     }
     let quiet_applies = message.channel == Channel::Sms
@@ -177,7 +191,7 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
         if let Some(until) = quiet_hours_end(ctx.now, tz, start, end) {
             return Decision::Defer {
                 until,
-                reason: "deferred: quiet hours".into(),
+                reason: DeferReason::QuietHours,
             };
         }
     }
@@ -212,7 +226,7 @@ fn has_consent(ctx: &SendContext<'_>, customer: &Customer) -> bool {
 /// When a time-bound message stops making sense, and what to say once it has: an early-access
 /// invitation at the public launch, a win-back offer or last call when the offer ends.
 /// Open-ended messages have none.
-pub fn deadline(message: &Message) -> Option<(DateTime<Utc>, &'static str)> {
+pub fn deadline(message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
     if message.class != MessageClass::Marketing {
         return None;
     }
@@ -447,8 +461,20 @@ mod tests {
         ))
     }
 
-    fn skipped(reason: &str) -> Decision {
-        Decision::Skip(reason.into())
+    /// The decision that shows as `skipped: {text}` in the outbox.
+    fn skipped(text: &str) -> Decision {
+        match crate::Reason::parse(&format!("skipped: {text}")) {
+            crate::Reason::Skipped(reason) => Decision::Skip(reason),
+            other => panic!("{text:?} is no skip reason: {other:?}"),
+        }
+    }
+
+    /// The reason that shows as `deferred: {text}` in the outbox.
+    fn deferred(text: &str) -> DeferReason {
+        match crate::Reason::parse(&format!("deferred: {text}")) {
+            crate::Reason::Deferred(reason) => reason,
+            other => panic!("{text:?} is no deferral: {other:?}"),
+        }
     }
 
     #[test]
@@ -551,7 +577,7 @@ mod tests {
             case.decide(),
             Decision::Defer {
                 until: at(10, 10) + Duration::days(5),
-                reason: "deferred: waiting for the request".into()
+                reason: deferred("waiting for the request")
             }
         );
         case.follows = Some((FollowUp::Sent(at(9, 0)), Duration::days(5)));
@@ -559,7 +585,7 @@ mod tests {
             case.decide(),
             Decision::Defer {
                 until: at(9, 0) + Duration::days(5),
-                reason: "deferred: waiting after the request".into()
+                reason: deferred("waiting after the request")
             }
         );
         case.follows = Some((FollowUp::Sent(at(9, 0) - Duration::days(6)), Duration::days(5)));
@@ -602,7 +628,7 @@ mod tests {
                 case.suppressed = Some(reason);
                 assert_eq!(
                     case.decide(),
-                    Decision::Skip(format!("suppressed: {}", reason.as_str())),
+                    skipped(&format!("suppressed: {}", reason.as_str())),
                     "{reason:?} {class:?}"
                 );
             }
@@ -678,7 +704,7 @@ mod tests {
             case.decide(),
             Decision::Defer {
                 until: at(10, 0) + Duration::days(10),
-                reason: "deferred: frequency cap".into()
+                reason: deferred("frequency cap")
             }
         );
         case.sent = vec![at(10, 0) - Duration::days(1), at(10, 0) - Duration::hours(1)];
@@ -736,7 +762,7 @@ mod tests {
             case.decide(),
             Decision::Defer {
                 until: at(10, 0) + Duration::days(1),
-                reason: "deferred: waiting for the offer".into()
+                reason: deferred("waiting for the offer")
             }
         );
     }
@@ -775,7 +801,7 @@ mod tests {
             case.decide(),
             Decision::Defer {
                 until: at(10, 0) + Duration::days(10),
-                reason: "deferred: frequency cap".into()
+                reason: deferred("frequency cap")
             },
             "it waits until the old send leaves the window"
         );
@@ -825,7 +851,7 @@ mod tests {
             case.decide(),
             Decision::Defer {
                 until: Utc.with_ymd_and_hms(2026, 12, 2, 7, 0, 0).unwrap(), // 08:00 in Rome
-                reason: "deferred: quiet hours".into()
+                reason: deferred("quiet hours")
             }
         );
         case.now = Utc.with_ymd_and_hms(2026, 12, 1, 5, 0, 0).unwrap(); // 06:00 in Rome

@@ -12,7 +12,7 @@ impl Engine {
         let claims = LinkClaims {
             shop: message.shop.to_string(),
             customer_id: message.customer_id.to_string(),
-            message_id: message.id(),
+            message_id: message.id().to_string(),
             order_id: message.order_id.as_ref().map(ToString::to_string),
             action,
             expires_at: (now + self.settings.link_ttl).timestamp(),

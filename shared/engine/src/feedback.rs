@@ -15,7 +15,7 @@
 
 use crate::Engine;
 use aftersale_domain::policy::SuppressionReason;
-use aftersale_domain::{Answer, AnswerKind, Customer, CustomerId, Message, ShopConfig, ShopId};
+use aftersale_domain::{Answer, AnswerKind, Customer, CustomerId, Message, MessageId, ShopConfig, ShopId};
 use aftersale_links::{LinkAction, LinkClaims, LinkError};
 use aftersale_ports::StoreError;
 use aftersale_ports::documents::keys;
@@ -123,9 +123,10 @@ impl Engine {
     /// `customers/redact` neither does, and the link must neither record an answer nor claim
     /// an unsubscribe it cannot perform.
     async fn open(&self, claims: LinkClaims, visitor_locale: &str) -> Result<Opening, LinkFailure> {
-        let (Ok(shop), Ok(customer_id)) = (
+        let (Ok(shop), Ok(customer_id), Ok(message_id)) = (
             ShopId::new(claims.shop.clone()),
             CustomerId::new(claims.customer_id.clone()),
+            MessageId::new(claims.message_id.clone()),
         ) else {
             let page = self.render(
                 StatusCode::BAD_REQUEST,
@@ -137,10 +138,7 @@ impl Engine {
         };
         let config = self.config(&shop).await?;
         let customer = self.store.load_customer(&shop, &customer_id).await?;
-        let message = self
-            .store
-            .load_message(&shop, &customer_id, &claims.message_id)
-            .await?;
+        let message = self.store.load_message(&shop, &customer_id, &message_id).await?;
         let (Some(customer), Some(message)) = (customer, message) else {
             info!(shop = %shop, "refused a link whose customer or message is gone");
             let ctx = json!({ "shop": { "name": config.display_name(&shop) } });
@@ -333,7 +331,7 @@ impl Engine {
             .record_answer(&Answer {
                 shop: link.shop.clone(),
                 customer_id: link.customer.id.clone(),
-                message_id: link.claims.message_id.clone(),
+                message_id: link.message.id(),
                 order_id: link.message.order_id.clone(),
                 answer: answer.clone(),
                 answered_at: self.clock.now(),
@@ -342,7 +340,7 @@ impl Engine {
         if !bad_news {
             return Ok(false);
         }
-        let key = keys::answer_alerted(&link.customer.id, &link.claims.message_id, &answer.question());
+        let key = keys::answer_alerted(&link.customer.id, &link.message.id(), &answer.question());
         let value = serde_json::to_value(answer).map_err(StoreError::backend)?;
         let expected_version = match self.store.load_document(&link.shop, &key).await? {
             Some(alerted) if alerted.value == value => return Ok(false),

@@ -7,12 +7,16 @@
 use crate::Engine;
 use crate::flows::{Held, Prepared};
 use aftersale_domain::flows::{self, follows, locale_for};
+use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide, reservations};
-use aftersale_domain::{Channel, CustomerId, Flow, Message, MessageClass, MessageStatus, ShopId};
-use aftersale_ports::{
-    DueEntry, Mailbox, OutgoingEmail, OutgoingSms, SendError, SmsKind, StoreError, UndecodableMessage,
+use aftersale_domain::{
+    Channel, Customer, CustomerId, FailReason, Flow, Message, MessageClass, MessageId, MessageStatus,
+    OrderRecord, Platform, ShopConfig, ShopId, SkipReason, TransitionError,
 };
-use aftersale_templates::RenderedEmail;
+use aftersale_ports::{
+    DueEntry, Mailbox, OutgoingEmail, OutgoingSms, SendError, SentId, SmsKind, StoreError, UndecodableMessage,
+};
+use aftersale_templates::{RenderedEmail, TemplateError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::future::Future;
@@ -47,6 +51,58 @@ pub struct TickReport {
 enum SendBody {
     Email(RenderedEmail),
     Sms(String),
+}
+
+/// Why processing one message stopped. Either way the message is set aside with backoff
+/// (see [`Engine::set_aside`]) and the tick goes on.
+#[derive(Debug, thiserror::Error)]
+enum ProcessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The message was in a state that does not allow the move: a bug, or a store that
+    /// returned a message it should not have.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+}
+
+/// What the decision looks at, read from the store by [`Engine::load_context`].
+struct Loaded {
+    /// The message, with the products already rated taken out (review requests).
+    message: Message,
+    platform: Platform,
+    shop_installed: bool,
+    record: Option<OrderRecord>,
+    customer: Option<Customer>,
+    suppressed: Option<SuppressionReason>,
+    answered: bool,
+    follows: Option<(FollowUp, Duration)>,
+    marketing_sent_at: Vec<DateTime<Utc>>,
+    reserved_at: Vec<DateTime<Utc>>,
+}
+
+/// The sending policy on what was loaded, and this deployment's own rule: no SMS where SMS
+/// is switched off. Pure.
+fn decide_now(loaded: &Loaded, config: &ShopConfig, now: DateTime<Utc>, sms_enabled: bool) -> Decision {
+    let decision = decide(&SendContext {
+        message: &loaded.message,
+        now,
+        config,
+        platform: loaded.platform,
+        shop_installed: loaded.shop_installed,
+        order: loaded.record.as_ref(),
+        customer: loaded.customer.as_ref(),
+        suppressed: loaded.suppressed,
+        answered: loaded.answered,
+        follows: loaded.follows,
+        marketing_sent_at: &loaded.marketing_sent_at,
+        reserved_at: &loaded.reserved_at,
+    });
+    match decision {
+        Decision::Send { .. } if loaded.message.channel == Channel::Sms && !sms_enabled => {
+            Decision::Skip(SkipReason::SmsDisabled)
+        }
+        other => other,
+    }
 }
 
 enum Outcome {
@@ -152,14 +208,10 @@ impl Engine {
         }
     }
 
-    async fn process(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+    async fn process(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, ProcessError> {
         if message.status == MessageStatus::Sending {
-            let failed = Message {
-                status: MessageStatus::Failed,
-                reason: "failed: outcome unknown after a crash while sending; not resent".into(),
-                lease_until: None,
-                ..message
-            };
+            let mut failed = message;
+            failed.fail(FailReason::crashed_while_sending())?;
             return match self.store.update_message(&failed).await {
                 Ok(saved) => {
                     warn!("a sender died while sending; marked failed instead of risking a duplicate");
@@ -172,29 +224,80 @@ impl Engine {
                     Ok(Outcome::Failed)
                 }
                 Err(StoreError::Conflict { .. }) => Ok(Outcome::LostClaim),
-                Err(err) => Err(err),
+                Err(err) => Err(err.into()),
             };
         }
-        let claim = Message {
-            status: MessageStatus::Claimed,
-            lease_until: Some(now + self.settings.lease),
-            ..message
-        };
+        let mut claim = message;
+        claim.claim(now, now + self.settings.lease)?;
         let claimed = match self.store.update_message(&claim).await {
             Ok(saved) => saved,
             Err(StoreError::Conflict { .. }) => return Ok(Outcome::LostClaim),
-            Err(err) => return Err(err),
+            Err(err) => return Err(err.into()),
         };
         self.decide_and_send(claimed, now).await
     }
 
-    async fn decide_and_send(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
-        let shop = &message.shop.clone();
-        let config = self.config(shop).await?;
+    /// A claimed message's way out: the flow's re-check, then load context → decide (pure,
+    /// [`decide`]) → render → deliver → record. Whatever stops it on the way is recorded by
+    /// [`Engine::settle`].
+    async fn decide_and_send(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, ProcessError> {
+        let config = self.config(&message.shop).await?;
         let message = match self.recheck(message.clone(), &config, now).await? {
             Prepared::Proceed(checked) => *checked,
             Prepared::Held(held) => return self.settle(message, held).await,
         };
+        let loaded = self.load_context(message, &config, now).await?;
+        let decision = decide_now(&loaded, &config, now, self.settings.sms_enabled);
+        let Loaded {
+            message,
+            customer,
+            record,
+            ..
+        } = loaded;
+        self.after_decision(&message, &decision, &config, now).await?;
+        let to = match decision {
+            Decision::Skip(reason) => return self.settle(message, Held::Skip(reason)).await,
+            Decision::Defer { until, reason } => {
+                let held = Held::Defer {
+                    until,
+                    reason,
+                    details: None,
+                };
+                return self.settle(message, held).await;
+            }
+            Decision::Send { to } => to,
+        };
+        let message = match self.before_send(message.clone(), &config, now).await? {
+            Prepared::Proceed(ready) => *ready,
+            Prepared::Held(held) => return self.settle(message, held).await,
+        };
+        let customer = customer.expect("decide sends only to a known customer");
+        let body = match self.render_message(&message, &customer, record.as_ref(), &config, now) {
+            Ok(body) => body,
+            Err(err) => {
+                warn!(error = %err, "template failed");
+                let mut failed = message;
+                failed.fail(FailReason::Template(err.to_string()))?;
+                return self.save(failed, Outcome::Failed).await;
+            }
+        };
+        let sending = match self.start_sending(message, to.clone(), &body).await? {
+            Some(sending) => sending,
+            None => return Ok(Outcome::LostClaim),
+        };
+        let result = self.deliver(&sending, &customer, to, body, &config, now).await;
+        self.record_delivery(sending, result, now).await
+    }
+
+    /// Everything the decision looks at, read up front: the shop, the order, the customer,
+    /// their suppression, history and answers.
+    async fn load_context(
+        &self,
+        message: Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Loaded, StoreError> {
+        let shop = &message.shop;
         let shop_state = self.store.load_shop(shop).await?;
         let record = match &message.order_id {
             Some(order_id) => self.store.load_order(shop, order_id).await?.map(|v| v.value),
@@ -214,7 +317,7 @@ impl Engine {
         // What the customer already answered: a survey filled in, every product rated (a
         // reminder after a 1-star answer asks only about the others).
         let (message, answered) = flows::rules(message.flow).answered(message, &answers);
-        let follows = follows(message.flow, &message.step, &config).map(|(prior, gap)| {
+        let follows = follows(message.flow, &message.step, config).map(|(prior, gap)| {
             let request = history
                 .iter()
                 .find(|m| m.flow == message.flow && m.subject == message.subject && m.step == prior);
@@ -227,7 +330,7 @@ impl Engine {
             };
             (state, gap)
         });
-        let marketing_sent_at: Vec<DateTime<Utc>> = history
+        let marketing_sent_at = history
             .iter()
             .filter(|m| m.class == MessageClass::Marketing && m.status == MessageStatus::Sent)
             .filter_map(|m| m.sent_at)
@@ -238,167 +341,151 @@ impl Engine {
             Duration::days(config.caps.window_days.into()),
             now,
         );
-        let platform = shop_state
-            .as_ref()
-            .map(|s| s.platform)
-            .unwrap_or(aftersale_domain::Platform::Shopify);
-        let decision = decide(&SendContext {
-            message: &message,
-            now,
-            config: &config,
-            platform,
+        Ok(Loaded {
+            platform: shop_state.as_ref().map_or(Platform::Shopify, |s| s.platform),
             shop_installed: shop_state.as_ref().is_none_or(|s| s.is_installed()),
-            order: record.as_ref(),
-            customer: customer.as_ref(),
+            message,
+            record,
+            customer,
             suppressed,
             answered,
             follows,
-            marketing_sent_at: &marketing_sent_at,
-            reserved_at: &reserved_at,
-        });
-        let decision = match decision {
-            Decision::Send { .. } if message.channel == Channel::Sms && !self.settings.sms_enabled => {
-                Decision::Skip("SMS disabled in this deployment".into())
+            marketing_sent_at,
+            reserved_at,
+        })
+    }
+
+    /// The message's subject and body in the customer's language, from the shop's templates.
+    fn render_message(
+        &self,
+        message: &Message,
+        customer: &Customer,
+        record: Option<&OrderRecord>,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<SendBody, TemplateError> {
+        let shop = message.shop.as_str();
+        let locale = locale_for(Some(customer), config);
+        let context = self.render_context(message, customer, record, config, now);
+        let flow = message.flow.as_str();
+        Ok(match message.channel {
+            Channel::Email => {
+                SendBody::Email(
+                    self.templates
+                        .render_email(shop, flow, &message.step, &locale, &context)?,
+                )
             }
-            other => other,
+            Channel::Sms => {
+                SendBody::Sms(
+                    self.templates
+                        .render_sms(shop, flow, &message.step, &locale, &context)?,
+                )
+            }
+        })
+    }
+
+    /// Records that the provider is about to be called. Past this write the provider may
+    /// have the message: it is never sent again. `None` when another sender took it.
+    async fn start_sending(
+        &self,
+        message: Message,
+        to: String,
+        body: &SendBody,
+    ) -> Result<Option<Message>, ProcessError> {
+        let subject = match body {
+            SendBody::Email(email) => Some(email.subject.clone()),
+            SendBody::Sms(_) => None,
         };
-        self.after_decision(&message, &decision, &config, now).await?;
-        match decision {
-            Decision::Skip(reason) => self.settle(message, Held::Skip(reason)).await,
-            Decision::Defer { until, reason } => {
-                let held = Held::Defer {
-                    until,
-                    reason,
-                    details: None,
-                };
-                self.settle(message, held).await
-            }
-            Decision::Send { to } => {
-                let message = match self.before_send(message.clone(), &config, now).await? {
-                    Prepared::Proceed(ready) => *ready,
-                    Prepared::Held(held) => return self.settle(message, held).await,
-                };
-                let customer = customer.expect("decide sends only to a known customer");
-                let locale = locale_for(Some(&customer), &config);
-                let context = self.render_context(&message, &customer, record.as_ref(), &config, now);
-                let flow = message.flow.as_str();
-                let rendered = match message.channel {
-                    Channel::Email => self
-                        .templates
-                        .render_email(shop.as_str(), flow, &message.step, &locale, &context)
-                        .map(|e| (Some(e.subject.clone()), SendBody::Email(e))),
-                    Channel::Sms => self
-                        .templates
-                        .render_sms(shop.as_str(), flow, &message.step, &locale, &context)
-                        .map(|text| (None, SendBody::Sms(text))),
-                };
-                let (subject, body) = match rendered {
-                    Ok(parts) => parts,
-                    Err(err) => {
-                        warn!(error = %err, "template failed");
-                        let failed = Message {
-                            status: MessageStatus::Failed,
-                            reason: format!("failed: template: {err}"),
-                            lease_until: None,
-                            ..message
-                        };
-                        return self.save(failed, Outcome::Failed).await;
+        let mut sending = message;
+        sending.start_sending(to, subject)?;
+        match self.store.update_message(&sending).await {
+            Ok(saved) => Ok(Some(saved)),
+            Err(StoreError::Conflict { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Hands the rendered message to the provider: SES (or the outbox) for email, SNS for SMS.
+    async fn deliver(
+        &self,
+        sending: &Message,
+        customer: &Customer,
+        to: String,
+        body: SendBody,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<SentId, SendError> {
+        let shop = &sending.shop;
+        match body {
+            SendBody::Email(email) => {
+                let (name, address) = config.sender_for(shop);
+                // The shop header lets bounce and complaint notifications find their suppression list.
+                let mut headers = vec![
+                    ("X-Aftersale-Message".to_string(), sending.id().to_string()),
+                    ("X-Aftersale-Shop".to_string(), shop.to_string()),
+                ];
+                match self.unsubscribe_url(sending, now) {
+                    Some(url) => {
+                        headers.push(("List-Unsubscribe".into(), format!("<{url}>")));
+                        headers.push((
+                            "List-Unsubscribe-Post".into(),
+                            "List-Unsubscribe=One-Click".into(),
+                        ));
                     }
-                };
-                // Past this write the provider may have the message: never send it again.
-                let sending = Message {
-                    status: MessageStatus::Sending,
-                    to: Some(to.clone()),
-                    rendered_subject: subject.clone(),
-                    // Attempts count provider calls only: deferrals must not use up retries.
-                    attempts: message.attempts + 1,
-                    ..message
-                };
-                let sending = match self.store.update_message(&sending).await {
-                    Ok(saved) => saved,
-                    Err(StoreError::Conflict { .. }) => return Ok(Outcome::LostClaim),
-                    Err(err) => return Err(err),
-                };
-                let result = match body {
-                    SendBody::Email(email) => {
-                        let (name, address) = config.sender_for(shop);
-                        // The shop header lets bounce and complaint notifications find their suppression list.
-                        let mut headers = vec![
-                            ("X-Aftersale-Message".to_string(), sending.id()),
-                            ("X-Aftersale-Shop".to_string(), shop.to_string()),
-                        ];
-                        match self.unsubscribe_url(&sending, now) {
-                            Some(url) => {
-                                headers.push(("List-Unsubscribe".into(), format!("<{url}>")));
-                                headers.push((
-                                    "List-Unsubscribe-Post".into(),
-                                    "List-Unsubscribe=One-Click".into(),
-                                ));
-                            }
-                            None => headers.push(("X-Aftersale-Class".into(), "transactional".into())),
-                        }
-                        let outgoing = OutgoingEmail {
-                            from: Mailbox { name, address },
-                            to: Mailbox {
-                                name: customer.first_name.clone(),
-                                address: to,
-                            },
-                            subject: email.subject,
-                            html: email.html,
-                            text: email.text,
-                            headers,
-                            configuration_set: self.settings.configuration_set.clone(),
-                        };
-                        self.senders.mailer.send_email(&outgoing).await
-                    }
-                    SendBody::Sms(text) => {
-                        let kind = if sending.class == MessageClass::Marketing {
-                            SmsKind::Promotional
-                        } else {
-                            SmsKind::Transactional
-                        };
-                        self.senders
-                            .sms
-                            .send_sms(&OutgoingSms { to, body: text, kind })
-                            .await
-                    }
-                };
-                match result {
-                    Ok(id) => {
-                        info!("sent");
-                        let sent = Message {
-                            status: MessageStatus::Sent,
-                            reason: "sent".into(),
-                            sent_at: Some(now),
-                            provider_id: Some(id.to_string()),
-                            lease_until: None,
-                            ..sending
-                        };
-                        self.save(sent, Outcome::Sent).await
-                    }
-                    Err(SendError::Transient(err)) if sending.attempts < MAX_ATTEMPTS => {
-                        warn!(error = %err, attempts = sending.attempts, "send failed; will retry");
-                        let backoff = Duration::minutes(5 * 2i64.pow(sending.attempts.min(7)));
-                        let retry = Message {
-                            status: MessageStatus::Planned,
-                            due_at: now + backoff,
-                            reason: format!("retrying: {err}"),
-                            lease_until: None,
-                            ..sending
-                        };
-                        self.save(retry, Outcome::Retrying).await
-                    }
-                    Err(err) => {
-                        warn!(error = %err, "send failed for good");
-                        let failed = Message {
-                            status: MessageStatus::Failed,
-                            reason: format!("failed: {err}"),
-                            lease_until: None,
-                            ..sending
-                        };
-                        self.save(failed, Outcome::Failed).await
-                    }
+                    None => headers.push(("X-Aftersale-Class".into(), "transactional".into())),
                 }
+                let outgoing = OutgoingEmail {
+                    from: Mailbox { name, address },
+                    to: Mailbox {
+                        name: customer.first_name.clone(),
+                        address: to,
+                    },
+                    subject: email.subject,
+                    html: email.html,
+                    text: email.text,
+                    headers,
+                    configuration_set: self.settings.configuration_set.clone(),
+                };
+                self.senders.mailer.send_email(&outgoing).await
+            }
+            SendBody::Sms(text) => {
+                let kind = if sending.class == MessageClass::Marketing {
+                    SmsKind::Promotional
+                } else {
+                    SmsKind::Transactional
+                };
+                self.senders
+                    .sms
+                    .send_sms(&OutgoingSms { to, body: text, kind })
+                    .await
+            }
+        }
+    }
+
+    /// Records what the provider said: sent, retried with backoff after a transient error
+    /// (at most [`MAX_ATTEMPTS`] calls), or failed for good.
+    async fn record_delivery(
+        &self,
+        mut sending: Message,
+        result: Result<SentId, SendError>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ProcessError> {
+        match result {
+            Ok(id) => {
+                info!("sent");
+                sending.sent(now, id.to_string())?;
+                self.save(sending, Outcome::Sent).await
+            }
+            Err(SendError::Transient(err)) if sending.attempts < MAX_ATTEMPTS => {
+                warn!(error = %err, attempts = sending.attempts, "send failed; will retry");
+                let backoff = Duration::minutes(5 * 2i64.pow(sending.attempts.min(7)));
+                sending.retry(now + backoff, err.to_string())?;
+                self.save(sending, Outcome::Retrying).await
+            }
+            Err(err) => {
+                warn!(error = %err, "send failed for good");
+                sending.fail(FailReason::Provider(err.to_string()))?;
+                self.save(sending, Outcome::Failed).await
             }
         }
     }
@@ -435,7 +522,12 @@ impl Engine {
     /// [`ALERT_EVERY_ERRORS`] (about weekly once the backoff is a day), never every tick.
     /// Already `sending`: the provider may have it, so it is failed loudly, never resent.
     /// Returns whether the message moved.
-    async fn set_aside(&self, key: &(ShopId, CustomerId, String), problem: &str, now: DateTime<Utc>) -> bool {
+    async fn set_aside(
+        &self,
+        key: &(ShopId, CustomerId, MessageId),
+        problem: &str,
+        now: DateTime<Utc>,
+    ) -> bool {
         let (shop, customer, id) = key;
         warn!(problem, "processing a message failed; setting it aside");
         let message = match self.store.load_message(shop, customer, id).await {
@@ -446,19 +538,19 @@ impl Engine {
                 return false;
             }
         };
-        let (saved, alert) = match message.status {
-            MessageStatus::Sent | MessageStatus::Skipped | MessageStatus::Failed => return true,
+        let mut saved = message;
+        let alert = match saved.status {
+            status if status.is_final() => return true,
             MessageStatus::Sending => {
-                let failed = Message {
-                    status: MessageStatus::Failed,
-                    reason: format!("failed: outcome unknown after {problem}; not resent"),
-                    lease_until: None,
-                    ..message
-                };
-                (failed, true)
+                let after = problem.to_owned();
+                if let Err(err) = saved.fail(FailReason::OutcomeUnknown { after }) {
+                    warn!(error = %err, "could not set the message aside");
+                    return false;
+                }
+                true
             }
-            MessageStatus::Planned | MessageStatus::Claimed => {
-                let mut retry = message;
+            _ => {
+                let retry = &mut saved;
                 let errors: u32 = retry
                     .details
                     .get("processing_errors")
@@ -469,14 +561,11 @@ impl Engine {
                     .details
                     .insert("processing_errors".into(), errors.to_string());
                 let backoff = (Duration::minutes(5) * 2i32.pow(errors.min(10))).min(Duration::hours(24));
-                let retry = Message {
-                    status: MessageStatus::Planned,
-                    due_at: now + backoff,
-                    reason: format!("retrying: {problem}"),
-                    lease_until: None,
-                    ..retry
-                };
-                (retry, errors == 1 || errors.is_multiple_of(ALERT_EVERY_ERRORS))
+                if let Err(err) = retry.retry(now + backoff, problem.to_owned()) {
+                    warn!(error = %err, "could not set the message aside");
+                    return false;
+                }
+                errors == 1 || errors.is_multiple_of(ALERT_EVERY_ERRORS)
             }
         };
         let id = saved.id();
@@ -497,18 +586,13 @@ impl Engine {
         true
     }
 
-    /// Records why a message does not go now: skipped, deferred or failed.
-    async fn settle(&self, message: Message, held: Held) -> Result<Outcome, StoreError> {
-        match held {
+    /// Records why a message does not go now: skipped, deferred, retried or failed.
+    async fn settle(&self, mut message: Message, held: Held) -> Result<Outcome, ProcessError> {
+        let outcome = match held {
             Held::Skip(reason) => {
                 info!(reason = %reason, "skipped");
-                let skipped = Message {
-                    status: MessageStatus::Skipped,
-                    reason: format!("skipped: {reason}"),
-                    lease_until: None,
-                    ..message
-                };
-                self.save(skipped, Outcome::Skipped).await
+                message.skip(reason)?;
+                Outcome::Skipped
             }
             Held::Defer {
                 until,
@@ -516,17 +600,25 @@ impl Engine {
                 details,
             } => {
                 info!(until = %until, reason = %reason, "deferred");
-                let deferred = Message {
-                    status: MessageStatus::Planned,
-                    due_at: until,
-                    reason,
-                    lease_until: None,
-                    details: details.unwrap_or(message.details),
-                    ..message
-                };
-                self.save(deferred, Outcome::Deferred).await
+                message.defer(until, reason)?;
+                if let Some(details) = details {
+                    message.details = details;
+                }
+                Outcome::Deferred
+            }
+            Held::Retry {
+                until,
+                problem,
+                details,
+            } => {
+                info!(until = %until, problem = %problem, "retrying later");
+                message.retry(until, problem)?;
+                message.details = details;
+                Outcome::Deferred
             }
             Held::Fail(reason) => {
+                message.fail(reason)?;
+                let reason = &message.reason;
                 warn!(reason = %reason, "failed");
                 let order = self.order_label(&message).await;
                 self.alert(
@@ -539,22 +631,17 @@ impl Engine {
                     ),
                 )
                 .await;
-                let failed = Message {
-                    status: MessageStatus::Failed,
-                    reason,
-                    lease_until: None,
-                    ..message
-                };
-                self.save(failed, Outcome::Failed).await
+                Outcome::Failed
             }
-        }
+        };
+        self.save(message, outcome).await
     }
 
-    async fn save(&self, message: Message, outcome: Outcome) -> Result<Outcome, StoreError> {
+    async fn save(&self, message: Message, outcome: Outcome) -> Result<Outcome, ProcessError> {
         match self.store.update_message(&message).await {
             Ok(_) => Ok(outcome),
             Err(StoreError::Conflict { .. }) => Ok(Outcome::LostClaim),
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         }
     }
 

@@ -241,7 +241,7 @@ async fn a_replenishment_reminder_goes_before_run_out_and_a_reorder_withdraws_th
         .find(|m| m.order_id.as_ref().unwrap().as_str() == "1001")
         .unwrap();
     assert_eq!(
-        (follow_up.status, follow_up.reason.as_str()),
+        (follow_up.status, follow_up.reason.to_string().as_str()),
         (Skipped, "skipped: reordered")
     );
     h.tick(day(60)).await;
@@ -324,7 +324,7 @@ async fn replenishment_is_skipped_after_a_refund_or_without_consent() {
         .of(Flow::Replenishment, "reminder")
         .await
         .into_iter()
-        .map(|m| (m.customer_id.to_string(), m.reason))
+        .map(|m| (m.customer_id.to_string(), m.reason.to_string()))
         .collect();
     assert_eq!(
         reasons,
@@ -481,7 +481,7 @@ async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stop
     for step in ["social-proof", "last-call"] {
         let m = h.one(Flow::WinBack, step, "41").await;
         assert_eq!(
-            (m.status, m.reason.as_str()),
+            (m.status, m.reason.to_string().as_str()),
             (Skipped, "skipped: ordered again"),
             "{step}"
         );
@@ -684,7 +684,7 @@ async fn an_early_access_campaign_reaches_its_tiers_first_and_never_after_the_la
         .find(|m| m.subject == "flash")
         .unwrap();
     assert_eq!(
-        (flash.status, flash.reason.as_str()),
+        (flash.status, flash.reason.to_string().as_str()),
         (Skipped, "skipped: already public")
     );
 }
@@ -767,7 +767,7 @@ async fn a_friends_order_with_the_code_earns_a_real_reward_after_the_holding_per
     h.tick(day(15)).await;
     let waiting = h.of(Flow::Referral, "reward").await.remove(0);
     assert_eq!(
-        (waiting.status, waiting.reason.as_str()),
+        (waiting.status, waiting.reason.to_string().as_str()),
         (
             Planned,
             "deferred: waiting for the friend's order to be fulfilled"
@@ -778,7 +778,7 @@ async fn a_friends_order_with_the_code_earns_a_real_reward_after_the_holding_per
     h.tick(day(17)).await;
     let holding = h.of(Flow::Referral, "reward").await.remove(0);
     assert_eq!(
-        (holding.reason.as_str(), holding.due_at),
+        (holding.reason.to_string().as_str(), holding.due_at),
         ("deferred: holding period", day(30))
     );
 
@@ -787,7 +787,7 @@ async fn a_friends_order_with_the_code_earns_a_real_reward_after_the_holding_per
     h.tick(day(30) + Duration::minutes(1)).await;
     let retrying = h.of(Flow::Referral, "reward").await.remove(0);
     assert!(
-        retrying.reason.starts_with("retrying: discount code"),
+        retrying.reason.to_string().starts_with("retrying: discount code"),
         "{}",
         retrying.reason
     );
@@ -820,7 +820,7 @@ async fn a_refund_inside_the_holding_period_cancels_the_reward() {
     h.tick(day(17)).await;
     let reward = h.of(Flow::Referral, "reward").await.remove(0);
     assert_eq!(
-        (reward.status, reward.reason.as_str()),
+        (reward.status, reward.reason.to_string().as_str()),
         (
             Skipped,
             "skipped: the friend's order was refunded within the holding period"
@@ -1086,11 +1086,17 @@ async fn a_missing_admin_token_is_retried_visibly_and_support_is_told() {
     let share = h.message(Flow::Referral, "share").await;
     assert_eq!(share.status, Planned);
     assert!(
-        share.reason.contains("SHOPIFY_ADMIN_TOKEN is not set"),
+        share
+            .reason
+            .to_string()
+            .contains("SHOPIFY_ADMIN_TOKEN is not set"),
         "{}",
         share.reason
     );
-    assert!(!share.reason.contains("shpat"), "no secret in the reason");
+    assert!(
+        !share.reason.to_string().contains("shpat"),
+        "no secret in the reason"
+    );
     assert_eq!(h.alerts.sent().len(), 1);
     assert!(
         h.mailer.sent().is_empty(),
@@ -1117,7 +1123,7 @@ async fn a_missing_admin_token_is_retried_visibly_and_support_is_told() {
     let reward = h.one(Flow::Referral, "reward", "92").await;
     assert_eq!(reward.status, Planned, "{}", reward.reason);
     assert!(
-        reward.reason.starts_with("retrying: discount code"),
+        reward.reason.to_string().starts_with("retrying: discount code"),
         "{}",
         reward.reason
     );
@@ -1138,7 +1144,11 @@ async fn lifecycle_messages_obey_the_marketing_cap_and_quiet_hours() {
     h.tick(placed + Duration::days(55)).await;
     let reminder = h.message(Flow::Replenishment, "reminder").await;
     assert_eq!(
-        (reminder.status, reminder.reason.as_str(), reminder.due_at),
+        (
+            reminder.status,
+            reminder.reason.to_string().as_str(),
+            reminder.due_at
+        ),
         (Planned, "deferred: quiet hours", at_rome("2026-04-27T08:00:00"))
     );
     h.tick(at_rome("2026-04-27T08:00:00")).await;
@@ -1148,7 +1158,7 @@ async fn lifecycle_messages_obey_the_marketing_cap_and_quiet_hours() {
     h.tick(at_rome("2026-05-01T09:00:00")).await;
     let follow_up = h.message(Flow::Replenishment, "follow-up").await;
     assert_eq!(
-        (follow_up.status, follow_up.reason.as_str()),
+        (follow_up.status, follow_up.reason.to_string().as_str()),
         (Skipped, "skipped: over frequency cap")
     );
 }
@@ -1175,7 +1185,10 @@ async fn a_shop_config_cannot_name_a_secret_outside_its_own_prefix() {
     let h = advocate_via_admin_api(secrets, Some(&base), key, ("8701", "94")).await;
     let share = h.message(Flow::Referral, "share").await;
     assert!(
-        share.reason.contains("is not one of this shop's secrets"),
+        share
+            .reason
+            .to_string()
+            .contains("is not one of this shop's secrets"),
         "{}",
         share.reason
     );
@@ -1195,7 +1208,7 @@ async fn a_refund_of_the_last_order_moves_the_lapse_but_never_sooner_than_a_wind
     h.pay(&order("9102", "96", day(10), &[("700", 1, "30.00")])).await;
     let first = h.about(Flow::WinBack, "value", "9101").await;
     assert_eq!(
-        (first.status, first.reason.as_str()),
+        (first.status, first.reason.to_string().as_str()),
         (Skipped, "skipped: ordered again")
     );
 
@@ -1205,7 +1218,7 @@ async fn a_refund_of_the_last_order_moves_the_lapse_but_never_sooner_than_a_wind
     h.refund("9102", "30.00", day(12)).await;
     let second = h.about(Flow::WinBack, "value", "9102").await;
     assert_eq!(
-        (second.status, second.reason.as_str()),
+        (second.status, second.reason.to_string().as_str()),
         (
             Skipped,
             "skipped: its last order no longer counts (refunded or cancelled)"
@@ -1227,7 +1240,7 @@ async fn a_reminder_long_past_its_run_out_is_skipped_not_sent() {
     h.tick(day(50)).await;
     let reminder = h.message(Flow::Replenishment, "reminder").await;
     assert_eq!(
-        (reminder.status, reminder.reason.as_str()),
+        (reminder.status, reminder.reason.to_string().as_str()),
         (Skipped, "skipped: too late: it ran out weeks ago")
     );
     assert!(h.mailer.sent().is_empty());
@@ -1243,7 +1256,7 @@ async fn a_lapse_a_month_overdue_is_skipped_rather_than_sent_late() {
     h.tick(day(95)).await;
     let value = h.one(Flow::WinBack, "value", "98").await;
     assert_eq!(
-        (value.status, value.reason.as_str()),
+        (value.status, value.reason.to_string().as_str()),
         (Skipped, "skipped: too late")
     );
     assert!(
@@ -1397,7 +1410,7 @@ async fn an_open_ended_message_waits_for_the_invitation_ahead_of_it() {
     h.tick(day(8)).await;
     let nudge = h.one(Flow::Vip, "nudge", "74").await;
     assert_eq!(
-        (nudge.status, nudge.reason.as_str()),
+        (nudge.status, nudge.reason.to_string().as_str()),
         (Skipped, "skipped: over frequency cap")
     );
     h.tick(at("2026-03-17T09:01:00Z")).await;
@@ -1445,14 +1458,14 @@ async fn a_last_call_never_outlives_its_offer_nor_recalls_one_never_made() {
     h.tick(day(64) + Duration::minutes(5)).await;
     let offer = h.one(Flow::WinBack, "offer", "51").await;
     assert_eq!(
-        (offer.status, offer.reason.as_str()),
+        (offer.status, offer.reason.to_string().as_str()),
         (Skipped, "skipped: over frequency cap"),
         "an offer is never deferred past its end"
     );
     h.tick(day(77) + Duration::minutes(5)).await;
     let last_call = h.one(Flow::WinBack, "last-call", "51").await;
     assert_eq!(
-        (last_call.status, last_call.reason.as_str()),
+        (last_call.status, last_call.reason.to_string().as_str()),
         (Skipped, "skipped: offer not sent")
     );
     assert!(
@@ -1480,7 +1493,7 @@ async fn an_offer_and_its_last_call_due_after_the_offer_ended_are_skipped_not_se
     for step in ["offer", "last-call"] {
         let m = h.one(Flow::WinBack, step, "52").await;
         assert_eq!(
-            (m.status, m.reason.as_str()),
+            (m.status, m.reason.to_string().as_str()),
             (Skipped, "skipped: offer expired"),
             "{step}"
         );
@@ -1654,7 +1667,7 @@ async fn an_owed_reward_waiting_on_a_missing_token_goes_out_right_after_the_conf
     }
     let reward = h.one(Flow::Referral, "reward", "96").await;
     assert!(
-        reward.reason.starts_with("retrying: discount code"),
+        reward.reason.to_string().starts_with("retrying: discount code"),
         "{}",
         reward.reason
     );
@@ -1678,7 +1691,7 @@ async fn an_owed_reward_waiting_on_a_missing_token_goes_out_right_after_the_conf
     );
     let reward = h.one(Flow::Referral, "reward", "96").await;
     assert_eq!(
-        (reward.reason.as_str(), reward.due_at),
+        (reward.reason.to_string().as_str(), reward.due_at),
         ("planned again: configuration changed", day(30))
     );
     h.tick(day(30) + Duration::minutes(1)).await;

@@ -27,8 +27,8 @@ use crate::{
 use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::{
     Answer, AnswerKind, Channel, Currency, Customer, CustomerId, DueBasis, EventId, EventKind, Flow,
-    FulfillmentStatus, Message, MessageClass, MessageStatus, Money, Order, OrderId, OrderRecord, OrderStatus,
-    Platform, Refund, RefundEvent, ShopConfig, ShopId, StoreEvent,
+    FulfillmentStatus, Message, MessageClass, MessageId, MessageStatus, Money, Order, OrderId, OrderRecord,
+    OrderStatus, Platform, Refund, RefundEvent, ShopConfig, ShopId, StoreEvent,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
@@ -700,7 +700,7 @@ pub async fn plan_twice_stores_once(store: &dyn FlowStore) {
     );
     assert_eq!(
         store
-            .load_message(&shop, &customer_id("c1"), "thank-you#o1#missing")
+            .load_message(&shop, &customer_id("c1"), &message_id("thank-you#o1#missing"))
             .await
             .unwrap(),
         None
@@ -1078,7 +1078,7 @@ pub async fn answers_replace_per_question(store: &dyn FlowStore) {
     let answer = |shop: &ShopId, customer: &str, message_id: &str, kind: AnswerKind, minute: i64| Answer {
         shop: shop.clone(),
         customer_id: customer_id(customer),
-        message_id: message_id.into(),
+        message_id: self::message_id(message_id),
         order_id: Some(order_id("o1")),
         answer: kind,
         answered_at: at(minute),
@@ -1280,7 +1280,10 @@ pub async fn redact_customer_removes_messages_and_answers(store: &dyn FlowStore)
     let c1 = customer_id("c1");
     assert!(store.customer_messages(&shop, &c1).await.unwrap().is_empty());
     assert_eq!(
-        store.load_message(&shop, &c1, "thank-you#o1#note").await.unwrap(),
+        store
+            .load_message(&shop, &c1, &message_id("thank-you#o1#note"))
+            .await
+            .unwrap(),
         None
     );
     assert!(store.customer_answers(&shop, &c1).await.unwrap().is_empty());
@@ -1690,6 +1693,10 @@ fn at(minutes: i64) -> DateTime<Utc> {
 
 fn customer_id(id: &str) -> CustomerId {
     CustomerId::new(id).expect("valid customer id")
+}
+
+fn message_id(id: &str) -> MessageId {
+    MessageId::new(id).expect("valid message id")
 }
 
 fn order_id(id: &str) -> OrderId {

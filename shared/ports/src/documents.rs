@@ -39,7 +39,7 @@ pub trait Documents: Send + Sync {
 
 /// The document keys, in one place so every store and flow agrees on them.
 pub mod keys {
-    use aftersale_domain::{CustomerId, OrderId};
+    use aftersale_domain::{CustomerId, MessageId, OrderId};
 
     /// Everything held on one customer starts with this.
     pub fn customer_prefix(customer: &CustomerId) -> String {
@@ -68,7 +68,7 @@ pub mod keys {
     /// The bad answer to one question of one message that support was last alerted about.
     /// Written with a conditional create or update, so of two identical answers sent at once
     /// (a double click) only one alerts.
-    pub fn answer_alerted(customer: &CustomerId, message_id: &str, question: &str) -> String {
+    pub fn answer_alerted(customer: &CustomerId, message_id: &MessageId, question: &str) -> String {
         format!("customer#{customer}#alerted#{message_id}#{question}")
     }
     /// Which customer a referral code belongs to (upper case).

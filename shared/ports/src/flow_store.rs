@@ -3,7 +3,7 @@
 
 use crate::{Store, StoreError};
 use aftersale_domain::policy::SuppressionReason;
-use aftersale_domain::{Answer, CustomerId, Flow, Message, ShopConfig, ShopId};
+use aftersale_domain::{Answer, CustomerId, Flow, Message, MessageId, ShopConfig, ShopId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -17,7 +17,7 @@ pub trait Messages: Send + Sync {
         &self,
         shop: &ShopId,
         customer: &CustomerId,
-        id: &str,
+        id: &MessageId,
     ) -> Result<Option<Message>, StoreError>;
 
     /// Saves if the stored version is still `message.version`, else `Conflict`. Returns the
@@ -141,6 +141,6 @@ pub fn attention_at(message: &Message) -> Option<DateTime<Utc>> {
     match message.status {
         Planned => Some(message.due_at),
         Claimed | Sending => Some(message.lease_until.unwrap_or(message.due_at)),
-        Sent | Skipped | Failed => None,
+        Sent | Skipped | Failed | HeldOut => None,
     }
 }

@@ -11,8 +11,8 @@ use crate::{
 };
 use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::{
-    Answer, Customer, CustomerId, EventId, Flow, Message, OrderId, OrderRecord, ShopConfig, ShopId,
-    StoreEvent,
+    Answer, Customer, CustomerId, EventId, Flow, Message, MessageId, OrderId, OrderRecord, ShopConfig,
+    ShopId, StoreEvent,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,8 +28,8 @@ struct State {
     customers: HashMap<(ShopId, CustomerId), Customer>,
     dead_letters: BTreeMap<String, DeadLetter>,
     shops: HashMap<ShopId, ShopState>,
-    messages: HashMap<(ShopId, CustomerId, String), Message>,
-    answers: HashMap<(ShopId, CustomerId, String, String), Answer>,
+    messages: HashMap<(ShopId, CustomerId, MessageId), Message>,
+    answers: HashMap<(ShopId, CustomerId, MessageId, String), Answer>,
     suppressions: HashMap<(ShopId, String), SuppressionReason>,
     configs: HashMap<ShopId, ShopConfig>,
     documents: BTreeMap<(ShopId, String), Versioned<serde_json::Value>>,
@@ -337,12 +337,12 @@ impl Messages for MemoryStore {
         &self,
         shop: &ShopId,
         customer: &CustomerId,
-        id: &str,
+        id: &MessageId,
     ) -> Result<Option<Message>, StoreError> {
         Ok(self
             .read()
             .messages
-            .get(&(shop.clone(), customer.clone(), id.to_string()))
+            .get(&(shop.clone(), customer.clone(), id.clone()))
             .cloned())
     }
 

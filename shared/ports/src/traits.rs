@@ -1,3 +1,7 @@
+//! The store's ports, one small trait per capability (the event log, order records, customer
+//! profiles, dead letters, the shop registry, privacy), grouped with [`Documents`] and
+//! [`InstallNonces`] by the [`Store`] supertrait, and the [`EventBus`]. A handler asks only for the traits it uses; the memory, SQLite and
+//! DynamoDB adapters implement them all and pass one contract suite.
 use crate::{DeadLetter, Documents, InstallNonces, Recorded, ShopState, StoreError, StoredEvent, Versioned};
 use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
 use async_trait::async_trait;

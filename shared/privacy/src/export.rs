@@ -100,12 +100,12 @@ pub async fn build(
         .await?
         .into_iter()
         .map(|m| MessageEntry {
-            id: m.id(),
+            id: m.id().to_string(),
             flow: m.flow,
             step: m.step,
             channel: m.channel,
             status: m.status,
-            reason: m.reason,
+            reason: m.reason.to_string(),
             due_at: m.due_at,
             sent_at: m.sent_at,
             to: m.to,

@@ -29,4 +29,4 @@ pub use port::{
     CreatedDiscount, CustomerEligibility, DiscountApi, DiscountApis, DiscountError, DiscountRequest,
     DiscountValue, FixedDiscounts, InvalidDiscount, MAX_TITLE_LEN, UsageLimit,
 };
-pub use reward::{CancelReason, FriendOrderState, RewardDecision, default_holding_period, reward_due};
+pub use reward::{CancelReason, FriendOrderState, RewardDecision, reward_due};

@@ -5,11 +5,6 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use std::fmt;
 
-/// Long enough to cover most return windows and chargeback-prone first weeks.
-pub fn default_holding_period() -> TimeDelta {
-    TimeDelta::days(14)
-}
-
 /// What we know about the friend's order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FriendOrderState {
@@ -92,7 +87,7 @@ mod tests {
     }
 
     fn decide(order: FriendOrderState, now: u32) -> RewardDecision {
-        reward_due(&order, day(now), default_holding_period())
+        reward_due(&order, day(now), TimeDelta::days(14))
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::{
-    Answer, Customer, CustomerId, Flow, Message, OrderId, OrderRecord, ShopConfig, ShopId, StoreEvent,
+    Answer, Customer, CustomerId, Flow, Message, MessageId, OrderId, OrderRecord, ShopConfig, ShopId,
+    StoreEvent,
 };
 use aftersale_ports::documents::keys::customer_prefix;
 use aftersale_ports::{
@@ -665,7 +666,7 @@ impl Messages for SqliteStore {
         let (shop, customer, id) = (
             message.shop.to_string(),
             message.customer_id.to_string(),
-            message.id(),
+            message.id().to_string(),
         );
         let flow = message.flow.as_str();
         let attention = attention_at(&stored).map(millis);
@@ -687,7 +688,7 @@ impl Messages for SqliteStore {
         &self,
         shop: &ShopId,
         customer: &CustomerId,
-        id: &str,
+        id: &MessageId,
     ) -> Result<Option<Message>, StoreError> {
         let (shop, customer, id) = (shop.to_string(), customer.to_string(), id.to_string());
         self.run(move |conn| {
@@ -711,7 +712,7 @@ impl Messages for SqliteStore {
         let (shop, customer, id) = (
             message.shop.to_string(),
             message.customer_id.to_string(),
-            message.id(),
+            message.id().to_string(),
         );
         let attention = attention_at(&saved).map(millis);
         let due = millis(saved.due_at);
@@ -827,7 +828,7 @@ impl Answers for SqliteStore {
         let values = (
             answer.shop.to_string(),
             answer.customer_id.to_string(),
-            answer.message_id.clone(),
+            answer.message_id.to_string(),
             answer.answer.question(),
             answer.answered_at.to_rfc3339(),
         );

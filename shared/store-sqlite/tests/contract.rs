@@ -63,7 +63,7 @@ async fn an_unreadable_message_on_sqlite_is_named_and_quarantined() {
         let changed = conn
             .execute(
                 "UPDATE messages SET body = '{\"flow\": \"from-the-future\"}' WHERE shop = ?1 AND customer_id = ?2 AND id = ?3",
-                rusqlite::params![message.shop.as_str(), message.customer_id.as_str(), message.id()],
+                rusqlite::params![message.shop.as_str(), message.customer_id.as_str(), message.id().as_str()],
             )
             .unwrap();
         assert_eq!(changed, 1);

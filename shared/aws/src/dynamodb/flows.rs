@@ -21,7 +21,7 @@
 
 use super::{DynamoDbStore, Item, Key, backend, corrupt, from_json, keys, n, number, s, text, to_json};
 use aftersale_domain::policy::SuppressionReason;
-use aftersale_domain::{Answer, CustomerId, Flow, Message, ShopConfig, ShopId};
+use aftersale_domain::{Answer, CustomerId, Flow, Message, MessageId, ShopConfig, ShopId};
 use aftersale_ports::{
     Answers, DueEntry as Due, Messages, ShopConfigs, StoreError, Suppressions, UndecodableMessage,
     address_hash, attention_at,
@@ -70,11 +70,11 @@ impl DynamoDbStore {
         let (shop, customer) = (&message.shop, &message.customer_id);
         let mut item = Item::new();
         item.insert(keys::PK.into(), s(keys::customer(shop, customer)));
-        item.insert(keys::SK.into(), s(keys::message(&id)));
+        item.insert(keys::SK.into(), s(keys::message(id.as_str())));
         item.insert(DATA.into(), s(to_json(message, &what)?));
         item.insert(VERSION.into(), n(message.version));
         item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
-        item.insert(keys::GSI1SK.into(), s(keys::message_ref(customer, &id)));
+        item.insert(keys::GSI1SK.into(), s(keys::message_ref(customer, id.as_str())));
         // Housekeeping runs on the wall clock even when the message's times are simulated.
         let wall = Utc::now();
         match attention_at(message) {
@@ -88,7 +88,7 @@ impl DynamoDbStore {
                 );
                 item.insert(
                     keys::GSI4SK.into(),
-                    s(keys::due_sort(attention, shop, customer, &id)),
+                    s(keys::due_sort(attention, shop, customer, id.as_str())),
                 );
             }
             None => {
@@ -345,9 +345,9 @@ impl Messages for DynamoDbStore {
         &self,
         shop: &ShopId,
         customer: &CustomerId,
-        id: &str,
+        id: &MessageId,
     ) -> Result<Option<Message>, StoreError> {
-        self.get(keys::customer(shop, customer), &keys::message(id))
+        self.get(keys::customer(shop, customer), &keys::message(id.as_str()))
             .await?
             .map(|item| message_from(&item))
             .transpose()
@@ -568,12 +568,15 @@ impl Answers for DynamoDbStore {
         let (shop, customer) = (&answer.shop, &answer.customer_id);
         let mut item = Item::new();
         item.insert(keys::PK.into(), s(keys::customer(shop, customer)));
-        item.insert(keys::SK.into(), s(keys::answer(&answer.message_id, &question)));
+        item.insert(
+            keys::SK.into(),
+            s(keys::answer(answer.message_id.as_str(), &question)),
+        );
         item.insert(DATA.into(), s(to_json(answer, "answer")?));
         item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
         item.insert(
             keys::GSI1SK.into(),
-            s(keys::answer_ref(customer, &answer.message_id, &question)),
+            s(keys::answer_ref(customer, answer.message_id.as_str(), &question)),
         );
         self.put(item).await
     }

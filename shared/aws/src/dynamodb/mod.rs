@@ -62,7 +62,6 @@ pub const DEFAULT_EVENT_RETENTION_DAYS: i64 = 90;
 pub struct DynamoDbStore {
     client: Client,
     table: String,
-    event_retention: Duration,
     /// Flows whose due watermark this process has seen exist (see [`flows`]).
     watermarks: Arc<Mutex<HashSet<aftersale_domain::Flow>>>,
 }
@@ -72,7 +71,6 @@ impl DynamoDbStore {
         Self {
             client,
             table: table.into(),
-            event_retention: Duration::days(DEFAULT_EVENT_RETENTION_DAYS),
             watermarks: Arc::default(),
         }
     }
@@ -80,12 +78,6 @@ impl DynamoDbStore {
     /// A store on `table`, with a client built from `config` (see [`crate::load_config`]).
     pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::new(Client::new(config), table)
-    }
-
-    /// How long events and their dedupe records live before TTL removes them.
-    pub fn with_event_retention(mut self, retention: Duration) -> Self {
-        self.event_retention = retention;
-        self
     }
 
     pub fn table_name(&self) -> &str {
@@ -267,7 +259,7 @@ impl EventLog for DynamoDbStore {
         item.insert(APPLIED.into(), AttributeValue::Bool(false));
         item.insert(
             keys::EXPIRES_AT.into(),
-            n((now + self.event_retention).timestamp()),
+            n((now + Duration::days(DEFAULT_EVENT_RETENTION_DAYS)).timestamp()),
         );
         item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
         item.insert(

@@ -310,7 +310,7 @@ async fn racing_claims_of_one_message_let_exactly_one_win() {
         let claim = Message {
             status: MessageStatus::Claimed,
             lease_until: Some(Utc::now() + Duration::minutes(5)),
-            reason: format!("claimed by sender {n}"),
+            reason: format!("claimed by sender {n}").into(),
             ..stored.clone()
         };
         tokio::spawn(async move { store.update_message(&claim).await })

@@ -5,7 +5,7 @@ use super::schedule::{SEND_TIME, at_local};
 use super::step::steps;
 use super::vip::{TierName, TierRule};
 use super::{FlowRules, detail_instant};
-use crate::{ConfigError, Message, ShopConfig};
+use crate::{ConfigError, Message, ShopConfig, SkipReason};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -122,8 +122,8 @@ pub fn send_at(campaign: &EarlyAccessCampaign, customer_tz: Tz) -> DateTime<Utc>
 }
 
 /// The send-time re-check: once the launch is public, "you first" is no longer true.
-pub fn still_due(campaign: &EarlyAccessCampaign, now: DateTime<Utc>) -> Option<&'static str> {
-    (now >= campaign.public_start).then_some("already public")
+pub fn still_due(campaign: &EarlyAccessCampaign, now: DateTime<Utc>) -> Option<SkipReason> {
+    (now >= campaign.public_start).then_some(SkipReason::AlreadyPublic)
 }
 
 pub(super) struct Rules;
@@ -135,8 +135,8 @@ impl FlowRules for Rules {
     }
 
     /// An invitation to be first means nothing once the launch is public.
-    fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, &'static str)> {
-        detail_instant(message, "public_start_at").map(|at| (at, "already public"))
+    fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
+        detail_instant(message, "public_start_at").map(|at| (at, SkipReason::AlreadyPublic))
     }
 }
 
@@ -268,6 +268,6 @@ mod tests {
     fn the_message_is_not_sent_once_the_launch_is_public() {
         let c = campaign();
         assert_eq!(still_due(&c, launch() - Duration::hours(1)), None);
-        assert_eq!(still_due(&c, launch()), Some("already public"));
+        assert_eq!(still_due(&c, launch()), Some(SkipReason::AlreadyPublic));
     }
 }

@@ -5,7 +5,7 @@
 //! order the webhooks arrived in, and rebuilding it when a message falls due shows what changed
 //! since planning (a reorder, a refund).
 
-use crate::{Currency, CustomerId, Money, OrderId, OrderRecord};
+use crate::{Currency, CustomerId, Money, OrderId, OrderRecord, VoidReason};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -51,7 +51,7 @@ pub struct PurchaseHistory {
     orders: Vec<PaidOrder>,
     /// Orders that were once placed but no longer count, with why (`refunded`,
     /// `cancelled`...), so a re-check can say what happened to the order a plan was for.
-    voided: BTreeMap<OrderId, &'static str>,
+    voided: BTreeMap<OrderId, VoidReason>,
 }
 
 impl PurchaseHistory {
@@ -120,7 +120,7 @@ impl PurchaseHistory {
     }
 
     /// Why an order the customer once placed no longer counts, if it does not.
-    pub fn void_reason(&self, id: &OrderId) -> Option<&'static str> {
+    pub fn void_reason(&self, id: &OrderId) -> Option<VoidReason> {
         self.voided.get(id).copied()
     }
 
@@ -243,8 +243,14 @@ mod tests {
         assert_eq!(h.first_order_at(), Some(day(0)));
         assert_eq!(h.last_order_at(), Some(day(20)));
         assert_eq!(h.net_spend(), money("60"));
-        assert_eq!(h.void_reason(&OrderId::new("c").unwrap()), Some("cancelled"));
-        assert_eq!(h.void_reason(&OrderId::new("r").unwrap()), Some("refunded"));
+        assert_eq!(
+            h.void_reason(&OrderId::new("c").unwrap()),
+            Some(VoidReason::Cancelled)
+        );
+        assert_eq!(
+            h.void_reason(&OrderId::new("r").unwrap()),
+            Some(VoidReason::Refunded)
+        );
         assert_eq!(h.void_reason(&OrderId::new("p").unwrap()), None);
         assert_eq!(h.orders()[0].items[0].quantity, 2);
     }

@@ -33,7 +33,7 @@ pub use schedule::SEND_TIME;
 
 use crate::{
     Answer, Channel, ConfigError, Customer, DueBasis, Message, MessageClass, MessageStatus, Order,
-    OrderRecord, OrderStatus, ShopConfig, ShopId,
+    OrderRecord, OrderStatus, ShopConfig, ShopId, SkipReason,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -110,7 +110,7 @@ pub trait FlowRules: Sync {
     }
 
     /// When a time-bound marketing message stops making sense, and what to say once it has.
-    fn deadline(&self, _message: &Message) -> Option<(DateTime<Utc>, &'static str)> {
+    fn deadline(&self, _message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
         None
     }
 
@@ -552,7 +552,7 @@ mod tests {
         let rating = |product: &str| Answer {
             shop: shop(),
             customer_id: reminder.customer_id.clone(),
-            message_id: "review-request#1001#request".into(),
+            message_id: crate::MessageId::new("review-request#1001#request").unwrap(),
             order_id: reminder.order_id.clone(),
             answer: crate::AnswerKind::Rating {
                 product_id: product.into(),

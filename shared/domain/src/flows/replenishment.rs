@@ -8,7 +8,7 @@ use super::FlowRules;
 use super::history::{PaidOrder, PurchaseHistory, PurchasedItem};
 use super::stats::median;
 use super::step::steps;
-use crate::{ConfigError, LocalisedText, OrderId, ShopConfig};
+use crate::{ConfigError, LocalisedText, OrderId, ShopConfig, SkipReason};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -357,14 +357,14 @@ pub fn plan_replenishment(
 
 /// The send-time re-check against the customer's history now: `None` while the reminder is
 /// still wanted, otherwise why not (`reordered`, `refunded`, `cancelled`...).
-pub fn still_due(plan: &ReplenishmentPlan, history_now: &PurchaseHistory) -> Option<&'static str> {
+pub fn still_due(plan: &ReplenishmentPlan, history_now: &PurchaseHistory) -> Option<SkipReason> {
     if let Some(reason) = history_now.void_reason(&plan.order_id) {
-        return Some(reason);
+        return Some(SkipReason::OrderVoid(reason));
     }
     let Some(order) = history_now.order(&plan.order_id) else {
-        return Some("order not found");
+        return Some(SkipReason::OrderNotFound);
     };
-    reordered_since(history_now, order, &plan.product_id).then_some("reordered")
+    reordered_since(history_now, order, &plan.product_id).then_some(SkipReason::Reordered)
 }
 
 /// Whether a later paid order contains the product again, in any variant.
@@ -549,7 +549,10 @@ mod tests {
         let now = history_of("7", &[first.clone(), reorder]);
         let beans = plans.iter().find(|p| p.product_id == "beans").unwrap();
         let mug = plans.iter().find(|p| p.product_id == "mug").unwrap();
-        assert_eq!(still_due(beans, &now), Some("reordered"));
+        assert_eq!(
+            still_due(beans, &now).map(|r| r.to_string()).as_deref(),
+            Some("reordered")
+        );
         assert_eq!(
             still_due(mug, &now),
             None,
@@ -579,7 +582,10 @@ mod tests {
         );
         let plan = &plans[0];
         let refunded = history_of("7", &[refund(first.clone(), "r1", "20")]);
-        assert_eq!(still_due(plan, &refunded), Some("refunded"));
+        assert_eq!(
+            still_due(plan, &refunded).map(|r| r.to_string()).as_deref(),
+            Some("refunded")
+        );
         let partly = history_of("7", &[refund(first.clone(), "r1", "5")]);
         assert_eq!(
             still_due(plan, &partly),
@@ -587,8 +593,14 @@ mod tests {
             "a partial refund keeps the reminder"
         );
         let cancelled = history_of("7", &[with_status(first, OrderStatus::Cancelled)]);
-        assert_eq!(still_due(plan, &cancelled), Some("cancelled"));
-        assert_eq!(still_due(plan, &history_of("7", &[])), Some("order not found"));
+        assert_eq!(
+            still_due(plan, &cancelled).map(|r| r.to_string()).as_deref(),
+            Some("cancelled")
+        );
+        assert_eq!(
+            still_due(plan, &history_of("7", &[])),
+            Some(SkipReason::OrderNotFound)
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::schedule::at_local;
 use super::stats::nearest_rank;
 use super::step::steps;
 use super::{FlowRules, detail_instant};
-use crate::{ConfigError, Currency, Message, Money, OrderId, ShopConfig};
+use crate::{ConfigError, Currency, Message, Money, OrderId, ShopConfig, SkipReason};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
@@ -265,12 +265,6 @@ impl Lapse {
     }
 }
 
-/// When the customer lapses: their last paid order plus the window; what the lapse index is
-/// keyed on. `None` without a paid order.
-pub fn lapse_at(history: &PurchaseHistory, window: Duration) -> Option<DateTime<Utc>> {
-    Lapse::of(history, window).map(|lapse| lapse.at)
-}
-
 /// The net spend that puts a customer in the shop's top `top_percent`, or `None` when no one
 /// can be told apart as such. The top group is ⌊n × top_percent / 100⌋ customers with a paid
 /// order, rounded down: in a shop of five, "the top 10%" is nobody, not the one who happened
@@ -407,13 +401,13 @@ pub fn plan_winback(segment: Segment, lapse: &Lapse, config: &WinbackConfig, tz:
 
 /// The send-time re-check: `None` while the customer is still away, `ordered again` once a
 /// paid order came after the one the lapse is named for.
-pub fn still_due(step: &WinbackStep, history_now: &PurchaseHistory) -> Option<&'static str> {
+pub fn still_due(step: &WinbackStep, history_now: &PurchaseHistory) -> Option<SkipReason> {
     let lapse = &step.lapse;
     history_now
         .orders()
         .iter()
         .any(|o| o.placed_at > lapse.last_order_at && o.id != lapse.last_order_id)
-        .then_some("ordered again")
+        .then_some(SkipReason::OrderedAgain)
 }
 
 pub(super) struct Rules;
@@ -435,8 +429,8 @@ impl FlowRules for Rules {
     }
 
     /// An offer (and its last call) ends when the offer does.
-    fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, &'static str)> {
-        detail_instant(message, "offer_expires_at").map(|at| (at, "offer expired"))
+    fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
+        detail_instant(message, "offer_expires_at").map(|at| (at, SkipReason::OfferExpired))
     }
 }
 
@@ -523,14 +517,10 @@ mod tests {
                 refund(paid("3", "7", day(50), "10", &[]), "r", "10"),
             ],
         );
-        assert_eq!(
-            lapse_at(&h, days(60)),
-            Some(day(90)),
-            "the refunded order does not count"
-        );
         let lapse = Lapse::of(&h, days(60)).unwrap();
+        assert_eq!(lapse.at, day(90), "the refunded order does not count");
         assert_eq!(lapse.last_order_id.as_str(), "2");
-        assert_eq!(lapse_at(&history_of("7", &[]), days(60)), None);
+        assert_eq!(Lapse::of(&history_of("7", &[]), days(60)), None);
     }
 
     fn lapse_on(n: i64) -> Lapse {
@@ -605,7 +595,11 @@ mod tests {
         let steps = plan_winback(Segment::RecentFirstTimer, &lapse, &WinbackConfig::default(), Rome);
         assert!(steps.iter().all(|s| still_due(s, &h).is_none()));
         let now = history_of("7", &[first[0].clone(), paid("2", "7", day(65), "10", &[])]);
-        assert!(steps.iter().all(|s| still_due(s, &now) == Some("ordered again")));
+        assert!(
+            steps
+                .iter()
+                .all(|s| still_due(s, &now) == Some(SkipReason::OrderedAgain))
+        );
         let next = Lapse::of(&now, days(60)).unwrap();
         assert_ne!(
             next.last_order_id, lapse.last_order_id,

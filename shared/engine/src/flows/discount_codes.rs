@@ -5,6 +5,7 @@
 use super::{Prepared, instant, parse_instant};
 use crate::Engine;
 use aftersale_domain::{Currency, Message, MessageStatus, Money, Platform, ShopConfig, ShopId};
+use aftersale_domain::{FailReason, ReplanReason, SkipReason};
 use aftersale_ports::StoreError;
 use aftersale_rewards::{
     CustomerEligibility, DiscountCode, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
@@ -31,14 +32,10 @@ impl Engine {
             let waiting = message.status == MessageStatus::Planned
                 && message.details.contains_key("discount_error")
                 && message.due_at > now;
-            if !waiting {
+            let mut again = message;
+            if !waiting || again.plan_again(now, ReplanReason::ConfigurationChanged).is_err() {
                 continue;
             }
-            let again = Message {
-                due_at: now,
-                reason: "planned again: configuration changed".into(),
-                ..message
-            };
             match self.store.update_message(&again).await {
                 Ok(_) => moved += 1,
                 // A sender took it meanwhile; it tries with the new configuration anyway.
@@ -63,7 +60,7 @@ pub(super) async fn ensure_offer_discount(
             .get("discount_percent")
             .and_then(|p| p.parse::<Decimal>().ok()),
     ) else {
-        return Ok(Prepared::fail("failed: offer without its code"));
+        return Ok(Prepared::fail(FailReason::OfferWithoutCode));
     };
     let request = DiscountRequest {
         code: parse_code(code)?,
@@ -92,13 +89,11 @@ pub(super) async fn create_discount(
         return Ok(Prepared::Proceed(Box::new(message)));
     }
     let Some(admin) = &config.admin_api else {
-        return Ok(Prepared::skip(
-            "no [admin_api] configured to create the discount code",
-        ));
+        return Ok(Prepared::skip(SkipReason::NoAdminApi));
     };
     let shop_state = engine.store.load_shop(&message.shop).await?;
     if shop_state.as_ref().is_some_and(|s| !s.is_installed()) {
-        return Ok(Prepared::skip("shop uninstalled"));
+        return Ok(Prepared::skip(SkipReason::ShopUninstalled));
     }
     let platform = shop_state.map_or(Platform::Shopify, |s| s.platform);
     let created = match engine
@@ -151,7 +146,7 @@ pub(super) async fn create_discount(
                 .await;
             }
             if gives_up {
-                return Ok(Prepared::fail(format!("failed: discount code: {err}")));
+                return Ok(Prepared::fail(FailReason::DiscountCode(err.to_string())));
             }
             // Minutes for a blip, hours for a misconfiguration someone has to fix.
             let base = match err {
@@ -166,10 +161,10 @@ pub(super) async fn create_discount(
                 .details
                 .insert("discount_first_error".into(), instant(first_try));
             message.details.insert("discount_error".into(), err.to_string());
-            Ok(Prepared::defer(
+            Ok(Prepared::retry(
                 message,
                 now + backoff,
-                format!("retrying: discount code: {err}"),
+                format!("discount code: {err}"),
             ))
         }
     }

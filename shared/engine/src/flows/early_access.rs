@@ -5,6 +5,7 @@
 
 use super::{FlowJob, Prepared, id_safe, instant, marketing_message, vip};
 use crate::Engine;
+use aftersale_domain::SkipReason;
 use aftersale_domain::flows::early_access::{EarlyAccessCampaign, EarlyAccessPass, Step, send_at, still_due};
 use aftersale_domain::flows::vip::TierName;
 use aftersale_domain::policy::{self, Decision, SendContext};
@@ -125,7 +126,7 @@ impl Engine {
             );
             match reach(self, &message, &config).await? {
                 None => report.reachable += 1,
-                Some(reason) => *report.unreachable.entry(reason).or_default() += 1,
+                Some(reason) => *report.unreachable.entry(reason.to_string()).or_default() += 1,
             }
         }
         Ok(report)
@@ -195,7 +196,7 @@ async fn reach(
     engine: &Engine,
     message: &Message,
     config: &ShopConfig,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<SkipReason>, StoreError> {
     let shop = &message.shop;
     let customer = engine.store.load_customer(shop, &message.customer_id).await?;
     let suppressed = match customer.as_ref().and_then(|c| c.email.as_deref()) {
@@ -278,14 +279,14 @@ async fn recheck(
     )
     .await?
     else {
-        return Ok(Prepared::skip("campaign not found"));
+        return Ok(Prepared::skip(SkipReason::CampaignNotFound));
     };
     if let Some(reason) = still_due(&campaign.value, now) {
         return Ok(Prepared::skip(reason));
     }
     let tier = vip::current_tier(engine, shop, &message.customer_id, config, now).await?;
     if !is_invited(engine, shop, &message.customer_id, &campaign.value, config, now).await? {
-        return Ok(Prepared::skip("no longer in an invited tier"));
+        return Ok(Prepared::skip(SkipReason::NotInInvitedTier));
     }
     if let Some(tier) = tier {
         message.details.insert("tier".into(), tier.as_str().into());

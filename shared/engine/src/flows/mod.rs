@@ -30,6 +30,7 @@ pub(crate) use planning::{id_safe, instant, marketing_message, parse_instant};
 use crate::Engine;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::policy::{self, Decision};
+use aftersale_domain::{DeferReason, FailReason, SkipReason};
 use aftersale_domain::{Flow, Message, OrderRecord, ShopConfig, StoreEvent};
 use aftersale_ports::StoreError;
 use async_trait::async_trait;
@@ -142,31 +143,46 @@ pub(crate) enum Prepared {
 
 /// Why a message does not go now.
 pub(crate) enum Held {
-    Skip(String),
-    /// Try again later, remembering `details` (what a failed attempt learned) if given.
+    Skip(SkipReason),
+    /// Wait until `until`, remembering `details` (what the re-check learned) if given.
     Defer {
         until: DateTime<Utc>,
-        reason: String,
+        reason: DeferReason,
         details: Option<BTreeMap<String, String>>,
     },
-    Fail(String),
+    /// Try again at `until` after `problem` (a discount code the shop's API did not create),
+    /// remembering what the attempt learned in `details`.
+    Retry {
+        until: DateTime<Utc>,
+        problem: String,
+        details: BTreeMap<String, String>,
+    },
+    Fail(FailReason),
 }
 
 impl Prepared {
-    pub(crate) fn skip(reason: impl Into<String>) -> Self {
-        Prepared::Held(Held::Skip(reason.into()))
+    pub(crate) fn skip(reason: SkipReason) -> Self {
+        Prepared::Held(Held::Skip(reason))
     }
 
-    pub(crate) fn defer(message: Message, until: DateTime<Utc>, reason: impl Into<String>) -> Self {
+    pub(crate) fn defer(message: Message, until: DateTime<Utc>, reason: DeferReason) -> Self {
         Prepared::Held(Held::Defer {
             until,
-            reason: reason.into(),
+            reason,
             details: Some(message.details),
         })
     }
 
-    pub(crate) fn fail(reason: impl Into<String>) -> Self {
-        Prepared::Held(Held::Fail(reason.into()))
+    pub(crate) fn retry(message: Message, until: DateTime<Utc>, problem: String) -> Self {
+        Prepared::Held(Held::Retry {
+            until,
+            problem,
+            details: message.details,
+        })
+    }
+
+    pub(crate) fn fail(reason: FailReason) -> Self {
+        Prepared::Held(Held::Fail(reason))
     }
 }
 

@@ -8,6 +8,7 @@ use aftersale_domain::flows::reschedule;
 use aftersale_domain::{
     Channel, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, ShopConfig, ShopId,
 };
+use aftersale_domain::{Reason, SkipReason};
 use aftersale_ports::{StoreError, lifecycle};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
@@ -73,18 +74,16 @@ impl Engine {
         shop: &ShopId,
         customer: &CustomerId,
         stale: impl Fn(&Message) -> bool,
-        reason: &str,
+        reason: SkipReason,
     ) -> Result<usize, StoreError> {
         let mut cancelled = 0;
-        for message in self.store.customer_messages(shop, customer).await? {
-            if message.status != MessageStatus::Planned || !stale(&message) {
+        for mut skipped in self.store.customer_messages(shop, customer).await? {
+            if skipped.status != MessageStatus::Planned
+                || !stale(&skipped)
+                || skipped.skip(reason.clone()).is_err()
+            {
                 continue;
             }
-            let skipped = Message {
-                status: MessageStatus::Skipped,
-                reason: format!("skipped: {reason}"),
-                ..message
-            };
             match self.store.update_message(&skipped).await {
                 Ok(_) => cancelled += 1,
                 Err(StoreError::Conflict { .. }) => {}
@@ -117,7 +116,7 @@ pub(crate) fn marketing_message(
         due_at,
         due_basis: DueBasis::Known,
         status: MessageStatus::Planned,
-        reason: "planned".into(),
+        reason: Reason::Planned,
         planned_at: now,
         lease_until: None,
         attempts: 0,

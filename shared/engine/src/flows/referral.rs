@@ -12,12 +12,13 @@ use aftersale_domain::{
     Address, CustomerId, Flow, Message, MessageClass, Order, OrderId, OrderRecord, OrderStatus, ShopConfig,
     ShopId, StoreEvent,
 };
+use aftersale_domain::{DeferReason, FailReason, SkipReason};
 use aftersale_ports::documents::{self, keys};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{
-    CodePrefix, CustomerEligibility, DiscountCode, DiscountRequest, DiscountValue, FraudRules, FraudVerdict,
-    FriendOrderState, Party, PostalAddress, ReferralAttempt, ReferralHistory, ReferredOrder, RewardDecision,
-    UsageLimit, check_referral_with, reward_due,
+    CancelReason, CodePrefix, CustomerEligibility, DiscountCode, DiscountRequest, DiscountValue, FraudRules,
+    FraudVerdict, FriendOrderState, Party, PostalAddress, ReferralAttempt, ReferralHistory, ReferredOrder,
+    RewardDecision, UsageLimit, check_referral_with, reward_due,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -323,7 +324,7 @@ async fn recheck(
         .get("friend_order")
         .and_then(|id| OrderId::new(id).ok())
     else {
-        return Ok(Prepared::fail("failed: reward without the friend's order"));
+        return Ok(Prepared::fail(FailReason::RewardWithoutFriendsOrder));
     };
     let record = engine
         .store
@@ -333,21 +334,25 @@ async fn recheck(
     let state = record.as_ref().map(|r| friend_state(r, now)).unwrap_or_default();
     let holding = Duration::days(cfg.holding_days.into());
     match reward_due(&state, now, holding) {
-        RewardDecision::Cancel(reason) => Ok(Prepared::skip(reason.to_string())),
+        RewardDecision::Cancel(reason) => Ok(Prepared::skip(match reason {
+            CancelReason::OrderCancelled => SkipReason::FriendsOrderCancelled,
+            CancelReason::RefundedBeforeFulfilment => SkipReason::FriendsOrderRefundedBeforeFulfilment,
+            CancelReason::RefundedWithinHoldingPeriod => SkipReason::FriendsOrderRefundedWithinHoldingPeriod,
+        })),
         RewardDecision::AwaitFulfilment
             if now - message.planned_at > Duration::days(MAX_WAIT_FOR_FULFILMENT_DAYS) =>
         {
-            Ok(Prepared::skip("the friend's order was never fulfilled"))
+            Ok(Prepared::skip(SkipReason::FriendsOrderNeverFulfilled))
         }
         RewardDecision::AwaitFulfilment => Ok(Prepared::defer(
             message,
             now + Duration::days(1),
-            "deferred: waiting for the friend's order to be fulfilled",
+            DeferReason::FriendsOrderFulfilment,
         )),
-        RewardDecision::Wait(until) => Ok(Prepared::defer(message, until, "deferred: holding period")),
+        RewardDecision::Wait(until) => Ok(Prepared::defer(message, until, DeferReason::HoldingPeriod)),
         RewardDecision::Grant => {
             let Some(code) = message.details.get("reward_code") else {
-                return Ok(Prepared::fail("failed: reward without its code"));
+                return Ok(Prepared::fail(FailReason::RewardWithoutCode));
             };
             let ends_at = parse_instant(message.details.get("reward_expires_at"))
                 .unwrap_or(now + Duration::days(cfg.reward_valid_days.into()));
@@ -381,7 +386,7 @@ async fn ensure_share_discount(
 ) -> Result<Prepared, StoreError> {
     let cfg = &config.flows.referral;
     let Some(code) = message.details.get("code") else {
-        return Ok(Prepared::fail("failed: share message without its code"));
+        return Ok(Prepared::fail(FailReason::ShareWithoutCode));
     };
     let currency = lifecycle::spend_table(engine.store.as_ref(), &message.shop)
         .await?

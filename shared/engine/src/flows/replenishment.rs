@@ -7,6 +7,7 @@ use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::replenishment::{
     ReplenishmentPlan, Step, SupplySource, plan_replenishment, still_due,
 };
+use aftersale_domain::{FailReason, SkipReason};
 use aftersale_domain::{Flow, Message, OrderRecord, ProductRef, ShopConfig, ShopId};
 use aftersale_ports::{StoreError, lifecycle};
 use async_trait::async_trait;
@@ -80,7 +81,7 @@ async fn plan(
                         .get("product_id")
                         .is_some_and(|p| bought.contains(&p.as_str()))
             },
-            "reordered",
+            SkipReason::Reordered,
         )
         .await?;
     let mut learned = BTreeMap::new();
@@ -177,14 +178,14 @@ async fn recheck(
 ) -> Result<Prepared, StoreError> {
     let (Some(order_id), Some(product_id)) = (message.order_id.clone(), message.details.get("product_id"))
     else {
-        return Ok(Prepared::fail("failed: reminder without its order or product"));
+        return Ok(Prepared::fail(FailReason::ReminderWithoutOrderOrProduct));
     };
     // After a long outage or an import of old orders, a reminder for something that ran out
     // weeks ago helps nobody.
     if let Some(run_out) = super::parse_instant(message.details.get("run_out_at"))
         && now - run_out > Duration::days(STALE_AFTER_RUN_OUT_DAYS)
     {
-        return Ok(Prepared::skip("too late: it ran out weeks ago"));
+        return Ok(Prepared::skip(SkipReason::RanOutLongAgo));
     }
     let history = engine
         .history(&message.shop, &message.customer_id, config)

@@ -7,6 +7,7 @@
 
 use super::{FlowJob, OrderEvent, Prepared, id_safe, instant, marketing_message, parse_instant};
 use crate::Engine;
+use aftersale_domain::SkipReason;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::vip::{
     Step, TierCause, TierChange, TierName, TierStatus, evaluate_tier, next_anniversary, next_birthday,
@@ -247,12 +248,14 @@ async fn recheck(
     now: DateTime<Utc>,
 ) -> Result<Prepared, StoreError> {
     let Some(current) = current_tier(engine, &message.shop, &message.customer_id, config, now).await? else {
-        return Ok(Prepared::skip("no longer in a tier"));
+        return Ok(Prepared::skip(SkipReason::NotInTier));
     };
     if message.step == Step::TierEntered
         && message.details.get("tier").map(String::as_str) != Some(current.as_str())
     {
-        return Ok(Prepared::skip(format!("tier is now {}", current.as_str())));
+        return Ok(Prepared::skip(SkipReason::TierChanged {
+            now: current.as_str().to_owned(),
+        }));
     }
     message.details.insert("tier".into(), current.as_str().into());
     Ok(Prepared::Proceed(Box::new(message)))

@@ -12,9 +12,8 @@ use aftersale_domain::flows::win_back::{
     Incentive, Lapse, Segment, Step, WinbackStep, plan_winback, segment, still_due, top_spend_threshold_of,
 };
 use aftersale_domain::policy::Decision;
-use aftersale_domain::{
-    CustomerId, Flow, Message, MessageStatus, OrderId, OrderRecord, ProductRef, ShopConfig, ShopId,
-};
+use aftersale_domain::{CustomerId, Flow, Message, OrderId, OrderRecord, ProductRef, ShopConfig, ShopId};
+use aftersale_domain::{FailReason, ReplanReason, SkipReason};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{CodePrefix, DiscountCode};
 use async_trait::async_trait;
@@ -98,9 +97,6 @@ impl FlowJob for Job {
     }
 }
 
-/// Why a sequence stopped when the customer ordered; a refund of that order can revive it.
-const ORDERED_AGAIN: &str = "skipped: ordered again";
-
 /// Win-back offer codes look like `BACK-K7M2P9QX4R`.
 const OFFER_PREFIX: &str = "BACK";
 
@@ -133,7 +129,7 @@ async fn plan(
             shop,
             &history.customer,
             |m| m.flow == Flow::WinBack && m.subject != current && older_lapse(m),
-            ORDERED_AGAIN.trim_start_matches("skipped: "),
+            SkipReason::OrderedAgain,
         )
         .await?;
     changed += engine
@@ -141,7 +137,7 @@ async fn plan(
             shop,
             &history.customer,
             |m| m.flow == Flow::WinBack && m.subject != current,
-            "its last order no longer counts (refunded or cancelled)",
+            SkipReason::LastOrderVoid,
         )
         .await?;
     let details = BTreeMap::from([
@@ -167,21 +163,18 @@ async fn plan(
         return Ok(changed + 1);
     }
     // This lapse was planned before and withdrawn because a later order came; if that
-    // order no longer counts (refunded, cancelled), the lapse is real again.
+    // order no longer counts (refunded, cancelled), the lapse is real again. Only a
+    // sequence skipped as "ordered again" can be planned again.
     let existing = engine
         .store
         .load_message(shop, &history.customer, &value.id())
         .await?;
-    if let Some(existing) =
-        existing.filter(|m| m.status == MessageStatus::Skipped && m.reason == ORDERED_AGAIN)
+    if let Some(mut revived) = existing
+        && revived
+            .plan_again(value.due_at, ReplanReason::LaterOrderVoid)
+            .is_ok()
     {
-        let revived = Message {
-            status: MessageStatus::Planned,
-            due_at: value.due_at,
-            reason: "planned again: the later order no longer counts".into(),
-            details: value.details,
-            ..existing
-        };
+        revived.details = value.details;
         match engine.store.update_message(&revived).await {
             Ok(_) => changed += 1,
             Err(StoreError::Conflict { .. }) => {}
@@ -292,7 +285,7 @@ async fn social_proof(
 
 async fn recheck(engine: &Engine, message: Message, config: &ShopConfig) -> Result<Prepared, StoreError> {
     let Some(lapse) = lapse_of(&message) else {
-        return Ok(Prepared::fail("failed: win-back step without its lapse"));
+        return Ok(Prepared::fail(FailReason::WinBackWithoutLapse));
     };
     let history = engine
         .history(&message.shop, &message.customer_id, config)

@@ -307,7 +307,7 @@ impl Harness {
             .messages()
             .await
             .into_iter()
-            .map(|m| (format!("{}/{}", m.flow, m.step), m.status, m.reason))
+            .map(|m| (format!("{}/{}", m.flow, m.step), m.status, m.reason.to_string()))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -415,7 +415,7 @@ pub fn sent(n: usize) -> TickReport {
 #[track_caller]
 pub fn assert_outcome(message: &Message, status: MessageStatus, reason: &str) {
     assert_eq!(
-        (message.status, message.reason.as_str()),
+        (message.status, message.reason.to_string().as_str()),
         (status, reason),
         "{}: {message:#?}",
         message.id()
