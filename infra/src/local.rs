@@ -95,6 +95,11 @@ impl Local {
         })
     }
 
+    /// The shop's alert channel.
+    pub fn alerts(&self) -> Arc<dyn SupportAlerts> {
+        Arc::clone(&self.alerts)
+    }
+
     /// Ingest wired to plan flows in process as events arrive.
     pub fn ingest(&self, secrets: WebhookSecrets) -> Ingest {
         let bus = Arc::new(InProcessBus::new(Arc::clone(&self.engine)));

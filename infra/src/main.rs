@@ -5,9 +5,11 @@ mod campaigns;
 mod commands;
 mod edge;
 mod flows;
+mod import;
 mod local;
 mod loyalty;
 mod privacy;
+mod progress;
 mod reports;
 mod secrets_file;
 mod shops;
@@ -226,6 +228,21 @@ enum Command {
         #[command(subcommand)]
         action: WooAction,
     },
+    /// Bring a shop's order history in, through the same path as its webhooks: statistics,
+    /// tiers, learned cycles and windows fill up, and only what is still ahead is planned (no
+    /// message about last year). A progress bar on a terminal, plain lines otherwise.
+    Import {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Print the summary as one JSON object (imported, unchanged, dead_lettered, duration_ms, ...).
+        #[arg(long, global = true)]
+        json: bool,
+        /// Go on from the checkpoint of an interrupted import (Ctrl-C, a crash, `kill -9`).
+        #[arg(long, global = true)]
+        resume: bool,
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// List dead letters, or replay them after a fix.
     DeadLetters {
         #[command(flatten)]
@@ -379,6 +396,50 @@ enum WooAction {
     Status {
         #[arg(long)]
         url: String,
+    },
+    /// Bring in every order changed since the last successful reconcile that no webhook
+    /// delivered, reactivate disabled webhooks, and alert the owner when anything was missed.
+    Reconcile {
+        #[arg(long)]
+        url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// Every order of a Shopify shop, through a GraphQL bulk export: started, polled, then its
+    /// JSONL file streamed one order at a time.
+    Shopify {
+        /// The shop (e.g. demo.myshopify.com).
+        #[arg(long)]
+        shop: String,
+        /// Import a bulk export already downloaded (JSONL, run with groupObjects: true) instead.
+        #[arg(long, value_name = "FILE")]
+        jsonl: Option<PathBuf>,
+        /// Seconds between two looks at the export's status.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+        poll_seconds: u64,
+        /// A custom app's Admin API token (shpat_…), instead of the one install stored.
+        #[arg(long, env = "SHOPIFY_ACCESS_TOKEN", hide_env_values = true)]
+        access_token: Option<String>,
+        #[arg(long, env = "AFTERSALE_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Every order, then every customer, of a WooCommerce site through its REST API.
+    Woocommerce {
+        /// The site's address, e.g. https://shop.example.
+        #[arg(long)]
+        url: String,
+        /// A REST API key (Read is enough); default: the one `woocommerce connect` stored.
+        #[arg(long, env = "WOOCOMMERCE_CONSUMER_KEY", requires = "consumer_secret")]
+        consumer_key: Option<String>,
+        #[arg(
+            long,
+            env = "WOOCOMMERCE_CONSUMER_SECRET",
+            requires = "consumer_key",
+            hide_env_values = true
+        )]
+        consumer_secret: Option<String>,
     },
 }
 
@@ -559,6 +620,53 @@ fn main() -> ExitCode {
                 json,
                 action: WooAction::Status { url },
             } => woocommerce::status(&store, &url, json).await,
+            Command::Woocommerce {
+                store,
+                json,
+                action: WooAction::Reconcile { url },
+            } => import::reconcile(&store, &url, json).await,
+            Command::Import {
+                store,
+                json,
+                resume,
+                source:
+                    ImportSource::Shopify {
+                        shop,
+                        jsonl,
+                        poll_seconds,
+                        access_token,
+                        public_url,
+                    },
+            } => {
+                let args = import::ShopifyArgs {
+                    shop,
+                    resume,
+                    jsonl,
+                    poll_seconds,
+                    access_token,
+                    public_url,
+                };
+                import::shopify(&store, args, json).await
+            }
+            Command::Import {
+                store,
+                json,
+                resume,
+                source:
+                    ImportSource::Woocommerce {
+                        url,
+                        consumer_key,
+                        consumer_secret,
+                    },
+            } => {
+                let args = import::WooArgs {
+                    url,
+                    consumer_key,
+                    consumer_secret,
+                    resume,
+                };
+                import::woocommerce(&store, args, json).await
+            }
             Command::DeadLetters {
                 store,
                 json,

@@ -1,7 +1,7 @@
 //! The one event model: everything a platform tells us (an order placed, paid, fulfilled,
 //! delivered, cancelled or refunded, a customer updated, a privacy request) becomes a
 //! [`StoreEvent`] before any flow sees it, so flows never know which platform spoke.
-use crate::{Customer, CustomerId, EventId, Order, OrderId, Platform, Refund, ShopId};
+use crate::{Customer, CustomerId, EventId, Order, OrderId, Origin, Platform, Refund, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,9 @@ pub struct StoreEvent {
     pub occurred_at: DateTime<Utc>,
     #[serde(flatten)]
     pub kind: EventKind,
+    /// A webhook, or history brought in by an import: see [`Origin`] for what that changes.
+    #[serde(default, skip_serializing_if = "Origin::is_live")]
+    pub origin: Origin,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ mod message;
 mod model;
 mod money;
 mod order_state;
+mod origin;
 pub mod policy;
 pub mod secret;
 
@@ -36,4 +37,5 @@ pub use message::{
 pub use model::{Address, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};
 pub use order_state::{OrderRecord, VoidReason};
+pub use origin::Origin;
 pub use secret::Secret;

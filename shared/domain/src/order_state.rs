@@ -209,6 +209,7 @@ mod tests {
 
     fn event(id: &str, kind: EventKind) -> StoreEvent {
         StoreEvent {
+            origin: Default::default(),
             shop: ShopId::new("demo.myshopify.com").unwrap(),
             platform: Platform::Shopify,
             event_id: EventId::new(id).unwrap(),

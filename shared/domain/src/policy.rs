@@ -511,6 +511,7 @@ mod tests {
         assert_eq!(case.decide(), skipped("cancelled"));
         case.order = order_record(OrderStatus::Processing);
         let refund = StoreEvent {
+            origin: Default::default(),
             shop: ShopId::new("demo.myshopify.com").unwrap(),
             platform: Platform::Shopify,
             event_id: EventId::new("r").unwrap(),

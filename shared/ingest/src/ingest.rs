@@ -248,42 +248,59 @@ impl Ingest {
     ) -> Result<(usize, usize), StoreError> {
         let (mut stored, mut duplicates) = (0, 0);
         for event in events {
-            let span =
-                info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
-            async {
-                // A privacy request is logged without the customer's details (see
-                // `without_personal_data`); the work below still gets the whole request.
-                match self
-                    .store
-                    .record_event(&without_personal_data(event), received_at)
-                    .await?
-                {
-                    Recorded::Duplicate { applied: true } => {
-                        duplicates += 1;
-                        info!("duplicate delivery");
-                        return Ok(());
-                    }
-                    Recorded::Duplicate { applied: false } => info!("resuming an unfinished event"),
-                    Recorded::New => {}
-                }
-                crate::apply::apply(self.store.as_ref(), self.privacy.as_ref(), event, received_at).await?;
-                if let (EventKind::AppUninstalled | EventKind::ShopRedact, Some(tokens)) =
-                    (&event.kind, &self.tokens)
-                    && !self.shop_is_installed(&event.shop).await?
-                {
-                    tokens.delete_token(&event.shop).await?;
-                    info!("the shop's Admin API token is deleted");
-                }
-                self.bus.publish(event).await?;
-                self.store.mark_applied(event).await?;
+            if self.persist_event(event, received_at).await? {
                 stored += 1;
-                info!("stored");
-                Ok::<(), StoreError>(())
+            } else {
+                duplicates += 1;
             }
-            .instrument(span)
-            .await?;
         }
         Ok((stored, duplicates))
+    }
+
+    /// The one path of an event, live or imported: record (dedupe on its id), fold into the
+    /// stored state, publish to the flows, mark applied. Returns `false` for a duplicate.
+    pub(crate) async fn persist_event(
+        &self,
+        event: &StoreEvent,
+        received_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let span =
+            info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
+        async {
+            // A privacy request is logged without the customer's details (see
+            // `without_personal_data`); the work below still gets the whole request.
+            match self
+                .store
+                .record_event(&without_personal_data(event), received_at)
+                .await?
+            {
+                Recorded::Duplicate { applied: true } => {
+                    info!("duplicate delivery");
+                    return Ok(false);
+                }
+                Recorded::Duplicate { applied: false } => info!("resuming an unfinished event"),
+                Recorded::New => {}
+            }
+            crate::apply::apply(self.store.as_ref(), self.privacy.as_ref(), event, received_at).await?;
+            if let (EventKind::AppUninstalled | EventKind::ShopRedact, Some(tokens)) =
+                (&event.kind, &self.tokens)
+                && !self.shop_is_installed(&event.shop).await?
+            {
+                tokens.delete_token(&event.shop).await?;
+                info!("the shop's Admin API token is deleted");
+            }
+            self.bus.publish(event).await?;
+            self.store.mark_applied(event).await?;
+            info!("stored");
+            Ok(true)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The clock ingest runs on.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Runs a dead letter through today's parser. It was verified when it arrived, so the
@@ -384,7 +401,7 @@ fn parse(platform: Platform, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Sto
 /// a platform's retry of the same bad delivery (same event id) is stored once, while two
 /// topics Shopify sends with one body (`orders/create` and `orders/paid`) are kept apart and
 /// can each be replayed.
-fn dead_letter(
+pub(crate) fn dead_letter(
     platform: Platform,
     headers: &HeaderMap,
     body: &[u8],

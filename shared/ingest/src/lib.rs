@@ -3,10 +3,12 @@
 
 mod apply;
 mod http;
+mod import;
 mod ingest;
 mod privacy;
 mod secrets;
 
 pub use http::{router, shopify_router, woocommerce_router};
+pub use import::ImportCounts;
 pub use ingest::{Ingest, MAX_BODY_BYTES, ReplayOutcome, Reply};
 pub use secrets::{Secret, WebhookSecrets};

@@ -3,6 +3,7 @@
 
 mod json;
 pub mod shopify;
+pub mod shopify_bulk;
 pub mod signature;
 pub mod text;
 pub mod woocommerce;

@@ -97,6 +97,7 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
         problem: "missing (and no X-Shopify-Webhook-Id either)".into(),
     })?;
     let make = |occurred_at: DateTime<Utc>, kind: EventKind| StoreEvent {
+        origin: Default::default(),
         shop: delivery.shop.clone(),
         platform: Platform::Shopify,
         event_id: event_id.clone(),

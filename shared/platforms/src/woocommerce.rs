@@ -78,6 +78,7 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
     let name = topic.as_str();
     let event = |event_id: String, occurred_at: DateTime<Utc>, kind: EventKind| {
         Ok(StoreEvent {
+            origin: Default::default(),
             shop: delivery.shop.clone(),
             platform: Platform::Woocommerce,
             event_id: EventId::new(event_id).map_err(|e| invalid(name, "id", e))?,

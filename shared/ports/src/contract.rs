@@ -1730,6 +1730,7 @@ fn placed_order(order: &str, customer: &str) -> Order {
 
 fn event(shop: &ShopId, event_id: &str, kind: EventKind) -> StoreEvent {
     StoreEvent {
+        origin: Default::default(),
         shop: shop.clone(),
         platform: Platform::Shopify,
         event_id: EventId::new(event_id).expect("valid event id"),

@@ -45,6 +45,7 @@ async fn a_data_request_keeps_one_export_and_tells_the_merchant_without_naming_a
     let at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let desk = Desk::new(store.clone(), alerts.clone(), Arc::new(ManualClock::new(at)));
     let event = StoreEvent {
+        origin: Default::default(),
         shop: shop.clone(),
         platform: Platform::Shopify,
         event_id: EventId::new("shopify:dr-1").unwrap(),

@@ -32,6 +32,7 @@ fn order(shop: &ShopId) -> (StoreEvent, OrderRecord) {
     let mut record = OrderRecord::new(order.id.clone());
     record.snapshot = Some(order.clone());
     let event = StoreEvent {
+        origin: Default::default(),
         shop: shop.clone(),
         platform: Platform::Shopify,
         event_id: EventId::new("raw-1").unwrap(),

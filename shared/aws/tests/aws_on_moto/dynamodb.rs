@@ -28,6 +28,7 @@ async fn fresh_store() -> DynamoDbStore {
 
 fn customer_updated(shop: &ShopId, id: &str) -> StoreEvent {
     StoreEvent {
+        origin: Default::default(),
         shop: shop.clone(),
         platform: Platform::Shopify,
         event_id: EventId::new(id).unwrap(),

@@ -201,6 +201,7 @@ async fn events_are_published_with_attributes_that_filter_policies_route_on() {
 
     let shop = ShopId::new("bottega.example").unwrap();
     let event = |id: &str, kind: EventKind| StoreEvent {
+        origin: Default::default(),
         shop: shop.clone(),
         platform: Platform::Woocommerce,
         event_id: EventId::new(id).unwrap(),

@@ -336,6 +336,7 @@ mod tests {
             EventKind::ShipmentUpdated(shipment)
         };
         StoreEvent {
+            origin: Default::default(),
             shop: shop(),
             platform: Platform::Shopify,
             event_id: EventId::new("e").unwrap(),

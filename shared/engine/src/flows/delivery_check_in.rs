@@ -26,6 +26,8 @@ impl FlowJob for Job {
             return Ok(0);
         };
         let plans = delivery_check_in::plan(&base, arrival, config);
-        engine.plan_or_reschedule(plans.into_iter().collect()).await
+        engine
+            .plan_or_reschedule(plans.into_iter().collect(), event.event.origin)
+            .await
     }
 }

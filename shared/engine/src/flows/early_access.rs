@@ -10,7 +10,7 @@ use aftersale_domain::flows::early_access::{EarlyAccessCampaign, EarlyAccessPass
 use aftersale_domain::flows::vip::TierName;
 use aftersale_domain::policy::{self, Decision, SendContext};
 use aftersale_domain::{
-    ConfigError, CustomerId, Flow, Message, MessageClass, MessageStatus, Platform, ShopConfig, ShopId,
+    ConfigError, CustomerId, Flow, Message, MessageClass, MessageStatus, Origin, Platform, ShopConfig, ShopId,
 };
 use aftersale_ports::StoreError;
 use aftersale_ports::documents::{self, keys};
@@ -185,7 +185,7 @@ async fn plan_you_first(
         ("message".to_string(), campaign.message.clone()),
         ("public_start_at".to_string(), instant(campaign.public_start)),
     ]);
-    engine.plan_once(message.clone()).await?;
+    engine.plan_once(message.clone(), Origin::Live).await?;
     Ok(message)
 }
 

@@ -6,7 +6,7 @@ use crate::Engine;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::reschedule;
 use aftersale_domain::{
-    Channel, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, ShopConfig, ShopId,
+    Channel, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, Origin, ShopConfig, ShopId,
 };
 use aftersale_domain::{Reason, SkipReason};
 use aftersale_ports::{StoreError, lifecycle};
@@ -16,10 +16,19 @@ use tracing::{debug, info};
 
 impl Engine {
     /// Stores plans made from an order's state: a new one once, and a known delivery time in
-    /// place of an estimated one. Returns how many were stored or moved.
-    pub(crate) async fn plan_or_reschedule(&self, plans: Vec<Message>) -> Result<usize, StoreError> {
+    /// place of an estimated one. Returns how many were stored or moved. A plan of an
+    /// imported event whose moment is not ahead is dropped ([`Origin::may_plan`]).
+    pub(crate) async fn plan_or_reschedule(
+        &self,
+        plans: Vec<Message>,
+        origin: Origin,
+    ) -> Result<usize, StoreError> {
         let mut changed = 0;
         for plan in plans {
+            if !origin.may_plan(plan.due_at, plan.planned_at) {
+                debug!(flow = plan.flow.as_str(), step = %plan.step, "imported history: its moment has passed");
+                continue;
+            }
             if self.store.plan_message(&plan).await? {
                 debug!(flow = plan.flow.as_str(), step = %plan.step, due_at = %plan.due_at, "planned");
                 changed += 1;
@@ -32,7 +41,9 @@ impl Engine {
             else {
                 continue;
             };
-            if let Some(moved) = reschedule(&existing, &plan) {
+            if let Some(moved) =
+                reschedule(&existing, &plan).filter(|m| origin.may_plan(m.due_at, plan.planned_at))
+            {
                 match self.store.update_message(&moved).await {
                     Ok(_) => {
                         info!(flow = plan.flow.as_str(), step = %plan.step, due_at = %moved.due_at, "rescheduled on known delivery");
@@ -58,8 +69,14 @@ impl Engine {
         lifecycle::purchase_history(self.store.as_ref(), shop, customer, currency, config.time_zone).await
     }
 
-    /// Stores a planned message once; returns 1 if it was new.
-    pub(crate) async fn plan_once(&self, message: Message) -> Result<usize, StoreError> {
+    /// Stores a planned message once; returns 1 if it was new. For an imported event
+    /// (`origin`), a message whose moment is not ahead of `planned_at` is dropped instead
+    /// ([`Origin::may_plan`]); what a sent message sets in motion is always [`Origin::Live`].
+    pub(crate) async fn plan_once(&self, message: Message, origin: Origin) -> Result<usize, StoreError> {
+        if !origin.may_plan(message.due_at, message.planned_at) {
+            debug!(message = %message.id(), due_at = %message.due_at, "imported history: its moment has passed");
+            return Ok(0);
+        }
         let stored = self.store.plan_message(&message).await?;
         if stored {
             debug!(message = %message.id(), due_at = %message.due_at, "planned");

@@ -9,8 +9,8 @@ use crate::Engine;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::referral::{ReferralEligibility, Step};
 use aftersale_domain::{
-    Address, CustomerId, Flow, Message, MessageClass, Order, OrderId, OrderRecord, OrderStatus, ShopConfig,
-    ShopId, StoreEvent,
+    Address, CustomerId, Flow, Message, MessageClass, Order, OrderId, OrderRecord, OrderStatus, Origin,
+    ShopConfig, ShopId, StoreEvent,
 };
 use aftersale_domain::{DeferReason, FailReason, SkipReason};
 use aftersale_ports::documents::{self, keys};
@@ -120,10 +120,19 @@ async fn plan(
 ) -> Result<usize, StoreError> {
     let mut planned = 0;
     if let Some(order) = record.snapshot.as_ref().filter(|o| o.status.is_paid()) {
-        planned += attribute(engine, &event.shop, order, history, config, now).await?;
+        planned += attribute(engine, &event.shop, order, history, config, now, event.origin).await?;
     }
     if let Some(due) = eligible_from(record, history, config) {
-        planned += plan_share(engine, &event.shop, &history.customer, due.max(now), config, now).await?;
+        planned += plan_share(
+            engine,
+            &event.shop,
+            &history.customer,
+            due.max(now),
+            config,
+            now,
+            event.origin,
+        )
+        .await?;
     }
     Ok(planned)
 }
@@ -136,6 +145,7 @@ async fn plan_share(
     due: DateTime<Utc>,
     config: &ShopConfig,
     now: DateTime<Utc>,
+    origin: Origin,
 ) -> Result<usize, StoreError> {
     let prefix = CodePrefix::new(&config.flows.referral.code_prefix).map_err(StoreError::backend)?;
     let store = engine.store.as_ref();
@@ -183,7 +193,7 @@ async fn plan_share(
             .details
             .insert("friend_minimum".into(), minimum.normalize().to_string());
     }
-    engine.plan_once(message).await
+    engine.plan_once(message, origin).await
 }
 
 /// Attributes an order that used someone's code, once, and plans the advocate's reward
@@ -195,6 +205,7 @@ async fn attribute(
     friend_history: &PurchaseHistory,
     config: &ShopConfig,
     now: DateTime<Utc>,
+    origin: Origin,
 ) -> Result<usize, StoreError> {
     let Some(code) = DiscountCode::find_in(order.discount_codes.iter().map(String::as_str)) else {
         return Ok(0);
@@ -290,7 +301,7 @@ async fn attribute(
         if let Some(name) = &order.customer.first_name {
             reward.details.insert("friend_first_name".into(), name.clone());
         }
-        planned += engine.plan_once(reward).await?;
+        planned += engine.plan_once(reward, origin).await?;
         info!(order = %order.id, "referral attributed");
     } else {
         warn!(order = %order.id, verdict = %verdict, "referral refused");

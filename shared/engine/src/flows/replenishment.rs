@@ -8,7 +8,7 @@ use aftersale_domain::flows::replenishment::{
     ReplenishmentPlan, Step, SupplySource, plan_replenishment, still_due,
 };
 use aftersale_domain::{FailReason, SkipReason};
-use aftersale_domain::{Flow, Message, OrderRecord, ProductRef, ShopConfig, ShopId};
+use aftersale_domain::{Flow, Message, OrderRecord, Origin, ProductRef, ShopConfig, ShopId};
 use aftersale_ports::{StoreError, lifecycle};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -37,6 +37,7 @@ impl FlowJob for Job {
             history,
             event.config,
             event.now,
+            event.event.origin,
         )
         .await
     }
@@ -62,6 +63,7 @@ async fn plan(
     history: &PurchaseHistory,
     config: &ShopConfig,
     now: DateTime<Utc>,
+    origin: Origin,
 ) -> Result<usize, StoreError> {
     let cfg = &config.flows.replenishment;
     let Some(order) = history.order(&record.order_id) else {
@@ -158,14 +160,17 @@ async fn plan(
         };
         if let Some(follow_up_at) = plan.follow_up_at {
             changed += engine
-                .plan_once(Message {
-                    step: Step::FollowUp.into(),
-                    due_at: follow_up_at,
-                    ..base.clone()
-                })
+                .plan_once(
+                    Message {
+                        step: Step::FollowUp.into(),
+                        due_at: follow_up_at,
+                        ..base.clone()
+                    },
+                    origin,
+                )
                 .await?;
         }
-        changed += engine.plan_once(base).await?;
+        changed += engine.plan_once(base, origin).await?;
     }
     Ok(changed)
 }

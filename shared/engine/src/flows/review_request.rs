@@ -27,6 +27,6 @@ impl FlowJob for Job {
             return Ok(0);
         };
         let plans = review_request::plan(&base, event.record, arrival, &flows.review_request);
-        engine.plan_or_reschedule(plans).await
+        engine.plan_or_reschedule(plans, event.event.origin).await
     }
 }

@@ -21,6 +21,6 @@ impl FlowJob for Job {
             return Ok(0);
         };
         let plans = thank_you::plan(&base, order, &event.config.flows.thank_you);
-        engine.plan_or_reschedule(plans).await
+        engine.plan_or_reschedule(plans, event.event.origin).await
     }
 }

@@ -14,7 +14,7 @@ use aftersale_domain::flows::vip::{
     tier_change,
 };
 use aftersale_domain::policy::Decision;
-use aftersale_domain::{CustomerId, EventKind, Flow, Message, ShopConfig, ShopId, StoreEvent};
+use aftersale_domain::{CustomerId, EventKind, Flow, Message, Origin, ShopConfig, ShopId, StoreEvent};
 use aftersale_ports::StoreError;
 use aftersale_ports::documents::{self, keys};
 use async_trait::async_trait;
@@ -174,7 +174,7 @@ async fn evaluate(
             now,
         );
         message.details.insert("tier".into(), tier.as_str().into());
-        planned += engine.plan_once(message).await?;
+        planned += engine.plan_once(message, event.origin).await?;
     }
     let status = change.status(&previous);
     if status != previous {
@@ -183,7 +183,7 @@ async fn evaluate(
             .await?;
     }
     if let (Some(tier), Some(first)) = (&status.tier, history.first_order_at()) {
-        planned += plan_anniversary(engine, shop, customer, tier, first, now, config).await?;
+        planned += plan_anniversary(engine, shop, customer, tier, first, now, config, event.origin).await?;
     }
     Ok(planned)
 }
@@ -197,6 +197,7 @@ async fn plan_anniversary(
     first_order_at: DateTime<Utc>,
     after: DateTime<Utc>,
     config: &ShopConfig,
+    origin: Origin,
 ) -> Result<usize, StoreError> {
     let profile = engine.store.load_customer(shop, customer).await?;
     let tz = profile.and_then(|c| c.time_zone).unwrap_or(config.time_zone);
@@ -218,7 +219,7 @@ async fn plan_anniversary(
         ("years".to_string(), years.to_string()),
         ("first_order_at".to_string(), instant(first_order_at)),
     ]);
-    engine.plan_once(message).await
+    engine.plan_once(message, origin).await
 }
 
 /// Once this year's anniversary message goes, next year's is planned.
@@ -235,9 +236,18 @@ async fn plan_next_anniversary(
     };
     let tier = TierName(tier.clone());
     let after = sent.due_at + Duration::days(2);
-    plan_anniversary(engine, &sent.shop, &sent.customer_id, &tier, first, after, config)
-        .await
-        .map(|_| ())
+    plan_anniversary(
+        engine,
+        &sent.shop,
+        &sent.customer_id,
+        &tier,
+        first,
+        after,
+        config,
+        Origin::Live,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Recognition and greetings only make sense while the customer still holds a tier.
@@ -330,7 +340,7 @@ async fn plan_birthday(
         engine.clock.now(),
     );
     message.details.insert("tier".into(), tier.as_str().into());
-    engine.plan_once(message).await?;
+    engine.plan_once(message, Origin::Live).await?;
     Ok(Some(at))
 }
 

@@ -12,7 +12,9 @@ use aftersale_domain::flows::win_back::{
     Incentive, Lapse, Segment, Step, WinbackStep, plan_winback, segment, still_due, top_spend_threshold_of,
 };
 use aftersale_domain::policy::Decision;
-use aftersale_domain::{CustomerId, Flow, Message, OrderId, OrderRecord, ProductRef, ShopConfig, ShopId};
+use aftersale_domain::{
+    CustomerId, Flow, Message, OrderId, OrderRecord, Origin, ProductRef, ShopConfig, ShopId,
+};
 use aftersale_domain::{FailReason, ReplanReason, SkipReason};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{CodePrefix, DiscountCode};
@@ -43,6 +45,7 @@ impl FlowJob for Job {
             history,
             event.config,
             event.now,
+            event.event.origin,
         )
         .await
     }
@@ -107,6 +110,7 @@ async fn plan(
     history: &PurchaseHistory,
     config: &ShopConfig,
     now: DateTime<Utc>,
+    origin: Origin,
 ) -> Result<usize, StoreError> {
     let gaps = lifecycle::order_gaps(engine.store.as_ref(), shop).await?;
     let window = config.flows.win_back.window(&gaps);
@@ -159,7 +163,11 @@ async fn plan(
             now,
         )
     };
-    if engine.plan_once(value.clone()).await? == 1 {
+    if !origin.may_plan(value.due_at, now) {
+        // Imported history whose lapse date has passed: nothing to win back from it.
+        return Ok(changed);
+    }
+    if engine.plan_once(value.clone(), origin).await? == 1 {
         return Ok(changed + 1);
     }
     // This lapse was planned before and withdrawn because a later order came; if that
@@ -245,7 +253,7 @@ async fn plan_sequence(
                 now,
             )
         };
-        engine.plan_once(message).await?;
+        engine.plan_once(message, Origin::Live).await?;
     }
     Ok(())
 }

@@ -7,9 +7,11 @@
 //! server. The browser redirect to the shop's admin (the authorize URL) is never rewritten: a
 //! test reads the `Location` header instead of following it.
 
+pub mod bulk;
 pub mod discounts;
 pub mod graphql;
 pub mod oauth;
+pub mod throttle;
 pub mod webhooks;
 
 pub use discounts::{
@@ -82,7 +84,7 @@ impl Endpoint {
     }
 }
 
-pub(crate) fn http_client() -> reqwest::Client {
+pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .user_agent("Aftersale")

@@ -170,7 +170,34 @@ impl WooClient {
         serde_json::from_value(answer).map_err(|e| self.unreadable(&e))
     }
 
-    fn endpoint(&self, path: &str) -> Url {
+    /// A request to `url` carrying the keys as WooCommerce's rules say: HTTP Basic over
+    /// HTTPS, OAuth 1.0a one-legged signing (in the query) over plain HTTP.
+    pub(crate) fn signed(&self, method: Method, mut url: Url) -> reqwest::RequestBuilder {
+        match Auth::for_url(&url) {
+            Auth::Basic => self
+                .http
+                .request(method, url)
+                .basic_auth(&self.consumer_key, Some(&self.consumer_secret)),
+            Auth::OAuth1 => {
+                let timestamp = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let nonce = hex::encode(rand::random::<[u8; 16]>());
+                let signed = oauth1_params(
+                    method.as_str(),
+                    &url,
+                    &self.consumer_key,
+                    &self.consumer_secret,
+                    timestamp,
+                    &nonce,
+                );
+                url.query_pairs_mut().extend_pairs(signed);
+                self.http.request(method, url)
+            }
+        }
+    }
+
+    pub(crate) fn endpoint(&self, path: &str) -> Url {
         let mut url = self.site.clone();
         let base = url.path().trim_end_matches('/').to_string();
         url.set_path(&format!("{base}/{API}/{path}"));
@@ -189,28 +216,7 @@ impl WooClient {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let request = match Auth::for_url(&url) {
-            Auth::Basic => self
-                .http
-                .request(method.clone(), url)
-                .basic_auth(&self.consumer_key, Some(&self.consumer_secret)),
-            Auth::OAuth1 => {
-                let timestamp = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let nonce = hex::encode(rand::random::<[u8; 16]>());
-                let signed = oauth1_params(
-                    method.as_str(),
-                    &url,
-                    &self.consumer_key,
-                    &self.consumer_secret,
-                    timestamp,
-                    &nonce,
-                );
-                url.query_pairs_mut().extend_pairs(signed);
-                self.http.request(method.clone(), url)
-            }
-        };
+        let request = self.signed(method, url);
         let request = match body {
             Some(body) => request.json(&body),
             None => request,
@@ -225,7 +231,7 @@ impl WooClient {
     }
 
     /// Explains a non-success answer.
-    async fn refusal(&self, status: StatusCode, body: &str) -> WooError {
+    pub(crate) async fn refusal(&self, status: StatusCode, body: &str) -> WooError {
         let site = self.site();
         let rest: Option<RestError> = serde_json::from_str(body).ok();
         let code = rest.as_ref().map(|e| e.code.clone()).unwrap_or_default();
@@ -268,7 +274,7 @@ impl WooClient {
         }
     }
 
-    fn unreachable(&self, err: &reqwest::Error) -> WooError {
+    pub(crate) fn unreachable(&self, err: &reqwest::Error) -> WooError {
         // reqwest's text names the URL, never headers; strip the query (OAuth parameters).
         let detail = match err.url() {
             Some(url) => err.to_string().replace(url.as_str(), url.path()),
@@ -280,7 +286,7 @@ impl WooClient {
         }
     }
 
-    fn unreadable(&self, err: &serde_json::Error) -> WooError {
+    pub(crate) fn unreadable(&self, err: &serde_json::Error) -> WooError {
         WooError::Refused {
             site: self.site(),
             status: 200,

@@ -14,6 +14,7 @@ pub mod client;
 pub mod connect;
 pub mod connection;
 pub mod coupons;
+pub mod orders;
 
 pub use client::{Webhook, WooClient, WooError};
 pub use connect::{ConnectReport, TOPICS, WebhookChange, connect, status};
