@@ -183,7 +183,7 @@ async fn evaluate(
             .await?;
     }
     if let (Some(tier), Some(first)) = (&status.tier, history.first_order_at()) {
-        planned += plan_anniversary(engine, shop, customer, tier, first, now, config, event.origin).await?;
+        planned += plan_anniversary(engine, shop, customer, tier, first, now, config).await?;
     }
     Ok(planned)
 }
@@ -197,7 +197,6 @@ async fn plan_anniversary(
     first_order_at: DateTime<Utc>,
     after: DateTime<Utc>,
     config: &ShopConfig,
-    origin: Origin,
 ) -> Result<usize, StoreError> {
     let profile = engine.store.load_customer(shop, customer).await?;
     let tz = profile.and_then(|c| c.time_zone).unwrap_or(config.time_zone);
@@ -219,7 +218,8 @@ async fn plan_anniversary(
         ("years".to_string(), years.to_string()),
         ("first_order_at".to_string(), instant(first_order_at)),
     ]);
-    engine.plan_once(message, origin).await
+    // Always after `after`: still ahead for imported history too, so it is planned for it.
+    engine.plan_once(message, Origin::Live).await
 }
 
 /// Once this year's anniversary message goes, next year's is planned.
@@ -236,18 +236,9 @@ async fn plan_next_anniversary(
     };
     let tier = TierName(tier.clone());
     let after = sent.due_at + Duration::days(2);
-    plan_anniversary(
-        engine,
-        &sent.shop,
-        &sent.customer_id,
-        &tier,
-        first,
-        after,
-        config,
-        Origin::Live,
-    )
-    .await
-    .map(|_| ())
+    plan_anniversary(engine, &sent.shop, &sent.customer_id, &tier, first, after, config)
+        .await
+        .map(|_| ())
 }
 
 /// Recognition and greetings only make sense while the customer still holds a tier.
