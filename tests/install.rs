@@ -161,7 +161,7 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
     let order = fixture("shopify/orders_create.json");
     assert_eq!(post_shopify(&server, "orders/create", "o-1", &order).0, 200);
     let uninstall = fixture("shopify/app_uninstalled.json");
-    let (status, body) = post_shopify(&server, "app/uninstalled", "u-1", &uninstall);
+    let (status, body) = post_shopify_now(&server, "app/uninstalled", "u-1", &uninstall);
     assert_eq!(
         (status, body.as_str()),
         (200, r#"{"outcome":"accepted","stored":1}"#)

@@ -143,6 +143,24 @@ pub fn post_shopify_signed(
     body: &[u8],
     signature: &str,
 ) -> (u16, String) {
+    send_shopify(server, topic, event_id, body, signature, "2026-11-22T10:00:00Z")
+}
+
+/// Posts a signed Shopify webhook stamped as triggered now, for events that must come after
+/// something the test did in real time (an uninstall after an OAuth install).
+pub fn post_shopify_now(server: &Server, topic: &str, event_id: &str, body: &[u8]) -> (u16, String) {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    send_shopify(server, topic, event_id, body, &sign(SHOPIFY_SECRET, body), &now)
+}
+
+fn send_shopify(
+    server: &Server,
+    topic: &str,
+    event_id: &str,
+    body: &[u8],
+    signature: &str,
+    triggered_at: &str,
+) -> (u16, String) {
     let response = reqwest::blocking::Client::new()
         .post(format!("{}/webhooks/shopify", server.base))
         .header("content-type", "application/json")
@@ -151,7 +169,7 @@ pub fn post_shopify_signed(
         .header("x-shopify-event-id", event_id)
         .header("x-shopify-webhook-id", format!("wh-{event_id}"))
         .header("x-shopify-api-version", "2024-10")
-        .header("x-shopify-triggered-at", "2026-11-22T10:00:00Z")
+        .header("x-shopify-triggered-at", triggered_at)
         .header("x-shopify-hmac-sha256", signature)
         .body(body.to_vec())
         .send()
