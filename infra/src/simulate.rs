@@ -6,9 +6,8 @@ use aftersale_engine::{Engine, InProcessBus, Senders, Settings};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
 use aftersale_platforms::signature::sign_base64;
-use aftersale_ports::{
-    Clock, ManualClock, Messages, RecordingAlerts, RecordingMailer, RecordingSms, ShopConfigs, attention_at,
-};
+use aftersale_outbox::{RecordingAlerts, RecordingMailer, RecordingSms};
+use aftersale_ports::{Clock, ManualClock, Messages, ShopConfigs, attention_at};
 use aftersale_rewards::FixedDiscounts;
 use aftersale_rewards::MemoryDiscounts;
 use aftersale_store_sqlite::SqliteStore;

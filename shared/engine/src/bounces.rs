@@ -99,7 +99,7 @@ pub async fn apply_ses_notification(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aftersale_ports::memory::MemoryStore;
+    use aftersale_testkit::MemoryStore;
 
     fn notification(kind: &str, body: &str) -> String {
         format!(

@@ -3,7 +3,7 @@
 use aftersale_domain::{OrderId, ShopId};
 use aftersale_ingest::{Ingest, MAX_BODY_BYTES, ReplayOutcome, Secret, WebhookSecrets};
 use aftersale_platforms::signature::sign_base64;
-use aftersale_ports::memory::MemoryStore;
+use aftersale_testkit::{MemoryStore, MemoryTokens};
 use aftersale_ports::{
     CustomerProfiles, DeadLetterStatus, DeadLetters, EventLog, ManualClock, NoEventBus, OrderRecords,
     ShopRegistry,
@@ -712,7 +712,7 @@ async fn a_redacted_customer_leaves_no_dead_letter_or_statistic_behind() {
 
 #[tokio::test]
 async fn an_uninstall_deletes_the_token_but_keeps_the_install_record_for_a_reinstall() {
-    use aftersale_ports::{MemoryTokens, ShopState, ShopStatus, ShopToken, ShopTokens};
+    use aftersale_ports::{ShopState, ShopStatus, ShopToken, ShopTokens};
     let store = Arc::new(MemoryStore::new());
     let tokens = Arc::new(MemoryTokens::new());
     let secrets = WebhookSecrets {

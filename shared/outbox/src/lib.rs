@@ -5,6 +5,8 @@
 //! - [`FileSms`]: one JSON line per SMS in `<dir>/sms.jsonl`.
 //! - [`FileAlerts`]: one JSON line per support alert in `<dir>/alerts.jsonl`.
 //! - [`OutboxEraser`]: removes a customer's or a shop's copies for a privacy request.
+//! - [`RecordingMailer`], [`RecordingSms`], [`RecordingAlerts`]: keep what they are given in
+//!   memory, for `aftersale simulate` and for tests.
 //!
 //! They validate exactly like the real adapters, so a message refused here would be refused in
 //! AWS too. I/O failures are [`SendError::Transient`]: a full disk is an operator's fix, and the
@@ -13,6 +15,7 @@
 use aftersale_mime::Envelope;
 
 mod erase;
+mod recording;
 
 use aftersale_ports::{
     Clock, Mailer, OutgoingEmail, OutgoingSms, SendError, SentId, SmsKind, SmsSender, SupportAlerts,
@@ -21,6 +24,7 @@ use aftersale_ports::{
 use async_trait::async_trait;
 use chrono::SecondsFormat;
 pub use erase::OutboxEraser;
+pub use recording::{RecordingAlerts, RecordingMailer, RecordingSms};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -250,41 +250,6 @@ pub trait ShopTokens: Send + Sync {
     async fn delete_token(&self, shop: &ShopId) -> Result<(), StoreError>;
 }
 
-/// Tokens in memory, for tests.
-#[derive(Default)]
-pub struct MemoryTokens {
-    tokens: std::sync::Mutex<std::collections::HashMap<ShopId, ShopToken>>,
-}
-
-impl MemoryTokens {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<ShopId, ShopToken>> {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-#[async_trait]
-impl ShopTokens for MemoryTokens {
-    async fn load_token(&self, shop: &ShopId) -> Result<Option<ShopToken>, StoreError> {
-        Ok(self.lock().get(shop).cloned())
-    }
-
-    async fn save_token(&self, shop: &ShopId, token: &ShopToken) -> Result<(), StoreError> {
-        self.lock().insert(shop.clone(), token.clone());
-        Ok(())
-    }
-
-    async fn delete_token(&self, shop: &ShopId) -> Result<(), StoreError> {
-        self.lock().remove(shop);
-        Ok(())
-    }
-}
-
 /// Why a call to the platform failed, in words fit for a merchant's page or an operator's
 /// terminal. Never carries a token or secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,17 +1,16 @@
-//! What Aftersale's logic needs from the world, as small traits (one per capability), plus
-//! in-memory implementations for unit tests. Adapters (SQLite, DynamoDB, SES, SNS) implement
-//! these; handlers take only the traits they use.
+//! What Aftersale's logic needs from the world, as small traits (one per capability), and the
+//! rules every store shares (document keys and versioned updates, redaction, erasure).
+//! Adapters (SQLite, DynamoDB, SES, SNS) implement the traits; handlers take only the traits
+//! they use. The in-memory fakes for tests are in `aftersale-testkit`, the suite every store
+//! must pass in `aftersale-store-contract`.
 
 mod clock;
-#[cfg(feature = "contract")]
-pub mod contract;
 pub mod documents;
 pub mod erasure;
 mod error;
 mod flow_store;
 pub mod install;
 pub mod lifecycle;
-pub mod memory;
 mod messaging;
 mod records;
 pub mod redaction;
@@ -27,12 +26,12 @@ pub use flow_store::{
     attention_at,
 };
 pub use install::{
-    InstallNonces, MemoryTokens, PlatformError, ShopState, ShopStatus, ShopToken, ShopTokens, TokenGrants,
+    InstallNonces, PlatformError, ShopState, ShopStatus, ShopToken, ShopTokens, TokenGrants,
     WebhookOutcome, WebhookRegistrar, WebhookSync, WebhookTopicState,
 };
 pub use messaging::{
-    Mailbox, Mailer, OutgoingEmail, OutgoingSms, RecordingAlerts, RecordingMailer, RecordingSms, SendError,
-    SentId, SmsKind, SmsSender, SupportAlerts, validate_e164,
+    Mailbox, Mailer, OutgoingEmail, OutgoingSms, SendError, SentId, SmsKind, SmsSender, SupportAlerts,
+    validate_e164,
 };
 pub use records::{DeadLetter, DeadLetterStatus, Recorded, StoredEvent, Versioned};
 pub use site_secrets::SiteSecrets;

@@ -1,7 +1,7 @@
 //! The SQLite store keeps the same contract as the in-memory and DynamoDB stores, on a real
 //! database file (WAL mode and all), not only in memory.
 
-use aftersale_ports::contract;
+use aftersale_store_contract::{Subject, messages, store_contract};
 use aftersale_store_sqlite::SqliteStore;
 
 fn on_disk() -> (tempfile::TempDir, SqliteStore) {
@@ -10,22 +10,13 @@ fn on_disk() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-#[tokio::test]
-async fn sqlite_store_keeps_the_store_contract() {
-    let (_dir, store) = on_disk();
-    contract::all(&store).await;
+fn on_disk_subject() -> Subject<SqliteStore> {
+    let (dir, store) = on_disk();
+    Subject::new(store).keeping(dir)
 }
 
-#[tokio::test]
-async fn in_memory_sqlite_store_keeps_the_store_contract() {
-    contract::all(&SqliteStore::in_memory().unwrap()).await;
-}
-
-#[tokio::test]
-async fn sqlite_store_keeps_the_flow_store_contract() {
-    let (_dir, store) = on_disk();
-    contract::flows_all(&store).await;
-}
+store_contract!(sqlite_on_disk, on_disk_subject());
+store_contract!(sqlite_in_memory, Subject::new(SqliteStore::in_memory().unwrap()));
 
 /// The database holds customers' names and addresses: only its owner may read it, the WAL
 /// beside it included, and a file an older version made 0644 is restricted.
@@ -57,7 +48,7 @@ async fn the_database_is_readable_by_its_owner_only() {
 async fn an_unreadable_message_on_sqlite_is_named_and_quarantined() {
     let (dir, store) = on_disk();
     let path = dir.path().join("aftersale.db");
-    contract::unreadable_messages_are_named_and_quarantined(&store, |message| async move {
+    messages::unreadable_messages_are_named_and_quarantined(&store, |message| async move {
         // What an older binary meets after a newer one wrote a message it cannot read.
         let conn = rusqlite::Connection::open(&path).unwrap();
         let changed = conn

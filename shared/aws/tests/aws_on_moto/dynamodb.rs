@@ -9,8 +9,9 @@ use aftersale_domain::{
 };
 use aftersale_ports::{
     DeadLetter, DeadLetterStatus, DeadLetters, EventLog, Messages, OrderRecords, Privacy, Recorded,
-    StoreError, contract,
+    StoreError,
 };
+use aftersale_store_contract::{Subject, erasure, messages, store_contract};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, BillingMode, PointInTimeRecoveryStatus, ProjectionType, SseStatus, TimeToLiveStatus,
@@ -37,36 +38,18 @@ fn customer_updated(shop: &ShopId, id: &str) -> StoreEvent {
     }
 }
 
-#[tokio::test]
-async fn dynamodb_store_keeps_the_store_contract_and_every_key_starts_with_the_shop() {
+/// A fresh table per promise; afterwards every item's key starts with the shop (but for the due
+/// index's per-flow watermarks), and a message is in the due index exactly while not final.
+async fn contract_subject() -> Subject<DynamoDbStore> {
     let store = fresh_store().await;
-    contract::all(&store).await;
-
-    let items = store
-        .client()
-        .scan()
-        .table_name(store.table_name())
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap_or_default();
-    assert!(!items.is_empty());
-    for item in &items {
-        let Some(AttributeValue::S(pk)) = item.get("pk") else {
-            panic!("item without a string pk: {item:?}");
-        };
-        assert!(pk.starts_with("SHOP#"), "{pk}");
-    }
+    let checked = store.clone();
+    Subject::new(store).then_check(async move { assert_keys_are_per_shop(&checked).await })
 }
 
-#[tokio::test]
-async fn dynamodb_store_keeps_the_flow_store_contract() {
-    let store = fresh_store().await;
-    contract::flows_all(&store).await;
+store_contract!(dynamodb, contract_subject().await);
 
-    // Every key starts with the shop, but for the due index's per-flow watermarks.
-    for item in scan(&store).await {
+async fn assert_keys_are_per_shop(store: &DynamoDbStore) {
+    for item in scan(store).await {
         let Some(AttributeValue::S(pk)) = item.get("pk") else {
             panic!("item without a string pk: {item:?}");
         };
@@ -83,8 +66,14 @@ async fn dynamodb_store_keeps_the_flow_store_contract() {
             );
         }
     }
-    // The contract's erasure check listed what the store serves; the raw items (which every
-    // index entry is a projection of) hold no trace of the erased customer either.
+}
+
+/// The contract's erasure promise lists what the store serves; the raw items (which every
+/// index entry is a projection of) hold no trace of the erased customer either.
+#[tokio::test]
+async fn an_erased_customer_is_in_no_raw_item_or_index_projection() {
+    let store = fresh_store().await;
+    erasure::erasure_leaves_no_trace_of_the_customer(&store).await;
     let raw = format!("{:?}", scan(&store).await);
     for erased in [
         "7712345098",
@@ -540,7 +529,7 @@ async fn redact_shop_also_removes_the_shops_dead_letters() {
 async fn an_unreadable_message_on_dynamodb_is_named_and_quarantined() {
     let store = fresh_store().await;
     let damaged = store.clone();
-    contract::unreadable_messages_are_named_and_quarantined(&store, |message| async move {
+    messages::unreadable_messages_are_named_and_quarantined(&store, |message| async move {
         damaged
             .client()
             .update_item()

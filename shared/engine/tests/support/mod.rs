@@ -12,10 +12,8 @@ use aftersale_engine::{Engine, InProcessBus, Senders, Settings, TickReport};
 use aftersale_ingest::{Ingest, Reply, Secret, WebhookSecrets};
 use aftersale_links::{LinkAction, LinkClaims, LinkSigner};
 use aftersale_platforms::signature::sign_base64;
-use aftersale_ports::memory::MemoryStore;
-use aftersale_ports::{
-    FlowStore, ManualClock, OutgoingEmail, RecordingAlerts, RecordingMailer, RecordingSms, Store,
-};
+use aftersale_ports::{FlowStore, ManualClock, OutgoingEmail, Store};
+use aftersale_testkit::{MemoryStore, RecordingAlerts, RecordingMailer, RecordingSms};
 use aftersale_rewards::MemoryDiscounts;
 use aftersale_rewards::{DiscountApis, FixedDiscounts};
 use aftersale_store_sqlite::SqliteStore;

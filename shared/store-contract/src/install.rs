@@ -1,14 +1,7 @@
 //! The install record and OAuth nonces: what every store promises about them.
 
-use super::{at, unique_shop};
-use crate::{ShopState, ShopStatus, Store, WebhookOutcome, WebhookSync, WebhookTopicState};
-use aftersale_domain::Platform;
-
-pub async fn all(store: &dyn Store) {
-    a_full_install_record_round_trips_and_is_listed(store).await;
-    a_nonce_is_taken_once_and_only_for_its_own_shop(store).await;
-    nonces_go_with_their_shop(store).await;
-}
+use crate::fixtures::*;
+use aftersale_ports::{ShopStatus, WebhookOutcome, WebhookSync, WebhookTopicState};
 
 /// Every field of the record survives a save, and `list_shops` names the shop with it.
 pub async fn a_full_install_record_round_trips_and_is_listed(store: &dyn Store) {

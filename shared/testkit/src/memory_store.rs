@@ -1,11 +1,11 @@
-//! An in-memory [`Store`](crate::Store) for unit tests: the same semantics as the real
+//! An in-memory [`FlowStore`](aftersale_ports::FlowStore) for unit tests: the same semantics as the real
 //! adapters (conditional writes, versions, per-shop keys) behind one lock.
 
-use crate::{
+use aftersale_ports::{
     Answers, Documents, DueEntry, Messages, ShopConfigs, Suppressions, UndecodableMessage, address_hash,
     attention_at,
 };
-use crate::{
+use aftersale_ports::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, InstallNonces, OrderRecords, Privacy, Recorded,
     ShopRegistry, ShopState, StoreError, StoredEvent, Versioned,
 };
@@ -267,7 +267,7 @@ impl Privacy for MemoryStore {
         // A referral record names the friend and keeps their IP: it goes with their order.
         let referrals: Vec<String> = order_ids
             .iter()
-            .map(crate::documents::keys::referred_order)
+            .map(aftersale_ports::documents::keys::referred_order)
             .collect();
         state
             .documents
@@ -275,7 +275,7 @@ impl Privacy for MemoryStore {
         if let Some(customer) = customer {
             state
                 .documents
-                .retain(|(s, key), _| !(s == shop && crate::documents::owned_by(key, customer)));
+                .retain(|(s, key), _| !(s == shop && aftersale_ports::documents::owned_by(key, customer)));
             state.customers.remove(&(shop.clone(), customer.clone()));
             state
                 .messages

@@ -1,0 +1,280 @@
+//! Documents: versioned writes, listing by prefix, deletion, and their part in redaction.
+
+use crate::fixtures::*;
+
+/// Documents: version 0 creates once, a save lands only over the version it names and bumps it
+/// by one, and the same key in another shop is another document.
+pub async fn documents(store: &dyn Store) {
+    let shop = unique_shop("docs");
+    let other_shop = unique_shop("docs-other");
+    let key = "campaign#spring";
+    assert_eq!(store.load_document(&shop, key).await.unwrap(), None);
+
+    let first = json!({"slug": "spring", "sent": 0});
+    store.save_document(&shop, key, &first, 0).await.unwrap();
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap(),
+        Some(Versioned {
+            value: first.clone(),
+            version: 1
+        })
+    );
+    assert_conflict(
+        store
+            .save_document(&shop, key, &json!({"slug": "other"}), 0)
+            .await,
+        "creating an existing document",
+    );
+    assert_conflict(
+        store
+            .save_document(&shop, key, &json!({"slug": "other"}), 2)
+            .await,
+        "a version from the future",
+    );
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap().map(|d| d.value),
+        Some(first),
+        "a failed save changes nothing"
+    );
+
+    let second = json!({"slug": "spring", "sent": 12, "codes": ["A", "B"]});
+    store.save_document(&shop, key, &second, 1).await.unwrap();
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap(),
+        Some(Versioned {
+            value: second.clone(),
+            version: 2
+        })
+    );
+    assert_conflict(
+        store.save_document(&shop, key, &json!({}), 1).await,
+        "a stale version",
+    );
+    assert_conflict(
+        store
+            .save_document(&shop, "campaign#missing", &json!({}), 3)
+            .await,
+        "updating a document that does not exist",
+    );
+    assert_eq!(
+        store.load_document(&shop, "campaign#missing").await.unwrap(),
+        None
+    );
+
+    assert_eq!(store.load_document(&other_shop, key).await.unwrap(), None);
+    store
+        .save_document(&other_shop, key, &json!({"slug": "theirs"}), 0)
+        .await
+        .expect("the same key in another shop is a new document");
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap().map(|d| d.value),
+        Some(second)
+    );
+}
+
+/// `list_documents` returns the shop's documents whose key starts with the prefix, sorted by
+/// key, and nothing of another shop. The prefix is literal: `%` and `_` match only themselves.
+pub async fn documents_are_listed_by_prefix(store: &dyn Store) {
+    let shop = unique_shop("docs-list");
+    let other_shop = unique_shop("docs-list-other");
+    let keys = [
+        "campaignz",
+        "campaign#b",
+        "campaign#ab",
+        "campaign#a%_x",
+        "campaign#a",
+        "campaign",
+        "code#ABC",
+        "campaign#aXYx",
+    ];
+    for key in keys {
+        store
+            .save_document(&shop, key, &json!({ "key": key }), 0)
+            .await
+            .unwrap();
+    }
+    store
+        .save_document(&shop, "campaign#a", &json!({"key": "campaign#a", "v": 2}), 1)
+        .await
+        .unwrap();
+    for key in ["campaign#a", "campaign#other"] {
+        store
+            .save_document(&other_shop, key, &json!({"theirs": true}), 0)
+            .await
+            .unwrap();
+    }
+
+    let listed = |prefix: &'static str| document_keys(store, &shop, prefix);
+    assert_eq!(
+        listed("campaign#").await,
+        [
+            "campaign#a",
+            "campaign#a%_x",
+            "campaign#aXYx",
+            "campaign#ab",
+            "campaign#b"
+        ],
+        "by key, without `campaign`, `campaignz` or another shop's"
+    );
+    assert_eq!(
+        listed("campaign#a").await,
+        ["campaign#a", "campaign#a%_x", "campaign#aXYx", "campaign#ab"]
+    );
+    assert_eq!(
+        listed("campaign#a%_").await,
+        ["campaign#a%_x"],
+        "`%` and `_` are literal"
+    );
+    assert_eq!(listed("campaign#ab").await, ["campaign#ab"]);
+    assert_eq!(listed("campaign").await.len(), 7);
+    assert!(listed("campaign#c").await.is_empty());
+    assert!(listed("nothing#").await.is_empty());
+    let mut everything: Vec<&str> = keys.to_vec();
+    everything.sort_unstable();
+    assert_eq!(
+        listed("").await,
+        everything,
+        "an empty prefix lists the whole shop"
+    );
+
+    let versions: Vec<(String, u64)> = store
+        .list_documents(&shop, "campaign#a")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(key, doc)| (key, doc.version))
+        .collect();
+    assert_eq!(
+        versions[0],
+        ("campaign#a".to_string(), 2),
+        "listed with its version"
+    );
+    assert_eq!(
+        store.list_documents(&other_shop, "campaign#").await.unwrap(),
+        vec![
+            (
+                "campaign#a".to_string(),
+                Versioned {
+                    value: json!({"theirs": true}),
+                    version: 1
+                }
+            ),
+            (
+                "campaign#other".to_string(),
+                Versioned {
+                    value: json!({"theirs": true}),
+                    version: 1
+                }
+            ),
+        ]
+    );
+}
+
+/// `redact_customer` deletes the documents under `customer#{id}#` and the referral records of
+/// the orders it deletes, and counts them; it keeps
+/// another customer's (`c10` is not `c1`), the shop's own and another shop's. `redact_shop`
+/// deletes every document of the shop.
+pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
+    let shop = unique_shop("docs-redact");
+    let other_shop = unique_shop("docs-redact-other");
+    let c1 = customer_id("c1");
+    let seeded = [
+        "customer#c1#orders",
+        "customer#c1#tier",
+        "customer#c10#orders",
+        "customer#c2#tier",
+        "code#C1REF",
+        "stats#spend",
+        "referral#o9",
+        "referral#o10",
+    ];
+    for s in [&shop, &other_shop] {
+        for key in seeded {
+            store
+                .save_document(s, key, &json!({ "key": key }), 0)
+                .await
+                .unwrap();
+        }
+    }
+    let before_other = store.list_documents(&other_shop, "").await.unwrap();
+
+    let o9 = order_id("o9");
+    let removed = store.redact_customer(&shop, Some(&c1), &[o9]).await.unwrap();
+    assert_eq!(
+        removed, 3,
+        "c1's two documents and the referral record of their order o9"
+    );
+    assert_eq!(
+        store.load_document(&shop, "customer#c1#orders").await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .list_documents(&shop, &aftersale_ports::documents::keys::customer_prefix(&c1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        document_keys(store, &shop, "").await,
+        [
+            "code#C1REF",
+            "customer#c10#orders",
+            "customer#c2#tier",
+            "referral#o10",
+            "stats#spend"
+        ],
+        "another customer's and the shop's documents stay"
+    );
+    assert_eq!(
+        store.list_documents(&other_shop, "").await.unwrap(),
+        before_other,
+        "another shop's customer c1 is another customer"
+    );
+
+    let removed = store.redact_shop(&shop).await.unwrap();
+    assert_eq!(removed, 5, "every document left in the shop");
+    assert!(document_keys(store, &shop, "").await.is_empty());
+    assert_eq!(store.load_document(&shop, "stats#spend").await.unwrap(), None);
+    assert_eq!(
+        store.redact_shop(&shop).await.unwrap(),
+        0,
+        "a second redact finds nothing"
+    );
+    assert_eq!(store.list_documents(&other_shop, "").await.unwrap(), before_other);
+}
+
+
+/// `delete_document` removes one document whatever its version, says whether it was there,
+/// and touches no other key or shop.
+pub async fn documents_can_be_deleted(store: &dyn FlowStore) {
+    let shop = unique_shop("docs-delete");
+    let other_shop = unique_shop("docs-delete-other");
+    for s in [&shop, &other_shop] {
+        for key in ["code#A1", "code#A10"] {
+            store
+                .save_document(s, key, &json!({ "key": key }), 0)
+                .await
+                .unwrap();
+        }
+    }
+    store
+        .save_document(&shop, "code#A1", &json!({ "key": "code#A1" }), 1)
+        .await
+        .unwrap();
+    assert!(store.delete_document(&shop, "code#A1").await.unwrap());
+    assert!(
+        !store.delete_document(&shop, "code#A1").await.unwrap(),
+        "gone already"
+    );
+    assert_eq!(store.load_document(&shop, "code#A1").await.unwrap(), None);
+    assert_eq!(document_keys(store, &shop, "code#").await, ["code#A10"]);
+    assert_eq!(
+        document_keys(store, &other_shop, "code#").await,
+        ["code#A1", "code#A10"]
+    );
+    store
+        .save_document(&shop, "code#A1", &json!({ "key": "code#A1" }), 0)
+        .await
+        .expect("a deleted document can be created again");
+}
