@@ -3,11 +3,11 @@
 use aftersale_domain::{OrderId, ShopId};
 use aftersale_ingest::{Ingest, MAX_BODY_BYTES, ReplayOutcome, Secret, WebhookSecrets};
 use aftersale_platforms::signature::sign_base64;
-use aftersale_testkit::{MemoryStore, MemoryTokens};
 use aftersale_ports::{
     CustomerProfiles, DeadLetterStatus, DeadLetters, EventLog, ManualClock, NoEventBus, OrderRecords,
     ShopRegistry,
 };
+use aftersale_testkit::{MemoryStore, MemoryTokens};
 use chrono::TimeZone;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use std::sync::Arc;
@@ -759,8 +759,8 @@ async fn an_uninstall_deletes_the_token_but_keeps_the_install_record_for_a_reins
 /// stored token, as the callback leaves it.
 async fn reinstalled_shop(
     installed_at: chrono::DateTime<chrono::Utc>,
-) -> (Arc<MemoryStore>, Arc<aftersale_ports::MemoryTokens>, Ingest) {
-    use aftersale_ports::{MemoryTokens, ShopState, ShopStatus, ShopToken, ShopTokens};
+) -> (Arc<MemoryStore>, Arc<MemoryTokens>, Ingest) {
+    use aftersale_ports::{ShopState, ShopStatus, ShopToken, ShopTokens};
     let store = Arc::new(MemoryStore::new());
     let tokens = Arc::new(MemoryTokens::new());
     let secrets = WebhookSecrets {

@@ -14,6 +14,7 @@ pub mod lifecycle;
 mod messaging;
 mod records;
 pub mod redaction;
+pub mod redaction_plan;
 mod site_secrets;
 mod traits;
 
@@ -26,8 +27,8 @@ pub use flow_store::{
     attention_at,
 };
 pub use install::{
-    InstallNonces, PlatformError, ShopState, ShopStatus, ShopToken, ShopTokens, TokenGrants,
-    WebhookOutcome, WebhookRegistrar, WebhookSync, WebhookTopicState,
+    InstallNonces, PlatformError, ShopState, ShopStatus, ShopToken, ShopTokens, TokenGrants, WebhookOutcome,
+    WebhookRegistrar, WebhookSync, WebhookTopicState,
 };
 pub use messaging::{
     Mailbox, Mailer, OutgoingEmail, OutgoingSms, SendError, SentId, SmsKind, SmsSender, SupportAlerts,

@@ -5,8 +5,8 @@ use aftersale_domain::{
     Customer, CustomerId, EventId, EventKind, Platform, PrivacyRequest, ShopId, StoreEvent,
 };
 use aftersale_ports::{CustomerProfiles, ManualClock, PersonalFiles, PrivacyDesk, StoreError, Traces};
-use aftersale_testkit::{MemoryStore, RecordingAlerts};
 use aftersale_privacy::{Desk, list_requests};
+use aftersale_testkit::{MemoryStore, RecordingAlerts};
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use std::sync::{Arc, Mutex};

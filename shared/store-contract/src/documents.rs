@@ -244,7 +244,6 @@ pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
     assert_eq!(store.list_documents(&other_shop, "").await.unwrap(), before_other);
 }
 
-
 /// `delete_document` removes one document whatever its version, says whether it was there,
 /// and touches no other key or shop.
 pub async fn documents_can_be_deleted(store: &dyn FlowStore) {

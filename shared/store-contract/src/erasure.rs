@@ -160,7 +160,6 @@ async fn document_keys_of(store: &dyn FlowStore, shop: &ShopId) -> Vec<String> {
         .collect()
 }
 
-
 /// [`redaction::redact_customer`](aftersale_ports::redaction::redact_customer) on this store: afterwards
 /// nothing the shop holds names the customer, neither a dead letter (a raw payload, parsed or
 /// truncated) nor a sample in the shop's statistics; another customer's and another shop's

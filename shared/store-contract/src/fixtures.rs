@@ -1,19 +1,18 @@
 //! What the promises share: imports, fresh shop ids and instants, sample records.
 
-pub(crate) use aftersale_ports::{
-    DeadLetter, DeadLetterStatus, FlowStore, Recorded, ShopState, Store, StoreError, StoredEvent, Versioned,
-    attention_at,
-};
 pub(crate) use aftersale_domain::policy::SuppressionReason;
 pub(crate) use aftersale_domain::{
     Answer, AnswerKind, Channel, Currency, Customer, CustomerId, DueBasis, EventId, EventKind, Flow,
     FulfillmentStatus, Message, MessageClass, MessageId, MessageStatus, Money, Order, OrderId, OrderRecord,
     OrderStatus, Platform, Refund, RefundEvent, ShopConfig, ShopId, StoreEvent,
 };
+pub(crate) use aftersale_ports::{
+    DeadLetter, DeadLetterStatus, FlowStore, Recorded, ShopState, Store, StoreError, StoredEvent, Versioned,
+    attention_at,
+};
 pub(crate) use chrono::{DateTime, Duration, TimeZone, Utc};
 pub(crate) use serde_json::json;
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
-
 
 /// Fresh shop ids per call and per process, so runs never see each other's data.
 pub(crate) fn unique_shop(label: &str) -> ShopId {
@@ -137,7 +136,13 @@ pub(crate) fn dead_letter(shop: &str, id: &str, received_at: DateTime<Utc>) -> D
 }
 
 /// A customer with a profile, one order and its placement event.
-pub(crate) async fn seed_customer(store: &dyn Store, shop: &ShopId, customer: &str, order: &str, event_id: &str) {
+pub(crate) async fn seed_customer(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &str,
+    order: &str,
+    event_id: &str,
+) {
     let mut profile = Customer::bare(customer_id(customer));
     profile.email = Some(format!("{customer}@example.com"));
     store.save_customer(shop, &profile).await.unwrap();
@@ -157,7 +162,12 @@ pub(crate) struct Snapshot {
     events: Vec<StoredEvent>,
 }
 
-pub(crate) async fn snapshot(store: &dyn Store, shop: &ShopId, customers: &[&str], orders: &[&str]) -> Snapshot {
+pub(crate) async fn snapshot(
+    store: &dyn Store,
+    shop: &ShopId,
+    customers: &[&str],
+    orders: &[&str],
+) -> Snapshot {
     let mut snap = Snapshot::default();
     for c in customers {
         if let Some(found) = store.load_customer(shop, &customer_id(c)).await.unwrap() {

@@ -131,7 +131,6 @@ pub async fn redact_shop_removes_dead_letters(store: &dyn Store) {
     assert!(letters.contains(&kept), "another shop's dead letters stay");
 }
 
-
 /// `redact_customer` deletes the customer's messages (in the due index too) and answers, and
 /// counts them; it keeps suppressions (a hash only, and an unsubscribe must outlive the
 /// data), other customers' and other shops' items.

@@ -1,6 +1,12 @@
 //! An in-memory [`FlowStore`](aftersale_ports::FlowStore) for unit tests: the same semantics as the real
 //! adapters (conditional writes, versions, per-shop keys) behind one lock.
 
+use aftersale_domain::policy::SuppressionReason;
+use aftersale_domain::{
+    Answer, Customer, CustomerId, EventId, Flow, Message, MessageId, OrderId, OrderRecord, ShopConfig,
+    ShopId, StoreEvent,
+};
+use aftersale_ports::redaction_plan::{BY_CUSTOMER, BY_ORDER, CustomerRedaction, Record};
 use aftersale_ports::{
     Answers, Documents, DueEntry, Messages, ShopConfigs, Suppressions, UndecodableMessage, address_hash,
     attention_at,
@@ -8,11 +14,6 @@ use aftersale_ports::{
 use aftersale_ports::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, InstallNonces, OrderRecords, Privacy, Recorded,
     ShopRegistry, ShopState, StoreError, StoredEvent, Versioned,
-};
-use aftersale_domain::policy::SuppressionReason;
-use aftersale_domain::{
-    Answer, Customer, CustomerId, EventId, Flow, Message, MessageId, OrderId, OrderRecord, ShopConfig,
-    ShopId, StoreEvent,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -250,45 +251,35 @@ impl Privacy for MemoryStore {
         orders: &[OrderId],
     ) -> Result<u64, StoreError> {
         let mut state = self.write();
-        let mut order_ids: Vec<OrderId> = orders.to_vec();
-        if let Some(customer) = customer {
-            order_ids.extend(
-                state
-                    .orders
-                    .iter()
-                    .filter(|((s, _), r)| s == shop && r.value.customer_id() == Some(customer))
-                    .map(|((_, id), _)| id.clone()),
-            );
+        let mut plan = CustomerRedaction::new(customer, orders);
+        if let Some(customer) = plan.customer() {
+            let theirs: Vec<OrderId> = state
+                .orders
+                .iter()
+                .filter(|((s, _), r)| s == shop && r.value.customer_id() == Some(customer))
+                .map(|((_, id), _)| id.clone())
+                .collect();
+            plan.add_their_orders(theirs);
         }
         let before = state.size();
-        state
-            .orders
-            .retain(|(s, id), _| !(s == shop && order_ids.contains(id)));
-        // A referral record names the friend and keeps their IP: it goes with their order.
-        let referrals: Vec<String> = order_ids
-            .iter()
-            .map(aftersale_ports::documents::keys::referred_order)
-            .collect();
-        state
-            .documents
-            .retain(|(s, key), _| !(s == shop && referrals.contains(key)));
-        if let Some(customer) = customer {
+        for order in plan.orders() {
+            for record in BY_ORDER {
+                state.remove_order_records(record, shop, order);
+            }
+            for key in CustomerRedaction::order_documents(order) {
+                state.documents.remove(&(shop.clone(), key));
+            }
+        }
+        if let Some(customer) = plan.customer() {
+            for record in BY_CUSTOMER {
+                state.remove_customer_records(record, shop, customer);
+            }
+        }
+        if let Some(prefix) = plan.document_prefix() {
             state
                 .documents
-                .retain(|(s, key), _| !(s == shop && aftersale_ports::documents::owned_by(key, customer)));
-            state.customers.remove(&(shop.clone(), customer.clone()));
-            state
-                .messages
-                .retain(|(s, c, _), _| !(s == shop && c == customer));
-            state
-                .answers
-                .retain(|(s, c, _, _), _| !(s == shop && c == customer));
+                .retain(|(s, key), _| !(s == shop && key.starts_with(&prefix)));
         }
-        state.events.retain(|(s, _), (_, e)| {
-            let mine = customer.is_some() && e.event.customer_id() == customer;
-            let their_order = e.event.order_id().is_some_and(|o| order_ids.contains(o));
-            !(s == shop && (mine || their_order))
-        });
         let after = state.size();
         Ok((before - after) as u64)
     }
@@ -296,22 +287,58 @@ impl Privacy for MemoryStore {
     async fn redact_shop(&self, shop: &ShopId) -> Result<u64, StoreError> {
         let mut state = self.write();
         let before = state.size();
-        state.orders.retain(|(s, _), _| s != shop);
-        state.customers.retain(|(s, _), _| s != shop);
-        state.events.retain(|(s, _), _| s != shop);
-        state.shops.remove(shop);
-        state.messages.retain(|(s, _, _), _| s != shop);
-        state.answers.retain(|(s, _, _, _), _| s != shop);
-        state.suppressions.retain(|(s, _), _| s != shop);
-        state.configs.remove(shop);
-        state.documents.retain(|(s, _), _| s != shop);
-        state.nonces.retain(|(s, _), _| s != shop);
-        // Dead letters hold raw payloads, customer details included.
-        state
-            .dead_letters
-            .retain(|_, letter| letter.shop != shop.as_str());
+        for record in Record::ALL {
+            state.remove_shop_records(record, shop);
+        }
         let after = state.size();
         Ok((before - after) as u64)
+    }
+}
+
+impl State {
+    /// Removes every record of one kind that `shop` owns.
+    fn remove_shop_records(&mut self, record: Record, shop: &ShopId) {
+        match record {
+            Record::Events => self.events.retain(|(s, _), _| s != shop),
+            Record::Orders => self.orders.retain(|(s, _), _| s != shop),
+            Record::Customers => self.customers.retain(|(s, _), _| s != shop),
+            Record::DeadLetters => self.dead_letters.retain(|_, letter| letter.shop != shop.as_str()),
+            Record::Shops => drop(self.shops.remove(shop)),
+            Record::Messages => self.messages.retain(|(s, _, _), _| s != shop),
+            Record::Answers => self.answers.retain(|(s, _, _, _), _| s != shop),
+            Record::Suppressions => self.suppressions.retain(|(s, _), _| s != shop),
+            Record::ShopConfigs => drop(self.configs.remove(shop)),
+            Record::Documents => self.documents.retain(|(s, _), _| s != shop),
+            Record::OauthNonces => self.nonces.retain(|(s, _), _| s != shop),
+            // Tokens are not in this store: `MemoryTokens` keeps them.
+            Record::ShopTokens => {}
+        }
+    }
+
+    /// Removes the records of one kind that name `order` (see [`BY_ORDER`]).
+    fn remove_order_records(&mut self, record: Record, shop: &ShopId, order: &OrderId) {
+        match record {
+            Record::Orders => drop(self.orders.remove(&(shop.clone(), order.clone()))),
+            Record::Events => self
+                .events
+                .retain(|(s, _), (_, e)| !(s == shop && e.event.order_id() == Some(order))),
+            other => unreachable!("{other:?} is not kept by order"),
+        }
+    }
+
+    /// Removes the records of one kind kept under `customer` (see [`BY_CUSTOMER`]).
+    fn remove_customer_records(&mut self, record: Record, shop: &ShopId, customer: &CustomerId) {
+        match record {
+            Record::Customers => drop(self.customers.remove(&(shop.clone(), customer.clone()))),
+            Record::Events => self
+                .events
+                .retain(|(s, _), (_, e)| !(s == shop && e.event.customer_id() == Some(customer))),
+            Record::Messages => self.messages.retain(|(s, c, _), _| !(s == shop && c == customer)),
+            Record::Answers => self
+                .answers
+                .retain(|(s, c, _, _), _| !(s == shop && c == customer)),
+            other => unreachable!("{other:?} is not kept by customer"),
+        }
     }
 }
 

@@ -38,4 +38,3 @@ impl ShopTokens for MemoryTokens {
         Ok(())
     }
 }
-

@@ -5,27 +5,23 @@
 //! scan of other shops. Layout and costs: `TABLE.md`.
 
 use super::{DATA, DynamoDbStore, Item, Key, VERSION, corrupt, from_json, keys, n, number, s, text, to_json};
-use aftersale_domain::{CustomerId, ShopId};
-use aftersale_ports::documents::keys::customer_prefix;
+use aftersale_domain::ShopId;
 use aftersale_ports::{Documents, StoreError, Versioned};
 use async_trait::async_trait;
 use serde_json::Value;
 
 impl DynamoDbStore {
-    /// The base-table keys of the customer's documents (everything under `customer#{id}#`),
-    /// for `redact_customer`: a strongly consistent Query on the shop's partition.
-    pub(super) async fn customer_document_keys(
+    /// The base-table keys of the shop's documents under `prefix` (a customer's, for
+    /// `redact_customer`): a strongly consistent Query on the shop's partition.
+    pub(super) async fn document_keys_under(
         &self,
         shop: &ShopId,
-        customer: &CustomerId,
+        prefix: &str,
     ) -> Result<Vec<Key>, StoreError> {
         self.query_keys(
             None,
             "pk = :pk AND begins_with(sk, :prefix)",
-            &[
-                (":pk", &keys::shop(shop)),
-                (":prefix", &keys::document(&customer_prefix(customer))),
-            ],
+            &[(":pk", &keys::shop(shop)), (":prefix", &keys::document(prefix))],
         )
         .await
     }

@@ -19,6 +19,7 @@ pub use flows::{FINISHED_MESSAGE_RETENTION_DAYS, WATERMARK_MARGIN_MINUTES};
 pub use table::{TableStatus, create_table};
 
 use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
+use aftersale_ports::redaction_plan::{CustomerRedaction, Record};
 use aftersale_ports::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, StoreError,
     StoredEvent, Versioned,
@@ -563,47 +564,60 @@ impl Privacy for DynamoDbStore {
         customer: Option<&CustomerId>,
         orders: &[OrderId],
     ) -> Result<u64, StoreError> {
+        let mut plan = CustomerRedaction::new(customer, orders);
         let mut found: BTreeSet<Key> = BTreeSet::new();
-        let mut order_partitions: BTreeSet<String> = BTreeSet::new();
-        if let Some(customer) = customer {
+        // Their orders' partitions, as GSI2 lists them: those records are already in `found`.
+        let mut their_orders: BTreeSet<OrderId> = BTreeSet::new();
+        if let Some(customer) = plan.customer() {
             let partition = keys::customer(shop, customer);
+            // Profile, messages and answers ([`BY_CUSTOMER`]) share the customer's partition.
             found.extend(self.query_keys(None, "pk = :pk", &[(":pk", &partition)]).await?);
-            // Their documents live in the shop's partition, under `DOC#customer#{id}#`.
-            found.extend(self.customer_document_keys(shop, customer).await?);
             for (pk, sk) in self
                 .query_keys(Some(keys::GSI2), "gsi2pk = :pk", &[(":pk", &partition)])
                 .await?
             {
-                if sk == keys::SK_ORDER {
-                    order_partitions.insert(pk.clone());
+                if sk == keys::SK_ORDER
+                    && let Some(order) = keys::order_id_of(shop, &pk).and_then(|id| OrderId::new(id).ok())
+                {
+                    their_orders.insert(order);
                 }
                 found.insert((pk, sk));
             }
         }
-        let listed: Vec<String> = orders
-            .iter()
-            .map(|order| keys::order(shop, order))
-            .filter(|pk| !order_partitions.contains(pk))
-            .collect();
-        for order in order_partitions.iter().chain(&listed) {
+        if let Some(prefix) = plan.document_prefix() {
+            // Their documents live in the shop's partition, under `DOC#customer#{id}#`.
+            found.extend(self.document_keys_under(shop, &prefix).await?);
+        }
+        plan.add_their_orders(their_orders.iter().cloned());
+        // Events naming each order ([`BY_ORDER`]) are in the order's GSI3 partition.
+        for order in plan.orders() {
             found.extend(
-                self.query_keys(Some(keys::GSI3), "gsi3pk = :pk", &[(":pk", order)])
-                    .await?,
+                self.query_keys(
+                    Some(keys::GSI3),
+                    "gsi3pk = :pk",
+                    &[(":pk", &keys::order(shop, order))],
+                )
+                .await?,
             );
         }
 
         let mut removed = self.delete_keys(&found).await?;
-        // A referral record names the friend and keeps their IP: it goes with their order.
-        for pk in order_partitions.iter().chain(&listed) {
-            if let Some(order) = keys::order_id_of(shop, pk).and_then(|id| OrderId::new(id).ok()) {
-                let referral = keys::document(&aftersale_ports::documents::keys::referred_order(&order));
-                if self.delete_if_present(keys::shop(shop), &referral).await? {
+        for order in plan.orders() {
+            for key in CustomerRedaction::order_documents(order) {
+                if self
+                    .delete_if_present(keys::shop(shop), &keys::document(&key))
+                    .await?
+                {
                     removed += 1;
                 }
             }
-        }
-        for pk in listed {
-            if self.delete_if_present(pk, keys::SK_ORDER).await? {
+            // A listed order that is not theirs by GSI2 (a guest's, or one the index has not
+            // caught up with) is deleted by its key.
+            if !their_orders.contains(order)
+                && self
+                    .delete_if_present(keys::order(shop, order), keys::SK_ORDER)
+                    .await?
+            {
                 removed += 1;
             }
         }
@@ -611,20 +625,54 @@ impl Privacy for DynamoDbStore {
     }
 
     /// Everything the shop owns carries `gsi1pk = SHOP#{shop}` (one Query: install state, config,
-    /// profiles, orders, events, messages, answers, suppressions, documents), except dead letters,
-    /// which live in their own `SHOP#{shop}#DL` partition (a second Query). Rare and paged, so
-    /// a large shop costs time, not a Scan.
+    /// profiles, orders, events, messages, answers, suppressions, documents, nonces), except dead
+    /// letters, which live in their own `SHOP#{shop}#DL` partition (a second Query). Rare and
+    /// paged, so a large shop costs time, not a Scan.
     async fn redact_shop(&self, shop: &ShopId) -> Result<u64, StoreError> {
-        let mut found: BTreeSet<Key> = self
-            .query_keys(Some(keys::GSI1), "gsi1pk = :pk", &[(":pk", &keys::shop(shop))])
-            .await?
-            .into_iter()
-            .collect();
-        found.extend(
-            self.query_keys(None, "pk = :pk", &[(":pk", &keys::dead_letters(shop.as_str()))])
-                .await?,
-        );
+        let mut found: BTreeSet<Key> = BTreeSet::new();
+        let places: BTreeSet<ShopPlace> = Record::ALL.into_iter().filter_map(shop_place).collect();
+        for place in places {
+            let keys_found = match place {
+                ShopPlace::ShopIndex => {
+                    self.query_keys(Some(keys::GSI1), "gsi1pk = :pk", &[(":pk", &keys::shop(shop))])
+                        .await?
+                }
+                ShopPlace::DeadLetters => {
+                    self.query_keys(None, "pk = :pk", &[(":pk", &keys::dead_letters(shop.as_str()))])
+                        .await?
+                }
+            };
+            found.extend(keys_found);
+        }
         self.delete_keys(&found).await
+    }
+}
+
+/// Where a shop's redaction finds each kind of its records in the table; `None` for what the
+/// table does not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum ShopPlace {
+    /// `gsi1pk = SHOP#{shop}`.
+    ShopIndex,
+    /// The `SHOP#{shop}#DL` partition.
+    DeadLetters,
+}
+
+fn shop_place(record: Record) -> Option<ShopPlace> {
+    match record {
+        Record::Events
+        | Record::Orders
+        | Record::Customers
+        | Record::Shops
+        | Record::Messages
+        | Record::Answers
+        | Record::Suppressions
+        | Record::ShopConfigs
+        | Record::Documents
+        | Record::OauthNonces => Some(ShopPlace::ShopIndex),
+        Record::DeadLetters => Some(ShopPlace::DeadLetters),
+        // Tokens are SSM parameters on AWS (`SsmShopTokens`), deleted on uninstall.
+        Record::ShopTokens => None,
     }
 }
 

@@ -1,0 +1,188 @@
+//! The lifecycle flows' versioned JSON documents, listed and redacted by key prefix as a
+//! range of the primary key.
+
+use crate::{SqliteStore, db, from_json, to_json};
+use aftersale_domain::ShopId;
+use aftersale_ports::{Documents, StoreError, Versioned};
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The least string above every string that starts with `prefix`, so the documents under a
+/// prefix are the range `key >= prefix AND key < upper` of the primary key: an index search,
+/// and no LIKE, so `%` and `_` in keys are plain characters. `None` when there is no such
+/// bound (an empty prefix, or one of only `char::MAX`): everything from `prefix` on matches.
+pub(crate) fn prefix_upper(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // SQLite compares TEXT bytewise (BINARY), and UTF-8 byte order is code point order.
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// Deletes the shop's documents under `prefix`; returns how many.
+pub(crate) fn delete_documents(conn: &Connection, shop: &str, prefix: &str) -> Result<u64, StoreError> {
+    let removed = match prefix_upper(prefix) {
+        Some(upper) => conn.execute(
+            "DELETE FROM documents WHERE shop = ?1 AND key >= ?2 AND key < ?3",
+            params![shop, prefix, upper],
+        ),
+        None => conn.execute(
+            "DELETE FROM documents WHERE shop = ?1 AND key >= ?2",
+            params![shop, prefix],
+        ),
+    }
+    .map_err(db)?;
+    Ok(removed as u64)
+}
+
+fn document_row(key: &str, body: &str, version: i64) -> Result<Versioned<serde_json::Value>, StoreError> {
+    Ok(Versioned {
+        value: from_json(&format!("document {key}"), body)?,
+        version: u64::try_from(version).unwrap_or(0),
+    })
+}
+
+#[async_trait]
+impl Documents for SqliteStore {
+    async fn load_document(
+        &self,
+        shop: &ShopId,
+        key: &str,
+    ) -> Result<Option<Versioned<serde_json::Value>>, StoreError> {
+        let (shop, key) = (shop.to_string(), key.to_string());
+        self.run(move |conn| {
+            let row: Option<(String, i64)> = conn
+                .query_row(
+                    "SELECT body, version FROM documents WHERE shop = ?1 AND key = ?2",
+                    params![shop, key],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            row.map(|(body, version)| document_row(&key, &body, version))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn save_document(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        value: &serde_json::Value,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let body = to_json(value)?;
+        let (shop, key) = (shop.to_string(), key.to_string());
+        let expected_version = i64::try_from(expected_version).map_err(|_| StoreError::Conflict {
+            what: format!("document {key} version"),
+        })?;
+        self.run(move |conn| {
+            let changed = if expected_version == 0 {
+                conn.execute(
+                    "INSERT INTO documents (shop, key, version, body) VALUES (?1, ?2, 1, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![shop, key, body],
+                )
+            } else {
+                conn.execute(
+                    "UPDATE documents SET version = version + 1, body = ?3
+                     WHERE shop = ?1 AND key = ?2 AND version = ?4",
+                    params![shop, key, body, expected_version],
+                )
+            }
+            .map_err(db)?;
+            if changed == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict {
+                    what: format!("document {key}"),
+                })
+            }
+        })
+        .await
+    }
+
+    async fn list_documents(
+        &self,
+        shop: &ShopId,
+        prefix: &str,
+    ) -> Result<Vec<(String, Versioned<serde_json::Value>)>, StoreError> {
+        let (shop, prefix) = (shop.to_string(), prefix.to_string());
+        self.run(move |conn| {
+            let upper = prefix_upper(&prefix);
+            let mut stmt = conn
+                .prepare(if upper.is_some() {
+                    "SELECT key, body, version FROM documents WHERE shop = ?1 AND key >= ?2 AND key < ?3
+                     ORDER BY key"
+                } else {
+                    "SELECT key, body, version FROM documents WHERE shop = ?1 AND key >= ?2 ORDER BY key"
+                })
+                .map_err(db)?;
+            let read = |row: &rusqlite::Row<'_>| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            };
+            let rows = match &upper {
+                Some(upper) => stmt.query_map(params![shop, prefix, upper], read),
+                None => stmt.query_map(params![shop, prefix], read),
+            }
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+            rows.into_iter()
+                .map(|(key, body, version)| {
+                    let doc = document_row(&key, &body, version)?;
+                    Ok((key, doc))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError> {
+        let (shop, key) = (shop.to_string(), key.to_string());
+        self.run(move |conn| {
+            let removed = conn
+                .execute(
+                    "DELETE FROM documents WHERE shop = ?1 AND key = ?2",
+                    params![shop, key],
+                )
+                .map_err(db)?;
+            Ok(removed == 1)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper;
+
+    #[test]
+    fn prefix_upper_bounds_exactly_the_keys_with_the_prefix() {
+        assert_eq!(prefix_upper("customer#c1#").as_deref(), Some("customer#c1$"));
+        assert_eq!(prefix_upper("a%_").as_deref(), Some("a%`"));
+        assert_eq!(prefix_upper(""), None);
+        assert_eq!(prefix_upper(&char::MAX.to_string()), None);
+        assert_eq!(prefix_upper(&format!("a{}", char::MAX)).as_deref(), Some("b"));
+        // The surrogate gap is skipped: U+D7FF is followed by U+E000.
+        assert_eq!(prefix_upper("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        let upper = prefix_upper("customer#c1#").unwrap();
+        let range = "customer#c1#"..upper.as_str();
+        for key in ["customer#c1#", "customer#c1#tier", "customer#c1#\u{10FFFF}x"] {
+            assert!(range.contains(&key), "{key}");
+        }
+        for key in ["customer#c1", "customer#c10#orders", "customer#c2#tier"] {
+            assert!(!range.contains(&key), "{key}");
+        }
+    }
+}

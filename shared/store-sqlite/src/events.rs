@@ -1,0 +1,103 @@
+//! The event log: one row per (shop, event id), so a redelivery is a duplicate.
+
+use crate::{SqliteStore, db, from_json, to_json};
+use aftersale_domain::{ShopId, StoreEvent};
+use aftersale_ports::{EventLog, Recorded, StoreError, StoredEvent};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+#[async_trait]
+impl EventLog for SqliteStore {
+    async fn record_event(
+        &self,
+        event: &StoreEvent,
+        received_at: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        let body = to_json(event)?;
+        let shop = event.shop.to_string();
+        let event_id = event.event_id.to_string();
+        let kind = event.kind_name();
+        let order_id = event.order_id().map(ToString::to_string);
+        let customer_id = event.customer_id().map(ToString::to_string);
+        self.run(move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO events (shop, event_id, kind, order_id, customer_id, received_at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                    params![
+                        shop,
+                        event_id,
+                        kind,
+                        order_id,
+                        customer_id,
+                        received_at.to_rfc3339(),
+                        body
+                    ],
+                )
+                .map_err(db)?;
+            if inserted == 1 {
+                return Ok(Recorded::New);
+            }
+            let applied: bool = conn
+                .query_row(
+                    "SELECT applied FROM events WHERE shop = ?1 AND event_id = ?2",
+                    params![shop, event_id],
+                    |row| row.get(0),
+                )
+                .map_err(db)?;
+            Ok(Recorded::Duplicate { applied })
+        })
+        .await
+    }
+
+    async fn mark_applied(&self, event: &StoreEvent) -> Result<(), StoreError> {
+        let (shop, event_id) = (event.shop.to_string(), event.event_id.to_string());
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE events SET applied = 1 WHERE shop = ?1 AND event_id = ?2",
+                params![shop, event_id],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_events(&self, shop: Option<&ShopId>) -> Result<Vec<StoredEvent>, StoreError> {
+        let shop = shop.map(ToString::to_string);
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT body, received_at, applied FROM events
+                     WHERE ?1 IS NULL OR shop = ?1 ORDER BY received_at, rowid",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![shop], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, bool>(2)?,
+                    ))
+                })
+                .map_err(db)?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (body, received_at, applied) = row.map_err(db)?;
+                events.push(StoredEvent {
+                    event: from_json("event", &body)?,
+                    received_at: DateTime::parse_from_rfc3339(&received_at)
+                        .map_err(|e| StoreError::Corrupt {
+                            what: "event time".into(),
+                            detail: e.to_string(),
+                        })?
+                        .with_timezone(&Utc),
+                    applied,
+                });
+            }
+            Ok(events)
+        })
+        .await
+    }
+}
