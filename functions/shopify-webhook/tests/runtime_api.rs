@@ -148,6 +148,9 @@ async fn the_function_binary_verifies_stores_and_publishes_a_function_url_webhoo
         .name(&parameter)
         .value(&secret)
         .r#type(ParameterType::SecureString)
+        // The SDK retries a put that moto was slow to answer; overwriting keeps that retry from
+        // failing with ParameterAlreadyExists for a write that had already succeeded.
+        .overwrite(true)
         .send()
         .await
         .unwrap();
