@@ -24,6 +24,8 @@ pub struct ServeOptions {
     pub now: Option<DateTime<Utc>>,
     pub secrets_file: Option<PathBuf>,
     pub tick_seconds: u64,
+    /// Needed to open `/dashboard` when listening beyond loopback.
+    pub dashboard_token: Option<String>,
 }
 
 pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &FlowArgs) -> anyhow::Result<()> {
@@ -32,6 +34,7 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         now,
         secrets_file,
         tick_seconds,
+        dashboard_token,
     } = serve;
     let options = LocalOptions {
         store: store_args,
@@ -60,6 +63,27 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
             "no WooCommerce secret (WOOCOMMERCE_WEBHOOK_SECRET or --secrets-file): WooCommerce deliveries will be refused"
         );
     }
+    let mut access = aftersale_dashboard::Access::new(&local.link_key)
+        .with_token(dashboard_token)
+        .with_shopify_secret(
+            std::env::var("SHOPIFY_API_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(String::into_bytes),
+        );
+    // On loopback only this machine can connect; anywhere else the dashboard needs the token,
+    // a signed link or a Shopify admin launch.
+    access.open_on_loopback = listen.ip().is_loopback();
+    if !access.open_on_loopback && !access.has_token() {
+        warn!(
+            "listening beyond loopback without --dashboard-token: /dashboard opens only through signed links and Shopify admin launches"
+        );
+    }
+    let dashboard = Arc::new(aftersale_dashboard::Dashboard {
+        store: Arc::clone(&local.store),
+        clock: Arc::clone(local.engine.clock()),
+        access,
+    });
     let ingest = Arc::new(local.ingest(secrets));
     let shopify_app = crate::shops::shopify_app(
         Arc::clone(&local.store) as Arc<dyn Store>,
@@ -81,7 +105,8 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         .merge(aftersale_platform_api::woocommerce::authorize::router(
             woocommerce_connect,
         ))
-        .merge(crate::ticker::router(Arc::clone(&health)));
+        .merge(crate::ticker::router(Arc::clone(&health)))
+        .merge(aftersale_dashboard::router(dashboard));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -90,7 +115,7 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         address = %listener.local_addr()?,
         data_dir = %store_args.data_dir().display(),
         outbox = %local.outbox_dir.display(),
-        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /shopify/install, GET /shopify/callback, GET /woocommerce/connect, GET /l/{{token}}, GET /healthz"
+        "aftersale is serving: POST /webhooks/shopify, POST /webhooks/woocommerce, GET /shopify/install, GET /shopify/callback, GET /woocommerce/connect, GET /l/{{token}}, GET /dashboard, GET /healthz"
     );
     crate::edge::serve(listener, app, shutdown_signal())
         .await

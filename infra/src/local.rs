@@ -21,6 +21,8 @@ pub struct Local {
     pub tokens: Arc<dyn aftersale_ports::ShopTokens>,
     pub engine: Arc<Engine>,
     pub outbox_dir: PathBuf,
+    /// The key links are signed with; the dashboard derives its own from it.
+    pub link_key: Vec<u8>,
     /// The shop's alert channel (SNS topic or `outbox/alerts.jsonl`), for privacy requests.
     alerts: Arc<dyn SupportAlerts>,
     /// The webhook secrets `aftersale woocommerce connect` set on sites.
@@ -59,6 +61,7 @@ impl Local {
         std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         let key = link_key(data_dir)?;
         let links = LinkSigner::new(&key).context("the link signing key")?;
+        let link_key = key.clone();
         let mut templates = Templates::builtin();
         if let Some(dir) = options.templates_dir {
             templates = templates
@@ -69,6 +72,7 @@ impl Local {
         let alerts = Arc::clone(&senders.alerts);
         let settings = Settings {
             link_base_url: options.public_url.trim_end_matches('/').to_string(),
+            outbox_marks_delivery: true,
             ..Settings::default()
         };
         let store = Arc::clone(&backend.store);
@@ -90,6 +94,7 @@ impl Local {
             tokens,
             engine,
             outbox_dir: data_dir.join("outbox"),
+            link_key,
             alerts,
             site_secrets,
         })
@@ -124,7 +129,7 @@ impl Local {
 
 /// The key that signs 1-tap links: `AFTERSALE_LINK_KEY` (hex), else one generated on first
 /// run and kept in the data dir, so links in sent messages keep working across restarts.
-fn link_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn link_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     if let Ok(hex_key) = std::env::var("AFTERSALE_LINK_KEY") {
         return hex::decode(hex_key.trim())
             .context("AFTERSALE_LINK_KEY must be hex (64 characters for 32 bytes)");

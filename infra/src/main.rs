@@ -8,6 +8,7 @@ mod flows;
 mod import;
 mod local;
 mod loyalty;
+mod metrics;
 mod privacy;
 mod progress;
 mod reports;
@@ -47,6 +48,12 @@ pub struct StoreArgs {
 }
 
 #[derive(Subcommand)]
+enum MetricsAction {
+    /// Recompute the shop's rollups from its order, message and answer records.
+    Rebuild,
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Serve the webhook endpoints (and every other function) on the embedded store.
     Serve {
@@ -67,6 +74,23 @@ enum Command {
         /// Seconds between runs of due work.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
         tick_seconds: u64,
+        /// Token that opens `/dashboard?shop=S&token=...` (or `Authorization: Bearer`) for any
+        /// shop; required to open it without a signed link when listening beyond loopback.
+        #[arg(long, env = "AFTERSALE_DASHBOARD_TOKEN")]
+        dashboard_token: Option<String>,
+    },
+    /// Print a signed, expiring link to one shop's dashboard.
+    DashboardLink {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        shop: String,
+        /// Hours the link works.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=720))]
+        hours: u32,
+        /// Where the dashboard is served (default: http://127.0.0.1:8787, `serve`'s default).
+        #[arg(long, env = "AFTERSALE_PUBLIC_URL", default_value = "http://127.0.0.1:8787")]
+        public_url: String,
     },
     /// Run all due work (send, skip, defer) as of an instant, then exit.
     Tick {
@@ -173,6 +197,30 @@ enum Command {
         shop: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Retention figures, cohorts, per-flow funnels and lift against the holdout, from the
+    /// rollups (`metrics rebuild` recomputes them from the records).
+    Metrics {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The shop (e.g. demo.myshopify.com).
+        #[arg(long, global = true)]
+        shop: Option<String>,
+        /// First day counted (UTC, YYYY-MM-DD, inclusive).
+        #[arg(long, value_name = "DATE", value_parser = metrics::parse_date)]
+        from: Option<chrono::NaiveDate>,
+        /// Last day counted (UTC, YYYY-MM-DD, inclusive).
+        #[arg(long, value_name = "DATE", value_parser = metrics::parse_date)]
+        to: Option<chrono::NaiveDate>,
+        /// The instant the figures are as of (RFC 3339): it decides which LTV horizons and
+        /// cohort months are complete. Default: now.
+        #[arg(long, value_name = "TIME", value_parser = parse_now)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+        /// One JSON object instead of tables.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<MetricsAction>,
     },
     /// Customers in a VIP tier, with their orders and net spend.
     Customers {
@@ -500,15 +548,23 @@ fn main() -> ExitCode {
                 secrets_file,
                 flows,
                 tick_seconds,
+                dashboard_token,
             } => {
                 let serve = commands::ServeOptions {
                     listen,
                     now,
                     secrets_file,
                     tick_seconds,
+                    dashboard_token,
                 };
                 commands::serve(serve, &store, &flows).await
             }
+            Command::DashboardLink {
+                store,
+                shop,
+                hours,
+                public_url,
+            } => metrics::dashboard_link(&store, &shop, hours, &public_url),
             Command::Tick {
                 store,
                 flows,
@@ -574,6 +630,23 @@ fn main() -> ExitCode {
             } => loyalty::import_birthdays(&store, &shop, &file, json).await,
             Command::Referrals { store, shop, json } => loyalty::referrals(&store, &shop, json).await,
             Command::Answers { store, shop, json } => reports::answers(&store, shop.as_deref(), json).await,
+            Command::Metrics {
+                store,
+                shop,
+                from,
+                to,
+                now,
+                json,
+                action,
+            } => match (shop, action) {
+                (None, _) => Err(anyhow::anyhow!(
+                    "--shop is required: the shop whose metrics to use (e.g. --shop demo.myshopify.com)"
+                )),
+                (Some(shop), Some(MetricsAction::Rebuild)) => metrics::rebuild(&store, &shop, json).await,
+                (Some(shop), None) => {
+                    metrics::show(&store, &shop, aftersale_metrics::Range { from, to }, now, json).await
+                }
+            },
             Command::Customers {
                 store,
                 shop,

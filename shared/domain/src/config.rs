@@ -2,7 +2,7 @@
 //! has a default a merchant would choose, so an empty file (or none) is a working setup.
 
 use crate::flows::FlowsConfig;
-use crate::{Consent, ShopId};
+use crate::{Consent, Flow, ShopId};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -144,6 +144,62 @@ impl Default for QuietHours {
 /// locale outside them would silently send English.
 pub const BUILT_IN_LANGUAGES: [&str; 2] = ["en", "it"];
 
+impl FlowsConfig {
+    /// A flow's measurement settings as configured: its holdout percent and attribution
+    /// window in days (`None` = the flow's default). Early access is measured with VIP's.
+    pub fn measurement(&self, flow: Flow) -> (Option<u8>, Option<u32>) {
+        match flow {
+            Flow::ThankYou => (self.thank_you.holdout_percent, self.thank_you.attribution_days),
+            Flow::DeliveryCheckIn => (
+                self.delivery_check_in.holdout_percent,
+                self.delivery_check_in.attribution_days,
+            ),
+            Flow::ReviewRequest => (
+                self.review_request.holdout_percent,
+                self.review_request.attribution_days,
+            ),
+            Flow::Replenishment => (
+                self.replenishment.holdout_percent,
+                self.replenishment.attribution_days,
+            ),
+            Flow::WinBack => (self.win_back.holdout_percent, self.win_back.attribution_days),
+            Flow::Vip | Flow::EarlyAccess => (self.vip.holdout_percent, self.vip.attribution_days),
+            Flow::Referral => (self.referral.holdout_percent, self.referral.attribution_days),
+        }
+    }
+}
+
+/// The config keys of a flow's holdout and attribution window, for errors.
+fn measurement_fields(flow: Flow) -> (&'static str, &'static str) {
+    match flow {
+        Flow::ThankYou => (
+            "flows.thank_you.holdout_percent",
+            "flows.thank_you.attribution_days",
+        ),
+        Flow::DeliveryCheckIn => (
+            "flows.delivery_check_in.holdout_percent",
+            "flows.delivery_check_in.attribution_days",
+        ),
+        Flow::ReviewRequest => (
+            "flows.review_request.holdout_percent",
+            "flows.review_request.attribution_days",
+        ),
+        Flow::Replenishment => (
+            "flows.replenishment.holdout_percent",
+            "flows.replenishment.attribution_days",
+        ),
+        Flow::WinBack => (
+            "flows.win_back.holdout_percent",
+            "flows.win_back.attribution_days",
+        ),
+        Flow::Vip | Flow::EarlyAccess => ("flows.vip.holdout_percent", "flows.vip.attribution_days"),
+        Flow::Referral => (
+            "flows.referral.holdout_percent",
+            "flows.referral.attribution_days",
+        ),
+    }
+}
+
 impl ShopConfig {
     /// Parses and validates a TOML file's text. `shop` is the shop it is being loaded for.
     pub fn from_toml(text: &str, shop: &ShopId) -> Result<ShopConfig, ConfigError> {
@@ -193,6 +249,15 @@ impl ShopConfig {
                 "shop_url",
                 format!("'{url}' is not a web address such as https://shop.example"),
             ));
+        }
+        for flow in Flow::ALL {
+            let (holdout, window) = self.flows.measurement(flow);
+            if holdout.is_some_and(|p| p > 100) {
+                return Err(invalid(measurement_fields(flow).0, "is a percent: from 0 to 100"));
+            }
+            if window.is_some_and(|d| !(1..=365).contains(&d)) {
+                return Err(invalid(measurement_fields(flow).1, "must be from 1 to 365 days"));
+            }
         }
         if let Some(sender) = &self.sender {
             parse_sender(sender)
@@ -400,6 +465,30 @@ mod tests {
             config.admin_api.and_then(|a| a.access_token_secret).as_deref(),
             Some("SHOPIFY_ADMIN_TOKEN")
         );
+    }
+
+    #[test]
+    fn holdout_and_attribution_are_set_per_flow_and_checked() {
+        let config = ShopConfig::from_toml(
+            "[flows.win_back]\nholdout_percent = 10\nattribution_days = 21\n[flows.thank_you]\nholdout_percent = 0\n",
+            &shop(),
+        )
+        .unwrap();
+        assert_eq!(config.flows.measurement(Flow::WinBack), (Some(10), Some(21)));
+        assert_eq!(config.flows.measurement(Flow::ThankYou), (Some(0), None));
+        assert_eq!(config.flows.measurement(Flow::Replenishment), (None, None));
+        let err =
+            ShopConfig::from_toml("[flows.replenishment]\nholdout_percent = 101\n", &shop()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "flows.replenishment.holdout_percent: is a percent: from 0 to 100"
+        );
+        let err = ShopConfig::from_toml("[flows.vip]\nattribution_days = 0\n", &shop()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "flows.vip.attribution_days: must be from 1 to 365 days"
+        );
+        assert!(ShopConfig::from_toml("[flows.win_back]\nholdout_percent = -1\n", &shop()).is_err());
     }
 
     #[test]

@@ -309,6 +309,17 @@ impl Engine {
                 .await?;
             info!(shop = %link.shop, "unsubscribed");
         }
+        let engagement = aftersale_metrics::EngagementKind::Unsubscribed;
+        if let Err(err) = aftersale_metrics::rollups::record_engagement(
+            self.store.as_ref(),
+            &link.message,
+            engagement,
+            self.clock.now(),
+        )
+        .await
+        {
+            warn!(error = %err, "unsubscribe not counted in the funnel; `aftersale metrics rebuild` cannot recover it");
+        }
         let ctx = json!({ "shop": { "name": shop_name } });
         self.render(StatusCode::OK, Page::Unsubscribed, &link.locale, ctx)
     }
@@ -337,6 +348,7 @@ impl Engine {
                 answered_at: self.clock.now(),
             })
             .await?;
+        self.refresh_metrics(&link.shop, &link.customer.id).await;
         if !bad_news {
             return Ok(false);
         }

@@ -14,12 +14,13 @@ pub use bus::InProcessBus;
 pub use flows::{Birthday, BirthdayError, CampaignError, CampaignReport, Referral, TierMember};
 pub use sender::TickReport;
 
-use aftersale_domain::{Flow, ShopConfig, ShopId};
+use aftersale_domain::{CustomerId, Flow, ShopConfig, ShopId};
 use aftersale_links::LinkSigner;
 use aftersale_ports::{Clock, FlowStore, Mailer, SmsSender, StoreError, SupportAlerts};
 use aftersale_templates::Templates;
 use chrono::Duration;
 use std::sync::Arc;
+use tracing::warn;
 
 /// Deployment-wide settings (per-shop ones live in [`ShopConfig`]).
 #[derive(Debug, Clone)]
@@ -40,6 +41,9 @@ pub struct Settings {
     pub default_sender: Option<String>,
     /// Off when the deployment has no SMS (`EnableSms=false`): SMS messages are skipped, visibly.
     pub sms_enabled: bool,
+    /// Local mode: a message written to the outbox counts as delivered (there is no provider
+    /// to report it); on AWS, SES delivery events do.
+    pub outbox_marks_delivery: bool,
 }
 
 impl Default for Settings {
@@ -53,6 +57,7 @@ impl Default for Settings {
             flows: Flow::ALL.to_vec(),
             default_sender: None,
             sms_enabled: true,
+            outbox_marks_delivery: false,
         }
     }
 }
@@ -100,6 +105,17 @@ impl Engine {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Brings the customer's message figures (funnels, conversions, answers) up to date after
+    /// a change. A failure leaves them for the customer's next change or `aftersale metrics
+    /// rebuild`; it never fails the send or the answer that caused it.
+    pub(crate) async fn refresh_metrics(&self, shop: &ShopId, customer: &CustomerId) {
+        if let Err(err) =
+            aftersale_metrics::rollups::refresh_messages(self.store.as_ref(), shop, customer).await
+        {
+            warn!(error = %err, "metrics not updated; the next change or `aftersale metrics rebuild` catches up");
+        }
     }
 
     async fn config(&self, shop: &ShopId) -> Result<ShopConfig, StoreError> {

@@ -40,6 +40,11 @@ impl Engine {
         for job in runs {
             changed += job.plan(self, &planning).await?;
         }
+        // Conversions follow orders, so the customer's funnel figures change with any order
+        // event, planned or not.
+        if let Some(customer) = record.customer_id() {
+            self.refresh_metrics(&event.shop, customer).await;
+        }
         Ok(changed)
     }
 }

@@ -39,6 +39,8 @@ pub struct TickReport {
     pub deferred: usize,
     pub retrying: usize,
     pub failed: usize,
+    /// Not sent on purpose: the customer is in the flow's holdout (control) group.
+    pub held_out: usize,
     /// Taken by another sender between our read and our claim.
     pub lost_claims: usize,
     /// Messages whose processing failed or panicked (set aside with backoff, support told),
@@ -111,6 +113,7 @@ enum Outcome {
     Deferred,
     Retrying,
     Failed,
+    HeldOut,
     LostClaim,
 }
 
@@ -193,14 +196,20 @@ impl Engine {
                     }
                 };
                 progressed |= !matches!(outcome, Outcome::LostClaim);
+                let noteworthy = matches!(outcome, Outcome::Skipped | Outcome::Deferred);
                 match outcome {
                     Outcome::Sent => report.sent += 1,
                     Outcome::Skipped => report.skipped += 1,
                     Outcome::Deferred => report.deferred += 1,
                     Outcome::Retrying => report.retrying += 1,
                     Outcome::Failed => report.failed += 1,
+                    Outcome::HeldOut => report.held_out += 1,
                     Outcome::LostClaim => report.lost_claims += 1,
                 }
+                if noteworthy {
+                    self.note_decision(&key, now).await;
+                }
+                self.refresh_metrics(&key.0, &key.1).await;
             }
             if !progressed {
                 return Ok(());
@@ -254,6 +263,9 @@ impl Engine {
             record,
             ..
         } = loaded;
+        if matches!(decision, Decision::Send { .. }) && self.in_holdout(&message, &config) {
+            return self.hold_out(message).await;
+        }
         self.after_decision(&message, &decision, &config, now).await?;
         let to = match decision {
             Decision::Skip(reason) => return self.settle(message, Held::Skip(reason)).await,
@@ -423,6 +435,11 @@ impl Engine {
                 let mut headers = vec![
                     ("X-Aftersale-Message".to_string(), sending.id().to_string()),
                     ("X-Aftersale-Shop".to_string(), shop.to_string()),
+                    // With the message id, names the message SES events are recorded on.
+                    (
+                        "X-Aftersale-Customer".to_string(),
+                        sending.customer_id.to_string(),
+                    ),
                 ];
                 match self.unsubscribe_url(sending, now) {
                     Some(url) => {
@@ -474,7 +491,11 @@ impl Engine {
             Ok(id) => {
                 info!("sent");
                 sending.sent(now, id.to_string())?;
-                self.save(sending, Outcome::Sent).await
+                let outcome = self.save(sending.clone(), Outcome::Sent).await?;
+                if self.settings.outbox_marks_delivery && matches!(outcome, Outcome::Sent) {
+                    self.count_outbox_delivery(&sending, now).await;
+                }
+                Ok(outcome)
             }
             Err(SendError::Transient(err)) if sending.attempts < MAX_ATTEMPTS => {
                 warn!(error = %err, attempts = sending.attempts, "send failed; will retry");
@@ -635,6 +656,63 @@ impl Engine {
             }
         };
         self.save(message, outcome).await
+    }
+
+    /// Local mode: the outbox has no provider to report a delivery, so a message written to
+    /// it counts as delivered in the funnel (on AWS, SES delivery events do). A failure here
+    /// never fails the send: the message is out.
+    async fn count_outbox_delivery(&self, sent: &Message, now: DateTime<Utc>) {
+        let counted = match self
+            .store
+            .load_message(&sent.shop, &sent.customer_id, &sent.id())
+            .await
+        {
+            Ok(Some(stored)) => {
+                aftersale_metrics::rollups::record_engagement(
+                    self.store.as_ref(),
+                    &stored,
+                    aftersale_metrics::EngagementKind::Delivered,
+                    now,
+                )
+                .await
+                .map(drop)
+            }
+            Ok(None) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = counted {
+            warn!(error = %err, "delivery not counted in the funnel");
+        }
+    }
+
+    /// Lists a skip or deferral among the shop's recent decisions (the dashboard shows them).
+    async fn note_decision(&self, key: &(ShopId, CustomerId, MessageId), now: DateTime<Utc>) {
+        let noted = match self.store.load_message(&key.0, &key.1, &key.2).await {
+            Ok(Some(message)) => {
+                aftersale_metrics::rollups::note_decision(self.store.as_ref(), &message, now).await
+            }
+            Ok(None) => Ok(()),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = noted {
+            warn!(error = %err, "decision not listed on the dashboard");
+        }
+    }
+
+    /// Whether the customer is in the message's flow's control group (a pure hash of shop,
+    /// flow and customer, so the same customer is held out of every run of the flow).
+    fn in_holdout(&self, message: &Message, config: &ShopConfig) -> bool {
+        let percent = aftersale_metrics::settings_for(Some(config), message.flow).holdout_percent;
+        aftersale_metrics::holdout::is_held_out(&message.shop, message.flow, &message.customer_id, percent)
+    }
+
+    /// Records the message as held out and never sends it: it keeps its `due_at`, the instant
+    /// it was due, and lift compares these customers' orders with those of the customers who
+    /// got it.
+    async fn hold_out(&self, mut message: Message) -> Result<Outcome, ProcessError> {
+        message.hold_out()?;
+        info!("held out: control group");
+        self.save(message, Outcome::HeldOut).await
     }
 
     async fn save(&self, message: Message, outcome: Outcome) -> Result<Outcome, ProcessError> {

@@ -175,8 +175,11 @@ impl Harness {
     }
 }
 
+/// These tests are about what a reminder says and when, so nobody is held out (customer 11
+/// falls in the default 5% holdout; `a_held_out_customer_...` below is about that).
 const REPLENISH: &str = r#"
 [flows.replenishment]
+holdout_percent = 0
 lead_days = 5
 follow_up_after_days = 4
 [[flows.replenishment.supply]]
@@ -1710,4 +1713,25 @@ async fn an_owed_reward_waiting_on_a_missing_token_goes_out_right_after_the_conf
             .any(|(token, _)| token.as_deref() == Some("shpat_fixed"))
     );
     assert_eq!(h.alerts.sent().len(), alerts_before, "no alert once it works");
+}
+
+#[tokio::test]
+async fn a_held_out_customer_is_recorded_at_the_instant_it_was_due_and_never_written_to() {
+    let h = Harness::lifecycle(&[Flow::Replenishment]);
+    // The default holdout (5%): customer 11 of this shop is in the replenishment control group.
+    h.save_config(&shop(), &REPLENISH.replace("holdout_percent = 0\n", ""))
+        .await;
+    h.set_clock(t0());
+    h.pay(&order("1001", "11", t0(), &[("501", 2, "12.00")])).await;
+    let due = h.message(Flow::Replenishment, "reminder").await.due_at;
+    let report = h.tick(day(55) + Duration::minutes(1)).await;
+    assert_eq!((report.sent, report.held_out), (0, 1));
+    let held = h.message(Flow::Replenishment, "reminder").await;
+    assert_eq!(held.status, MessageStatus::HeldOut);
+    assert_eq!(held.reason.to_string(), "held out", "as the outbox shows it");
+    assert_eq!(held.due_at, due, "the instant it would have gone");
+    assert_eq!(held.sent_at, None);
+    assert!(h.emails(Flow::Replenishment, "reminder").is_empty(), "never sent");
+    // A later tick does not pick it up again.
+    assert_eq!(h.tick(day(70)).await.held_out, 0);
 }

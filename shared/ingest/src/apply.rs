@@ -1,7 +1,7 @@
 //! Folding a new event into the stored state: order records, customer profiles and their
 //! purchase statistics, install state, and the platform's privacy requests.
 
-use aftersale_domain::{EventKind, OrderId, OrderRecord, StoreEvent};
+use aftersale_domain::{CustomerId, EventKind, OrderId, OrderRecord, StoreEvent};
 use aftersale_ports::lifecycle;
 use aftersale_ports::{PrivacyDesk, ShopState, ShopStatus, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -26,6 +26,9 @@ pub async fn apply(
             match lifecycle::update_statistics(store, &event.shop, &record.value).await {
                 Err(StoreError::Conflict { what }) => warn!(%what, "shop statistics left for the next event"),
                 other => other?,
+            }
+            if let Some(customer) = record.value.customer_id() {
+                aftersale_metrics::rollups::refresh_orders(store, &event.shop, customer).await?;
             }
         }
     }
@@ -65,6 +68,12 @@ pub async fn apply(
             }
         }
         EventKind::CustomerRedact(request) => {
+            // Their counts leave the rollups before their facts are erased, so the figures
+            // stay what a rebuild (which no longer sees them) gives.
+            let guest = request.email.as_deref().map(CustomerId::for_guest_email);
+            for customer in request.customer_id.iter().chain(guest.iter()) {
+                aftersale_metrics::rollups::forget_customer(store, &event.shop, customer).await?;
+            }
             // The request itself was recorded without the customer's details, so it stays as
             // the record that the request was honoured.
             let removed = privacy.redact_customer(&event.shop, request).await?;

@@ -188,6 +188,29 @@ pub async fn shopify_app() -> anyhow::Result<aftersale_shopify_app::ShopifyApp> 
     ))
 }
 
+/// The dashboard function: DynamoDB, and the link key (`LINK_SIGNING_KEY_PARAM`) that
+/// `aftersale dashboard-link` signs with, plus the Shopify app secret for admin launches.
+/// Cookies are `Secure`: the function is only reachable over HTTPS.
+pub async fn dashboard() -> anyhow::Result<aftersale_dashboard::Dashboard> {
+    let config = load_config().await;
+    let ssm = SsmSecrets::from_config(&config);
+    let key = secret(&ssm, "LINK_SIGNING_KEY", "LINK_SIGNING_KEY_PARAM")
+        .await?
+        .context(
+            "no link signing key: set LINK_SIGNING_KEY_PARAM to an SSM SecureString of 64 hex characters",
+        )?;
+    let key = hex::decode(key.trim()).context("the link signing key must be hex")?;
+    let shopify = secret(&ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM").await?;
+    let mut access =
+        aftersale_dashboard::Access::new(&key).with_shopify_secret(shopify.map(String::into_bytes));
+    access.secure_cookie = true;
+    Ok(aftersale_dashboard::Dashboard {
+        store: store(&config).await?,
+        clock: Arc::new(SystemClock),
+        access,
+    })
+}
+
 /// The flow and feedback functions' engine: DynamoDB, SES, SNS, templates, link key, and the
 /// shops' Admin APIs (secrets from SSM) for discount codes.
 pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {

@@ -23,11 +23,19 @@ pub struct DeliveryCheckInConfig {
     pub delay_hours: u32,
     /// When the carrier never reports delivery (all WooCommerce shops): days from fulfilment.
     pub transit_days: u32,
+    /// Percent of customers held out as the control group lift is measured against
+    /// (0 to 100); unset is the flow's default (5 on replenishment and win-back, else 0).
+    pub holdout_percent: Option<u8>,
+    /// Days after a send in which a counted order is the message's conversion (1 to 365);
+    /// unset is the flow's default.
+    pub attribution_days: Option<u32>,
 }
 
 impl Default for DeliveryCheckInConfig {
     fn default() -> Self {
         Self {
+            holdout_percent: None,
+            attribution_days: None,
             enabled: true,
             channel: Channel::Email,
             delay_hours: 24,

@@ -62,11 +62,19 @@ pub struct ReferralConfig {
     /// Referred orders one network may place in `ip_window_hours` before more are refused.
     pub max_orders_per_ip: usize,
     pub ip_window_hours: u32,
+    /// Percent of customers held out as the control group lift is measured against
+    /// (0 to 100); unset is the flow's default (5 on replenishment and win-back, else 0).
+    pub holdout_percent: Option<u8>,
+    /// Days after a send in which a counted order is the message's conversion (1 to 365);
+    /// unset is the flow's default.
+    pub attribution_days: Option<u32>,
 }
 
 impl Default for ReferralConfig {
     fn default() -> Self {
         Self {
+            holdout_percent: None,
+            attribution_days: None,
             enabled: false,
             eligible_after: ReferralEligibility::Delivered,
             code_prefix: "FRIEND".into(),

@@ -62,11 +62,19 @@ pub struct ReplenishmentConfig {
     /// `{quantity}`. The default is Shopify's cart permalink; WooCommerce shops use
     /// `https://example.com/?add-to-cart={product_id}&quantity={quantity}`.
     pub reorder_url: String,
+    /// Percent of customers held out as the control group lift is measured against
+    /// (0 to 100); unset is the flow's default (5 on replenishment and win-back, else 0).
+    pub holdout_percent: Option<u8>,
+    /// Days after a send in which a counted order is the message's conversion (1 to 365);
+    /// unset is the flow's default.
+    pub attribution_days: Option<u32>,
 }
 
 impl Default for ReplenishmentConfig {
     fn default() -> Self {
         Self {
+            holdout_percent: None,
+            attribution_days: None,
             enabled: true,
             lead_days: 5,
             follow_up_after_days: 7,

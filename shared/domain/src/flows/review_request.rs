@@ -38,6 +38,12 @@ pub struct ReviewRequestConfig {
     pub review_url: String,
     /// Per-product cycles: fast-consumed goods 3-7 days, durable goods 10-21.
     pub cycles: Vec<ReviewCycle>,
+    /// Percent of customers held out as the control group lift is measured against
+    /// (0 to 100); unset is the flow's default (5 on replenishment and win-back, else 0).
+    pub holdout_percent: Option<u8>,
+    /// Days after a send in which a counted order is the message's conversion (1 to 365);
+    /// unset is the flow's default.
+    pub attribution_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +60,8 @@ pub struct ReviewCycle {
 impl Default for ReviewRequestConfig {
     fn default() -> Self {
         Self {
+            holdout_percent: None,
+            attribution_days: None,
             enabled: true,
             channel: Channel::Email,
             delay_days: 14,

@@ -70,11 +70,19 @@ pub struct VipConfig {
     pub tiers: Vec<TierRule>,
     /// Days a customer keeps a tier after a refund takes them below it.
     pub grace_days: u32,
+    /// Percent of customers held out as the control group lift is measured against
+    /// (0 to 100); unset is the flow's default (5 on replenishment and win-back, else 0).
+    pub holdout_percent: Option<u8>,
+    /// Days after a send in which a counted order is the message's conversion (1 to 365);
+    /// unset is the flow's default.
+    pub attribution_days: Option<u32>,
 }
 
 impl Default for VipConfig {
     fn default() -> Self {
         Self {
+            holdout_percent: None,
+            attribution_days: None,
             enabled: true,
             tiers: Vec::new(),
             grace_days: 30,

@@ -79,6 +79,12 @@ pub struct WinbackConfig {
     /// Recent first-timer: a single order placed at most this many days before the lapse.
     pub recent_first_timer_days: u32,
     pub incentives: Incentives,
+    /// Percent of customers held out as the control group lift is measured against
+    /// (0 to 100); unset is the flow's default (5 on replenishment and win-back, else 0).
+    pub holdout_percent: Option<u8>,
+    /// Days after a send in which a counted order is the message's conversion (1 to 365);
+    /// unset is the flow's default.
+    pub attribution_days: Option<u32>,
 }
 
 /// No discount by default: a discount is a real code created through the shop's
@@ -125,6 +131,8 @@ impl Default for StepDays {
 impl Default for WinbackConfig {
     fn default() -> Self {
         Self {
+            holdout_percent: None,
+            attribution_days: None,
             enabled: true,
             window_days: None,
             window_percentile: 80,

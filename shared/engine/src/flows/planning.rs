@@ -80,6 +80,7 @@ impl Engine {
         let stored = self.store.plan_message(&message).await?;
         if stored {
             debug!(message = %message.id(), due_at = %message.due_at, "planned");
+            self.refresh_metrics(&message.shop, &message.customer_id).await;
         }
         Ok(usize::from(stored))
     }
@@ -106,6 +107,9 @@ impl Engine {
                 Err(StoreError::Conflict { .. }) => {}
                 Err(err) => return Err(err),
             }
+        }
+        if cancelled > 0 {
+            self.refresh_metrics(shop, customer).await;
         }
         Ok(cancelled)
     }

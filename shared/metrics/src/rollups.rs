@@ -1,0 +1,412 @@
+//! The rollups in storage, through the [`Documents`] port every store implements (memory,
+//! SQLite, DynamoDB), so there is one code path and one contract suite for all three.
+//!
+//! - `metrics#{YYYY-MM}#{shard}`: one month of day tallies for the customers hashed to
+//!   `shard`. A customer always lands on the same shard, so no item is written by every event
+//!   of a shop; a read of the figures is one prefix query of these few items per month.
+//! - `customer#{id}#metrics#orders` / `#messages`: what the customer last added to the
+//!   counters (their first and second order facts among them). Under the customer's prefix,
+//!   so their redaction finds it.
+//! - `customer#{id}#message-events#{message id}`: delivery, open, click, bounce, complaint
+//!   and unsubscribe of one message.
+//!
+//! A refresh recomputes the customer's contribution from their whole history, writes it to
+//! their fact item with a conditional write (two concurrent refreshes of one customer cannot
+//! both win), and only then adds the difference to the shard. A process that dies between
+//! the two writes leaves the counters behind by that one change until `aftersale metrics
+//! rebuild`, which recomputes every customer from the order, message and answer records.
+
+use crate::facts::{self, Engagement, EngagementKind, Windows};
+use crate::tally::{self, Contribution, Tally};
+use aftersale_domain::{CustomerId, Flow, Message, Reason, ShopConfig, ShopId};
+use aftersale_ports::documents::{self, keys};
+use aftersale_ports::{Documents, FlowStore, OrderRecords, StoreError, Versioned, lifecycle};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Shards per shop and month: enough that a burst of orders spreads over several items.
+pub const SHARDS: u32 = 16;
+pub const BUCKET_PREFIX: &str = "metrics#";
+
+/// One month-shard of day tallies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub days: BTreeMap<NaiveDate, Tally>,
+}
+
+/// What one customer last added, per part.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fact {
+    pub contribution: Contribution,
+}
+
+/// The two independently refreshed halves of a customer's contribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Orders, kept by ingest as order events are folded.
+    Orders,
+    /// Messages, their provider events and answers, kept by the engine.
+    Messages,
+}
+
+impl Part {
+    fn key(self, customer: &CustomerId) -> String {
+        let part = match self {
+            Part::Orders => "orders",
+            Part::Messages => "messages",
+        };
+        format!("{}metrics#{part}", keys::customer_prefix(customer))
+    }
+}
+
+/// The shard a customer's counts go to.
+pub fn shard(customer: &CustomerId) -> u32 {
+    let digest = Sha256::digest(customer.as_str().as_bytes());
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % SHARDS
+}
+
+pub fn bucket_key(month: &str, shard: u32) -> String {
+    format!("{BUCKET_PREFIX}{month}#{shard:02}")
+}
+
+fn month_of(day: NaiveDate) -> String {
+    format!("{:04}-{:02}", day.year(), day.month())
+}
+
+pub fn engagement_prefix(customer: &CustomerId) -> String {
+    format!("{}message-events#", keys::customer_prefix(customer))
+}
+
+/// The per-shop windows: the shop's configured attribution days, else the flow's default.
+pub struct ShopWindows<'a>(pub Option<&'a ShopConfig>);
+
+impl Windows for ShopWindows<'_> {
+    fn attribution(&self, flow: Flow) -> Duration {
+        Duration::days(crate::settings_for(self.0, flow).attribution_days)
+    }
+}
+
+/// Recomputes the customer's order facts (ingest calls this after folding an order event).
+pub async fn refresh_orders<S: OrderRecords + Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<(), StoreError> {
+    let records = lifecycle::customer_records(store, shop, customer).await?;
+    replace(
+        store,
+        shop,
+        customer,
+        Part::Orders,
+        facts::order_contribution(&records),
+    )
+    .await
+}
+
+/// Recomputes the customer's message facts (the engine calls this after planning, after a
+/// message's outcome, after a provider event or an answer, and after their orders change,
+/// since conversions follow orders).
+pub async fn refresh_messages(
+    store: &dyn FlowStore,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<(), StoreError> {
+    let contribution = message_contribution(store, shop, customer).await?;
+    replace(store, shop, customer, Part::Messages, contribution).await
+}
+
+async fn message_contribution(
+    store: &dyn FlowStore,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<Contribution, StoreError> {
+    let records = lifecycle::customer_records(store, shop, customer).await?;
+    let messages = store.customer_messages(shop, customer).await?;
+    let answers = store.customer_answers(shop, customer).await?;
+    let engagement = load_engagement(store, shop, customer).await?;
+    let config = store.load_config(shop).await?;
+    Ok(facts::message_contribution(
+        &records,
+        &messages,
+        &engagement,
+        &answers,
+        &ShopWindows(config.as_ref()),
+    ))
+}
+
+async fn load_engagement<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<BTreeMap<String, Engagement>, StoreError> {
+    let prefix = engagement_prefix(customer);
+    Ok(documents::list::<Engagement, S>(store, shop, &prefix)
+        .await?
+        .into_iter()
+        .map(|(key, e)| (key[prefix.len()..].to_string(), e))
+        .collect())
+}
+
+/// Records a provider event (delivery, open, click, bounce, complaint) or an unsubscribe
+/// against `message`, then refreshes the customer's message facts. Returns whether it was new.
+pub async fn record_engagement(
+    store: &dyn FlowStore,
+    message: &Message,
+    kind: EngagementKind,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let key = format!("{}{}", engagement_prefix(&message.customer_id), message.id());
+    let mut changed = false;
+    documents::update::<Engagement, _, _>(store, &message.shop, &key, |current| {
+        let mut next = current.cloned().unwrap_or_default();
+        changed = next.record(kind, at);
+        changed.then_some(next)
+    })
+    .await?;
+    if changed {
+        refresh_messages(store, &message.shop, &message.customer_id).await?;
+    }
+    Ok(changed)
+}
+
+/// Takes the customer's counts out of the rollups, for their redaction: the figures then
+/// match a rebuild, which no longer sees them.
+pub async fn forget_customer<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<(), StoreError> {
+    for part in [Part::Orders, Part::Messages] {
+        replace(store, shop, customer, part, Contribution::new()).await?;
+    }
+    Ok(())
+}
+
+/// Optimistic-concurrency retries of a fact write.
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+async fn replace<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+    part: Part,
+    new: Contribution,
+) -> Result<(), StoreError> {
+    let key = part.key(customer);
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let current: Option<Versioned<Fact>> = documents::load(store, shop, &key).await?;
+        let (old, version) = match current {
+            Some(found) => (found.value.contribution, found.version),
+            None => (Contribution::new(), 0),
+        };
+        if old == new {
+            return Ok(());
+        }
+        let fact = Fact {
+            contribution: new.clone(),
+        };
+        let encoded = serde_json::to_value(&fact).map_err(StoreError::backend)?;
+        match store.save_document(shop, &key, &encoded, version).await {
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(err),
+            Ok(()) => {}
+        }
+        return add_to_buckets(store, shop, shard(customer), &tally::difference(&old, &new)).await;
+    }
+    Err(StoreError::Conflict {
+        what: format!("metrics facts {key} (gave up after {MAX_CONFLICT_RETRIES} tries)"),
+    })
+}
+
+async fn add_to_buckets<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    shard: u32,
+    diff: &Contribution,
+) -> Result<(), StoreError> {
+    let mut by_month: BTreeMap<String, Contribution> = BTreeMap::new();
+    for (day, t) in diff {
+        by_month
+            .entry(month_of(*day))
+            .or_default()
+            .insert(*day, t.clone());
+    }
+    for (month, days) in by_month {
+        documents::update::<Bucket, _, S>(store, shop, &bucket_key(&month, shard), |current| {
+            let mut next = current.cloned().unwrap_or_default();
+            tally::accumulate(&mut next.days, &days);
+            Some(next)
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Every day tally of the shop, summed over shards: what the figures are computed from.
+pub async fn load_days<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+) -> Result<BTreeMap<NaiveDate, Tally>, StoreError> {
+    let mut days = BTreeMap::new();
+    for (_, bucket) in documents::list::<Bucket, S>(store, shop, BUCKET_PREFIX).await? {
+        tally::accumulate(&mut days, &bucket.days);
+    }
+    Ok(days)
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Rebuilt {
+    pub customers: usize,
+    pub buckets: usize,
+}
+
+/// Recomputes every customer's facts and the shop's counters from scratch: the customers are
+/// those with an order list (ingest writes one per customer) or a message.
+pub async fn rebuild(store: &dyn FlowStore, shop: &ShopId) -> Result<Rebuilt, StoreError> {
+    let mut customers: BTreeSet<CustomerId> = store
+        .list_documents(shop, "customer#")
+        .await?
+        .into_iter()
+        .filter_map(|(key, _)| {
+            let id = key.strip_prefix("customer#")?.strip_suffix("#orders")?;
+            CustomerId::new(id).ok()
+        })
+        .collect();
+    customers.extend(
+        store
+            .list_messages(Some(shop))
+            .await?
+            .into_iter()
+            .map(|m| m.customer_id),
+    );
+    let mut buckets: BTreeMap<String, Bucket> = BTreeMap::new();
+    for customer in &customers {
+        let records = lifecycle::customer_records(store, shop, customer).await?;
+        let parts = [
+            (Part::Orders, facts::order_contribution(&records)),
+            (Part::Messages, message_contribution(store, shop, customer).await?),
+        ];
+        for (part, contribution) in parts {
+            overwrite(
+                store,
+                shop,
+                &part.key(customer),
+                &Fact {
+                    contribution: contribution.clone(),
+                },
+            )
+            .await?;
+            for (day, t) in contribution {
+                let bucket = buckets
+                    .entry(bucket_key(&month_of(day), shard(customer)))
+                    .or_default();
+                bucket.days.entry(day).or_default().merge(&t);
+            }
+        }
+    }
+    for (key, _) in store.list_documents(shop, BUCKET_PREFIX).await? {
+        if !buckets.contains_key(&key) {
+            store.delete_document(shop, &key).await?;
+        }
+    }
+    let written = buckets.len();
+    for (key, bucket) in buckets {
+        overwrite(store, shop, &key, &bucket).await?;
+    }
+    Ok(Rebuilt {
+        customers: customers.len(),
+        buckets: written,
+    })
+}
+
+async fn overwrite<T: Serialize + for<'de> Deserialize<'de>, S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    key: &str,
+    value: &T,
+) -> Result<(), StoreError> {
+    let encoded = serde_json::to_value(value).map_err(StoreError::backend)?;
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let version = store.load_document(shop, key).await?.map_or(0, |d| d.version);
+        match store.save_document(shop, key, &encoded, version).await {
+            Err(StoreError::Conflict { .. }) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Conflict {
+        what: format!("{key} (gave up after {MAX_CONFLICT_RETRIES} tries)"),
+    })
+}
+
+/// A skip or deferral, for the dashboard's "recent" list. No customer id, address or order:
+/// only what the owner needs to see why messages did not go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentDecision {
+    pub at: DateTime<Utc>,
+    pub flow: Flow,
+    pub step: String,
+    pub deferred: bool,
+    pub reason: String,
+}
+
+/// Recent decisions kept per shard: the page shows the newest across all shards.
+const RECENT_PER_SHARD: usize = 10;
+const RECENT_PREFIX: &str = "metrics-recent#";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Recent {
+    decisions: Vec<RecentDecision>,
+}
+
+/// Notes a skipped or deferred message among the shop's recent decisions (sharded by customer,
+/// like the counters). Anything else is ignored.
+pub async fn note_decision<S: Documents + ?Sized>(
+    store: &S,
+    message: &Message,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let deferred = match (&message.status, &message.reason) {
+        (aftersale_domain::MessageStatus::Planned, Reason::Deferred(why)) => Some(why.to_string()),
+        _ => None,
+    };
+    let skipped = message.status == aftersale_domain::MessageStatus::Skipped;
+    if deferred.is_none() && !skipped {
+        return Ok(());
+    }
+    let decision = RecentDecision {
+        at,
+        flow: message.flow,
+        step: message.step.clone(),
+        deferred: deferred.is_some(),
+        reason: deferred.unwrap_or_else(|| facts::skip_label(message)),
+    };
+    let key = format!("{RECENT_PREFIX}{:02}", shard(&message.customer_id));
+    documents::update::<Recent, _, S>(store, &message.shop, &key, |current| {
+        let mut next = current.cloned().unwrap_or_default();
+        next.decisions.push(decision.clone());
+        next.decisions.sort_by(|a, b| b.at.cmp(&a.at));
+        next.decisions.truncate(RECENT_PER_SHARD);
+        Some(next)
+    })
+    .await?;
+    Ok(())
+}
+
+/// The shop's newest skips and deferrals, newest first.
+pub async fn recent_decisions<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    limit: usize,
+) -> Result<Vec<RecentDecision>, StoreError> {
+    let mut all: Vec<RecentDecision> = documents::list::<Recent, S>(store, shop, RECENT_PREFIX)
+        .await?
+        .into_iter()
+        .flat_map(|(_, r)| r.decisions)
+        .collect();
+    all.sort_by(|a, b| b.at.cmp(&a.at));
+    all.truncate(limit);
+    Ok(all)
+}
