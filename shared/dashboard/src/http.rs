@@ -36,7 +36,7 @@ fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn authorize(d: &Dashboard, headers: &HeaderMap, raw: Option<&str>) -> Result<Granted, Response> {
+fn authorize(d: &Dashboard, headers: &HeaderMap, raw: Option<&str>) -> Result<Granted, Denied> {
     let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -47,28 +47,31 @@ fn authorize(d: &Dashboard, headers: &HeaderMap, raw: Option<&str>) -> Result<Gr
         cookie,
         bearer,
     };
-    d.access.check(&creds, d.clock.now().timestamp()).map_err(|denied| {
-        let (status, text) = match denied {
-            Denied::Unauthenticated => (
-                StatusCode::UNAUTHORIZED,
-                "Open the dashboard through a link from `aftersale dashboard-link --shop S`, the Shopify admin, or with the dashboard token.",
-            ),
-            Denied::BadSignature => (StatusCode::FORBIDDEN, "This dashboard link is not valid."),
-            Denied::Expired => (
-                StatusCode::FORBIDDEN,
-                "This dashboard link has expired: ask for a new one.",
-            ),
-            Denied::OtherShop => (
-                StatusCode::FORBIDDEN,
-                "This session is for another shop: open that shop's own link.",
-            ),
-        };
-        let body = format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Aftersale</title></head><body><p>{}</p></body></html>",
-            crate::page::escape(text)
-        );
-        (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
-    })
+    d.access.check(&creds, d.clock.now().timestamp())
+}
+
+/// The fixed page a refusal gets.
+fn refusal(denied: Denied) -> Response {
+    let (status, text) = match denied {
+        Denied::Unauthenticated => (
+            StatusCode::UNAUTHORIZED,
+            "Open the dashboard through a link from `aftersale dashboard-link --shop S`, the Shopify admin, or with the dashboard token.",
+        ),
+        Denied::BadSignature => (StatusCode::FORBIDDEN, "This dashboard link is not valid."),
+        Denied::Expired => (
+            StatusCode::FORBIDDEN,
+            "This dashboard link has expired: ask for a new one.",
+        ),
+        Denied::OtherShop => (
+            StatusCode::FORBIDDEN,
+            "This session is for another shop: open that shop's own link.",
+        ),
+    };
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Aftersale</title></head><body><p>{}</p></body></html>",
+        crate::page::escape(text)
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
 fn finish(mut response: Response, granted: &Granted) -> Response {
@@ -99,7 +102,7 @@ fn unavailable() -> Response {
 async fn page(State(d): State<Arc<Dashboard>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
     let granted = match authorize(&d, &headers, raw.as_deref()) {
         Ok(granted) => granted,
-        Err(refused) => return refused,
+        Err(denied) => return refusal(denied),
     };
     let shop = &granted.shop;
     let now = d.clock.now();
@@ -134,7 +137,7 @@ async fn metrics_json(
 ) -> Response {
     let granted = match authorize(&d, &headers, raw.as_deref()) {
         Ok(granted) => granted,
-        Err(refused) => return refused,
+        Err(denied) => return refusal(denied),
     };
     match aftersale_metrics::shop_report(d.store.as_ref(), &granted.shop, Range::default(), d.clock.now())
         .await

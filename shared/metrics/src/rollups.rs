@@ -387,7 +387,7 @@ pub async fn note_decision<S: Documents + ?Sized>(
     documents::update::<Recent, _, S>(store, &message.shop, &key, |current| {
         let mut next = current.cloned().unwrap_or_default();
         next.decisions.push(decision.clone());
-        next.decisions.sort_by(|a, b| b.at.cmp(&a.at));
+        next.decisions.sort_by_key(|d| std::cmp::Reverse(d.at));
         next.decisions.truncate(RECENT_PER_SHARD);
         Some(next)
     })
@@ -406,7 +406,7 @@ pub async fn recent_decisions<S: Documents + ?Sized>(
         .into_iter()
         .flat_map(|(_, r)| r.decisions)
         .collect();
-    all.sort_by(|a, b| b.at.cmp(&a.at));
+    all.sort_by_key(|d| std::cmp::Reverse(d.at));
     all.truncate(limit);
     Ok(all)
 }

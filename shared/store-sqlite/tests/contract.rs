@@ -18,6 +18,12 @@ fn on_disk_subject() -> Subject<SqliteStore> {
 store_contract!(sqlite_on_disk, on_disk_subject());
 store_contract!(sqlite_in_memory, Subject::new(SqliteStore::in_memory().unwrap()));
 
+#[tokio::test]
+async fn sqlite_store_keeps_the_metrics_rollups_equal_to_a_rebuild() {
+    let (_dir, store) = on_disk();
+    aftersale_metrics::contract::live_equals_rebuild(&store).await;
+}
+
 /// The database holds customers' names and addresses: only its owner may read it, the WAL
 /// beside it included, and a file an older version made 0644 is restricted.
 #[cfg(unix)]

@@ -48,6 +48,11 @@ async fn contract_subject() -> Subject<DynamoDbStore> {
 
 store_contract!(dynamodb, contract_subject().await);
 
+#[tokio::test]
+async fn dynamodb_store_keeps_the_metrics_rollups_equal_to_a_rebuild() {
+    aftersale_metrics::contract::live_equals_rebuild(&fresh_store().await).await;
+}
+
 async fn assert_keys_are_per_shop(store: &DynamoDbStore) {
     for item in scan(store).await {
         let Some(AttributeValue::S(pk)) = item.get("pk") else {
