@@ -36,8 +36,10 @@ async fn a_signed_link_shows_its_shop_s_figures_and_never_another_shop() {
     let a = history::generate(5, 60);
     contract::load(store.as_ref(), &a).await.unwrap();
     let shop_b = aftersale_domain::ShopId::from_domain("other-shop.myshopify.com").unwrap();
-    let mut it = aftersale_domain::ShopConfig::default();
-    it.locale = "it".into();
+    let it = aftersale_domain::ShopConfig {
+        locale: "it".into(),
+        ..Default::default()
+    };
     store.save_config(&a.shop, &it).await.unwrap();
     let expected = aftersale_metrics::shop_report(store.as_ref(), &a.shop, Range::default(), a.now)
         .await
