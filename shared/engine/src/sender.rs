@@ -667,16 +667,14 @@ impl Engine {
             .load_message(&sent.shop, &sent.customer_id, &sent.id())
             .await
         {
-            Ok(Some(stored)) => {
-                aftersale_metrics::rollups::record_engagement(
-                    self.store.as_ref(),
-                    &stored,
-                    aftersale_metrics::EngagementKind::Delivered,
-                    now,
-                )
-                .await
-                .map(drop)
-            }
+            Ok(Some(stored)) => aftersale_metrics::rollups::record_engagement(
+                self.store.as_ref(),
+                &stored,
+                aftersale_metrics::EngagementKind::Delivered,
+                now,
+            )
+            .await
+            .map(drop),
             Ok(None) => Ok(()),
             Err(err) => Err(err),
         };

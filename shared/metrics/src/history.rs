@@ -5,8 +5,8 @@
 
 use aftersale_domain::{
     Answer, AnswerKind, Channel, Currency, Customer, CustomerId, DueBasis, EventId, EventKind, Flow,
-    FulfillmentStatus, Message, MessageClass, MessageId, MessageStatus, Money, Order, OrderId, OrderStatus, Platform,
-    Reason, Refund, RefundEvent, ShopId, StoreEvent,
+    FulfillmentStatus, Message, MessageClass, MessageId, MessageStatus, Money, Order, OrderId, OrderStatus,
+    Platform, Reason, Refund, RefundEvent, ShopId, StoreEvent,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
