@@ -6,7 +6,7 @@
 use aftersale_domain::{
     Answer, AnswerKind, Channel, Currency, Customer, CustomerId, DueBasis, EventId, EventKind, Flow,
     FulfillmentStatus, Message, MessageClass, MessageId, MessageStatus, Money, Order, OrderId, OrderStatus,
-    Platform, Reason, Refund, RefundEvent, ShopId, StoreEvent,
+    Origin, Platform, Reason, Refund, RefundEvent, ShopId, StoreEvent,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
@@ -237,6 +237,7 @@ impl RawOrder {
             event_id: EventId::new(id).expect("an id"),
             occurred_at: at,
             kind,
+            origin: Origin::Live,
         };
         let order = self.order();
         let mut events = vec![event(
