@@ -3,8 +3,8 @@
 
 use aftersale_dashboard::{Access, Dashboard, router};
 use aftersale_metrics::{Range, contract, history};
-use aftersale_ports::memory::MemoryStore;
 use aftersale_ports::{ManualClock, ShopConfigs};
+use aftersale_testkit::MemoryStore;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;

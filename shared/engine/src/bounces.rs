@@ -162,8 +162,8 @@ mod tests {
     use aftersale_domain::{Channel, DueBasis, Flow, Message, MessageClass, MessageStatus, Reason};
     use aftersale_metrics::Range;
     use aftersale_ports::{Messages, Suppressions};
-    use chrono::TimeZone;
     use aftersale_testkit::MemoryStore;
+    use chrono::TimeZone;
 
     fn notification(kind: &str, body: &str) -> String {
         format!(

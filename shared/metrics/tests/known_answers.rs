@@ -6,7 +6,7 @@ use aftersale_domain::{AnswerKind, Flow, MessageStatus, OrderStatus};
 use aftersale_metrics::history::{self, History, RawOrder};
 use aftersale_metrics::report::LiftFigure;
 use aftersale_metrics::{Range, contract, shop_report};
-use aftersale_ports::memory::MemoryStore;
+use aftersale_testkit::MemoryStore;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::BTreeMap;
