@@ -5,7 +5,7 @@ use crate::StoreArgs;
 use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsSms, load_config};
 use aftersale_engine::Senders;
 use aftersale_outbox::{FileAlerts, FileMailer, FileSms};
-use aftersale_platform_api::{AdminApiDiscounts, EnvSecrets};
+use aftersale_platform_api::{AdminApiDiscounts, EnvSecrets, InstalledTokens};
 use aftersale_ports::{Clock, FlowStore, ShopTokens};
 use aftersale_store_sqlite::{SealedTokens, SqliteStore};
 use anyhow::Context;
@@ -53,13 +53,24 @@ impl Backend {
     /// SES and SNS on AWS; files under the data dir's `outbox/` locally. Support alerts go to
     /// `SUPPORT_ALERTS_TOPIC_ARN` when set, else to `outbox/alerts.jsonl`.
     ///
-    /// Discount codes are created in the shop through its `[admin_api]`, with the secrets it
-    /// names read from environment variables on both backends: the deployed functions read
-    /// them from SSM, but an engineer running this CLI against AWS exports them in their shell.
-    pub fn senders(&self, args: &StoreArgs, clock: Arc<dyn Clock>) -> Senders {
+    /// Discount codes are created in the shop with the installed Shopify app's token
+    /// (`installed`, when the app is configured), else through the shop's `[admin_api]`, with
+    /// the secrets it names read from environment variables on both backends: the deployed
+    /// functions read them from SSM, but an engineer running this CLI against AWS exports them
+    /// in their shell.
+    pub fn senders(
+        &self,
+        args: &StoreArgs,
+        clock: Arc<dyn Clock>,
+        installed: Option<Arc<dyn InstalledTokens>>,
+    ) -> Senders {
         let outbox = args.data_dir().join("outbox");
         let file_alerts = || Arc::new(FileAlerts::with_clock(&outbox, Arc::clone(&clock)));
-        let discounts = Arc::new(AdminApiDiscounts::new(Arc::new(EnvSecrets)));
+        let discounts = AdminApiDiscounts::new(Arc::new(EnvSecrets));
+        let discounts = Arc::new(match installed {
+            Some(installed) => discounts.with_installed(installed),
+            None => discounts,
+        });
         match &self.aws {
             Some(config) => {
                 let sns = aws_sdk_sns::Client::new(config);

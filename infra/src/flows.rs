@@ -184,6 +184,16 @@ fn decision(m: &Message) -> String {
 
 /// Reads and validates a configuration file for `shop` (or the shop the file names).
 pub fn read_config(file: &Path, shop: Option<&str>) -> anyhow::Result<(ShopId, ShopConfig)> {
+    read_config_for(file, shop, false)
+}
+
+/// [`read_config`], where `app_installed` says whether the shop is installed through the
+/// Shopify app (its discount codes then need no `[admin_api]`).
+fn read_config_for(
+    file: &Path,
+    shop: Option<&str>,
+    app_installed: bool,
+) -> anyhow::Result<(ShopId, ShopConfig)> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let shop = match shop {
         Some(s) => crate::parse_shop(s).context("--shop")?,
@@ -196,7 +206,8 @@ pub fn read_config(file: &Path, shop: Option<&str>) -> anyhow::Result<(ShopId, S
             ShopId::from_domain(named).with_context(|| format!("{}: shop", file.display()))?
         }
     };
-    let config = ShopConfig::from_toml(&text, &shop).with_context(|| format!("in {}", file.display()))?;
+    let config = ShopConfig::from_toml_for(&text, &shop, app_installed)
+        .with_context(|| format!("in {}", file.display()))?;
     Ok((shop, config))
 }
 
@@ -213,12 +224,23 @@ pub fn config_check(file: &Path, shop: Option<&str>) -> anyhow::Result<()> {
 /// Saves the configuration, then brings forward the shop's messages waiting on a discount
 /// code: the fix may be this file, or a secret set before loading it.
 pub async fn config_load(file: &Path, shop: Option<&str>, store: &StoreArgs) -> anyhow::Result<()> {
-    let (shop, config) = read_config(file, shop)?;
+    // Every check but `[admin_api]`, which an app-installed shop does without.
+    let (shop, config) = read_config_for(file, shop, true)?;
     let options = LocalOptions {
         create_store: true,
         ..LocalOptions::existing(store)
     };
     let local = Local::open(&options, Arc::new(aftersale_ports::SystemClock)).await?;
+    let app_installed = local
+        .store
+        .load_shop(&shop)
+        .await?
+        .is_some_and(|s| s.has_app_install());
+    if !app_installed {
+        config
+            .validate()
+            .with_context(|| format!("in {}", file.display()))?;
+    }
     local.store.save_config(&shop, &config).await?;
     println!("loaded {} for {shop}", file.display());
     let retried = local.engine.retry_after_config_change(&shop).await?;

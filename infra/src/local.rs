@@ -68,7 +68,16 @@ impl Local {
                 .with_overrides(dir)
                 .with_context(|| format!("templates in {}", dir.display()))?;
         }
-        let senders = backend.senders(options.store, Arc::clone(&clock));
+        // The Shopify app, when configured, lends its installed shops' tokens to discount codes.
+        let installed = crate::shops::shopify_app(
+            Arc::clone(&backend.store) as Arc<dyn aftersale_ports::Store>,
+            Arc::clone(&backend.tokens),
+            Arc::clone(&clock),
+            Some(&options.public_url),
+        )
+        .ok()
+        .map(|app| Arc::new(app) as Arc<dyn aftersale_platform_api::InstalledTokens>);
+        let senders = backend.senders(options.store, Arc::clone(&clock), installed);
         let alerts = Arc::clone(&senders.alerts);
         let settings = Settings {
             link_base_url: options.public_url.trim_end_matches('/').to_string(),

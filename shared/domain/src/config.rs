@@ -203,8 +203,15 @@ fn measurement_fields(flow: Flow) -> (&'static str, &'static str) {
 impl ShopConfig {
     /// Parses and validates a TOML file's text. `shop` is the shop it is being loaded for.
     pub fn from_toml(text: &str, shop: &ShopId) -> Result<ShopConfig, ConfigError> {
+        Self::from_toml_for(text, shop, false)
+    }
+
+    /// [`ShopConfig::from_toml`] for a shop that may be installed through the Shopify app
+    /// (`app_installed`): discount codes then use the app's token, so the flows that create
+    /// them need no `[admin_api]`.
+    pub fn from_toml_for(text: &str, shop: &ShopId, app_installed: bool) -> Result<ShopConfig, ConfigError> {
         let config: ShopConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-        config.validate()?;
+        config.validate_for(app_installed)?;
         if let Some(named) = &config.shop
             && named != shop
         {
@@ -213,8 +220,14 @@ impl ShopConfig {
         Ok(config)
     }
 
-    /// The semantic checks TOML types cannot express.
+    /// The semantic checks TOML types cannot express, for a shop without the Shopify app.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_for(false)
+    }
+
+    /// The semantic checks; `app_installed` as in [`ShopConfig::from_toml_for`].
+    pub fn validate_for(&self, app_installed: bool) -> Result<(), ConfigError> {
+        let makes_codes = app_installed || self.admin_api.is_some();
         if let Some(shop) = &self.shop
             && let Some(problem) = shop_domain_problem(shop.as_str())
         {
@@ -305,20 +318,22 @@ impl ShopConfig {
                 ));
             }
         }
-        if self.flows.referral.enabled && self.admin_api.is_none() {
+        if self.flows.referral.enabled && !makes_codes {
             return Err(invalid(
                 "flows.referral.enabled",
-                "referral codes are real discount codes: configure [admin_api] first",
+                "referral codes are real discount codes: configure [admin_api] first, or install \
+                 the Aftersale app on the shop",
             ));
         }
         if self.flows.win_back.enabled
-            && self.admin_api.is_none()
+            && !makes_codes
             && let Some(field) = self.flows.win_back.incentives.discount_fields().next()
         {
             return Err(invalid(
                 field,
                 "a discount is a real single-use code created in the shop: configure [admin_api] \
-                 first, or offer \"none\" or \"early_access\"",
+                 first (or install the Aftersale app on the shop), or offer \"none\" or \
+                 \"early_access\"",
             ));
         }
         Ok(())

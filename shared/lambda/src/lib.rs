@@ -211,6 +211,24 @@ pub async fn dashboard() -> anyhow::Result<aftersale_dashboard::Dashboard> {
     })
 }
 
+/// Discount codes: with the Shopify app's token for shops installed through it (when the
+/// function has the app's credentials, `SHOPIFY_API_KEY` and the secret, to refresh it), else
+/// with the `[admin_api]` secrets the shop's config names, from SSM.
+async fn discounts(config: &SdkConfig, ssm: SsmSecrets) -> anyhow::Result<AdminApiDiscounts> {
+    let secret = secret(&ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM").await?;
+    let discounts = AdminApiDiscounts::new(Arc::new(SsmSecretSource(ssm)));
+    let Ok(settings) = aftersale_shopify_app::AppSettings::from_env(None, secret) else {
+        return Ok(discounts);
+    };
+    let app = aftersale_shopify_app::ShopifyApp::with_shopify(
+        store(config).await?,
+        Arc::new(SsmShopTokens::from_config(config)),
+        Arc::new(SystemClock),
+        settings,
+    );
+    Ok(discounts.with_installed(Arc::new(app)))
+}
+
 /// The flow and feedback functions' engine: DynamoDB, SES, SNS, templates, link key, and the
 /// shops' Admin APIs (secrets from SSM) for discount codes.
 pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
@@ -228,7 +246,7 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
         mailer: Arc::new(SesMailer::from_config(&config)),
         sms: Arc::new(SnsSms::new(sns.clone())),
         alerts: Arc::new(SnsAlerts::new(sns, required("SUPPORT_ALERTS_TOPIC_ARN")?)),
-        discounts: Arc::new(AdminApiDiscounts::new(Arc::new(SsmSecretSource(ssm)))),
+        discounts: Arc::new(discounts(&config, ssm).await?),
     };
     let settings = Settings {
         link_base_url: required("FEEDBACK_BASE_URL")?.trim_end_matches('/').to_string(),

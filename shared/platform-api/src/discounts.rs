@@ -1,11 +1,13 @@
 //! The shop's Admin API for real discount codes (referral codes, rewards, win-back offers):
 //! [`AdminApiDiscounts`] implements the engine's [`DiscountApis`] port with the platform
-//! clients, built from the shop's `[admin_api]` config and secrets looked up by name:
-//! environment variables locally, SSM parameters on AWS. Clients are built per use; nothing
-//! secret is cached or logged.
+//! clients. A Shopify shop installed through the app uses the app's token
+//! ([`InstalledTokens`], refreshed before expiry); otherwise the client is built from the
+//! shop's `[admin_api]` config and secrets looked up by name: environment variables locally,
+//! SSM parameters on AWS. Clients are built per use; nothing secret is cached or logged.
 
 use crate::http::ClientConfigError;
 use crate::shopify::discounts::{DEFAULT_SHOPIFY_API_VERSION, ShopifyDiscounts};
+use crate::shopify::{API_VERSION, Endpoint};
 use crate::woocommerce::coupons::WooCommerceCoupons;
 use aftersale_domain::{AdminApiConfig, Platform, Secret, ShopId};
 use aftersale_rewards::{DiscountApi, DiscountApis, DiscountError};
@@ -36,14 +38,59 @@ impl SecretSource for EnvSecrets {
     }
 }
 
-/// The real clients, Shopify GraphQL or WooCommerce REST, with secrets from `secrets`.
+/// The Admin API tokens of shops installed through the Shopify app (the install side, which
+/// holds them, implements this).
+#[async_trait]
+pub trait InstalledTokens: Send + Sync {
+    /// A live access token for `shop`, refreshed first when it is about to expire; `None` when
+    /// the app holds no token for it (never installed, or uninstalled). The error says why a
+    /// stored token could not be made live, without the token.
+    async fn live_token(&self, shop: &ShopId) -> Result<Option<Secret>, DiscountError>;
+}
+
+/// The real clients, Shopify GraphQL or WooCommerce REST: with the installed app's token when
+/// there is one, else with secrets from `secrets`.
 pub struct AdminApiDiscounts {
     secrets: Arc<dyn SecretSource>,
+    installed: Option<Arc<dyn InstalledTokens>>,
+    /// Where installed shops' Admin API is (`https://{shop}`, or the test seam).
+    endpoint: Endpoint,
 }
 
 impl AdminApiDiscounts {
+    /// Only `[admin_api]` secrets: for a deployment without the Shopify app.
     pub fn new(secrets: Arc<dyn SecretSource>) -> Self {
-        Self { secrets }
+        Self {
+            secrets,
+            installed: None,
+            endpoint: Endpoint::from_env(),
+        }
+    }
+
+    /// Tries the installed app's token first, `[admin_api]` after.
+    pub fn with_installed(mut self, installed: Arc<dyn InstalledTokens>) -> Self {
+        self.installed = Some(installed);
+        self
+    }
+
+    /// Installed shops' Admin API at `endpoint` rather than where [`Endpoint::from_env`] says.
+    pub fn with_endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// The client on the installed app's token, if the shop has one.
+    async fn installed_client(&self, shop: &ShopId) -> Result<Option<ShopifyDiscounts>, DiscountError> {
+        let Some(installed) = &self.installed else {
+            return Ok(None);
+        };
+        let Some(token) = installed.live_token(shop).await? else {
+            return Ok(None);
+        };
+        let base = self.endpoint.base(shop);
+        ShopifyDiscounts::with_base_url(&base, API_VERSION, &token)
+            .map(Some)
+            .map_err(|err| DiscountError::Permanent(err.to_string()))
     }
 
     async fn secret(
@@ -74,9 +121,19 @@ impl DiscountApis for AdminApiDiscounts {
         &self,
         shop: &ShopId,
         platform: Platform,
-        config: &AdminApiConfig,
+        config: Option<&AdminApiConfig>,
     ) -> Result<Arc<dyn DiscountApi>, DiscountError> {
         let bad = |err: ClientConfigError| DiscountError::Permanent(err.to_string());
+        if platform == Platform::Shopify
+            && let Some(client) = self.installed_client(shop).await?
+        {
+            return Ok(Arc::new(client));
+        }
+        let config = config.ok_or_else(|| {
+            DiscountError::Permanent(format!(
+                "{shop} has no Admin API access: install the Aftersale app on it, or configure [admin_api]"
+            ))
+        })?;
         match platform {
             Platform::Shopify => {
                 let token = self

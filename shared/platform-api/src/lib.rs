@@ -16,5 +16,5 @@ pub mod sealed;
 pub mod shopify;
 pub mod woocommerce;
 
-pub use discounts::{AdminApiDiscounts, EnvSecrets, SecretSource};
+pub use discounts::{AdminApiDiscounts, EnvSecrets, InstalledTokens, SecretSource};
 pub use http::ClientConfigError;

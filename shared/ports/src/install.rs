@@ -96,6 +96,12 @@ impl ShopState {
         self.status == ShopStatus::Installed
     }
 
+    /// Whether the shop is installed through the Shopify app (the OAuth callback ran), so its
+    /// Admin API token is the one the app holds and a shop config needs no `[admin_api]`.
+    pub fn has_app_install(&self) -> bool {
+        self.is_installed() && self.platform == Platform::Shopify && self.installed_at.is_some()
+    }
+
     /// Moves to `status` as of `at`; the rest of the record is kept.
     pub fn set_status(&mut self, status: ShopStatus, at: DateTime<Utc>) {
         if self.status != status {
@@ -318,11 +324,13 @@ mod tests {
     fn only_an_uninstall_older_than_the_current_install_is_stale() {
         let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
         let mut state = ShopState::installed(Platform::Shopify, at("2026-12-01T09:00:00Z"));
+        assert!(!state.has_app_install(), "only seen through webhooks");
         // A shop only seen through webhooks has no install to protect.
         assert!(!state.uninstall_is_stale(at("2026-12-01T08:00:00Z")));
         state.set_status(ShopStatus::Uninstalled, at("2026-12-01T10:00:00Z"));
+        assert!(!state.has_app_install(), "uninstalled");
         state.reinstalled(at("2026-12-01T11:00:00Z"));
-        assert!(state.is_installed());
+        assert!(state.is_installed() && state.has_app_install());
         assert!(state.uninstall_is_stale(at("2026-12-01T10:59:59Z")));
         assert!(!state.uninstall_is_stale(at("2026-12-01T11:00:01Z")));
         state.set_status(ShopStatus::Uninstalled, at("2026-12-01T12:00:00Z"));

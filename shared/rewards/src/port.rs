@@ -179,13 +179,15 @@ pub trait DiscountApi: Send + Sync {
 /// Finds the discount API of a shop.
 #[async_trait]
 pub trait DiscountApis: Send + Sync {
-    /// The shop's client. Misconfiguration (a missing secret, a bad URL) is `Permanent`:
-    /// retrying will not help until someone fixes it.
+    /// The shop's client: through the installed app's token when the shop has one, else
+    /// through `config` (the shop's `[admin_api]`), which may be absent for an installed shop.
+    /// Misconfiguration (no token and no `[admin_api]`, a missing secret, a bad URL) is
+    /// `Permanent`: retrying will not help until someone fixes it.
     async fn for_shop(
         &self,
         shop: &ShopId,
         platform: Platform,
-        config: &AdminApiConfig,
+        config: Option<&AdminApiConfig>,
     ) -> Result<Arc<dyn DiscountApi>, DiscountError>;
 }
 
@@ -198,7 +200,7 @@ impl DiscountApis for FixedDiscounts {
         &self,
         _shop: &ShopId,
         _platform: Platform,
-        _config: &AdminApiConfig,
+        _config: Option<&AdminApiConfig>,
     ) -> Result<Arc<dyn DiscountApi>, DiscountError> {
         Ok(self.0.clone())
     }

@@ -10,9 +10,11 @@
 //! A holder that dies leaves a lease that expires after [`LEASE`].
 
 use crate::ShopifyApp;
-use aftersale_domain::ShopId;
+use aftersale_domain::{Secret, ShopId};
+use aftersale_platform_api::InstalledTokens;
 use aftersale_ports::documents;
 use aftersale_ports::{PlatformError, ShopToken, StoreError};
+use aftersale_rewards::DiscountError;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -143,6 +145,26 @@ impl ShopifyApp {
         match self.store.save_document(shop, LOCK_KEY, &released, version).await {
             Ok(()) | Err(StoreError::Conflict { .. }) => {}
             Err(err) => warn!(shop = %shop, error = %err, "releasing the token refresh lease failed"),
+        }
+    }
+}
+
+/// Discount codes of an installed shop are created with the app's token, refreshed like any
+/// other use of it.
+#[async_trait::async_trait]
+impl InstalledTokens for ShopifyApp {
+    async fn live_token(&self, shop: &ShopId) -> Result<Option<Secret>, DiscountError> {
+        match self.access_token(shop).await {
+            Ok(token) => Ok(Secret::new(token.access_token)),
+            Err(TokenError::NotInstalled(_)) => Ok(None),
+            Err(
+                err @ (TokenError::NoRefreshToken { .. }
+                | TokenError::Refresh {
+                    reason: PlatformError::Rejected(_),
+                    ..
+                }),
+            ) => Err(DiscountError::Permanent(err.to_string())),
+            Err(err) => Err(DiscountError::Transient(err.to_string())),
         }
     }
 }

@@ -615,3 +615,103 @@ async fn a_reinstall_after_an_uninstall_picks_up_where_the_shop_was() {
         "no duplicate subscriptions"
     );
 }
+
+/// Secrets for `[admin_api]`: none here, so a code can only come from the installed token.
+struct NoSecrets;
+
+#[async_trait::async_trait]
+impl aftersale_platform_api::SecretSource for NoSecrets {
+    async fn secret(&self, name: &str) -> Result<String, String> {
+        Err(format!("{name} is not set"))
+    }
+}
+
+fn discount_request(code: &str, at: DateTime<Utc>) -> aftersale_rewards::DiscountRequest {
+    use aftersale_rewards::{CustomerEligibility, DiscountCode, DiscountValue, UsageLimit};
+    aftersale_rewards::DiscountRequest {
+        code: DiscountCode::parse(code).unwrap(),
+        title: format!("Aftersale test code {code}"),
+        value: DiscountValue::Percentage(rust_decimal::Decimal::TEN),
+        usage: UsageLimit::SingleUse,
+        customers: CustomerEligibility::Anyone,
+        minimum_subtotal: None,
+        starts_at: at,
+        ends_at: None,
+    }
+}
+
+#[tokio::test]
+async fn an_installed_shops_discount_codes_use_its_token_refreshed_and_none_after_uninstall() {
+    use aftersale_domain::Platform;
+    use aftersale_platform_api::AdminApiDiscounts;
+    use aftersale_rewards::DiscountApis;
+    let h = harness().await;
+    let state = h.start_install(SHOP).await;
+    h.shopify.approve("code-1");
+    let page = h.callback(&callback_pairs(SHOP, &state, "code-1", h.now())).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let discounts = AdminApiDiscounts::new(Arc::new(NoSecrets))
+        .with_installed(h.app.clone())
+        .with_endpoint(Endpoint::Base(h.shopify.base_url.clone()));
+
+    // No `[admin_api]` at all: the installed token creates the code.
+    let api = discounts
+        .for_shop(&shop(), Platform::Shopify, None)
+        .await
+        .unwrap();
+    api.create_discount(&discount_request("FRIEND-K7M2P9QX4R", h.now()))
+        .await
+        .unwrap();
+    let created = h.shopify.lock().discounts.clone();
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].code, "FRIEND-K7M2P9QX4R");
+    assert_eq!(created[0].access_token, "shpat_issued_1");
+
+    // Near expiry the token is refreshed first, and the new one creates the code.
+    h.clock.set(h.now() + Duration::minutes(57));
+    let api = discounts
+        .for_shop(&shop(), Platform::Shopify, None)
+        .await
+        .unwrap();
+    api.create_discount(&discount_request("REWARD-K7M2P9QX4R", h.now()))
+        .await
+        .unwrap();
+    assert_eq!(h.shopify.lock().refreshes, 1);
+    assert_eq!(h.shopify.lock().discounts[1].access_token, "shpat_issued_2");
+
+    // After uninstall the token is gone: no client, and the reason says what to do.
+    h.tokens.delete_token(&shop()).await.unwrap();
+    let err = match discounts.for_shop(&shop(), Platform::Shopify, None).await {
+        Ok(_) => panic!("a client without a token"),
+        Err(err) => err.to_string(),
+    };
+    assert_eq!(
+        err,
+        "discount creation failed: demo.myshopify.com has no Admin API access: install the Aftersale app on it, or configure [admin_api]"
+    );
+    assert_eq!(h.shopify.lock().discounts.len(), 2, "nothing more created");
+
+    // A refresh Shopify refuses is permanent: retrying will not help until a reinstall.
+    h.tokens
+        .save_token(
+            &shop(),
+            &ShopToken {
+                access_token: "old".into(),
+                scopes: vec![],
+                expires_at: Some(h.now() - Duration::minutes(1)),
+                refresh_token: Some("shprt_revoked".into()),
+                refresh_token_expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    let err = match discounts.for_shop(&shop(), Platform::Shopify, None).await {
+        Ok(_) => panic!("a client on a dead token"),
+        Err(err) => err,
+    };
+    assert!(
+        matches!(&err, aftersale_rewards::DiscountError::Permanent(m) if m.contains("The refresh token is invalid")),
+        "{err:?}"
+    );
+    assert_eq!(h.shopify.lock().discounts.len(), 2);
+}

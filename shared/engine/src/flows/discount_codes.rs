@@ -88,18 +88,20 @@ pub(super) async fn create_discount(
     if message.details.contains_key("discount_created") {
         return Ok(Prepared::Proceed(Box::new(message)));
     }
-    let Some(admin) = &config.admin_api else {
-        return Ok(Prepared::skip(SkipReason::NoAdminApi));
-    };
     let shop_state = engine.store.load_shop(&message.shop).await?;
     if shop_state.as_ref().is_some_and(|s| !s.is_installed()) {
         return Ok(Prepared::skip(SkipReason::ShopUninstalled));
+    }
+    // An app-installed shop creates codes with the app's token; others need `[admin_api]`.
+    let app_installed = shop_state.as_ref().is_some_and(|s| s.has_app_install());
+    if config.admin_api.is_none() && !app_installed {
+        return Ok(Prepared::skip(SkipReason::NoAdminApi));
     }
     let platform = shop_state.map_or(Platform::Shopify, |s| s.platform);
     let created = match engine
         .senders
         .discounts
-        .for_shop(&message.shop, platform, admin)
+        .for_shop(&message.shop, platform, config.admin_api.as_ref())
         .await
     {
         Ok(api) => api.create_discount(request).await,

@@ -222,17 +222,18 @@ async fn plan_sequence(
             let prefix = CodePrefix::new(OFFER_PREFIX).expect("a valid prefix");
             DiscountCode::generate(&prefix).as_str().to_string()
         });
+    let makes_codes = config.admin_api.is_some()
+        || engine
+            .store
+            .load_shop(shop)
+            .await?
+            .is_some_and(|s| s.has_app_install());
     let (favourites, repeat_buyers) =
         social_proof(engine, shop, &lapse.last_order_id, &value.customer_id).await?;
     for step in steps.into_iter().filter(|s| s.kind != Step::Value) {
         let mut details = value.details.clone();
         details.insert("segment".into(), segment_name(segment).into());
-        add_incentive(
-            &mut details,
-            &step,
-            offer_code.as_deref(),
-            config.admin_api.is_some(),
-        );
+        add_incentive(&mut details, &step, offer_code.as_deref(), makes_codes);
         let mut products = Vec::new();
         if step.kind == Step::SocialProof {
             products.clone_from(&favourites);
@@ -327,14 +328,14 @@ fn segment_name(segment: Segment) -> &'static str {
     }
 }
 
-/// What the step offers, as the template reads it. A discount needs the shop's Admin API to
-/// be a real code; without one the step offers nothing rather than a code that fails at
-/// checkout.
+/// What the step offers, as the template reads it. A discount needs the shop's Admin API (the
+/// installed app's token or `[admin_api]`) to be a real code; without one the step offers
+/// nothing rather than a code that fails at checkout.
 fn add_incentive(
     details: &mut BTreeMap<String, String>,
     step: &WinbackStep,
     offer_code: Option<&str>,
-    has_admin_api: bool,
+    makes_codes: bool,
 ) {
     let mut set = |k: &str, v: String| {
         details.insert(k.into(), v);
@@ -347,7 +348,7 @@ fn add_incentive(
             set("points", points.to_string());
         }
         Incentive::Discount(percent) => match offer_code {
-            Some(code) if has_admin_api => {
+            Some(code) if makes_codes => {
                 set("incentive", "discount".into());
                 set("discount_percent", percent.normalize().to_string());
                 set("offer_code", code.into());

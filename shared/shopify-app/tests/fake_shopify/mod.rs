@@ -3,7 +3,9 @@
 //! single-use codes, rotating refresh tokens) and the GraphQL Admin API
 //! (`POST /admin/api/2025-10/graphql.json` behind `X-Shopify-Access-Token`:
 //! `webhookSubscriptions`, `webhookSubscriptionCreate`, `…Update`, `…Delete`, with
-//! `userErrors`). It records every call so tests can assert what was (not) asked.
+//! `userErrors`; and for discount codes `segments`, `segmentCreate` and
+//! `discountCodeBasicCreate`, a taken code answering `TAKEN`). It records every call so tests
+//! can assert what was (not) asked.
 //!
 //! Shared by the shopify-app crate's tests and the end-to-end tests (`#[path]`).
 
@@ -31,6 +33,15 @@ pub struct Subscription {
     pub uri: String,
 }
 
+/// A discount code created through `discountCodeBasicCreate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedCode {
+    pub code: String,
+    /// The `X-Shopify-Access-Token` it was created with.
+    pub access_token: String,
+    pub title: String,
+}
+
 #[derive(Default)]
 pub struct FakeState {
     /// The app credentials the token endpoint accepts.
@@ -55,6 +66,10 @@ pub struct FakeState {
     pub refuse_topics: HashSet<String>,
     /// Milliseconds the refresh grant takes, to widen any race.
     pub refresh_delay_ms: u64,
+    /// Discount codes created, in order.
+    pub discounts: Vec<CreatedCode>,
+    /// Customer segments (id, query) the shop has.
+    pub segments: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -176,7 +191,38 @@ async fn graphql(
     }
     let query = body["query"].as_str().unwrap_or_default();
     let vars = &body["variables"];
-    let data = if query.contains("webhookSubscriptionCreate(") {
+    let data = if query.contains("discountCodeBasicCreate(") {
+        s.graphql_calls.push("discount".into());
+        let input = &vars["basicCodeDiscount"];
+        let code = input["code"].as_str().unwrap_or_default().to_string();
+        if s.discounts.iter().any(|d| d.code == code) {
+            json!({ "discountCodeBasicCreate": { "codeDiscountNode": null, "userErrors": [
+                { "field": ["basicCodeDiscount", "code"], "code": "TAKEN", "message": "Code must be unique." }] } })
+        } else {
+            let created = CreatedCode {
+                code,
+                access_token: given.to_string(),
+                title: input["title"].as_str().unwrap_or_default().into(),
+            };
+            s.discounts.push(created);
+            let id = format!("gid://shopify/DiscountCodeNode/{}", s.discounts.len());
+            json!({ "discountCodeBasicCreate": { "codeDiscountNode": { "id": id }, "userErrors": [] } })
+        }
+    } else if query.contains("segmentCreate(") {
+        s.graphql_calls.push("segment_create".into());
+        let id = format!("gid://shopify/Segment/{}", s.segments.len() + 1);
+        let segment_query = vars["query"].as_str().unwrap_or_default().to_string();
+        s.segments.push((id.clone(), segment_query.clone()));
+        json!({ "segmentCreate": { "segment": { "id": id, "name": vars["name"], "query": segment_query }, "userErrors": [] } })
+    } else if query.contains("segments(") {
+        s.graphql_calls.push("segments".into());
+        let nodes: Vec<Value> = s
+            .segments
+            .iter()
+            .map(|(id, q)| json!({ "id": id, "name": "Aftersale new customers", "query": q }))
+            .collect();
+        json!({ "segments": { "nodes": nodes } })
+    } else if query.contains("webhookSubscriptionCreate(") {
         s.graphql_calls.push("create".into());
         let topic = vars["topic"].as_str().unwrap_or_default().to_string();
         if s.refuse_topics.contains(&topic) {
