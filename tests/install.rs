@@ -231,3 +231,143 @@ fn emails_in(server: &Server) -> usize {
         .map(|d| d.count())
         .unwrap_or(0)
 }
+
+/// Installs the app on the shop through the browser round trip.
+fn install(server: &Server, shopify: &FakeShopify) {
+    let install = client()
+        .get(format!("{}/shopify/install?shop={SHOP}", server.base))
+        .send()
+        .unwrap();
+    let location = url::Url::parse(install.headers()["location"].to_str().unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    shopify.approve("e2e-code");
+    let callback = client()
+        .get(format!(
+            "{}/shopify/callback?{}",
+            server.base,
+            signed_callback(&state, "e2e-code")
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(callback.status(), 200);
+}
+
+/// `aftersale tick` with the app's credentials and the test seam, as the deployment would run it.
+fn tick_with_app(server: &Server, shopify: &FakeShopify, now: &str) -> Vec<Value> {
+    let out = std::process::Command::new(binary())
+        .args(["tick", "--json", "--now", now, "--data-dir"])
+        .arg(server.data_dir())
+        .env("SHOPIFY_API_KEY", API_KEY)
+        .env("SHOPIFY_API_SECRET", SHOPIFY_SECRET)
+        .env("AFTERSALE_SHOPIFY_BASE_URL", &shopify.base_url)
+        .env("AFTERSALE_PUBLIC_URL", PUBLIC)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The paid-order fixture for another order and customer, who subscribed to marketing (a
+/// referral share is marketing).
+fn paid_order(order_id: u64, customer_id: u64, email: &str) -> Vec<u8> {
+    let mut order: Value = serde_json::from_slice(&fixture("shopify/orders_paid.json")).unwrap();
+    order["id"] = order_id.into();
+    order["email"] = email.into();
+    order["customer"]["id"] = customer_id.into();
+    order["customer"]["email"] = email.into();
+    order["customer"]["email_marketing_consent"] = serde_json::json!({
+        "state": "subscribed", "opt_in_level": "single_opt_in", "consent_updated_at": "2021-12-01T00:00:00Z"
+    });
+    serde_json::to_vec(&order).unwrap()
+}
+
+fn referral_shares(server: &Server) -> Vec<Value> {
+    server
+        .cli_json(&["outbox", "--json"])
+        .into_iter()
+        .filter(|m| m["flow"] == "referral" && m["step"] == "share")
+        .collect()
+}
+
+#[test]
+fn an_installed_shops_referral_codes_are_created_with_its_token_and_none_after_uninstall() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let shopify = runtime.block_on(FakeShopify::start_with(API_KEY, SHOPIFY_SECRET));
+    let server = Server::start_with(
+        &[],
+        &[
+            ("AFTERSALE_SHOPIFY_BASE_URL", shopify.base_url.as_str()),
+            ("SHOPIFY_API_KEY", API_KEY),
+            ("AFTERSALE_PUBLIC_URL", PUBLIC),
+        ],
+    );
+    // Before the install, referral codes need `[admin_api]`: the file is refused.
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        "shop = \"demo.myshopify.com\"\n[flows.referral]\nenabled = true\neligible_after = \"paid\"\n",
+    )
+    .unwrap();
+    let out = server.cli(&["config", "load", file.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("referral codes are real discount codes: configure [admin_api] first, or install the Aftersale app on the shop"),
+        "{err}"
+    );
+
+    // Installed through the app, the same file loads: the app's token makes the codes.
+    install(&server, &shopify);
+    let out = server.cli(&["config", "load", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = paid_order(9001, 7001, "first@example.com");
+    assert_eq!(post_shopify(&server, "orders/paid", "p-1", &first).0, 200);
+    let soon = |minutes| (chrono::Utc::now() + chrono::Duration::minutes(minutes)).to_rfc3339();
+    tick_with_app(&server, &shopify, &soon(2));
+    let shares = referral_shares(&server);
+    assert_eq!(shares.len(), 1, "{shares:?}");
+    assert_eq!(shares[0]["status"], "sent", "{}", shares[0]);
+    let code = shares[0]["details"]["code"].as_str().unwrap().to_string();
+    let created = shopify.lock().discounts.clone();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0].code, code);
+    assert_eq!(
+        created[0].access_token,
+        shopify.lock().access_token,
+        "X-Shopify-Access-Token is the installed token"
+    );
+
+    // Another customer's code is planned, then the merchant uninstalls: no code is created.
+    let second = paid_order(9002, 7002, "second@example.com");
+    assert_eq!(post_shopify(&server, "orders/paid", "p-2", &second).0, 200);
+    let uninstall = fixture("shopify/app_uninstalled.json");
+    assert_eq!(
+        post_shopify_now(&server, "app/uninstalled", "u-1", &uninstall).0,
+        200
+    );
+    tick_with_app(&server, &shopify, &soon(3));
+    assert_eq!(
+        shopify.lock().discounts.len(),
+        1,
+        "no discount code after uninstall"
+    );
+    let pending: Vec<Value> = referral_shares(&server)
+        .into_iter()
+        .filter(|m| m["details"]["code"] != code.as_str())
+        .collect();
+    assert!(!pending.is_empty());
+    for message in pending {
+        assert_eq!(message["status"], "skipped", "{message}");
+        assert_eq!(message["reason"], "skipped: shop uninstalled", "{message}");
+    }
+}
