@@ -2,6 +2,7 @@
 //! has a default a merchant would choose, so an empty file (or none) is a working setup.
 
 use crate::flows::FlowsConfig;
+use crate::points::PointsConfig;
 use crate::{Consent, Flow, ShopId};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
@@ -47,6 +48,8 @@ pub struct ShopConfig {
     pub flows: FlowsConfig,
     /// The shop's Admin API, for the discount codes of referrals and win-back offers.
     pub admin_api: Option<AdminApiConfig>,
+    /// Loyalty points (`[points]`); off by default.
+    pub points: PointsConfig,
 }
 
 /// Where the shop's Admin API is and which secrets hold its credentials. The secrets are
@@ -108,6 +111,7 @@ impl Default for ShopConfig {
             quiet_hours: QuietHours::default(),
             flows: FlowsConfig::default(),
             admin_api: None,
+            points: PointsConfig::default(),
         }
     }
 }
@@ -300,6 +304,8 @@ impl ShopConfig {
             return Err(invalid("caps.window_days", "must be between 1 and 365"));
         }
         self.flows.validate(self.support_email.is_some())?;
+        self.points
+            .validate(self.flows.vip.tiers.iter().map(|t| t.name.as_str()))?;
         if let Some(api) = &self.admin_api {
             if let Some(url) = &api.base_url
                 && !(url.starts_with("https://") || url.starts_with("http://"))

@@ -12,6 +12,7 @@ mod model;
 mod money;
 mod order_state;
 mod origin;
+pub mod points;
 pub mod policy;
 pub mod secret;
 
