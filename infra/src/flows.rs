@@ -73,14 +73,14 @@ pub fn message_json(m: &Message) -> serde_json::Value {
         "subject": m.rendered_subject,
         "attempts": m.attempts,
         "products": m.products.iter().map(|p| &p.product_id).collect::<Vec<_>>(),
-        "details": m.details,
+        "details": m.details(),
     })
 }
 
 /// A few words on what the plan decided a message says (run-out date, tier, offer, code), for
 /// the table views. `--json` has every detail.
 pub fn details_summary(m: &Message) -> String {
-    let d = &m.details;
+    let d = m.details();
     let get = |key: &str| d.get(key).map(String::as_str).filter(|v| !v.is_empty());
     // Instants are RFC 3339; the day is enough to read a timeline.
     let day = |key: &str| get(key).map(|v| v.get(..10).unwrap_or(v));

@@ -188,7 +188,7 @@ impl Printer {
         if self.as_json {
             let mut line = json!({ "at": at.to_rfc3339(), "what": what, "detail": detail });
             if let Some(m) = message {
-                line["details"] = json!(m.details);
+                line["details"] = json!(m.details());
             }
             println!("{line}");
         } else {

@@ -108,7 +108,7 @@ eligible_after = "paid"
         .find(|m| m.id().as_str() == share_id)
         .unwrap_or_else(|| panic!("no {share_id} in {messages:#?}"));
     assert_eq!(share.status, MessageStatus::Planned, "{share:#?}");
-    let code = share.details["code"].clone();
+    let code = share.details()["code"].clone();
     assert!(code.starts_with("FRIEND-"), "{code}");
     assert!(seen.lock().unwrap().is_empty(), "no code is created at planning");
 

@@ -93,10 +93,10 @@ min_orders = 1
     let entered = find(&messages, Flow::Vip, "tier-entered");
     assert_eq!(entered.id().as_str(), entered_id);
     assert_eq!(entered.status, MessageStatus::Planned, "{entered:#?}");
-    assert_eq!(entered.details["tier"], "Silver", "{entered:#?}");
+    assert_eq!(entered.details()["tier"], "Silver", "{entered:#?}");
     let anniversary = find(&messages, Flow::Vip, "anniversary");
     assert_eq!(anniversary.status, MessageStatus::Planned, "{anniversary:#?}");
-    assert_eq!(anniversary.details["tier"], "Silver", "{anniversary:#?}");
+    assert_eq!(anniversary.details()["tier"], "Silver", "{anniversary:#?}");
     assert!(
         anniversary.due_at > Utc::now() + chrono::Duration::days(300),
         "{anniversary:#?}"

@@ -8,14 +8,15 @@
 
 mod reason;
 mod state;
+mod wire;
 
 pub use reason::{DeferReason, FailReason, Reason, ReplanReason, SkipReason};
 pub use state::{Transition, TransitionError};
 
+use crate::flows::Payload;
 use crate::{CustomerId, Flow, MessageId, OrderId, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// Why we may write at all. Consent, caps and quiet hours depend on it.
@@ -122,8 +123,10 @@ pub enum DueBasis {
 }
 
 /// One message to one customer, from plan to outcome. Its id is unique per customer:
-/// `{flow}#{subject}#{step}`, so planning it twice stores it once.
+/// `{flow}#{subject}#{step}`, so planning it twice stores it once. Stored as JSON in the
+/// shape of [`wire::StoredMessage`], which reads the payload by the message's flow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "wire::StoredMessage", into = "wire::StoredMessage")]
 pub struct Message {
     pub shop: ShopId,
     pub customer_id: CustomerId,
@@ -143,12 +146,14 @@ pub struct Message {
     pub planned_at: DateTime<Utc>,
     pub lease_until: Option<DateTime<Utc>>,
     pub attempts: u32,
-    #[serde(default)]
     pub products: Vec<ProductRef>,
     /// What the plan decided that the message must say or re-check: a run-out date, an
-    /// offer and its expiry, a tier, a referral code. Shown in the outbox, given to templates.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub details: BTreeMap<String, String>,
+    /// offer and its expiry, a tier, a referral code. Typed by flow; stored, shown in the
+    /// outbox and given to templates as `details` (see [`Payload::details`]).
+    pub payload: Payload,
+    /// How often processing this message failed unexpectedly (a template that does not
+    /// render, a store error); the backoff grows with it. Stored among the `details`.
+    pub processing_errors: u32,
     /// Filled when sent: where it went, what it said, the provider's id.
     pub to: Option<String>,
     pub rendered_subject: Option<String>,
@@ -162,7 +167,19 @@ impl Message {
     pub fn id(&self) -> MessageId {
         MessageId::of(self.flow, &self.subject, &self.step)
     }
+
+    /// The payload as text, key by key: what templates and the outbox show as `details`.
+    pub fn details(&self) -> crate::flows::Details {
+        let mut details = self.payload.details();
+        if self.processing_errors > 0 {
+            details.insert(PROCESSING_ERRORS.into(), self.processing_errors.to_string());
+        }
+        details
+    }
 }
+
+/// The `details` key that counts a message's processing errors, beside its flow's payload.
+const PROCESSING_ERRORS: &str = "processing_errors";
 
 /// What a customer said through a 1-tap link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -392,7 +392,8 @@ mod tests {
             lease_until: None,
             attempts: 1,
             products: vec![],
-            details: Default::default(),
+            payload: Default::default(),
+            processing_errors: 0,
             to: None,
             rendered_subject: None,
             sent_at: None,
@@ -725,9 +726,8 @@ mod tests {
             Channel::Email,
         ));
         case.message.order_id = None;
-        case.message
-            .details
-            .insert("offer_expires_at".into(), "2026-12-05T22:59:59Z".into());
+        case.message.payload.win_back_mut().offer_expires_at =
+            Some(Utc.with_ymd_and_hms(2026, 12, 5, 22, 59, 59).unwrap());
         case
     }
 
@@ -746,10 +746,8 @@ mod tests {
             Channel::Email,
         ));
         launch.message.order_id = None;
-        launch
-            .message
-            .details
-            .insert("public_start_at".into(), "2026-12-01T09:00:00Z".into());
+        launch.message.payload.early_access_mut().public_start_at =
+            Some(Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap());
         assert_eq!(launch.decide(), skipped("already public"));
     }
 
@@ -829,7 +827,7 @@ mod tests {
         far.due_at = now + Duration::days(40);
         let mut open_ended = offer.clone();
         open_ended.step = "value".into();
-        open_ended.details.clear();
+        open_ended.payload = Default::default();
         let history = [this.clone(), offer, sent_offer, far, open_ended];
         assert_eq!(
             reservations(&history, &this, Duration::days(30), now),

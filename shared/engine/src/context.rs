@@ -100,23 +100,26 @@ impl Engine {
 /// language when the config still names that suggestion.
 fn details(message: &Message, config: &ShopConfig, locale: &str) -> serde_json::Map<String, Value> {
     let mut out: serde_json::Map<String, Value> = message
-        .details
-        .iter()
-        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .details()
+        .into_iter()
+        .map(|(key, value)| (key, Value::String(value)))
         .collect();
-    let title = message.details.get("complement_id").and_then(|suggest| {
-        let product = message.details.get("product_id")?;
-        config
-            .flows
-            .replenishment
-            .complements
-            .iter()
-            .find(|c| &c.product_id == product && &c.suggest == suggest)?
-            .title
-            .as_ref()?
-            .for_locale(locale)
-            .map(str::to_owned)
-    });
+    let reminder = message.payload.replenishment();
+    let title = reminder
+        .and_then(|r| r.complement_id.as_ref())
+        .and_then(|suggest| {
+            let product = reminder?.product_id.as_ref()?;
+            config
+                .flows
+                .replenishment
+                .complements
+                .iter()
+                .find(|c| &c.product_id == product && &c.suggest == suggest)?
+                .title
+                .as_ref()?
+                .for_locale(locale)
+                .map(str::to_owned)
+        });
     if let Some(title) = title {
         out.insert("complement_title".into(), Value::String(title));
     }

@@ -273,7 +273,7 @@ impl Engine {
                 let held = Held::Defer {
                     until,
                     reason,
-                    details: None,
+                    payload: None,
                 };
                 return self.settle(message, held).await;
             }
@@ -572,15 +572,8 @@ impl Engine {
             }
             _ => {
                 let retry = &mut saved;
-                let errors: u32 = retry
-                    .details
-                    .get("processing_errors")
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0)
-                    + 1;
-                retry
-                    .details
-                    .insert("processing_errors".into(), errors.to_string());
+                retry.processing_errors += 1;
+                let errors = retry.processing_errors;
                 let backoff = (Duration::minutes(5) * 2i32.pow(errors.min(10))).min(Duration::hours(24));
                 if let Err(err) = retry.retry(now + backoff, problem.to_owned()) {
                     warn!(error = %err, "could not set the message aside");
@@ -618,23 +611,23 @@ impl Engine {
             Held::Defer {
                 until,
                 reason,
-                details,
+                payload,
             } => {
                 info!(until = %until, reason = %reason, "deferred");
                 message.defer(until, reason)?;
-                if let Some(details) = details {
-                    message.details = details;
+                if let Some(payload) = payload {
+                    message.payload = payload;
                 }
                 Outcome::Deferred
             }
             Held::Retry {
                 until,
                 problem,
-                details,
+                payload,
             } => {
                 info!(until = %until, problem = %problem, "retrying later");
                 message.retry(until, problem)?;
-                message.details = details;
+                message.payload = payload;
                 Outcome::Deferred
             }
             Held::Fail(reason) => {

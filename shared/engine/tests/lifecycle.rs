@@ -205,7 +205,7 @@ async fn a_replenishment_reminder_goes_before_run_out_and_a_reorder_withdraws_th
         (reminder.due_at, reminder.class),
         (day(55), MessageClass::Marketing)
     );
-    assert_eq!(reminder.details["supply"], "configured");
+    assert_eq!(reminder.details()["supply"], "configured");
     assert_eq!(h.message(Flow::Replenishment, "follow-up").await.due_at, day(59));
 
     // Planning is idempotent: the same webhook again (a retry) stores nothing new.
@@ -374,7 +374,7 @@ async fn replenishment_learns_the_median_supply_from_the_shops_repeat_purchases(
         .find(|m| m.customer_id.as_str() == "39")
         .expect("a reminder from the learned supply");
     assert_eq!(reminder.due_at, day(100) + Duration::days(26 - 3));
-    assert_eq!(reminder.details["supply"], "learned from 8 repeat purchases");
+    assert_eq!(reminder.details()["supply"], "learned from 8 repeat purchases");
 }
 
 const WINBACK: &str = r#"
@@ -426,11 +426,12 @@ async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stop
     let offer = h.one(Flow::WinBack, "offer", "41").await;
     assert_eq!(offer.due_at, day(64));
     assert_eq!(
-        offer.details["incentive"], "discount",
+        offer.details()["incentive"],
+        "discount",
         "a recent first-timer gets a small discount"
     );
-    assert_eq!(offer.details["discount_percent"], "10");
-    let code = offer.details["offer_code"].clone();
+    assert_eq!(offer.details()["discount_percent"], "10");
+    let code = offer.details()["offer_code"].clone();
     assert!(code.starts_with("BACK-"), "{code}");
     let social_proof = h.one(Flow::WinBack, "social-proof", "41").await;
     assert_eq!(social_proof.due_at, day(70));
@@ -439,7 +440,8 @@ async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stop
         "what they bought last"
     );
     assert_eq!(
-        social_proof.details["repeat_buyers"], "3",
+        social_proof.details()["repeat_buyers"],
+        "3",
         "customers who came back for it"
     );
     assert_eq!(h.one(Flow::WinBack, "last-call", "41").await.due_at, day(77));
@@ -450,12 +452,14 @@ async fn a_lapsed_first_timer_gets_four_steps_with_a_real_code_and_an_order_stop
         .find(|m| m.customer_id.as_str() == "400")
         .unwrap();
     assert_eq!(
-        big.details["incentive"], "early_access",
+        big.details()["incentive"],
+        "early_access",
         "high value gets recognition, not a discount"
     );
     let their_proof = h.one(Flow::WinBack, "social-proof", "400").await;
     assert_eq!(
-        their_proof.details["repeat_buyers"], "2",
+        their_proof.details()["repeat_buyers"],
+        "2",
         "customer 400 came back for it too, but is not told about themself"
     );
 
@@ -544,7 +548,7 @@ async fn the_lapse_window_is_learned_from_the_shops_gaps_between_orders() {
         .find(|m| m.customer_id.as_str() == "599")
         .unwrap();
     assert_eq!(value.due_at, day(280));
-    assert_eq!(value.details["window_days"], "80");
+    assert_eq!(value.details()["window_days"], "80");
 }
 
 const VIP: &str = r#"
@@ -575,7 +579,7 @@ async fn entering_a_tier_is_recognised_and_a_refund_lowers_it_quietly_after_the_
         .await;
     let entered = h.of(Flow::Vip, "tier-entered").await;
     assert_eq!(entered.len(), 1, "straight to Gold: {entered:#?}");
-    assert_eq!(entered[0].details["tier"], "Gold");
+    assert_eq!(entered[0].details()["tier"], "Gold");
     h.tick(day(10) + Duration::minutes(1)).await;
     let email = h.email(Flow::Vip, "tier-entered");
     assert!(email.text.contains("Gold"), "{}", email.text);
@@ -712,7 +716,7 @@ async fn advocate_with_code(h: &Harness) -> String {
     })
     .await;
     let share = h.message(Flow::Referral, "share").await;
-    let code = share.details["code"].clone();
+    let code = share.details()["code"].clone();
     assert!(code.starts_with("FRIEND-"), "{code}");
     h.tick(t0() + Duration::minutes(1)).await;
     let created = h.discounts.created();
@@ -798,7 +802,7 @@ async fn a_friends_order_with_the_code_earns_a_real_reward_after_the_holding_per
     h.tick(day(31)).await;
     let rewarded = h.of(Flow::Referral, "reward").await.remove(0);
     assert_eq!(rewarded.status, Sent, "{}", rewarded.reason);
-    let reward_code = rewarded.details["reward_code"].clone();
+    let reward_code = rewarded.details()["reward_code"].clone();
     let created = h.discounts.created();
     assert_eq!(created.last().unwrap().code.as_str(), reward_code);
     assert_eq!(created.last().unwrap().usage, UsageLimit::SingleUse);
@@ -955,7 +959,7 @@ async fn a_woocommerce_coupon_line_with_the_code_is_attributed() {
         .await;
     h.tick(woo_order_at() + Duration::minutes(1)).await;
     let share = h.message(Flow::Referral, "share").await;
-    let (advocate, code) = (share.customer_id.clone(), share.details["code"].clone());
+    let (advocate, code) = (share.customer_id.clone(), share.details()["code"].clone());
     assert!(h.email(Flow::Referral, "share").text.contains(&code));
 
     let mut friend = fixture_json("woocommerce/order_created.json");
@@ -970,7 +974,7 @@ async fn a_woocommerce_coupon_line_with_the_code_is_attributed() {
     h.woo("order.created", &bytes(&friend)).await;
     let reward = h.message(Flow::Referral, "reward").await;
     assert_eq!(reward.customer_id, advocate);
-    assert_eq!(reward.details["friend_order"], "728");
+    assert_eq!(reward.details()["friend_order"], "728");
 }
 
 /// A local server speaking the GraphQL Admin API: records what it was sent.
@@ -1071,7 +1075,7 @@ async fn the_shared_code_is_created_through_the_shopify_admin_api_with_the_shops
     );
     assert_eq!(seen[1].1["variables"]["query"], "number_of_orders = 0");
     let input = &seen[2].1["variables"]["basicCodeDiscount"];
-    assert_eq!(input["code"], share.details["code"].as_str());
+    assert_eq!(input["code"], share.details()["code"].as_str());
     assert_eq!(input["customerGets"]["value"]["percentage"], 0.1);
     assert_eq!(input["appliesOncePerCustomer"], true);
     assert_eq!(
@@ -1108,7 +1112,7 @@ async fn a_missing_admin_token_is_retried_visibly_and_support_is_told() {
 
     // A friend's order with the (unshared, but stored) code still earns the advocate a reward,
     // and a reward that cannot be created is retried for as long as it takes, never dropped.
-    let code = share.details["code"].clone();
+    let code = share.details()["code"].clone();
     h.set_clock(day(1));
     h.pay(&Order {
         codes: vec![code],
@@ -1130,7 +1134,7 @@ async fn a_missing_admin_token_is_retried_visibly_and_support_is_told() {
         "{}",
         reward.reason
     );
-    assert_eq!(reward.details["discount_attempts"], "4");
+    assert_eq!(reward.details()["discount_attempts"], "4");
 }
 
 #[tokio::test]
@@ -1287,7 +1291,8 @@ async fn sent_marketing(h: &Harness, customer: &str, subject: &str, at: DateTime
         lease_until: None,
         attempts: 0,
         products: vec![],
-        details: Default::default(),
+        payload: Default::default(),
+        processing_errors: 0,
         to: None,
         rendered_subject: None,
         sent_at: None,
@@ -1440,7 +1445,8 @@ fn lifecycle_nudge(customer: &str) -> Message {
         lease_until: None,
         attempts: 0,
         products: vec![],
-        details: Default::default(),
+        payload: Default::default(),
+        processing_errors: 0,
         to: None,
         rendered_subject: None,
         sent_at: None,
@@ -1486,7 +1492,7 @@ async fn an_offer_and_its_last_call_due_after_the_offer_ended_are_skipped_not_se
     h.pay(&order("5201", "52", t0(), &[("700", 1, "30.00")])).await;
     h.tick(day(60) + Duration::minutes(5)).await;
     let offer = h.one(Flow::WinBack, "offer", "52").await;
-    let ends = offer.details["offer_expires_at"].clone();
+    let ends = offer.details()["offer_expires_at"].clone();
     assert_eq!(
         ends, "2026-05-21T23:59:59Z",
         "day 80, end of the day in the shop's zone (UTC)"
@@ -1656,7 +1662,7 @@ async fn an_owed_reward_waiting_on_a_missing_token_goes_out_right_after_the_conf
         ("8701", "96"),
     )
     .await;
-    let code = h.message(Flow::Referral, "share").await.details["code"].clone();
+    let code = h.message(Flow::Referral, "share").await.details()["code"].clone();
     h.set_clock(day(1));
     h.pay(&Order {
         codes: vec![code],
@@ -1702,7 +1708,7 @@ async fn an_owed_reward_waiting_on_a_missing_token_goes_out_right_after_the_conf
     assert_eq!(reward.status, Sent, "{}", reward.reason);
     let email = h.email(Flow::Referral, "reward");
     assert!(
-        email.text.contains(&reward.details["reward_code"]),
+        email.text.contains(&reward.details()["reward_code"]),
         "{}",
         email.text
     );

@@ -148,7 +148,8 @@ fn planned(shop: &ShopId, customer: &str, due_at: DateTime<Utc>) -> Message {
         lease_until: None,
         attempts: 0,
         products: Vec::new(),
-        details: Default::default(),
+        payload: Default::default(),
+        processing_errors: 0,
         to: None,
         rendered_subject: None,
         sent_at: None,
@@ -562,4 +563,53 @@ async fn an_unreadable_message_on_dynamodb_is_named_and_quarantined() {
         .expect("the damaged item is kept");
     assert!(!poison.contains_key("gsi4pk") && !poison.contains_key("gsi4sk"));
     assert!(poison.contains_key("expires_at"));
+}
+
+/// A message item written before payloads were typed (its `details` a map of text) still
+/// reads with its typed payload, and a write keeps the stored JSON in the same shape.
+#[tokio::test]
+async fn a_message_item_of_the_old_shape_reads_and_keeps_its_shape() {
+    const OLD_DATA: &str = concat!(
+        r#"{"shop":"demo.myshopify.com","customer_id":"c1","flow":"vip","subject":"anniversary-2026","#,
+        r#""step":"anniversary","order_id":null,"class":"marketing","channel":"email","#,
+        r#""due_at":"2026-05-01T08:00:00Z","due_basis":"known","status":"planned","reason":"planned","#,
+        r#""planned_at":"2025-05-01T08:00:00Z","lease_until":null,"attempts":0,"products":[],"#,
+        r#""details":{"first_order_at":"2024-05-01T10:00:00Z","tier":"Gold","years":"2"},"#,
+        r#""to":null,"rendered_subject":null,"sent_at":null,"provider_id":null,"version":1}"#
+    );
+    let store = fresh_store().await;
+    let shop = ShopId::new("demo.myshopify.com").unwrap();
+    let customer = CustomerId::new("c1").unwrap();
+    let (pk, sk) = (
+        "SHOP#demo.myshopify.com#C#c1".to_string(),
+        "MSG#vip#anniversary-2026#anniversary",
+    );
+    let mut item = item_key(pk.clone(), sk);
+    item.insert("data".into(), AttributeValue::S(OLD_DATA.into()));
+    item.insert("version".into(), AttributeValue::N("1".into()));
+    store
+        .client()
+        .put_item()
+        .table_name(store.table_name())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+
+    let id = aftersale_domain::MessageId::of(Flow::Vip, "anniversary-2026", "anniversary");
+    let message = store
+        .load_message(&shop, &customer, &id)
+        .await
+        .unwrap()
+        .expect("the old item");
+    let vip = message.payload.vip().expect("a VIP payload");
+    assert_eq!(vip.tier.as_ref().map(|t| t.as_str()), Some("Gold"));
+    assert_eq!(vip.years, Some(2));
+    assert_eq!(message.details()["first_order_at"], "2024-05-01T10:00:00Z");
+
+    store.update_message(&message).await.unwrap();
+    let Some(AttributeValue::S(data)) = get_item(&store, pk, sk).await.unwrap().remove("data") else {
+        panic!("no data attribute");
+    };
+    assert_eq!(data, OLD_DATA.replace(r#""version":1}"#, r#""version":2}"#));
 }

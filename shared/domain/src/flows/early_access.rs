@@ -1,10 +1,11 @@
 //! Early access: a launch announced to the chosen tiers some days before everyone else, in
 //! their morning, so "you first" is read before the public hears of it.
 
+use super::FlowRules;
+use super::payload::instant;
 use super::schedule::{SEND_TIME, at_local};
 use super::step::steps;
 use super::vip::{TierName, TierRule};
-use super::{FlowRules, detail_instant};
 use crate::{ConfigError, Message, ShopConfig, SkipReason};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -128,6 +129,19 @@ pub fn still_due(campaign: &EarlyAccessCampaign, now: DateTime<Utc>) -> Option<S
 
 pub(super) struct Rules;
 
+/// What an invitation says: the campaign, its message, when it opens to everyone (the
+/// deadline), and the reader's tier at send time.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    pub campaign: Option<String>,
+    pub campaign_key: Option<String>,
+    pub message: Option<String>,
+    #[serde(with = "instant::option")]
+    pub public_start_at: Option<DateTime<Utc>>,
+    pub tier: Option<TierName>,
+}
+
 impl FlowRules for Rules {
     /// Early access is part of the VIP programme and run by its function.
     fn enabled(&self, config: &ShopConfig) -> bool {
@@ -136,7 +150,11 @@ impl FlowRules for Rules {
 
     /// An invitation to be first means nothing once the launch is public.
     fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
-        detail_instant(message, "public_start_at").map(|at| (at, SkipReason::AlreadyPublic))
+        message
+            .payload
+            .early_access()
+            .and_then(|p| p.public_start_at)
+            .map(|at| (at, SkipReason::AlreadyPublic))
     }
 }
 

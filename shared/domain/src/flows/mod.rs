@@ -6,7 +6,7 @@
 //! the one list that finds a flow's rules ([`rules`]) and the planning of the flows that
 //! follow an order ([`plan_for_order`]). Helpers shared by several flows live in small
 //! sibling modules: `history` (a customer's paid orders), `schedule` (local send times),
-//! `stats`, `step` (the `steps!` macro).
+//! `stats`, `step` (the `steps!` macro), `payload` (what a message carries, per flow).
 //!
 //! The flows that bring the second, third and tenth order (replenishment, win-back, VIP tiers,
 //! early access, referral) plan from a customer's purchase history
@@ -17,6 +17,7 @@
 pub mod delivery_check_in;
 pub mod early_access;
 pub mod history;
+mod payload;
 pub mod referral;
 pub mod replenishment;
 pub mod review_request;
@@ -29,6 +30,7 @@ pub mod thank_you;
 pub mod vip;
 pub mod win_back;
 
+pub use payload::{Details, DiscountProgress, Payload, PayloadError};
 pub use schedule::SEND_TIME;
 
 use crate::{
@@ -204,7 +206,8 @@ pub fn order_message<'a>(
         lease_until: None,
         attempts: 0,
         products: Vec::new(),
-        details: Default::default(),
+        payload: Default::default(),
+        processing_errors: 0,
         to: None,
         rendered_subject: None,
         sent_at: None,
@@ -233,13 +236,6 @@ pub fn locale_for(customer: Option<&Customer>, config: &ShopConfig) -> String {
     customer
         .and_then(|c| c.locale.clone())
         .unwrap_or_else(|| config.locale.clone())
-}
-
-/// An instant a plan wrote into the message's details (RFC 3339), if there is a valid one.
-pub(crate) fn detail_instant(message: &Message, key: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(message.details.get(key)?)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

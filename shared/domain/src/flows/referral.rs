@@ -3,8 +3,10 @@
 //! live in `aftersale-rewards`; this is what a merchant configures.
 
 use super::FlowRules;
+use super::payload::{DiscountProgress, instant, text};
 use super::step::steps;
-use crate::{ConfigError, ShopConfig};
+use crate::{ConfigError, OrderId, ShopConfig};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::num::NonZeroU32;
@@ -166,6 +168,28 @@ impl ReferralConfig {
 }
 
 pub(super) struct Rules;
+
+/// What a referral message says and re-checks. A share carries the advocate's code and the
+/// friend's offer; a reward carries the reward code, the friend's order it is for, and how
+/// creating the code is going.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    pub code: Option<String>,
+    #[serde(with = "text::option")]
+    pub friend_percent: Option<Decimal>,
+    #[serde(with = "text::option")]
+    pub friend_minimum: Option<Decimal>,
+    pub reward_code: Option<String>,
+    #[serde(with = "text::option")]
+    pub reward_percent: Option<Decimal>,
+    pub friend_order: Option<OrderId>,
+    pub friend_first_name: Option<String>,
+    #[serde(with = "instant::option")]
+    pub reward_expires_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub discount: DiscountProgress,
+}
 
 impl FlowRules for Rules {
     fn enabled(&self, config: &ShopConfig) -> bool {

@@ -6,6 +6,7 @@
 
 use super::FlowRules;
 use super::history::{PaidOrder, PurchaseHistory, PurchasedItem};
+use super::payload::{instant, text};
 use super::stats::median;
 use super::step::steps;
 use crate::{ConfigError, LocalisedText, OrderId, ShopConfig, SkipReason};
@@ -383,6 +384,30 @@ fn reordered_since(history: &PurchaseHistory, order: &PaidOrder, product_id: &st
 }
 
 pub(super) struct Rules;
+
+/// What a reminder says and re-checks, as planned: the order and product it is about, when
+/// the supply runs out, where that estimate came from, the reorder link and an optional
+/// "complete the set" suggestion.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    pub order_id: Option<OrderId>,
+    pub product_id: Option<String>,
+    pub variant_id: Option<String>,
+    #[serde(with = "text::option")]
+    pub quantity: Option<u32>,
+    #[serde(with = "instant::option")]
+    pub run_out_at: Option<DateTime<Utc>>,
+    /// Where the run-out estimate came from, as the reminder words it ("configured",
+    /// "learned from 8 repeat purchases").
+    pub supply: Option<String>,
+    pub reorder_url: Option<String>,
+    /// The suggested product; its title is the shop's language at planning time (the sender
+    /// swaps in the reader's).
+    pub complement_id: Option<String>,
+    pub complement_title: Option<String>,
+    pub complement_url: Option<String>,
+}
 
 impl FlowRules for Rules {
     fn enabled(&self, config: &ShopConfig) -> bool {

@@ -6,6 +6,7 @@
 
 use super::FlowRules;
 use super::history::PurchaseHistory;
+use super::payload::{instant, text};
 use super::schedule::{SEND_TIME, at_local, date_in_year};
 use super::step::steps;
 use crate::{ConfigError, Money, ShopConfig};
@@ -318,6 +319,18 @@ pub fn next_birthday(month: u32, day: u32, now: DateTime<Utc>, tz: Tz) -> Option
 }
 
 pub(super) struct Rules;
+
+/// What a VIP message says: the tier (re-read at send time), and for an anniversary how many
+/// years and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    pub tier: Option<TierName>,
+    #[serde(with = "text::option")]
+    pub years: Option<i32>,
+    #[serde(with = "instant::option")]
+    pub first_order_at: Option<DateTime<Utc>>,
+}
 
 impl FlowRules for Rules {
     fn enabled(&self, config: &ShopConfig) -> bool {

@@ -5,11 +5,12 @@
 //! planning it twice stores it once, and only a new order (hence a new last order) can start
 //! another one.
 
+use super::FlowRules;
 use super::history::PurchaseHistory;
+use super::payload::{DiscountProgress, instant, text};
 use super::schedule::at_local;
 use super::stats::nearest_rank;
 use super::step::steps;
-use super::{FlowRules, detail_instant};
 use crate::{ConfigError, Currency, Message, Money, OrderId, ShopConfig, SkipReason};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -420,6 +421,44 @@ pub fn still_due(step: &WinbackStep, history_now: &PurchaseHistory) -> Option<Sk
 
 pub(super) struct Rules;
 
+/// What a win-back step says and re-checks: the lapse it is about, the customer's segment and
+/// the step's incentive (an offer code and its expiry), social proof, and how creating the
+/// offer's code is going.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    #[serde(with = "instant::option")]
+    pub last_order_at: Option<DateTime<Utc>>,
+    #[serde(with = "instant::option")]
+    pub lapse_at: Option<DateTime<Utc>>,
+    #[serde(with = "text::option")]
+    pub window_days: Option<i64>,
+    pub segment: Option<Segment>,
+    pub incentive: Option<IncentiveKind>,
+    #[serde(with = "text::option")]
+    pub points: Option<u32>,
+    #[serde(with = "text::option")]
+    pub discount_percent: Option<Decimal>,
+    pub offer_code: Option<String>,
+    #[serde(with = "instant::option")]
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    /// How many other customers came back for what this one bought (social proof), if any.
+    #[serde(with = "text::option")]
+    pub repeat_buyers: Option<usize>,
+    #[serde(flatten)]
+    pub discount: DiscountProgress,
+}
+
+/// Which incentive a step offers, as templates test it (`details.incentive == "discount"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncentiveKind {
+    None,
+    EarlyAccess,
+    Points,
+    Discount,
+}
+
 impl FlowRules for Rules {
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.win_back.enabled
@@ -438,7 +477,11 @@ impl FlowRules for Rules {
 
     /// An offer (and its last call) ends when the offer does.
     fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
-        detail_instant(message, "offer_expires_at").map(|at| (at, SkipReason::OfferExpired))
+        message
+            .payload
+            .win_back()
+            .and_then(|p| p.offer_expires_at)
+            .map(|at| (at, SkipReason::OfferExpired))
     }
 }
 

@@ -195,7 +195,6 @@ mod tests {
     use MessageStatus::*;
     use chrono::{Duration, TimeZone};
     use proptest::prelude::*;
-    use std::collections::BTreeMap;
 
     fn at(minutes: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap() + Duration::minutes(minutes)
@@ -219,7 +218,8 @@ mod tests {
             lease_until: lease.map(at),
             attempts: 0,
             products: Vec::new(),
-            details: BTreeMap::new(),
+            payload: Default::default(),
+            processing_errors: 0,
             to: None,
             rendered_subject: None,
             sent_at: None,

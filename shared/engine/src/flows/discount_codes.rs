@@ -2,8 +2,9 @@
 //! the message is planned and stored on it, so a retry after a lost answer asks for the same
 //! code and the platform's "already exists" means it is there.
 
-use super::{Prepared, instant, parse_instant};
+use super::Prepared;
 use crate::Engine;
+use aftersale_domain::flows::{DiscountProgress, Payload};
 use aftersale_domain::{Currency, Message, MessageStatus, Money, Platform, ShopConfig, ShopId};
 use aftersale_domain::{FailReason, ReplanReason, SkipReason};
 use aftersale_ports::StoreError;
@@ -30,7 +31,7 @@ impl Engine {
         let mut moved = 0;
         for message in self.store.list_messages(Some(shop)).await? {
             let waiting = message.status == MessageStatus::Planned
-                && message.details.contains_key("discount_error")
+                && discount_progress(&message).is_some_and(|d| d.discount_error.is_some())
                 && message.due_at > now;
             let mut again = message;
             if !waiting || again.plan_again(now, ReplanReason::ConfigurationChanged).is_err() {
@@ -53,13 +54,11 @@ pub(super) async fn ensure_offer_discount(
     config: &ShopConfig,
     now: DateTime<Utc>,
 ) -> Result<Prepared, StoreError> {
-    let (Some(code), Some(percent)) = (
-        message.details.get("offer_code"),
-        message
-            .details
-            .get("discount_percent")
-            .and_then(|p| p.parse::<Decimal>().ok()),
-    ) else {
+    let Some((code, percent, ends_at)) = message
+        .payload
+        .win_back()
+        .and_then(|p| Some((p.offer_code.as_deref()?, p.discount_percent?, p.offer_expires_at)))
+    else {
         return Ok(Prepared::fail(FailReason::OfferWithoutCode));
     };
     let request = DiscountRequest {
@@ -70,7 +69,7 @@ pub(super) async fn ensure_offer_discount(
         customers: CustomerEligibility::Anyone,
         minimum_subtotal: None,
         starts_at: now,
-        ends_at: parse_instant(message.details.get("offer_expires_at")),
+        ends_at,
     };
     create_discount(engine, message, config, &request, now).await
 }
@@ -85,7 +84,7 @@ pub(super) async fn create_discount(
     request: &DiscountRequest,
     now: DateTime<Utc>,
 ) -> Result<Prepared, StoreError> {
-    if message.details.contains_key("discount_created") {
+    if discount_progress(&message).is_some_and(|d| d.discount_created.is_some()) {
         return Ok(Prepared::Proceed(Box::new(message)));
     }
     let shop_state = engine.store.load_shop(&message.shop).await?;
@@ -110,18 +109,16 @@ pub(super) async fn create_discount(
     match created {
         Ok(_) | Err(DiscountError::AlreadyExists) => {
             info!(code = request.code.as_str(), "discount code created in the shop");
-            message.details.insert("discount_created".into(), instant(now));
-            message.details.remove("discount_error");
+            if let Some(progress) = discount_progress_mut(&mut message) {
+                progress.discount_created = Some(now);
+                progress.discount_error = None;
+            }
             Ok(Prepared::Proceed(Box::new(message)))
         }
         Err(err) => {
-            let tries: u32 = message
-                .details
-                .get("discount_attempts")
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0)
-                + 1;
-            let first_try = parse_instant(message.details.get("discount_first_error")).unwrap_or(now);
+            let progress = discount_progress(&message).cloned().unwrap_or_default();
+            let tries = progress.discount_attempts.unwrap_or(0) + 1;
+            let first_try = progress.discount_first_error.unwrap_or(now);
             // A reward is owed: it is retried until it exists, with support reminded weekly.
             // A code that only sells (a share, an offer) gives up once the moment has passed.
             let owed = message.step == aftersale_domain::flows::referral::Step::Reward.as_str();
@@ -156,19 +153,35 @@ pub(super) async fn create_discount(
                 _ => Duration::hours(1),
             };
             let backoff = (base * 2i32.pow(tries.min(6))).min(Duration::hours(24));
-            message
-                .details
-                .insert("discount_attempts".into(), tries.to_string());
-            message
-                .details
-                .insert("discount_first_error".into(), instant(first_try));
-            message.details.insert("discount_error".into(), err.to_string());
+            if let Some(progress) = discount_progress_mut(&mut message) {
+                progress.discount_attempts = Some(tries);
+                progress.discount_first_error = Some(first_try);
+                progress.discount_error = Some(err.to_string());
+            }
             Ok(Prepared::retry(
                 message,
                 now + backoff,
                 format!("discount code: {err}"),
             ))
         }
+    }
+}
+
+/// How creating the code of a message that hands one out is going (win-back and referral
+/// payloads carry it).
+fn discount_progress(message: &Message) -> Option<&DiscountProgress> {
+    match &message.payload {
+        Payload::WinBack(p) => Some(&p.discount),
+        Payload::Referral(p) => Some(&p.discount),
+        _ => None,
+    }
+}
+
+fn discount_progress_mut(message: &mut Message) -> Option<&mut DiscountProgress> {
+    match &mut message.payload {
+        Payload::WinBack(p) => Some(&mut p.discount),
+        Payload::Referral(p) => Some(&mut p.discount),
+        _ => None,
     }
 }
 

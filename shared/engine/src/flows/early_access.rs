@@ -3,10 +3,12 @@
 //! the lead day in their own zone. A win-back that promises early access grants the pass when
 //! it goes, and invites its holder to the launches already announced.
 
-use super::{FlowJob, Prepared, id_safe, instant, marketing_message, vip};
+use super::{FlowJob, Prepared, id_safe, marketing_message, vip};
 use crate::Engine;
 use aftersale_domain::SkipReason;
-use aftersale_domain::flows::early_access::{EarlyAccessCampaign, EarlyAccessPass, Step, send_at, still_due};
+use aftersale_domain::flows::early_access::{
+    EarlyAccessCampaign, EarlyAccessPass, Payload, Step, send_at, still_due,
+};
 use aftersale_domain::flows::vip::TierName;
 use aftersale_domain::policy::{self, Decision, SendContext};
 use aftersale_domain::{
@@ -179,12 +181,14 @@ async fn plan_you_first(
         due,
         now,
     );
-    message.details = BTreeMap::from([
-        ("campaign".to_string(), campaign.name.clone()),
-        ("campaign_key".to_string(), slug),
-        ("message".to_string(), campaign.message.clone()),
-        ("public_start_at".to_string(), instant(campaign.public_start)),
-    ]);
+    message.payload = Payload {
+        campaign: Some(campaign.name.clone()),
+        campaign_key: Some(slug),
+        message: Some(campaign.message.clone()),
+        public_start_at: Some(campaign.public_start),
+        tier: None,
+    }
+    .into();
     engine.plan_once(message.clone(), Origin::Live).await?;
     Ok(message)
 }
@@ -289,7 +293,7 @@ async fn recheck(
         return Ok(Prepared::skip(SkipReason::NotInInvitedTier));
     }
     if let Some(tier) = tier {
-        message.details.insert("tier".into(), tier.as_str().into());
+        message.payload.early_access_mut().tier = Some(tier);
     }
     Ok(Prepared::Proceed(Box::new(message)))
 }

@@ -25,9 +25,10 @@ pub use early_access::{CampaignError, CampaignReport};
 pub use referral::Referral;
 pub use vip::{Birthday, BirthdayError, TierMember};
 
-pub(crate) use planning::{id_safe, instant, marketing_message, parse_instant};
+pub(crate) use planning::{id_safe, instant, marketing_message};
 
 use crate::Engine;
+use aftersale_domain::flows::Payload;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::policy::{self, Decision};
 use aftersale_domain::{DeferReason, FailReason, SkipReason};
@@ -35,7 +36,6 @@ use aftersale_domain::{Flow, Message, OrderRecord, ShopConfig, StoreEvent};
 use aftersale_ports::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 
 /// Every flow the engine runs, one line each, in planning order.
 pub(crate) const FLOWS: [&dyn FlowJob; 8] = [
@@ -136,7 +136,7 @@ pub(crate) struct OrderEvent<'a> {
 
 /// What a flow's own re-check says about a claimed message.
 pub(crate) enum Prepared {
-    /// Go on, with the message as it now is (details may have been added).
+    /// Go on, with the message as it now is (its payload may have been filled in).
     Proceed(Box<Message>),
     Held(Held),
 }
@@ -144,18 +144,18 @@ pub(crate) enum Prepared {
 /// Why a message does not go now.
 pub(crate) enum Held {
     Skip(SkipReason),
-    /// Wait until `until`, remembering `details` (what the re-check learned) if given.
+    /// Wait until `until`, remembering `payload` (what the re-check learned) if given.
     Defer {
         until: DateTime<Utc>,
         reason: DeferReason,
-        details: Option<BTreeMap<String, String>>,
+        payload: Option<Payload>,
     },
     /// Try again at `until` after `problem` (a discount code the shop's API did not create),
-    /// remembering what the attempt learned in `details`.
+    /// remembering what the attempt learned in `payload`.
     Retry {
         until: DateTime<Utc>,
         problem: String,
-        details: BTreeMap<String, String>,
+        payload: Payload,
     },
     Fail(FailReason),
 }
@@ -169,7 +169,7 @@ impl Prepared {
         Prepared::Held(Held::Defer {
             until,
             reason,
-            details: Some(message.details),
+            payload: Some(message.payload),
         })
     }
 
@@ -177,7 +177,7 @@ impl Prepared {
         Prepared::Held(Held::Retry {
             until,
             problem,
-            details: message.details,
+            payload: message.payload,
         })
     }
 

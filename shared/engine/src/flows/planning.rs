@@ -11,7 +11,6 @@ use aftersale_domain::{
 use aftersale_domain::{Reason, SkipReason};
 use aftersale_ports::{StoreError, lifecycle};
 use chrono::{DateTime, SecondsFormat, Utc};
-use std::collections::BTreeMap;
 use tracing::{debug, info};
 
 impl Engine {
@@ -142,7 +141,8 @@ pub(crate) fn marketing_message(
         lease_until: None,
         attempts: 0,
         products: Vec::new(),
-        details: BTreeMap::new(),
+        payload: Default::default(),
+        processing_errors: 0,
         to: None,
         rendered_subject: None,
         sent_at: None,
@@ -160,10 +160,4 @@ pub(crate) fn id_safe(text: &str) -> String {
 
 pub(crate) fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-pub(crate) fn parse_instant(text: Option<&String>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text?)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }

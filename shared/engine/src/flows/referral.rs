@@ -4,10 +4,10 @@
 //! the holding period the advocate gets a real reward code and is told.
 
 use super::discount_codes::{self, money, parse_code};
-use super::{FlowJob, OrderEvent, Prepared, instant, marketing_message, parse_instant};
+use super::{FlowJob, OrderEvent, Prepared, marketing_message};
 use crate::Engine;
 use aftersale_domain::flows::history::PurchaseHistory;
-use aftersale_domain::flows::referral::{ReferralEligibility, Step};
+use aftersale_domain::flows::referral::{Payload, ReferralEligibility, Step};
 use aftersale_domain::{
     Address, CustomerId, Flow, Message, MessageClass, Order, OrderId, OrderRecord, OrderStatus, Origin,
     ShopConfig, ShopId, StoreEvent,
@@ -23,7 +23,6 @@ use aftersale_rewards::{
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use tracing::{info, warn};
 
 /// Reward codes look like `THANKS-K7M2P9QX4R`.
@@ -181,18 +180,17 @@ async fn plan_share(
         due,
         now,
     );
-    message.details = BTreeMap::from([
-        ("code".to_string(), own.code.clone()),
-        (
-            "friend_percent".to_string(),
-            config.flows.referral.friend_percent.normalize().to_string(),
-        ),
-    ]);
-    if let Some(minimum) = config.flows.referral.friend_minimum_subtotal {
-        message
-            .details
-            .insert("friend_minimum".into(), minimum.normalize().to_string());
+    message.payload = Payload {
+        code: Some(own.code.clone()),
+        friend_percent: Some(config.flows.referral.friend_percent.normalize()),
+        friend_minimum: config
+            .flows
+            .referral
+            .friend_minimum_subtotal
+            .map(|m| m.normalize()),
+        ..Payload::default()
     }
+    .into();
     engine.plan_once(message, origin).await
 }
 
@@ -287,20 +285,14 @@ async fn attribute(
             now,
         );
         reward.class = MessageClass::Service;
-        reward.details = BTreeMap::from([
-            (
-                "reward_code".to_string(),
-                DiscountCode::generate(&prefix).as_str().to_string(),
-            ),
-            (
-                "reward_percent".to_string(),
-                cfg.reward_percent.normalize().to_string(),
-            ),
-            ("friend_order".to_string(), order.id.to_string()),
-        ]);
-        if let Some(name) = &order.customer.first_name {
-            reward.details.insert("friend_first_name".into(), name.clone());
+        reward.payload = Payload {
+            reward_code: Some(DiscountCode::generate(&prefix).as_str().to_string()),
+            reward_percent: Some(cfg.reward_percent.normalize()),
+            friend_order: Some(order.id.clone()),
+            friend_first_name: order.customer.first_name.clone(),
+            ..Payload::default()
         }
+        .into();
         planned += engine.plan_once(reward, origin).await?;
         info!(order = %order.id, "referral attributed");
     } else {
@@ -330,11 +322,7 @@ async fn recheck(
         return Ok(Prepared::Proceed(Box::new(message)));
     }
     let cfg = &config.flows.referral;
-    let Some(friend_order) = message
-        .details
-        .get("friend_order")
-        .and_then(|id| OrderId::new(id).ok())
-    else {
+    let Some(friend_order) = message.payload.referral().and_then(|p| p.friend_order.clone()) else {
         return Ok(Prepared::fail(FailReason::RewardWithoutFriendsOrder));
     };
     let record = engine
@@ -362,10 +350,12 @@ async fn recheck(
         )),
         RewardDecision::Wait(until) => Ok(Prepared::defer(message, until, DeferReason::HoldingPeriod)),
         RewardDecision::Grant => {
-            let Some(code) = message.details.get("reward_code") else {
+            let payload = message.payload.referral();
+            let Some(code) = payload.and_then(|p| p.reward_code.as_deref()) else {
                 return Ok(Prepared::fail(FailReason::RewardWithoutCode));
             };
-            let ends_at = parse_instant(message.details.get("reward_expires_at"))
+            let ends_at = payload
+                .and_then(|p| p.reward_expires_at)
                 .unwrap_or(now + Duration::days(cfg.reward_valid_days.into()));
             let request = DiscountRequest {
                 code: parse_code(code)?,
@@ -378,9 +368,7 @@ async fn recheck(
                 ends_at: Some(ends_at),
             };
             let mut message = message;
-            message
-                .details
-                .insert("reward_expires_at".into(), instant(ends_at));
+            message.payload.referral_mut().reward_expires_at = Some(ends_at);
             discount_codes::create_discount(engine, message, config, &request, now).await
         }
     }
@@ -396,7 +384,7 @@ async fn ensure_share_discount(
     now: DateTime<Utc>,
 ) -> Result<Prepared, StoreError> {
     let cfg = &config.flows.referral;
-    let Some(code) = message.details.get("code") else {
+    let Some(code) = message.payload.referral().and_then(|p| p.code.as_deref()) else {
         return Ok(Prepared::fail(FailReason::ShareWithoutCode));
     };
     let currency = lifecycle::spend_table(engine.store.as_ref(), &message.shop)

@@ -1,11 +1,11 @@
 //! Replenishment: a reminder a few days before what the customer bought runs out, one
 //! follow-up at most, and both withdrawn the moment they reorder it.
 
-use super::{FlowJob, OrderEvent, Prepared, instant, marketing_message};
+use super::{FlowJob, OrderEvent, Prepared, marketing_message};
 use crate::Engine;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::replenishment::{
-    ReplenishmentPlan, Step, SupplySource, plan_replenishment, still_due,
+    Payload, ReplenishmentPlan, Step, SupplySource, plan_replenishment, still_due,
 };
 use aftersale_domain::{FailReason, SkipReason};
 use aftersale_domain::{Flow, Message, OrderRecord, Origin, ProductRef, ShopConfig, ShopId};
@@ -71,17 +71,17 @@ async fn plan(
     };
     // A paid order withdraws pending reminders for what it contains.
     let bought: Vec<&str> = order.items.iter().map(|i| i.product_id.as_str()).collect();
-    let this_order = order.id.to_string();
     let mut changed = engine
         .cancel_planned(
             shop,
             &history.customer,
             |m| {
-                m.flow == Flow::Replenishment
-                    && m.details.get("order_id") != Some(&this_order)
-                    && m.details
-                        .get("product_id")
-                        .is_some_and(|p| bought.contains(&p.as_str()))
+                m.payload.replenishment().is_some_and(|r| {
+                    r.order_id.as_ref() != Some(&order.id)
+                        && r.product_id
+                            .as_ref()
+                            .is_some_and(|p| bought.contains(&p.as_str()))
+                })
             },
             SkipReason::Reordered,
         )
@@ -120,25 +120,22 @@ async fn plan(
             .complements
             .iter()
             .find(|c| Some(&c.suggest) == plan.complement.as_ref() && c.title.is_some());
-        let mut details = BTreeMap::from([
-            ("order_id".to_string(), plan.order_id.to_string()),
-            ("product_id".to_string(), plan.product_id.clone()),
-            ("quantity".to_string(), plan.quantity.to_string()),
-            ("run_out_at".to_string(), instant(plan.run_out_at)),
-            ("supply".to_string(), source_text(&plan)),
-            ("reorder_url".to_string(), reorder_url),
-        ]);
-        if let Some(variant) = &plan.variant_id {
-            details.insert("variant_id".into(), variant.clone());
-        }
+        let mut payload = Payload {
+            order_id: Some(plan.order_id.clone()),
+            product_id: Some(plan.product_id.clone()),
+            variant_id: plan.variant_id.clone(),
+            quantity: Some(plan.quantity),
+            run_out_at: Some(plan.run_out_at),
+            supply: Some(source_text(&plan)),
+            reorder_url: Some(reorder_url),
+            ..Payload::default()
+        };
         // The title in the shop's language; the sender swaps in the reader's (`context.rs`).
         let title = complement.and_then(|c| c.title.as_ref()?.for_locale(&config.locale));
         if let (Some(c), Some(title)) = (complement, title) {
-            details.insert("complement_id".into(), c.suggest.clone());
-            details.insert("complement_title".into(), title.to_owned());
-            if let Some(url) = &c.url {
-                details.insert("complement_url".into(), url.clone());
-            }
+            payload.complement_id = Some(c.suggest.clone());
+            payload.complement_title = Some(title.to_owned());
+            payload.complement_url.clone_from(&c.url);
         }
         let subject = match &plan.variant_id {
             Some(variant) => format!("{}:{}:{}", plan.order_id, plan.product_id, variant),
@@ -147,7 +144,7 @@ async fn plan(
         let base = Message {
             order_id: Some(plan.order_id.clone()),
             products: vec![product],
-            details,
+            payload: payload.into(),
             ..marketing_message(
                 shop,
                 &history.customer,
@@ -181,13 +178,16 @@ async fn recheck(
     config: &ShopConfig,
     now: DateTime<Utc>,
 ) -> Result<Prepared, StoreError> {
-    let (Some(order_id), Some(product_id)) = (message.order_id.clone(), message.details.get("product_id"))
-    else {
+    let payload = message.payload.replenishment();
+    let (Some(order_id), Some(product_id)) = (
+        message.order_id.clone(),
+        payload.and_then(|p| p.product_id.clone()),
+    ) else {
         return Ok(Prepared::fail(FailReason::ReminderWithoutOrderOrProduct));
     };
     // After a long outage or an import of old orders, a reminder for something that ran out
     // weeks ago helps nobody.
-    if let Some(run_out) = super::parse_instant(message.details.get("run_out_at"))
+    if let Some(run_out) = payload.and_then(|p| p.run_out_at)
         && now - run_out > Duration::days(STALE_AFTER_RUN_OUT_DAYS)
     {
         return Ok(Prepared::skip(SkipReason::RanOutLongAgo));
@@ -197,8 +197,8 @@ async fn recheck(
         .await?;
     let plan = ReplenishmentPlan {
         order_id,
-        product_id: product_id.clone(),
-        variant_id: message.details.get("variant_id").cloned(),
+        product_id,
+        variant_id: payload.and_then(|p| p.variant_id.clone()),
         quantity: 0,
         purchased_at: message.planned_at,
         run_out_at: message.due_at,

@@ -5,13 +5,13 @@
 //! period, and quietly. Tier members are greeted on their birthday, when the merchant has
 //! given it, and on the anniversary of their first order.
 
-use super::{FlowJob, OrderEvent, Prepared, id_safe, instant, marketing_message, parse_instant};
+use super::{FlowJob, OrderEvent, Prepared, id_safe, instant, marketing_message};
 use crate::Engine;
 use aftersale_domain::SkipReason;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::vip::{
-    Step, TierCause, TierChange, TierName, TierStatus, evaluate_tier, next_anniversary, next_birthday,
-    tier_change,
+    Payload, Step, TierCause, TierChange, TierName, TierStatus, evaluate_tier, next_anniversary,
+    next_birthday, tier_change,
 };
 use aftersale_domain::policy::Decision;
 use aftersale_domain::{CustomerId, EventKind, Flow, Message, Origin, ShopConfig, ShopId, StoreEvent};
@@ -20,7 +20,6 @@ use aftersale_ports::documents::{self, keys};
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use tracing::info;
 
 pub(super) struct Job;
@@ -173,7 +172,7 @@ async fn evaluate(
             now,
             now,
         );
-        message.details.insert("tier".into(), tier.as_str().into());
+        message.payload.vip_mut().tier = Some(tier.clone());
         planned += engine.plan_once(message, event.origin).await?;
     }
     let status = change.status(&previous);
@@ -213,11 +212,12 @@ async fn plan_anniversary(
         at,
         engine.clock.now(),
     );
-    message.details = BTreeMap::from([
-        ("tier".to_string(), tier.as_str().to_string()),
-        ("years".to_string(), years.to_string()),
-        ("first_order_at".to_string(), instant(first_order_at)),
-    ]);
+    message.payload = Payload {
+        tier: Some(tier.clone()),
+        years: Some(years),
+        first_order_at: Some(first_order_at),
+    }
+    .into();
     // Always after `after`: still ahead for imported history too, so it is planned for it.
     engine.plan_once(message, Origin::Live).await
 }
@@ -228,13 +228,13 @@ async fn plan_next_anniversary(
     sent: &Message,
     config: &ShopConfig,
 ) -> Result<(), StoreError> {
-    let (Some(first), Some(tier)) = (
-        parse_instant(sent.details.get("first_order_at")),
-        sent.details.get("tier"),
-    ) else {
+    let Some((first, tier)) = sent
+        .payload
+        .vip()
+        .and_then(|p| Some((p.first_order_at?, p.tier.clone()?)))
+    else {
         return Ok(());
     };
-    let tier = TierName(tier.clone());
     let after = sent.due_at + Duration::days(2);
     plan_anniversary(engine, &sent.shop, &sent.customer_id, &tier, first, after, config)
         .await
@@ -252,13 +252,13 @@ async fn recheck(
         return Ok(Prepared::skip(SkipReason::NotInTier));
     };
     if message.step == Step::TierEntered
-        && message.details.get("tier").map(String::as_str) != Some(current.as_str())
+        && message.payload.vip().and_then(|p| p.tier.as_ref()) != Some(&current)
     {
         return Ok(Prepared::skip(SkipReason::TierChanged {
             now: current.as_str().to_owned(),
         }));
     }
-    message.details.insert("tier".into(), current.as_str().into());
+    message.payload.vip_mut().tier = Some(current);
     Ok(Prepared::Proceed(Box::new(message)))
 }
 
@@ -330,7 +330,7 @@ async fn plan_birthday(
         at,
         engine.clock.now(),
     );
-    message.details.insert("tier".into(), tier.as_str().into());
+    message.payload.vip_mut().tier = Some(tier.clone());
     engine.plan_once(message, Origin::Live).await?;
     Ok(Some(at))
 }
@@ -344,7 +344,11 @@ async fn plan_next_birthday(engine: &Engine, sent: &Message, config: &ShopConfig
     else {
         return Ok(());
     };
-    let tier = TierName(sent.details.get("tier").cloned().unwrap_or_default());
+    let tier = sent
+        .payload
+        .vip()
+        .and_then(|p| p.tier.clone())
+        .unwrap_or_else(|| TierName(String::new()));
     match plan_birthday(
         engine,
         &sent.shop,

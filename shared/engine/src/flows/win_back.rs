@@ -3,13 +3,12 @@
 //! lapse date has come. When that step goes, the rest of the sequence is planned for the
 //! customer's segment; any new order withdraws it all.
 
-use super::{
-    FlowJob, OrderEvent, Prepared, discount_codes, early_access, instant, marketing_message, parse_instant,
-};
+use super::{FlowJob, OrderEvent, Prepared, discount_codes, early_access, marketing_message};
 use crate::Engine;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::win_back::{
-    Incentive, Lapse, Segment, Step, WinbackStep, plan_winback, segment, still_due, top_spend_threshold_of,
+    Incentive, IncentiveKind, Lapse, Payload, Step, WinbackStep, plan_winback, segment, still_due,
+    top_spend_threshold_of,
 };
 use aftersale_domain::policy::Decision;
 use aftersale_domain::{
@@ -20,7 +19,6 @@ use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{CodePrefix, DiscountCode};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
 
 pub(super) struct Job;
 
@@ -69,7 +67,7 @@ impl FlowJob for Job {
         now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
         let hands_out_code = matches!(Step::parse(&message.step), Some(Step::Offer | Step::LastCall))
-            && message.details.contains_key("offer_code");
+            && message.payload.win_back().is_some_and(|p| p.offer_code.is_some());
         if !hands_out_code {
             return Ok(Prepared::Proceed(Box::new(message)));
         }
@@ -90,9 +88,9 @@ impl FlowJob for Job {
             return plan_sequence(engine, message, config, now).await;
         }
         let promises_early_access = message
-            .details
-            .get("incentive")
-            .is_some_and(|i| i == "early_access");
+            .payload
+            .win_back()
+            .is_some_and(|p| p.incentive == Some(IncentiveKind::EarlyAccess));
         if matches!(decision, Decision::Send { .. }) && promises_early_access {
             return early_access::grant_early_access(engine, message, config, now).await;
         }
@@ -124,7 +122,10 @@ async fn plan(
     }
     let current = lapse.last_order_id.to_string();
     let older_lapse = |m: &Message| {
-        parse_instant(m.details.get("last_order_at")).is_some_and(|at| at < lapse.last_order_at)
+        m.payload
+            .win_back()
+            .and_then(|p| p.last_order_at)
+            .is_some_and(|at| at < lapse.last_order_at)
     };
     // A new order ends every sequence of an earlier lapse, at once; a refund that voids the
     // last order ends the sequence named for it.
@@ -144,15 +145,16 @@ async fn plan(
             SkipReason::LastOrderVoid,
         )
         .await?;
-    let details = BTreeMap::from([
-        ("last_order_at".to_string(), instant(lapse.last_order_at)),
-        ("lapse_at".to_string(), instant(lapse.at)),
-        ("window_days".to_string(), window.num_days().to_string()),
+    let payload = Payload {
+        last_order_at: Some(lapse.last_order_at),
+        lapse_at: Some(lapse.at),
+        window_days: Some(window.num_days()),
         // The first step sells nothing, whoever the customer is.
-        ("incentive".to_string(), "none".to_string()),
-    ]);
+        incentive: Some(IncentiveKind::None),
+        ..Payload::default()
+    };
     let value = Message {
-        details,
+        payload: payload.into(),
         ..marketing_message(
             shop,
             &history.customer,
@@ -182,7 +184,7 @@ async fn plan(
             .plan_again(value.due_at, ReplanReason::LaterOrderVoid)
             .is_ok()
     {
-        revived.details = value.details;
+        revived.payload = value.payload;
         match engine.store.update_message(&revived).await {
             Ok(_) => changed += 1,
             Err(StoreError::Conflict { .. }) => {}
@@ -231,18 +233,18 @@ async fn plan_sequence(
     let (favourites, repeat_buyers) =
         social_proof(engine, shop, &lapse.last_order_id, &value.customer_id).await?;
     for step in steps.into_iter().filter(|s| s.kind != Step::Value) {
-        let mut details = value.details.clone();
-        details.insert("segment".into(), segment_name(segment).into());
-        add_incentive(&mut details, &step, offer_code.as_deref(), makes_codes);
+        let mut payload = value.payload.win_back().cloned().unwrap_or_default();
+        payload.segment = Some(segment);
+        add_incentive(&mut payload, &step, offer_code.as_deref(), makes_codes);
         let mut products = Vec::new();
         if step.kind == Step::SocialProof {
             products.clone_from(&favourites);
             if repeat_buyers > 0 {
-                details.insert("repeat_buyers".into(), repeat_buyers.to_string());
+                payload.repeat_buyers = Some(repeat_buyers);
             }
         }
         let message = Message {
-            details,
+            payload: payload.into(),
             products,
             ..marketing_message(
                 shop,
@@ -313,52 +315,38 @@ async fn recheck(engine: &Engine, message: Message, config: &ShopConfig) -> Resu
 }
 
 fn lapse_of(message: &Message) -> Option<Lapse> {
+    let payload = message.payload.win_back()?;
     Some(Lapse {
         last_order_id: OrderId::new(&message.subject).ok()?,
-        last_order_at: parse_instant(message.details.get("last_order_at"))?,
-        at: parse_instant(message.details.get("lapse_at"))?,
+        last_order_at: payload.last_order_at?,
+        at: payload.lapse_at?,
     })
-}
-
-fn segment_name(segment: Segment) -> &'static str {
-    match segment {
-        Segment::HighValue => "high_value",
-        Segment::RecentFirstTimer => "recent_first_timer",
-        Segment::Regular => "regular",
-    }
 }
 
 /// What the step offers, as the template reads it. A discount needs the shop's Admin API (the
 /// installed app's token or `[admin_api]`) to be a real code; without one the step offers
 /// nothing rather than a code that fails at checkout.
-fn add_incentive(
-    details: &mut BTreeMap<String, String>,
-    step: &WinbackStep,
-    offer_code: Option<&str>,
-    makes_codes: bool,
-) {
-    let mut set = |k: &str, v: String| {
-        details.insert(k.into(), v);
-    };
-    match step.incentive {
-        Incentive::None => set("incentive", "none".into()),
-        Incentive::EarlyAccess => set("incentive", "early_access".into()),
+fn add_incentive(payload: &mut Payload, step: &WinbackStep, offer_code: Option<&str>, makes_codes: bool) {
+    let kind = match step.incentive {
+        Incentive::None => IncentiveKind::None,
+        Incentive::EarlyAccess => IncentiveKind::EarlyAccess,
         Incentive::Points(points) => {
-            set("incentive", "points".into());
-            set("points", points.to_string());
+            payload.points = Some(points);
+            IncentiveKind::Points
         }
         Incentive::Discount(percent) => match offer_code {
             Some(code) if makes_codes => {
-                set("incentive", "discount".into());
-                set("discount_percent", percent.normalize().to_string());
-                set("offer_code", code.into());
+                payload.discount_percent = Some(percent.normalize());
+                payload.offer_code = Some(code.into());
+                IncentiveKind::Discount
             }
-            _ => set("incentive", "none".into()),
+            _ => IncentiveKind::None,
         },
-    }
-    if details.get("incentive").is_some_and(|i| i != "none")
+    };
+    payload.incentive = Some(kind);
+    if kind != IncentiveKind::None
         && let Some(expires) = step.offer_expires_at
     {
-        details.insert("offer_expires_at".into(), instant(expires));
+        payload.offer_expires_at = Some(expires);
     }
 }
