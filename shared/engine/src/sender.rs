@@ -616,7 +616,7 @@ impl Engine {
                 info!(until = %until, reason = %reason, "deferred");
                 message.defer(until, reason)?;
                 if let Some(payload) = payload {
-                    message.payload = payload;
+                    message.payload = *payload;
                 }
                 Outcome::Deferred
             }
@@ -627,7 +627,7 @@ impl Engine {
             } => {
                 info!(until = %until, problem = %problem, "retrying later");
                 message.retry(until, problem)?;
-                message.payload = payload;
+                message.payload = *payload;
                 Outcome::Deferred
             }
             Held::Fail(reason) => {

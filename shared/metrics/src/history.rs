@@ -10,7 +10,6 @@ use aftersale_domain::{
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
 
 /// One generated order, as plain facts.
 #[derive(Debug, Clone)]

@@ -148,14 +148,14 @@ pub(crate) enum Held {
     Defer {
         until: DateTime<Utc>,
         reason: DeferReason,
-        payload: Option<Payload>,
+        payload: Option<Box<Payload>>,
     },
     /// Try again at `until` after `problem` (a discount code the shop's API did not create),
     /// remembering what the attempt learned in `payload`.
     Retry {
         until: DateTime<Utc>,
         problem: String,
-        payload: Payload,
+        payload: Box<Payload>,
     },
     Fail(FailReason),
 }
@@ -169,7 +169,7 @@ impl Prepared {
         Prepared::Held(Held::Defer {
             until,
             reason,
-            payload: Some(message.payload),
+            payload: Some(Box::new(message.payload)),
         })
     }
 
@@ -177,7 +177,7 @@ impl Prepared {
         Prepared::Held(Held::Retry {
             until,
             problem,
-            payload: message.payload,
+            payload: Box::new(message.payload),
         })
     }
 
