@@ -9,6 +9,7 @@ mod import;
 mod local;
 mod loyalty;
 mod metrics;
+mod points;
 mod privacy;
 mod progress;
 mod reports;
@@ -177,6 +178,24 @@ enum Command {
         file: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// A customer's loyalty points: the ledger and balance (`--shop S --customer C`), a manual
+    /// adjustment (`adjust`), or double-points campaigns (`campaign`).
+    #[command(args_conflicts_with_subcommands = false)]
+    Points {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The shop (e.g. demo.myshopify.com).
+        #[arg(long, global = true)]
+        shop: Option<String>,
+        /// The customer's id on the platform.
+        #[arg(long, global = true)]
+        customer: Option<String>,
+        /// One JSON object instead of text.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<PointsAction>,
     },
     /// Orders placed with a referral code, with the fraud checks' verdict.
     Referrals {
@@ -364,6 +383,43 @@ enum ConfigAction {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum PointsAction {
+    /// Record a manual entry in the customer's ledger (positive credits, negative debits).
+    Adjust {
+        /// Points to add (or, negative, take away), e.g. 50 or -20.
+        #[arg(long, allow_hyphen_values = true)]
+        points: i64,
+        /// Why, as the customer's ledger will show it.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Double-points windows.
+    Campaign {
+        #[command(subcommand)]
+        action: PointsCampaignAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum PointsCampaignAction {
+    /// Orders placed in the window earn `--multiplier` times the points. Dates and times are
+    /// the shop's local time: `--from 2026-12-05 --to 2026-12-06` is that whole weekend.
+    Create {
+        /// How many times the points, more than 1 and at most 10 (e.g. 2 or 1.5).
+        #[arg(long)]
+        multiplier: String,
+        /// First local day (2026-12-05) or local time (2026-12-05T18:00) of the window.
+        #[arg(long)]
+        from: String,
+        /// Last local day (inclusive) or local time (exclusive) of the window.
+        #[arg(long)]
+        to: String,
+    },
+    /// The shop's double-points windows, earliest first.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -628,6 +684,27 @@ fn main() -> ExitCode {
                 file,
                 json,
             } => loyalty::import_birthdays(&store, &shop, &file, json).await,
+            Command::Points {
+                store,
+                shop,
+                customer,
+                json,
+                action,
+            } => {
+                let (shop, customer) = (shop.as_deref(), customer.as_deref());
+                match action {
+                    None => points::show(&store, shop, customer, json).await,
+                    Some(PointsAction::Adjust { points: n, reason }) => {
+                        points::adjust(&store, shop, customer, n, &reason, json).await
+                    }
+                    Some(PointsAction::Campaign {
+                        action: PointsCampaignAction::Create { multiplier, from, to },
+                    }) => points::create_campaign(&store, shop, &multiplier, &from, &to, json).await,
+                    Some(PointsAction::Campaign {
+                        action: PointsCampaignAction::List,
+                    }) => points::list_campaigns(&store, shop, json).await,
+                }
+            }
             Command::Referrals { store, shop, json } => loyalty::referrals(&store, &shop, json).await,
             Command::Answers { store, shop, json } => reports::answers(&store, shop.as_deref(), json).await,
             Command::Metrics {

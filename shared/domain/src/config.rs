@@ -169,6 +169,8 @@ impl FlowsConfig {
             Flow::WinBack => (self.win_back.holdout_percent, self.win_back.attribution_days),
             Flow::Vip | Flow::EarlyAccess => (self.vip.holdout_percent, self.vip.attribution_days),
             Flow::Referral => (self.referral.holdout_percent, self.referral.attribution_days),
+            // Points messages report what happened to the ledger: nobody is held out of them.
+            Flow::Points => (None, None),
         }
     }
 }
@@ -201,6 +203,7 @@ fn measurement_fields(flow: Flow) -> (&'static str, &'static str) {
             "flows.referral.holdout_percent",
             "flows.referral.attribution_days",
         ),
+        Flow::Points => ("points", "points"),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::Engine;
 use aftersale_domain::flows::locale_for;
-use aftersale_domain::{Customer, Message, MessageClass, OrderRecord, ShopConfig};
+use aftersale_domain::{Customer, Flow, Message, MessageClass, OrderRecord, ShopConfig};
 use aftersale_links::{LinkAction, LinkClaims};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -90,6 +90,9 @@ impl Engine {
                 "delivered_ok": self.link(message, LinkAction::Delivery { ok: true }, now),
                 "delivered_problem": self.link(message, LinkAction::Delivery { ok: false }, now),
                 "unsubscribe": self.unsubscribe_url(message, now),
+                // Points messages open the customer's points page, where rewards are chosen.
+                "points": (message.flow == Flow::Points && !config.points.rewards.is_empty())
+                    .then(|| self.link(message, LinkAction::Points, now)),
             },
         })
     }

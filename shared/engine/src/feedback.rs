@@ -199,6 +199,8 @@ impl Engine {
                 (Page::Unsubscribed, json!({ "shop": shop }))
             }
             LinkAction::Unsubscribe => (Page::ConfirmUnsubscribe, json!({ "shop": shop })),
+            // Choosing a reward is a POST from this page; a GET (a mail scanner) only looks.
+            LinkAction::Points | LinkAction::Redeem { .. } => return self.points_page(link).await,
         };
         self.render(StatusCode::OK, page, &link.locale, ctx)
     }
@@ -208,6 +210,8 @@ impl Engine {
         let shop_name = link.config.display_name(&link.shop);
         match &link.claims.action {
             LinkAction::Unsubscribe => self.unsubscribe(link, &shop_name).await,
+            LinkAction::Points => self.points_page(link).await,
+            LinkAction::Redeem { points } => self.redeem_page(link, *points).await,
             LinkAction::Csat { score } => {
                 let low = *score <= LOW_CSAT;
                 if self
@@ -404,6 +408,88 @@ impl Engine {
     ) -> Result<LinkResponse, LinkFailure> {
         let html = self.templates.render_page(page, locale, &ctx)?;
         Ok(LinkResponse::Page { status, page, html })
+    }
+}
+
+impl Engine {
+    /// The customer's balance and the shop's rewards; each one they can afford is a button
+    /// that POSTs to its own signed redeem link (same message, same expiry).
+    async fn points_page(&self, link: &Opened) -> Result<LinkResponse, LinkFailure> {
+        let ledger = self.points_ledger(&link.shop, &link.customer.id).await?;
+        let balance = ledger.balance();
+        let currency = crate::flows::points_currency(self, &link.shop, &link.customer.id).await?;
+        let rewards: Vec<Value> = link
+            .config
+            .points
+            .rewards_by_cost()
+            .into_iter()
+            .map(|reward| {
+                let claims = LinkClaims {
+                    action: LinkAction::Redeem {
+                        points: reward.points,
+                    },
+                    ..link.claims.clone()
+                };
+                let cost = i64::from(reward.points);
+                json!({
+                    "points": reward.points,
+                    "label": crate::flows::reward_label(reward, currency, &link.locale),
+                    "affordable": balance.available >= cost,
+                    "missing": (cost - balance.available).max(0),
+                    "url": self.links.url(&self.settings.link_base_url, &claims),
+                })
+            })
+            .collect();
+        let ctx = json!({
+            "shop": { "name": link.config.display_name(&link.shop), "url": link.config.shop_url(&link.shop) },
+            "available": balance.available,
+            "pending": balance.pending,
+            "rewards": rewards,
+        });
+        self.render(StatusCode::OK, Page::Points, &link.locale, ctx)
+    }
+
+    /// POST of a reward: debits once per link and shows the code (or that it is on its way).
+    async fn redeem_page(&self, link: &Opened, points: u32) -> Result<LinkResponse, LinkFailure> {
+        use crate::flows::Redemption;
+        if !link.config.points.enabled {
+            let ctx = json!({ "shop": { "name": link.config.display_name(&link.shop) } });
+            return self.render(StatusCode::GONE, Page::Unavailable, &link.locale, ctx);
+        }
+        let redemption = self
+            .redeem_points(
+                &link.shop,
+                &link.customer.id,
+                &link.message.id(),
+                points,
+                &link.config,
+                &link.locale,
+            )
+            .await?;
+        let currency = crate::flows::points_currency(self, &link.shop, &link.customer.id).await?;
+        let shop =
+            json!({ "name": link.config.display_name(&link.shop), "url": link.config.shop_url(&link.shop) });
+        let reward_json = |reward: &aftersale_domain::points::RewardOption| json!({ "points": reward.points, "label": crate::flows::reward_label(reward, currency, &link.locale) });
+        let ctx = match &redemption {
+            Redemption::Code {
+                code,
+                reward,
+                available,
+            } => {
+                info!(shop = %link.shop, "points redeemed for a code");
+                json!({ "shop": shop, "state": "code", "code": code, "reward": reward_json(reward), "available": available })
+            }
+            Redemption::Creating { reward, available } => {
+                json!({ "shop": shop, "state": "creating", "reward": reward_json(reward), "available": available })
+            }
+            Redemption::NotEnough { needed, available } => {
+                json!({ "shop": shop, "state": "not_enough", "needed": needed, "available": available })
+            }
+            Redemption::NoSuchReward | Redemption::Unavailable => {
+                json!({ "shop": shop, "state": "unavailable" })
+            }
+        };
+        self.render(StatusCode::OK, Page::PointsReward, &link.locale, ctx)
     }
 }
 

@@ -11,7 +11,7 @@ mod planner;
 mod sender;
 
 pub use bus::InProcessBus;
-pub use flows::{Birthday, BirthdayError, CampaignError, CampaignReport, Referral, TierMember};
+pub use flows::{Birthday, BirthdayError, CampaignError, CampaignReport, PointsError, Referral, TierMember};
 pub use sender::TickReport;
 
 use aftersale_domain::{CustomerId, Flow, ShopConfig, ShopId};

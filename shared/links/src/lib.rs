@@ -36,6 +36,10 @@ pub enum LinkAction {
     Rating { product_id: String, stars: u8 },
     /// One-click unsubscribe (RFC 8058 and the visible link).
     Unsubscribe,
+    /// The customer's points: a page listing the rewards they can afford.
+    Points,
+    /// Turn `points` into the shop's reward of that cost (a POST from the points page).
+    Redeem { points: u32 },
 }
 
 /// Everything a link proves: answered by this customer, about this message, until `expires_at`.
@@ -165,6 +169,10 @@ enum WireAction {
     Rating { p: String, v: u8 },
     #[serde(rename = "u")]
     Unsubscribe,
+    #[serde(rename = "p")]
+    Points,
+    #[serde(rename = "x")]
+    Redeem { v: u32 },
 }
 
 impl From<&LinkClaims> for Wire {
@@ -178,6 +186,8 @@ impl From<&LinkClaims> for Wire {
                 v: *stars,
             },
             LinkAction::Unsubscribe => WireAction::Unsubscribe,
+            LinkAction::Points => WireAction::Points,
+            LinkAction::Redeem { points } => WireAction::Redeem { v: *points },
         };
         Wire {
             s: claims.shop.clone(),
@@ -217,6 +227,9 @@ impl TryFrom<Wire> for LinkClaims {
             },
             WireAction::Rating { .. } => return Err(LinkError::Malformed),
             WireAction::Unsubscribe => LinkAction::Unsubscribe,
+            WireAction::Points => LinkAction::Points,
+            WireAction::Redeem { v } if v > 0 => LinkAction::Redeem { points: v },
+            WireAction::Redeem { .. } => return Err(LinkError::Malformed),
         };
         if wire.s.is_empty() || wire.c.is_empty() || wire.m.is_empty() {
             return Err(LinkError::Malformed);

@@ -164,7 +164,7 @@ pub trait Windows {
 pub fn default_attribution_days(flow: Flow) -> i64 {
     match flow {
         Flow::ThankYou | Flow::DeliveryCheckIn | Flow::ReviewRequest | Flow::Vip | Flow::EarlyAccess => 7,
-        Flow::Replenishment | Flow::WinBack | Flow::Referral => 14,
+        Flow::Replenishment | Flow::WinBack | Flow::Referral | Flow::Points => 14,
     }
 }
 

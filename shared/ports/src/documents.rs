@@ -61,6 +61,15 @@ pub mod keys {
     pub fn customer_early_access(customer: &CustomerId) -> String {
         format!("customer#{customer}#early-access")
     }
+    /// The customer's loyalty points ledger (`aftersale_domain::points::Ledger`).
+    pub fn customer_points(customer: &CustomerId) -> String {
+        format!("customer#{customer}#points")
+    }
+    /// The shop's double-points windows (`aftersale points campaign create`).
+    pub const POINTS_CAMPAIGNS_PREFIX: &str = "points-campaign#";
+    pub fn points_campaign(id: &str) -> String {
+        format!("{POINTS_CAMPAIGNS_PREFIX}{id}")
+    }
     /// The customer's own referral code.
     pub fn customer_referral(customer: &CustomerId) -> String {
         format!("customer#{customer}#referral")

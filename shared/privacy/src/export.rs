@@ -43,7 +43,7 @@ pub struct DataExport {
     pub referral_code: Option<Value>,
     /// Orders placed with their code, or placed by them with someone else's.
     pub referrals: Vec<Value>,
-    /// Loyalty points entries, if the shop keeps any.
+    /// Loyalty points ledger entries, if the shop runs points.
     pub points: Vec<Value>,
     /// Every document kept under the customer's own key, by key (the above come from these).
     pub documents: BTreeMap<String, Value>,
@@ -119,11 +119,13 @@ pub async fn build(
         .into_iter()
         .map(|(key, doc)| (key, doc.value))
         .collect();
+    // The ledger's entries, each with its kind, points, source and time.
     let points = documents
-        .iter()
-        .filter(|(key, _)| key.contains("#points"))
-        .map(|(_, value)| value.clone())
-        .collect();
+        .get(&keys::customer_points(customer))
+        .and_then(|ledger| ledger.get("entries"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut referrals = Vec::new();
     for (_, record) in documents::list::<Value, _>(store, shop, keys::REFERRALS_PREFIX).await? {
         let theirs = ["advocate", "friend"]

@@ -25,6 +25,7 @@ mod fixtures;
 pub mod flow_records;
 pub mod install;
 pub mod messages;
+pub mod points;
 pub mod records;
 pub mod redaction;
 
@@ -92,6 +93,7 @@ macro_rules! store_contract {
             documents::documents_are_listed_by_prefix,
             documents::documents_go_with_their_customer_and_shop,
             documents::documents_can_be_deleted,
+            points::the_points_ledger_appends_once_per_entry_and_its_cache_matches,
             messages::plan_twice_stores_once,
             messages::message_versions,
             messages::due_messages_by_flow_and_attention,

@@ -86,6 +86,10 @@ const BUILTIN: &[[BuiltinPart; 8]] = &[
     builtin_step!("early-access/you-first"),
     builtin_step!("referral/share"),
     builtin_step!("referral/reward"),
+    builtin_step!("points/welcome"),
+    builtin_step!("points/available"),
+    builtin_step!("points/reward-code"),
+    builtin_step!("points/expiry-warning"),
 ];
 
 /// One part of a message.

@@ -42,10 +42,14 @@ pub enum Page {
     Unavailable,
     /// Storage failed; nothing was recorded.
     TryAgain,
+    /// A points link: the balance and the rewards, the affordable ones as buttons.
+    Points,
+    /// What choosing a reward did: the code, "on its way", not enough points, or unavailable.
+    PointsReward,
 }
 
 impl Page {
-    pub const ALL: [Page; 13] = [
+    pub const ALL: [Page; 15] = [
         Page::ConfirmRating,
         Page::ConfirmCsat,
         Page::ConfirmNps,
@@ -59,6 +63,8 @@ impl Page {
         Page::Expired,
         Page::Unavailable,
         Page::TryAgain,
+        Page::Points,
+        Page::PointsReward,
     ];
 
     /// The file name stem: `builtin/pages/{name}.{locale}.html.j2`.
@@ -77,6 +83,8 @@ impl Page {
             Page::Expired => "expired",
             Page::Unavailable => "unavailable",
             Page::TryAgain => "try-again",
+            Page::Points => "points",
+            Page::PointsReward => "points-reward",
         }
     }
 }
@@ -116,6 +124,8 @@ const BUILTIN: &[[(&str, &str, &str); 2]] = &[
     page!("expired"),
     page!("unavailable"),
     page!("try-again"),
+    page!("points"),
+    page!("points-reward"),
 ];
 
 fn template_name(page: &str, locale: &str) -> String {

@@ -18,6 +18,7 @@ pub mod delivery_check_in;
 pub mod early_access;
 pub mod history;
 mod payload;
+pub mod points;
 pub mod referral;
 pub mod replenishment;
 pub mod review_request;
@@ -54,10 +55,12 @@ pub enum Flow {
     /// "You first" messages of a launch, run by the VIP function.
     EarlyAccess,
     Referral,
+    /// Loyalty points messages, run by the VIP function (see `points`).
+    Points,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 8] = [
+    pub const ALL: [Flow; 9] = [
         Flow::ThankYou,
         Flow::DeliveryCheckIn,
         Flow::ReviewRequest,
@@ -66,6 +69,7 @@ impl Flow {
         Flow::Vip,
         Flow::EarlyAccess,
         Flow::Referral,
+        Flow::Points,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +82,7 @@ impl Flow {
             Flow::Vip => "vip",
             Flow::EarlyAccess => "early-access",
             Flow::Referral => "referral",
+            Flow::Points => "points",
         }
     }
 
@@ -134,6 +139,7 @@ pub fn rules(flow: Flow) -> &'static dyn FlowRules {
         Flow::Vip => &vip::Rules,
         Flow::EarlyAccess => &early_access::Rules,
         Flow::Referral => &referral::Rules,
+        Flow::Points => &points::Rules,
     }
 }
 
@@ -462,6 +468,7 @@ mod tests {
             (Flow::Vip, names(vip::Step::ALL)),
             (Flow::EarlyAccess, names(early_access::Step::ALL)),
             (Flow::Referral, names(referral::Step::ALL)),
+            (Flow::Points, names(points::Step::ALL)),
         ];
         let spelled: Vec<String> = all
             .iter()
@@ -487,6 +494,11 @@ mod tests {
                 "early-access/you-first",
                 "referral/share",
                 "referral/reward",
+                "points/welcome",
+                "points/available",
+                "points/reward-code",
+                "points/expiry-warning",
+                "points/expiry",
             ]
         );
         assert_eq!(

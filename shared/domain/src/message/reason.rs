@@ -107,6 +107,12 @@ pub enum SkipReason {
     FriendsOrderNeverFulfilled,
     /// The message hands out a discount code and the shop has no Admin API to create it.
     NoAdminApi,
+    /// A points message with nothing left to say (the order's points were taken back).
+    NoPoints,
+    /// An expiry warning or expiry counted from an activity the customer has had since.
+    PointsActiveSince,
+    /// A points step that only moves the ledger (expiry): its warning was the message.
+    LedgerOnly,
 }
 
 /// Why a message failed for good. Final; support is told.
@@ -215,6 +221,9 @@ impl fmt::Display for SkipReason {
             }
             FriendsOrderNeverFulfilled => "the friend's order was never fulfilled",
             NoAdminApi => "no [admin_api] configured to create the discount code",
+            NoPoints => "no points to tell the customer about",
+            PointsActiveSince => "the customer earned or spent points since",
+            LedgerOnly => "points ledger updated; nothing to send",
         };
         f.write_str(text)
     }
@@ -294,7 +303,7 @@ impl DeferReason {
 
 impl SkipReason {
     /// The reasons that carry nothing, in one list for reading them back.
-    const FIXED: [SkipReason; 26] = {
+    const FIXED: [SkipReason; 29] = {
         use SkipReason::*;
         [
             ShopUninstalled,
@@ -323,6 +332,9 @@ impl SkipReason {
             FriendsOrderRefundedWithinHoldingPeriod,
             FriendsOrderNeverFulfilled,
             NoAdminApi,
+            NoPoints,
+            PointsActiveSince,
+            LedgerOnly,
         ]
     };
 

@@ -113,11 +113,12 @@ pub enum RedeemError {
 }
 
 /// Debits `option`'s points for the redemption `redemption` (one per signed link, so a second
-/// tap finds it already there).
+/// tap finds it already there), naming the `code` it will be given as, once chosen.
 pub fn redeem(
     ledger: &Ledger,
     option: &RewardOption,
     redemption: &str,
+    code: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Entry, RedeemError> {
     let id = ids::redeem(redemption);
@@ -136,7 +137,7 @@ pub fn redeem(
         bucket: Bucket::Available,
         source: Source::Reward {
             redemption: redemption.to_string(),
-            code: None,
+            code: code.map(str::to_owned),
         },
         at: now,
     })

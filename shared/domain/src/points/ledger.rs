@@ -230,24 +230,6 @@ impl Ledger {
         entries.into_iter().map(|e| usize::from(self.append(e))).sum()
     }
 
-    /// Notes the code a redemption produced on its entry: the one change an entry takes, and
-    /// not to its points (a full refund of the order the code is used on gives them back).
-    pub fn record_code(&mut self, redemption: &str, code: &str) -> bool {
-        let id = ids::redeem(redemption);
-        match self.entries.iter_mut().find(|e| e.id == id) {
-            Some(Entry {
-                source: Source::Reward {
-                    code: slot @ None, ..
-                },
-                ..
-            }) => {
-                *slot = Some(code.to_string());
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Verifies the cache against the entries (on every load).
     pub fn check(&self) -> Result<(), CacheMismatch> {
         let derived = Balance::of(&self.entries);

@@ -228,7 +228,7 @@ fn a_refund_after_the_points_were_spent_goes_negative_and_the_next_earning_pays_
         percent_off: None,
         minimum_order: None,
     };
-    ledger.append(redeem(&ledger, &reward, "link-1", t0() + Duration::days(31)).unwrap());
+    ledger.append(redeem(&ledger, &reward, "link-1", None, t0() + Duration::days(31)).unwrap());
     first.snapshot.as_mut().unwrap().status = OrderStatus::Refunded;
     sync(&mut ledger, &first, &config, t0() + Duration::days(32));
     assert_eq!(
@@ -252,7 +252,7 @@ fn a_refund_after_the_points_were_spent_goes_negative_and_the_next_earning_pays_
     let mut ledger = Ledger::default();
     let mut first = record(order("1", "50", "50", OrderStatus::Processing));
     sync(&mut ledger, &first, &write_off, t0() + Duration::days(30));
-    ledger.append(redeem(&ledger, &reward, "link-1", t0() + Duration::days(31)).unwrap());
+    ledger.append(redeem(&ledger, &reward, "link-1", None, t0() + Duration::days(31)).unwrap());
     first.snapshot.as_mut().unwrap().status = OrderStatus::Refunded;
     sync(&mut ledger, &first, &write_off, t0() + Duration::days(32));
     assert_eq!(ledger.balance().available, 0, "written off, never below zero");
@@ -274,8 +274,16 @@ fn a_reward_code_used_on_an_order_refunded_in_full_gives_its_points_back() {
         percent_off: None,
         minimum_order: None,
     };
-    ledger.append(redeem(&ledger, &reward, "link-1", t0() + Duration::days(31)).unwrap());
-    assert!(ledger.record_code("link-1", "PTS-ABC123"));
+    ledger.append(
+        redeem(
+            &ledger,
+            &reward,
+            "link-1",
+            Some("PTS-ABC123"),
+            t0() + Duration::days(31),
+        )
+        .unwrap(),
+    );
     assert_eq!(ledger.balance().available, 10);
 
     let mut used = order("2", "30", "30", OrderStatus::Processing);
@@ -419,13 +427,15 @@ fn a_redemption_needs_enough_available_points_and_happens_once_per_link() {
         minimum_order: None,
     };
     assert_eq!(
-        redeem(&ledger, &reward, "l1", t0()).unwrap_err().to_string(),
+        redeem(&ledger, &reward, "l1", None, t0())
+            .unwrap_err()
+            .to_string(),
         "this reward costs 50 points and 40 are available"
     );
     ledger.append(adjustment(10, "owner", "top up", t0(), "m").unwrap());
-    ledger.append(redeem(&ledger, &reward, "l1", t0()).unwrap());
+    ledger.append(redeem(&ledger, &reward, "l1", None, t0()).unwrap());
     assert_eq!(
-        redeem(&ledger, &reward, "l1", t0()),
+        redeem(&ledger, &reward, "l1", None, t0()),
         Err(RedeemError::AlreadyRedeemed)
     );
     let back = return_redeemed(&ledger, "l1", t0()).unwrap();
@@ -491,7 +501,7 @@ proptest! {
                     if available > 0 {
                         let reward = RewardOption { points: available as u32, amount_off: Some(Decimal::ONE), percent_off: None, minimum_order: None };
                         spends += available;
-                        ledger.append(redeem(&ledger, &reward, &format!("s{now}"), now).unwrap());
+                        ledger.append(redeem(&ledger, &reward, &format!("s{now}"), None, now).unwrap());
                     }
                 }
                 Step::Replay => {}

@@ -14,6 +14,7 @@ mod delivery_check_in;
 mod discount_codes;
 mod early_access;
 mod planning;
+mod points;
 mod referral;
 mod replenishment;
 mod review_request;
@@ -22,6 +23,8 @@ mod vip;
 mod win_back;
 
 pub use early_access::{CampaignError, CampaignReport};
+pub use points::PointsError;
+pub(crate) use points::{Redemption, points_currency, reward_label};
 pub use referral::Referral;
 pub use vip::{Birthday, BirthdayError, TierMember};
 
@@ -38,7 +41,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Every flow the engine runs, one line each, in planning order.
-pub(crate) const FLOWS: [&dyn FlowJob; 8] = [
+pub(crate) const FLOWS: [&dyn FlowJob; 9] = [
     &thank_you::Job,
     &delivery_check_in::Job,
     &review_request::Job,
@@ -47,6 +50,7 @@ pub(crate) const FLOWS: [&dyn FlowJob; 8] = [
     &vip::Job,
     &early_access::Job,
     &referral::Job,
+    &points::Job,
 ];
 
 /// The job of `flow`. Every [`Flow`] has one (a test checks it); a flow missing from

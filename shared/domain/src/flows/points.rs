@@ -1,0 +1,92 @@
+//! Points messages: the welcome with its bonus, "your points are now available", the reward
+//! code, and the expiry warning. The ledger's own rules are in [`crate::points`]; this is
+//! what the customer hears of them and when.
+//!
+//! The ledger moves on the clock (pending → available, expiry), and the due index that finds
+//! due messages is what makes the clock tick without scanning customers: the `available`
+//! and `expiry` messages are due when the ledger has to move, and their re-check moves it.
+//! `expiry` never reaches the customer (its warning did); it exists to be due on time.
+
+use super::FlowRules;
+use super::step::steps;
+use crate::{
+    Channel, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, OrderId, Reason, ShopConfig,
+    ShopId,
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::collections::BTreeMap;
+
+steps! {
+    /// "You are in automatically, with 100 bonus points".
+    Welcome => "welcome",
+    /// An order's points are now available to spend.
+    Available => "available",
+    /// The code a customer turned points into.
+    RewardCode => "reward-code",
+    /// Points will expire soon.
+    ExpiryWarning => "expiry-warning",
+    /// The moment points expire: moves the ledger, sends nothing.
+    Expiry => "expiry",
+}
+
+pub struct Rules;
+
+impl FlowRules for Rules {
+    fn enabled(&self, config: &ShopConfig) -> bool {
+        config.points.enabled
+    }
+}
+
+/// The subject of the expiry messages: the last activity they count from, so activity since
+/// makes them moot.
+pub fn activity_subject(since: DateTime<Utc>) -> String {
+    since.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// A points message, planned `now` for `due_at`.
+pub fn message(
+    shop: &ShopId,
+    customer: &CustomerId,
+    step: Step,
+    subject: String,
+    order: Option<&OrderId>,
+    due: (DateTime<Utc>, DueBasis),
+    now: DateTime<Utc>,
+) -> Message {
+    let class = match step {
+        // The code is what the customer asked for: it goes whatever their marketing consent.
+        Step::RewardCode => MessageClass::Transactional,
+        // About an order they placed, like a review request.
+        Step::Available => MessageClass::Service,
+        Step::Welcome | Step::ExpiryWarning | Step::Expiry => MessageClass::Marketing,
+    };
+    Message {
+        shop: shop.clone(),
+        customer_id: customer.clone(),
+        flow: Flow::Points,
+        subject,
+        step: step.into(),
+        order_id: order.cloned(),
+        class,
+        channel: Channel::Email,
+        due_at: due.0,
+        due_basis: due.1,
+        status: MessageStatus::Planned,
+        reason: Reason::Planned,
+        planned_at: now,
+        lease_until: None,
+        attempts: 0,
+        products: Vec::new(),
+        details: BTreeMap::new(),
+        to: None,
+        rendered_subject: None,
+        sent_at: None,
+        provider_id: None,
+        version: 0,
+    }
+}
+
+/// An instant as the templates' `date` filters read it.
+pub fn instant_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}

@@ -1,0 +1,674 @@
+//! Loyalty points at work: every order event of a customer brings their ledger up to date
+//! with the order's folded state (earn, clawback, cancellation, pending → available), and the
+//! points messages are planned from what the ledger then says. The rules are pure, in
+//! `aftersale_domain::points`; this module loads what they need and appends what they decide.
+//!
+//! The ledger is one document per customer (`customer#{id}#points`), written with a versioned
+//! conditional write: an append, its cached balance and the check that the cache equals the
+//! entries happen together or not at all, and two events racing on one customer retry. Entry
+//! ids come from their sources, so a redelivered or replayed event appends nothing.
+
+use super::discount_codes::{create_discount, money, parse_code};
+use super::{FlowJob, Held, OrderEvent, Prepared, id_safe};
+use crate::Engine;
+use aftersale_domain::flows::points::{Step, activity_subject, instant_text, message};
+use aftersale_domain::flows::vip::TierStatus;
+use aftersale_domain::points::{
+    self, Campaign, Earning, Entry, Ledger, RewardOption, Source, ids, order_entries, welcome_bonus,
+};
+use aftersale_domain::{
+    Currency, CustomerId, DeferReason, DueBasis, FailReason, Flow, Message, MessageId, MessageStatus, Money,
+    OrderRecord, Origin, ShopConfig, ShopId, SkipReason,
+};
+use aftersale_ports::documents::{self, keys};
+use aftersale_ports::{StoreError, lifecycle};
+use aftersale_rewards::{
+    CodePrefix, CustomerEligibility, DiscountCode, DiscountRequest, DiscountValue, UsageLimit,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+pub(super) struct Job;
+
+#[async_trait]
+impl FlowJob for Job {
+    fn flow(&self) -> Flow {
+        Flow::Points
+    }
+
+    async fn plan(&self, engine: &Engine, event: &OrderEvent<'_>) -> Result<usize, StoreError> {
+        let Some(customer) = event.record.customer_id() else {
+            return Ok(0);
+        };
+        let shop = &event.event.shop;
+        let (ledger, new) = sync_order(engine, shop, customer, event.record, event.config, event.now).await?;
+        plan_messages(
+            engine,
+            shop,
+            customer,
+            &ledger,
+            &new,
+            event.record,
+            event.config,
+            event.event.origin,
+            event.now,
+        )
+        .await
+    }
+
+    async fn recheck(
+        &self,
+        engine: &Engine,
+        message: Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
+        recheck(engine, message, config, now).await
+    }
+
+    /// A reward code is created in the shop before its message goes (if the page could not).
+    async fn prepare(
+        &self,
+        engine: &Engine,
+        message: Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
+        if message.step != Step::RewardCode {
+            return Ok(Prepared::Proceed(Box::new(message)));
+        }
+        create_reward_code(engine, message, config, now).await
+    }
+}
+
+/// Brings the customer's ledger up to date with one order (and credits the welcome bonus on
+/// their first order seen). Returns the ledger and the entries appended.
+async fn sync_order(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    record: &OrderRecord,
+    config: &ShopConfig,
+    now: DateTime<Utc>,
+) -> Result<(Ledger, Vec<Entry>), StoreError> {
+    let store = engine.store.as_ref();
+    let tier = documents::load::<TierStatus, _>(store, shop, &keys::customer_tier(customer))
+        .await?
+        .and_then(|t| t.value.tier)
+        .map(|t| t.0);
+    let campaigns = campaigns(engine, shop).await?;
+    let earning = Earning {
+        config: &config.points,
+        campaigns: &campaigns,
+        tier: tier.as_deref(),
+    };
+    append(engine, shop, customer, |ledger| {
+        let mut scratch = ledger.clone();
+        let mut new: Vec<Entry> = welcome_bonus(&scratch, &config.points, now).into_iter().collect();
+        scratch.extend(new.clone());
+        new.extend(order_entries(&scratch, record, earning, now));
+        new
+    })
+    .await
+}
+
+/// Plans what the ledger's state calls for after an order event: the welcome when its bonus
+/// was just credited, the order's "now available" for when its points mature, and the expiry
+/// messages. Each is keyed, so planning twice stores once.
+#[allow(clippy::too_many_arguments)]
+async fn plan_messages(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    ledger: &Ledger,
+    new: &[Entry],
+    record: &OrderRecord,
+    config: &ShopConfig,
+    origin: Origin,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let mut planned = 0;
+    if new.iter().any(|e| e.id == ids::welcome()) {
+        let welcome = message(
+            shop,
+            customer,
+            Step::Welcome,
+            "bonus".into(),
+            None,
+            (now, DueBasis::Known),
+            now,
+        );
+        planned += engine.plan_once(welcome, origin).await?;
+    }
+    let order = &record.order_id;
+    let pending =
+        ledger.contains(&ids::earn(order)) && !ledger.contains(&ids::available(order)) && !record.is_void();
+    if pending && let Some(at) = points::available_at(record, &config.points) {
+        // Known once the delivery is (or when counting from payment); until then the estimate
+        // moves to the known time when the delivery arrives.
+        let known = record.delivered_at.is_some() || config.points.pending_from == points::PendingFrom::Paid;
+        let basis = if known {
+            DueBasis::Known
+        } else {
+            DueBasis::Estimated
+        };
+        let available = message(
+            shop,
+            customer,
+            Step::Available,
+            order.to_string(),
+            Some(order),
+            (at, basis),
+            now,
+        );
+        planned += engine.plan_or_reschedule(vec![available], origin).await?;
+    }
+    planned += plan_expiry(engine, shop, customer, ledger, config, origin, now).await?;
+    Ok(planned)
+}
+
+/// The expiry warning and the expiry, counted from the customer's last activity. Older ones
+/// (counted from an earlier activity) find themselves moot when due.
+async fn plan_expiry(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    ledger: &Ledger,
+    config: &ShopConfig,
+    origin: Origin,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let (Some(since), Some(warn_at), Some(expire_at)) = (
+        ledger.last_activity(),
+        points::expiry_warning_at(ledger, &config.points),
+        points::expires_at(ledger, &config.points),
+    ) else {
+        return Ok(0);
+    };
+    let subject = activity_subject(since);
+    let mut planned = 0;
+    for (step, at) in [(Step::ExpiryWarning, warn_at), (Step::Expiry, expire_at)] {
+        let planned_message = message(
+            shop,
+            customer,
+            step,
+            subject.clone(),
+            None,
+            (at, DueBasis::Known),
+            now,
+        );
+        planned += engine.plan_once(planned_message, origin).await?;
+    }
+    Ok(planned)
+}
+
+/// The re-check when a points message falls due: the ledger moves first (pending →
+/// available, expiry), then the message says what it now holds, or is dropped if moot.
+async fn recheck(
+    engine: &Engine,
+    mut message: Message,
+    config: &ShopConfig,
+    now: DateTime<Utc>,
+) -> Result<Prepared, StoreError> {
+    let shop = message.shop.clone();
+    let customer = message.customer_id.clone();
+    let Some(step) = Step::parse(&message.step) else {
+        return Ok(Prepared::skip(SkipReason::NoPoints));
+    };
+    let ledger = match step {
+        Step::Available => {
+            let Some(order) = message.order_id.clone() else {
+                return Ok(Prepared::skip(SkipReason::OrderNotFound));
+            };
+            let Some(record) = engine.store.load_order(&shop, &order).await? else {
+                return Ok(Prepared::skip(SkipReason::OrderNotFound));
+            };
+            let (ledger, _) = sync_order(engine, &shop, &customer, &record.value, config, now).await?;
+            if !ledger.contains(&ids::available(&order)) {
+                let later = points::available_at(&record.value, &config.points).filter(|at| *at > now);
+                return Ok(match later {
+                    Some(at) if !record.value.is_void() && ledger.contains(&ids::earn(&order)) => {
+                        Prepared::defer(message, at, DeferReason::HoldingPeriod)
+                    }
+                    _ => Prepared::skip(SkipReason::NoPoints),
+                });
+            }
+            let made = ledger.entry(&ids::available(&order)).map_or(0, |e| e.points);
+            message.details.insert("points".into(), made.to_string());
+            ledger
+        }
+        Step::Welcome => {
+            let ledger = load(engine, &shop, &customer).await?;
+            let Some(bonus) = ledger.entry(&ids::welcome()) else {
+                return Ok(Prepared::skip(SkipReason::NoPoints));
+            };
+            message.details.insert("points".into(), bonus.points.to_string());
+            ledger
+        }
+        Step::ExpiryWarning | Step::Expiry => {
+            let ledger = load(engine, &shop, &customer).await?;
+            if ledger.last_activity().map(activity_subject).as_deref() != Some(message.subject.as_str()) {
+                return Ok(Prepared::skip(SkipReason::PointsActiveSince));
+            }
+            if ledger.balance().available <= 0 {
+                return Ok(Prepared::skip(SkipReason::NoPoints));
+            }
+            if step == Step::Expiry {
+                append(engine, &shop, &customer, |l| {
+                    points::expiry(l, &config.points, now).into_iter().collect()
+                })
+                .await?;
+                return Ok(Prepared::skip(SkipReason::LedgerOnly));
+            }
+            if let Some(at) = points::expires_at(&ledger, &config.points) {
+                message.details.insert("expires_at".into(), instant_text(at));
+            }
+            message
+                .details
+                .insert("points".into(), ledger.balance().available.to_string());
+            ledger
+        }
+        Step::RewardCode => load(engine, &shop, &customer).await?,
+    };
+    let balance = ledger.balance();
+    message
+        .details
+        .insert("available".into(), balance.available.to_string());
+    message
+        .details
+        .insert("pending".into(), balance.pending.to_string());
+    Ok(Prepared::Proceed(Box::new(message)))
+}
+
+/// The shop's double-points campaigns.
+pub(crate) async fn campaigns(engine: &Engine, shop: &ShopId) -> Result<Vec<Campaign>, StoreError> {
+    Ok(
+        documents::list::<Campaign, _>(engine.store.as_ref(), shop, keys::POINTS_CAMPAIGNS_PREFIX)
+            .await?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect(),
+    )
+}
+
+/// The customer's ledger, its cached balance checked against its entries.
+pub(crate) async fn load(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<Ledger, StoreError> {
+    let key = keys::customer_points(customer);
+    let ledger = documents::load::<Ledger, _>(engine.store.as_ref(), shop, &key)
+        .await?
+        .map(|v| v.value)
+        .unwrap_or_default();
+    ledger.check().map_err(|err| StoreError::Corrupt {
+        what: format!("document {key}"),
+        detail: err.to_string(),
+    })?;
+    Ok(ledger)
+}
+
+/// Appends what `decide` returns for the ledger as stored, in one conditional write retried on
+/// a concurrent one. Returns the ledger as now stored and the entries this call appended.
+pub(crate) async fn append(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    mut decide: impl FnMut(&Ledger) -> Vec<Entry> + Send,
+) -> Result<(Ledger, Vec<Entry>), StoreError> {
+    let key = keys::customer_points(customer);
+    let mut appended = Vec::new();
+    let mut corrupt = None;
+    let stored = documents::update::<Ledger, _, _>(engine.store.as_ref(), shop, &key, |current| {
+        let mut ledger = current.cloned().unwrap_or_default();
+        if let Err(err) = ledger.check() {
+            corrupt = Some(err);
+            return None;
+        }
+        appended = decide(&ledger)
+            .into_iter()
+            .filter(|e| !ledger.contains(&e.id))
+            .collect();
+        if appended.is_empty() {
+            return None;
+        }
+        ledger.extend(appended.clone());
+        Some(ledger)
+    })
+    .await?;
+    if let Some(err) = corrupt {
+        return Err(StoreError::Corrupt {
+            what: format!("document {key}"),
+            detail: err.to_string(),
+        });
+    }
+    Ok((stored.unwrap_or_default(), appended))
+}
+
+/// Why a manual adjustment or a campaign was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum PointsError {
+    #[error(transparent)]
+    Adjust(#[from] points::AdjustError),
+    #[error(transparent)]
+    Campaign(#[from] points::CampaignError),
+    #[error("points are not switched on for {0}: set [points] enabled = true in its config")]
+    Disabled(ShopId),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl Engine {
+    /// A customer's ledger, for `aftersale points` and the customer's data export.
+    pub async fn points_ledger(&self, shop: &ShopId, customer: &CustomerId) -> Result<Ledger, StoreError> {
+        load(self, shop, customer).await
+    }
+
+    /// Records a manual adjustment by `by` with its reason, and returns the entry appended.
+    /// Points off the shop refuse it, so a typo in a shop name cannot start a ledger.
+    pub async fn adjust_points(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+        points: i64,
+        by: &str,
+        reason: &str,
+    ) -> Result<(Entry, Ledger), PointsError> {
+        let config = self.config(shop).await?;
+        if !config.points.enabled {
+            return Err(PointsError::Disabled(shop.clone()));
+        }
+        let now = self.clock.now();
+        // Checked before the write, so a bad request stores nothing; the entry's nonce (how
+        // many entries came before it) is only known inside the write.
+        points::adjustment(points, by, reason, now, "0")?;
+        let (ledger, appended) = append(self, shop, customer, |ledger| {
+            let nonce = ledger.entries().len().to_string();
+            points::adjustment(points, by, reason, now, &nonce)
+                .into_iter()
+                .collect()
+        })
+        .await?;
+        let entry = appended
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::backend("the adjustment was not appended"))?;
+        // The adjustment is activity: the expiry clock starts again.
+        plan_expiry(self, shop, customer, &ledger, &config, Origin::Live, now).await?;
+        Ok((entry, ledger))
+    }
+
+    /// Stores a double-points window, given in the shop's local time. The same window and
+    /// multiplier created twice is stored once.
+    pub async fn create_points_campaign(
+        &self,
+        shop: &ShopId,
+        multiplier: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<(Campaign, bool), PointsError> {
+        let config = self.config(shop).await?;
+        if !config.points.enabled {
+            return Err(PointsError::Disabled(shop.clone()));
+        }
+        let campaign = Campaign::parse(multiplier, from, to, config.time_zone)?;
+        let created = documents::insert(
+            self.store.as_ref(),
+            shop,
+            &keys::points_campaign(&campaign.id),
+            &campaign,
+        )
+        .await?;
+        Ok((campaign, created))
+    }
+
+    /// The shop's double-points windows, earliest first.
+    pub async fn points_campaigns(&self, shop: &ShopId) -> Result<Vec<Campaign>, StoreError> {
+        let mut all = campaigns(self, shop).await?;
+        all.sort_by_key(|c| c.from);
+        Ok(all)
+    }
+}
+
+/// What choosing a reward on the points page did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Redemption {
+    /// The code exists in the shop: show it.
+    Code {
+        code: String,
+        reward: RewardOption,
+        available: i64,
+    },
+    /// The points are debited and the code is on its way: retried until it exists, and emailed.
+    Creating { reward: RewardOption, available: i64 },
+    /// Not enough available points; nothing was debited.
+    NotEnough { needed: i64, available: i64 },
+    /// The link names a reward the shop no longer offers; nothing was debited.
+    NoSuchReward,
+    /// The shop cannot create codes (no Admin API, uninstalled); nothing is debited, or the
+    /// debit was given back.
+    Unavailable,
+}
+
+/// The stored id of one redemption: the message whose link it came from, so a link is good
+/// for one reward however often it is followed.
+fn redemption_id(link_message: &MessageId) -> String {
+    id_safe(link_message.as_str())
+}
+
+impl Engine {
+    /// Turns `points` into the shop's reward of that cost for the customer, exactly once per
+    /// link (`link_message`): the debit and the code it will carry are one conditional append,
+    /// so a double tap or two racing taps debit once and show the same code. The code is
+    /// created at once when the shop answers; otherwise the reward-code message keeps trying
+    /// (and support hears) until it exists, and a shop that can no longer create codes gets
+    /// the points back.
+    pub(crate) async fn redeem_points(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+        link_message: &MessageId,
+        points: u32,
+        config: &ShopConfig,
+        locale: &str,
+    ) -> Result<Redemption, StoreError> {
+        let now = self.clock.now();
+        let Some(option) = config.points.rewards.iter().find(|r| r.points == points).cloned() else {
+            return Ok(Redemption::NoSuchReward);
+        };
+        let shop_state = self.store.load_shop(shop).await?;
+        let makes_codes =
+            config.admin_api.is_some() || shop_state.as_ref().is_some_and(|s| s.has_app_install());
+        if !makes_codes || shop_state.as_ref().is_some_and(|s| !s.is_installed()) {
+            return Ok(Redemption::Unavailable);
+        }
+        let redemption = redemption_id(link_message);
+        let fresh =
+            DiscountCode::generate(&CodePrefix::new(REWARD_CODE_PREFIX).map_err(StoreError::backend)?);
+        let mut refused = None;
+        let (ledger, appended) = append(self, shop, customer, |ledger| {
+            if ledger.contains(&ids::redeem(&redemption)) {
+                return Vec::new();
+            }
+            match points::redeem(ledger, &option, &redemption, Some(fresh.as_str()), now) {
+                Ok(entry) => vec![entry],
+                Err(err) => {
+                    refused = Some(err);
+                    Vec::new()
+                }
+            }
+        })
+        .await?;
+        if let Some(points::RedeemError::NotEnough { needed, available }) = refused {
+            return Ok(Redemption::NotEnough { needed, available });
+        }
+        let code = match ledger.entry(&ids::redeem(&redemption)).map(|e| &e.source) {
+            Some(Source::Reward { code: Some(code), .. }) => code.clone(),
+            _ => return Ok(Redemption::Unavailable),
+        };
+        let available = ledger.balance().available;
+        let currency = points_currency(self, shop, customer).await?;
+        let mut planned = message(
+            shop,
+            customer,
+            Step::RewardCode,
+            redemption.clone(),
+            None,
+            (now, DueBasis::Known),
+            now,
+        );
+        planned.details = reward_details(&option, &code, currency, available, locale);
+        self.plan_once(planned.clone(), Origin::Live).await?;
+        let Some(stored) = self.store.load_message(shop, customer, &planned.id()).await? else {
+            return Ok(Redemption::Creating {
+                reward: option,
+                available,
+            });
+        };
+        if stored.details.contains_key("discount_created") {
+            return Ok(Redemption::Code {
+                code,
+                reward: option,
+                available,
+            });
+        }
+        // Only the tap that debited tries now; a second tap finds the first one's work.
+        if appended.is_empty() || stored.status != MessageStatus::Planned {
+            return Ok(Redemption::Creating {
+                reward: option,
+                available,
+            });
+        }
+        match create_reward_code(self, stored, config, now).await? {
+            Prepared::Proceed(created) => {
+                match self.store.update_message(&created).await {
+                    Ok(_) | Err(StoreError::Conflict { .. }) => {}
+                    Err(err) => return Err(err),
+                }
+                Ok(Redemption::Code {
+                    code,
+                    reward: option,
+                    available,
+                })
+            }
+            Prepared::Held(Held::Skip(_) | Held::Fail(_)) => Ok(Redemption::Unavailable),
+            Prepared::Held(_) => Ok(Redemption::Creating {
+                reward: option,
+                available,
+            }),
+        }
+    }
+}
+
+/// Reward codes look like `PTS-K7M2P9QX4R`.
+const REWARD_CODE_PREFIX: &str = "PTS";
+
+/// What the reward-code message carries: the code, what it is worth, and how to create it.
+fn reward_details(
+    option: &RewardOption,
+    code: &str,
+    currency: Option<Currency>,
+    available: i64,
+    locale: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let mut details = std::collections::BTreeMap::new();
+    details.insert("code".into(), code.to_string());
+    details.insert("points".into(), option.points.to_string());
+    details.insert("available".into(), available.to_string());
+    details.insert("pending".into(), "0".into());
+    details.insert("reward".into(), reward_label(option, currency, locale));
+    if let Some(amount) = option.amount_off {
+        details.insert("amount_off".into(), amount.to_string());
+    }
+    if let Some(percent) = option.percent_off {
+        details.insert("percent_off".into(), percent.to_string());
+    }
+    if let Some(minimum) = option.minimum_order {
+        details.insert("minimum_order".into(), minimum.to_string());
+    }
+    if let Some(currency) = currency {
+        details.insert("currency".into(), currency.to_string());
+    }
+    details
+}
+
+/// "5.00 EUR off" or "10% off" ("5.00 EUR di sconto" in Italian).
+pub(crate) fn reward_label(option: &RewardOption, currency: Option<Currency>, locale: &str) -> String {
+    let off = if locale.starts_with("it") {
+        "di sconto"
+    } else {
+        "off"
+    };
+    let value = match (option.amount_off, option.percent_off) {
+        (Some(amount), _) => match currency {
+            Some(currency) => format!("{:.2} {currency}", amount),
+            None => format!("{:.2}", amount),
+        },
+        (None, Some(percent)) => format!("{}%", percent.normalize()),
+        (None, None) => return String::new(),
+    };
+    format!("{value} {off}")
+}
+
+/// The currency of the customer's orders (rewards' amounts are in the shop's currency).
+pub(crate) async fn points_currency(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<Option<Currency>, StoreError> {
+    let records = lifecycle::customer_records(engine.store.as_ref(), shop, customer).await?;
+    Ok(records
+        .iter()
+        .find_map(|r| r.snapshot.as_ref().map(|o| o.total.currency)))
+}
+
+/// Creates the code a reward-code message carries (idempotent: the code is fixed, and "already
+/// exists" means it is there). A shop that can no longer create codes gets the points back.
+async fn create_reward_code(
+    engine: &Engine,
+    message: Message,
+    config: &ShopConfig,
+    now: DateTime<Utc>,
+) -> Result<Prepared, StoreError> {
+    let d = &message.details;
+    let currency = d.get("currency").and_then(|c| Currency::new(c).ok());
+    let decimal = |key: &str| d.get(key).and_then(|v| v.parse::<Decimal>().ok());
+    let value = match (decimal("amount_off"), decimal("percent_off"), currency) {
+        (Some(amount), _, Some(currency)) => DiscountValue::FixedAmount(Money::new(amount, currency)),
+        (None, Some(percent), _) => DiscountValue::Percentage(percent),
+        _ => return Ok(Prepared::fail(FailReason::RewardWithoutCode)),
+    };
+    let Some(code) = d.get("code") else {
+        return Ok(Prepared::fail(FailReason::RewardWithoutCode));
+    };
+    let request = DiscountRequest {
+        code: parse_code(code)?,
+        title: format!(
+            "Aftersale points reward {} for customer {}",
+            message.subject, message.customer_id
+        ),
+        value,
+        usage: UsageLimit::SingleUse,
+        customers: CustomerEligibility::Anyone,
+        minimum_subtotal: money(decimal("minimum_order"), currency),
+        starts_at: now,
+        ends_at: None,
+    };
+    let (shop, customer, redemption) = (
+        message.shop.clone(),
+        message.customer_id.clone(),
+        message.subject.clone(),
+    );
+    let prepared = create_discount(engine, message, config, &request, now).await?;
+    if let Prepared::Held(Held::Skip(_) | Held::Fail(_)) = &prepared {
+        append(engine, &shop, &customer, |ledger| {
+            points::return_redeemed(ledger, &redemption, now)
+                .into_iter()
+                .collect()
+        })
+        .await?;
+    }
+    Ok(prepared)
+}
