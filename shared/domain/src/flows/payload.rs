@@ -9,7 +9,7 @@
 //! `"discount_percent": "10"`). Keeping that shape means rows written before the payload was
 //! typed read unchanged, and templates and the outbox see exactly what they saw.
 
-use super::{Flow, early_access, referral, replenishment, vip, win_back};
+use super::{Flow, early_access, points, referral, replenishment, vip, win_back};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -101,6 +101,7 @@ payloads! {
     Vip(vip) => vip, vip_mut,
     EarlyAccess(early_access) => early_access, early_access_mut,
     Referral(referral) => referral, referral_mut,
+    Points(points) => points, points_mut,
 }
 
 impl Payload {

@@ -8,13 +8,15 @@
 //! `expiry` never reaches the customer (its warning did); it exists to be due on time.
 
 use super::FlowRules;
+use super::payload::{DiscountProgress, instant, text};
 use super::step::steps;
 use crate::{
-    Channel, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, OrderId, Reason, ShopConfig,
-    ShopId,
+    Channel, Currency, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, OrderId, Reason,
+    ShopConfig, ShopId,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
-use std::collections::BTreeMap;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 steps! {
     /// "You are in automatically, with 100 bonus points".
@@ -30,6 +32,33 @@ steps! {
 }
 
 pub struct Rules;
+
+/// What a points message says: the points it is about and the balance when it goes; for a
+/// reward code, the code, what it is worth, and how creating it in the shop is going.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    #[serde(with = "text::option")]
+    pub points: Option<i64>,
+    #[serde(with = "text::option")]
+    pub available: Option<i64>,
+    #[serde(with = "text::option")]
+    pub pending: Option<i64>,
+    #[serde(with = "instant::option")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub code: Option<String>,
+    /// What the code is worth, in the customer's language ("5.00 EUR off").
+    pub reward: Option<String>,
+    #[serde(with = "text::option")]
+    pub amount_off: Option<Decimal>,
+    #[serde(with = "text::option")]
+    pub percent_off: Option<Decimal>,
+    #[serde(with = "text::option")]
+    pub minimum_order: Option<Decimal>,
+    pub currency: Option<Currency>,
+    #[serde(flatten)]
+    pub discount: DiscountProgress,
+}
 
 impl FlowRules for Rules {
     fn enabled(&self, config: &ShopConfig) -> bool {
@@ -77,16 +106,12 @@ pub fn message(
         lease_until: None,
         attempts: 0,
         products: Vec::new(),
-        details: BTreeMap::new(),
+        payload: Default::default(),
+        processing_errors: 0,
         to: None,
         rendered_subject: None,
         sent_at: None,
         provider_id: None,
         version: 0,
     }
-}
-
-/// An instant as the templates' `date` filters read it.
-pub fn instant_text(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }

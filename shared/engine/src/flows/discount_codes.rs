@@ -175,6 +175,7 @@ fn discount_progress(message: &Message) -> Option<&DiscountProgress> {
     match &message.payload {
         Payload::WinBack(p) => Some(&p.discount),
         Payload::Referral(p) => Some(&p.discount),
+        Payload::Points(p) => Some(&p.discount),
         _ => None,
     }
 }
@@ -183,6 +184,7 @@ fn discount_progress_mut(message: &mut Message) -> Option<&mut DiscountProgress>
     match &mut message.payload {
         Payload::WinBack(p) => Some(&mut p.discount),
         Payload::Referral(p) => Some(&mut p.discount),
+        Payload::Points(p) => Some(&mut p.discount),
         _ => None,
     }
 }

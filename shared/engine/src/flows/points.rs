@@ -11,7 +11,7 @@
 use super::discount_codes::{create_discount, money, parse_code};
 use super::{FlowJob, Held, OrderEvent, Prepared, id_safe};
 use crate::Engine;
-use aftersale_domain::flows::points::{Step, activity_subject, instant_text, message};
+use aftersale_domain::flows::points::{Payload as PointsPayload, Step, activity_subject, message};
 use aftersale_domain::flows::vip::TierStatus;
 use aftersale_domain::points::{
     self, Campaign, Earning, Entry, Ledger, RewardOption, Source, ids, order_entries, welcome_bonus,
@@ -27,7 +27,6 @@ use aftersale_rewards::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 
 pub(super) struct Job;
 
@@ -235,7 +234,7 @@ async fn recheck(
                 });
             }
             let made = ledger.entry(&ids::available(&order)).map_or(0, |e| e.points);
-            message.details.insert("points".into(), made.to_string());
+            message.payload.points_mut().points = Some(made);
             ledger
         }
         Step::Welcome => {
@@ -243,7 +242,7 @@ async fn recheck(
             let Some(bonus) = ledger.entry(&ids::welcome()) else {
                 return Ok(Prepared::skip(SkipReason::NoPoints));
             };
-            message.details.insert("points".into(), bonus.points.to_string());
+            message.payload.points_mut().points = Some(bonus.points);
             ledger
         }
         Step::ExpiryWarning | Step::Expiry => {
@@ -262,22 +261,17 @@ async fn recheck(
                 return Ok(Prepared::skip(SkipReason::LedgerOnly));
             }
             if let Some(at) = points::expires_at(&ledger, &config.points) {
-                message.details.insert("expires_at".into(), instant_text(at));
+                message.payload.points_mut().expires_at = Some(at);
             }
-            message
-                .details
-                .insert("points".into(), ledger.balance().available.to_string());
+            message.payload.points_mut().points = Some(ledger.balance().available);
             ledger
         }
         Step::RewardCode => load(engine, &shop, &customer).await?,
     };
     let balance = ledger.balance();
-    message
-        .details
-        .insert("available".into(), balance.available.to_string());
-    message
-        .details
-        .insert("pending".into(), balance.pending.to_string());
+    let payload = message.payload.points_mut();
+    payload.available = Some(balance.available);
+    payload.pending = Some(balance.pending);
     Ok(Prepared::Proceed(Box::new(message)))
 }
 
@@ -519,7 +513,7 @@ impl Engine {
             (now, DueBasis::Known),
             now,
         );
-        planned.details = reward_details(&option, &code, currency, available, locale);
+        planned.payload = reward_payload(&option, &code, currency, available, locale).into();
         self.plan_once(planned.clone(), Origin::Live).await?;
         let Some(stored) = self.store.load_message(shop, customer, &planned.id()).await? else {
             return Ok(Redemption::Creating {
@@ -527,7 +521,11 @@ impl Engine {
                 available,
             });
         };
-        if stored.details.contains_key("discount_created") {
+        if stored
+            .payload
+            .points()
+            .is_some_and(|p| p.discount.discount_created.is_some())
+        {
             return Ok(Redemption::Code {
                 code,
                 reward: option,
@@ -566,32 +564,25 @@ impl Engine {
 const REWARD_CODE_PREFIX: &str = "PTS";
 
 /// What the reward-code message carries: the code, what it is worth, and how to create it.
-fn reward_details(
+fn reward_payload(
     option: &RewardOption,
     code: &str,
     currency: Option<Currency>,
     available: i64,
     locale: &str,
-) -> std::collections::BTreeMap<String, String> {
-    let mut details = std::collections::BTreeMap::new();
-    details.insert("code".into(), code.to_string());
-    details.insert("points".into(), option.points.to_string());
-    details.insert("available".into(), available.to_string());
-    details.insert("pending".into(), "0".into());
-    details.insert("reward".into(), reward_label(option, currency, locale));
-    if let Some(amount) = option.amount_off {
-        details.insert("amount_off".into(), amount.to_string());
+) -> PointsPayload {
+    PointsPayload {
+        points: Some(option.points.into()),
+        available: Some(available),
+        pending: Some(0),
+        code: Some(code.to_string()),
+        reward: Some(reward_label(option, currency, locale)),
+        amount_off: option.amount_off,
+        percent_off: option.percent_off,
+        minimum_order: option.minimum_order,
+        currency,
+        ..PointsPayload::default()
     }
-    if let Some(percent) = option.percent_off {
-        details.insert("percent_off".into(), percent.to_string());
-    }
-    if let Some(minimum) = option.minimum_order {
-        details.insert("minimum_order".into(), minimum.to_string());
-    }
-    if let Some(currency) = currency {
-        details.insert("currency".into(), currency.to_string());
-    }
-    details
 }
 
 /// "5.00 EUR off" or "10% off" ("5.00 EUR di sconto" in Italian).
@@ -632,15 +623,15 @@ async fn create_reward_code(
     config: &ShopConfig,
     now: DateTime<Utc>,
 ) -> Result<Prepared, StoreError> {
-    let d = &message.details;
-    let currency = d.get("currency").and_then(|c| Currency::new(c).ok());
-    let decimal = |key: &str| d.get(key).and_then(|v| v.parse::<Decimal>().ok());
-    let value = match (decimal("amount_off"), decimal("percent_off"), currency) {
+    let Some(p) = message.payload.points().cloned() else {
+        return Ok(Prepared::fail(FailReason::RewardWithoutCode));
+    };
+    let value = match (p.amount_off, p.percent_off, p.currency) {
         (Some(amount), _, Some(currency)) => DiscountValue::FixedAmount(Money::new(amount, currency)),
         (None, Some(percent), _) => DiscountValue::Percentage(percent),
         _ => return Ok(Prepared::fail(FailReason::RewardWithoutCode)),
     };
-    let Some(code) = d.get("code") else {
+    let Some(code) = p.code.as_deref() else {
         return Ok(Prepared::fail(FailReason::RewardWithoutCode));
     };
     let request = DiscountRequest {
@@ -652,7 +643,7 @@ async fn create_reward_code(
         value,
         usage: UsageLimit::SingleUse,
         customers: CustomerEligibility::Anyone,
-        minimum_subtotal: money(decimal("minimum_order"), currency),
+        minimum_subtotal: money(p.minimum_order, p.currency),
         starts_at: now,
         ends_at: None,
     };
