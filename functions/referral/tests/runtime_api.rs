@@ -311,7 +311,7 @@ async fn an_installed_shops_code_is_made_with_its_refreshed_token_written_back_t
         .into_iter()
         .find(|m| m.id().as_str() == share_id)
         .unwrap_or_else(|| panic!("{share_id} is gone"));
-    let code = share.details["code"].clone();
+    let code = share.details()["code"].clone();
     {
         let seen = seen.lock().unwrap();
         assert!(!seen.is_empty());
