@@ -346,9 +346,9 @@ fn connect_creates_each_webhook_once_repairs_a_disabled_one_and_its_secret_verif
     assert!(ok, "{err}");
     let listed: Vec<serde_json::Value> = shops.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(
-        listed
-            .iter()
-            .any(|s| s["platform"] == "woocommerce" && s["status"] == "installed" && site.contains(s["shop"].as_str().unwrap_or("?"))),
+        listed.iter().any(|s| s["platform"] == "woocommerce"
+            && s["status"] == "installed"
+            && site.contains(s["shop"].as_str().unwrap_or("?"))),
         "{shops}"
     );
     let hooks = woo.lock().unwrap().webhooks.clone();

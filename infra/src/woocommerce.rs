@@ -4,6 +4,7 @@
 
 use crate::StoreArgs;
 use crate::backend::Backend;
+use aftersale_domain::Platform;
 use aftersale_platform_api::sealed::SealingKey;
 use aftersale_platform_api::woocommerce::connection::{
     self, Connection, Credentials, new_webhook_secret, site_id,
@@ -11,7 +12,6 @@ use aftersale_platform_api::woocommerce::connection::{
 use aftersale_platform_api::woocommerce::{
     WebhookChange, WooClient, connect as connect_site, status as site_status,
 };
-use aftersale_domain::Platform;
 use aftersale_ports::ShopState;
 use anyhow::{Context, bail};
 use serde_json::json;

@@ -65,10 +65,12 @@ async fn graphql(State(s): State<Shopify>, headers: HeaderMap, Json(body): Json<
     }
     assert!(query.contains("node(id: $id)"), "unexpected query {query}");
     let base = s.base.lock().unwrap().clone();
-    Json(json!({"data": {"node": {"id": OPERATION, "status": "COMPLETED", "errorCode": null,
+    Json(
+        json!({"data": {"node": {"id": OPERATION, "status": "COMPLETED", "errorCode": null,
         "objectCount": (ORDERS * 3).to_string(), "rootObjectCount": ORDERS.to_string(),
         "fileSize": s.file.len().to_string(),
-        "url": format!("{base}/storage/export.jsonl?X-Goog-Signature=abc"), "partialDataUrl": null}}}))
+        "url": format!("{base}/storage/export.jsonl?X-Goog-Signature=abc"), "partialDataUrl": null}}}),
+    )
 }
 
 async fn download(State(s): State<Shopify>, headers: HeaderMap) -> Response {
@@ -217,7 +219,10 @@ async fn finish_webhook(stack: &Stack) -> String {
         "x-shopify-hmac-sha256",
         HeaderValue::from_str(&sign_base64(b"not the secret", body.as_bytes())).unwrap(),
     );
-    assert_eq!(ingest.shopify(&forged, body.as_bytes()).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ingest.shopify(&forged, body.as_bytes()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     let reply = ingest.shopify(&headers, body.as_bytes()).await;
     assert_eq!(reply.outcome, "accepted", "{reply:?}");
@@ -260,13 +265,20 @@ async fn install_starts_the_export_and_its_finish_webhook_streams_it_resuming_af
     };
 
     // 1. The install's job: the export is started with the installed token; nothing is read.
-    let started = runtime.invoke_ok(&mut function, job("start"), flow::FIRST_INVOCATION).await;
+    let started = runtime
+        .invoke_ok(&mut function, job("start"), flow::FIRST_INVOCATION)
+        .await;
     assert_eq!(started["results"][0]["started"], OPERATION, "{started}");
     {
         let seen = seen.lock().unwrap();
         assert_eq!(seen.graphql.len(), 1);
         assert_eq!(seen.graphql[0].0.as_deref(), Some(TOKEN));
-        assert!(seen.graphql[0].1["query"].as_str().unwrap().contains("bulkOperationRunQuery"));
+        assert!(
+            seen.graphql[0].1["query"]
+                .as_str()
+                .unwrap()
+                .contains("bulkOperationRunQuery")
+        );
         assert!(seen.downloads.is_empty());
     }
 
@@ -284,10 +296,16 @@ async fn install_starts_the_export_and_its_finish_webhook_streams_it_resuming_af
     assert_eq!(first["orders"], 1, "{paused}; log:\n{}", function.log());
     let saved = checkpoint::load(&store, &shop, "shopify").await.unwrap().unwrap();
     assert!(!saved.finished);
-    let Position::ShopifyBulk { offset, lines, url, .. } = saved.position.clone() else {
+    let Position::ShopifyBulk {
+        offset, lines, url, ..
+    } = saved.position.clone()
+    else {
         panic!("{saved:?}");
     };
-    assert!(offset > 0 && lines == 3, "one order and its two line items: {saved:?}");
+    assert!(
+        offset > 0 && lines == 3,
+        "one order and its two line items: {saved:?}"
+    );
     assert!(url.unwrap().contains("/storage/export.jsonl"));
     assert_eq!(
         published_jobs(&stack, &queue).await,
@@ -309,7 +327,10 @@ async fn install_starts_the_export_and_its_finish_webhook_streams_it_resuming_af
         vec![None, Some(format!("bytes={offset}-"))],
         "the second run downloads from the checkpoint on"
     );
-    assert!(published_jobs(&stack, &queue).await.is_empty(), "no job after the end");
+    assert!(
+        published_jobs(&stack, &queue).await.is_empty(),
+        "no job after the end"
+    );
 
     // Every order is stored once, as the webhooks would store it, and the counts agree.
     let events = store.list_events(Some(&shop)).await.unwrap();

@@ -219,8 +219,10 @@ async fn shopify_with_oauth() -> (String, Seen, Grants) {
         let query = body["query"].as_str().unwrap_or_default().to_string();
         seen.lock().unwrap().push((token, body));
         if query.starts_with("query segments") {
-            return Json(json!({"data": {"segments": {"nodes": [{"id": "gid://shopify/Segment/42",
-                "name": "Aftersale new customers", "query": "number_of_orders = 0"}]}}}));
+            return Json(
+                json!({"data": {"segments": {"nodes": [{"id": "gid://shopify/Segment/42",
+                "name": "Aftersale new customers", "query": "number_of_orders = 0"}]}}}),
+            );
         }
         Json(json!({"data": {"discountCodeBasicCreate": {
             "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/1"}, "userErrors": []}}}))
@@ -316,7 +318,8 @@ async fn an_installed_shops_code_is_made_with_its_refreshed_token_written_back_t
         let seen = seen.lock().unwrap();
         assert!(!seen.is_empty());
         assert!(
-            seen.iter().all(|(token, _)| token.as_deref() == Some("shpat_fresh")),
+            seen.iter()
+                .all(|(token, _)| token.as_deref() == Some("shpat_fresh")),
             "{seen:#?}"
         );
         let (_, created) = seen.last().unwrap();

@@ -75,7 +75,12 @@ impl ImportJobs {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| format!("publishing the import job: {}", aws_sdk_sns::error::DisplayErrorContext(&e)))
+            .map_err(|e| {
+                format!(
+                    "publishing the import job: {}",
+                    aws_sdk_sns::error::DisplayErrorContext(&e)
+                )
+            })
     }
 }
 
@@ -135,7 +140,10 @@ async fn importer() -> anyhow::Result<Importer> {
     let sns = aws_sdk_sns::Client::new(&config);
     // Imported events are published like the webhooks' own, so the flows plan what is still
     // ahead (`Origin::Imported` plans nothing in the past).
-    let bus = Arc::new(SnsEventBus::new(sns.clone(), required("DOMAIN_EVENTS_TOPIC_ARN")?));
+    let bus = Arc::new(SnsEventBus::new(
+        sns.clone(),
+        required("DOMAIN_EVENTS_TOPIC_ARN")?,
+    ));
     let ingest = Ingest::new(
         Arc::clone(&store) as Arc<dyn Store>,
         bus,
@@ -183,7 +191,9 @@ impl Importer {
                 let mut results = Vec::new();
                 for record in sns.records {
                     let message: Message = serde_json::from_str(&record.sns.message).map_err(|e| {
-                        Error::from(format!("SNS message is neither an import job nor a StoreEvent: {e}"))
+                        Error::from(format!(
+                            "SNS message is neither an import job nor a StoreEvent: {e}"
+                        ))
                     })?;
                     results.push(self.message(message, deadline).await?);
                 }
@@ -271,11 +281,18 @@ impl Importer {
                     .publish(&ImportJob::Continue { shop: shop.clone() })
                     .await
                     .map_err(Error::from)?;
-                info!(orders = summary.orders, "import paused before the deadline; continuing");
+                info!(
+                    orders = summary.orders,
+                    "import paused before the deadline; continuing"
+                );
                 Ok(json!({ "shop": shop, "paused": summary }))
             }
             Ok(Some(Outcome::Finished(summary))) => {
-                info!(orders = summary.orders, dead_lettered = summary.dead_lettered, "import finished");
+                info!(
+                    orders = summary.orders,
+                    dead_lettered = summary.dead_lettered,
+                    "import finished"
+                );
                 Ok(json!({ "shop": shop, "finished": summary }))
             }
             // The export itself ended badly: retrying cannot help; the owner is told what to do.
@@ -300,10 +317,9 @@ impl Importer {
     /// does not stop the others; the invocation fails at the end so the dead-letter alarm
     /// tells someone.
     async fn reconcile_all(&self) -> anyhow::Result<Value> {
-        let key = self
-            .sealing
-            .as_ref()
-            .context("the reconcile needs the sealing key (AFTERSALE_SEALING_KEY_PARAM) to open the sites' keys")?;
+        let key = self.sealing.as_ref().context(
+            "the reconcile needs the sealing key (AFTERSALE_SEALING_KEY_PARAM) to open the sites' keys",
+        )?;
         let store = self.ingest.store().as_ref();
         let mut reports = Vec::new();
         let mut failed = Vec::new();

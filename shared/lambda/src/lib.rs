@@ -182,10 +182,9 @@ pub async fn shopify_app() -> anyhow::Result<aftersale_shopify_app::ShopifyApp> 
     let app = installed_app(&config, &SsmSecrets::from_config(&config)).await?;
     // Each install starts the shop's history import (the import function's `start` job).
     Ok(match optional("IMPORT_JOBS_TOPIC_ARN") {
-        Some(arn) => app.with_history_import(Arc::new(ImportJobs::new(
-            aws_sdk_sns::Client::new(&config),
-            arn,
-        ))),
+        Some(arn) => {
+            app.with_history_import(Arc::new(ImportJobs::new(aws_sdk_sns::Client::new(&config), arn)))
+        }
         None => app,
     })
 }
@@ -237,8 +236,8 @@ async fn installed_app(
     ssm: &SsmSecrets,
 ) -> anyhow::Result<aftersale_shopify_app::ShopifyApp> {
     let secret = secret(ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM").await?;
-    let settings = aftersale_shopify_app::AppSettings::from_env(None, secret)
-        .context("the Shopify app's settings")?;
+    let settings =
+        aftersale_shopify_app::AppSettings::from_env(None, secret).context("the Shopify app's settings")?;
     Ok(aftersale_shopify_app::ShopifyApp::with_shopify(
         store(config).await?,
         Arc::new(SsmShopTokens::from_config(config)),

@@ -7,9 +7,9 @@
 use crate::json::{decode, id, non_empty, opt_id};
 use crate::{Delivery, Normalised, PayloadError};
 use aftersale_domain::{
-    Address, BulkOperationFinished, Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, IdError,
-    LineItem, Money, Order, OrderId, OrderStatus, Platform, PrivacyRequest, ProductId, Refund, RefundEvent,
-    Shipment, ShipmentStatus, StoreEvent, VariantId,
+    Address, BulkOperationFinished, Consent, Currency, Customer, CustomerId, EventId, EventKind,
+    FulfillmentStatus, IdError, LineItem, Money, Order, OrderId, OrderStatus, Platform, PrivacyRequest,
+    ProductId, Refund, RefundEvent, Shipment, ShipmentStatus, StoreEvent, VariantId,
 };
 use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;

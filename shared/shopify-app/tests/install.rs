@@ -33,7 +33,9 @@ struct Harness {
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_dir(dir.path()).unwrap();
-    let tokens = SealedTokens::open(store.clone(), dir.path(), &[7; 32]).await.unwrap();
+    let tokens = SealedTokens::open(store.clone(), dir.path(), &[7; 32])
+        .await
+        .unwrap();
     let shopify = FakeShopify::start().await;
     let clock = Arc::new(ManualClock::new("2026-12-01T10:00:00Z".parse().unwrap()));
     let credentials = AppCredentials::new(API_KEY, API_SECRET).unwrap();

@@ -33,7 +33,9 @@ pub enum SealedTokensError {
         "re-sealing the tokens of {legacy} under the sealing key failed, so nothing was changed and {legacy} is kept: {source}"
     )]
     Reseal { legacy: PathBuf, source: StoreError },
-    #[error("the tokens were re-sealed under the sealing key, but {legacy} could not be removed ({source}); remove it by hand")]
+    #[error(
+        "the tokens were re-sealed under the sealing key, but {legacy} could not be removed ({source}); remove it by hand"
+    )]
     RemoveLegacy { legacy: PathBuf, source: std::io::Error },
 }
 
@@ -52,25 +54,33 @@ fn cipher(key: &[u8; KEY_LEN]) -> Arc<LessSafeKey> {
 impl SealedTokens {
     /// The tokens of the store in `data_dir`, sealed under `key` (the data dir's one sealing
     /// key). Re-seals, first, whatever an older data dir's `token.key` sealed.
-    pub async fn open(store: SqliteStore, data_dir: &Path, key: &[u8; KEY_LEN]) -> Result<Self, SealedTokensError> {
+    pub async fn open(
+        store: SqliteStore,
+        data_dir: &Path,
+        key: &[u8; KEY_LEN],
+    ) -> Result<Self, SealedTokensError> {
         let tokens = Self {
             store,
             key: cipher(key),
         };
         let legacy = data_dir.join(LEGACY_TOKEN_KEY_FILE);
         if let Some(old) = read_key(&legacy)? {
-            let resealed = tokens
-                .reseal_from(cipher(&old))
-                .await
-                .map_err(|source| SealedTokensError::Reseal {
-                    legacy: legacy.clone(),
-                    source,
-                })?;
+            let resealed =
+                tokens
+                    .reseal_from(cipher(&old))
+                    .await
+                    .map_err(|source| SealedTokensError::Reseal {
+                        legacy: legacy.clone(),
+                        source,
+                    })?;
             std::fs::remove_file(&legacy).map_err(|source| SealedTokensError::RemoveLegacy {
                 legacy: legacy.clone(),
                 source,
             })?;
-            info!(resealed, "tokens re-sealed under the data dir's sealing key; token.key removed");
+            info!(
+                resealed,
+                "tokens re-sealed under the data dir's sealing key; token.key removed"
+            );
         }
         Ok(tokens)
     }

@@ -163,9 +163,13 @@ async fn a_store_with_the_old_two_key_layout_opens_reseals_and_its_tokens_still_
 
     // Re-sealed for real: the old key no longer opens them, and a restart still reads them.
     let scratch = tempfile::tempdir().unwrap();
-    let under_old = SealedTokens::open(SqliteStore::open_dir(dir.path()).unwrap(), scratch.path(), &old_key)
-        .await
-        .unwrap();
+    let under_old = SealedTokens::open(
+        SqliteStore::open_dir(dir.path()).unwrap(),
+        scratch.path(),
+        &old_key,
+    )
+    .await
+    .unwrap();
     assert!(under_old.load_token(&demo).await.is_err());
     assert_eq!(open(dir.path()).await.load_token(&other).await.unwrap(), Some(b));
 }
@@ -196,12 +200,16 @@ async fn a_reseal_that_cannot_finish_changes_nothing_and_keeps_the_old_key() {
     // A token sealed under neither key (say, a third key lost long ago).
     let scratch = tempfile::tempdir().unwrap();
     let stranger = shop("stranger.myshopify.com");
-    SealedTokens::open(SqliteStore::open_dir(dir.path()).unwrap(), scratch.path(), &[0x33; 32])
-        .await
-        .unwrap()
-        .save_token(&stranger, &token("x", "y"))
-        .await
-        .unwrap();
+    SealedTokens::open(
+        SqliteStore::open_dir(dir.path()).unwrap(),
+        scratch.path(),
+        &[0x33; 32],
+    )
+    .await
+    .unwrap()
+    .save_token(&stranger, &token("x", "y"))
+    .await
+    .unwrap();
 
     let key = sealing_key(dir.path());
     let err = SealedTokens::open(SqliteStore::open_dir(dir.path()).unwrap(), dir.path(), &key)
@@ -210,14 +218,21 @@ async fn a_reseal_that_cannot_finish_changes_nothing_and_keeps_the_old_key() {
         .expect("a token no key opens stops the re-seal")
         .to_string();
     assert!(err.contains("stranger.myshopify.com"), "{err}");
-    assert!(err.contains("opens with neither token.key nor sealing.key"), "{err}");
+    assert!(
+        err.contains("opens with neither token.key nor sealing.key"),
+        "{err}"
+    );
     assert!(err.contains("nothing was changed"), "{err}");
     let legacy = dir.path().join("token.key");
     assert!(legacy.exists(), "the old key is kept: {err}");
 
     // Nothing was committed: the old key still opens the demo token.
-    let under_old = SealedTokens::open(SqliteStore::open_dir(dir.path()).unwrap(), scratch.path(), &old_key)
-        .await
-        .unwrap();
+    let under_old = SealedTokens::open(
+        SqliteStore::open_dir(dir.path()).unwrap(),
+        scratch.path(),
+        &old_key,
+    )
+    .await
+    .unwrap();
     assert_eq!(under_old.load_token(&demo).await.unwrap(), Some(a));
 }
