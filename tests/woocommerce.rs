@@ -341,6 +341,16 @@ fn connect_creates_each_webhook_once_repairs_a_disabled_one_and_its_secret_verif
         );
     }
     assert!(err.contains("6 webhook(s) created"), "{err}");
+    // The site is a shop of Aftersale's from the connect on, before any order.
+    let (ok, shops, err) = run(&server, &["shops", "--json"]);
+    assert!(ok, "{err}");
+    let listed: Vec<serde_json::Value> = shops.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        listed.iter().any(|s| s["platform"] == "woocommerce"
+            && s["status"] == "installed"
+            && site.contains(s["shop"].as_str().unwrap_or("?"))),
+        "{shops}"
+    );
     let hooks = woo.lock().unwrap().webhooks.clone();
     assert_eq!(hooks.len(), 6);
     let secret = hooks[0]["secret"].as_str().unwrap().to_string();

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub struct Backend {
     pub store: Arc<dyn FlowStore>,
-    /// Shops' Admin API tokens: SSM SecureStrings on AWS, sealed under `token.key` locally.
+    /// Shops' Admin API tokens: SSM SecureStrings on AWS, sealed under the data dir's `sealing.key` locally.
     pub tokens: Arc<dyn ShopTokens>,
     /// Set when running on AWS (or an emulator at `AWS_ENDPOINT_URL`).
     aws: Option<SdkConfig>,
@@ -41,8 +41,10 @@ impl Backend {
         }
         let store = SqliteStore::open_dir(args.data_dir())
             .with_context(|| format!("opening the embedded store in {}", args.data_dir().display()))?;
-        let tokens = SealedTokens::open(store.clone(), args.data_dir())
-            .with_context(|| format!("the token key in {}", args.data_dir().display()))?;
+        let key = crate::woocommerce::sealing_key_bytes(args.data_dir())?;
+        let tokens = SealedTokens::open(store.clone(), args.data_dir(), &key)
+            .await
+            .with_context(|| format!("the shops' tokens in {}", args.data_dir().display()))?;
         Ok(Backend {
             store: Arc::new(store),
             tokens: Arc::new(tokens),

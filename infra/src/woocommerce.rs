@@ -4,6 +4,7 @@
 
 use crate::StoreArgs;
 use crate::backend::Backend;
+use aftersale_domain::Platform;
 use aftersale_platform_api::sealed::SealingKey;
 use aftersale_platform_api::woocommerce::connection::{
     self, Connection, Credentials, new_webhook_secret, site_id,
@@ -11,6 +12,7 @@ use aftersale_platform_api::woocommerce::connection::{
 use aftersale_platform_api::woocommerce::{
     WebhookChange, WooClient, connect as connect_site, status as site_status,
 };
+use aftersale_ports::ShopState;
 use anyhow::{Context, bail};
 use serde_json::json;
 use std::path::Path;
@@ -18,13 +20,24 @@ use std::path::Path;
 /// The path webhooks are delivered to, under the public URL.
 pub const DELIVERY_PATH: &str = "/webhooks/woocommerce";
 
-/// The key credentials are sealed under: `AFTERSALE_SEALING_KEY` (hex), else `sealing.key`
-/// in the data dir, created (mode 0600) on first use.
-pub fn sealing_key(data_dir: &Path) -> anyhow::Result<SealingKey> {
+/// The data dir's one sealing key, for everything secret the embedded store keeps (shops'
+/// tokens, WooCommerce sites' credentials and webhook secrets): `AFTERSALE_SEALING_KEY` (hex),
+/// else `sealing.key` in the data dir, created (mode 0600) on first use.
+pub fn sealing_key_bytes(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
     if let Ok(hex_key) = std::env::var("AFTERSALE_SEALING_KEY") {
-        return SealingKey::from_hex(&hex_key).context("AFTERSALE_SEALING_KEY");
+        return hex::decode(hex_key.trim())
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .context("AFTERSALE_SEALING_KEY must be 64 hex characters (32 bytes)");
     }
-    Ok(SealingKey::load_or_create(&data_dir.join("sealing.key"))?)
+    Ok(aftersale_store_sqlite::load_or_create_key(
+        &data_dir.join(aftersale_store_sqlite::SEALING_KEY_FILE),
+    )?)
+}
+
+/// [`sealing_key_bytes`] as the key credentials are sealed with.
+pub fn sealing_key(data_dir: &Path) -> anyhow::Result<SealingKey> {
+    Ok(SealingKey::from_bytes(&sealing_key_bytes(data_dir)?)?)
 }
 
 pub struct ConnectArgs {
@@ -78,6 +91,12 @@ pub async fn connect(store_args: &StoreArgs, args: ConnectArgs, as_json: bool) -
         },
     };
     connection::save(store.as_ref(), &key, &connection).await?;
+    // Listed from now on (`aftersale shops`, and the import function's reconcile schedule,
+    // which sweeps the listed sites), not only once its first order has arrived.
+    if store.load_shop(&site).await?.is_none() {
+        let state = ShopState::installed(Platform::Woocommerce, connection.connected_at);
+        store.save_shop(&site, &state).await?;
+    }
     for (webhook, change) in &report.webhooks {
         let done = match change {
             WebhookChange::Created => "created".to_string(),

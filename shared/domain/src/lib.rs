@@ -21,7 +21,9 @@ pub use config::{
     shop_domain_problem,
 };
 pub use email_address::{AddressProblem, check_email_address};
-pub use event::{EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent};
+pub use event::{
+    BulkOperationFinished, EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent,
+};
 pub use flows::delivery_check_in::DeliveryCheckInConfig;
 pub use flows::review_request::{ReviewCycle, ReviewRequestConfig};
 pub use flows::thank_you::ThankYouConfig;

@@ -74,26 +74,7 @@ impl Run<'_> {
                     shop: self.shop.clone(),
                 });
             }
-            (false, _) => {
-                self.progress.stage("starting Shopify's export of every order");
-                let op = bulk::start(api, ORDERS_QUERY).await?;
-                info!(operation = %op.id, "bulk export started");
-                let now = Utc::now();
-                let fresh = Checkpoint {
-                    position: Position::ShopifyBulk {
-                        operation_id: op.id,
-                        url: None,
-                        offset: 0,
-                        lines: 0,
-                    },
-                    summary: Summary::default(),
-                    started_at: now,
-                    saved_at: now,
-                    finished: false,
-                };
-                checkpoint::save(self.documents(), &self.shop, KIND, &fresh).await?;
-                fresh
-            }
+            (false, _) => self.start_export(api).await?,
         };
         let Position::ShopifyBulk {
             operation_id,
@@ -136,6 +117,83 @@ impl Run<'_> {
         self.progress.stage("importing orders");
         let mut download = Download::open(&url, offset).await?;
         self.stream(&mut download, checkpoint).await
+    }
+
+    /// Starts Shopify's export of every order (or adopts this app's export already running)
+    /// and saves a fresh checkpoint on it: the first step of an import, and all the install
+    /// does on AWS (the `bulk_operations/finish` webhook then calls [`Run::continue_export`]).
+    pub async fn start_export(&self, api: &AdminClient<'_>) -> Result<Checkpoint, ImportError> {
+        self.progress.stage("starting Shopify's export of every order");
+        let op = bulk::start(api, ORDERS_QUERY).await?;
+        info!(operation = %op.id, "bulk export started");
+        let now = Utc::now();
+        let fresh = Checkpoint {
+            position: Position::ShopifyBulk {
+                operation_id: op.id,
+                url: None,
+                offset: 0,
+                lines: 0,
+            },
+            summary: Summary::default(),
+            started_at: now,
+            saved_at: now,
+            finished: false,
+        };
+        checkpoint::save(self.documents(), &self.shop, KIND, &fresh).await?;
+        Ok(fresh)
+    }
+
+    /// Goes on with the import the checkpoint describes, without polling: asks Shopify once
+    /// for the operation's file if the checkpoint has none yet, then streams from where the
+    /// last run stopped until the end or [`Run::stop_at`]. `None` when the export is still
+    /// running (its `bulk_operations/finish` webhook will come). A finished import is
+    /// `Finished` again, with nothing read.
+    pub async fn continue_export(&self, api: &AdminClient<'_>) -> Result<Option<Outcome>, ImportError> {
+        let Some(mut checkpoint) = checkpoint::load(self.documents(), &self.shop, KIND).await? else {
+            return Err(ImportError::NothingToResume {
+                shop: self.shop.clone(),
+            });
+        };
+        if checkpoint.finished {
+            return Ok(Some(Outcome::Finished(checkpoint.summary)));
+        }
+        let Position::ShopifyBulk {
+            operation_id,
+            url,
+            offset,
+            lines,
+        } = checkpoint.position.clone()
+        else {
+            return Err(ImportError::NothingToResume {
+                shop: self.shop.clone(),
+            });
+        };
+        let url = match url {
+            Some(url) => url,
+            None => {
+                let op = bulk::operation(api, &operation_id).await?;
+                if !op.status.is_finished() {
+                    return Ok(None);
+                }
+                let Some(url) = op.result_url()?.map(String::from) else {
+                    // A shop without orders completes with no file at all.
+                    checkpoint.finished = true;
+                    checkpoint.saved_at = Utc::now();
+                    checkpoint::save(self.documents(), &self.shop, KIND, &checkpoint).await?;
+                    return Ok(Some(Outcome::Finished(checkpoint.summary)));
+                };
+                checkpoint.position = Position::ShopifyBulk {
+                    operation_id,
+                    url: Some(url.clone()),
+                    offset,
+                    lines,
+                };
+                checkpoint::save(self.documents(), &self.shop, KIND, &checkpoint).await?;
+                url
+            }
+        };
+        let mut download = Download::open(&url, offset).await?;
+        self.stream(&mut download, checkpoint).await.map(Some)
     }
 
     /// Streams `source` (positioned at the checkpoint) through the webhook path.

@@ -3,9 +3,11 @@
 //! A function's `main.rs` is one call into here.
 
 mod flow;
+mod import;
 mod ses_events;
 
 pub use flow::{run_flow, run_flows};
+pub use import::{ImportJob, ImportJobs, STOP_MARGIN, run_import};
 pub use ses_events::run_ses_events;
 
 use aftersale_aws::{
@@ -174,18 +176,17 @@ pub async fn woocommerce_connect() -> anyhow::Result<Option<AuthorizeApp>> {
 /// The shopify-app function: DynamoDB (install records, nonces, the refresh lease), shops'
 /// tokens as SSM SecureStrings, and the app's credentials: `SHOPIFY_API_KEY`, the secret from
 /// `SHOPIFY_API_SECRET_PARAM` (or `SHOPIFY_API_SECRET`), `AFTERSALE_PUBLIC_URL`, optional
-/// `SHOPIFY_SCOPES`.
+/// `SHOPIFY_SCOPES`; with `IMPORT_JOBS_TOPIC_ARN`, every install starts the history import.
 pub async fn shopify_app() -> anyhow::Result<aftersale_shopify_app::ShopifyApp> {
     let config = load_config().await;
-    let ssm = SsmSecrets::from_config(&config);
-    let secret = secret(&ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM").await?;
-    let settings = aftersale_shopify_app::AppSettings::from_env(None, secret)?;
-    Ok(aftersale_shopify_app::ShopifyApp::with_shopify(
-        store(&config).await?,
-        Arc::new(SsmShopTokens::from_config(&config)),
-        Arc::new(SystemClock),
-        settings,
-    ))
+    let app = installed_app(&config, &SsmSecrets::from_config(&config)).await?;
+    // Each install starts the shop's history import (the import function's `start` job).
+    Ok(match optional("IMPORT_JOBS_TOPIC_ARN") {
+        Some(arn) => {
+            app.with_history_import(Arc::new(ImportJobs::new(aws_sdk_sns::Client::new(&config), arn)))
+        }
+        None => app,
+    })
 }
 
 /// The dashboard function: DynamoDB, and the link key (`LINK_SIGNING_KEY_PARAM`) that
@@ -211,22 +212,38 @@ pub async fn dashboard() -> anyhow::Result<aftersale_dashboard::Dashboard> {
     })
 }
 
-/// Discount codes: with the Shopify app's token for shops installed through it (when the
-/// function has the app's credentials, `SHOPIFY_API_KEY` and the secret, to refresh it), else
-/// with the `[admin_api]` secrets the shop's config names, from SSM.
+/// Discount codes: with the Shopify app's token for shops installed through it, else with the
+/// `[admin_api]` secrets the shop's config names, from SSM. A function without
+/// `SHOPIFY_API_KEY` (the stack's `ShopifyApiKey` left empty: no app) uses `[admin_api]` only;
+/// with it, the rest of the app's settings must be right, or the cold start fails naming them,
+/// instead of every installed shop's codes failing later.
 async fn discounts(config: &SdkConfig, ssm: SsmSecrets) -> anyhow::Result<AdminApiDiscounts> {
-    let secret = secret(&ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM").await?;
-    let discounts = AdminApiDiscounts::new(Arc::new(SsmSecretSource(ssm)));
-    let Ok(settings) = aftersale_shopify_app::AppSettings::from_env(None, secret) else {
-        return Ok(discounts);
+    let app = match optional("SHOPIFY_API_KEY") {
+        Some(_) => Some(installed_app(config, &ssm).await?),
+        None => None,
     };
-    let app = aftersale_shopify_app::ShopifyApp::with_shopify(
+    let discounts = AdminApiDiscounts::new(Arc::new(SsmSecretSource(ssm)));
+    Ok(match app {
+        Some(app) => discounts.with_installed(Arc::new(app)),
+        None => discounts,
+    })
+}
+
+/// The Shopify app as a function other than `shopify-app` needs it: to use (and refresh) the
+/// shops' installed tokens. Same settings as [`shopify_app`].
+async fn installed_app(
+    config: &SdkConfig,
+    ssm: &SsmSecrets,
+) -> anyhow::Result<aftersale_shopify_app::ShopifyApp> {
+    let secret = secret(ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM").await?;
+    let settings =
+        aftersale_shopify_app::AppSettings::from_env(None, secret).context("the Shopify app's settings")?;
+    Ok(aftersale_shopify_app::ShopifyApp::with_shopify(
         store(config).await?,
         Arc::new(SsmShopTokens::from_config(config)),
         Arc::new(SystemClock),
         settings,
-    );
-    Ok(discounts.with_installed(Arc::new(app)))
+    ))
 }
 
 /// The flow and feedback functions' engine: DynamoDB, SES, SNS, templates, link key, and the

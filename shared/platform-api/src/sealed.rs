@@ -1,6 +1,7 @@
 //! Secrets at rest (platform credentials, webhook secrets): sealed with AES-256-GCM under a
-//! key that never sits beside them. Locally the key is a file readable by its owner only
-//! (`0600`, created on first use); on AWS it is an SSM SecureString read at cold start. Each
+//! key that never sits beside them. Locally the key is the data dir's one `sealing.key`
+//! (`aftersale_store_sqlite::key_file`: 0600, created on first use, also sealing the shops'
+//! tokens); on AWS it is an SSM SecureString read at cold start. Each
 //! sealed value is bound to what it belongs to (the associated data, e.g. the shop), so a
 //! value copied to another shop's record does not open.
 
@@ -8,7 +9,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use std::fmt;
-use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
@@ -16,8 +16,6 @@ pub enum SealError {
     BadKey,
     #[error("a sealed value does not open with this key (a different key, or a value moved or altered)")]
     DoesNotOpen,
-    #[error("the sealing key file {path}: {detail}")]
-    KeyFile { path: String, detail: String },
 }
 
 /// The key secrets are sealed under. `Debug` never shows it.
@@ -35,29 +33,12 @@ impl SealingKey {
         Self::from_bytes(&bytes)
     }
 
-    fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealError> {
         if bytes.len() != 32 {
             return Err(SealError::BadKey);
         }
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| SealError::BadKey)?;
         Ok(Self(LessSafeKey::new(key)))
-    }
-
-    /// The key in `path` (hex), created with 32 random bytes and mode `0600` when missing.
-    pub fn load_or_create(path: &Path) -> Result<Self, SealError> {
-        let key_file = |detail: String| SealError::KeyFile {
-            path: path.display().to_string(),
-            detail,
-        };
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_hex(&text),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                let bytes: [u8; 32] = rand::random();
-                write_private(path, hex::encode(bytes).as_bytes()).map_err(|e| key_file(e.to_string()))?;
-                Self::from_bytes(&bytes)
-            }
-            Err(err) => Err(key_file(err.to_string())),
-        }
     }
 
     /// `base64(nonce ‖ ciphertext ‖ tag)`, bound to `context`.
@@ -92,26 +73,6 @@ impl SealingKey {
     }
 }
 
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?
-        .write_all(bytes)
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,19 +93,5 @@ mod tests {
         );
         assert_eq!(SealingKey::from_hex("abcd").unwrap_err(), SealError::BadKey);
         assert_eq!(format!("{key:?}"), "SealingKey(***)");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_key_file_is_created_private_and_read_back() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sealing.key");
-        let first = SealingKey::load_or_create(&path).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let sealed = first.seal("x", b"y");
-        let again = SealingKey::load_or_create(&path).unwrap();
-        assert_eq!(again.open("x", &sealed).unwrap(), b"y");
     }
 }

@@ -7,9 +7,9 @@
 use crate::json::{decode, id, non_empty, opt_id};
 use crate::{Delivery, Normalised, PayloadError};
 use aftersale_domain::{
-    Address, Consent, Currency, Customer, CustomerId, EventId, EventKind, FulfillmentStatus, IdError,
-    LineItem, Money, Order, OrderId, OrderStatus, Platform, PrivacyRequest, ProductId, Refund, RefundEvent,
-    Shipment, ShipmentStatus, StoreEvent, VariantId,
+    Address, BulkOperationFinished, Consent, Currency, Customer, CustomerId, EventId, EventKind,
+    FulfillmentStatus, IdError, LineItem, Money, Order, OrderId, OrderStatus, Platform, PrivacyRequest,
+    ProductId, Refund, RefundEvent, Shipment, ShipmentStatus, StoreEvent, VariantId,
 };
 use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;
@@ -34,10 +34,12 @@ pub enum Topic {
     CustomersDataRequest,
     CustomersRedact,
     ShopRedact,
+    /// The history import's export ended (`bulk_operations/finish`).
+    BulkOperationsFinish,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 16] = [
+    pub const ALL: [Topic; 17] = [
         Topic::OrdersCreate,
         Topic::OrdersPaid,
         Topic::OrdersUpdated,
@@ -54,6 +56,7 @@ impl Topic {
         Topic::CustomersDataRequest,
         Topic::CustomersRedact,
         Topic::ShopRedact,
+        Topic::BulkOperationsFinish,
     ];
 
     /// The `X-Shopify-Topic` header value; `None` for topics we do not handle.
@@ -79,6 +82,7 @@ impl Topic {
             Topic::CustomersDataRequest => "customers/data_request",
             Topic::CustomersRedact => "customers/redact",
             Topic::ShopRedact => "shop/redact",
+            Topic::BulkOperationsFinish => "bulk_operations/finish",
         }
     }
 }
@@ -183,6 +187,18 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
                 return Err(missing(topic_name, "shop_domain"));
             }
             make(Utc::now(), EventKind::ShopRedact)
+        }
+        Topic::BulkOperationsFinish => {
+            let raw: RawBulkFinish = decode(topic_name, body)?;
+            let at = raw.completed_at.map(utc).or(fired_at).unwrap_or_else(Utc::now);
+            make(
+                at,
+                EventKind::BulkOperationFinished(BulkOperationFinished {
+                    operation_id: raw.admin_graphql_api_id,
+                    status: raw.status,
+                    error_code: raw.error_code,
+                }),
+            )
         }
     };
     Ok(vec![event])
@@ -725,6 +741,19 @@ struct RawShopRedact {
     #[serde(default, deserialize_with = "opt_id")]
     shop_id: Option<String>,
     shop_domain: Option<String>,
+}
+
+/// `bulk_operations/finish`:
+/// `{"admin_graphql_api_id": "gid://shopify/BulkOperation/1", "completed_at": …,
+/// "created_at": …, "error_code": null, "status": "completed", "type": "query"}`.
+#[derive(Deserialize)]
+struct RawBulkFinish {
+    admin_graphql_api_id: String,
+    status: String,
+    #[serde(default)]
+    error_code: Option<String>,
+    #[serde(default)]
+    completed_at: Option<DateTime<FixedOffset>>,
 }
 
 /// The dedupe key Shopify documents: the event id, or the webhook id from older API versions.

@@ -65,6 +65,11 @@ fn every_topic_maps_to_its_event_kind() {
         ),
         (Topic::CustomersRedact, "customers_redact", "customer_redact"),
         (Topic::ShopRedact, "shop_redact", "shop_redact"),
+        (
+            Topic::BulkOperationsFinish,
+            "bulk_operations_finish",
+            "bulk_operation_finished",
+        ),
     ];
     assert_eq!(cases.len(), Topic::ALL.len(), "every topic has a fixture");
     for (topic, file, kind) in cases {

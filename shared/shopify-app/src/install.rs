@@ -175,6 +175,13 @@ impl ShopifyApp {
             .cloned()
             .collect();
         let webhooks = self.sync_webhooks(&shop).await.map_err(|err| err.to_string());
+        // The install stands even if the import cannot be asked for now: the merchant can run
+        // `aftersale import shopify`, and the log says why.
+        if let Some(history) = &self.history
+            && let Err(reason) = history.start(&shop).await
+        {
+            warn!(shop = %shop, error = %reason, "the history import could not be started");
+        }
         Ok(Connected {
             shop,
             missing_scopes,

@@ -21,8 +21,17 @@ pub use settings::{AppSettings, DEFAULT_SCOPES, SettingsError};
 pub use tokens::TokenError;
 pub use webhooks::SyncError;
 
+use aftersale_domain::ShopId;
 use aftersale_ports::{Clock, ShopTokens, Store, TokenGrants, WebhookRegistrar};
 use std::sync::Arc;
+
+/// Starts a shop's history import once it is installed. On AWS a message to the import
+/// function's jobs topic: the export runs on Shopify's side, and its `bulk_operations/finish`
+/// webhook brings the file in. The error says why it could not be asked.
+#[async_trait::async_trait]
+pub trait HistoryImport: Send + Sync {
+    async fn start(&self, shop: &ShopId) -> Result<(), String>;
+}
 
 /// The app, built once per process and shared by every request.
 pub struct ShopifyApp {
@@ -32,6 +41,8 @@ pub struct ShopifyApp {
     registrar: Arc<dyn WebhookRegistrar>,
     clock: Arc<dyn Clock>,
     settings: AppSettings,
+    /// Asked to import the shop's history after each install, when set.
+    history: Option<Arc<dyn HistoryImport>>,
 }
 
 impl ShopifyApp {
@@ -50,7 +61,14 @@ impl ShopifyApp {
             registrar,
             clock,
             settings,
+            history: None,
         }
+    }
+
+    /// Starts the shop's history import after every install.
+    pub fn with_history_import(mut self, history: Arc<dyn HistoryImport>) -> Self {
+        self.history = Some(history);
+        self
     }
 
     /// The real Shopify clients (OAuth and GraphQL Admin), at `https://{shop}` or at

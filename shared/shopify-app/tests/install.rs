@@ -33,7 +33,9 @@ struct Harness {
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open_dir(dir.path()).unwrap();
-    let tokens = SealedTokens::open(store.clone(), dir.path()).unwrap();
+    let tokens = SealedTokens::open(store.clone(), dir.path(), &[7; 32])
+        .await
+        .unwrap();
     let shopify = FakeShopify::start().await;
     let clock = Arc::new(ManualClock::new("2026-12-01T10:00:00Z".parse().unwrap()));
     let credentials = AppCredentials::new(API_KEY, API_SECRET).unwrap();
@@ -192,7 +194,7 @@ async fn a_merchant_installs_and_lands_on_a_connected_page_with_every_webhook_re
             .contains("Aftersale is connected to <strong>demo.myshopify.com</strong>")
     );
     assert!(
-        page.body.contains("Webhooks registered: 13 of 13."),
+        page.body.contains("Webhooks registered: 14 of 14."),
         "{}",
         page.body
     );
@@ -211,7 +213,7 @@ async fn a_merchant_installs_and_lands_on_a_connected_page_with_every_webhook_re
     );
     // Every topic is at the public URL.
     let subscriptions = h.shopify.lock().subscriptions.clone();
-    assert_eq!(subscriptions.len(), 13);
+    assert_eq!(subscriptions.len(), 14);
     assert!(
         subscriptions
             .iter()
@@ -294,7 +296,7 @@ async fn registration_fixes_wrong_uris_removes_duplicates_and_reports_refused_to
         .iter()
         .filter(|s| s.topic != "PRODUCTS_UPDATE")
         .collect();
-    assert_eq!(ours.len(), 12, "one per topic, the refused one missing: {ours:?}");
+    assert_eq!(ours.len(), 13, "one per topic, the refused one missing: {ours:?}");
     assert!(ours.iter().all(|s| s.uri == right));
     assert!(
         subscriptions.iter().any(|s| s.topic == "PRODUCTS_UPDATE"),
@@ -611,7 +613,7 @@ async fn a_reinstall_after_an_uninstall_picks_up_where_the_shop_was() {
     );
     assert_eq!(
         h.shopify.lock().subscriptions.len(),
-        13,
+        14,
         "no duplicate subscriptions"
     );
 }

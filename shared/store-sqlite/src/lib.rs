@@ -18,6 +18,7 @@ mod dead_letters;
 mod documents;
 mod events;
 mod install;
+pub mod key_file;
 mod messages;
 mod orders;
 mod privacy;
@@ -26,7 +27,8 @@ mod sealed_tokens;
 mod shop_configs;
 mod suppressions;
 
-pub use sealed_tokens::{SealedTokens, TokenKeyError};
+pub use key_file::{KeyFileError, SEALING_KEY_FILE, load_or_create_key};
+pub use sealed_tokens::{SealedTokens, SealedTokensError};
 
 /// A SQLite-backed [`aftersale_ports::Store`]. Cheap to clone; calls run on tokio's blocking
 /// pool so the async server never stalls on disk.

@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS oauth_nonces (
     expires_at TEXT NOT NULL,
     PRIMARY KEY (shop, nonce)
 );
--- Admin API tokens, sealed with AES-256-GCM under the data dir's token.key (`sealed_tokens.rs`)
+-- Admin API tokens, sealed with AES-256-GCM under the data dir's sealing.key (`sealed_tokens.rs`)
 CREATE TABLE IF NOT EXISTS shop_tokens (
     shop TEXT PRIMARY KEY,
     sealed TEXT NOT NULL

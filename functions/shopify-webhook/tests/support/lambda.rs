@@ -41,6 +41,8 @@ pub enum Outcome {
 struct Invocation {
     request_id: String,
     payload: Value,
+    /// What the function is told it has (`Lambda-Runtime-Deadline-Ms`).
+    deadline: Duration,
 }
 
 #[derive(Clone)]
@@ -86,8 +88,14 @@ impl RuntimeApi {
         }
     }
 
-    /// Queues an invocation; returns its request id.
+    /// Queues an invocation with 30 seconds to run; returns its request id.
     pub fn invoke(&self, payload: Value) -> String {
+        self.invoke_with_deadline(payload, Duration::from_secs(30))
+    }
+
+    /// Queues an invocation that must finish within `deadline` of being handed out (the
+    /// function's configured timeout, as Lambda tells it); returns its request id.
+    pub fn invoke_with_deadline(&self, payload: Value, deadline: Duration) -> String {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let request_id = format!(
             "8476a536-e9f4-11e8-9739-{:012x}",
@@ -97,6 +105,7 @@ impl RuntimeApi {
             .send(Invocation {
                 request_id: request_id.clone(),
                 payload,
+                deadline,
             })
             .expect("the Runtime API is running");
         request_id
@@ -137,6 +146,16 @@ impl RuntimeApi {
     /// Invokes the function and returns its response, failing on anything else.
     pub async fn invoke_ok(&mut self, function: &mut Function, payload: Value, within: Duration) -> Value {
         let request_id = self.invoke(payload);
+        self.response_to(function, request_id, within).await
+    }
+
+    /// The response to `request_id`, failing on anything else.
+    pub async fn response_to(
+        &mut self,
+        function: &mut Function,
+        request_id: String,
+        within: Duration,
+    ) -> Value {
         match self.outcome(function, within).await {
             Outcome::Response { request_id: id, body } if id == request_id => body,
             other => panic!(
@@ -161,7 +180,7 @@ async fn next(State(shared): State<Shared>) -> Response {
         // The test is over; the function is about to be killed.
         return std::future::pending().await;
     };
-    let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+    let deadline = chrono::Utc::now().timestamp_millis() + invocation.deadline.as_millis() as i64;
     (
         StatusCode::OK,
         [

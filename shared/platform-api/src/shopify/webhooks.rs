@@ -83,6 +83,7 @@ fn graphql_topic(topic: Topic) -> &'static str {
         Topic::CustomersDataRequest => "CUSTOMERS_DATA_REQUEST",
         Topic::CustomersRedact => "CUSTOMERS_REDACT",
         Topic::ShopRedact => "SHOP_REDACT",
+        Topic::BulkOperationsFinish => "BULK_OPERATIONS_FINISH",
     }
 }
 
