@@ -92,6 +92,7 @@ macro_rules! store_contract {
             documents::documents_are_listed_by_prefix,
             documents::documents_go_with_their_customer_and_shop,
             documents::documents_can_be_deleted,
+            documents::documents_are_saved_together_or_not_at_all,
             messages::plan_twice_stores_once,
             messages::message_versions,
             messages::due_messages_by_flow_and_attention,
