@@ -1,10 +1,11 @@
 //! Seeds an embedded store with a large generated shop for the metrics benchmark (README,
 //! "Benchmarks"): `cargo run --release -p aftersale-store-sqlite --example seed_metrics_shop --
 //! DATA_DIR CUSTOMERS`. Orders, messages and answers are stored the way ingest and the engine
-//! store them, but the rollups are left empty: `aftersale metrics rebuild` computes them, and
-//! is what the benchmark times, with `aftersale metrics --json` after it.
+//! store them, but the rollups are left empty. Then it times, in this process, what
+//! `aftersale metrics rebuild` and `aftersale metrics --json` run (the same library calls):
+//! the rebuild of every customer's facts and counters, and the figures read from the counters.
 
-use aftersale_metrics::{contract, history};
+use aftersale_metrics::{Range, contract, history, rollups};
 use aftersale_ports::{Answers, Messages};
 use aftersale_store_sqlite::SqliteStore;
 use std::path::PathBuf;
@@ -42,14 +43,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for a in &h.answers {
         store.record_answer(&a.answer(shop)).await?;
     }
+    let seeded = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let rebuilt = rollups::rebuild(&store, shop).await?;
+    let rebuild = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let report = aftersale_metrics::shop_report(&store, shop, Range::default(), h.now).await?;
+    let figures = started.elapsed().as_secs_f64();
     println!(
-        "{{\"shop\": \"{shop}\", \"customers\": {customers}, \"orders\": {}, \"events\": {}, \"messages\": {}, \"answers\": {}, \"now\": \"{}\", \"seconds\": {:.1}}}",
+        "{{\"shop\": \"{shop}\", \"customers\": {}, \"orders\": {}, \"events\": {}, \"messages\": {}, \"answers\": {}, \"now\": \"{}\", \"seed_seconds\": {seeded:.1}, \"rebuild_seconds\": {rebuild:.2}, \"counter_items\": {}, \"metrics_seconds\": {figures:.3}}}",
+        report.customers,
         h.orders.len(),
         events.len(),
         h.messages.len(),
         h.answers.len(),
         h.now.to_rfc3339(),
-        started.elapsed().as_secs_f64()
+        rebuilt.buckets,
     );
     Ok(())
 }
