@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need (Python tools for the
-# AWS emulator and template lint, cargo-nextest), then formatting, lints, and every test.
+# AWS emulator and template lint, Chromium for the browser tests, cargo-nextest), then
+# formatting, lints, and every test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -8,6 +9,15 @@ log() { printf '\n==> %s\n' "$*"; }
 
 log "Python test tools (moto server, cfn-lint)"
 python3 -m pip install --quiet --disable-pip-version-check -r infra/scripts/requirements-test.txt
+
+# The browser tests (tests/browser.rs) drive Debian's Chromium through chromedriver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  log "installing chromium and chromium-driver (apt)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod mail;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -36,7 +38,11 @@ impl Server {
 
     /// With extra `serve` arguments and environment (e.g. a DynamoDB table on moto).
     pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Server {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), args, envs)
+    }
+
+    /// On a data dir the test prepared (a seeded store, say).
+    pub fn start_in(data_dir: tempfile::TempDir, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

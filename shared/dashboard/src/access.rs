@@ -41,6 +41,8 @@ pub struct Access {
 pub enum Denied {
     /// No credential at all.
     Unauthenticated,
+    /// No `?shop=` and no session to say which shop is meant.
+    MissingShop,
     /// A signature that does not verify, or an expired link or launch.
     BadSignature,
     Expired,
@@ -176,17 +178,24 @@ impl Access {
                 }),
             };
         }
+        let Some(shop) = asked else {
+            // An expired or damaged session needs a new link, not a shop name.
+            let stale_session = creds.cookie.is_some_and(|c| cookie_value(c).is_some());
+            return Err(if stale_session {
+                Denied::Unauthenticated
+            } else {
+                Denied::MissingShop
+            });
+        };
         let operator = match (&self.token, creds.bearer.or(creds.param("token"))) {
             (Some(token), Some(given)) => bool::from(token.as_bytes().ct_eq(given.as_bytes())),
             _ => false,
         };
         if operator || (self.open_on_loopback && self.token.is_none()) {
-            return asked
-                .map(|shop| Granted {
-                    shop,
-                    set_cookie: None,
-                })
-                .ok_or(Denied::Unauthenticated);
+            return Ok(Granted {
+                shop,
+                set_cookie: None,
+            });
         }
         Err(Denied::Unauthenticated)
     }
@@ -200,17 +209,22 @@ impl Access {
 
     /// The shop of a valid, unexpired session in a `Cookie` header.
     fn session(&self, header: &str, now: i64) -> Option<ShopId> {
-        let value = header
-            .split(';')
-            .filter_map(|part| part.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE)?
-            .1;
+        let value = cookie_value(header)?;
         let mut parts = value.rsplitn(3, '.');
         let sig = parts.next()?;
         let expires: i64 = parts.next()?.parse().ok()?;
         let shop = ShopId::from_domain(parts.next()?).ok()?;
         (self.verify("session", &shop, expires, sig) && expires >= now).then_some(shop)
     }
+}
+
+/// The dashboard's session cookie in a `Cookie` header, if there is one.
+fn cookie_value(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|part| part.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value)
 }
 
 #[cfg(test)]
@@ -360,5 +374,18 @@ mod tests {
         let mut open = access();
         open.open_on_loopback = true;
         assert_eq!(open.check(&asked, 0).unwrap().shop, shop("a.myshopify.com"));
+    }
+
+    #[test]
+    fn without_a_shop_or_a_session_the_shop_is_missing() {
+        let mut open = access();
+        open.open_on_loopback = true;
+        assert_eq!(open.check(&Credentials::default(), 0), Err(Denied::MissingShop));
+        let token_only = Credentials {
+            query: query("token=s3cret-token"),
+            ..Default::default()
+        };
+        let a = access().with_token(Some("s3cret-token".into()));
+        assert_eq!(a.check(&token_only, 0), Err(Denied::MissingShop));
     }
 }

@@ -57,6 +57,10 @@ fn refusal(denied: Denied) -> Response {
             StatusCode::UNAUTHORIZED,
             "Open the dashboard through a link from `aftersale dashboard-link --shop S`, the Shopify admin, or with the dashboard token.",
         ),
+        Denied::MissingShop => (
+            StatusCode::BAD_REQUEST,
+            "Which shop? The address names none: add ?shop=your-shop.myshopify.com, or open a link from `aftersale dashboard-link --shop S`.",
+        ),
         Denied::BadSignature => (StatusCode::FORBIDDEN, "This dashboard link is not valid."),
         Denied::Expired => (
             StatusCode::FORBIDDEN,

@@ -108,7 +108,10 @@ fn tiles(html: &mut String, lang: Lang, r: &Report) {
             "aov_repeat_orders",
         ),
     ];
-    for (horizon, value) in &r.ltv {
+    // By horizon (d30, d90, d365), not by name, where d365 would come before d90.
+    let mut ltv: Vec<_> = r.ltv.iter().collect();
+    ltv.sort_by_key(|(horizon, _)| horizon.trim_start_matches('d').parse::<u32>().unwrap_or(u32::MAX));
+    for (horizon, value) in ltv {
         tiles.push((format!("{} {horizon}", t("ltv")), money(lang, value), "ltv"));
     }
     tiles.extend([

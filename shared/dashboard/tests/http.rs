@@ -90,6 +90,14 @@ async fn a_signed_link_shows_its_shop_s_figures_and_never_another_shop() {
     assert_eq!(status, StatusCode::OK);
     assert!(page_b.contains("<div class=\"value\">0</div>") && !page_b.contains(a.shop.as_str()));
 
+    // Naming no shop at all: 400, saying what is missing.
+    let (status, _, missing) = get(&app, "/dashboard", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        missing.contains("Which shop? The address names none: add ?shop="),
+        "{missing}"
+    );
+
     // Without any credential: 401, and the JSON answers the same.
     let (status, _, _) = get(&app, &format!("/dashboard?shop={}", a.shop), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

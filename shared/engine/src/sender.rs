@@ -653,14 +653,15 @@ impl Engine {
 
     /// Local mode: the outbox has no provider to report a delivery, so a message written to
     /// it counts as delivered in the funnel (on AWS, SES delivery events do). A failure here
-    /// never fails the send: the message is out.
+    /// never fails the send: the message is out. Only noted: the tick refreshes the customer's
+    /// figures once after the message, so a send recomputes them once, not twice.
     async fn count_outbox_delivery(&self, sent: &Message, now: DateTime<Utc>) {
         let counted = match self
             .store
             .load_message(&sent.shop, &sent.customer_id, &sent.id())
             .await
         {
-            Ok(Some(stored)) => aftersale_metrics::rollups::record_engagement(
+            Ok(Some(stored)) => aftersale_metrics::rollups::note_engagement(
                 self.store.as_ref(),
                 &stored,
                 aftersale_metrics::EngagementKind::Delivered,

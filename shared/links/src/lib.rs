@@ -18,7 +18,8 @@ use std::fmt;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Domain separation for the MAC: bump the version if the claims' meaning ever changes.
-const MAC_CONTEXT: &[u8] = b"aftersale-link-v1.";
+/// Public (it is no secret) so the fuzz targets can sign arbitrary payloads.
+pub const MAC_CONTEXT: &[u8] = b"aftersale-link-v1.";
 
 /// Shorter keys make the MAC guessable in principle; 32 bytes matches SHA-256's strength.
 pub const MIN_KEY_LEN: usize = 32;

@@ -1,25 +1,28 @@
 //! The rollups in storage, through the [`Documents`] port every store implements (memory,
 //! SQLite, DynamoDB), so there is one code path and one contract suite for all three.
 //!
-//! - `metrics#{YYYY-MM}#{shard}`: one month of day tallies for the customers hashed to
-//!   `shard`. A customer always lands on the same shard, so no item is written by every event
-//!   of a shop; a read of the figures is one prefix query of these few items per month.
+//! - `metrics#{YYYY-MM}#{shard}`: one month of day tallies, one of [`SHARDS`] per month. Each
+//!   change lands on a shard picked from the customer and the change, so no item is written
+//!   by every event of a shop; a read of the figures is one prefix query of these few items
+//!   per month, summed.
 //! - `customer#{id}#metrics#orders` / `#messages`: what the customer last added to the
 //!   counters (their first and second order facts among them). Under the customer's prefix,
 //!   so their redaction finds it.
 //! - `customer#{id}#message-events#{message id}`: delivery, open, click, bounce, complaint
 //!   and unsubscribe of one message.
 //!
-//! A refresh recomputes the customer's contribution from their whole history, writes it to
-//! their fact item with a conditional write (two concurrent refreshes of one customer cannot
-//! both win), and only then adds the difference to the shard. A process that dies between
-//! the two writes leaves the counters behind by that one change until `aftersale metrics
-//! rebuild`, which recomputes every customer from the order, message and answer records.
+//! A refresh recomputes the customer's contribution from their whole history, and writes it
+//! to their fact item together with the difference added to a shard, in one atomic,
+//! version-conditioned write (a SQLite transaction, a DynamoDB `TransactWriteItems`): two
+//! concurrent refreshes of one customer cannot both win, and a process that dies at any
+//! moment leaves the fact and the counters agreeing, so the event's retry (or the next
+//! refresh) brings both up to date. `aftersale metrics rebuild` recomputes every customer
+//! from the order, message and answer records.
 
 use crate::facts::{self, Engagement, EngagementKind, Windows};
 use crate::tally::{self, Contribution, Tally};
 use aftersale_domain::{CustomerId, Flow, Message, Reason, ShopConfig, ShopId};
-use aftersale_ports::documents::{self, keys};
+use aftersale_ports::documents::{self, DocumentWrite, keys};
 use aftersale_ports::{Documents, FlowStore, OrderRecords, StoreError, Versioned, lifecycle};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -157,6 +160,21 @@ pub async fn record_engagement(
     kind: EngagementKind,
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let changed = note_engagement(store, message, kind, at).await?;
+    if changed {
+        refresh_messages(store, &message.shop, &message.customer_id).await?;
+    }
+    Ok(changed)
+}
+
+/// Records the event only, for a caller that refreshes the customer's message facts itself
+/// right after (a tick, once per message whatever happened to it). Returns whether it was new.
+pub async fn note_engagement<S: Documents + ?Sized>(
+    store: &S,
+    message: &Message,
+    kind: EngagementKind,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let key = format!("{}{}", engagement_prefix(&message.customer_id), message.id());
     let mut changed = false;
     documents::update::<Engagement, _, _>(store, &message.shop, &key, |current| {
@@ -165,9 +183,6 @@ pub async fn record_engagement(
         changed.then_some(next)
     })
     .await?;
-    if changed {
-        refresh_messages(store, &message.shop, &message.customer_id).await?;
-    }
     Ok(changed)
 }
 
@@ -184,9 +199,21 @@ pub async fn forget_customer<S: Documents + ?Sized>(
     Ok(())
 }
 
-/// Optimistic-concurrency retries of a fact write.
-const MAX_CONFLICT_RETRIES: usize = 8;
+/// Optimistic-concurrency retries of a refresh: each conflict means another writer moved the
+/// customer's fact or a shard on, so the refresh reloads and recomputes.
+const MAX_CONFLICT_RETRIES: usize = 16;
 
+/// Months of counters one atomic write may change, besides the customer's fact.
+const MONTHS_PER_WRITE: usize = documents::MAX_ATOMIC_WRITES - 1;
+
+/// Makes the customer's `part` fact `new`, and moves the counters by the difference, in one
+/// atomic write ([`Documents::save_documents`]): the fact and the counters can never disagree,
+/// whatever moment a process dies at, and a retry finds either nothing done or all of it.
+///
+/// The difference goes to a shard picked from the customer and the fact's version, so one
+/// customer's successive changes, and the retries after a conflict, spread over the shards.
+/// A difference spanning more months than one write takes is applied in steps, each moving
+/// the fact exactly as far as the counters it writes.
 async fn replace<S: Documents + ?Sized>(
     store: &S,
     shop: &ShopId,
@@ -195,7 +222,8 @@ async fn replace<S: Documents + ?Sized>(
     new: Contribution,
 ) -> Result<(), StoreError> {
     let key = part.key(customer);
-    for _ in 0..MAX_CONFLICT_RETRIES {
+    let mut conflicts = 0;
+    loop {
         let current: Option<Versioned<Fact>> = documents::load(store, shop, &key).await?;
         let (old, version) = match current {
             Some(found) => (found.value.contribution, found.version),
@@ -204,28 +232,59 @@ async fn replace<S: Documents + ?Sized>(
         if old == new {
             return Ok(());
         }
-        let fact = Fact {
-            contribution: new.clone(),
-        };
-        let encoded = serde_json::to_value(&fact).map_err(StoreError::backend)?;
-        match store.save_document(shop, &key, &encoded, version).await {
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(err) => return Err(err),
-            Ok(()) => {}
+        let months = by_month(&tally::difference(&old, &new));
+        let last_step = months.len() <= MONTHS_PER_WRITE;
+        let step: BTreeMap<String, Contribution> = months.into_iter().take(MONTHS_PER_WRITE).collect();
+        let mut reached = old.clone();
+        for days in step.values() {
+            tally::accumulate(&mut reached, days);
         }
-        return add_to_buckets(store, shop, shard(customer), &tally::difference(&old, &new)).await;
+        let shard = write_shard(customer, version, conflicts);
+        let mut writes = vec![DocumentWrite {
+            key: key.clone(),
+            value: serde_json::to_value(Fact {
+                contribution: reached,
+            })
+            .map_err(StoreError::backend)?,
+            expected_version: version,
+        }];
+        for (month, days) in &step {
+            let bucket_key = bucket_key(month, shard);
+            let (mut bucket, version) = match documents::load::<Bucket, S>(store, shop, &bucket_key).await? {
+                Some(found) => (found.value, found.version),
+                None => (Bucket::default(), 0),
+            };
+            tally::accumulate(&mut bucket.days, days);
+            writes.push(DocumentWrite {
+                key: bucket_key,
+                value: serde_json::to_value(&bucket).map_err(StoreError::backend)?,
+                expected_version: version,
+            });
+        }
+        match store.save_documents(shop, &writes).await {
+            Ok(()) if last_step => return Ok(()),
+            // The rest of a long difference, from the fact just written.
+            Ok(()) => {}
+            // Another writer moved the fact or a shard on: reload and recompute.
+            Err(StoreError::Conflict { .. }) if conflicts + 1 < MAX_CONFLICT_RETRIES => conflicts += 1,
+            Err(StoreError::Conflict { .. }) => {
+                return Err(StoreError::Conflict {
+                    what: format!("metrics facts {key} (gave up after {MAX_CONFLICT_RETRIES} tries)"),
+                });
+            }
+            Err(err) => return Err(err),
+        }
     }
-    Err(StoreError::Conflict {
-        what: format!("metrics facts {key} (gave up after {MAX_CONFLICT_RETRIES} tries)"),
-    })
 }
 
-async fn add_to_buckets<S: Documents + ?Sized>(
-    store: &S,
-    shop: &ShopId,
-    shard: u32,
-    diff: &Contribution,
-) -> Result<(), StoreError> {
+/// The shard a change lands on: spread by the customer, the fact's version and the attempt.
+fn write_shard(customer: &CustomerId, version: u64, attempt: usize) -> u32 {
+    let digest = Sha256::digest(format!("{customer}#{version}#{attempt}").as_bytes());
+    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % SHARDS
+}
+
+/// A contribution split by month, the unit the counters are stored in.
+fn by_month(diff: &Contribution) -> BTreeMap<String, Contribution> {
     let mut by_month: BTreeMap<String, Contribution> = BTreeMap::new();
     for (day, t) in diff {
         by_month
@@ -233,15 +292,7 @@ async fn add_to_buckets<S: Documents + ?Sized>(
             .or_default()
             .insert(*day, t.clone());
     }
-    for (month, days) in by_month {
-        documents::update::<Bucket, _, S>(store, shop, &bucket_key(&month, shard), |current| {
-            let mut next = current.cloned().unwrap_or_default();
-            tally::accumulate(&mut next.days, &days);
-            Some(next)
-        })
-        .await?;
-    }
-    Ok(())
+    by_month
 }
 
 /// Every day tally of the shop, summed over shards: what the figures are computed from.

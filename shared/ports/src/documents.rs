@@ -35,6 +35,43 @@ pub trait Documents: Send + Sync {
     /// Deletes one document, whatever its version; returns whether it was there. For erasure
     /// (a customer's shop-wide records), never for ordinary updates.
     async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError>;
+    /// Saves every write or none: each only if its stored version is still its
+    /// `expected_version`, else `Conflict` and nothing changed. For figures kept in two places
+    /// (a customer's fact and the counters it was added to) that must never disagree, whatever
+    /// moment a process dies at. At most [`MAX_ATOMIC_WRITES`], each key once.
+    async fn save_documents(&self, shop: &ShopId, writes: &[DocumentWrite]) -> Result<(), StoreError>;
+}
+
+/// The most writes one [`Documents::save_documents`] takes: DynamoDB's limit on one
+/// transaction.
+pub const MAX_ATOMIC_WRITES: usize = 100;
+
+/// One conditional write of [`Documents::save_documents`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentWrite {
+    pub key: String,
+    pub value: Value,
+    /// The version it must still have (0 = must not exist yet).
+    pub expected_version: u64,
+}
+
+/// Refuses a batch [`Documents::save_documents`] cannot take, before any store sees it.
+pub fn check_batch(writes: &[DocumentWrite]) -> Result<(), StoreError> {
+    if writes.len() > MAX_ATOMIC_WRITES {
+        return Err(StoreError::Backend(format!(
+            "{} document writes in one batch: at most {MAX_ATOMIC_WRITES}",
+            writes.len()
+        )));
+    }
+    let mut keys: Vec<&str> = writes.iter().map(|w| w.key.as_str()).collect();
+    keys.sort_unstable();
+    if let Some(pair) = keys.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(StoreError::Backend(format!(
+            "document {} written twice in one batch",
+            pair[0]
+        )));
+    }
+    Ok(())
 }
 
 /// The document keys, in one place so every store and flow agrees on them.

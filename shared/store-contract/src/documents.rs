@@ -277,3 +277,91 @@ pub async fn documents_can_be_deleted(store: &dyn FlowStore) {
         .await
         .expect("a deleted document can be created again");
 }
+
+/// `save_documents` writes all or nothing: one stale version among several writes refuses
+/// the whole batch, and a good batch lands every document with its version bumped once.
+pub async fn documents_are_saved_together_or_not_at_all(store: &dyn Store) {
+    use aftersale_ports::documents::DocumentWrite;
+    let shop = unique_shop("docs-batch");
+    let write = |key: &str, value: serde_json::Value, expected_version: u64| DocumentWrite {
+        key: key.into(),
+        value,
+        expected_version,
+    };
+    store
+        .save_documents(
+            &shop,
+            &[
+                write("metrics#2026-03#01", json!({"n": 1}), 0),
+                write("customer#c1#fact", json!({"n": 1}), 0),
+            ],
+        )
+        .await
+        .unwrap();
+    for key in ["metrics#2026-03#01", "customer#c1#fact"] {
+        assert_eq!(
+            store.load_document(&shop, key).await.unwrap(),
+            Some(Versioned {
+                value: json!({"n": 1}),
+                version: 1
+            }),
+            "{key}"
+        );
+    }
+    // The first write alone would land; the second's version is stale, so neither does.
+    assert_conflict(
+        store
+            .save_documents(
+                &shop,
+                &[
+                    write("metrics#2026-03#01", json!({"n": 2}), 1),
+                    write("metrics#2026-04#01", json!({"n": 2}), 0),
+                    write("customer#c1#fact", json!({"n": 2}), 7),
+                ],
+            )
+            .await,
+        "one stale version in a batch",
+    );
+    assert_eq!(
+        store
+            .load_document(&shop, "metrics#2026-03#01")
+            .await
+            .unwrap()
+            .map(|d| (d.value, d.version)),
+        Some((json!({"n": 1}), 1)),
+        "nothing of a refused batch is stored"
+    );
+    assert_eq!(
+        store.load_document(&shop, "metrics#2026-04#01").await.unwrap(),
+        None
+    );
+    // A batch that names one key twice, or more than a store can write at once, is refused
+    // before anything is written.
+    let twice = [write("a#1", json!(1), 0), write("a#1", json!(2), 0)];
+    assert!(store.save_documents(&shop, &twice).await.is_err());
+    assert_eq!(store.load_document(&shop, "a#1").await.unwrap(), None);
+    let many: Vec<DocumentWrite> = (0..=aftersale_ports::documents::MAX_ATOMIC_WRITES)
+        .map(|i| write(&format!("many#{i:03}"), json!(i), 0))
+        .collect();
+    assert!(store.save_documents(&shop, &many).await.is_err());
+    assert!(store.list_documents(&shop, "many#").await.unwrap().is_empty());
+    // A good batch of updates bumps each version once.
+    store
+        .save_documents(
+            &shop,
+            &[
+                write("metrics#2026-03#01", json!({"n": 3}), 1),
+                write("customer#c1#fact", json!({"n": 3}), 1),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .load_document(&shop, "customer#c1#fact")
+            .await
+            .unwrap()
+            .map(|d| (d.value, d.version)),
+        Some((json!({"n": 3}), 2))
+    );
+}

@@ -94,6 +94,7 @@ macro_rules! store_contract {
             documents::documents_go_with_their_customer_and_shop,
             documents::documents_can_be_deleted,
             points::the_points_ledger_appends_once_per_entry_and_its_cache_matches,
+            documents::documents_are_saved_together_or_not_at_all,
             messages::plan_twice_stores_once,
             messages::message_versions,
             messages::due_messages_by_flow_and_attention,

@@ -3,6 +3,7 @@
 
 use crate::{SqliteStore, db, from_json, to_json};
 use aftersale_domain::ShopId;
+use aftersale_ports::documents::DocumentWrite;
 use aftersale_ports::{Documents, StoreError, Versioned};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -47,6 +48,35 @@ fn document_row(key: &str, body: &str, version: i64) -> Result<Versioned<serde_j
     })
 }
 
+/// Writes one document if its stored version is still `expected_version` (0 = absent).
+fn save_row(
+    conn: &Connection,
+    shop: &str,
+    key: &str,
+    body: &str,
+    expected_version: u64,
+) -> Result<(), StoreError> {
+    let conflict = || StoreError::Conflict {
+        what: format!("document {key}"),
+    };
+    let expected_version = i64::try_from(expected_version).map_err(|_| conflict())?;
+    let changed = if expected_version == 0 {
+        conn.execute(
+            "INSERT INTO documents (shop, key, version, body) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT DO NOTHING",
+            params![shop, key, body],
+        )
+    } else {
+        conn.execute(
+            "UPDATE documents SET version = version + 1, body = ?3
+             WHERE shop = ?1 AND key = ?2 AND version = ?4",
+            params![shop, key, body, expected_version],
+        )
+    }
+    .map_err(db)?;
+    if changed == 1 { Ok(()) } else { Err(conflict()) }
+}
+
 #[async_trait]
 impl Documents for SqliteStore {
     async fn load_document(
@@ -79,31 +109,24 @@ impl Documents for SqliteStore {
     ) -> Result<(), StoreError> {
         let body = to_json(value)?;
         let (shop, key) = (shop.to_string(), key.to_string());
-        let expected_version = i64::try_from(expected_version).map_err(|_| StoreError::Conflict {
-            what: format!("document {key} version"),
-        })?;
+        self.run(move |conn| save_row(conn, &shop, &key, &body, expected_version))
+            .await
+    }
+
+    /// One SQLite transaction: a conflict on any write rolls back the ones before it.
+    async fn save_documents(&self, shop: &ShopId, writes: &[DocumentWrite]) -> Result<(), StoreError> {
+        aftersale_ports::documents::check_batch(writes)?;
+        let rows = writes
+            .iter()
+            .map(|w| Ok((w.key.clone(), to_json(&w.value)?, w.expected_version)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let shop = shop.to_string();
         self.run(move |conn| {
-            let changed = if expected_version == 0 {
-                conn.execute(
-                    "INSERT INTO documents (shop, key, version, body) VALUES (?1, ?2, 1, ?3)
-                     ON CONFLICT DO NOTHING",
-                    params![shop, key, body],
-                )
-            } else {
-                conn.execute(
-                    "UPDATE documents SET version = version + 1, body = ?3
-                     WHERE shop = ?1 AND key = ?2 AND version = ?4",
-                    params![shop, key, body, expected_version],
-                )
+            let tx = conn.transaction().map_err(db)?;
+            for (key, body, expected_version) in &rows {
+                save_row(&tx, &shop, key, body, *expected_version)?;
             }
-            .map_err(db)?;
-            if changed == 1 {
-                Ok(())
-            } else {
-                Err(StoreError::Conflict {
-                    what: format!("document {key}"),
-                })
-            }
+            tx.commit().map_err(db)
         })
         .await
     }

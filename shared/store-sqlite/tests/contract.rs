@@ -24,6 +24,12 @@ async fn sqlite_store_keeps_the_metrics_rollups_equal_to_a_rebuild() {
     aftersale_metrics::contract::live_equals_rebuild(&store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_folds_concurrently_to_the_figures_of_a_serial_replay() {
+    let (_dir, store) = on_disk();
+    aftersale_metrics::contract::concurrent_folds_equal_a_serial_replay(&store).await;
+}
+
 /// The database holds customers' names and addresses: only its owner may read it, the WAL
 /// beside it included, and a file an older version made 0644 is restricted.
 #[cfg(unix)]

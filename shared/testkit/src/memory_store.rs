@@ -6,6 +6,7 @@ use aftersale_domain::{
     Answer, Customer, CustomerId, EventId, Flow, Message, MessageId, OrderId, OrderRecord, ShopConfig,
     ShopId, StoreEvent,
 };
+use aftersale_ports::documents::DocumentWrite;
 use aftersale_ports::redaction_plan::{BY_CUSTOMER, BY_ORDER, CustomerRedaction, Record};
 use aftersale_ports::{
     Answers, Documents, DueEntry, Messages, ShopConfigs, Suppressions, UndecodableMessage, address_hash,
@@ -58,11 +59,32 @@ impl State {
 #[derive(Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
+    /// Document writes left before an injected crash (`None`: no crash planned).
+    writes_before_crash: std::sync::Mutex<Option<usize>>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes every document write after the next `writes` fail, as if the process had died
+    /// there: nothing of those writes is stored. `None` lifts it (the process restarted).
+    pub fn crash_document_writes_after(&self, writes: Option<usize>) {
+        *self.writes_before_crash.lock().unwrap_or_else(|p| p.into_inner()) = writes;
+    }
+
+    /// Counts one document write against a planned crash.
+    fn document_write_allowed(&self) -> Result<(), StoreError> {
+        let mut left = self.writes_before_crash.lock().unwrap_or_else(|p| p.into_inner());
+        match left.as_mut() {
+            Some(0) => Err(StoreError::Backend("injected crash before this write".into())),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -537,6 +559,7 @@ impl Documents for MemoryStore {
         value: &serde_json::Value,
         expected_version: u64,
     ) -> Result<(), StoreError> {
+        self.document_write_allowed()?;
         let mut state = self.write();
         let slot = (shop.clone(), key.to_string());
         let current = state.documents.get(&slot).map_or(0, |d| d.version);
@@ -570,10 +593,38 @@ impl Documents for MemoryStore {
     }
 
     async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError> {
+        self.document_write_allowed()?;
         Ok(self
             .write()
             .documents
             .remove(&(shop.clone(), key.to_string()))
             .is_some())
+    }
+
+    async fn save_documents(&self, shop: &ShopId, writes: &[DocumentWrite]) -> Result<(), StoreError> {
+        aftersale_ports::documents::check_batch(writes)?;
+        self.document_write_allowed()?;
+        let mut state = self.write();
+        for w in writes {
+            let current = state
+                .documents
+                .get(&(shop.clone(), w.key.clone()))
+                .map_or(0, |d| d.version);
+            if current != w.expected_version {
+                return Err(StoreError::Conflict {
+                    what: format!("document {}", w.key),
+                });
+            }
+        }
+        for w in writes {
+            state.documents.insert(
+                (shop.clone(), w.key.clone()),
+                Versioned {
+                    value: w.value.clone(),
+                    version: w.expected_version + 1,
+                },
+            );
+        }
+        Ok(())
     }
 }

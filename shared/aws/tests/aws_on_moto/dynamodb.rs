@@ -53,6 +53,11 @@ async fn dynamodb_store_keeps_the_metrics_rollups_equal_to_a_rebuild() {
     aftersale_metrics::contract::live_equals_rebuild(&fresh_store().await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_store_folds_concurrently_to_the_figures_of_a_serial_replay() {
+    aftersale_metrics::contract::concurrent_folds_equal_a_serial_replay(&fresh_store().await).await;
+}
+
 async fn assert_keys_are_per_shop(store: &DynamoDbStore) {
     for item in scan(store).await {
         let Some(AttributeValue::S(pk)) = item.get("pk") else {
