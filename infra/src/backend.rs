@@ -60,6 +60,25 @@ impl Backend {
     /// the secrets it names read from environment variables on both backends: the deployed
     /// functions read them from SSM, but an engineer running this CLI against AWS exports them
     /// in their shell.
+    /// The emails a second to pace at when no `--email-rate` is given: on AWS the account's
+    /// `MaxSendRate` (1 a second, the sandbox's, when SES cannot say); locally none, files
+    /// have no rate.
+    pub async fn default_email_rate(&self) -> Option<f64> {
+        let config = self.aws.as_ref()?;
+        match SesMailer::from_config(config).max_send_rate().await {
+            Ok(rate) => Some(rate),
+            Err(err) => {
+                tracing::warn!(error = %err, "SES did not give the account's sending rate; sending 1 email a second (--email-rate overrides)");
+                Some(1.0)
+            }
+        }
+    }
+
+    /// Whether messages go to SES and SNS rather than to files.
+    pub fn is_aws(&self) -> bool {
+        self.aws.is_some()
+    }
+
     pub fn senders(
         &self,
         args: &StoreArgs,

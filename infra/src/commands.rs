@@ -3,7 +3,7 @@
 
 use crate::backend::Backend;
 use crate::local::{Local, LocalOptions};
-use crate::{FlowArgs, StoreArgs};
+use crate::{FlowArgs, SendArgs, StoreArgs};
 use aftersale_domain::{CustomerId, OrderId, ShopId};
 use aftersale_ingest::{ReplayOutcome, WebhookSecrets};
 use aftersale_platform_api::woocommerce::authorize::AuthorizeApp;
@@ -28,7 +28,12 @@ pub struct ServeOptions {
     pub dashboard_token: Option<String>,
 }
 
-pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &FlowArgs) -> anyhow::Result<()> {
+pub async fn serve(
+    serve: ServeOptions,
+    store_args: &StoreArgs,
+    flow_args: &FlowArgs,
+    send: &SendArgs,
+) -> anyhow::Result<()> {
     let ServeOptions {
         listen,
         now,
@@ -41,6 +46,7 @@ pub async fn serve(serve: ServeOptions, store_args: &StoreArgs, flow_args: &Flow
         public_url: flow_args.public_url_for(listen),
         templates_dir: flow_args.templates.as_deref(),
         create_store: true,
+        send: Some(send),
     };
     // One clock for everything this process does: ingest, due work, and checking links.
     let clock: Arc<dyn Clock> = match now {

@@ -1,8 +1,9 @@
 //! `tick`, `outbox` and `config`: running and inspecting the flows locally.
 
 use crate::local::{Local, LocalOptions};
-use crate::{FlowArgs, StoreArgs};
+use crate::{FlowArgs, SendArgs, StoreArgs};
 use aftersale_domain::{Message, MessageStatus, Reason, ShopConfig, ShopId};
+use aftersale_engine::TickBudget;
 use aftersale_ports::ManualClock;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -11,35 +12,59 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+/// What `tick` was asked for, besides the store, flows and sending options.
+pub struct TickOptions {
+    /// The instant to run as of; default now.
+    pub now: Option<DateTime<Utc>>,
+    pub listen: SocketAddr,
+    /// Stop claiming when less than the margin of this is left.
+    pub budget: Option<std::time::Duration>,
+    pub json: bool,
+}
+
 pub async fn tick(
     store: &StoreArgs,
     flows: &FlowArgs,
-    now: Option<DateTime<Utc>>,
-    listen: SocketAddr,
-    as_json: bool,
+    send: &SendArgs,
+    tick: TickOptions,
 ) -> anyhow::Result<()> {
     let real_now = Utc::now();
-    let now = now.unwrap_or(real_now);
+    let now = tick.now.unwrap_or(real_now);
     let options = LocalOptions {
         store,
-        public_url: flows.public_url_for(listen),
+        public_url: flows.public_url_for(tick.listen),
         templates_dir: flows.templates.as_deref(),
         create_store: false,
+        send: Some(send),
     };
     let local = Local::open(&options, Arc::new(ManualClock::new(now))).await?;
-    let report = local.engine.tick(now).await?;
-    if as_json {
+    // The budget counts from here, the way a Lambda's deadline counts from its invocation.
+    let budget = match tick.budget {
+        Some(budget) => TickBudget::of(budget, send.tick_margin),
+        None => TickBudget::unlimited(),
+    };
+    let report = local.engine.tick_within(now, budget).await?;
+    if tick.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
             "as of {now}: {} sent, {} skipped, {} deferred, {} retrying, {} failed",
             report.sent, report.skipped, report.deferred, report.retrying, report.failed
         );
+        if report.throttled > 0 {
+            println!(
+                "the provider answered \"too fast\" {} time(s): the tick slowed down and sent again",
+                report.throttled
+            );
+        }
         if report.errors > 0 {
             println!(
                 "{} message(s) could not be processed: set aside with backoff, support told (see `outbox`)",
                 report.errors
             );
+        }
+        if report.budget_exhausted {
+            println!("stopped at the --budget: what is still due is left for the next tick");
         }
     }
     // Links expire on the clock that signed them; the server answering them must share it.

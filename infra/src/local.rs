@@ -1,8 +1,8 @@
 //! Local mode's wiring: every function of the product in one process, on the embedded
 //! store, with messages written to files under the data dir instead of sent.
 
-use crate::StoreArgs;
 use crate::backend::Backend;
+use crate::{SendArgs, StoreArgs};
 use aftersale_engine::{Engine, InProcessBus, Settings};
 use aftersale_ingest::{Ingest, WebhookSecrets};
 use aftersale_links::LinkSigner;
@@ -36,6 +36,8 @@ pub struct LocalOptions<'a> {
     pub templates_dir: Option<&'a Path>,
     /// Start the store if there is none (`serve`); other commands need one to exist.
     pub create_store: bool,
+    /// How a command that sends (`serve`, `tick`) paces itself; the defaults otherwise.
+    pub send: Option<&'a SendArgs>,
 }
 
 impl<'a> LocalOptions<'a> {
@@ -46,6 +48,7 @@ impl<'a> LocalOptions<'a> {
             public_url: aftersale_engine::Settings::default().link_base_url,
             templates_dir: None,
             create_store: false,
+            send: None,
         }
     }
 }
@@ -79,11 +82,22 @@ impl Local {
         .map(|app| Arc::new(app) as Arc<dyn aftersale_platform_api::InstalledTokens>);
         let senders = backend.senders(options.store, Arc::clone(&clock), installed);
         let alerts = Arc::clone(&senders.alerts);
-        let settings = Settings {
+        let mut settings = Settings {
             link_base_url: options.public_url.trim_end_matches('/').to_string(),
             outbox_marks_delivery: true,
             ..Settings::default()
         };
+        if let Some(send) = options.send {
+            settings.send_concurrency = send.concurrency;
+            settings.tick_margin = send.tick_margin;
+            settings.email_rate = match send.email_rate {
+                Some(rate) => Some(rate),
+                None => backend.default_email_rate().await,
+            };
+            settings.sms_rate = send
+                .sms_rate
+                .or_else(|| backend.is_aws().then_some(aftersale_engine::DEFAULT_SMS_RATE));
+        }
         let store = Arc::clone(&backend.store);
         let tokens = Arc::clone(&backend.tokens);
         let engine = Arc::new(Engine::new(

@@ -72,6 +72,8 @@ enum Command {
         secrets_file: Option<PathBuf>,
         #[command(flatten)]
         flows: FlowArgs,
+        #[command(flatten)]
+        send: SendArgs,
         /// Seconds between runs of due work.
         #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
         tick_seconds: u64,
@@ -105,6 +107,12 @@ enum Command {
         /// Where `serve` listens: the links in messages point there unless --public-url is given.
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: SocketAddr,
+        #[command(flatten)]
+        send: SendArgs,
+        /// Stop claiming messages when less than --tick-margin of this is left (e.g. 30s, 2m,
+        /// 500ms); what is still due waits for the next tick. Default: until nothing is due.
+        #[arg(long, value_name = "DURATION", value_parser = parse_budget)]
+        budget: Option<std::time::Duration>,
         #[arg(long)]
         json: bool,
     },
@@ -357,6 +365,25 @@ pub struct FlowArgs {
     pub templates: Option<PathBuf>,
 }
 
+/// How `serve` and `tick` send: concurrency, rates and the budget's margin.
+#[derive(clap::Args, Clone)]
+pub struct SendArgs {
+    /// Messages a tick works on at once; 1 sends one after another.
+    #[arg(long, env = "AFTERSALE_SEND_CONCURRENCY", default_value_t = aftersale_engine::DEFAULT_SEND_CONCURRENCY, value_parser = aftersale_engine::parse_concurrency)]
+    pub concurrency: usize,
+    /// Emails a second at most [default: none locally; with --dynamodb-table, SES's
+    /// MaxSendRate from GetAccount].
+    #[arg(long, env = "AFTERSALE_EMAIL_RATE", value_name = "PER_SECOND", value_parser = aftersale_engine::parse_rate)]
+    pub email_rate: Option<f64>,
+    /// SMS a second at most [default: none locally; with --dynamodb-table, 20, SNS's default].
+    #[arg(long, env = "AFTERSALE_SMS_RATE", value_name = "PER_SECOND", value_parser = aftersale_engine::parse_rate)]
+    pub sms_rate: Option<f64>,
+    /// Seconds a tick with a --budget keeps for the messages in flight: it claims no new one
+    /// once less than this is left.
+    #[arg(long, env = "AFTERSALE_TICK_MARGIN_SECONDS", value_name = "SECONDS", default_value = "10", value_parser = aftersale_engine::parse_margin)]
+    pub tick_margin: std::time::Duration,
+}
+
 impl FlowArgs {
     /// The links' base URL: `--public-url`, else the address `serve` listens on.
     pub fn public_url_for(&self, listen: SocketAddr) -> String {
@@ -568,6 +595,28 @@ pub fn parse_shop(text: &str) -> anyhow::Result<aftersale_domain::ShopId> {
 }
 
 /// Parses `--now`, with an example of what is expected when it is not that.
+/// A `--budget`: a number and a unit, `500ms`, `30s`, `2m` (at most 15 minutes, Lambda's
+/// longest run).
+fn parse_budget(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let wrong = || format!("'{text}' is not a budget: give a number and a unit, e.g. 30s, 2m or 500ms");
+    let number: u64 = number.parse().map_err(|_| wrong())?;
+    let budget = match unit {
+        "ms" => std::time::Duration::from_millis(number),
+        "s" => std::time::Duration::from_secs(number),
+        "m" => std::time::Duration::from_secs(number.saturating_mul(60)),
+        _ => return Err(wrong()),
+    };
+    if budget.is_zero() || budget > std::time::Duration::from_secs(15 * 60) {
+        return Err(format!(
+            "'{text}' is not a budget: give more than 0 and at most 15m"
+        ));
+    }
+    Ok(budget)
+}
+
 fn parse_now(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&chrono::Utc))
@@ -603,6 +652,7 @@ fn main() -> ExitCode {
                 store,
                 secrets_file,
                 flows,
+                send,
                 tick_seconds,
                 dashboard_token,
             } => {
@@ -613,7 +663,7 @@ fn main() -> ExitCode {
                     tick_seconds,
                     dashboard_token,
                 };
-                commands::serve(serve, &store, &flows).await
+                commands::serve(serve, &store, &flows, &send).await
             }
             Command::DashboardLink {
                 store,
@@ -626,8 +676,18 @@ fn main() -> ExitCode {
                 flows,
                 now,
                 listen,
+                send,
+                budget,
                 json,
-            } => flows::tick(&store, &flows, now, listen, json).await,
+            } => {
+                let tick = flows::TickOptions {
+                    now,
+                    listen,
+                    budget,
+                    json,
+                };
+                flows::tick(&store, &flows, &send, tick).await
+            }
             Command::Outbox { store, shop, json } => flows::outbox(&store, shop.as_deref(), json).await,
             Command::Config {
                 action: ConfigAction::Check { file, shop },

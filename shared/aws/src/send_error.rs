@@ -1,22 +1,28 @@
-//! Turning SDK failures into the ports' [`SendError`]: transient (retry later) or permanent
-//! (record on the message). By the time an error reaches here the SDK's retry policy (see
-//! [`crate::retry_config`]) has already retried throttling and 5xx answers with backoff.
+//! Turning SDK failures into the ports' [`SendError`]: throttled (slow down, send again),
+//! transient (retry later) or permanent (record on the message). By the time an error
+//! reaches here the SDK's retry policy (see [`crate::retry_config`]) has already retried
+//! throttling and 5xx answers a few times with backoff.
 
 use aftersale_ports::SendError;
 use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 
-/// Error codes that mean "not now" whatever the service.
-const THROTTLING_CODES: [&str; 8] = [
+/// Error codes that mean "you are sending too fast" whatever the service: the call took
+/// nothing, so the tick slows down and sends it again ([`SendError::Throttled`]).
+const THROTTLING_CODES: [&str; 6] = [
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
     "TooManyRequestsException",
     "RequestLimitExceeded",
     "RequestThrottled",
-    "ServiceUnavailable",
-    "RequestTimeout",
 ];
+
+/// What SES says when the account's `MaxSendRate` is exceeded, whatever code carries it.
+const MAX_RATE_EXCEEDED: &str = "Maximum sending rate exceeded";
+
+/// Error codes that mean "not now" for another reason: retry later.
+const UNAVAILABLE_CODES: [&str; 2] = ["ServiceUnavailable", "RequestTimeout"];
 
 /// Classifies an SDK error. `transient` names the service's own errors an operator can fix or
 /// that pass by themselves (account paused, KMS throttled, missing permission): those must
@@ -38,7 +44,10 @@ where
                 "{operation}: {code} (HTTP {status}): {}",
                 scrub(service_err.message().unwrap_or("no message"))
             );
-            if status >= 500 || status == 429 || THROTTLING_CODES.contains(&code) || transient(service_err) {
+            let message = service_err.message().unwrap_or_default();
+            if status == 429 || THROTTLING_CODES.contains(&code) || message.contains(MAX_RATE_EXCEEDED) {
+                SendError::Throttled(detail)
+            } else if status >= 500 || UNAVAILABLE_CODES.contains(&code) || transient(service_err) {
                 SendError::Transient(detail)
             } else {
                 SendError::Permanent(detail)

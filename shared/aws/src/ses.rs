@@ -26,6 +26,27 @@ impl SesMailer {
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         Self::new(Client::new(config))
     }
+
+    /// The account's sending rate, emails per second (SESv2 `GetAccount` →
+    /// `SendQuota.MaxSendRate`: 1 in the sandbox, 14 or more in production). Read once per
+    /// cold start: the tick paces its sends by it.
+    pub async fn max_send_rate(&self) -> Result<f64, SendError> {
+        let account = self
+            .client
+            .get_account()
+            .send()
+            .await
+            .map_err(|err| classify("SES GetAccount", err, |_| false))?;
+        match account.send_quota.map(|quota| quota.max_send_rate) {
+            Some(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+            Some(rate) => Err(SendError::Permanent(format!(
+                "SES GetAccount: MaxSendRate {rate} is not a positive rate"
+            ))),
+            None => Err(SendError::Permanent(
+                "SES GetAccount: the answer has no SendQuota".into(),
+            )),
+        }
+    }
 }
 
 #[async_trait]

@@ -7,11 +7,13 @@ mod bus;
 mod context;
 pub mod feedback;
 mod flows;
+mod pace;
 mod planner;
 mod sender;
 
 pub use bus::InProcessBus;
 pub use flows::{Birthday, BirthdayError, CampaignError, CampaignReport, PointsError, Referral, TierMember};
+pub use pace::{TickBudget, parse_concurrency, parse_margin, parse_rate};
 pub use sender::TickReport;
 
 use aftersale_domain::{CustomerId, Flow, ShopConfig, ShopId};
@@ -44,7 +46,27 @@ pub struct Settings {
     /// Local mode: a message written to the outbox counts as delivered (there is no provider
     /// to report it); on AWS, SES delivery events do.
     pub outbox_marks_delivery: bool,
+    /// Messages a tick works on at once. A customer's own messages still go one after
+    /// another, so caps and follow-ups see each other. 1 is the old one-by-one tick.
+    pub send_concurrency: usize,
+    /// Emails a second at most, across the tick's concurrent senders: SES `MaxSendRate` on
+    /// AWS (`AFTERSALE_EMAIL_RATE` overrides it). `None`: as fast as the concurrency goes.
+    pub email_rate: Option<f64>,
+    /// SMS a second at most (`AFTERSALE_SMS_RATE`); `None`: as fast as the concurrency goes.
+    pub sms_rate: Option<f64>,
+    /// A tick with a budget claims no new message once less than this is left, so the
+    /// messages in flight finish before the deadline.
+    pub tick_margin: std::time::Duration,
 }
+
+/// Enough to keep SES busy at a production account's rate (14 a second and more) while each
+/// send waits ~50-100 ms on the network; small enough for SQLite's single writer.
+pub const DEFAULT_SEND_CONCURRENCY: usize = 16;
+/// Time for the messages in flight to finish: a provider call may take its SDK retries (a few
+/// seconds) and a throttled one waits half of this before it is handed to the next tick.
+pub const DEFAULT_TICK_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
+/// SNS's default SMS rate per account (`MessagesPerSecond` unless raised by AWS support).
+pub const DEFAULT_SMS_RATE: f64 = 20.0;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -58,6 +80,10 @@ impl Default for Settings {
             default_sender: None,
             sms_enabled: true,
             outbox_marks_delivery: false,
+            send_concurrency: DEFAULT_SEND_CONCURRENCY,
+            email_rate: None,
+            sms_rate: None,
+            tick_margin: DEFAULT_TICK_MARGIN,
         }
     }
 }
@@ -78,6 +104,9 @@ pub struct Engine {
     links: LinkSigner,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    /// Shared by every concurrent sender, across ticks: the account's rate is the process's.
+    email_pace: pace::Pacer,
+    sms_pace: pace::Pacer,
 }
 
 impl Engine {
@@ -95,6 +124,8 @@ impl Engine {
             templates,
             links,
             clock,
+            email_pace: pace::Pacer::new(settings.email_rate),
+            sms_pace: pace::Pacer::new(settings.sms_rate),
             settings,
         }
     }
@@ -105,6 +136,10 @@ impl Engine {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Brings the customer's message figures (funnels, conversions, answers) up to date after

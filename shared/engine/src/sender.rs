@@ -6,6 +6,7 @@
 
 use crate::Engine;
 use crate::flows::{Held, Prepared};
+use crate::pace::{Pacer, TickBudget};
 use aftersale_domain::flows::{self, follows, locale_for};
 use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::policy::{Decision, FollowUp, SendContext, decide, reservations};
@@ -18,10 +19,13 @@ use aftersale_ports::{
 };
 use aftersale_templates::{RenderedEmail, TemplateError};
 use chrono::{DateTime, Duration, Utc};
+use futures_util::{StreamExt, stream};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -48,6 +52,72 @@ pub struct TickReport {
     pub errors: usize,
     /// Unreadable messages taken out of the due index for good (support told).
     pub quarantined: usize,
+    /// Provider answers "too fast" (SES `TooManyRequestsException`, "Maximum sending rate
+    /// exceeded", SNS `Throttling`): the tick slowed down and sent again. Not failures.
+    pub throttled: usize,
+    /// The tick stopped claiming at its budget's margin: what is still due is left for the
+    /// next tick.
+    pub budget_exhausted: bool,
+}
+
+impl TickReport {
+    fn add(&mut self, part: &TickReport) {
+        self.sent += part.sent;
+        self.skipped += part.skipped;
+        self.deferred += part.deferred;
+        self.retrying += part.retrying;
+        self.failed += part.failed;
+        self.held_out += part.held_out;
+        self.lost_claims += part.lost_claims;
+        self.errors += part.errors;
+        self.quarantined += part.quarantined;
+        self.throttled += part.throttled;
+        self.budget_exhausted |= part.budget_exhausted;
+    }
+}
+
+/// One tick's shared state: as of when it runs, its budget, and what its senders count.
+struct Run {
+    now: DateTime<Utc>,
+    budget: TickBudget,
+    started: tokio::time::Instant,
+    throttled: AtomicUsize,
+}
+
+impl Run {
+    /// When a claim is taken: the tick's instant plus the time it has run, so a lease taken
+    /// minutes into a long tick still lasts its full length.
+    fn claim_time(&self) -> DateTime<Utc> {
+        self.now + Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+}
+
+/// What one customer's messages of a batch did.
+#[derive(Default)]
+struct Part {
+    report: TickReport,
+    /// Whether any message moved (a batch where none did ends the flow's tick).
+    progressed: bool,
+}
+
+/// A batch split by customer, in the order the due index gave: the unit of concurrency.
+fn by_customer(due: Vec<DueEntry>) -> Vec<Vec<DueEntry>> {
+    let mut groups: Vec<Vec<DueEntry>> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for entry in due {
+        let key = match &entry {
+            DueEntry::Message(message) => (message.shop.to_string(), message.customer_id.to_string()),
+            DueEntry::Undecodable(poison) => (poison.shop.clone(), poison.customer.clone()),
+        };
+        match index.get(&key) {
+            Some(&at) => groups[at].push(entry),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![entry]);
+            }
+        }
+    }
+    groups
 }
 
 enum SendBody {
@@ -118,20 +188,42 @@ enum Outcome {
 }
 
 impl Engine {
+    /// Runs every due message of this process's flows as of `now`, with no deadline: see
+    /// [`Engine::tick_within`].
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
+        self.tick_within(now, TickBudget::unlimited()).await
+    }
+
     /// Runs every due message of this process's flows as of `now`, batch by batch, until
-    /// none is left due.
+    /// none is left due or the budget says stop.
+    ///
+    /// Up to [`Settings::send_concurrency`](crate::Settings) messages are worked on at once,
+    /// at most one per customer (a customer's messages go in order, so caps and follow-ups
+    /// see each other), every provider call paced at the channel's rate. Once less than the
+    /// budget's margin is left no new message is claimed: the rest stays due for the next
+    /// tick and the report says `budget_exhausted`.
     ///
     /// One message never stops the others: an error or a panic while processing it is
     /// caught, the message is set aside with backoff (see [`Engine::set_aside`]) and the
     /// tick goes on with the rest of its flow, the other flows and the other shops. A flow
     /// whose due queue cannot be read is counted in `errors` and the other flows still run.
     /// `Err` only when no flow could be read at all (the store is down).
-    pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, StoreError> {
+    pub async fn tick_within(
+        &self,
+        now: DateTime<Utc>,
+        budget: TickBudget,
+    ) -> Result<TickReport, StoreError> {
+        let run = Run {
+            now,
+            budget,
+            started: tokio::time::Instant::now(),
+            throttled: AtomicUsize::new(0),
+        };
         let mut report = TickReport::default();
         let mut last_error = None;
         let mut flows_read = 0;
         for flow in self.settings.flows.clone() {
-            match self.tick_flow(flow, now, &mut report).await {
+            match self.tick_flow(flow, &run, &mut report).await {
                 Ok(()) => flows_read += 1,
                 Err(err) => {
                     warn!(flow = %flow, error = %err, "could not read the flow's due messages");
@@ -140,76 +232,34 @@ impl Engine {
                 }
             }
         }
+        report.throttled = run.throttled.load(Ordering::Relaxed);
         match last_error {
             Some(err) if flows_read == 0 => Err(err),
             _ => Ok(report),
         }
     }
 
-    async fn tick_flow(
-        &self,
-        flow: Flow,
-        now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) -> Result<(), StoreError> {
+    async fn tick_flow(&self, flow: Flow, run: &Run, report: &mut TickReport) -> Result<(), StoreError> {
         // Messages set aside in this tick move past `now`, so they never come back in it.
         loop {
+            if !run.budget.may_claim() {
+                report.budget_exhausted = true;
+                return Ok(());
+            }
             let due = self
                 .store
-                .due_entries(flow, now, self.settings.batch_size)
+                .due_entries(flow, run.now, self.settings.batch_size)
                 .await?;
             if due.is_empty() {
                 return Ok(());
             }
+            let mut done = stream::iter(by_customer(due))
+                .map(|entries| self.run_customer(entries, run))
+                .buffer_unordered(self.settings.send_concurrency.max(1));
             let mut progressed = false;
-            for entry in due {
-                let message = match entry {
-                    DueEntry::Message(message) => *message,
-                    DueEntry::Undecodable(poison) => {
-                        progressed |= self.quarantine(&poison, report).await;
-                        continue;
-                    }
-                };
-                // Not the message id: its subject may be the customer's id, and logs outlive a redaction.
-                let span = info_span!("message", shop = %message.shop, flow = message.flow.as_str(), step = %message.step, order = message.order_id.as_ref().map_or("-", |o| o.as_str()));
-                let key = (message.shop.clone(), message.customer_id.clone(), message.id());
-                let outcome = CatchPanic::new(self.process(message, now))
-                    .instrument(span.clone())
-                    .await;
-                let outcome = match outcome {
-                    Ok(Ok(outcome)) => outcome,
-                    Ok(Err(err)) => {
-                        report.errors += 1;
-                        progressed |= self
-                            .set_aside(&key, &format!("error: {err}"), now)
-                            .instrument(span)
-                            .await;
-                        continue;
-                    }
-                    Err(panic) => {
-                        report.errors += 1;
-                        progressed |= self
-                            .set_aside(&key, &format!("panic: {panic}"), now)
-                            .instrument(span)
-                            .await;
-                        continue;
-                    }
-                };
-                progressed |= !matches!(outcome, Outcome::LostClaim);
-                let noteworthy = matches!(outcome, Outcome::Skipped | Outcome::Deferred);
-                match outcome {
-                    Outcome::Sent => report.sent += 1,
-                    Outcome::Skipped => report.skipped += 1,
-                    Outcome::Deferred => report.deferred += 1,
-                    Outcome::Retrying => report.retrying += 1,
-                    Outcome::Failed => report.failed += 1,
-                    Outcome::HeldOut => report.held_out += 1,
-                    Outcome::LostClaim => report.lost_claims += 1,
-                }
-                if noteworthy {
-                    self.note_decision(&key, now).await;
-                }
-                self.refresh_metrics(&key.0, &key.1).await;
+            while let Some(part) = done.next().await {
+                progressed |= part.progressed;
+                report.add(&part.report);
             }
             if !progressed {
                 return Ok(());
@@ -217,7 +267,69 @@ impl Engine {
         }
     }
 
-    async fn process(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, ProcessError> {
+    /// One customer's due messages of a batch, in order. Stops claiming when the budget does.
+    async fn run_customer(&self, entries: Vec<DueEntry>, run: &Run) -> Part {
+        let mut part = Part::default();
+        let report = &mut part.report;
+        for entry in entries {
+            if !run.budget.may_claim() {
+                report.budget_exhausted = true;
+                break;
+            }
+            let message = match entry {
+                DueEntry::Message(message) => *message,
+                DueEntry::Undecodable(poison) => {
+                    part.progressed |= self.quarantine(&poison, report).await;
+                    continue;
+                }
+            };
+            let now = run.now;
+            // Not the message id: its subject may be the customer's id, and logs outlive a redaction.
+            let span = info_span!("message", shop = %message.shop, flow = message.flow.as_str(), step = %message.step, order = message.order_id.as_ref().map_or("-", |o| o.as_str()));
+            let key = (message.shop.clone(), message.customer_id.clone(), message.id());
+            let outcome = CatchPanic::new(self.process(message, run))
+                .instrument(span.clone())
+                .await;
+            let outcome = match outcome {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(err)) => {
+                    report.errors += 1;
+                    part.progressed |= self
+                        .set_aside(&key, &format!("error: {err}"), now)
+                        .instrument(span)
+                        .await;
+                    continue;
+                }
+                Err(panic) => {
+                    report.errors += 1;
+                    part.progressed |= self
+                        .set_aside(&key, &format!("panic: {panic}"), now)
+                        .instrument(span)
+                        .await;
+                    continue;
+                }
+            };
+            part.progressed |= !matches!(outcome, Outcome::LostClaim);
+            let noteworthy = matches!(outcome, Outcome::Skipped | Outcome::Deferred);
+            match outcome {
+                Outcome::Sent => report.sent += 1,
+                Outcome::Skipped => report.skipped += 1,
+                Outcome::Deferred => report.deferred += 1,
+                Outcome::Retrying => report.retrying += 1,
+                Outcome::Failed => report.failed += 1,
+                Outcome::HeldOut => report.held_out += 1,
+                Outcome::LostClaim => report.lost_claims += 1,
+            }
+            if noteworthy {
+                self.note_decision(&key, now).await;
+            }
+            self.refresh_metrics(&key.0, &key.1).await;
+        }
+        part
+    }
+
+    async fn process(&self, message: Message, run: &Run) -> Result<Outcome, ProcessError> {
+        let now = run.now;
         if message.status == MessageStatus::Sending {
             let mut failed = message;
             failed.fail(FailReason::crashed_while_sending())?;
@@ -237,19 +349,20 @@ impl Engine {
             };
         }
         let mut claim = message;
-        claim.claim(now, now + self.settings.lease)?;
+        claim.claim(now, run.claim_time() + self.settings.lease)?;
         let claimed = match self.store.update_message(&claim).await {
             Ok(saved) => saved,
             Err(StoreError::Conflict { .. }) => return Ok(Outcome::LostClaim),
             Err(err) => return Err(err.into()),
         };
-        self.decide_and_send(claimed, now).await
+        self.decide_and_send(claimed, run).await
     }
 
     /// A claimed message's way out: the flow's re-check, then load context → decide (pure,
     /// [`decide`]) → render → deliver → record. Whatever stops it on the way is recorded by
     /// [`Engine::settle`].
-    async fn decide_and_send(&self, message: Message, now: DateTime<Utc>) -> Result<Outcome, ProcessError> {
+    async fn decide_and_send(&self, message: Message, run: &Run) -> Result<Outcome, ProcessError> {
+        let now = run.now;
         let config = self.config(&message.shop).await?;
         let message = match self.recheck(message.clone(), &config, now).await? {
             Prepared::Proceed(checked) => *checked,
@@ -293,12 +406,41 @@ impl Engine {
                 return self.save(failed, Outcome::Failed).await;
             }
         };
+        let pace = self.pace(message.channel);
+        // The turn is taken before the message is marked `sending`: a sender that dies while
+        // it waits leaves a claim (retried), not an unknown outcome (failed).
+        pace.turn().await;
         let sending = match self.start_sending(message, to.clone(), &body).await? {
             Some(sending) => sending,
             None => return Ok(Outcome::LostClaim),
         };
-        let result = self.deliver(&sending, &customer, to, body, &config, now).await;
+        let held_since = tokio::time::Instant::now();
+        let mut result = self.deliver(&sending, &customer, &to, &body, &config, now).await;
+        // "Too fast" means the provider took nothing: slow every sender down and send again,
+        // while the budget and half the lease allow (the message is ours until the lease ends).
+        while let Err(SendError::Throttled(problem)) = &result {
+            pace.throttled();
+            run.throttled.fetch_add(1, Ordering::Relaxed);
+            let lease_left = held_since.elapsed() < self.settings.lease.to_std().unwrap_or_default() / 2;
+            if !(run.budget.may_wait() && lease_left) {
+                break;
+            }
+            info!(problem = %problem, "throttled; sending again after a pause");
+            pace.turn().await;
+            result = self.deliver(&sending, &customer, &to, &body, &config, now).await;
+        }
+        if result.is_ok() {
+            pace.accepted();
+        }
         self.record_delivery(sending, result, now).await
+    }
+
+    /// The pace of a channel's provider calls.
+    fn pace(&self, channel: Channel) -> &Pacer {
+        match channel {
+            Channel::Email => &self.email_pace,
+            Channel::Sms => &self.sms_pace,
+        }
     }
 
     /// Everything the decision looks at, read up front: the shop, the order, the customer,
@@ -422,8 +564,8 @@ impl Engine {
         &self,
         sending: &Message,
         customer: &Customer,
-        to: String,
-        body: SendBody,
+        to: &str,
+        body: &SendBody,
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<SentId, SendError> {
@@ -455,11 +597,11 @@ impl Engine {
                     from: Mailbox { name, address },
                     to: Mailbox {
                         name: customer.first_name.clone(),
-                        address: to,
+                        address: to.to_owned(),
                     },
-                    subject: email.subject,
-                    html: email.html,
-                    text: email.text,
+                    subject: email.subject.clone(),
+                    html: email.html.clone(),
+                    text: email.text.clone(),
                     headers,
                     configuration_set: self.settings.configuration_set.clone(),
                 };
@@ -473,14 +615,19 @@ impl Engine {
                 };
                 self.senders
                     .sms
-                    .send_sms(&OutgoingSms { to, body: text, kind })
+                    .send_sms(&OutgoingSms {
+                        to: to.to_owned(),
+                        body: text.clone(),
+                        kind,
+                    })
                     .await
             }
         }
     }
 
     /// Records what the provider said: sent, retried with backoff after a transient error
-    /// (at most [`MAX_ATTEMPTS`] calls), or failed for good.
+    /// (at most [`MAX_ATTEMPTS`] calls), due again in a minute when still throttled (never
+    /// failed for it), or failed for good.
     async fn record_delivery(
         &self,
         mut sending: Message,
@@ -496,6 +643,15 @@ impl Engine {
                     self.count_outbox_delivery(&sending, now).await;
                 }
                 Ok(outcome)
+            }
+            // Never a failure, whatever the attempts: the provider took nothing.
+            Err(SendError::Throttled(err)) => {
+                warn!(error = %err, "still throttled; left for the next tick");
+                sending.retry(
+                    now + Duration::minutes(1),
+                    format!("throttled by the provider: {err}"),
+                )?;
+                self.save(sending, Outcome::Retrying).await
             }
             Err(SendError::Transient(err)) if sending.attempts < MAX_ATTEMPTS => {
                 warn!(error = %err, attempts = sending.attempts, "send failed; will retry");
@@ -779,4 +935,41 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poison(customer: &str, id: &str) -> DueEntry {
+        DueEntry::Undecodable(UndecodableMessage {
+            shop: "demo.myshopify.com".into(),
+            customer: customer.into(),
+            id: id.into(),
+            problem: "test".into(),
+        })
+    }
+
+    fn ids(group: &[DueEntry]) -> Vec<&str> {
+        group
+            .iter()
+            .map(|entry| match entry {
+                DueEntry::Undecodable(poison) => poison.id.as_str(),
+                DueEntry::Message(_) => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_split_by_customer_keeping_the_due_order_within_each() {
+        let groups = by_customer(vec![
+            poison("c1", "a"),
+            poison("c2", "b"),
+            poison("c1", "c"),
+            poison("c3", "d"),
+            poison("c2", "e"),
+        ]);
+        let groups: Vec<Vec<&str>> = groups.iter().map(|g| ids(g)).collect();
+        assert_eq!(groups, vec![vec!["a", "c"], vec!["b", "e"], vec!["d"]]);
+    }
 }

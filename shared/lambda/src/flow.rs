@@ -5,11 +5,12 @@
 
 use crate::engine;
 use aftersale_domain::{Flow, StoreEvent};
-use aftersale_engine::Engine;
+use aftersale_engine::{Engine, TickBudget};
 use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Deserialize;
 use serde_json::Value;
+use std::time::{Duration, SystemTime};
 use tracing::{Instrument, info, info_span};
 
 /// SNS deliveries, or EventBridge Scheduler's `{"tick": {...}}` (`template.yaml` sets this
@@ -38,14 +39,24 @@ pub async fn run_flows(flows: &[Flow]) -> Result<(), Error> {
     let engine = engine(flows.to_vec()).await?;
     let engine = &engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(engine, event.payload).await
+        let budget = budget(event.context.deadline(), engine.settings().tick_margin);
+        handle(engine, event.payload, budget).await
     }))
     .await
 }
 
+/// What is left of this invocation until the context's deadline: a tick claims nothing new
+/// once less than `margin` is left, so it is never killed mid-batch.
+fn budget(deadline: SystemTime, margin: Duration) -> TickBudget {
+    let left = deadline
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    TickBudget::of(left, margin)
+}
+
 /// Errors go back to Lambda, which retries and then parks the invocation in the DLQ: an
 /// event is never dropped silently.
-async fn handle(engine: &Engine, payload: Value) -> Result<Value, Error> {
+async fn handle(engine: &Engine, payload: Value, budget: TickBudget) -> Result<Value, Error> {
     let invocation: Invocation = serde_json::from_value(payload).map_err(|e| {
         Error::from(format!(
             "unrecognised invocation (not SNS records nor a tick): {e}"
@@ -64,8 +75,15 @@ async fn handle(engine: &Engine, payload: Value) -> Result<Value, Error> {
             Ok(serde_json::json!({ "planned": planned }))
         }
         Invocation::Tick { .. } => {
-            let report = engine.tick(engine.clock().now()).await?;
-            info!(?report, "tick");
+            let report = engine.tick_within(engine.clock().now(), budget).await?;
+            if report.budget_exhausted {
+                info!(
+                    ?report,
+                    "tick stopped at its time budget; the next tick sends the rest"
+                );
+            } else {
+                info!(?report, "tick");
+            }
             Ok(serde_json::to_value(report)?)
         }
     }

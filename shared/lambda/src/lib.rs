@@ -14,7 +14,10 @@ use aftersale_aws::{
     DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms, SsmSecrets, SsmShopTokens, load_config,
 };
 use aftersale_domain::{Flow, ShopId};
-use aftersale_engine::{Engine, Senders, Settings};
+use aftersale_engine::{
+    DEFAULT_SEND_CONCURRENCY, DEFAULT_SMS_RATE, DEFAULT_TICK_MARGIN, Engine, Senders, Settings,
+    parse_concurrency, parse_margin, parse_rate,
+};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
 use aftersale_platform_api::sealed::SealingKey;
@@ -259,11 +262,18 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
     let key = hex::decode(key.trim()).context("the link signing key must be hex")?;
     let links = LinkSigner::new(&key).context("the link signing key")?;
     let sns = aws_sdk_sns::Client::new(&config);
+    let mailer = SesMailer::from_config(&config);
     let senders = Senders {
-        mailer: Arc::new(SesMailer::from_config(&config)),
+        mailer: Arc::new(mailer.clone()),
         sms: Arc::new(SnsSms::new(sns.clone())),
         alerts: Arc::new(SnsAlerts::new(sns, required("SUPPORT_ALERTS_TOPIC_ARN")?)),
         discounts: Arc::new(discounts(&config, ssm).await?),
+    };
+    // The feedback function runs no flow and never ticks: it needs no send rate.
+    let email_rate = if flows.is_empty() {
+        None
+    } else {
+        Some(email_rate(&mailer).await?)
     };
     let settings = Settings {
         link_base_url: required("FEEDBACK_BASE_URL")?.trim_end_matches('/').to_string(),
@@ -271,6 +281,21 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
         default_sender: optional("SENDER_ADDRESS"),
         sms_enabled: optional("SMS_ENABLED").is_some_and(|v| v == "true"),
         flows,
+        email_rate,
+        sms_rate: Some(match optional("AFTERSALE_SMS_RATE") {
+            Some(rate) => parse_rate(&rate).map_err(|e| anyhow::anyhow!("AFTERSALE_SMS_RATE: {e}"))?,
+            None => DEFAULT_SMS_RATE,
+        }),
+        send_concurrency: match optional("AFTERSALE_SEND_CONCURRENCY") {
+            Some(n) => {
+                parse_concurrency(&n).map_err(|e| anyhow::anyhow!("AFTERSALE_SEND_CONCURRENCY: {e}"))?
+            }
+            None => DEFAULT_SEND_CONCURRENCY,
+        },
+        tick_margin: match optional("AFTERSALE_TICK_MARGIN_SECONDS") {
+            Some(n) => parse_margin(&n).map_err(|e| anyhow::anyhow!("AFTERSALE_TICK_MARGIN_SECONDS: {e}"))?,
+            None => DEFAULT_TICK_MARGIN,
+        },
         ..Settings::default()
     };
     Ok(Engine::new(
@@ -281,6 +306,25 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
         Arc::new(SystemClock),
         settings,
     ))
+}
+
+/// The emails a second a tick may send: `AFTERSALE_EMAIL_RATE` when set, else the account's
+/// `MaxSendRate` from SES (read once, at cold start). When SES cannot say (no `ses:GetAccount`
+/// permission, an outage), the sandbox's 1 a second: slow, but never throttled.
+async fn email_rate(ses: &SesMailer) -> anyhow::Result<f64> {
+    if let Some(rate) = optional("AFTERSALE_EMAIL_RATE") {
+        return parse_rate(&rate).map_err(|e| anyhow::anyhow!("AFTERSALE_EMAIL_RATE: {e}"));
+    }
+    match ses.max_send_rate().await {
+        Ok(rate) => {
+            tracing::info!(rate, "SES sending rate");
+            Ok(rate)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "SES did not give the account's sending rate; sending 1 email a second (set AFTERSALE_EMAIL_RATE to override)");
+            Ok(1.0)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! Every send answers with a [`SendError`] that tells the caller what to do next: a
 //! [`SendError::Permanent`] failure is recorded on the message and never retried (the same
 //! request would fail again); a [`SendError::Transient`] one leaves the message due so a later
-//! tick retries it. Adapters have already retried throttling with backoff before answering.
+//! tick retries it; a [`SendError::Throttled`] one means the provider took nothing because
+//! we are sending too fast, so the caller slows down and tries again (never a failure).
 
 use aftersale_domain::check_email_address;
 use async_trait::async_trait;
@@ -27,9 +28,14 @@ pub enum SendError {
     /// record it on the message, do not retry.
     #[error("permanent send failure: {0}")]
     Permanent(String),
-    /// Throttling, timeouts, provider outages or account state an operator can fix: retry later.
+    /// Timeouts, provider outages or account state an operator can fix: retry later.
     #[error("transient send failure: {0}")]
     Transient(String),
+    /// The provider refused the call for its rate ("Maximum sending rate exceeded",
+    /// `TooManyRequestsException`, `Throttling`): it took nothing. Slow down and send again;
+    /// this is never a failure of the message.
+    #[error("throttled by the provider: {0}")]
+    Throttled(String),
 }
 
 impl SendError {
