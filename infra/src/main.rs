@@ -3,9 +3,11 @@
 mod backend;
 mod campaigns;
 mod commands;
+mod deliveries;
 mod edge;
 mod flows;
 mod import;
+mod load;
 mod local;
 mod loyalty;
 mod metrics;
@@ -317,6 +319,56 @@ enum Command {
         resume: bool,
         #[command(subcommand)]
         source: ImportSource,
+    },
+    /// Check a capture of deliveries (one `{"headers": {...}, "body_b64": "..."}` per line)
+    /// against the configured secrets, parser and normaliser; stores nothing. Prints
+    /// `{"ok": N, "bad": M}` and exits 1 when a line is bad.
+    CheckDeliveries {
+        file: PathBuf,
+        /// Also print each bad line's number and reason (on stderr).
+        #[arg(long)]
+        verbose: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// TOML file of per-site WooCommerce secrets, as for `serve`.
+        #[arg(long, env = "AFTERSALE_SECRETS_FILE")]
+        secrets_file: Option<PathBuf>,
+    },
+    /// Post distinct signed deliveries to a running `serve` (Shopify and WooCommerce, with
+    /// duplicates and out-of-order updates), check its store holds every accepted event exactly
+    /// once, and report throughput and p50/p99 latency. Signs with SHOPIFY_API_SECRET and
+    /// WOOCOMMERCE_WEBHOOK_SECRET.
+    Load {
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        url: String,
+        /// Distinct orders to send.
+        #[arg(long, default_value_t = 10_000)]
+        orders: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value = "load.myshopify.com")]
+        shop: String,
+        /// The WooCommerce site the other orders come from.
+        #[arg(long, default_value = "https://load-shop.example")]
+        site: String,
+        /// Percent of the orders from the WooCommerce site.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=100))]
+        woocommerce_percent: u8,
+        /// Percent of the deliveries sent twice, the second right after the first.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=100))]
+        duplicate_percent: u8,
+        /// Percent of the orders whose newer update is sent before their first delivery.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=100))]
+        reorder_percent: u8,
+        /// Also write every delivery to this JSONL capture (for `check-deliveries`).
+        #[arg(long)]
+        capture: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        /// The store `serve` writes to, for the exactly-once check.
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// List dead letters, or replay them after a fix.
     DeadLetters {
@@ -876,6 +928,58 @@ fn main() -> ExitCode {
                     resume,
                 };
                 import::woocommerce(&store, args, json).await
+            }
+            Command::CheckDeliveries {
+                file,
+                verbose,
+                store,
+                secrets_file,
+            } => {
+                let mut secrets = aftersale_ingest::WebhookSecrets::from_env();
+                if let Some(path) = secrets_file.as_deref() {
+                    secrets_file::load_into(path, &mut secrets)?;
+                }
+                let ingest = deliveries::checker(&store, secrets).await?;
+                let counts = deliveries::check_file(&ingest, &file, verbose, &mut std::io::stderr()).await?;
+                println!("{}", serde_json::to_string(&counts)?);
+                if counts.bad > 0 {
+                    anyhow::bail!(
+                        "{} of {} deliveries would not be stored",
+                        counts.bad,
+                        counts.ok + counts.bad
+                    );
+                }
+                Ok(())
+            }
+            Command::Load {
+                url,
+                orders,
+                concurrency,
+                shop,
+                site,
+                woocommerce_percent,
+                duplicate_percent,
+                reorder_percent,
+                capture,
+                json,
+                store,
+            } => {
+                let options = load::LoadOptions {
+                    url,
+                    orders,
+                    concurrency,
+                    shop,
+                    site,
+                    woocommerce_percent: woocommerce_percent.into(),
+                    duplicate_percent: duplicate_percent.into(),
+                    reorder_percent: reorder_percent.into(),
+                    capture,
+                    json,
+                };
+                if !load::run(&options, &store).await? {
+                    anyhow::bail!("the store does not hold every accepted delivery exactly once");
+                }
+                Ok(())
             }
             Command::DeadLetters {
                 store,

@@ -20,9 +20,10 @@ pub async fn apply(
         fold_order(store, event, order_id).await?;
         if let Some(record) = store.load_order(&event.shop, order_id).await? {
             lifecycle::record_order(store, &event.shop, &record.value).await?;
-            // Statistics are shop-wide items many deliveries update at once. Losing a race for
-            // good costs nothing: they are recomputed from the customer's whole history on their
-            // next event, so the delivery is not failed (and retried by the platform) for it.
+            // Statistics are sharded by customer, so deliveries of one shop rarely meet on an
+            // item. Should one still lose its races for good, that costs nothing lasting: the
+            // customer's share is recomputed from their whole history on their next event, so
+            // the delivery is not failed (and retried by the platform) for it.
             match lifecycle::update_statistics(store, &event.shop, &record.value).await {
                 Err(StoreError::Conflict { what }) => warn!(%what, "shop statistics left for the next event"),
                 other => other?,

@@ -1,3 +1,4 @@
+use crate::capture::Captured;
 use crate::secrets::WebhookSecrets;
 use aftersale_domain::{EventKind, Platform, ShopId, StoreEvent};
 use aftersale_platforms::{Delivery, PayloadError, shopify, signature, woocommerce};
@@ -59,6 +60,40 @@ impl Reply {
 pub enum ReplayOutcome {
     Stored { events: usize },
     StillFailing { reason: String },
+}
+
+/// A delivery that passed its signature check (or needs none).
+enum Verified {
+    Signed,
+    /// WooCommerce's unsigned `webhook_id=N` ping when a webhook is created.
+    CreationPing,
+}
+
+/// Why a delivery is refused before it is read. Logged; the caller gets only a fixed reply.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    #[error("no secret is configured (SHOPIFY_API_SECRET)")]
+    NotConfigured,
+    #[error("no secret is configured for this site")]
+    NoSiteSecret,
+    #[error("site secret unavailable: {0}")]
+    SecretsUnavailable(String),
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+}
+
+/// Why a captured delivery would not be stored (`aftersale check-deliveries --verbose`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckFailure {
+    #[error("body over {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    /// The signature, or no secret to check it with.
+    #[error("{0}")]
+    Refused(String),
+    #[error("topic {0:?} is not handled")]
+    UnknownTopic(String),
+    #[error("unparsable body: {0}")]
+    Unparsable(String),
 }
 
 /// Why a verified delivery could not be turned into events.
@@ -137,71 +172,114 @@ impl Ingest {
 
     /// `POST /webhooks/shopify`.
     pub async fn shopify(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
-        if body.len() > MAX_BODY_BYTES {
-            return Reply::too_large();
-        }
-        let Some(secret) = &self.secrets.shopify else {
-            // Not bad input but a deployment without its secret: 503 makes Shopify retry
-            // for 48 hours, so nothing is lost while ops sets SHOPIFY_API_SECRET.
-            warn!("shopify webhook refused: SHOPIFY_API_SECRET is not configured");
-            return Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "not configured");
-        };
-        if let Err(err) = signature::verify_base64(
-            secret.expose_bytes(),
-            body,
-            header(headers, "x-shopify-hmac-sha256"),
-        ) {
-            warn!(platform = "shopify", error = %err, "webhook refused");
-            return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
-        }
-        self.accept(Platform::Shopify, headers, body).await
+        self.receive(Platform::Shopify, headers, body).await
     }
 
     /// `POST /webhooks/woocommerce`.
     pub async fn woocommerce(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        self.receive(Platform::Woocommerce, headers, body).await
+    }
+
+    async fn receive(&self, platform: Platform, headers: &HeaderMap, body: &[u8]) -> Reply {
         if body.len() > MAX_BODY_BYTES {
             return Reply::too_large();
         }
-        let signature_header = header(headers, "x-wc-webhook-signature");
-        if signature_header.is_none() && woocommerce::is_creation_ping(body) {
-            info!(platform = "woocommerce", "webhook creation ping acknowledged");
-            return Reply::plain(StatusCode::OK, "ping");
-        }
-        let site = header(headers, "x-wc-webhook-source").and_then(|s| ShopId::from_domain(s).ok());
-        let mut secrets: Vec<Vec<u8>> = Vec::new();
-        if let (Some(stored), Some(site)) = (&self.site_secrets, &site) {
-            match stored.webhook_secret(site).await {
-                Ok(found) => secrets.extend(found.filter(|s| !s.is_empty()).map(String::into_bytes)),
-                Err(err) => {
-                    warn!(platform = "woocommerce", error = %err, "site secret unavailable; asking the site to retry");
-                    return Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+        match self.verify(platform, headers, body).await {
+            Ok(Verified::Signed) => self.accept(platform, headers, body).await,
+            Ok(Verified::CreationPing) => {
+                info!(platform = "woocommerce", "webhook creation ping acknowledged");
+                Reply::plain(StatusCode::OK, "ping")
+            }
+            Err(refusal) => {
+                warn!(platform = %platform, error = %refusal, "webhook refused");
+                match refusal {
+                    // Not bad input but a deployment without its secret: 503 makes Shopify
+                    // retry for 48 hours, so nothing is lost while ops sets SHOPIFY_API_SECRET.
+                    Refusal::NotConfigured => Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "not configured"),
+                    Refusal::SecretsUnavailable(_) => {
+                        Reply::plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+                    }
+                    Refusal::NoSiteSecret | Refusal::BadSignature(_) => {
+                        Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature")
+                    }
                 }
             }
         }
-        secrets.extend(
-            self.secrets
-                .woocommerce_for(site.as_ref())
-                .map(|s| s.expose_bytes().to_vec()),
-        );
-        if secrets.is_empty() {
-            warn!(
-                platform = "woocommerce",
-                "webhook refused: no secret configured for this site"
-            );
-            return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
+    }
+
+    /// Checks the delivery's signature with the configured secrets, before a byte of it is
+    /// parsed. Reads secrets only; stores nothing.
+    async fn verify(
+        &self,
+        platform: Platform,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Verified, Refusal> {
+        match platform {
+            Platform::Shopify => {
+                let secret = self.secrets.shopify.as_ref().ok_or(Refusal::NotConfigured)?;
+                signature::verify_base64(
+                    secret.expose_bytes(),
+                    body,
+                    header(headers, "x-shopify-hmac-sha256"),
+                )
+                .map_err(|err| Refusal::BadSignature(err.to_string()))?;
+                Ok(Verified::Signed)
+            }
+            Platform::Woocommerce => {
+                let signature_header = header(headers, "x-wc-webhook-signature");
+                if signature_header.is_none() && woocommerce::is_creation_ping(body) {
+                    return Ok(Verified::CreationPing);
+                }
+                let site = header(headers, "x-wc-webhook-source").and_then(|s| ShopId::from_domain(s).ok());
+                let mut secrets: Vec<Vec<u8>> = Vec::new();
+                if let (Some(stored), Some(site)) = (&self.site_secrets, &site) {
+                    let found = stored
+                        .webhook_secret(site)
+                        .await
+                        .map_err(|err| Refusal::SecretsUnavailable(err.to_string()))?;
+                    secrets.extend(found.filter(|s| !s.is_empty()).map(String::into_bytes));
+                }
+                secrets.extend(
+                    self.secrets
+                        .woocommerce_for(site.as_ref())
+                        .map(|s| s.expose_bytes().to_vec()),
+                );
+                if secrets.is_empty() {
+                    return Err(Refusal::NoSiteSecret);
+                }
+                // Any of the site's secrets will do: each is compared in constant time.
+                let mut refusal = None;
+                let verified = secrets.iter().any(|secret| {
+                    let checked = signature::verify_base64(secret, body, signature_header);
+                    refusal = checked.as_ref().err().map(ToString::to_string);
+                    checked.is_ok()
+                });
+                if verified {
+                    Ok(Verified::Signed)
+                } else {
+                    Err(Refusal::BadSignature(refusal.unwrap_or_default()))
+                }
+            }
         }
-        // Any of the site's secrets will do: each is compared in constant time.
-        let mut refusal = None;
-        let verified = secrets.iter().any(|secret| {
-            let checked = signature::verify_base64(secret, body, signature_header);
-            refusal = checked.as_ref().err().map(ToString::to_string);
-            checked.is_ok()
-        });
-        if !verified {
-            warn!(platform = "woocommerce", error = %refusal.unwrap_or_default(), "webhook refused");
-            return Reply::plain(StatusCode::UNAUTHORIZED, "invalid signature");
+    }
+
+    /// What `aftersale check-deliveries` does with one captured delivery: the signature with
+    /// the configured secrets, then parse and normalise, exactly as a live delivery would be.
+    /// Stores nothing. Returns the events it would store.
+    pub async fn check(&self, delivery: &Captured) -> Result<Vec<StoreEvent>, CheckFailure> {
+        let (platform, headers, body) = (delivery.platform, &delivery.headers, &delivery.body[..]);
+        if body.len() > MAX_BODY_BYTES {
+            return Err(CheckFailure::TooLarge);
         }
-        self.accept(Platform::Woocommerce, headers, body).await
+        match self.verify(platform, headers, body).await {
+            Ok(Verified::CreationPing) => Ok(Vec::new()),
+            Ok(Verified::Signed) => parse(platform, headers, body).map_err(|unusable| match unusable {
+                Unusable::UnknownTopic(topic) => CheckFailure::UnknownTopic(topic),
+                Unusable::Bad(why) => CheckFailure::Unparsable(why),
+            }),
+            Err(refusal) => Err(CheckFailure::Refused(refusal.to_string())),
+        }
     }
 
     /// Work after verification. Bad payloads become dead letters (200: the platform must not

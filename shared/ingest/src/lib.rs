@@ -2,6 +2,7 @@
 //! and `aftersale serve` both call [`Ingest`]; only the store and bus behind it differ.
 
 mod apply;
+pub mod capture;
 mod http;
 mod import;
 mod ingest;
@@ -10,5 +11,5 @@ mod secrets;
 
 pub use http::{router, shopify_router, woocommerce_router};
 pub use import::ImportCounts;
-pub use ingest::{Ingest, MAX_BODY_BYTES, ReplayOutcome, Reply};
+pub use ingest::{CheckFailure, Ingest, MAX_BODY_BYTES, ReplayOutcome, Reply};
 pub use secrets::{Secret, WebhookSecrets};

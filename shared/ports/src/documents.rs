@@ -136,19 +136,31 @@ pub mod keys {
     pub fn campaign(slug: &str) -> String {
         format!("campaign#{slug}")
     }
-    /// Gaps between consecutive orders of the same customer, for the win-back window.
+    /// Every shop statistic starts with this.
+    pub const STATS_PREFIX: &str = "stats#";
+    /// Gaps between consecutive orders of the same customer, for the win-back window. This
+    /// key held the whole statistic before it was sharded; shards are `{ORDER_GAPS}#sNN`
+    /// ([`stat_shard`]).
     pub const ORDER_GAPS: &str = "stats#order-gaps";
-    /// Net spend per customer, for the high-value segment.
+    /// Net spend per customer, for the high-value segment (sharded like [`ORDER_GAPS`]).
     pub const SPEND: &str = "stats#spend";
-    /// Per-unit supply samples of one product, for replenishment.
+    /// The shop's currency, the first an order was seen in: spend in others is not added up.
+    pub const CURRENCY: &str = "stats#currency";
+    /// Per-unit supply samples of one product, for replenishment (sharded like [`ORDER_GAPS`]).
     pub fn supply(product_id: &str) -> String {
         format!("{SUPPLY_PREFIX}{product_id}")
     }
     pub const SUPPLY_PREFIX: &str = "stats#supply#";
+    /// Shard `shard` of the statistic whose single key was `statistic`.
+    pub fn stat_shard(statistic: &str, shard: u32) -> String {
+        format!("{statistic}#s{shard:02}")
+    }
 }
 
-/// Optimistic-concurrency retries before a caller gives up.
-const MAX_CONFLICT_RETRIES: usize = 8;
+/// Optimistic-concurrency retries before a caller gives up. Every round of a race has a
+/// winner, so this bounds the writers one item can have at once: a statistics shard at 200
+/// order events a second of one shop sees a dozen or so.
+const MAX_CONFLICT_RETRIES: usize = 32;
 
 /// Loads and decodes a document.
 pub async fn load<T: DeserializeOwned, D: Documents + ?Sized>(

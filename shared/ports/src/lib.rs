@@ -16,6 +16,7 @@ mod records;
 pub mod redaction;
 pub mod redaction_plan;
 mod site_secrets;
+pub mod stat_shards;
 mod traits;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};

@@ -8,6 +8,7 @@
 //! an order, leaves the same numbers as a clean replay would.
 
 use crate::documents::{self, keys};
+use crate::stat_shards::{self, Statistic};
 use crate::{Documents, OrderRecords, StoreError};
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::replenishment::{LearnedSupply, supply_samples};
@@ -51,9 +52,14 @@ impl<T> Default for Samples<T> {
 }
 
 impl<T: Clone + PartialEq> Samples<T> {
-    /// This set with `customer`'s samples replaced by `fresh`, trimmed to the newest
-    /// [`MAX_SAMPLES`]; `None` when nothing changes.
-    fn replacing(&self, customer: &CustomerId, fresh: BTreeMap<String, Sample<T>>) -> Option<Self> {
+    /// This set with `customer`'s samples replaced by `fresh`, trimmed to the newest `cap`;
+    /// `None` when nothing changes.
+    pub(crate) fn replacing(
+        &self,
+        customer: &CustomerId,
+        fresh: BTreeMap<String, Sample<T>>,
+        cap: usize,
+    ) -> Option<Self> {
         let mut next: BTreeMap<String, Sample<T>> = self
             .samples
             .iter()
@@ -61,15 +67,21 @@ impl<T: Clone + PartialEq> Samples<T> {
             .map(|(k, s)| (k.clone(), s.clone()))
             .collect();
         next.extend(fresh);
-        if next.len() > MAX_SAMPLES {
+        let next = Self { samples: next }.newest(cap);
+        (next.samples != self.samples).then_some(next)
+    }
+
+    /// The newest `cap` samples.
+    pub(crate) fn newest(mut self, cap: usize) -> Self {
+        if self.samples.len() > cap {
             let mut by_age: Vec<(DateTime<Utc>, String)> =
-                next.iter().map(|(k, s)| (s.at, k.clone())).collect();
+                self.samples.iter().map(|(k, s)| (s.at, k.clone())).collect();
             by_age.sort();
-            for (_, key) in by_age.into_iter().take(next.len() - MAX_SAMPLES) {
-                next.remove(&key);
+            for (_, key) in by_age.into_iter().take(self.samples.len() - cap) {
+                self.samples.remove(&key);
             }
         }
-        (next != self.samples).then_some(Self { samples: next })
+        self
     }
 
     pub fn values(&self) -> impl Iterator<Item = &T> {
@@ -114,6 +126,15 @@ pub async fn purchase_history<S: OrderRecords + Documents + ?Sized>(
     tz: Tz,
 ) -> Result<PurchaseHistory, StoreError> {
     let records = customer_records(store, shop, customer).await?;
+    Ok(history_of(customer, &records, currency, tz))
+}
+
+fn history_of(
+    customer: &CustomerId,
+    records: &[OrderRecord],
+    currency: Option<Currency>,
+    tz: Tz,
+) -> PurchaseHistory {
     let currency = currency
         .or_else(|| {
             records
@@ -123,7 +144,7 @@ pub async fn purchase_history<S: OrderRecords + Documents + ?Sized>(
                 .map(|o| o.total.currency)
         })
         .unwrap_or_else(|| Currency::new("USD").expect("USD is a currency"));
-    Ok(PurchaseHistory::from_orders(customer, &records, currency, tz))
+    PurchaseHistory::from_orders(customer, records, currency, tz)
 }
 
 /// Records a folded order in its customer's list of orders, the index their purchase history
@@ -147,7 +168,8 @@ pub async fn record_order<S: OrderRecords + Documents + ?Sized>(
 
 /// Recomputes the customer's share of the shop's statistics (gaps between orders, per-unit
 /// supply, net spend) from their whole history. Idempotent; called by ingest after
-/// [`record_order`].
+/// [`record_order`]. Writes only the customer's shard of each statistic
+/// ([`crate::stat_shards`]), so concurrent events of one shop rarely meet.
 pub async fn update_statistics<S: OrderRecords + Documents + ?Sized>(
     store: &S,
     shop: &ShopId,
@@ -156,11 +178,59 @@ pub async fn update_statistics<S: OrderRecords + Documents + ?Sized>(
     let Some(customer) = record.customer_id() else {
         return Ok(());
     };
-    let currency = documents::load::<SpendTable, S>(store, shop, keys::SPEND)
-        .await?
-        .and_then(|t| t.value.currency);
+    // Two events of one customer at once (a paid order and its refund, or two orders) may
+    // each read the history before the other's change: whoever finds the history changed
+    // after writing recomputes, so the last write is always from the final history.
+    for _ in 0..MAX_RECOMPUTES {
+        let (records, read_at) = versioned_records(store, shop, customer).await?;
+        write_statistics(store, shop, customer, record, &records).await?;
+        if versioned_records(store, shop, customer).await?.1 == read_at {
+            return Ok(());
+        }
+    }
+    Err(StoreError::Conflict {
+        what: format!("statistics of customer {customer} (their history kept changing)"),
+    })
+}
+
+/// Recomputes before [`update_statistics`] gives up, while a customer's history changes
+/// under it.
+const MAX_RECOMPUTES: usize = 8;
+
+/// The customer's order records, with the versions they were read at (their list of orders,
+/// then each order).
+async fn versioned_records<S: OrderRecords + Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<(Vec<OrderRecord>, Vec<u64>), StoreError> {
+    let Some(ids) =
+        documents::load::<CustomerOrders, S>(store, shop, &keys::customer_orders(customer)).await?
+    else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let mut versions = vec![ids.version];
+    let mut records = Vec::with_capacity(ids.value.orders.len());
+    for id in &ids.value.orders {
+        if let Some(found) = store.load_order(shop, id).await? {
+            versions.push(found.version);
+            records.push(found.value);
+        }
+    }
+    Ok((records, versions))
+}
+
+/// Writes the customer's samples of every statistic, computed from `records`.
+async fn write_statistics<S: OrderRecords + Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+    record: &OrderRecord,
+    records: &[OrderRecord],
+) -> Result<(), StoreError> {
+    let currency = stat_shards::currency(store, shop).await?;
     // Durations need no zone; the UTC calendar is never read here.
-    let history = purchase_history(store, shop, customer, currency, Tz::UTC).await?;
+    let history = history_of(customer, records, currency, Tz::UTC);
 
     let gaps: BTreeMap<String, Sample<i64>> = history
         .orders()
@@ -174,7 +244,7 @@ pub async fn update_statistics<S: OrderRecords + Documents + ?Sized>(
             (w[1].id.to_string(), sample)
         })
         .collect();
-    replace_samples(store, shop, keys::ORDER_GAPS, customer, gaps).await?;
+    stat_shards::replace(store, shop, &Statistic::order_gaps(), customer, gaps).await?;
 
     let products: BTreeSet<&str> = history
         .orders()
@@ -199,87 +269,47 @@ pub async fn update_statistics<S: OrderRecords + Documents + ?Sized>(
                 (s.later_order.to_string(), sample)
             })
             .collect();
-        replace_samples(store, shop, &keys::supply(product), customer, fresh).await?;
+        stat_shards::replace(store, shop, &Statistic::supply(product), customer, fresh).await?;
     }
 
     let spend = history.net_spend();
-    let last_at = history.last_order_at();
-    documents::update::<SpendTable, _, S>(store, shop, keys::SPEND, |current| {
-        let current = current.cloned().unwrap_or_default();
-        let currency = current.currency.unwrap_or(spend.currency);
-        let fresh: BTreeMap<String, Sample<Decimal>> = last_at
-            .filter(|_| spend.currency == currency)
-            .map(|at| {
-                let sample = Sample {
-                    customer: customer.clone(),
-                    at,
-                    value: spend.amount,
-                };
-                (customer.to_string(), sample)
-            })
-            .into_iter()
-            .collect();
-        let replaced = current.spend.replacing(customer, fresh);
-        let currency_new = current.currency.is_none() && replaced.is_some();
-        (replaced.is_some() || currency_new).then(|| SpendTable {
-            currency: Some(currency),
-            spend: replaced.unwrap_or(current.spend),
+    let Some(last_at) = history.last_order_at() else {
+        return stat_shards::replace::<Decimal, S>(
+            store,
+            shop,
+            &Statistic::spend(),
+            customer,
+            BTreeMap::new(),
+        )
+        .await;
+    };
+    let currency = match currency {
+        Some(currency) => currency,
+        None => stat_shards::settle_currency(store, shop, spend.currency).await?,
+    };
+    let fresh: BTreeMap<String, Sample<Decimal>> = (spend.currency == currency)
+        .then(|| {
+            let sample = Sample {
+                customer: customer.clone(),
+                at: last_at,
+                value: spend.amount,
+            };
+            (customer.to_string(), sample)
         })
-    })
-    .await?;
-    Ok(())
+        .into_iter()
+        .collect();
+    stat_shards::replace(store, shop, &Statistic::spend(), customer, fresh).await
 }
 
 /// Takes the customer out of every shop statistic (net spend, gaps between orders, supply per
-/// product), for their redaction: the samples name them by id. Returns how many statistics
-/// changed.
+/// product), in the old single items and the shards alike, for their redaction: the samples
+/// name them by id. Returns how many statistics items changed.
 pub async fn forget_customer<S: Documents + ?Sized>(
     store: &S,
     shop: &ShopId,
     customer: &CustomerId,
 ) -> Result<u64, StoreError> {
-    let mut changed = 0;
-    let before = spend_table(store, shop).await?;
-    let after = documents::update::<SpendTable, _, S>(store, shop, keys::SPEND, |current| {
-        let current = current?;
-        let spend = current.spend.replacing(customer, BTreeMap::new())?;
-        Some(SpendTable {
-            currency: current.currency,
-            spend,
-        })
-    })
-    .await?;
-    changed += u64::from(after.is_some_and(|after| after != before));
-    let supplies = store.list_documents(shop, keys::SUPPLY_PREFIX).await?;
-    let sample_keys =
-        std::iter::once(keys::ORDER_GAPS.to_string()).chain(supplies.into_iter().map(|(k, _)| k));
-    for key in sample_keys {
-        let mut removed = false;
-        documents::update::<Samples<i64>, _, S>(store, shop, &key, |current| {
-            let next = current?.replacing(customer, BTreeMap::new());
-            removed = next.is_some();
-            next
-        })
-        .await?;
-        changed += u64::from(removed);
-    }
-    Ok(changed)
-}
-
-async fn replace_samples<S: Documents + ?Sized>(
-    store: &S,
-    shop: &ShopId,
-    key: &str,
-    customer: &CustomerId,
-    fresh: BTreeMap<String, Sample<i64>>,
-) -> Result<(), StoreError> {
-    documents::update::<Samples<i64>, _, S>(store, shop, key, |current| match current {
-        Some(current) => current.replacing(customer, fresh.clone()),
-        None if fresh.is_empty() => None,
-        None => Samples::default().replacing(customer, fresh.clone()),
-    })
-    .await?;
-    Ok(())
+    stat_shards::forget(store, shop, customer).await
 }
 
 /// The shop's gaps between consecutive orders of the same customer.
@@ -287,10 +317,8 @@ pub async fn order_gaps<S: Documents + ?Sized>(
     store: &S,
     shop: &ShopId,
 ) -> Result<Vec<Duration>, StoreError> {
-    Ok(documents::load::<Samples<i64>, S>(store, shop, keys::ORDER_GAPS)
-        .await?
-        .map(|s| s.value.values().map(|secs| Duration::seconds(*secs)).collect())
-        .unwrap_or_default())
+    let gaps = stat_shards::merged::<i64, S>(store, shop, &Statistic::order_gaps()).await?;
+    Ok(gaps.values().map(|secs| Duration::seconds(*secs)).collect())
 }
 
 /// What the shop's repeat purchases of `product_id` say one unit lasts, with enough samples.
@@ -300,15 +328,11 @@ pub async fn learned_supply<S: Documents + ?Sized>(
     product_id: &str,
     min_samples: usize,
 ) -> Result<Option<LearnedSupply>, StoreError> {
-    let Some(samples) = documents::load::<Samples<i64>, S>(store, shop, &keys::supply(product_id)).await?
-    else {
+    let samples = stat_shards::merged::<i64, S>(store, shop, &Statistic::supply(product_id)).await?;
+    if samples.samples.is_empty() {
         return Ok(None);
-    };
-    let per_unit = samples
-        .value
-        .values()
-        .map(|secs| Duration::seconds(*secs))
-        .collect();
+    }
+    let per_unit = samples.values().map(|secs| Duration::seconds(*secs)).collect();
     Ok(LearnedSupply::from_samples(per_unit, min_samples))
 }
 
@@ -320,26 +344,27 @@ pub async fn repeat_buyers<S: Documents + ?Sized>(
     product_id: &str,
     except: &CustomerId,
 ) -> Result<usize, StoreError> {
-    Ok(
-        documents::load::<Samples<i64>, S>(store, shop, &keys::supply(product_id))
-            .await?
-            .map(|s| {
-                s.value
-                    .samples
-                    .values()
-                    .map(|v| &v.customer)
-                    .filter(|customer| *customer != except)
-                    .collect::<BTreeSet<_>>()
-                    .len()
-            })
-            .unwrap_or(0),
-    )
+    let samples = stat_shards::merged::<i64, S>(store, shop, &Statistic::supply(product_id)).await?;
+    Ok(samples
+        .samples
+        .values()
+        .map(|v| &v.customer)
+        .filter(|customer| *customer != except)
+        .collect::<BTreeSet<_>>()
+        .len())
 }
 
-/// The shop's net spend per customer.
+/// The shop's net spend per customer, merged from its shards.
 pub async fn spend_table<S: Documents + ?Sized>(store: &S, shop: &ShopId) -> Result<SpendTable, StoreError> {
-    Ok(documents::load::<SpendTable, S>(store, shop, keys::SPEND)
-        .await?
-        .map(|t| t.value)
-        .unwrap_or_default())
+    let currency = stat_shards::currency(store, shop).await?;
+    let spend = stat_shards::merged::<Decimal, S>(store, shop, &Statistic::spend()).await?;
+    Ok(SpendTable { currency, spend })
+}
+
+/// The shop's currency (the first an order was seen in), without reading the spend table.
+pub async fn shop_currency<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+) -> Result<Option<Currency>, StoreError> {
+    stat_shards::currency(store, shop).await
 }

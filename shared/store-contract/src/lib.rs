@@ -28,6 +28,7 @@ pub mod messages;
 pub mod points;
 pub mod records;
 pub mod redaction;
+pub mod statistics;
 
 use std::any::Any;
 use std::future::Future;
@@ -111,6 +112,8 @@ macro_rules! store_contract {
             redaction::redact_shop_removes_flow_data,
             erasure::redaction_leaves_no_trace_of_the_customer,
             erasure::erasure_leaves_no_trace_of_the_customer,
+            statistics::concurrent_order_events_give_the_figures_of_a_serial_replay,
+            statistics::statistics_written_before_sharding_are_merged_and_migrated,
         }
     };
 }

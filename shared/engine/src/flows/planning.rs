@@ -64,7 +64,7 @@ impl Engine {
         customer: &CustomerId,
         config: &ShopConfig,
     ) -> Result<PurchaseHistory, StoreError> {
-        let currency = lifecycle::spend_table(self.store.as_ref(), shop).await?.currency;
+        let currency = lifecycle::shop_currency(self.store.as_ref(), shop).await?;
         lifecycle::purchase_history(self.store.as_ref(), shop, customer, currency, config.time_zone).await
     }
 

@@ -387,9 +387,7 @@ async fn ensure_share_discount(
     let Some(code) = message.payload.referral().and_then(|p| p.code.as_deref()) else {
         return Ok(Prepared::fail(FailReason::ShareWithoutCode));
     };
-    let currency = lifecycle::spend_table(engine.store.as_ref(), &message.shop)
-        .await?
-        .currency;
+    let currency = lifecycle::shop_currency(engine.store.as_ref(), &message.shop).await?;
     let request = DiscountRequest {
         code: parse_code(code)?,
         title: format!("Aftersale referral code of customer {}", message.customer_id),

@@ -1,0 +1,311 @@
+//! The shop statistics spread over shards, so that no item is written by every order event
+//! of a shop (a Black Friday hour would otherwise fight over one item and give up updates).
+//!
+//! - **Writes** touch one shard: all of a customer's samples live in the shard their id
+//!   hashes to ([`shard_of`]), so recomputing a customer rewrites only that shard.
+//! - **Reads** merge the shards with one query on the statistic's key prefix.
+//! - **The old layout** (one item per statistic, written before the shards) is merged on read
+//!   too, then migrated by the first reader: its samples move into their customers' shards
+//!   (unless the shard already has newer ones for that customer) and the single item is
+//!   deleted. Until then, a customer found in a shard wins over their old samples.
+
+use crate::documents::{self, keys};
+use crate::lifecycle::{Sample, Samples, SpendTable};
+use crate::{Documents, StoreError};
+use aftersale_domain::{Currency, CustomerId, ShopId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Shards per statistic. At 200 order events a second for one shop, each shard sees about
+/// 12 a second, which optimistic writes absorb; a read merges 16 small items.
+pub const STAT_SHARDS: u32 = 16;
+
+/// Samples kept per shard: the shop keeps [`crate::lifecycle::MAX_SAMPLES`] in all.
+pub const SHARD_SAMPLES: usize = crate::lifecycle::MAX_SAMPLES / STAT_SHARDS as usize;
+
+/// The shard holding `customer`'s samples: FNV-1a of their id, stable across processes and
+/// releases (std's hasher promises neither).
+pub fn shard_of(customer: &CustomerId) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in customer.as_str().bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash % STAT_SHARDS
+}
+
+/// One statistic: its old single key and, below it, its shards.
+pub(crate) struct Statistic {
+    single: String,
+}
+
+impl Statistic {
+    pub(crate) fn spend() -> Self {
+        Self {
+            single: keys::SPEND.to_string(),
+        }
+    }
+    pub(crate) fn order_gaps() -> Self {
+        Self {
+            single: keys::ORDER_GAPS.to_string(),
+        }
+    }
+    pub(crate) fn supply(product_id: &str) -> Self {
+        Self {
+            single: keys::supply(product_id),
+        }
+    }
+
+    /// The shard `customer`'s samples are kept in.
+    pub(crate) fn shard_key(&self, customer: &CustomerId) -> String {
+        keys::stat_shard(&self.single, shard_of(customer))
+    }
+
+    /// Whether `key` is one of this statistic's shards (and not, say, the shard of a product
+    /// whose id only starts with this one's).
+    fn is_shard(&self, key: &str) -> bool {
+        key.strip_prefix(self.single.as_str())
+            .and_then(|rest| rest.strip_prefix("#s"))
+            .is_some_and(|n| n.len() == 2 && n.bytes().all(|b| b.is_ascii_digit()))
+    }
+}
+
+/// The old single item: the spend table (with its currency) or plain samples.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Single<T> {
+    Table {
+        currency: Option<Currency>,
+        spend: Samples<T>,
+    },
+    Plain(Samples<T>),
+}
+
+/// The shop's currency, as [`keys::CURRENCY`] keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ShopCurrency {
+    currency: Currency,
+}
+
+/// Every sample of `statistic`, merged from its shards (and the old single item, which this
+/// migrates), trimmed to the newest [`crate::lifecycle::MAX_SAMPLES`].
+pub(crate) async fn merged<T, S>(
+    store: &S,
+    shop: &ShopId,
+    statistic: &Statistic,
+) -> Result<Samples<T>, StoreError>
+where
+    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync,
+    S: Documents + ?Sized,
+{
+    let mut shards: BTreeMap<String, Sample<T>> = BTreeMap::new();
+    let mut single = None;
+    // The single key is a prefix of its shards' keys: one query finds both.
+    for (key, found) in store.list_documents(shop, &statistic.single).await? {
+        if key == statistic.single {
+            single = Some(decode::<Single<T>>(&key, found.value)?);
+        } else if statistic.is_shard(&key) {
+            shards.extend(decode::<Samples<T>>(&key, found.value)?.samples);
+        }
+    }
+    if let Some(single) = single {
+        let (currency, old) = match single {
+            Single::Table { currency, spend } => (currency, spend),
+            Single::Plain(samples) => (None, samples),
+        };
+        let in_shards: BTreeSet<CustomerId> = shards.values().map(|s| s.customer.clone()).collect();
+        for (key, sample) in &old.samples {
+            if !in_shards.contains(&sample.customer) {
+                shards.entry(key.clone()).or_insert_with(|| sample.clone());
+            }
+        }
+        migrate(store, shop, statistic, currency, old).await?;
+    }
+    Ok(Samples { samples: shards }.newest(crate::lifecycle::MAX_SAMPLES))
+}
+
+/// Moves the old single item's samples into their customers' shards, then deletes it. A
+/// customer the shard already holds keeps the shard's (newer) samples. Safe to run twice or
+/// at once: the move adds only what is missing, and a lost race is left to the next reader.
+async fn migrate<T, S>(
+    store: &S,
+    shop: &ShopId,
+    statistic: &Statistic,
+    currency: Option<Currency>,
+    old: Samples<T>,
+) -> Result<(), StoreError>
+where
+    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync,
+    S: Documents + ?Sized,
+{
+    if let Some(currency) = currency {
+        documents::insert(store, shop, keys::CURRENCY, &ShopCurrency { currency }).await?;
+    }
+    let mut by_shard: BTreeMap<String, BTreeMap<CustomerId, BTreeMap<String, Sample<T>>>> = BTreeMap::new();
+    for (key, sample) in old.samples {
+        by_shard
+            .entry(statistic.shard_key(&sample.customer))
+            .or_default()
+            .entry(sample.customer.clone())
+            .or_default()
+            .insert(key, sample);
+    }
+    for (shard, customers) in by_shard {
+        let moved = documents::update::<Samples<T>, _, S>(store, shop, &shard, |current| {
+            let current = current.cloned().unwrap_or_default();
+            let mut next = current.clone();
+            for (customer, samples) in &customers {
+                if !current.samples.values().any(|s| &s.customer == customer)
+                    && let Some(with_them) = next.replacing(customer, samples.clone(), SHARD_SAMPLES)
+                {
+                    next = with_them;
+                }
+            }
+            (next != current).then_some(next)
+        })
+        .await;
+        match moved {
+            Ok(_) => {}
+            // Someone else is writing this shard right now; the old item stays for the next
+            // reader, and reads keep merging it meanwhile.
+            Err(StoreError::Conflict { .. }) => return Ok(()),
+            Err(err) => return Err(err),
+        }
+    }
+    store.delete_document(shop, &statistic.single).await?;
+    Ok(())
+}
+
+/// Replaces `customer`'s samples of `statistic` with `fresh`, in their shard only.
+pub(crate) async fn replace<T, S>(
+    store: &S,
+    shop: &ShopId,
+    statistic: &Statistic,
+    customer: &CustomerId,
+    fresh: BTreeMap<String, Sample<T>>,
+) -> Result<(), StoreError>
+where
+    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync,
+    S: Documents + ?Sized,
+{
+    documents::update::<Samples<T>, _, S>(
+        store,
+        shop,
+        &statistic.shard_key(customer),
+        |current| match current {
+            Some(current) => current.replacing(customer, fresh.clone(), SHARD_SAMPLES),
+            None if fresh.is_empty() => None,
+            None => Samples::default().replacing(customer, fresh.clone(), SHARD_SAMPLES),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The shop's currency: the stored one, else the old spend table's. `None` before any order.
+pub(crate) async fn currency<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+) -> Result<Option<Currency>, StoreError> {
+    if let Some(found) = documents::load::<ShopCurrency, S>(store, shop, keys::CURRENCY).await? {
+        return Ok(Some(found.value.currency));
+    }
+    Ok(documents::load::<SpendTable, S>(store, shop, keys::SPEND)
+        .await?
+        .and_then(|t| t.value.currency))
+}
+
+/// Sets the shop's currency unless one is set; returns the one that stands. Written once per
+/// shop, so not a hot item.
+pub(crate) async fn settle_currency<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    candidate: Currency,
+) -> Result<Currency, StoreError> {
+    let candidate = currency(store, shop).await?.unwrap_or(candidate);
+    documents::insert(store, shop, keys::CURRENCY, &ShopCurrency { currency: candidate }).await?;
+    Ok(documents::load::<ShopCurrency, S>(store, shop, keys::CURRENCY)
+        .await?
+        .map_or(candidate, |c| c.value.currency))
+}
+
+/// Takes `customer` out of every statistic, old items and shards alike. Returns how many
+/// items changed.
+pub(crate) async fn forget<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for (key, _) in store.list_documents(shop, keys::STATS_PREFIX).await? {
+        let removed = if key == keys::CURRENCY {
+            false
+        } else if key == keys::SPEND {
+            let mut removed = false;
+            documents::update::<SpendTable, _, S>(store, shop, &key, |current| {
+                let current = current?;
+                let spend = current.spend.replacing(customer, BTreeMap::new(), usize::MAX)?;
+                removed = true;
+                Some(SpendTable {
+                    currency: current.currency,
+                    spend,
+                })
+            })
+            .await?;
+            removed
+        } else if Statistic::spend().is_shard(&key) {
+            without::<rust_decimal::Decimal, S>(store, shop, &key, customer).await?
+        } else {
+            without::<i64, S>(store, shop, &key, customer).await?
+        };
+        changed += u64::from(removed);
+    }
+    Ok(changed)
+}
+
+async fn without<T, S>(store: &S, shop: &ShopId, key: &str, customer: &CustomerId) -> Result<bool, StoreError>
+where
+    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync,
+    S: Documents + ?Sized,
+{
+    let mut removed = false;
+    documents::update::<Samples<T>, _, S>(store, shop, key, |current| {
+        let next = current?.replacing(customer, BTreeMap::new(), usize::MAX);
+        removed = next.is_some();
+        next
+    })
+    .await?;
+    Ok(removed)
+}
+
+fn decode<T: DeserializeOwned>(key: &str, value: serde_json::Value) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|err| StoreError::Corrupt {
+        what: format!("document {key}"),
+        detail: err.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_customer_always_lands_in_the_same_shard_and_customers_spread() {
+        let customer = CustomerId::new("820982911946154508").unwrap();
+        assert_eq!(shard_of(&customer), shard_of(&customer.clone()));
+        let used: BTreeSet<u32> = (0..200)
+            .map(|i| shard_of(&CustomerId::new(format!("{i}")).unwrap()))
+            .collect();
+        assert_eq!(used.len(), STAT_SHARDS as usize);
+    }
+
+    #[test]
+    fn a_products_shards_are_told_from_a_longer_products() {
+        let p1 = Statistic::supply("p1");
+        assert!(p1.is_shard("stats#supply#p1#s07"));
+        assert!(!p1.is_shard("stats#supply#p10#s07"));
+        assert!(!p1.is_shard("stats#supply#p1"));
+        assert!(!p1.is_shard("stats#supply#p1#s7x"));
+    }
+}
