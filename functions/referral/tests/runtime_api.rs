@@ -271,7 +271,9 @@ async fn an_installed_shops_code_is_made_with_its_refreshed_token_written_back_t
     )
     .unwrap();
     store.save_config(&shop, &config).await.unwrap();
-    let installed = ShopState::installed(Platform::Shopify, chrono::Utc::now() - chrono::Duration::days(1));
+    let mut installed =
+        ShopState::installed(Platform::Shopify, chrono::Utc::now() - chrono::Duration::days(1));
+    installed.reinstalled(chrono::Utc::now() - chrono::Duration::days(1));
     store.save_shop(&shop, &installed).await.unwrap();
     let invocation = stack.store_order(flow::ORDER_PAID_BY_A_SUBSCRIBER).await;
 
