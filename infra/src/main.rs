@@ -14,6 +14,7 @@ mod metrics;
 mod points;
 mod privacy;
 mod progress;
+mod recommendations;
 mod reports;
 mod secrets_file;
 mod shops;
@@ -206,6 +207,21 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         action: Option<PointsAction>,
+    },
+    /// The cross-sell pairs learned from the shop's counted orders (product, complement,
+    /// support, confidence, lift, counts), learned first when missing or over a day old.
+    Recommendations {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The shop (e.g. demo.myshopify.com).
+        #[arg(long)]
+        shop: String,
+        /// Learn them again from the orders now, whatever their age.
+        #[arg(long)]
+        relearn: bool,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Orders placed with a referral code, with the fraud checks' verdict.
     Referrals {
@@ -817,6 +833,12 @@ fn main() -> ExitCode {
                     }) => points::list_campaigns(&store, shop, json).await,
                 }
             }
+            Command::Recommendations {
+                store,
+                shop,
+                relearn,
+                json,
+            } => recommendations::show(&store, &shop, relearn, json).await,
             Command::Referrals { store, shop, json } => loyalty::referrals(&store, &shop, json).await,
             Command::Answers { store, shop, json } => reports::answers(&store, shop.as_deref(), json).await,
             Command::Metrics {

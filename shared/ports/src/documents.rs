@@ -151,6 +151,15 @@ pub mod keys {
         format!("{SUPPLY_PREFIX}{product_id}")
     }
     pub const SUPPLY_PREFIX: &str = "stats#supply#";
+    /// One product's learned cross-sell complements (`aftersale_domain::flows::cross_sell`):
+    /// product ids and counts only, never a customer.
+    pub fn cross_sell_pairs(product_id: &str) -> String {
+        format!("{CROSS_SELL_PAIRS_PREFIX}{product_id}")
+    }
+    pub const CROSS_SELL_PAIRS_PREFIX: &str = "cross-sell#pairs#";
+    /// When the shop's cross-sell pairs were last learned, from how many orders, with which
+    /// minimums. Written after the pairs, so a run that died half-way is redone.
+    pub const CROSS_SELL_RUN: &str = "cross-sell#run";
     /// Shard `shard` of the statistic whose single key was `statistic`.
     pub fn stat_shard(statistic: &str, shard: u32) -> String {
         format!("{statistic}#s{shard:02}")

@@ -14,6 +14,7 @@
 //! history always yields the same plans and a plan can be re-checked against the newer
 //! history when it falls due. The engine runs them (`aftersale_engine`'s `flows/`).
 
+pub mod cross_sell;
 pub mod delivery_check_in;
 pub mod early_access;
 pub mod history;
@@ -154,6 +155,7 @@ pub struct FlowsConfig {
     pub win_back: win_back::WinbackConfig,
     pub vip: vip::VipConfig,
     pub referral: referral::ReferralConfig,
+    pub cross_sell: cross_sell::CrossSellConfig,
 }
 
 impl FlowsConfig {
@@ -166,7 +168,8 @@ impl FlowsConfig {
         self.replenishment.validate()?;
         self.win_back.validate()?;
         self.vip.validate()?;
-        self.referral.validate()
+        self.referral.validate()?;
+        self.cross_sell.validate()
     }
 }
 

@@ -10,6 +10,7 @@
 //! sent (or, for a referral reward, once it is earned), through the shop's Admin API
 //! ([`discount_codes`]).
 
+mod cross_sell;
 mod delivery_check_in;
 mod discount_codes;
 mod early_access;
@@ -22,6 +23,7 @@ mod thank_you;
 mod vip;
 mod win_back;
 
+pub use cross_sell::{LearnRun, RELEARN_AFTER, Recommendations};
 pub use early_access::{CampaignError, CampaignReport};
 pub use points::PointsError;
 pub(crate) use points::{Redemption, points_currency, reward_label};
