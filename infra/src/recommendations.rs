@@ -20,24 +20,30 @@ pub async fn show(store: &StoreArgs, shop: &str, relearn: bool, as_json: bool) -
     let shop = crate::parse_shop(shop).context("--shop")?;
     let local = Local::open(&LocalOptions::existing(store), Arc::new(SystemClock)).await?;
     let engine = &local.engine;
-    if relearn {
-        engine.learn_cross_sell(&shop).await?;
+    let run = if relearn {
+        engine.learn_cross_sell(&shop).await?
     } else {
         let config = local.store.load_config(&shop).await?.unwrap_or_default();
-        engine.relearn_if_stale(&shop, &config, chrono::Utc::now()).await?;
-    }
-    let found = engine.cross_sell_pairs(&shop).await?;
+        engine
+            .relearn_if_stale(&shop, &config, chrono::Utc::now())
+            .await?
+    };
+    let mut found = engine.cross_sell_pairs(&shop).await?;
+    found.run = Some(run);
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&to_json(shop.as_str(), &found))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(shop.as_str(), &found))?
+        );
     } else {
         print!("{}", table(shop.as_str(), &found));
     }
     Ok(())
 }
 
-/// A ratio as the metrics print rates: a fraction to 4 places.
+/// A ratio to 4 places, without trailing zeros (`0.4545`, `2.6`, `1`).
 fn four(value: Decimal) -> String {
-    value.round_dp(4).to_string()
+    value.round_dp(4).normalize().to_string()
 }
 
 fn rows(found: &Recommendations) -> impl Iterator<Item = (&ProductPairs, &Pair)> {
@@ -202,13 +208,32 @@ mod tests {
     #[test]
     fn the_table_names_both_products_and_every_measure() {
         let text = table("demo.myshopify.com", &found());
-        assert!(text.contains("learned 2026-12-01T10:00:00Z from 26 counted orders of 20 customers"), "{text}");
+        assert!(
+            text.contains("learned 2026-12-01T10:00:00Z from 26 counted orders of 20 customers"),
+            "{text}"
+        );
         let row = text.lines().find(|l| l.contains("grinder")).unwrap();
         assert!(row.starts_with("Espresso beans, a very long… (beans)"), "{row}");
-        for part in ["Hand grinder (grinder)", "together", "0.3846", "1", "2.6", "10 of 10 with it"] {
+        for part in [
+            "Hand grinder (grinder)",
+            "together",
+            "0.3846",
+            "1",
+            "2.6",
+            "10 of 10 with it",
+        ] {
             assert!(row.contains(part), "{part} in {row}");
         }
-        assert_eq!(table("s", &Recommendations { run: None, products: vec![] }), "No cross-sell pairs learned for s yet.\n");
+        assert_eq!(
+            table(
+                "s",
+                &Recommendations {
+                    run: None,
+                    products: vec![]
+                }
+            ),
+            "No cross-sell pairs learned for s yet.\n"
+        );
     }
 
     #[test]

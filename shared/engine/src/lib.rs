@@ -12,8 +12,8 @@ mod planner;
 mod sender;
 
 pub use bus::InProcessBus;
-pub use flows::{LearnRun, RELEARN_AFTER, Recommendations};
 pub use flows::{Birthday, BirthdayError, CampaignError, CampaignReport, PointsError, Referral, TierMember};
+pub use flows::{LearnRun, RELEARN_AFTER, Recommendations};
 pub use pace::{TickBudget, parse_concurrency, parse_margin, parse_rate};
 pub use sender::TickReport;
 

@@ -276,7 +276,9 @@ impl Pair {
     }
 
     fn clears(&self, t: &Thresholds) -> bool {
-        self.both >= u64::from(t.min_orders) && self.confidence() >= t.min_confidence && self.lift() >= t.min_lift
+        self.both >= u64::from(t.min_orders)
+            && self.confidence() >= t.min_confidence
+            && self.lift() >= t.min_lift
     }
 }
 
@@ -420,7 +422,12 @@ impl Learner {
         let mut by_product: BTreeMap<u32, Vec<Pair>> = BTreeMap::new();
         let kinds = [
             (PairKind::Together, &self.together, &self.orders_with, self.orders),
-            (PairKind::InSequence, &self.in_sequence, &self.customers_with, self.customers),
+            (
+                PairKind::InSequence,
+                &self.in_sequence,
+                &self.customers_with,
+                self.customers,
+            ),
         ];
         for (kind, counts, with, base) in kinds {
             let mut per_product: BTreeMap<u32, Vec<Pair>> = BTreeMap::new();
@@ -559,13 +566,23 @@ mod tests {
     fn orders_count_as_the_metrics_count_them() {
         let placed = paid("1", "c", day(0), "10", &[("a", 1)]);
         assert!(counts(&placed));
-        assert!(counts(&refund(placed.clone(), "r", "4")), "a partial refund still counts");
+        assert!(
+            counts(&refund(placed.clone(), "r", "4")),
+            "a partial refund still counts"
+        );
         assert!(!counts(&refund(placed.clone(), "r", "10")), "refunded in full");
         assert!(!counts(&with_status(placed.clone(), OrderStatus::Cancelled)));
-        assert!(!counts(&with_status(placed.clone(), OrderStatus::Pending)), "unpaid");
+        assert!(
+            !counts(&with_status(placed.clone(), OrderStatus::Pending)),
+            "unpaid"
+        );
         assert!(!counts(&with_status(placed.clone(), OrderStatus::Failed)));
         assert!(
-            counts(&refund(with_status(placed.clone(), OrderStatus::Pending), "r", "3")),
+            counts(&refund(
+                with_status(placed.clone(), OrderStatus::Pending),
+                "r",
+                "3"
+            )),
             "refunded, so it was paid"
         );
         let mut deleted = placed;
@@ -580,7 +597,13 @@ mod tests {
         let mut customers = Vec::new();
         for i in 0..10 {
             let c = format!("g{i}");
-            let mut orders = vec![paid(&format!("{c}-1"), &c, day(0), "30", &[("beans", 1), ("grinder", 1)])];
+            let mut orders = vec![paid(
+                &format!("{c}-1"),
+                &c,
+                day(0),
+                "30",
+                &[("beans", 1), ("grinder", 1)],
+            )];
             if i < 6 {
                 orders.push(paid(&format!("{c}-2"), &c, day(20), "8", &[("filters", 1)]));
             }
@@ -594,13 +617,19 @@ mod tests {
         assert_eq!((learned.orders, learned.customers), (26, 20));
 
         let bg = pair(&learned, "beans", "grinder", PairKind::Together).unwrap();
-        assert_eq!((bg.both, bg.with_product, bg.with_complement, bg.base), (10, 10, 10, 26));
+        assert_eq!(
+            (bg.both, bg.with_product, bg.with_complement, bg.base),
+            (10, 10, 10, 26)
+        );
         assert_eq!(bg.support(), dec("10") / dec("26"));
         assert_eq!(bg.confidence(), Decimal::ONE);
         assert_eq!(bg.lift(), dec("2.6"), "10 × 26 / (10 × 10)");
 
         let bf = pair(&learned, "beans", "filters", PairKind::InSequence).unwrap();
-        assert_eq!((bf.both, bf.with_product, bf.with_complement, bf.base), (6, 10, 6, 20));
+        assert_eq!(
+            (bf.both, bf.with_product, bf.with_complement, bf.base),
+            (6, 10, 6, 20)
+        );
         assert_eq!(bf.confidence(), dec("0.6"));
         assert_eq!(bf.lift(), dec("2"), "0.6 / (6 / 20)");
         assert!(
@@ -611,7 +640,10 @@ mod tests {
             pair(&learned, "beans", "filters", PairKind::Together).is_none(),
             "never in the same order"
         );
-        assert!(learned.products.iter().all(|p| p.product_id != "mug"), "mugs go alone");
+        assert!(
+            learned.products.iter().all(|p| p.product_id != "mug"),
+            "mugs go alone"
+        );
 
         let beans = learned.products.iter().find(|p| p.product_id == "beans").unwrap();
         let order: Vec<(&str, PairKind)> = beans
@@ -630,7 +662,10 @@ mod tests {
     #[test]
     fn two_orders_prove_nothing_and_uncounted_orders_teach_nothing() {
         let together = |c: &str| vec![paid(&format!("{c}-1"), c, day(0), "10", &[("a", 1), ("b", 1)])];
-        let learned = learn(&[together("1"), together("2")], CrossSellConfig::default().thresholds());
+        let learned = learn(
+            &[together("1"), together("2")],
+            CrossSellConfig::default().thresholds(),
+        );
         assert!(learned.products.is_empty(), "{learned:?}");
 
         let mut customers: Vec<Vec<OrderRecord>> = (0..4).map(|i| together(&i.to_string())).collect();
@@ -645,8 +680,14 @@ mod tests {
         )]);
         customers.push(vec![paid("z-1", "z", day(0), "10", &[("c", 1)])]);
         let learned = learn(&customers, thresholds(5));
-        assert!(learned.products.is_empty(), "4 counted orders with both, 5 needed");
-        assert_eq!(learned.orders, 5, "the cancelled and the fully refunded order are not purchases");
+        assert!(
+            learned.products.is_empty(),
+            "4 counted orders with both, 5 needed"
+        );
+        assert_eq!(
+            learned.orders, 5,
+            "the cancelled and the fully refunded order are not purchases"
+        );
         let learned = learn(&customers, thresholds(4));
         assert_eq!(pair(&learned, "a", "b", PairKind::Together).unwrap().both, 4);
     }
@@ -664,7 +705,12 @@ mod tests {
             let c = format!("b{i}");
             customers.push(vec![paid(&format!("{c}-1"), &c, day(0), "10", &[("b", 1)])]);
         }
-        let ab = |t| learn(&customers, t).products.into_iter().find(|p| p.product_id == "a");
+        let ab = |t| {
+            learn(&customers, t)
+                .products
+                .into_iter()
+                .find(|p| p.product_id == "a")
+        };
         let pair = ab(thresholds(5)).unwrap().pairs.remove(0);
         assert_eq!(pair.confidence(), dec("0.5"));
         assert_eq!(pair.lift(), dec("5") * dec("20") / (dec("10") * dec("15")));
@@ -739,14 +785,25 @@ mod tests {
         for ((p, q), n) in &expected_sequence {
             let found = pair(&learned, p, q, PairKind::InSequence).unwrap_or_else(|| panic!("{p} then {q}"));
             assert_eq!(found.both, *n);
-            let best: Vec<&str> = learned.products.iter().find(|x| &x.product_id == p).unwrap().pairs
-                [..2]
+            let best: Vec<&str> = learned
+                .products
+                .iter()
+                .find(|x| &x.product_id == p)
+                .unwrap()
+                .pairs[..2]
                 .iter()
                 .map(|b| b.complement_id.as_str())
                 .collect();
             let r = p.replacen('p', "r", 1);
-            assert_eq!(best, [r.as_str(), q.as_str()], "the planted pairs rank above noise bought at random");
-            assert!(pair(&learned, q, p, PairKind::InSequence).is_none(), "nobody buys {p} after {q}");
+            assert_eq!(
+                best,
+                [r.as_str(), q.as_str()],
+                "the planted pairs rank above noise bought at random"
+            );
+            assert!(
+                pair(&learned, q, p, PairKind::InSequence).is_none(),
+                "nobody buys {p} after {q}"
+            );
         }
     }
 
@@ -754,7 +811,13 @@ mod tests {
         let mut customers = Vec::new();
         for i in 0..10 {
             let c = i.to_string();
-            let mut records = vec![paid(&format!("{c}-1"), &c, day(0), "10", &[("beans", 1), ("grinder", 1)])];
+            let mut records = vec![paid(
+                &format!("{c}-1"),
+                &c,
+                day(0),
+                "10",
+                &[("beans", 1), ("grinder", 1)],
+            )];
             if i < 6 {
                 records.push(paid(&format!("{c}-2"), &c, day(9), "10", &[("filters", 1)]));
             }
@@ -780,10 +843,18 @@ mod tests {
         assert_eq!(next.complement_id, "filters");
         assert!(matches!(next.source, SuggestionSource::Learned(ref p) if p.kind == PairKind::InSequence));
         assert_eq!(
-            choose(&beans, &owned(&["beans", "grinder", "filters"]), &config, &learned),
+            choose(
+                &beans,
+                &owned(&["beans", "grinder", "filters"]),
+                &config,
+                &learned
+            ),
             None
         );
-        assert_eq!(choose(&["mug".to_string()], &owned(&["mug"]), &config, &learned), None);
+        assert_eq!(
+            choose(&["mug".to_string()], &owned(&["mug"]), &config, &learned),
+            None
+        );
 
         let configured = CrossSellConfig {
             complements: vec![ConfiguredComplement {
@@ -800,7 +871,10 @@ mod tests {
             ("scale", &SuggestionSource::Configured)
         );
         let has_scale = choose(&beans, &owned(&["beans", "scale"]), &configured, &learned).unwrap();
-        assert_eq!(has_scale.complement_id, "grinder", "an owned configured one gives way");
+        assert_eq!(
+            has_scale.complement_id, "grinder",
+            "an owned configured one gives way"
+        );
     }
 
     #[test]
@@ -811,8 +885,14 @@ mod tests {
         };
         let d = CrossSellConfig::default;
         assert!(d().validate().is_ok());
-        assert_eq!(field(CrossSellConfig { delay_days: 0, ..d() }), "flows.cross_sell.delay_days");
-        assert_eq!(field(CrossSellConfig { min_orders: 2, ..d() }), "flows.cross_sell.min_orders");
+        assert_eq!(
+            field(CrossSellConfig { delay_days: 0, ..d() }),
+            "flows.cross_sell.delay_days"
+        );
+        assert_eq!(
+            field(CrossSellConfig { min_orders: 2, ..d() }),
+            "flows.cross_sell.min_orders"
+        );
         assert_eq!(
             field(CrossSellConfig {
                 min_confidence: dec("1.5"),
@@ -820,7 +900,13 @@ mod tests {
             }),
             "flows.cross_sell.min_confidence"
         );
-        assert_eq!(field(CrossSellConfig { min_lift: dec("1"), ..d() }), "flows.cross_sell.min_lift");
+        assert_eq!(
+            field(CrossSellConfig {
+                min_lift: dec("1"),
+                ..d()
+            }),
+            "flows.cross_sell.min_lift"
+        );
         assert_eq!(
             field(CrossSellConfig {
                 product_url: "shop/{product_id}".into(),

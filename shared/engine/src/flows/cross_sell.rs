@@ -113,8 +113,13 @@ async fn learn(engine: &Engine, shop: &ShopId, config: &ShopConfig) -> Result<Le
 }
 
 /// Stores one document per product with complements, deletes those of products that have
-/// none any more, and then the run.
-async fn save(engine: &Engine, shop: &ShopId, learned: Learned, now: DateTime<Utc>) -> Result<LearnRun, StoreError> {
+/// none any more, and then the run (nothing at all for a shop without a counted order).
+async fn save(
+    engine: &Engine,
+    shop: &ShopId,
+    learned: Learned,
+    now: DateTime<Utc>,
+) -> Result<LearnRun, StoreError> {
     let store = engine.store.as_ref();
     let fresh: BTreeSet<String> = learned
         .products
@@ -133,6 +138,11 @@ async fn save(engine: &Engine, shop: &ShopId, learned: Learned, now: DateTime<Ut
         thresholds: learned.thresholds,
         products: learned.products.len(),
     };
+    // A shop with no counted order (new, or erased by `shop/redact`) keeps nothing.
+    if learned.orders == 0 {
+        store.delete_document(shop, keys::CROSS_SELL_RUN).await?;
+        return Ok(run);
+    }
     for product in learned.products {
         let key = keys::cross_sell_pairs(&product.product_id);
         documents::update::<ProductPairs, _, _>(store, shop, &key, |current| {

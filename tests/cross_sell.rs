@@ -1,0 +1,211 @@
+//! Cross-sell, learned, end to end: signed Shopify orders into `aftersale serve`, the pairs
+//! read back with `aftersale recommendations`, and bad arguments refused with clear errors.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+
+const SHOP: &str = "demo.myshopify.com";
+
+/// The fixture's paid order as order `n` of customer `customer`, placed `day` days after
+/// 2022-01-01, with one line per `(product id, title)`; subscribed to email marketing.
+fn order(n: u64, customer: u64, day: i64, items: &[(u64, &str)]) -> Vec<u8> {
+    let mut order: Value = serde_json::from_slice(&fixture("shopify/orders_paid.json")).unwrap();
+    let at =
+        chrono::DateTime::parse_from_rfc3339("2022-01-01T09:00:00Z").unwrap() + chrono::Duration::days(day);
+    let line = order["line_items"][0].clone();
+    order["id"] = json!(n);
+    order["name"] = json!(format!("#{n}"));
+    order["order_number"] = json!(n);
+    order["created_at"] = json!(at.to_rfc3339());
+    order["updated_at"] = json!(at.to_rfc3339());
+    order["customer"]["id"] = json!(customer);
+    order["customer"]["email"] = json!(format!("c{customer}@example.com"));
+    order["email"] = json!(format!("c{customer}@example.com"));
+    order["customer"]["email_marketing_consent"] =
+        json!({ "state": "subscribed", "opt_in_level": "single_opt_in" });
+    order["line_items"] = items
+        .iter()
+        .enumerate()
+        .map(|(i, (product, title))| {
+            let mut l = line.clone();
+            l["id"] = json!(n * 100 + i as u64);
+            l["product_id"] = json!(product);
+            l["variant_id"] = json!(product * 10);
+            l["title"] = json!(title);
+            l["name"] = json!(title);
+            l["sku"] = json!(format!("SKU-{product}"));
+            l
+        })
+        .collect();
+    serde_json::to_vec(&order).unwrap()
+}
+
+fn paid(server: &Server, body: &[u8], event: &str) {
+    let (status, reply) = post_shopify(server, "orders/paid", event, body);
+    assert_eq!(status, 200, "{reply}");
+}
+
+const BEANS: (u64, &str) = (1, "Espresso beans");
+const GRINDER: (u64, &str) = (2, "Hand grinder");
+const FILTERS: (u64, &str) = (3, "Paper filters");
+const MUG: (u64, &str) = (4, "Stoneware mug");
+
+/// Ten customers buy beans with a grinder, six of them come back for filters 20 days later;
+/// six others buy a mug alone. Counted by hand: 22 orders of 16 customers; beans with grinder
+/// in 10 orders of 22 (support 0.4545, confidence 1, lift 2.2); filters after beans for 6 of
+/// the 10 beans customers, of 16 (confidence 0.6, lift 0.6 / (6/16) = 1.6).
+fn shop_history(server: &Server) {
+    let mut n = 5000;
+    for c in 0..10u64 {
+        n += 1;
+        paid(server, &order(n, 100 + c, 0, &[BEANS, GRINDER]), &format!("e{n}"));
+        if c < 6 {
+            n += 1;
+            paid(server, &order(n, 100 + c, 20, &[FILTERS]), &format!("e{n}"));
+        }
+    }
+    for c in 0..6u64 {
+        n += 1;
+        paid(server, &order(n, 200 + c, 2, &[MUG]), &format!("e{n}"));
+    }
+}
+
+fn recommendations(server: &Server, extra: &[&str]) -> Value {
+    let mut args = vec!["recommendations", "--shop", SHOP, "--json"];
+    args.extend_from_slice(extra);
+    let out = server.cli(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn learned_pairs_from_signed_orders_are_shown_with_their_counts_and_measures() {
+    let server = Server::start();
+    shop_history(&server);
+    let found = recommendations(&server, &[]);
+    assert_eq!(
+        (found["orders"].as_u64(), found["customers"].as_u64()),
+        (Some(22), Some(16))
+    );
+    let pairs = found["pairs"].as_array().unwrap();
+    let pair = |product: &str, complement: &str, kind: &str| {
+        pairs
+            .iter()
+            .find(|p| p["product"] == product && p["complement"] == complement && p["kind"] == kind)
+            .unwrap_or_else(|| panic!("{product} → {complement} ({kind}) in {pairs:?}"))
+    };
+    let bg = pair("1", "2", "together");
+    assert_eq!(bg["product_title"], "Espresso beans");
+    assert_eq!(bg["complement_title"], "Hand grinder");
+    assert_eq!(
+        (
+            bg["support"].as_str(),
+            bg["confidence"].as_str(),
+            bg["lift"].as_str()
+        ),
+        (Some("0.4545"), Some("1"), Some("2.2"))
+    );
+    assert_eq!(
+        bg["counts"],
+        json!({"both": 10, "with_product": 10, "with_complement": 10, "of": 22})
+    );
+    let bf = pair("1", "3", "in_sequence");
+    assert_eq!(
+        (bf["confidence"].as_str(), bf["lift"].as_str()),
+        (Some("0.6"), Some("1.6"))
+    );
+    assert_eq!(
+        bf["counts"],
+        json!({"both": 6, "with_product": 10, "with_complement": 6, "of": 16})
+    );
+    assert!(
+        pairs
+            .iter()
+            .all(|p| p["product"] != "4" && p["complement"] != "4"),
+        "the mug goes alone"
+    );
+    let text = String::from_utf8(server.cli(&["recommendations", "--shop", SHOP]).stdout).unwrap();
+    assert!(text.contains("from 22 counted orders of 16 customers"), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("Espresso beans (1)") && l.contains("Paper filters (3)"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.contains("in sequence") && row.contains("0.6") && row.contains("1.6"),
+        "{row}"
+    );
+
+    // Two orders prove nothing: a shop whose minimum is met only by the big pair.
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        format!("shop = \"{SHOP}\"\n[flows.cross_sell]\nmin_orders = 7\n"),
+    )
+    .unwrap();
+    assert!(
+        server
+            .cli(&["config", "load", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let strict = recommendations(&server, &[]);
+    let kinds: Vec<(&str, &str)> = strict["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["product"].as_str().unwrap(), p["complement"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("1", "2"), ("2", "1")],
+        "6 customers are under 7; relearnt as the minimum changed"
+    );
+    assert_eq!(strict["min_orders"], 7);
+
+    // shop/redact erases the learned pairs with the orders they came from.
+    let body = br#"{"shop_id":954889,"shop_domain":"demo.myshopify.com"}"#;
+    assert_eq!(post_shopify(&server, "shop/redact", "s-red", body).0, 200);
+    let after = recommendations(&server, &[]);
+    assert_eq!(after["pairs"], json!([]), "{after}");
+    assert_eq!(after["orders"], 0);
+}
+
+#[test]
+fn bad_arguments_to_recommendations_get_clear_errors() {
+    let server = Server::start();
+    let fails = |args: &[&str]| {
+        let out = server.cli(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(
+        fails(&["recommendations"]).contains("--shop"),
+        "the shop is required"
+    );
+    let bad = fails(&["recommendations", "--shop", "not a shop"]);
+    assert!(bad.contains("--shop"), "{bad}");
+    let unknown = fails(&["recommendations", "--shop", SHOP, "--min-lift", "2"]);
+    assert!(unknown.contains("--min-lift"), "{unknown}");
+    let nowhere = tempfile::tempdir().unwrap();
+    let missing = std::process::Command::new(binary())
+        .args(["recommendations", "--shop", SHOP])
+        .current_dir(nowhere.path())
+        .env_remove("AFTERSALE_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        said.contains("no store here") && said.contains("--data-dir"),
+        "{said}"
+    );
+    let empty = String::from_utf8(server.cli(&["recommendations", "--shop", SHOP]).stdout).unwrap();
+    assert!(
+        empty.contains("from 0 counted orders of 0 customers")
+            && empty.contains("No pair clears the minimums yet."),
+        "{empty}"
+    );
+}
