@@ -171,6 +171,10 @@ impl FlowsConfig {
             Flow::Referral => (self.referral.holdout_percent, self.referral.attribution_days),
             // Points messages report what happened to the ledger: nobody is held out of them.
             Flow::Points => (None, None),
+            Flow::CheckoutRecovery => (
+                self.checkout_recovery.holdout_percent,
+                self.checkout_recovery.attribution_days,
+            ),
         }
     }
 }
@@ -204,6 +208,10 @@ fn measurement_fields(flow: Flow) -> (&'static str, &'static str) {
             "flows.referral.attribution_days",
         ),
         Flow::Points => ("points", "points"),
+        Flow::CheckoutRecovery => (
+            "flows.checkout_recovery.holdout_percent",
+            "flows.checkout_recovery.attribution_days",
+        ),
     }
 }
 

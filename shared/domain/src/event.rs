@@ -1,7 +1,7 @@
 //! The one event model: everything a platform tells us (an order placed, paid, fulfilled,
 //! delivered, cancelled or refunded, a customer updated, a privacy request) becomes a
 //! [`StoreEvent`] before any flow sees it, so flows never know which platform spoke.
-use crate::{Customer, CustomerId, EventId, Order, OrderId, Origin, Platform, Refund, ShopId};
+use crate::{Checkout, Customer, CustomerId, EventId, Order, OrderId, Origin, Platform, Refund, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,9 @@ pub enum EventKind {
     OrderDelivered(Shipment),
     CustomerCreated(Customer),
     CustomerUpdated(Customer),
+    /// A checkout started or changed (Shopify `checkouts/create` and `checkouts/update`).
+    /// WooCommerce core sends nothing like it; a plugin that does would normalise into this.
+    CheckoutUpdated(Checkout),
     AppUninstalled,
     CustomerDataRequest(PrivacyRequest),
     CustomerRedact(PrivacyRequest),
@@ -123,6 +126,7 @@ impl StoreEvent {
             EventKind::OrderDelivered(_) => "order_delivered",
             EventKind::CustomerCreated(_) => "customer_created",
             EventKind::CustomerUpdated(_) => "customer_updated",
+            EventKind::CheckoutUpdated(_) => "checkout_updated",
             EventKind::AppUninstalled => "app_uninstalled",
             EventKind::CustomerDataRequest(_) => "customer_data_request",
             EventKind::CustomerRedact(_) => "customer_redact",
@@ -159,6 +163,7 @@ impl StoreEvent {
     pub fn customer_id(&self) -> Option<&CustomerId> {
         match &self.kind {
             EventKind::CustomerCreated(c) | EventKind::CustomerUpdated(c) => Some(&c.id),
+            EventKind::CheckoutUpdated(checkout) => Some(&checkout.customer.id),
             EventKind::CustomerDataRequest(p) | EventKind::CustomerRedact(p) => p.customer_id.as_ref(),
             _ => self.order().map(|o| o.customer_id()),
         }

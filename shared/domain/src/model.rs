@@ -160,6 +160,33 @@ pub struct Order {
     pub shipping_address: Option<Address>,
     /// The buyer's IP, kept only for referral fraud checks.
     pub client_ip: Option<String>,
+    /// The checkout the order completed (Shopify's `checkout_token`), so checkout recovery
+    /// stops reminding of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout_token: Option<String>,
+    /// The cart the order came from (Shopify's `cart_token`): a new checkout of the same cart
+    /// is the same purchase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_token: Option<String>,
+}
+
+/// A checkout the customer started: contact details given, not (yet) paid. Shopify sends it
+/// on `checkouts/create` and `checkouts/update`; checkout recovery reminds of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkout {
+    /// Shopify's checkout `token`: an order that completes it carries it as `checkout_token`.
+    pub token: String,
+    pub cart_token: Option<String>,
+    pub customer: Customer,
+    /// Where the customer picks the checkout up again (`abandoned_checkout_url`).
+    pub recovery_url: String,
+    pub line_items: Vec<LineItem>,
+    pub total: Money,
+    pub created_at: DateTime<Utc>,
+    /// The customer's last change: the reminder waits from here.
+    pub updated_at: DateTime<Utc>,
+    /// Set once the checkout became an order.
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 /// A postal address as the platform gave it.

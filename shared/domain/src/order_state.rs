@@ -204,6 +204,8 @@ mod tests {
             shipping_country: None,
             shipping_address: None,
             client_ip: None,
+            checkout_token: None,
+            cart_token: None,
         }
     }
 

@@ -1,6 +1,6 @@
 use crate::Engine;
 use crate::flows::{FLOWS, OrderEvent};
-use aftersale_domain::StoreEvent;
+use aftersale_domain::{Checkout, EventKind, StoreEvent};
 use aftersale_domain::policy::flow_enabled;
 use aftersale_ports::StoreError;
 
@@ -10,6 +10,9 @@ impl Engine {
     /// same order again stores nothing new, except that a known delivery replaces an
     /// estimated one. Returns how many messages were stored or moved.
     pub async fn on_event(&self, event: &StoreEvent) -> Result<usize, StoreError> {
+        if let EventKind::CheckoutUpdated(checkout) = &event.kind {
+            return self.on_checkout(event, checkout).await;
+        }
         let Some(order_id) = event.order_id() else {
             return Ok(0);
         };
@@ -44,6 +47,20 @@ impl Engine {
         // event, planned or not.
         if let Some(customer) = record.customer_id() {
             self.refresh_metrics(&event.shop, customer).await;
+        }
+        Ok(changed)
+    }
+
+    /// A checkout started or changed: the flows that follow checkouts plan from it.
+    async fn on_checkout(&self, event: &StoreEvent, checkout: &Checkout) -> Result<usize, StoreError> {
+        let config = self.config(&event.shop).await?;
+        let now = self.clock.now();
+        let mut changed = 0;
+        for job in FLOWS
+            .into_iter()
+            .filter(|job| self.settings.flows.contains(&job.flow()) && flow_enabled(&config, job.flow()))
+        {
+            changed += job.on_checkout(self, &event.shop, checkout, &config, now).await?;
         }
         Ok(changed)
     }

@@ -35,6 +35,7 @@ pub async fn apply(
     }
     let customer = match &event.kind {
         EventKind::CustomerCreated(c) | EventKind::CustomerUpdated(c) => Some(c),
+        EventKind::CheckoutUpdated(checkout) => Some(&checkout.customer),
         _ => event.order().map(|o| &o.customer),
     };
     if let Some(seen) = customer {
@@ -98,7 +99,8 @@ pub async fn apply(
             info!("customer data request answered; `aftersale data-requests --shop S` shows the export");
         }
         _ => {
-            if event.order().is_some() && store.load_shop(&event.shop).await?.is_none() {
+            let shop_activity = event.order().is_some() || matches!(event.kind, EventKind::CheckoutUpdated(_));
+            if shop_activity && store.load_shop(&event.shop).await?.is_none() {
                 let state = ShopState::installed(event.platform, event.occurred_at);
                 store.save_shop(&event.shop, &state).await?;
             }

@@ -163,7 +163,12 @@ pub trait Windows {
 /// The defaults: a week for the messages about an order, two for those that sell.
 pub fn default_attribution_days(flow: Flow) -> i64 {
     match flow {
-        Flow::ThankYou | Flow::DeliveryCheckIn | Flow::ReviewRequest | Flow::Vip | Flow::EarlyAccess => 7,
+        Flow::ThankYou
+        | Flow::DeliveryCheckIn
+        | Flow::ReviewRequest
+        | Flow::Vip
+        | Flow::EarlyAccess
+        | Flow::CheckoutRecovery => 7,
         Flow::Replenishment | Flow::WinBack | Flow::Referral | Flow::Points => 14,
     }
 }

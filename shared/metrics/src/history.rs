@@ -225,6 +225,8 @@ impl RawOrder {
             shipping_country: None,
             shipping_address: None,
             client_ip: None,
+            checkout_token: None,
+            cart_token: None,
         }
     }
 

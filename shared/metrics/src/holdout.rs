@@ -5,11 +5,11 @@
 use aftersale_domain::{CustomerId, Flow, ShopId};
 use sha2::{Digest, Sha256};
 
-/// The default share held out: 5% where a flow sells on a schedule we chose (replenishment,
-/// win-back) and lift is the question; none on the messages about an order.
+/// The default share held out: 5% where a flow sells (replenishment, win-back, checkout
+/// recovery) and lift is the question; none on the messages about an order.
 pub fn default_holdout_percent(flow: Flow) -> u8 {
     match flow {
-        Flow::Replenishment | Flow::WinBack => 5,
+        Flow::Replenishment | Flow::WinBack | Flow::CheckoutRecovery => 5,
         _ => 0,
     }
 }

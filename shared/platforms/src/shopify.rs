@@ -7,7 +7,7 @@
 use crate::json::{decode, id, non_empty, opt_id};
 use crate::{Delivery, Normalised, PayloadError};
 use aftersale_domain::{
-    Address, BulkOperationFinished, Consent, Currency, Customer, CustomerId, EventId, EventKind,
+    Address, BulkOperationFinished, Checkout, Consent, Currency, Customer, CustomerId, EventId, EventKind,
     FulfillmentStatus, IdError, LineItem, Money, Order, OrderId, OrderStatus, Platform, PrivacyRequest,
     ProductId, Refund, RefundEvent, Shipment, ShipmentStatus, StoreEvent, VariantId,
 };
@@ -30,6 +30,8 @@ pub enum Topic {
     FulfillmentEventsCreate,
     CustomersCreate,
     CustomersUpdate,
+    CheckoutsCreate,
+    CheckoutsUpdate,
     AppUninstalled,
     CustomersDataRequest,
     CustomersRedact,
@@ -39,7 +41,7 @@ pub enum Topic {
 }
 
 impl Topic {
-    pub const ALL: [Topic; 17] = [
+    pub const ALL: [Topic; 19] = [
         Topic::OrdersCreate,
         Topic::OrdersPaid,
         Topic::OrdersUpdated,
@@ -52,6 +54,8 @@ impl Topic {
         Topic::FulfillmentEventsCreate,
         Topic::CustomersCreate,
         Topic::CustomersUpdate,
+        Topic::CheckoutsCreate,
+        Topic::CheckoutsUpdate,
         Topic::AppUninstalled,
         Topic::CustomersDataRequest,
         Topic::CustomersRedact,
@@ -78,6 +82,8 @@ impl Topic {
             Topic::FulfillmentEventsCreate => "fulfillment_events/create",
             Topic::CustomersCreate => "customers/create",
             Topic::CustomersUpdate => "customers/update",
+            Topic::CheckoutsCreate => "checkouts/create",
+            Topic::CheckoutsUpdate => "checkouts/update",
             Topic::AppUninstalled => "app/uninstalled",
             Topic::CustomersDataRequest => "customers/data_request",
             Topic::CustomersRedact => "customers/redact",
@@ -165,6 +171,15 @@ pub fn normalise(topic: Topic, delivery: &Delivery, body: &[u8]) -> Normalised {
                 EventKind::CustomerUpdated(customer)
             };
             make(at.or(fired_at).unwrap_or_else(Utc::now), kind)
+        }
+        Topic::CheckoutsCreate | Topic::CheckoutsUpdate => {
+            let raw: RawCheckout = decode(topic_name, body)?;
+            let Some(checkout) = raw.into_checkout(topic_name, fired_at)? else {
+                // No email or customer yet: nobody to remind, nothing to record.
+                return Ok(Vec::new());
+            };
+            let at = checkout.updated_at;
+            make(at, EventKind::CheckoutUpdated(checkout))
         }
         Topic::AppUninstalled => {
             // The body is the shop object; we only need to know it happened.
@@ -418,6 +433,8 @@ struct RawOrder {
     client_details: Option<RawClientDetails>,
     #[serde(default)]
     refunds: Vec<RawRefund>,
+    checkout_token: Option<String>,
+    cart_token: Option<String>,
 }
 
 impl RawOrder {
@@ -509,7 +526,111 @@ impl RawOrder {
                 .and_then(|a| non_empty(a.country_code)),
             client_ip: non_empty(self.browser_ip)
                 .or_else(|| self.client_details.and_then(|c| non_empty(c.browser_ip))),
+            checkout_token: non_empty(self.checkout_token),
+            cart_token: non_empty(self.cart_token),
         })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawCheckout {
+    token: Option<String>,
+    cart_token: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    created_at: Option<DateTime<FixedOffset>>,
+    updated_at: Option<DateTime<FixedOffset>>,
+    completed_at: Option<DateTime<FixedOffset>>,
+    currency: String,
+    total_price: String,
+    abandoned_checkout_url: Option<String>,
+    #[serde(default)]
+    line_items: Vec<RawCheckoutLine>,
+    customer: Option<RawCustomer>,
+    customer_locale: Option<String>,
+    buyer_accepts_marketing: Option<bool>,
+}
+
+/// A checkout's line: like an order's, but keyed by `key` (checkout lines have no id yet).
+#[derive(Deserialize)]
+struct RawCheckoutLine {
+    key: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    product_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    variant_id: Option<String>,
+    sku: Option<String>,
+    #[serde(default)]
+    title: String,
+    quantity: u32,
+    price: String,
+}
+
+impl RawCheckout {
+    /// `None` for a checkout without an email or a customer yet (Shopify sends one as soon as
+    /// a cart reaches checkout): there is no one to remind.
+    fn into_checkout(self, topic: &str, fired_at: Option<DateTime<Utc>>) -> Result<Option<Checkout>, PayloadError> {
+        let token = non_empty(self.token).ok_or_else(|| missing(topic, "token"))?;
+        let currency = Currency::new(&self.currency).map_err(|e| invalid(topic, "currency", e))?;
+        let email = non_empty(self.email);
+        let found = match self.customer {
+            Some(raw) => raw.into_customer(topic, "customer.id", email.as_deref())?,
+            None => email.as_deref().map(|email| {
+                let mut guest = Customer::bare(CustomerId::for_guest_email(email));
+                guest.email = Some(email.to_string());
+                guest
+            }),
+        };
+        let Some(mut customer) = found else {
+            return Ok(None);
+        };
+        if customer.email.is_none() {
+            customer.email.clone_from(&email);
+        }
+        if customer.phone.is_none() {
+            customer.phone = non_empty(self.phone);
+        }
+        if let Some(locale) = non_empty(self.customer_locale) {
+            customer.locale = Some(locale);
+        }
+        // The box ticked (or not) in this checkout is the buyer's answer when their profile
+        // gives none.
+        if customer.email_marketing == Consent::Unknown {
+            customer.email_marketing = consent(None, self.buyer_accepts_marketing);
+        }
+        let recovery_url = non_empty(self.abandoned_checkout_url)
+            .ok_or_else(|| missing(topic, "abandoned_checkout_url"))?;
+        if !recovery_url.starts_with("https://") {
+            return Err(invalid(topic, "abandoned_checkout_url", "must be an https:// link"));
+        }
+        let line_items = self
+            .line_items
+            .into_iter()
+            .enumerate()
+            .map(|(n, li)| {
+                Ok(LineItem {
+                    id: non_empty(li.key).unwrap_or_else(|| n.to_string()),
+                    product_id: item_id(topic, "line_items.product_id", li.product_id, ProductId::new)?,
+                    variant_id: item_id(topic, "line_items.variant_id", li.variant_id, VariantId::new)?,
+                    sku: non_empty(li.sku),
+                    title: li.title,
+                    quantity: li.quantity,
+                    price: money(topic, "line_items.price", &li.price, currency)?,
+                })
+            })
+            .collect::<Result<Vec<_>, PayloadError>>()?;
+        let created_at = time_or_fired(topic, "created_at", self.created_at, fired_at)?;
+        Ok(Some(Checkout {
+            token,
+            cart_token: non_empty(self.cart_token),
+            customer,
+            recovery_url,
+            line_items,
+            total: money(topic, "total_price", &self.total_price, currency)?,
+            created_at,
+            updated_at: self.updated_at.map(utc).unwrap_or(created_at),
+            completed_at: self.completed_at.map(utc),
+        }))
     }
 }
 

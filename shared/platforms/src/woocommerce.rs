@@ -443,6 +443,9 @@ impl RawOrder {
             shipping_address: self.shipping.address(),
             shipping_country: non_empty(self.shipping.country).or(non_empty(self.billing.country)),
             client_ip: non_empty(self.customer_ip_address),
+            // WooCommerce core has no checkout webhook, so there is no checkout to match.
+            checkout_token: None,
+            cart_token: None,
         })
     }
 }

@@ -57,6 +57,8 @@ fn every_topic_maps_to_its_event_kind() {
         ),
         (Topic::CustomersCreate, "customers_create", "customer_created"),
         (Topic::CustomersUpdate, "customers_update", "customer_updated"),
+        (Topic::CheckoutsCreate, "checkouts_create", "checkout_updated"),
+        (Topic::CheckoutsUpdate, "checkouts_update", "checkout_updated"),
         (Topic::AppUninstalled, "app_uninstalled", "app_uninstalled"),
         (
             Topic::CustomersDataRequest,
@@ -87,6 +89,67 @@ fn order_ids_beyond_2_pow_53_survive_exactly() {
     assert_eq!(order.id.as_str(), "820982911946154508");
     assert_eq!(order.customer.id.as_str(), "115310627314723954");
     assert!(order.line_items.iter().any(|li| li.id == "866550311766439020"));
+}
+
+#[test]
+fn a_checkout_keeps_its_tokens_recovery_link_customer_and_the_box_they_ticked() {
+    let created = one(Topic::CheckoutsCreate, "checkouts_create");
+    let EventKind::CheckoutUpdated(checkout) = &created.kind else {
+        panic!("{created:?}");
+    };
+    assert_eq!(checkout.token, "123123123");
+    assert_eq!(checkout.cart_token.as_deref(), Some("eeafa272cebfd4b22385bc4b645e762c"));
+    assert_eq!(
+        checkout.recovery_url,
+        "https://checkout.local/548380009/checkouts/123123123/recover?key=example-secret-token"
+    );
+    assert_eq!(checkout.customer.id.as_str(), "603851970716743426");
+    assert_eq!(checkout.customer.email.as_deref(), Some("john@example.com"));
+    assert_eq!(checkout.customer.email_marketing, Consent::Denied, "the box was not ticked");
+    assert_eq!(checkout.total.to_string(), "210.94 USD");
+    assert_eq!(checkout.line_items[0].sku.as_deref(), Some("IPOD2008PINK"));
+    assert_eq!(checkout.completed_at, None);
+    assert_eq!(created.occurred_at.to_rfc3339(), "2022-01-01T00:00:00+00:00");
+
+    let updated = one(Topic::CheckoutsUpdate, "checkouts_update");
+    let EventKind::CheckoutUpdated(later) = &updated.kind else {
+        panic!("{updated:?}");
+    };
+    assert_eq!(later.updated_at.to_rfc3339(), "2022-01-01T00:20:00+00:00");
+    assert_eq!(later.customer.email_marketing, Consent::Granted, "ticked at checkout");
+}
+
+#[test]
+fn a_checkout_without_anyone_to_remind_is_nothing_and_a_bad_recovery_link_is_refused() {
+    let body = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut checkout: serde_json::Value = serde_json::from_slice(&fixture("checkouts_create")).unwrap();
+        edit(&mut checkout);
+        serde_json::to_vec(&checkout).unwrap()
+    };
+    let anonymous = body(&|c| {
+        c["email"] = serde_json::Value::Null;
+        c["customer"] = serde_json::Value::Null;
+    });
+    assert!(normalise(Topic::CheckoutsCreate, &delivery(), &anonymous).unwrap().is_empty());
+    let plain_http = body(&|c| c["abandoned_checkout_url"] = "http://checkout.local/x".into());
+    let err = normalise(Topic::CheckoutsUpdate, &delivery(), &plain_http).unwrap_err();
+    assert!(err.to_string().contains("abandoned_checkout_url"), "{err}");
+    let no_token = body(&|c| c["token"] = serde_json::Value::Null);
+    let err = normalise(Topic::CheckoutsUpdate, &delivery(), &no_token).unwrap_err();
+    assert!(err.to_string().contains("token"), "{err}");
+}
+
+#[test]
+fn an_order_keeps_the_checkout_and_cart_it_came_from() {
+    let mut order: serde_json::Value = serde_json::from_slice(&fixture("orders_create")).unwrap();
+    order["checkout_token"] = "123123123".into();
+    order["cart_token"] = "eeafa272cebfd4b22385bc4b645e762c".into();
+    let events = normalise(Topic::OrdersCreate, &delivery(), &serde_json::to_vec(&order).unwrap()).unwrap();
+    let order = events[0].order().unwrap();
+    assert_eq!(order.checkout_token.as_deref(), Some("123123123"));
+    assert_eq!(order.cart_token.as_deref(), Some("eeafa272cebfd4b22385bc4b645e762c"));
+    let plain = one(Topic::OrdersCreate, "orders_create");
+    assert_eq!(plain.order().unwrap().checkout_token, None, "null in the documented example");
 }
 
 #[test]

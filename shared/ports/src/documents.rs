@@ -107,6 +107,14 @@ pub mod keys {
     pub fn points_campaign(id: &str) -> String {
         format!("{POINTS_CAMPAIGNS_PREFIX}{id}")
     }
+    /// An order completed this checkout (its token): checkout recovery stops reminding.
+    pub fn customer_checkout_done(customer: &CustomerId, checkout_token: &str) -> String {
+        format!("customer#{customer}#checkout-done#{checkout_token}")
+    }
+    /// An order came from this cart: a new checkout of the same cart is already bought.
+    pub fn customer_cart_done(customer: &CustomerId, cart_token: &str) -> String {
+        format!("customer#{customer}#cart-done#{cart_token}")
+    }
     /// The customer's own referral code.
     pub fn customer_referral(customer: &CustomerId) -> String {
         format!("customer#{customer}#referral")

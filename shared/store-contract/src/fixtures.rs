@@ -68,6 +68,8 @@ pub(crate) fn placed_order(order: &str, customer: &str) -> Order {
         shipping_country: Some("IT".into()),
         shipping_address: None,
         client_ip: None,
+        checkout_token: None,
+        cart_token: None,
     }
 }
 

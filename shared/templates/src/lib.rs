@@ -90,6 +90,8 @@ const BUILTIN: &[[BuiltinPart; 8]] = &[
     builtin_step!("points/available"),
     builtin_step!("points/reward-code"),
     builtin_step!("points/expiry-warning"),
+    builtin_step!("checkout-recovery/reminder"),
+    builtin_step!("checkout-recovery/second-reminder"),
 ];
 
 /// One part of a message.

@@ -353,7 +353,7 @@ fn broken_overrides_are_refused_naming_the_file_and_line() {
 fn overrides_that_would_never_apply_are_refused() {
     let err = load_error(&[("thank-yuo/thank-you.en.html.j2", "Hi")]);
     assert!(
-        err.contains("thank-yuo: unknown flow 'thank-yuo'; known flows: delivery-check-in, "),
+        err.contains("thank-yuo: unknown flow 'thank-yuo'; known flows: checkout-recovery, delivery-check-in, "),
         "{err}"
     );
     for (path, expected) in [
@@ -438,7 +438,7 @@ fn a_missing_override_directory_is_an_io_error() {
 
 /// Marketing steps, with what their text must show and what their SMS must show, given the
 /// sample context.
-const MARKETING: [(&str, &str, &[&str], &[&str]); 12] = [
+const MARKETING: [(&str, &str, &[&str], &[&str]); 14] = [
     (
         "replenishment",
         "reminder",
@@ -509,6 +509,22 @@ const MARKETING: [(&str, &str, &[&str], &[&str]); 12] = [
         &["THANKS-H3N8D2KQ5T", "15%", "Monday, 1 March", "Marco"],
         &["THANKS-H3N8D2KQ5T", "15%", "Monday, 1 March"],
     ),
+    (
+        "checkout-recovery",
+        "reminder",
+        &[
+            "Linen apron",
+            "€58.00",
+            "https://bottega-rossi.example/548380009/checkouts/123123123/recover?key=example-secret-token",
+        ],
+        &["https://bottega-rossi.example/548380009/checkouts/123123123/recover?key=example-secret-token"],
+    ),
+    (
+        "checkout-recovery",
+        "second-reminder",
+        &["CART-K7M2P9QX4R", "10%", "Tuesday, 8 December", "Olive wood spoon"],
+        &["CART-K7M2P9QX4R", "10%", "/recover?key=example-secret-token"],
+    ),
 ];
 
 /// What every marketing message must do, whatever its context: a visible unsubscribe link in
@@ -549,7 +565,7 @@ fn assert_marketing_message(
 }
 
 /// The sample's dates as each locale writes them (the samples' zone is Europe/Rome).
-const SAMPLE_DATES: [(&str, &str); 4] = [
+const SAMPLE_DATES: [(&str, &str); 5] = [
     ("Thursday, 10 December", "giovedì 10 dicembre"),
     ("Monday, 14 December", "lunedì 14 dicembre"),
     (
@@ -557,6 +573,7 @@ const SAMPLE_DATES: [(&str, &str); 4] = [
         "venerdì 4 dicembre, ore 09:00 CET",
     ),
     ("Monday, 1 March", "lunedì 1° marzo"),
+    ("Tuesday, 8 December", "martedì 8 dicembre"),
 ];
 
 /// `value` as the locale shows it: sample dates are translated, everything else is the same.

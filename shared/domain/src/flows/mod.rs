@@ -15,6 +15,7 @@
 //! history when it falls due. The engine runs them (`aftersale_engine`'s `flows/`).
 
 pub mod cross_sell;
+pub mod checkout_recovery;
 pub mod delivery_check_in;
 pub mod early_access;
 pub mod history;
@@ -58,6 +59,7 @@ pub enum Flow {
     Referral,
     /// Loyalty points messages, run by the VIP function (see `points`).
     Points,
+    CheckoutRecovery,
 }
 
 impl Flow {
@@ -71,6 +73,7 @@ impl Flow {
         Flow::EarlyAccess,
         Flow::Referral,
         Flow::Points,
+        Flow::CheckoutRecovery,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Flow {
             Flow::EarlyAccess => "early-access",
             Flow::Referral => "referral",
             Flow::Points => "points",
+            Flow::CheckoutRecovery => "checkout-recovery",
         }
     }
 
@@ -141,6 +145,7 @@ pub fn rules(flow: Flow) -> &'static dyn FlowRules {
         Flow::EarlyAccess => &early_access::Rules,
         Flow::Referral => &referral::Rules,
         Flow::Points => &points::Rules,
+        Flow::CheckoutRecovery => &checkout_recovery::Rules,
     }
 }
 
@@ -156,6 +161,7 @@ pub struct FlowsConfig {
     pub vip: vip::VipConfig,
     pub referral: referral::ReferralConfig,
     pub cross_sell: cross_sell::CrossSellConfig,
+    pub checkout_recovery: checkout_recovery::CheckoutRecoveryConfig,
 }
 
 impl FlowsConfig {
@@ -169,7 +175,8 @@ impl FlowsConfig {
         self.win_back.validate()?;
         self.vip.validate()?;
         self.referral.validate()?;
-        self.cross_sell.validate()
+        self.cross_sell.validate()?;
+        self.checkout_recovery.validate()
     }
 }
 
@@ -320,6 +327,8 @@ mod tests {
             shipping_country: None,
             shipping_address: None,
             client_ip: None,
+            checkout_token: None,
+            cart_token: None,
         });
         record
     }
@@ -472,6 +481,7 @@ mod tests {
             (Flow::EarlyAccess, names(early_access::Step::ALL)),
             (Flow::Referral, names(referral::Step::ALL)),
             (Flow::Points, names(points::Step::ALL)),
+            (Flow::CheckoutRecovery, names(checkout_recovery::Step::ALL)),
         ];
         let spelled: Vec<String> = all
             .iter()
@@ -502,6 +512,8 @@ mod tests {
                 "points/reward-code",
                 "points/expiry-warning",
                 "points/expiry",
+                "checkout-recovery/reminder",
+                "checkout-recovery/second-reminder",
             ]
         );
         assert_eq!(

@@ -63,6 +63,8 @@ pub fn paid(
         shipping_country: None,
         shipping_address: None,
         client_ip: None,
+        checkout_token: None,
+        cart_token: None,
     });
     record
 }

@@ -56,6 +56,8 @@ pub enum DeferReason {
     FriendsOrderFulfilment,
     /// A referral reward waits until the friend's order is past its holding period.
     HoldingPeriod,
+    /// A review request waits while the customer's make-it-right case for the order is open.
+    CaseOpen,
 }
 
 /// Why a message will never go. Final.
@@ -113,6 +115,12 @@ pub enum SkipReason {
     PointsActiveSince,
     /// A points step that only moves the ledger (expiry): its warning was the message.
     LedgerOnly,
+    /// A checkout reminder: the checkout (or its cart) became an order.
+    CheckoutCompleted,
+    /// A checkout reminder past the point where its recovery link still makes sense.
+    CheckoutExpired,
+    /// A cross-sell whose every candidate the customer already bought.
+    NothingToSuggest,
 }
 
 /// Why a message failed for good. Final; support is told.
@@ -180,6 +188,7 @@ impl fmt::Display for DeferReason {
                 f.write_str("waiting for the friend's order to be fulfilled")
             }
             DeferReason::HoldingPeriod => f.write_str("holding period"),
+            DeferReason::CaseOpen => f.write_str("make-it-right case open"),
         }
     }
 }
@@ -224,6 +233,9 @@ impl fmt::Display for SkipReason {
             NoPoints => "no points to tell the customer about",
             PointsActiveSince => "the customer earned or spent points since",
             LedgerOnly => "points ledger updated; nothing to send",
+            CheckoutCompleted => "checkout completed",
+            CheckoutExpired => "checkout expired",
+            NothingToSuggest => "nothing left to suggest",
         };
         f.write_str(text)
     }
@@ -288,7 +300,7 @@ impl ReplanReason {
 impl DeferReason {
     fn parse(text: &str) -> Option<Self> {
         use DeferReason::*;
-        let fixed = [QuietHours, FrequencyCap, FriendsOrderFulfilment, HoldingPeriod];
+        let fixed = [QuietHours, FrequencyCap, FriendsOrderFulfilment, HoldingPeriod, CaseOpen];
         if let Some(found) = fixed.into_iter().find(|r| r.to_string() == text) {
             return Some(found);
         }
@@ -335,6 +347,9 @@ impl SkipReason {
             NoPoints,
             PointsActiveSince,
             LedgerOnly,
+            CheckoutCompleted,
+            CheckoutExpired,
+            NothingToSuggest,
         ]
     };
 

@@ -48,11 +48,14 @@ impl Engine {
     }
 }
 
+/// Creates the single-use percentage code an offer message carries (`offer_code`,
+/// `discount_percent`, `offer_expires_at` in its details), titled `title` in the shop's admin.
 pub(super) async fn ensure_offer_discount(
     engine: &Engine,
     message: Message,
     config: &ShopConfig,
     now: DateTime<Utc>,
+    title: String,
 ) -> Result<Prepared, StoreError> {
     let Some((code, percent, ends_at)) = message
         .payload
@@ -63,7 +66,7 @@ pub(super) async fn ensure_offer_discount(
     };
     let request = DiscountRequest {
         code: parse_code(code)?,
-        title: format!("Aftersale win-back offer for customer {}", message.customer_id),
+        title,
         value: DiscountValue::Percentage(percent),
         usage: UsageLimit::SingleUse,
         customers: CustomerEligibility::Anyone,

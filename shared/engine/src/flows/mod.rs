@@ -11,6 +11,7 @@
 //! ([`discount_codes`]).
 
 mod cross_sell;
+mod checkout_recovery;
 mod delivery_check_in;
 mod discount_codes;
 mod early_access;
@@ -37,7 +38,7 @@ use aftersale_domain::flows::Payload;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::policy::{self, Decision};
 use aftersale_domain::{DeferReason, FailReason, SkipReason};
-use aftersale_domain::{Flow, Message, OrderRecord, ShopConfig, StoreEvent};
+use aftersale_domain::{Checkout, Flow, Message, OrderRecord, ShopConfig, ShopId, StoreEvent};
 use aftersale_ports::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -53,6 +54,7 @@ pub(crate) const FLOWS: [&dyn FlowJob; 9] = [
     &early_access::Job,
     &referral::Job,
     &points::Job,
+    &checkout_recovery::Job,
 ];
 
 /// The job of `flow`. Every [`Flow`] has one (a test checks it); a flow missing from
@@ -80,6 +82,19 @@ pub(crate) trait FlowJob: Send + Sync {
     /// Plan on an event: stores the messages the order event calls for; returns how many were
     /// stored or moved. Called only when this process runs the flow and the shop has it on.
     async fn plan(&self, _engine: &Engine, _event: &OrderEvent<'_>) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+
+    /// Plan on a checkout the customer started or changed (no order yet); returns how many
+    /// messages were stored or moved.
+    async fn on_checkout(
+        &self,
+        _engine: &Engine,
+        _shop: &ShopId,
+        _checkout: &Checkout,
+        _config: &ShopConfig,
+        _now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         Ok(0)
     }
 

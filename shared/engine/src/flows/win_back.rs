@@ -71,7 +71,8 @@ impl FlowJob for Job {
         if !hands_out_code {
             return Ok(Prepared::Proceed(Box::new(message)));
         }
-        discount_codes::ensure_offer_discount(engine, message, config, now).await
+        let title = format!("Aftersale win-back offer for customer {}", message.customer_id);
+        discount_codes::ensure_offer_discount(engine, message, config, now, title).await
     }
 
     /// The value step going (or waiting for quiet hours to end) plans the rest of the

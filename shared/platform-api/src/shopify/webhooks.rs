@@ -79,6 +79,8 @@ fn graphql_topic(topic: Topic) -> &'static str {
         Topic::FulfillmentEventsCreate => "FULFILLMENT_EVENTS_CREATE",
         Topic::CustomersCreate => "CUSTOMERS_CREATE",
         Topic::CustomersUpdate => "CUSTOMERS_UPDATE",
+        Topic::CheckoutsCreate => "CHECKOUTS_CREATE",
+        Topic::CheckoutsUpdate => "CHECKOUTS_UPDATE",
         Topic::AppUninstalled => "APP_UNINSTALLED",
         Topic::CustomersDataRequest => "CUSTOMERS_DATA_REQUEST",
         Topic::CustomersRedact => "CUSTOMERS_REDACT",

@@ -1,7 +1,7 @@
 //! What the template tests share.
 
 /// Every built-in message step, as `(flow, step)`.
-pub const STEPS: [(&str, &str); 17] = [
+pub const STEPS: [(&str, &str); 19] = [
     ("thank-you", "thank-you"),
     ("thank-you", "feedback"),
     ("delivery-check-in", "check-in"),
@@ -19,4 +19,6 @@ pub const STEPS: [(&str, &str); 17] = [
     ("early-access", "you-first"),
     ("referral", "share"),
     ("referral", "reward"),
+    ("checkout-recovery", "reminder"),
+    ("checkout-recovery", "second-reminder"),
 ];

@@ -1,0 +1,228 @@
+//! Checkout recovery at work (the rules are in `aftersale_domain::flows::checkout_recovery`):
+//! a checkout event plans its reminders or moves them to wait from the latest change; an
+//! order that carries the checkout's token (or its cart's) records the checkout as completed
+//! and skips its reminders at once; a reminder falling due checks that record again, since the
+//! order may arrive while the reminder is being sent.
+//!
+//! The "completed" record is kept under the customer (`customer#{id}#checkout-done#…`), so it
+//! is erased with them. A guest's checkout is filed under their email's id while the order
+//! Shopify makes from it may name a customer id, so both ids are marked.
+
+use super::{FlowJob, OrderEvent, Prepared, discount_codes, instant};
+use crate::Engine;
+use aftersale_domain::flows::checkout_recovery::{self, CART_TOKEN, CHECKOUT_TOKEN};
+use aftersale_domain::{Checkout, CustomerId, Flow, Message, Order, ShopConfig, ShopId, SkipReason};
+use aftersale_ports::StoreError;
+use aftersale_ports::documents::{self, keys};
+use aftersale_rewards::{CodePrefix, DiscountCode};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info};
+
+pub(super) struct Job;
+
+/// Checkout recovery codes look like `CART-K7M2P9QX4R`.
+const CODE_PREFIX: &str = "CART";
+
+/// What the completion record holds: the order that completed the checkout, and when.
+#[derive(Debug, Serialize, Deserialize)]
+struct Completed {
+    order_id: String,
+    at: DateTime<Utc>,
+}
+
+#[async_trait]
+impl FlowJob for Job {
+    fn flow(&self) -> Flow {
+        Flow::CheckoutRecovery
+    }
+
+    /// An order that completes a checkout (same token, or the same cart) ends its reminders.
+    async fn plan(&self, engine: &Engine, event: &OrderEvent<'_>) -> Result<usize, StoreError> {
+        let Some(order) = event.record.snapshot.as_ref() else {
+            return Ok(0);
+        };
+        if order.checkout_token.is_none() && order.cart_token.is_none() {
+            return Ok(0);
+        }
+        let shop = &event.event.shop;
+        let mark = Completed {
+            order_id: order.id.to_string(),
+            at: order.created_at,
+        };
+        let mut ended = 0;
+        for customer in order_customers(order) {
+            for key in completion_keys(&customer, order.checkout_token.as_deref(), order.cart_token.as_deref()) {
+                documents::insert(engine.store.as_ref(), shop, &key, &mark).await?;
+            }
+            ended += engine
+                .cancel_planned(
+                    shop,
+                    &customer,
+                    |m| {
+                        checkout_recovery::completed_by(m, order.checkout_token.as_deref(), order.cart_token.as_deref())
+                    },
+                    SkipReason::CheckoutCompleted,
+                )
+                .await?;
+        }
+        if ended > 0 {
+            info!(ended, "checkout completed by an order; its reminders are skipped");
+        }
+        Ok(ended)
+    }
+
+    async fn on_checkout(
+        &self,
+        engine: &Engine,
+        shop: &ShopId,
+        checkout: &Checkout,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let customer = &checkout.customer.id;
+        let done = checkout.completed_at.is_some()
+            || completed(engine, shop, customer, Some(&checkout.token), checkout.cart_token.as_deref()).await?;
+        if done {
+            return engine
+                .cancel_planned(
+                    shop,
+                    customer,
+                    |m| checkout_recovery::completed_by(m, Some(&checkout.token), checkout.cart_token.as_deref()),
+                    SkipReason::CheckoutCompleted,
+                )
+                .await;
+        }
+        let cfg = &config.flows.checkout_recovery;
+        let mut plans = checkout_recovery::plan(shop, checkout, cfg, now);
+        if let Some(step) = cfg.incentive_step()
+            && makes_codes(engine, shop, config).await?
+            && let Some(message) = plans.iter_mut().find(|m| m.step == step)
+        {
+            add_incentive(message, cfg, checkout.updated_at);
+        }
+        let mut changed = 0;
+        for plan in plans {
+            if engine.store.plan_message(&plan).await? {
+                debug!(step = %plan.step, due_at = %plan.due_at, "checkout reminder planned");
+                changed += 1;
+                continue;
+            }
+            let Some(existing) = engine.store.load_message(shop, customer, &plan.id()).await? else {
+                continue;
+            };
+            let Some(moved) = checkout_recovery::moved(&existing, &plan) else {
+                continue;
+            };
+            match engine.store.update_message(&moved).await {
+                Ok(_) => {
+                    debug!(step = %plan.step, due_at = %moved.due_at, "checkout changed; reminder moved");
+                    changed += 1;
+                }
+                // A sender holds it; its re-check decides.
+                Err(StoreError::Conflict { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if changed > 0 {
+            engine.refresh_metrics(shop, customer).await;
+        }
+        Ok(changed)
+    }
+
+    /// The order may have come in since the reminder was planned.
+    async fn recheck(
+        &self,
+        engine: &Engine,
+        message: Message,
+        _config: &ShopConfig,
+        _now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
+        let token = message.details.get(CHECKOUT_TOKEN).map(String::as_str);
+        let cart = message.details.get(CART_TOKEN).map(String::as_str);
+        if completed(engine, &message.shop, &message.customer_id, token, cart).await? {
+            return Ok(Prepared::skip(SkipReason::CheckoutCompleted));
+        }
+        Ok(Prepared::Proceed(Box::new(message)))
+    }
+
+    /// The reminder that carries the incentive creates its code in the shop first.
+    async fn prepare(
+        &self,
+        engine: &Engine,
+        message: Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, StoreError> {
+        if !message.details.contains_key("offer_code") {
+            return Ok(Prepared::Proceed(Box::new(message)));
+        }
+        let title = format!("Aftersale checkout recovery for customer {}", message.customer_id);
+        discount_codes::ensure_offer_discount(engine, message, config, now, title).await
+    }
+}
+
+/// The ids an order's checkout may be filed under: the order's customer, and the guest id of
+/// the order's email.
+fn order_customers(order: &Order) -> Vec<CustomerId> {
+    let mut ids = vec![order.customer.id.clone()];
+    if let Some(guest) = order.customer.email.as_deref().map(CustomerId::for_guest_email)
+        && guest != order.customer.id
+    {
+        ids.push(guest);
+    }
+    ids
+}
+
+fn completion_keys(customer: &CustomerId, checkout: Option<&str>, cart: Option<&str>) -> Vec<String> {
+    let checkout = checkout.filter(|t| !t.is_empty()).map(|t| keys::customer_checkout_done(customer, t));
+    let cart = cart.filter(|t| !t.is_empty()).map(|t| keys::customer_cart_done(customer, t));
+    checkout.into_iter().chain(cart).collect()
+}
+
+/// Whether an order completed this checkout or its cart.
+async fn completed(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    checkout: Option<&str>,
+    cart: Option<&str>,
+) -> Result<bool, StoreError> {
+    for key in completion_keys(customer, checkout, cart) {
+        if engine.store.load_document(shop, &key).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether the shop can create real codes (the installed app's token or `[admin_api]`);
+/// without, the reminder offers nothing rather than a code that fails at checkout.
+async fn makes_codes(engine: &Engine, shop: &ShopId, config: &ShopConfig) -> Result<bool, StoreError> {
+    Ok(config.admin_api.is_some()
+        || engine
+            .store
+            .load_shop(shop)
+            .await?
+            .is_some_and(|s| s.has_app_install()))
+}
+
+/// The single-use code of the incentive reminder, chosen now so a retry asks for the same
+/// one; it stays valid `discount_valid_days` after the checkout's last change.
+fn add_incentive(
+    message: &mut Message,
+    config: &checkout_recovery::CheckoutRecoveryConfig,
+    changed_at: DateTime<Utc>,
+) {
+    let Some(percent) = config.discount_percent else {
+        return;
+    };
+    let prefix = CodePrefix::new(CODE_PREFIX).expect("a valid prefix");
+    let expires = changed_at + Duration::days(config.discount_valid_days.into());
+    let details = &mut message.details;
+    details.insert("incentive".into(), "discount".into());
+    details.insert("discount_percent".into(), percent.to_string());
+    details.insert("offer_code".into(), DiscountCode::generate(&prefix).as_str().to_string());
+    details.insert("offer_expires_at".into(), instant(expires));
+}
