@@ -2,6 +2,7 @@
 
 mod backend;
 mod campaigns;
+mod cases;
 mod commands;
 mod deliveries;
 mod edge;
@@ -229,6 +230,25 @@ enum Command {
         store: StoreArgs,
         #[arg(long)]
         shop: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make-it-right cases (problems customers reported after delivery), oldest first; or mark
+    /// one answered (its time to first response) or resolved (its review request may then go).
+    Cases {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        shop: String,
+        /// Mark the case of this order answered: support replied to the customer.
+        #[arg(long, value_name = "ORDER", conflicts_with = "resolved")]
+        answered: Option<String>,
+        /// Mark the case of this order resolved.
+        #[arg(long, value_name = "ORDER")]
+        resolved: Option<String>,
+        /// When it happened (default: now).
+        #[arg(long, value_name = "TIME", value_parser = parse_now)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
         #[arg(long)]
         json: bool,
     },
@@ -841,6 +861,21 @@ fn main() -> ExitCode {
             } => recommendations::show(&store, &shop, relearn, json).await,
             Command::Referrals { store, shop, json } => loyalty::referrals(&store, &shop, json).await,
             Command::Answers { store, shop, json } => reports::answers(&store, shop.as_deref(), json).await,
+            Command::Cases {
+                store,
+                shop,
+                answered,
+                resolved,
+                now,
+                json,
+            } => {
+                let change = match (answered, resolved) {
+                    (Some(order), _) => Some(cases::Change::Answered(order)),
+                    (None, Some(order)) => Some(cases::Change::Resolved(order)),
+                    (None, None) => None,
+                };
+                cases::run(&store, &shop, change, now, json).await
+            }
             Command::Metrics {
                 store,
                 shop,

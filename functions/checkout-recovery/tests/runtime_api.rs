@@ -22,7 +22,8 @@ use flow::{INVOCATION, LINK_KEY_HEX, SENDER, SHOP, Stack, ses_messages, tick};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-const RECOVERY_URL: &str = "https://checkout.local/548380009/checkouts/123123123/recover?key=example-secret-token";
+const RECOVERY_URL: &str =
+    "https://checkout.local/548380009/checkouts/123123123/recover?key=example-secret-token";
 
 /// Ingests a signed Shopify delivery of `body` into the stack's table, as the webhook function
 /// does, and returns the newest stored event.
@@ -44,7 +45,10 @@ async fn ingest(store: DynamoDbStore, topic: &str, event_id: &str, body: &Value)
         ("x-shopify-topic", topic),
         ("x-shopify-shop-domain", SHOP),
         ("x-shopify-event-id", event_id),
-        ("x-shopify-hmac-sha256", &sign_base64(secret.as_bytes(), body.as_bytes())),
+        (
+            "x-shopify-hmac-sha256",
+            &sign_base64(secret.as_bytes(), body.as_bytes()),
+        ),
     ] {
         headers.insert(name, HeaderValue::from_str(value).unwrap());
     }
@@ -60,7 +64,10 @@ async fn ingest(store: DynamoDbStore, topic: &str, event_id: &str, body: &Value)
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../tests/fixtures/shopify/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../tests/fixtures/shopify/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 
@@ -88,7 +95,10 @@ async fn the_function_binary_reminds_of_a_checkout_on_a_tick_and_stops_when_its_
         &serde_json::to_string(&event).unwrap(),
         "checkout_updated",
     );
-    assert_eq!(flow::plan(&mut runtime, &mut function, invocation).await, json!({"planned": 2}));
+    assert_eq!(
+        flow::plan(&mut runtime, &mut function, invocation).await,
+        json!({"planned": 2})
+    );
 
     // The tick: the hour is up, the reminder goes through SES with the recovery link.
     let report = runtime.invoke_ok(&mut function, tick(1), INVOCATION).await;
@@ -96,11 +106,21 @@ async fn the_function_binary_reminds_of_a_checkout_on_a_tick_and_stops_when_its_
     let data = stack.moto.data().await;
     let sent = ses_messages(&data, "checkout-recovery#123123123#reminder");
     assert_eq!(sent.len(), 1, "sent once");
-    assert!(sent[0]["source"].as_str().unwrap_or_default().contains(SENDER), "{}", sent[0]);
+    assert!(
+        sent[0]["source"].as_str().unwrap_or_default().contains(SENDER),
+        "{}",
+        sent[0]
+    );
     let raw = sent[0]["raw_data"].as_str().unwrap_or_default();
     assert!(raw.contains("To: John Smith <john@example.com>"), "{raw}");
-    assert!(raw.contains("Subject: John, you left something in your basket"), "{raw}");
-    assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"), "marketing: {raw}");
+    assert!(
+        raw.contains("Subject: John, you left something in your basket"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "marketing: {raw}"
+    );
     let unfolded = raw.replace("=\r\n", "").replace("=3D", "=");
     assert!(unfolded.contains(RECOVERY_URL), "the recovery link: {raw}");
 
@@ -111,12 +131,23 @@ async fn the_function_binary_reminds_of_a_checkout_on_a_tick_and_stops_when_its_
     order["email"] = json!("john@example.com");
     order["customer"]["id"] = json!(603851970716743426_u64);
     let placed = ingest(stack.store(), "orders/create", "evt-order-1", &order).await;
-    let invocation =
-        flow::sns_invocation(&stack.domain_events, &serde_json::to_string(&placed).unwrap(), "order_placed");
-    assert_eq!(flow::plan(&mut runtime, &mut function, invocation).await, json!({"planned": 1}));
+    let invocation = flow::sns_invocation(
+        &stack.domain_events,
+        &serde_json::to_string(&placed).unwrap(),
+        "order_placed",
+    );
+    assert_eq!(
+        flow::plan(&mut runtime, &mut function, invocation).await,
+        json!({"planned": 1})
+    );
 
     let messages = stack.store().list_messages(Some(&shop)).await.unwrap();
-    let step = |name: &str| messages.iter().find(|m| m.step == name).unwrap_or_else(|| panic!("{messages:#?}"));
+    let step = |name: &str| {
+        messages
+            .iter()
+            .find(|m| m.step == name)
+            .unwrap_or_else(|| panic!("{messages:#?}"))
+    };
     assert_eq!(step("reminder").status, MessageStatus::Sent);
     let second = step("second-reminder");
     assert_eq!(second.status, MessageStatus::Skipped);

@@ -175,6 +175,8 @@ impl FlowsConfig {
                 self.checkout_recovery.holdout_percent,
                 self.checkout_recovery.attribution_days,
             ),
+            // A code owed for a problem is never held out, and converts like a thank-you.
+            Flow::MakeItRight => (Some(0), None),
         }
     }
 }
@@ -211,6 +213,10 @@ fn measurement_fields(flow: Flow) -> (&'static str, &'static str) {
         Flow::CheckoutRecovery => (
             "flows.checkout_recovery.holdout_percent",
             "flows.checkout_recovery.attribution_days",
+        ),
+        Flow::MakeItRight => (
+            "flows.make_it_right.holdout_percent",
+            "flows.make_it_right.attribution_days",
         ),
     }
 }

@@ -37,7 +37,9 @@ pub use message::{
     Answer, AnswerKind, Channel, DeferReason, DueBasis, FailReason, Message, MessageClass, MessageStatus,
     ProductRef, Reason, ReplanReason, SkipReason, Transition, TransitionError,
 };
-pub use model::{Address, Checkout, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund};
+pub use model::{
+    Address, Checkout, Consent, Customer, FulfillmentStatus, LineItem, Order, OrderStatus, Refund,
+};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};
 pub use order_state::{OrderRecord, VoidReason};
 pub use origin::Origin;

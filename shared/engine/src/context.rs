@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 impl Engine {
-    fn link(&self, message: &Message, action: LinkAction, now: DateTime<Utc>) -> String {
+    pub(crate) fn link(&self, message: &Message, action: LinkAction, now: DateTime<Utc>) -> String {
         let claims = LinkClaims {
             shop: message.shop.to_string(),
             customer_id: message.customer_id.to_string(),

@@ -29,6 +29,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tracing::{error, info, warn};
 
+mod make_it_right;
+
+pub(crate) use make_it_right::discount_request;
+
 /// What to show the customer: a rendered page, or the shop's review page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkResponse {
@@ -65,6 +69,8 @@ const LOW_NPS: u8 = 6;
 
 /// A genuine link and what it points at, loaded once.
 struct Opened {
+    /// The signed token as it came (a page's form posts back under it).
+    token: String,
     claims: LinkClaims,
     shop: ShopId,
     customer: Customer,
@@ -89,29 +95,9 @@ impl Engine {
         accept_language: Option<&str>,
     ) -> Result<LinkResponse, LinkFailure> {
         let visitor_locale = self.templates.page_locale(accept_language);
-        let claims = match self.links.verify(token, self.clock.now().timestamp()) {
-            Ok(claims) => claims,
-            Err(LinkError::Expired(claims)) => {
-                info!("refused an expired link");
-                return self.expired(&claims, &visitor_locale).await;
-            }
-            Err(err) => {
-                info!(error = %err, "refused a link");
-                let reason = match err {
-                    LinkError::BadSignature => "forged",
-                    _ => "damaged",
-                };
-                return self.render(
-                    StatusCode::BAD_REQUEST,
-                    Page::Invalid,
-                    &visitor_locale,
-                    json!({ "reason": reason }),
-                );
-            }
-        };
-        let link = match self.open(claims, &visitor_locale).await? {
-            Opening::Open(link) => link,
-            Opening::Refused(response) => return Ok(response),
+        let link = match self.verified(token, &visitor_locale).await? {
+            Ok(link) => link,
+            Err(refused) => return Ok(refused),
         };
         match method {
             Method::Get => self.confirm(&link).await,
@@ -119,10 +105,49 @@ impl Engine {
         }
     }
 
+    /// Checks the link's signature and expiry and loads what it is about; a link that cannot
+    /// be answered comes back as the page that says why.
+    async fn verified(
+        &self,
+        token: &str,
+        visitor_locale: &str,
+    ) -> Result<Result<Box<Opened>, LinkResponse>, LinkFailure> {
+        let claims = match self.links.verify(token, self.clock.now().timestamp()) {
+            Ok(claims) => claims,
+            Err(LinkError::Expired(claims)) => {
+                info!("refused an expired link");
+                return self.expired(&claims, visitor_locale).await.map(Err);
+            }
+            Err(err) => {
+                info!(error = %err, "refused a link");
+                let reason = match err {
+                    LinkError::BadSignature => "forged",
+                    _ => "damaged",
+                };
+                let page = self.render(
+                    StatusCode::BAD_REQUEST,
+                    Page::Invalid,
+                    visitor_locale,
+                    json!({ "reason": reason }),
+                )?;
+                return Ok(Err(page));
+            }
+        };
+        Ok(match self.open(token, claims, visitor_locale).await? {
+            Opening::Open(link) => Ok(link),
+            Opening::Refused(response) => Err(response),
+        })
+    }
+
     /// Loads what a verified link is about. Its customer and message must still exist: after
     /// `customers/redact` neither does, and the link must neither record an answer nor claim
     /// an unsubscribe it cannot perform.
-    async fn open(&self, claims: LinkClaims, visitor_locale: &str) -> Result<Opening, LinkFailure> {
+    async fn open(
+        &self,
+        token: &str,
+        claims: LinkClaims,
+        visitor_locale: &str,
+    ) -> Result<Opening, LinkFailure> {
         let (Ok(shop), Ok(customer_id), Ok(message_id)) = (
             ShopId::new(claims.shop.clone()),
             CustomerId::new(claims.customer_id.clone()),
@@ -147,6 +172,7 @@ impl Engine {
         };
         let locale = aftersale_domain::flows::locale_for(Some(&customer), &config);
         Ok(Opening::Open(Box::new(Opened {
+            token: token.to_owned(),
             claims,
             shop,
             customer,
@@ -252,10 +278,7 @@ impl Engine {
                     )
                     .await;
                 }
-                let ctx = json!({
-                    "shop": { "name": shop_name, "support_email": link.config.support_email },
-                });
-                self.render(StatusCode::OK, Page::DeliveryProblem, &link.locale, ctx)
+                self.delivery_problem_page(link, StatusCode::OK, None).await
             }
             LinkAction::Rating { product_id, stars } => {
                 let answer = AnswerKind::Rating {
@@ -519,6 +542,7 @@ fn review_url(link: &Opened, product_id: &str) -> String {
 pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .route("/l/{token}", get(on_get).post(on_post))
+        .route("/l/{token}/case", axum::routing::post(make_it_right::on_case))
         .with_state(engine)
 }
 

@@ -4,6 +4,7 @@
 
 pub mod bounces;
 mod bus;
+pub mod cases;
 mod context;
 pub mod feedback;
 mod flows;

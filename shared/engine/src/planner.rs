@@ -1,7 +1,7 @@
 use crate::Engine;
 use crate::flows::{FLOWS, OrderEvent};
-use aftersale_domain::{Checkout, EventKind, StoreEvent};
 use aftersale_domain::policy::flow_enabled;
+use aftersale_domain::{Checkout, EventKind, StoreEvent};
 use aftersale_ports::StoreError;
 
 impl Engine {

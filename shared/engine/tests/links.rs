@@ -112,7 +112,9 @@ async fn a_delivered_parcel_gets_a_check_in_a_day_later_and_a_problem_alerts_sup
             (
                 StatusCode::OK,
                 Page::DeliveryProblem,
-                "We're sorry We've told the team; someone will get in touch with you soon. \
+                "We're sorry We've told the team. Tell us what happened and we'll make it right. \
+                 It arrived damaged Something is missing I received the wrong item It arrived late \
+                 Something else Anything you'd like to add? (optional) Send to demo.myshopify.com \
                  demo.myshopify.com"
                     .into()
             )
@@ -184,8 +186,10 @@ async fn an_italian_check_in_answer_is_confirmed_and_thanked_in_italian_with_the
         (
             StatusCode::OK,
             Page::DeliveryProblem,
-            "Ci dispiace Abbiamo avvisato il team: ti contatteremo presto. Puoi anche scriverci a \
-             aiuto@demo.example. Torrefazione Demo"
+            "Ci dispiace Abbiamo avvisato il team. Raccontaci cos'è successo e rimedieremo. \
+             È arrivato danneggiato Manca qualcosa Ho ricevuto l'articolo sbagliato È arrivato in \
+             ritardo Altro Vuoi aggiungere qualcosa? (facoltativo) Invia a Torrefazione Demo Puoi \
+             anche scriverci a aiuto@demo.example. Torrefazione Demo"
                 .into()
         )
     );

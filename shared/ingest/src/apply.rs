@@ -99,7 +99,8 @@ pub async fn apply(
             info!("customer data request answered; `aftersale data-requests --shop S` shows the export");
         }
         _ => {
-            let shop_activity = event.order().is_some() || matches!(event.kind, EventKind::CheckoutUpdated(_));
+            let shop_activity =
+                event.order().is_some() || matches!(event.kind, EventKind::CheckoutUpdated(_));
             if shop_activity && store.load_shop(&event.shop).await?.is_none() {
                 let state = ShopState::installed(event.platform, event.occurred_at);
                 store.save_shop(&event.shop, &state).await?;

@@ -168,7 +168,8 @@ pub fn default_attribution_days(flow: Flow) -> i64 {
         | Flow::ReviewRequest
         | Flow::Vip
         | Flow::EarlyAccess
-        | Flow::CheckoutRecovery => 7,
+        | Flow::CheckoutRecovery
+        | Flow::MakeItRight => 7,
         Flow::Replenishment | Flow::WinBack | Flow::Referral | Flow::Points => 14,
     }
 }

@@ -569,7 +569,11 @@ struct RawCheckoutLine {
 impl RawCheckout {
     /// `None` for a checkout without an email or a customer yet (Shopify sends one as soon as
     /// a cart reaches checkout): there is no one to remind.
-    fn into_checkout(self, topic: &str, fired_at: Option<DateTime<Utc>>) -> Result<Option<Checkout>, PayloadError> {
+    fn into_checkout(
+        self,
+        topic: &str,
+        fired_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<Checkout>, PayloadError> {
         let token = non_empty(self.token).ok_or_else(|| missing(topic, "token"))?;
         let currency = Currency::new(&self.currency).map_err(|e| invalid(topic, "currency", e))?;
         let email = non_empty(self.email);
@@ -598,10 +602,14 @@ impl RawCheckout {
         if customer.email_marketing == Consent::Unknown {
             customer.email_marketing = consent(None, self.buyer_accepts_marketing);
         }
-        let recovery_url = non_empty(self.abandoned_checkout_url)
-            .ok_or_else(|| missing(topic, "abandoned_checkout_url"))?;
+        let recovery_url =
+            non_empty(self.abandoned_checkout_url).ok_or_else(|| missing(topic, "abandoned_checkout_url"))?;
         if !recovery_url.starts_with("https://") {
-            return Err(invalid(topic, "abandoned_checkout_url", "must be an https:// link"));
+            return Err(invalid(
+                topic,
+                "abandoned_checkout_url",
+                "must be an https:// link",
+            ));
         }
         let line_items = self
             .line_items

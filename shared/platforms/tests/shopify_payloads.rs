@@ -98,14 +98,21 @@ fn a_checkout_keeps_its_tokens_recovery_link_customer_and_the_box_they_ticked() 
         panic!("{created:?}");
     };
     assert_eq!(checkout.token, "123123123");
-    assert_eq!(checkout.cart_token.as_deref(), Some("eeafa272cebfd4b22385bc4b645e762c"));
+    assert_eq!(
+        checkout.cart_token.as_deref(),
+        Some("eeafa272cebfd4b22385bc4b645e762c")
+    );
     assert_eq!(
         checkout.recovery_url,
         "https://checkout.local/548380009/checkouts/123123123/recover?key=example-secret-token"
     );
     assert_eq!(checkout.customer.id.as_str(), "603851970716743426");
     assert_eq!(checkout.customer.email.as_deref(), Some("john@example.com"));
-    assert_eq!(checkout.customer.email_marketing, Consent::Denied, "the box was not ticked");
+    assert_eq!(
+        checkout.customer.email_marketing,
+        Consent::Denied,
+        "the box was not ticked"
+    );
     assert_eq!(checkout.total.to_string(), "210.94 USD");
     assert_eq!(checkout.line_items[0].sku.as_deref(), Some("IPOD2008PINK"));
     assert_eq!(checkout.completed_at, None);
@@ -116,7 +123,11 @@ fn a_checkout_keeps_its_tokens_recovery_link_customer_and_the_box_they_ticked() 
         panic!("{updated:?}");
     };
     assert_eq!(later.updated_at.to_rfc3339(), "2022-01-01T00:20:00+00:00");
-    assert_eq!(later.customer.email_marketing, Consent::Granted, "ticked at checkout");
+    assert_eq!(
+        later.customer.email_marketing,
+        Consent::Granted,
+        "ticked at checkout"
+    );
 }
 
 #[test]
@@ -130,7 +141,11 @@ fn a_checkout_without_anyone_to_remind_is_nothing_and_a_bad_recovery_link_is_ref
         c["email"] = serde_json::Value::Null;
         c["customer"] = serde_json::Value::Null;
     });
-    assert!(normalise(Topic::CheckoutsCreate, &delivery(), &anonymous).unwrap().is_empty());
+    assert!(
+        normalise(Topic::CheckoutsCreate, &delivery(), &anonymous)
+            .unwrap()
+            .is_empty()
+    );
     let plain_http = body(&|c| c["abandoned_checkout_url"] = "http://checkout.local/x".into());
     let err = normalise(Topic::CheckoutsUpdate, &delivery(), &plain_http).unwrap_err();
     assert!(err.to_string().contains("abandoned_checkout_url"), "{err}");
@@ -144,12 +159,24 @@ fn an_order_keeps_the_checkout_and_cart_it_came_from() {
     let mut order: serde_json::Value = serde_json::from_slice(&fixture("orders_create")).unwrap();
     order["checkout_token"] = "123123123".into();
     order["cart_token"] = "eeafa272cebfd4b22385bc4b645e762c".into();
-    let events = normalise(Topic::OrdersCreate, &delivery(), &serde_json::to_vec(&order).unwrap()).unwrap();
+    let events = normalise(
+        Topic::OrdersCreate,
+        &delivery(),
+        &serde_json::to_vec(&order).unwrap(),
+    )
+    .unwrap();
     let order = events[0].order().unwrap();
     assert_eq!(order.checkout_token.as_deref(), Some("123123123"));
-    assert_eq!(order.cart_token.as_deref(), Some("eeafa272cebfd4b22385bc4b645e762c"));
+    assert_eq!(
+        order.cart_token.as_deref(),
+        Some("eeafa272cebfd4b22385bc4b645e762c")
+    );
     let plain = one(Topic::OrdersCreate, "orders_create");
-    assert_eq!(plain.order().unwrap().checkout_token, None, "null in the documented example");
+    assert_eq!(
+        plain.order().unwrap().checkout_token,
+        None,
+        "null in the documented example"
+    );
 }
 
 #[test]

@@ -107,14 +107,6 @@ pub mod keys {
     pub fn points_campaign(id: &str) -> String {
         format!("{POINTS_CAMPAIGNS_PREFIX}{id}")
     }
-    /// An order completed this checkout (its token): checkout recovery stops reminding.
-    pub fn customer_checkout_done(customer: &CustomerId, checkout_token: &str) -> String {
-        format!("customer#{customer}#checkout-done#{checkout_token}")
-    }
-    /// An order came from this cart: a new checkout of the same cart is already bought.
-    pub fn customer_cart_done(customer: &CustomerId, cart_token: &str) -> String {
-        format!("customer#{customer}#cart-done#{cart_token}")
-    }
     /// The customer's own referral code.
     pub fn customer_referral(customer: &CustomerId) -> String {
         format!("customer#{customer}#referral")
@@ -135,6 +127,12 @@ pub mod keys {
         format!("referral#{order}")
     }
     pub const REFERRALS_PREFIX: &str = "referral#";
+    /// The make-it-right case of an order (it names the customer and keeps their words; it
+    /// is erased with the customer's orders).
+    pub fn case(order: &OrderId) -> String {
+        format!("{CASES_PREFIX}{order}")
+    }
+    pub const CASES_PREFIX: &str = "case#";
     /// A customer's data export, built for a platform's data request (names `customer_id`).
     pub fn data_request(request: &str) -> String {
         format!("data-request#{request}")

@@ -97,9 +97,9 @@ impl CustomerRedaction {
     }
 
     /// The documents that go with an order: its referral record names the friend and keeps
-    /// their IP.
-    pub fn order_documents(order: &OrderId) -> [String; 1] {
-        [keys::referred_order(order)]
+    /// their IP; its make-it-right case keeps the customer's words.
+    pub fn order_documents(order: &OrderId) -> [String; 2] {
+        [keys::referred_order(order), keys::case(order)]
     }
 
     /// Everything held on the customer as documents is under this prefix.
@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(plan.document_prefix().as_deref(), Some("customer#c1#"));
         assert_eq!(
             CustomerRedaction::order_documents(&o("3")),
-            ["referral#3".to_string()]
+            ["referral#3".to_string(), "case#3".to_string()]
         );
         assert!(!BY_CUSTOMER.contains(&Record::Suppressions));
         assert!(!BY_ORDER.contains(&Record::Suppressions));

@@ -45,6 +45,9 @@ pub struct DataExport {
     pub referrals: Vec<Value>,
     /// Loyalty points ledger entries, if the shop runs points.
     pub points: Vec<Value>,
+    /// The problems they reported after delivery (make-it-right), in their own words.
+    #[serde(default)]
+    pub cases: Vec<Value>,
     /// Every document kept under the customer's own key, by key (the above come from these).
     pub documents: BTreeMap<String, Value>,
 }
@@ -57,6 +60,7 @@ impl DataExport {
             && self.messages.is_empty()
             && self.answers.is_empty()
             && self.referrals.is_empty()
+            && self.cases.is_empty()
             && self.documents.is_empty()
     }
 }
@@ -135,6 +139,12 @@ pub async fn build(
             referrals.push(record);
         }
     }
+    let mut cases = Vec::new();
+    for record in &orders {
+        if let Some(case) = store.load_document(shop, &keys::case(&record.order_id)).await? {
+            cases.push(case.value);
+        }
+    }
     Ok(DataExport {
         profile,
         consents,
@@ -145,6 +155,7 @@ pub async fn build(
         referral_code: documents.get(&keys::customer_referral(customer)).cloned(),
         referrals,
         points,
+        cases,
         documents,
     })
 }

@@ -28,8 +28,11 @@ pub enum Page {
     ConfirmUnsubscribe,
     /// A survey or delivery answer was recorded (and, if it was bad, the team told).
     Answered,
-    /// A delivery problem was recorded and the team told.
+    /// A delivery problem was recorded and the team told; with make-it-right on, the form
+    /// that asks what happened.
     DeliveryProblem,
+    /// A make-it-right case was opened: the code handed out, or the reply promised.
+    CaseRecorded,
     /// A low rating was recorded: the team told, and the review page still offered.
     RatingLow,
     /// The address that received the link is unsubscribed.
@@ -49,7 +52,7 @@ pub enum Page {
 }
 
 impl Page {
-    pub const ALL: [Page; 15] = [
+    pub const ALL: [Page; 16] = [
         Page::ConfirmRating,
         Page::ConfirmCsat,
         Page::ConfirmNps,
@@ -57,6 +60,7 @@ impl Page {
         Page::ConfirmUnsubscribe,
         Page::Answered,
         Page::DeliveryProblem,
+        Page::CaseRecorded,
         Page::RatingLow,
         Page::Unsubscribed,
         Page::Invalid,
@@ -77,6 +81,7 @@ impl Page {
             Page::ConfirmUnsubscribe => "confirm-unsubscribe",
             Page::Answered => "answered",
             Page::DeliveryProblem => "delivery-problem",
+            Page::CaseRecorded => "case-recorded",
             Page::RatingLow => "rating-low",
             Page::Unsubscribed => "unsubscribed",
             Page::Invalid => "invalid",
@@ -118,6 +123,7 @@ const BUILTIN: &[[(&str, &str, &str); 2]] = &[
     page!("confirm-unsubscribe"),
     page!("answered"),
     page!("delivery-problem"),
+    page!("case-recorded"),
     page!("rating-low"),
     page!("unsubscribed"),
     page!("invalid"),

@@ -13,7 +13,7 @@ const SHOP_URL: &str = "https://bottega-rossi.example";
 fn is_transactional(flow: &str, step: &str) -> bool {
     matches!(
         (flow, step),
-        ("thank-you", "thank-you") | ("delivery-check-in", "check-in")
+        ("thank-you", "thank-you") | ("delivery-check-in", "check-in") | ("make-it-right", "credit")
     )
 }
 
@@ -353,7 +353,9 @@ fn broken_overrides_are_refused_naming_the_file_and_line() {
 fn overrides_that_would_never_apply_are_refused() {
     let err = load_error(&[("thank-yuo/thank-you.en.html.j2", "Hi")]);
     assert!(
-        err.contains("thank-yuo: unknown flow 'thank-yuo'; known flows: checkout-recovery, delivery-check-in, "),
+        err.contains(
+            "thank-yuo: unknown flow 'thank-yuo'; known flows: checkout-recovery, delivery-check-in, "
+        ),
         "{err}"
     );
     for (path, expected) in [
@@ -522,7 +524,12 @@ const MARKETING: [(&str, &str, &[&str], &[&str]); 14] = [
     (
         "checkout-recovery",
         "second-reminder",
-        &["CART-K7M2P9QX4R", "10%", "Tuesday, 8 December", "Olive wood spoon"],
+        &[
+            "CART-K7M2P9QX4R",
+            "10%",
+            "Tuesday, 8 December",
+            "Olive wood spoon",
+        ],
         &["CART-K7M2P9QX4R", "10%", "/recover?key=example-secret-token"],
     ),
 ];

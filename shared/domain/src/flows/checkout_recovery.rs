@@ -110,8 +110,12 @@ impl CheckoutRecoveryConfig {
     /// The steps this shop sends, each with its delay after the checkout's last change.
     fn steps(&self) -> Vec<(Step, Duration)> {
         let first = (Step::Reminder, Duration::minutes(self.delay_minutes.into()));
-        let second = (self.second_reminder_hours > 0)
-            .then(|| (Step::SecondReminder, Duration::hours(self.second_reminder_hours.into())));
+        let second = (self.second_reminder_hours > 0).then(|| {
+            (
+                Step::SecondReminder,
+                Duration::hours(self.second_reminder_hours.into()),
+            )
+        });
         std::iter::once(first).chain(second).collect()
     }
 
@@ -133,7 +137,12 @@ pub fn subject(checkout_token: &str) -> String {
 /// The reminders a checkout calls for, timed from its last change; none once it is
 /// completed or the flow is off. Planning the same checkout again gives the same messages;
 /// a later change gives the same ids with later due times ([`moved`]).
-pub fn plan(shop: &ShopId, checkout: &Checkout, config: &CheckoutRecoveryConfig, now: DateTime<Utc>) -> Vec<Message> {
+pub fn plan(
+    shop: &ShopId,
+    checkout: &Checkout,
+    config: &CheckoutRecoveryConfig,
+    now: DateTime<Utc>,
+) -> Vec<Message> {
     if !config.enabled || checkout.completed_at.is_some() {
         return Vec::new();
     }
@@ -152,7 +161,9 @@ pub fn plan(shop: &ShopId, checkout: &Checkout, config: &CheckoutRecoveryConfig,
     details.insert("incentive".into(), "none".into());
     let mut products: Vec<ProductRef> = Vec::new();
     for item in &checkout.line_items {
-        let Some(product_id) = &item.product_id else { continue };
+        let Some(product_id) = &item.product_id else {
+            continue;
+        };
         if products.iter().any(|p| &p.product_id == product_id) {
             continue;
         }
@@ -203,7 +214,13 @@ pub fn moved(existing: &Message, planned: &Message) -> Option<Message> {
         // The checkout's own details come from the newer sighting; anything else (a code
         // already chosen for this checkout) stays.
         let mut details = existing.details.clone();
-        for key in [RECOVERY_URL, CHECKOUT_TOKEN, CART_TOKEN, CHECKOUT_UPDATED_AT, CHECKOUT_TOTAL] {
+        for key in [
+            RECOVERY_URL,
+            CHECKOUT_TOKEN,
+            CART_TOKEN,
+            CHECKOUT_UPDATED_AT,
+            CHECKOUT_TOTAL,
+        ] {
             match planned.details.get(key) {
                 Some(value) => details.insert(key.into(), value.clone()),
                 None => details.remove(key),
@@ -224,7 +241,8 @@ pub fn completed_by(message: &Message, checkout_token: Option<&str>, cart_token:
     let same = |key: &str, token: Option<&str>| {
         token.is_some_and(|t| !t.is_empty() && message.details.get(key).is_some_and(|d| d == t))
     };
-    message.flow == Flow::CheckoutRecovery && (same(CHECKOUT_TOKEN, checkout_token) || same(CART_TOKEN, cart_token))
+    message.flow == Flow::CheckoutRecovery
+        && (same(CHECKOUT_TOKEN, checkout_token) || same(CART_TOKEN, cart_token))
 }
 
 pub(super) struct Rules;
@@ -248,7 +266,10 @@ impl FlowRules for Rules {
     /// or not at all (waiting for room under the frequency cap would make it pointless).
     fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
         let changed = super::detail_instant(message, CHECKOUT_UPDATED_AT)?;
-        Some((changed + Duration::days(GIVE_UP_AFTER_DAYS), SkipReason::CheckoutExpired))
+        Some((
+            changed + Duration::days(GIVE_UP_AFTER_DAYS),
+            SkipReason::CheckoutExpired,
+        ))
     }
 }
 
@@ -319,7 +340,10 @@ mod tests {
         let moved_to = moved(&first, &later).expect("moved");
         assert_eq!(moved_to.due_at, at(11, 40));
         assert_eq!(moved_to.id(), first.id());
-        assert!(moved(&moved_to, &first).is_none(), "an older change moves nothing back");
+        assert!(
+            moved(&moved_to, &first).is_none(),
+            "an older change moves nothing back"
+        );
         let mut sent = moved_to.clone();
         sent.status = MessageStatus::Sent;
         assert!(moved(&sent, &later).is_none());
@@ -349,7 +373,10 @@ mod tests {
         assert_eq!(config.incentive_step(), Some(Step::Reminder));
         let reminder = plan(&shop(), &checkout(at(10, 0)), &config, at(10, 0)).remove(0);
         let (end, why) = Rules.deadline(&reminder).unwrap();
-        assert_eq!((end, why), (at(10, 0) + Duration::days(3), SkipReason::CheckoutExpired));
+        assert_eq!(
+            (end, why),
+            (at(10, 0) + Duration::days(3), SkipReason::CheckoutExpired)
+        );
     }
 
     #[test]
@@ -361,19 +388,32 @@ mod tests {
         let base = CheckoutRecoveryConfig::default;
         assert!(base().validate().is_ok());
         assert_eq!(
-            field(CheckoutRecoveryConfig { delay_minutes: 5, ..base() }),
+            field(CheckoutRecoveryConfig {
+                delay_minutes: 5,
+                ..base()
+            }),
             "flows.checkout_recovery.delay_minutes"
         );
         assert_eq!(
-            field(CheckoutRecoveryConfig { second_reminder_hours: 1, delay_minutes: 90, ..base() }),
+            field(CheckoutRecoveryConfig {
+                second_reminder_hours: 1,
+                delay_minutes: 90,
+                ..base()
+            }),
             "flows.checkout_recovery.second_reminder_hours"
         );
         assert_eq!(
-            field(CheckoutRecoveryConfig { discount_percent: Some(80), ..base() }),
+            field(CheckoutRecoveryConfig {
+                discount_percent: Some(80),
+                ..base()
+            }),
             "flows.checkout_recovery.discount_percent"
         );
         assert_eq!(
-            field(CheckoutRecoveryConfig { discount_valid_days: 0, ..base() }),
+            field(CheckoutRecoveryConfig {
+                discount_valid_days: 0,
+                ..base()
+            }),
             "flows.checkout_recovery.discount_valid_days"
         );
     }

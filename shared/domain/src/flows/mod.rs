@@ -19,6 +19,7 @@ pub mod checkout_recovery;
 pub mod delivery_check_in;
 pub mod early_access;
 pub mod history;
+pub mod make_it_right;
 mod payload;
 pub mod points;
 pub mod referral;
@@ -60,10 +61,13 @@ pub enum Flow {
     /// Loyalty points messages, run by the VIP function (see `points`).
     Points,
     CheckoutRecovery,
+    /// The code a customer gets for a minor problem they reported, run by the delivery
+    /// check-in function.
+    MakeItRight,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 9] = [
+    pub const ALL: [Flow; 10] = [
         Flow::ThankYou,
         Flow::DeliveryCheckIn,
         Flow::ReviewRequest,
@@ -74,6 +78,7 @@ impl Flow {
         Flow::Referral,
         Flow::Points,
         Flow::CheckoutRecovery,
+        Flow::MakeItRight,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +93,7 @@ impl Flow {
             Flow::Referral => "referral",
             Flow::Points => "points",
             Flow::CheckoutRecovery => "checkout-recovery",
+            Flow::MakeItRight => "make-it-right",
         }
     }
 
@@ -146,6 +152,7 @@ pub fn rules(flow: Flow) -> &'static dyn FlowRules {
         Flow::Referral => &referral::Rules,
         Flow::Points => &points::Rules,
         Flow::CheckoutRecovery => &checkout_recovery::Rules,
+        Flow::MakeItRight => &make_it_right::Rules,
     }
 }
 
@@ -162,6 +169,7 @@ pub struct FlowsConfig {
     pub referral: referral::ReferralConfig,
     pub cross_sell: cross_sell::CrossSellConfig,
     pub checkout_recovery: checkout_recovery::CheckoutRecoveryConfig,
+    pub make_it_right: make_it_right::MakeItRightConfig,
 }
 
 impl FlowsConfig {
@@ -176,7 +184,8 @@ impl FlowsConfig {
         self.vip.validate()?;
         self.referral.validate()?;
         self.cross_sell.validate()?;
-        self.checkout_recovery.validate()
+        self.checkout_recovery.validate()?;
+        self.make_it_right.validate()
     }
 }
 
@@ -482,6 +491,7 @@ mod tests {
             (Flow::Referral, names(referral::Step::ALL)),
             (Flow::Points, names(points::Step::ALL)),
             (Flow::CheckoutRecovery, names(checkout_recovery::Step::ALL)),
+            (Flow::MakeItRight, names(make_it_right::Step::ALL)),
         ];
         let spelled: Vec<String> = all
             .iter()
@@ -514,6 +524,7 @@ mod tests {
                 "points/expiry",
                 "checkout-recovery/reminder",
                 "checkout-recovery/second-reminder",
+                "make-it-right/credit",
             ]
         );
         assert_eq!(

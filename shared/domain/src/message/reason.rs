@@ -300,7 +300,13 @@ impl ReplanReason {
 impl DeferReason {
     fn parse(text: &str) -> Option<Self> {
         use DeferReason::*;
-        let fixed = [QuietHours, FrequencyCap, FriendsOrderFulfilment, HoldingPeriod, CaseOpen];
+        let fixed = [
+            QuietHours,
+            FrequencyCap,
+            FriendsOrderFulfilment,
+            HoldingPeriod,
+            CaseOpen,
+        ];
         if let Some(found) = fixed.into_iter().find(|r| r.to_string() == text) {
             return Some(found);
         }

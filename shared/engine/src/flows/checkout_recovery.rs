@@ -1,36 +1,27 @@
 //! Checkout recovery at work (the rules are in `aftersale_domain::flows::checkout_recovery`):
 //! a checkout event plans its reminders or moves them to wait from the latest change; an
-//! order that carries the checkout's token (or its cart's) records the checkout as completed
-//! and skips its reminders at once; a reminder falling due checks that record again, since the
-//! order may arrive while the reminder is being sent.
+//! order that carries the checkout's token (or its cart's) skips its reminders at once; and a
+//! reminder falling due (or a late checkout event) looks through the customer's stored orders
+//! for one that completed it, since ingest may have stored the order before this flow heard
+//! of it.
 //!
-//! The "completed" record is kept under the customer (`customer#{id}#checkout-done#…`), so it
-//! is erased with them. A guest's checkout is filed under their email's id while the order
-//! Shopify makes from it may name a customer id, so both ids are marked.
+//! A guest's checkout is filed under their email's id while the order Shopify makes from it
+//! may name a customer id, so both ids are looked at.
 
 use super::{FlowJob, OrderEvent, Prepared, discount_codes, instant};
 use crate::Engine;
 use aftersale_domain::flows::checkout_recovery::{self, CART_TOKEN, CHECKOUT_TOKEN};
-use aftersale_domain::{Checkout, CustomerId, Flow, Message, Order, ShopConfig, ShopId, SkipReason};
-use aftersale_ports::StoreError;
-use aftersale_ports::documents::{self, keys};
+use aftersale_domain::{Checkout, CustomerId, Flow, Message, ShopConfig, ShopId, SkipReason};
+use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{CodePrefix, DiscountCode};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
 pub(super) struct Job;
 
 /// Checkout recovery codes look like `CART-K7M2P9QX4R`.
 const CODE_PREFIX: &str = "CART";
-
-/// What the completion record holds: the order that completed the checkout, and when.
-#[derive(Debug, Serialize, Deserialize)]
-struct Completed {
-    order_id: String,
-    at: DateTime<Utc>,
-}
 
 #[async_trait]
 impl FlowJob for Job {
@@ -47,21 +38,18 @@ impl FlowJob for Job {
             return Ok(0);
         }
         let shop = &event.event.shop;
-        let mark = Completed {
-            order_id: order.id.to_string(),
-            at: order.created_at,
-        };
         let mut ended = 0;
-        for customer in order_customers(order) {
-            for key in completion_keys(&customer, order.checkout_token.as_deref(), order.cart_token.as_deref()) {
-                documents::insert(engine.store.as_ref(), shop, &key, &mark).await?;
-            }
+        for customer in customer_ids(&order.customer.id, order.customer.email.as_deref()) {
             ended += engine
                 .cancel_planned(
                     shop,
                     &customer,
                     |m| {
-                        checkout_recovery::completed_by(m, order.checkout_token.as_deref(), order.cart_token.as_deref())
+                        checkout_recovery::completed_by(
+                            m,
+                            order.checkout_token.as_deref(),
+                            order.cart_token.as_deref(),
+                        )
                     },
                     SkipReason::CheckoutCompleted,
                 )
@@ -82,14 +70,28 @@ impl FlowJob for Job {
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let customer = &checkout.customer.id;
+        let ids = customer_ids(customer, checkout.customer.email.as_deref());
         let done = checkout.completed_at.is_some()
-            || completed(engine, shop, customer, Some(&checkout.token), checkout.cart_token.as_deref()).await?;
+            || completed(
+                engine,
+                shop,
+                &ids,
+                Some(&checkout.token),
+                checkout.cart_token.as_deref(),
+            )
+            .await?;
         if done {
             return engine
                 .cancel_planned(
                     shop,
                     customer,
-                    |m| checkout_recovery::completed_by(m, Some(&checkout.token), checkout.cart_token.as_deref()),
+                    |m| {
+                        checkout_recovery::completed_by(
+                            m,
+                            Some(&checkout.token),
+                            checkout.cart_token.as_deref(),
+                        )
+                    },
                     SkipReason::CheckoutCompleted,
                 )
                 .await;
@@ -141,7 +143,13 @@ impl FlowJob for Job {
     ) -> Result<Prepared, StoreError> {
         let token = message.details.get(CHECKOUT_TOKEN).map(String::as_str);
         let cart = message.details.get(CART_TOKEN).map(String::as_str);
-        if completed(engine, &message.shop, &message.customer_id, token, cart).await? {
+        let email = engine
+            .store
+            .load_customer(&message.shop, &message.customer_id)
+            .await?
+            .and_then(|c| c.email);
+        let ids = customer_ids(&message.customer_id, email.as_deref());
+        if completed(engine, &message.shop, &ids, token, cart).await? {
             return Ok(Prepared::skip(SkipReason::CheckoutCompleted));
         }
         Ok(Prepared::Proceed(Box::new(message)))
@@ -163,35 +171,36 @@ impl FlowJob for Job {
     }
 }
 
-/// The ids an order's checkout may be filed under: the order's customer, and the guest id of
-/// the order's email.
-fn order_customers(order: &Order) -> Vec<CustomerId> {
-    let mut ids = vec![order.customer.id.clone()];
-    if let Some(guest) = order.customer.email.as_deref().map(CustomerId::for_guest_email)
-        && guest != order.customer.id
+/// The ids one person's checkouts and orders may be filed under: the platform's customer id,
+/// and the guest id of their email.
+fn customer_ids(customer: &CustomerId, email: Option<&str>) -> Vec<CustomerId> {
+    let mut ids = vec![customer.clone()];
+    if let Some(guest) = email.map(CustomerId::for_guest_email)
+        && &guest != customer
     {
         ids.push(guest);
     }
     ids
 }
 
-fn completion_keys(customer: &CustomerId, checkout: Option<&str>, cart: Option<&str>) -> Vec<String> {
-    let checkout = checkout.filter(|t| !t.is_empty()).map(|t| keys::customer_checkout_done(customer, t));
-    let cart = cart.filter(|t| !t.is_empty()).map(|t| keys::customer_cart_done(customer, t));
-    checkout.into_iter().chain(cart).collect()
-}
-
-/// Whether an order completed this checkout or its cart.
+/// Whether a stored order of these customers completed this checkout or came from its cart.
 async fn completed(
     engine: &Engine,
     shop: &ShopId,
-    customer: &CustomerId,
+    customers: &[CustomerId],
     checkout: Option<&str>,
     cart: Option<&str>,
 ) -> Result<bool, StoreError> {
-    for key in completion_keys(customer, checkout, cart) {
-        if engine.store.load_document(shop, &key).await?.is_some() {
-            return Ok(true);
+    let same = |ours: Option<&str>, theirs: &Option<String>| {
+        ours.is_some_and(|t| !t.is_empty() && theirs.as_deref() == Some(t))
+    };
+    for customer in customers {
+        for record in lifecycle::customer_records(engine.store.as_ref(), shop, customer).await? {
+            if let Some(order) = &record.snapshot
+                && (same(checkout, &order.checkout_token) || same(cart, &order.cart_token))
+            {
+                return Ok(true);
+            }
         }
     }
     Ok(false)
@@ -223,6 +232,9 @@ fn add_incentive(
     let details = &mut message.details;
     details.insert("incentive".into(), "discount".into());
     details.insert("discount_percent".into(), percent.to_string());
-    details.insert("offer_code".into(), DiscountCode::generate(&prefix).as_str().to_string());
+    details.insert(
+        "offer_code".into(),
+        DiscountCode::generate(&prefix).as_str().to_string(),
+    );
     details.insert("offer_expires_at".into(), instant(expires));
 }

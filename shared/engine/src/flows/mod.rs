@@ -15,6 +15,7 @@ mod checkout_recovery;
 mod delivery_check_in;
 mod discount_codes;
 mod early_access;
+mod make_it_right;
 mod planning;
 mod points;
 mod referral;
@@ -37,14 +38,14 @@ use crate::Engine;
 use aftersale_domain::flows::Payload;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::policy::{self, Decision};
-use aftersale_domain::{DeferReason, FailReason, SkipReason};
 use aftersale_domain::{Checkout, Flow, Message, OrderRecord, ShopConfig, ShopId, StoreEvent};
+use aftersale_domain::{DeferReason, FailReason, SkipReason};
 use aftersale_ports::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Every flow the engine runs, one line each, in planning order.
-pub(crate) const FLOWS: [&dyn FlowJob; 9] = [
+pub(crate) const FLOWS: [&dyn FlowJob; 10] = [
     &thank_you::Job,
     &delivery_check_in::Job,
     &review_request::Job,
@@ -55,6 +56,7 @@ pub(crate) const FLOWS: [&dyn FlowJob; 9] = [
     &referral::Job,
     &points::Job,
     &checkout_recovery::Job,
+    &make_it_right::Job,
 ];
 
 /// The job of `flow`. Every [`Flow`] has one (a test checks it); a flow missing from

@@ -1,7 +1,7 @@
 //! What the template tests share.
 
 /// Every built-in message step, as `(flow, step)`.
-pub const STEPS: [(&str, &str); 19] = [
+pub const STEPS: [(&str, &str); 20] = [
     ("thank-you", "thank-you"),
     ("thank-you", "feedback"),
     ("delivery-check-in", "check-in"),
@@ -21,4 +21,5 @@ pub const STEPS: [(&str, &str); 19] = [
     ("referral", "reward"),
     ("checkout-recovery", "reminder"),
     ("checkout-recovery", "second-reminder"),
+    ("make-it-right", "credit"),
 ];
