@@ -9,14 +9,14 @@
 //! the same [`crate::Checkout`] event, and everything here works unchanged.
 
 use super::FlowRules;
+use super::payload::{DiscountProgress, instant, text};
 use super::step::steps;
 use crate::{
     Channel, Checkout, ConfigError, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef, Reason,
     ShopConfig, ShopId, SkipReason,
 };
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 steps! {
     /// "You left something behind", with the recovery link.
@@ -29,12 +29,34 @@ steps! {
 /// cart's prices and stock may have changed).
 const GIVE_UP_AFTER_DAYS: i64 = 3;
 
-/// The details a reminder carries (templates read them as `details.*`).
-pub const RECOVERY_URL: &str = "recovery_url";
-pub const CHECKOUT_TOKEN: &str = "checkout_token";
-pub const CART_TOKEN: &str = "cart_token";
-pub const CHECKOUT_UPDATED_AT: &str = "checkout_updated_at";
-pub const CHECKOUT_TOTAL: &str = "checkout_total";
+/// What a reminder carries (templates read it as `details.*`): the checkout it is about, and
+/// the incentive of the last reminder when the shop offers one.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    pub recovery_url: Option<String>,
+    pub checkout_token: Option<String>,
+    pub cart_token: Option<String>,
+    #[serde(with = "instant::option")]
+    pub checkout_updated_at: Option<DateTime<Utc>>,
+    pub checkout_total: Option<String>,
+    pub incentive: Option<Incentive>,
+    #[serde(with = "text::option")]
+    pub discount_percent: Option<u8>,
+    pub offer_code: Option<String>,
+    #[serde(with = "instant::option")]
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub discount: DiscountProgress,
+}
+
+/// What a reminder offers, as templates test it (`details.incentive == "discount"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Incentive {
+    None,
+    Discount,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -146,19 +168,16 @@ pub fn plan(
     if !config.enabled || checkout.completed_at.is_some() {
         return Vec::new();
     }
-    let mut details = BTreeMap::new();
-    details.insert(RECOVERY_URL.into(), checkout.recovery_url.clone());
-    details.insert(CHECKOUT_TOKEN.into(), checkout.token.clone());
-    if let Some(cart) = &checkout.cart_token {
-        details.insert(CART_TOKEN.into(), cart.clone());
-    }
-    details.insert(
-        CHECKOUT_UPDATED_AT.into(),
-        checkout.updated_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-    );
-    details.insert(CHECKOUT_TOTAL.into(), checkout.total.to_string());
-    // No discount unless the shop offers one (the engine then adds the code).
-    details.insert("incentive".into(), "none".into());
+    let payload = Payload {
+        recovery_url: Some(checkout.recovery_url.clone()),
+        checkout_token: Some(checkout.token.clone()),
+        cart_token: checkout.cart_token.clone(),
+        checkout_updated_at: Some(checkout.updated_at),
+        checkout_total: Some(checkout.total.to_string()),
+        // No discount unless the shop offers one (the engine then adds the code).
+        incentive: Some(Incentive::None),
+        ..Payload::default()
+    };
     let mut products: Vec<ProductRef> = Vec::new();
     for item in &checkout.line_items {
         let Some(product_id) = &item.product_id else {
@@ -194,7 +213,8 @@ pub fn plan(
             lease_until: None,
             attempts: 0,
             products: products.clone(),
-            details: details.clone(),
+            payload: payload.clone().into(),
+            processing_errors: 0,
             to: None,
             rendered_subject: None,
             sent_at: None,
@@ -208,41 +228,38 @@ pub fn plan(
 /// the new change and carries the new link and cart. `None` when nothing should change (it
 /// was decided already, or `planned` is not newer).
 pub fn moved(existing: &Message, planned: &Message) -> Option<Message> {
-    let newer = |m: &Message| super::detail_instant(m, CHECKOUT_UPDATED_AT);
-    let is_newer = matches!((newer(existing), newer(planned)), (Some(old), Some(new)) if new > old);
+    let changed = |m: &Message| m.payload.checkout_recovery()?.checkout_updated_at;
+    let is_newer = matches!((changed(existing), changed(planned)), (Some(old), Some(new)) if new > old);
+    let newer = planned.payload.checkout_recovery()?;
     (existing.status == MessageStatus::Planned && is_newer).then(|| {
-        // The checkout's own details come from the newer sighting; anything else (a code
+        // The checkout's own fields come from the newer sighting; anything else (a code
         // already chosen for this checkout) stays.
-        let mut details = existing.details.clone();
-        for key in [
-            RECOVERY_URL,
-            CHECKOUT_TOKEN,
-            CART_TOKEN,
-            CHECKOUT_UPDATED_AT,
-            CHECKOUT_TOTAL,
-        ] {
-            match planned.details.get(key) {
-                Some(value) => details.insert(key.into(), value.clone()),
-                None => details.remove(key),
-            };
-        }
-        Message {
+        let mut message = Message {
             due_at: planned.due_at,
             products: planned.products.clone(),
-            details,
             ..existing.clone()
-        }
+        };
+        let payload = message.payload.checkout_recovery_mut();
+        payload.recovery_url.clone_from(&newer.recovery_url);
+        payload.checkout_token.clone_from(&newer.checkout_token);
+        payload.cart_token.clone_from(&newer.cart_token);
+        payload.checkout_updated_at = newer.checkout_updated_at;
+        payload.checkout_total.clone_from(&newer.checkout_total);
+        message
     })
 }
 
 /// Whether a reminder is about the checkout an order completed: the same checkout token, or
 /// the same cart (a customer who restarts checkout from the cart gets a new token).
 pub fn completed_by(message: &Message, checkout_token: Option<&str>, cart_token: Option<&str>) -> bool {
-    let same = |key: &str, token: Option<&str>| {
-        token.is_some_and(|t| !t.is_empty() && message.details.get(key).is_some_and(|d| d == t))
+    let Some(payload) = message.payload.checkout_recovery() else {
+        return false;
+    };
+    let same = |ours: &Option<String>, token: Option<&str>| {
+        token.is_some_and(|t| !t.is_empty() && ours.as_deref() == Some(t))
     };
     message.flow == Flow::CheckoutRecovery
-        && (same(CHECKOUT_TOKEN, checkout_token) || same(CART_TOKEN, cart_token))
+        && (same(&payload.checkout_token, checkout_token) || same(&payload.cart_token, cart_token))
 }
 
 pub(super) struct Rules;
@@ -265,7 +282,7 @@ impl FlowRules for Rules {
     /// A reminder keeps its moment: it goes within a few days of the customer's last change
     /// or not at all (waiting for room under the frequency cap would make it pointless).
     fn deadline(&self, message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
-        let changed = super::detail_instant(message, CHECKOUT_UPDATED_AT)?;
+        let changed = message.payload.checkout_recovery()?.checkout_updated_at?;
         Some((
             changed + Duration::days(GIVE_UP_AFTER_DAYS),
             SkipReason::CheckoutExpired,
@@ -324,7 +341,7 @@ mod tests {
         );
         assert!(plans.iter().all(|m| m.class == MessageClass::Marketing));
         assert_eq!(
-            plans[0].details[RECOVERY_URL],
+            plans[0].details()["recovery_url"],
             "https://checkout.local/548380009/checkouts/123123123/recover?key=k"
         );
         assert_eq!(plans[0].id().to_string(), "checkout-recovery#123123123#reminder");

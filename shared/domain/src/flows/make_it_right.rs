@@ -9,6 +9,7 @@
 //! request for that order waits until it is resolved.
 
 use super::FlowRules;
+use super::payload::{DiscountProgress, instant, text};
 use super::step::steps;
 use crate::{ConfigError, CustomerId, Money, OrderId, ShopConfig};
 use chrono::{DateTime, Duration, Utc};
@@ -19,6 +20,26 @@ use std::fmt;
 steps! {
     /// "Here is your code", after a minor problem.
     Credit => "credit",
+}
+
+/// What the email with the code carries (templates read it as `details.*`), and how creating
+/// the code is going when the page could not create it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    pub case_kind: Option<ProblemKind>,
+    pub offer_code: Option<String>,
+    /// As the customer reads it: "10%", "15.00 EUR".
+    pub code_value: Option<String>,
+    #[serde(with = "instant::option")]
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    #[serde(with = "text::option")]
+    pub discount_percent: Option<Decimal>,
+    #[serde(with = "text::option")]
+    pub credit_amount: Option<Decimal>,
+    pub credit_currency: Option<String>,
+    #[serde(flatten)]
+    pub discount: DiscountProgress,
 }
 
 /// The longest comment a customer may leave (characters).

@@ -9,7 +9,9 @@
 //! `"discount_percent": "10"`). Keeping that shape means rows written before the payload was
 //! typed read unchanged, and templates and the outbox see exactly what they saw.
 
-use super::{Flow, early_access, points, referral, replenishment, vip, win_back};
+use super::{
+    Flow, checkout_recovery, early_access, make_it_right, points, referral, replenishment, vip, win_back,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -102,6 +104,8 @@ payloads! {
     EarlyAccess(early_access) => early_access, early_access_mut,
     Referral(referral) => referral, referral_mut,
     Points(points) => points, points_mut,
+    CheckoutRecovery(checkout_recovery) => checkout_recovery, checkout_recovery_mut,
+    MakeItRight(make_it_right) => make_it_right, make_it_right_mut,
 }
 
 impl Payload {

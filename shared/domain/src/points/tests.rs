@@ -36,6 +36,8 @@ fn order(id: &str, subtotal: &str, total: &str, status: OrderStatus) -> Order {
         shipping_country: None,
         shipping_address: None,
         client_ip: None,
+        checkout_token: None,
+        cart_token: None,
     }
 }
 

@@ -190,19 +190,22 @@ impl Engine {
         // Owed, not sold: it needs no marketing consent and carries no unsubscribe.
         message.class = MessageClass::Transactional;
         message.order_id = Some(case.order_id.clone());
-        let details = &mut message.details;
-        details.insert("case_kind".into(), case.kind.as_str().into());
-        details.insert("offer_code".into(), code.clone());
-        details.insert("code_value".into(), display_value(case));
-        details.insert("offer_expires_at".into(), instant(*expires_at));
+        let payload = message.payload.make_it_right_mut();
+        payload.case_kind = Some(case.kind);
+        payload.offer_code = Some(code.clone());
+        payload.code_value = Some(display_value(case));
+        payload.offer_expires_at = Some(*expires_at);
         match &value {
-            CodeValue::Percent(p) => details.insert("discount_percent".into(), p.normalize().to_string()),
-            CodeValue::Amount(m) => details.insert("credit_amount".into(), m.to_string()),
-        };
+            CodeValue::Percent(p) => payload.discount_percent = Some(*p),
+            CodeValue::Amount(m) => {
+                payload.credit_amount = Some(m.amount);
+                payload.credit_currency = Some(m.currency.to_string());
+            }
+        }
         let request = discount_request(&message, value, now, *expires_at)?;
         match self.create_code_now(link, &request).await {
             Ok(()) => {
-                message.details.insert("discount_created".into(), instant(now));
+                message.payload.make_it_right_mut().discount.discount_created = Some(now);
             }
             Err(err) => warn!(error = %err, "make-it-right code not created yet; its email will try again"),
         }
@@ -294,7 +297,7 @@ impl Engine {
     }
 }
 
-/// The discount a make-it-right email carries, rebuilt from its details on a retry.
+/// The discount a make-it-right email carries, rebuilt from its payload on a retry.
 pub(crate) fn discount_request(
     message: &aftersale_domain::Message,
     value: CodeValue,
@@ -302,9 +305,9 @@ pub(crate) fn discount_request(
     ends_at: DateTime<Utc>,
 ) -> Result<DiscountRequest, StoreError> {
     let code = message
-        .details
-        .get("offer_code")
-        .map(String::as_str)
+        .payload
+        .make_it_right()
+        .and_then(|p| p.offer_code.as_deref())
         .unwrap_or_default();
     Ok(DiscountRequest {
         code: DiscountCode::parse(code).map_err(|err| StoreError::Corrupt {

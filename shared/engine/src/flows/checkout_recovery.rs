@@ -8,9 +8,9 @@
 //! A guest's checkout is filed under their email's id while the order Shopify makes from it
 //! may name a customer id, so both ids are looked at.
 
-use super::{FlowJob, OrderEvent, Prepared, discount_codes, instant};
+use super::{FlowJob, OrderEvent, Prepared, discount_codes};
 use crate::Engine;
-use aftersale_domain::flows::checkout_recovery::{self, CART_TOKEN, CHECKOUT_TOKEN};
+use aftersale_domain::flows::checkout_recovery::{self, Incentive};
 use aftersale_domain::{Checkout, CustomerId, Flow, Message, ShopConfig, ShopId, SkipReason};
 use aftersale_ports::{StoreError, lifecycle};
 use aftersale_rewards::{CodePrefix, DiscountCode};
@@ -141,8 +141,10 @@ impl FlowJob for Job {
         _config: &ShopConfig,
         _now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
-        let token = message.details.get(CHECKOUT_TOKEN).map(String::as_str);
-        let cart = message.details.get(CART_TOKEN).map(String::as_str);
+        let payload = message.payload.checkout_recovery();
+        let token = payload.and_then(|p| p.checkout_token.clone());
+        let cart = payload.and_then(|p| p.cart_token.clone());
+        let (token, cart) = (token.as_deref(), cart.as_deref());
         let email = engine
             .store
             .load_customer(&message.shop, &message.customer_id)
@@ -163,7 +165,11 @@ impl FlowJob for Job {
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
-        if !message.details.contains_key("offer_code") {
+        if message
+            .payload
+            .checkout_recovery()
+            .is_none_or(|p| p.offer_code.is_none())
+        {
             return Ok(Prepared::Proceed(Box::new(message)));
         }
         let title = format!("Aftersale checkout recovery for customer {}", message.customer_id);
@@ -229,12 +235,9 @@ fn add_incentive(
     };
     let prefix = CodePrefix::new(CODE_PREFIX).expect("a valid prefix");
     let expires = changed_at + Duration::days(config.discount_valid_days.into());
-    let details = &mut message.details;
-    details.insert("incentive".into(), "discount".into());
-    details.insert("discount_percent".into(), percent.to_string());
-    details.insert(
-        "offer_code".into(),
-        DiscountCode::generate(&prefix).as_str().to_string(),
-    );
-    details.insert("offer_expires_at".into(), instant(expires));
+    let payload = message.payload.checkout_recovery_mut();
+    payload.incentive = Some(Incentive::Discount);
+    payload.discount_percent = Some(percent);
+    payload.offer_code = Some(DiscountCode::generate(&prefix).as_str().to_string());
+    payload.offer_expires_at = Some(expires);
 }

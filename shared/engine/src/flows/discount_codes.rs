@@ -57,11 +57,20 @@ pub(super) async fn ensure_offer_discount(
     now: DateTime<Utc>,
     title: String,
 ) -> Result<Prepared, StoreError> {
-    let Some((code, percent, ends_at)) = message
-        .payload
-        .win_back()
-        .and_then(|p| Some((p.offer_code.as_deref()?, p.discount_percent?, p.offer_expires_at)))
-    else {
+    let offer = match &message.payload {
+        Payload::WinBack(p) => p
+            .offer_code
+            .as_deref()
+            .zip(p.discount_percent)
+            .map(|(c, d)| (c, d, p.offer_expires_at)),
+        Payload::CheckoutRecovery(p) => p
+            .offer_code
+            .as_deref()
+            .zip(p.discount_percent)
+            .map(|(c, d)| (c, Decimal::from(d), p.offer_expires_at)),
+        _ => None,
+    };
+    let Some((code, percent, ends_at)) = offer else {
         return Ok(Prepared::fail(FailReason::OfferWithoutCode));
     };
     let request = DiscountRequest {
@@ -179,6 +188,8 @@ fn discount_progress(message: &Message) -> Option<&DiscountProgress> {
         Payload::WinBack(p) => Some(&p.discount),
         Payload::Referral(p) => Some(&p.discount),
         Payload::Points(p) => Some(&p.discount),
+        Payload::CheckoutRecovery(p) => Some(&p.discount),
+        Payload::MakeItRight(p) => Some(&p.discount),
         _ => None,
     }
 }
@@ -188,6 +199,8 @@ fn discount_progress_mut(message: &mut Message) -> Option<&mut DiscountProgress>
         Payload::WinBack(p) => Some(&mut p.discount),
         Payload::Referral(p) => Some(&mut p.discount),
         Payload::Points(p) => Some(&mut p.discount),
+        Payload::CheckoutRecovery(p) => Some(&mut p.discount),
+        Payload::MakeItRight(p) => Some(&mut p.discount),
         _ => None,
     }
 }

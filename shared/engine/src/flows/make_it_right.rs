@@ -2,7 +2,7 @@
 //! check-in's page (`crate::feedback`). The page creates the code in the shop; when the shop's
 //! API failed there, the email creates it before it goes, with the usual retries.
 
-use super::{FlowJob, Prepared, discount_codes, parse_instant};
+use super::{FlowJob, Prepared, discount_codes};
 use crate::Engine;
 use crate::feedback::discount_request;
 use aftersale_domain::flows::make_it_right::CodeValue;
@@ -10,7 +10,6 @@ use aftersale_domain::{Currency, FailReason, Flow, Message, Money, ShopConfig};
 use aftersale_ports::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 
 pub(super) struct Job;
 
@@ -27,7 +26,11 @@ impl FlowJob for Job {
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
-        if message.details.contains_key("discount_created") {
+        if message
+            .payload
+            .make_it_right()
+            .is_some_and(|p| p.discount.discount_created.is_some())
+        {
             return Ok(Prepared::Proceed(Box::new(message)));
         }
         let Some((value, ends_at)) = code_of(&message) else {
@@ -40,12 +43,14 @@ impl FlowJob for Job {
 
 /// The code's value and end, as the page wrote them into the message.
 fn code_of(message: &Message) -> Option<(CodeValue, DateTime<Utc>)> {
-    let ends_at = parse_instant(message.details.get("offer_expires_at"))?;
-    if let Some(percent) = message.details.get("discount_percent") {
-        return Some((CodeValue::Percent(percent.parse::<Decimal>().ok()?), ends_at));
+    let payload = message.payload.make_it_right()?;
+    let ends_at = payload.offer_expires_at?;
+    if let Some(percent) = payload.discount_percent {
+        return Some((CodeValue::Percent(percent), ends_at));
     }
-    // "10.00 EUR", as `Money` writes itself.
-    let (amount, currency) = message.details.get("credit_amount")?.split_once(' ')?;
-    let money = Money::new(amount.parse().ok()?, Currency::new(currency).ok()?);
-    Some((CodeValue::Amount(money), ends_at))
+    let currency = Currency::new(payload.credit_currency.as_deref()?).ok()?;
+    Some((
+        CodeValue::Amount(Money::new(payload.credit_amount?, currency)),
+        ends_at,
+    ))
 }
