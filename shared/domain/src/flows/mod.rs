@@ -67,7 +67,7 @@ pub enum Flow {
 }
 
 impl Flow {
-    pub const ALL: [Flow; 10] = [
+    pub const ALL: [Flow; 11] = [
         Flow::ThankYou,
         Flow::DeliveryCheckIn,
         Flow::ReviewRequest,

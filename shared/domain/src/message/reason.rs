@@ -321,7 +321,7 @@ impl DeferReason {
 
 impl SkipReason {
     /// The reasons that carry nothing, in one list for reading them back.
-    const FIXED: [SkipReason; 29] = {
+    const FIXED: [SkipReason; 32] = {
         use SkipReason::*;
         [
             ShopUninstalled,

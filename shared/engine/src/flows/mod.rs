@@ -45,7 +45,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Every flow the engine runs, one line each, in planning order.
-pub(crate) const FLOWS: [&dyn FlowJob; 10] = [
+pub(crate) const FLOWS: [&dyn FlowJob; 11] = [
     &thank_you::Job,
     &delivery_check_in::Job,
     &review_request::Job,
