@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod mail;
+pub mod shopify_admin;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

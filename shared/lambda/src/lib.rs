@@ -276,7 +276,7 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
         Some(email_rate(&mailer).await?)
     };
     let settings = Settings {
-        link_base_url: required("FEEDBACK_BASE_URL")?.trim_end_matches('/').to_string(),
+        link_base_url: link_base_url(&flows, optional("FEEDBACK_BASE_URL"))?,
         configuration_set: optional("SES_CONFIGURATION_SET"),
         default_sender: optional("SENDER_ADDRESS"),
         sms_enabled: optional("SMS_ENABLED").is_some_and(|v| v == "true"),
@@ -308,6 +308,20 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
     ))
 }
 
+/// Where the links in messages point (`FEEDBACK_BASE_URL`). Every flow function signs links
+/// and needs it. The feedback function (no flows) signs only the points page's reward
+/// buttons, and the template cannot give it its own Function URL (a function's URL is not
+/// known before the function exists), so without the setting those buttons are relative
+/// (`/l/{token}`): the page is served from the same host they point at.
+fn link_base_url(flows: &[Flow], configured: Option<String>) -> anyhow::Result<String> {
+    let base = match configured {
+        Some(base) => base,
+        None if flows.is_empty() => String::new(),
+        None => bail!("environment variable FEEDBACK_BASE_URL is not set (template.yaml sets it)"),
+    };
+    Ok(base.trim_end_matches('/').to_string())
+}
+
 /// The emails a second a tick may send: `AFTERSALE_EMAIL_RATE` when set, else the account's
 /// `MaxSendRate` from SES (read once, at cold start). When SES cannot say (no `ses:GetAccount`
 /// permission, an outage), the sandbox's 1 a second: slow, but never throttled.
@@ -330,6 +344,16 @@ async fn email_rate(ses: &SesMailer) -> anyhow::Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_feedback_function_may_start_without_a_link_address() {
+        let feedback = link_base_url(&[], None).unwrap();
+        assert_eq!(feedback, "", "its reward buttons are relative to the page");
+        let flow = link_base_url(&[Flow::CareGuide], None).unwrap_err().to_string();
+        assert!(flow.contains("FEEDBACK_BASE_URL is not set"), "{flow}");
+        let set = link_base_url(&[Flow::CareGuide], Some("https://links.example/".into())).unwrap();
+        assert_eq!(set, "https://links.example");
+    }
 
     #[test]
     fn a_shop_reads_only_parameters_under_its_own_prefix() {

@@ -1,0 +1,331 @@
+//! Make-it-right end to end: signed Shopify webhooks into `aftersale serve` (an order and its
+//! delivery), the check-in sent by `aftersale tick --now`, its "something went wrong" link
+//! followed over HTTP to the form, the form posted (twice at once), the code created in a
+//! local Shopify Admin API, the case worked with `aftersale cases`, and the review request
+//! held until the case is resolved.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use serde_json::Value;
+use support::shopify_admin::FakeShopifyAdmin;
+use support::*;
+
+const ORDER: &str = "820982911946154508";
+
+fn server(admin: &FakeShopifyAdmin) -> Server {
+    let server = Server::start_with(
+        &["--now", "2022-01-01T00:30:00Z"],
+        &[("SHOP_ADMIN_TOKEN", "shpat_local")],
+    );
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "shop = \"demo.myshopify.com\"\nsupport_email = \"help@demo.example\"\n\
+             [admin_api]\nbase_url = \"{}\"\naccess_token_secret = \"SHOP_ADMIN_TOKEN\"\n\
+             [flows.make_it_right]\nresponse_hours = 12\n\
+             [flows.make_it_right.menu]\nlate = {{ discount_percent = 10 }}\nmissing_item = \"support\"\n",
+            admin.base
+        ),
+    )
+    .unwrap();
+    let out = server.cli(&["config", "load", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    server
+}
+
+fn ok(response: (u16, String)) {
+    assert_eq!(response.0, 200, "{}", response.1);
+}
+
+fn tick(server: &Server, now: &str) {
+    let out = server.cli(&["tick", "--json", "--now", now]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The `.eml` files as a mail client shows them (quoted-printable soft breaks joined).
+fn emails(server: &Server) -> Vec<String> {
+    let dir = server.data_dir().join("outbox/email");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=")
+        })
+        .collect()
+}
+
+/// A page's words, without markup.
+fn visible(html: &str) -> String {
+    let body = html.split_once("<body>").map_or(html, |(_, b)| b);
+    let (mut text, mut in_tag) = (String::new(), false);
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.replace("&#x27;", "'").replace("&amp;", "&");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn post(url: &str, form: &str) -> (u16, String) {
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .expect("POST");
+    (response.status().as_u16(), response.text().unwrap())
+}
+
+/// Ordered, delivered (2022-01-04 19:32 UTC), checked in a day later; the "something went
+/// wrong" link confirmed. Returns the form's address (`/l/{token}/case`).
+fn something_went_wrong(server: &Server) -> String {
+    ok(post_shopify(
+        server,
+        "orders/paid",
+        "o-1",
+        &fixture("shopify/orders_paid.json"),
+    ));
+    ok(post_shopify(
+        server,
+        "fulfillment_events/create",
+        "f-1",
+        &fixture("shopify/fulfillment_events_create.json"),
+    ));
+    tick(server, "2022-01-05T19:32:00Z");
+    let check_in = emails(server)
+        .into_iter()
+        .find(|m| m.contains("Did everything arrive OK?"))
+        .expect("the check-in");
+    let start = check_in.find("Something went wrong: ").expect("the link") + "Something went wrong: ".len();
+    let link = check_in[start..].split_whitespace().next().unwrap().to_string();
+
+    // A GET (a mail scanner) only asks; the confirm button's POST opens the form.
+    let page = reqwest::blocking::get(&link).unwrap().text().unwrap();
+    assert!(!visible(&page).contains("Tell us what happened"), "{page}");
+    let (status, page) = post(&link, "");
+    assert_eq!(status, 200);
+    let words = visible(&page);
+    assert!(
+        words.contains("Tell us what happened and we'll make it right.")
+            && words.contains("It arrived damaged")
+            && words.contains("Anything you'd like to add? (optional)"),
+        "{words}"
+    );
+    let token = link.rsplit('/').next().unwrap();
+    assert!(page.contains(&format!("action=\"/l/{token}/case\"")), "{page}");
+    format!("{link}/case")
+}
+
+fn cases(server: &Server) -> Vec<Value> {
+    server.cli_json(&["cases", "--shop", "demo.myshopify.com", "--json"])
+}
+
+fn outbox_message(server: &Server, flow: &str, step: &str) -> Value {
+    server
+        .cli_json(&["outbox", "--json"])
+        .into_iter()
+        .find(|m| m["flow"] == flow && m["step"] == step)
+        .unwrap_or_else(|| panic!("no {flow}/{step}"))
+}
+
+#[test]
+fn a_late_parcel_gets_one_real_code_however_often_the_form_is_sent_shown_on_the_page_and_emailed() {
+    let admin = FakeShopifyAdmin::start();
+    let server = server(&admin);
+    let form = something_went_wrong(&server);
+
+    // Two submits racing (a double tap), then a third with another answer.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| post(&form, "kind=late&comment=Two+days+late"));
+        let b = s.spawn(|| post(&form, "kind=late&comment=Two+days+late"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let again = post(&form, "kind=damaged&comment=changed+my+mind");
+    let created = admin.created();
+    assert_eq!(created.len(), 1, "one code created in the shop: {created:?}");
+    let code = created[0]["code"].as_str().unwrap().to_string();
+    assert!(code.starts_with("SORRY-"), "{code}");
+    assert_eq!(created[0]["usageLimit"], 1);
+    for (status, page) in [&a, &b, &again] {
+        assert_eq!(*status, 200);
+        let words = visible(page);
+        assert!(
+            words.contains(&format!(
+                "Here is 10% off your next order, with this code: {code}"
+            )),
+            "every answer shows the one code: {words}"
+        );
+    }
+
+    let all = cases(&server);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(
+        (
+            all[0]["order_id"].as_str(),
+            all[0]["kind"].as_str(),
+            all[0]["resolution"].as_str()
+        ),
+        (Some(ORDER), Some("late"), Some("code"))
+    );
+    assert_eq!(all[0]["comment"], "Two days late", "the first answer is the case");
+
+    // The email goes on the next tick, once, with the same code; it creates nothing more.
+    tick(&server, "2022-01-05T20:00:00Z");
+    tick(&server, "2022-01-05T21:00:00Z");
+    let credit = outbox_message(&server, "make-it-right", "credit");
+    assert_eq!(credit["status"], "sent", "{credit}");
+    let mail: Vec<String> = emails(&server)
+        .into_iter()
+        .filter(|m| m.contains(&code))
+        .collect();
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0].contains("Subject: John, we're sorry: here is 10% off your next order"),
+        "{}",
+        mail[0]
+    );
+    assert!(mail[0].contains("X-Aftersale-Class: transactional"));
+    assert_eq!(admin.created().len(), 1, "the email did not create a second code");
+}
+
+#[test]
+fn a_missing_item_goes_to_a_person_and_holds_the_review_request_until_support_resolves_the_case() {
+    let admin = FakeShopifyAdmin::start();
+    let server = server(&admin);
+    let form = something_went_wrong(&server);
+    let (status, page) = post(&form, "kind=missing_item&comment=The+lid+was+not+in+the+box");
+    assert_eq!(status, 200);
+    assert!(visible(&page).contains("will reply within 12 hours"), "{page}");
+    assert!(admin.created().is_empty(), "a person, not a code");
+    let alerts = std::fs::read_to_string(server.data_dir().join("outbox/alerts.jsonl")).unwrap();
+    let alert = alerts
+        .lines()
+        .find(|l| l.contains("make it right (missing_item)"))
+        .unwrap_or_else(|| panic!("{alerts}"));
+    assert!(alert.contains("Items: 1 x IPod Nano - 8GB"), "{alert}");
+    assert!(alert.contains("The lid was not in the box"), "{alert}");
+    assert!(alert.contains("within 12 hours"), "{alert}");
+
+    // The review request falls due 14 days after delivery, while the case is open: it waits.
+    tick(&server, "2022-01-18T19:32:00Z");
+    let request = outbox_message(&server, "review-request", "request");
+    assert_eq!(request["status"], "planned", "{request}");
+    assert_eq!(request["reason"], "deferred: make-it-right case open");
+
+    // Support replies, then resolves it; the request goes on the next tick after that.
+    let out = server.cli(&[
+        "cases",
+        "--shop",
+        "demo.myshopify.com",
+        "--answered",
+        ORDER,
+        "--now",
+        "2022-01-01T02:31:00Z",
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        said.starts_with(&format!("case for order {ORDER} answered; first response after ")),
+        "{said}"
+    );
+    let minutes: i64 = cases(&server)[0]["first_response_minutes"].as_i64().unwrap();
+    assert!(
+        (60..=121).contains(&minutes),
+        "opened at the server's 00:30 or so: {minutes}"
+    );
+    let out = server.cli(&["cases", "--shop", "demo.myshopify.com", "--resolved", ORDER]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(cases(&server)[0]["resolved_at"].is_string(), true);
+    tick(&server, "2022-01-19T20:00:00Z");
+    let request = outbox_message(&server, "review-request", "request");
+    assert_eq!(request["status"], "sent", "{request}");
+}
+
+#[test]
+fn bad_forms_and_bad_case_commands_say_what_is_wrong_and_change_nothing() {
+    let admin = FakeShopifyAdmin::start();
+    let server = server(&admin);
+    let form = something_went_wrong(&server);
+    let alerts_before = std::fs::read_to_string(server.data_dir().join("outbox/alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    let long = format!("kind=other&comment={}", "a".repeat(2001));
+    for (body, says) in [
+        ("", "Please choose what happened."),
+        ("kind=stolen", "Please choose one of the options below."),
+        (
+            long.as_str(),
+            "Your note is too long: please keep it under 2000 characters.",
+        ),
+    ] {
+        let (status, page) = post(&form, body);
+        assert_eq!(status, 400, "{body}");
+        assert!(visible(&page).contains(says), "{body}: {page}");
+    }
+    let forged = form.replace("/case", "x/case");
+    let (status, page) = post(&forged, "kind=late");
+    assert_ne!(status, 200, "{page}");
+    assert!(cases(&server).is_empty(), "nothing recorded");
+    assert!(admin.created().is_empty());
+    let alerts_after = std::fs::read_to_string(server.data_dir().join("outbox/alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    assert_eq!(alerts_after, alerts_before, "nobody alerted");
+
+    // The CLI: an unknown order, a bad id, both flags, a bad time; then answering twice.
+    let run = |args: &[&str]| {
+        let mut all = vec!["cases", "--shop", "demo.myshopify.com"];
+        all.extend_from_slice(args);
+        let out = server.cli(&all);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (args, says) in [
+        (vec!["--answered", "404"], "no make-it-right case for order 404"),
+        (vec!["--resolved", "  "], "--resolved"),
+        (
+            vec!["--answered", ORDER, "--resolved", ORDER],
+            "cannot be used with",
+        ),
+        (vec!["--answered", ORDER, "--now", "yesterday"], "--now"),
+    ] {
+        let (ok, stderr) = run(&args);
+        assert!(!ok && stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let out = server.cli(&["cases", "--shop", "not a shop"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--shop"), "{stderr}");
+    assert!(cases(&server).is_empty());
+
+    let (status, _) = post(&form, "kind=missing_item");
+    assert_eq!(status, 200);
+    assert!(run(&["--answered", ORDER]).0);
+    let (ok, stderr) = run(&["--answered", ORDER]);
+    assert!(!ok && stderr.contains("already answered"), "{stderr}");
+    let case = &cases(&server)[0];
+    assert!(
+        case["answered_at"].is_string() && case["resolved_at"].is_null(),
+        "{case}"
+    );
+}
