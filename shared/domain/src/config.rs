@@ -177,6 +177,7 @@ impl FlowsConfig {
             ),
             // A code owed for a problem is never held out, and converts like a thank-you.
             Flow::MakeItRight => (Some(0), None),
+            Flow::CareGuide => (self.care_guide.holdout_percent, self.care_guide.attribution_days),
         }
     }
 }
@@ -217,6 +218,10 @@ fn measurement_fields(flow: Flow) -> (&'static str, &'static str) {
         Flow::MakeItRight => (
             "flows.make_it_right.holdout_percent",
             "flows.make_it_right.attribution_days",
+        ),
+        Flow::CareGuide => (
+            "flows.care_guide.holdout_percent",
+            "flows.care_guide.attribution_days",
         ),
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::Engine;
 use aftersale_domain::flows::locale_for;
-use aftersale_domain::{Customer, Flow, Message, MessageClass, OrderRecord, ShopConfig};
+use aftersale_domain::{Customer, Flow, LocalisedText, Message, MessageClass, OrderRecord, ShopConfig};
 use aftersale_links::{LinkAction, LinkClaims};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -59,6 +59,7 @@ impl Engine {
                 })
             })
             .collect();
+        let locale = locale_for(Some(customer), config);
         let csat: Vec<String> = (1..=5)
             .map(|score| self.link(message, LinkAction::Csat { score }, now))
             .collect();
@@ -74,7 +75,8 @@ impl Engine {
             },
             // Instants stay RFC 3339 in UTC: the templates' `date` filters write them in this zone.
             "time_zone": tz.name(),
-            "details": details(message, config, &locale_for(Some(customer), config)),
+            "details": details(message, config, &locale),
+            "guide": care_guide(message, config, &locale),
             "customer": { "first_name": customer.first_name, "last_name": customer.last_name },
             "order": order.map(|o| json!({
                 "name": o.name.clone().unwrap_or_else(|| format!("#{}", o.id)),
@@ -96,6 +98,22 @@ impl Engine {
             },
         })
     }
+}
+
+/// A care guide's title, tips and link as the shop's config has them now, in the reader's
+/// language (`None` for other flows, and for a guide the shop has since removed, which the
+/// guide's re-check skips before rendering).
+fn care_guide(message: &Message, config: &ShopConfig, locale: &str) -> Option<Value> {
+    let name = message.payload.care_guide()?.guide.as_deref()?;
+    let guide = config.flows.care_guide.guide(name)?;
+    let text = |t: &LocalisedText| t.for_locale(locale).unwrap_or_default().to_owned();
+    Some(json!({
+        "name": guide.name,
+        "kind": guide.kind.as_str(),
+        "title": text(&guide.title),
+        "tips": guide.tips.iter().map(text).collect::<Vec<_>>(),
+        "link": guide.link,
+    }))
 }
 
 /// The message's details for templates, as stored (instants included: templates format them),

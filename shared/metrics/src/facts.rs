@@ -169,7 +169,8 @@ pub fn default_attribution_days(flow: Flow) -> i64 {
         | Flow::Vip
         | Flow::EarlyAccess
         | Flow::CheckoutRecovery
-        | Flow::MakeItRight => 7,
+        | Flow::MakeItRight
+        | Flow::CareGuide => 7,
         Flow::Replenishment | Flow::WinBack | Flow::Referral | Flow::Points => 14,
     }
 }

@@ -92,6 +92,7 @@ const BUILTIN: &[[BuiltinPart; 8]] = &[
     builtin_step!("points/expiry-warning"),
     builtin_step!("checkout-recovery/reminder"),
     builtin_step!("checkout-recovery/second-reminder"),
+    builtin_step!("care-guide/guide"),
     builtin_step!("make-it-right/credit"),
 ];
 

@@ -238,3 +238,69 @@ fn a_complement_suggestion_reads_as_one_sentence_with_its_link() {
         en.text
     );
 }
+
+#[test]
+fn a_care_guide_names_the_item_lists_its_tips_in_order_and_links_the_full_guide() {
+    let templates = Templates::builtin();
+    let mut ctx = sample(&templates, "care-guide", "guide");
+    let en = templates
+        .render_email("shop", "care-guide", "guide", "en", &ctx)
+        .unwrap();
+    assert_eq!(en.subject, "Laura, how to make your Linen apron last");
+    assert!(
+        en.text.contains(
+            "Since you chose the Linen apron, here is how to make it last. It takes a minute.\n\n\
+             Keep your linen soft\n\
+             1. Wash it at 40 °C, inside out\n\
+             2. Dry it in the shade, never in the dryer\n\
+             3. Iron it while still a little damp\n\n\
+             The full guide: https://bottega-rossi.example/pages/linen-care"
+        ),
+        "{}",
+        en.text
+    );
+    assert!(
+        en.html
+            .contains("<li style=\"margin:0 0 8px;\">Dry it in the shade, never in the dryer</li>")
+    );
+    assert!(
+        en.html
+            .contains("href=\"https://bottega-rossi.example/pages/linen-care\"")
+    );
+    let it = templates
+        .render_email("shop", "care-guide", "guide", "it", &ctx)
+        .unwrap();
+    assert_eq!(it.subject, "Laura, come far durare Linen apron");
+    assert!(
+        it.text
+            .contains("Hai scelto Linen apron: ecco come farlo durare a lungo."),
+        "{}",
+        it.text
+    );
+    assert!(
+        it.text
+            .contains("La guida completa: https://bottega-rossi.example/pages/linen-care")
+    );
+
+    ctx["guide"]["kind"] = "setup".into();
+    let en = templates
+        .render_email("shop", "care-guide", "guide", "en", &ctx)
+        .unwrap();
+    assert_eq!(en.subject, "Laura, getting started with your Linen apron");
+    assert!(
+        en.text.contains("here is how to get off to a good start."),
+        "{}",
+        en.text
+    );
+    let it = templates
+        .render_email("shop", "care-guide", "guide", "it", &ctx)
+        .unwrap();
+    assert_eq!(it.subject, "Laura, i primi passi con Linen apron");
+    let sms = templates
+        .render_sms("shop", "care-guide", "guide", "it", &ctx)
+        .unwrap();
+    assert_eq!(
+        sms,
+        "Ciao Laura, siamo Bottega Rossi. Keep your linen soft, per Linen apron: https://bottega-rossi.example/pages/linen-care"
+    );
+}

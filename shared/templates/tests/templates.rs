@@ -354,7 +354,7 @@ fn overrides_that_would_never_apply_are_refused() {
     let err = load_error(&[("thank-yuo/thank-you.en.html.j2", "Hi")]);
     assert!(
         err.contains(
-            "thank-yuo: unknown flow 'thank-yuo'; known flows: checkout-recovery, delivery-check-in, "
+            "thank-yuo: unknown flow 'thank-yuo'; known flows: care-guide, checkout-recovery, delivery-check-in, "
         ),
         "{err}"
     );

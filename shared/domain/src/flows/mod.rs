@@ -14,8 +14,9 @@
 //! history always yields the same plans and a plan can be re-checked against the newer
 //! history when it falls due. The engine runs them (`aftersale_engine`'s `flows/`).
 
-pub mod cross_sell;
+pub mod care_guide;
 pub mod checkout_recovery;
+pub mod cross_sell;
 pub mod delivery_check_in;
 pub mod early_access;
 pub mod history;
@@ -64,10 +65,12 @@ pub enum Flow {
     /// The code a customer gets for a minor problem they reported, run by the delivery
     /// check-in function.
     MakeItRight,
+    /// A product's setup or care guide after delivery, run by the delivery check-in function.
+    CareGuide,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 11] = [
+    pub const ALL: [Flow; 12] = [
         Flow::ThankYou,
         Flow::DeliveryCheckIn,
         Flow::ReviewRequest,
@@ -79,6 +82,7 @@ impl Flow {
         Flow::Points,
         Flow::CheckoutRecovery,
         Flow::MakeItRight,
+        Flow::CareGuide,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +98,7 @@ impl Flow {
             Flow::Points => "points",
             Flow::CheckoutRecovery => "checkout-recovery",
             Flow::MakeItRight => "make-it-right",
+            Flow::CareGuide => "care-guide",
         }
     }
 
@@ -153,6 +158,7 @@ pub fn rules(flow: Flow) -> &'static dyn FlowRules {
         Flow::Points => &points::Rules,
         Flow::CheckoutRecovery => &checkout_recovery::Rules,
         Flow::MakeItRight => &make_it_right::Rules,
+        Flow::CareGuide => &care_guide::Rules,
     }
 }
 
@@ -170,6 +176,7 @@ pub struct FlowsConfig {
     pub cross_sell: cross_sell::CrossSellConfig,
     pub checkout_recovery: checkout_recovery::CheckoutRecoveryConfig,
     pub make_it_right: make_it_right::MakeItRightConfig,
+    pub care_guide: care_guide::CareGuideConfig,
 }
 
 impl FlowsConfig {
@@ -185,7 +192,8 @@ impl FlowsConfig {
         self.referral.validate()?;
         self.cross_sell.validate()?;
         self.checkout_recovery.validate()?;
-        self.make_it_right.validate()
+        self.make_it_right.validate()?;
+        self.care_guide.validate()
     }
 }
 
@@ -492,6 +500,7 @@ mod tests {
             (Flow::Points, names(points::Step::ALL)),
             (Flow::CheckoutRecovery, names(checkout_recovery::Step::ALL)),
             (Flow::MakeItRight, names(make_it_right::Step::ALL)),
+            (Flow::CareGuide, names(care_guide::Step::ALL)),
         ];
         let spelled: Vec<String> = all
             .iter()
@@ -525,6 +534,7 @@ mod tests {
                 "checkout-recovery/reminder",
                 "checkout-recovery/second-reminder",
                 "make-it-right/credit",
+                "care-guide/guide",
             ]
         );
         assert_eq!(

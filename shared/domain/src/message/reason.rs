@@ -121,6 +121,8 @@ pub enum SkipReason {
     CheckoutExpired,
     /// A cross-sell whose every candidate the customer already bought.
     NothingToSuggest,
+    /// A care guide the shop has since taken out of its config (or renamed).
+    GuideRemoved,
 }
 
 /// Why a message failed for good. Final; support is told.
@@ -236,6 +238,7 @@ impl fmt::Display for SkipReason {
             CheckoutCompleted => "checkout completed",
             CheckoutExpired => "checkout expired",
             NothingToSuggest => "nothing left to suggest",
+            GuideRemoved => "care guide no longer configured",
         };
         f.write_str(text)
     }
@@ -321,7 +324,7 @@ impl DeferReason {
 
 impl SkipReason {
     /// The reasons that carry nothing, in one list for reading them back.
-    const FIXED: [SkipReason; 32] = {
+    const FIXED: [SkipReason; 33] = {
         use SkipReason::*;
         [
             ShopUninstalled,
@@ -356,6 +359,7 @@ impl SkipReason {
             CheckoutCompleted,
             CheckoutExpired,
             NothingToSuggest,
+            GuideRemoved,
         ]
     };
 

@@ -10,8 +10,9 @@
 //! sent (or, for a referral reward, once it is earned), through the shop's Admin API
 //! ([`discount_codes`]).
 
-mod cross_sell;
+mod care_guide;
 mod checkout_recovery;
+mod cross_sell;
 mod delivery_check_in;
 mod discount_codes;
 mod early_access;
@@ -45,7 +46,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Every flow the engine runs, one line each, in planning order.
-pub(crate) const FLOWS: [&dyn FlowJob; 11] = [
+pub(crate) const FLOWS: [&dyn FlowJob; 12] = [
     &thank_you::Job,
     &delivery_check_in::Job,
     &review_request::Job,
@@ -57,6 +58,7 @@ pub(crate) const FLOWS: [&dyn FlowJob; 11] = [
     &points::Job,
     &checkout_recovery::Job,
     &make_it_right::Job,
+    &care_guide::Job,
 ];
 
 /// The job of `flow`. Every [`Flow`] has one (a test checks it); a flow missing from

@@ -1,7 +1,7 @@
 //! What the template tests share.
 
 /// Every built-in message step, as `(flow, step)`.
-pub const STEPS: [(&str, &str); 20] = [
+pub const STEPS: [(&str, &str); 21] = [
     ("thank-you", "thank-you"),
     ("thank-you", "feedback"),
     ("delivery-check-in", "check-in"),
@@ -22,4 +22,5 @@ pub const STEPS: [(&str, &str); 20] = [
     ("checkout-recovery", "reminder"),
     ("checkout-recovery", "second-reminder"),
     ("make-it-right", "credit"),
+    ("care-guide", "guide"),
 ];
