@@ -87,9 +87,9 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
     assert_eq!(callback.status(), 200);
     let page = callback.text().unwrap();
     assert!(page.contains("demo.myshopify.com is connected"), "{page}");
-    assert!(page.contains("Webhooks registered: 14 of 14."), "{page}");
+    assert!(page.contains("Webhooks registered: 16 of 16."), "{page}");
     let subscriptions = shopify.lock().subscriptions.clone();
-    assert_eq!(subscriptions.len(), 14);
+    assert_eq!(subscriptions.len(), 16);
     assert!(
         subscriptions
             .iter()
@@ -109,7 +109,7 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
             .unwrap()
             .contains(&Value::from("write_discounts"))
     );
-    assert_eq!(shop["webhooks"]["registered"], 14);
+    assert_eq!(shop["webhooks"]["registered"], 16);
     assert_eq!(shop["webhooks"]["health"], "healthy");
     assert_eq!(shop["token"]["stored"], true);
     assert!(shop["token"]["expires_at"].is_string());
@@ -122,7 +122,7 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
     );
     assert!(
         text.contains(
-            "webhooks:   14 of 14 registered at https://aftersale.example/webhooks/shopify: healthy"
+            "webhooks:   16 of 16 registered at https://aftersale.example/webhooks/shopify: healthy"
         ),
         "{text}"
     );
@@ -149,7 +149,7 @@ fn a_merchant_installs_orders_flow_and_after_an_uninstall_nothing_more_is_sent()
     assert!(sync.status.success(), "{stderr}");
     assert!(
         stderr.contains(
-            "demo.myshopify.com: 14 of 14 webhooks registered at https://aftersale.example/webhooks/shopify"
+            "demo.myshopify.com: 16 of 16 webhooks registered at https://aftersale.example/webhooks/shopify"
         ),
         "{stderr}"
     );

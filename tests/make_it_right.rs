@@ -39,9 +39,21 @@ fn ok(response: (u16, String)) {
     assert_eq!(response.0, 200, "{}", response.1);
 }
 
+/// Due work as of `now`; the links in what it sends point at this server.
 fn tick(server: &Server, now: &str) {
-    let out = server.cli(&["tick", "--json", "--now", now]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listen = server.base.trim_start_matches("http://");
+    let out = std::process::Command::new(binary())
+        .args(["tick", "--json", "--now", now, "--listen", listen, "--data-dir"])
+        .arg(server.data_dir())
+        .env("RUST_LOG", "warn")
+        .env("SHOP_ADMIN_TOKEN", "shpat_local")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tick: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The `.eml` files as a mail client shows them (quoted-printable soft breaks joined).
