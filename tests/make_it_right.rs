@@ -264,7 +264,7 @@ fn a_missing_item_goes_to_a_person_and_holds_the_review_request_until_support_re
     );
     let out = server.cli(&["cases", "--shop", "demo.myshopify.com", "--resolved", ORDER]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(cases(&server)[0]["resolved_at"].is_string(), true);
+    assert!(cases(&server)[0]["resolved_at"].is_string(), "resolved");
     tick(&server, "2022-01-19T20:00:00Z");
     let request = outbox_message(&server, "review-request", "request");
     assert_eq!(request["status"], "sent", "{request}");
