@@ -137,6 +137,16 @@ fn import_jsonl_lines_make_orders_in_file_order_or_unquoted_reasons() {
     run("import_jsonl", checks::import_jsonl);
 }
 
+#[test]
+fn an_import_resumed_at_any_checkpoint_reads_what_the_whole_read_did() {
+    run("import_resume", checks::import_resume);
+}
+
+#[test]
+fn captured_delivery_lines_read_back_what_was_written_or_say_why_not() {
+    run("captured_delivery", checks::captured_delivery);
+}
+
 /// The seeds themselves are what they claim: each Shopify seed names its fixture's topic.
 #[test]
 fn the_shopify_seeds_carry_their_fixture_s_topic() {

@@ -16,7 +16,7 @@ case "$seconds" in
 esac
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(shopify_normaliser woocommerce_normaliser link_token shop_config import_jsonl)
+  targets=(shopify_normaliser woocommerce_normaliser link_token shop_config import_jsonl import_resume captured_delivery)
 fi
 
 if ! rustup toolchain list | grep -q '^nightly'; then

@@ -52,7 +52,15 @@ pub fn read_line(line: &str) -> Result<Captured, CaptureError> {
             name: name.clone(),
             why: "not a header value",
         })?;
-        headers.append(key, value);
+        // `X-Shopify-Topic` and `x-shopify-topic` are one header: with both, which topic (or
+        // which signature) the delivery had is unknowable, so the line says so.
+        if headers.contains_key(&key) {
+            return Err(CaptureError::BadHeader {
+                name: name.clone(),
+                why: "given twice (header names ignore case)",
+            });
+        }
+        headers.insert(key, value);
     }
     let body = STANDARD
         .decode(parsed.body_b64.trim())
@@ -137,6 +145,10 @@ mod tests {
             (
                 "{\"headers\": {\"X-Shopify-Topic\": \"a\\nb\"}, \"body_b64\": \"\"}",
                 "bad header \"X-Shopify-Topic\": not a header value",
+            ),
+            (
+                "{\"headers\": {\"X-Shopify-Topic\": \"orders/create\", \"x-shopify-topic\": \"orders/paid\"}, \"body_b64\": \"\"}",
+                "bad header \"x-shopify-topic\": given twice (header names ignore case)",
             ),
             (
                 "{\"headers\": {\"Content-Type\": \"application/json\"}, \"body_b64\": \"e30=\"}",

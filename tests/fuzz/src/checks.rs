@@ -2,7 +2,8 @@
 //! and the property tests that run the same checks on stable (`tests/fuzz_properties.rs`).
 //! Each takes any bytes and must never panic; what a parser accepts must also make sense.
 
-use aftersale_domain::{EventId, ShopConfig, ShopId};
+use aftersale_domain::{EventId, Platform, ShopConfig, ShopId};
+use aftersale_ingest::capture::{self, CaptureError};
 use aftersale_links::{LinkClaims, LinkError, LinkSigner, MAC_CONTEXT};
 use aftersale_platforms::shopify_bulk::{self, Fed, Reassembler};
 use aftersale_platforms::{Delivery, shopify, woocommerce};
@@ -166,5 +167,133 @@ pub fn import_jsonl(data: &[u8]) {
             }
             Err(err) => assert!(!err.to_string().is_empty()),
         }
+    }
+}
+
+/// A bulk-operation export resumed from a checkpoint, as the import saves one: at the start of
+/// the line that begins an order (its byte offset, and the count of lines before it). Reading
+/// the bytes from that offset, line by line as `FileLines` does, with the line count carried
+/// on, gives exactly the orders and bad lines the uninterrupted read gave after it, with the
+/// same line numbers. So a paused or crashed import neither skips nor repeats an order.
+pub fn import_resume(data: &[u8]) {
+    let whole = read_export(data, 0, 0);
+    for checkpoint in &whole.checkpoints {
+        let resumed = read_export(data, checkpoint.offset, checkpoint.lines);
+        let after = |items: &[Item]| -> Vec<Item> {
+            items
+                .iter()
+                .filter(|item| item.line() > checkpoint.lines)
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            resumed.items,
+            after(&whole.items),
+            "resuming at byte {} (after line {}) reads what the whole read did",
+            checkpoint.offset,
+            checkpoint.lines
+        );
+    }
+}
+
+/// What one read of an export gave, in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Order(shopify_bulk::BulkOrder),
+    Bad(shopify_bulk::BadLine),
+}
+
+impl Item {
+    fn line(&self) -> u64 {
+        match self {
+            Item::Order(order) => order.line,
+            Item::Bad(bad) => bad.line,
+        }
+    }
+}
+
+/// Where an import may stop and resume: the byte offset of a line that began an order, and
+/// the number of lines before it.
+struct Checkpoint {
+    offset: usize,
+    lines: u64,
+}
+
+struct Read {
+    items: Vec<Item>,
+    checkpoints: Vec<Checkpoint>,
+}
+
+/// Reads `data` from byte `offset` as the import does (lines split at `\n`, each decoded
+/// lossily, the reassembler counting on from `lines_done`).
+fn read_export(data: &[u8], offset: usize, lines_done: u64) -> Read {
+    let mut reader = Reassembler::starting_after(lines_done);
+    let (mut items, mut checkpoints) = (Vec::new(), Vec::new());
+    let mut start = offset;
+    while start < data.len() {
+        let end = data[start..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(data.len(), |i| start + i + 1);
+        let text = String::from_utf8_lossy(data[start..end].strip_suffix(b"\n").unwrap_or(&data[start..end]));
+        match reader.feed(&text) {
+            Fed::Nothing => {}
+            Fed::Bad(bad) => items.push(Item::Bad(bad)),
+            Fed::Order(order) => {
+                items.push(Item::Order(order));
+                checkpoints.push(Checkpoint {
+                    offset: start,
+                    lines: reader.line() - 1,
+                });
+            }
+        }
+        start = end;
+    }
+    items.extend(reader.finish().map(Item::Order));
+    // Bad lines and orders come out in line order, except that an order is only known to be
+    // complete when the next one starts: order by the line each began on.
+    items.sort_by_key(Item::line);
+    Read { items, checkpoints }
+}
+
+/// One line of a capture file (`aftersale check-deliveries`): read, or refused with a reason
+/// that says what is wrong. What reads back writes back: the line [`capture::write_line`]
+/// makes of it reads as the same platform, headers and exact body bytes. Whatever the body
+/// bytes, a line written for them reads them back unchanged.
+pub fn captured_delivery(data: &[u8]) {
+    let line = String::from_utf8_lossy(data);
+    match capture::read_line(&line) {
+        Ok(read) => {
+            assert_eq!(capture::platform_of(&read.headers), Some(read.platform));
+            let headers: Vec<(&str, &str)> = read
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    // Read from JSON text, so UTF-8 (`to_str` would refuse non-ASCII).
+                    let value = std::str::from_utf8(value.as_bytes()).expect("a value read from text");
+                    (name.as_str(), value)
+                })
+                .collect();
+            let again = capture::read_line(&capture::write_line(headers, &read.body))
+                .expect("a line we wrote reads back");
+            assert_eq!(again.platform, read.platform);
+            assert_eq!(again.body, read.body, "the body's exact bytes");
+            assert_eq!(again.headers, read.headers);
+        }
+        Err(err) => {
+            assert!(!err.to_string().is_empty());
+            if let CaptureError::BadHeader { why, .. } = &err {
+                assert!(!why.is_empty());
+            }
+        }
+    }
+    for (topic, platform) in [
+        ("X-Shopify-Topic", Platform::Shopify),
+        ("X-WC-Webhook-Topic", Platform::Woocommerce),
+    ] {
+        let written = capture::write_line([(topic, "orders/paid")], data);
+        let read = capture::read_line(&written).expect("a line we wrote reads back");
+        assert_eq!(read.platform, platform);
+        assert_eq!(read.body, data, "any body bytes survive a capture");
     }
 }
