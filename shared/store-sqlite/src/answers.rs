@@ -1,6 +1,6 @@
 //! Answers from 1-tap links: one row per question of a message; a later answer replaces it.
 
-use crate::{SqliteStore, db, from_json, to_json};
+use crate::{Cached, SqliteStore, db, from_json, to_json};
 use aftersale_domain::{Answer, CustomerId, ShopId};
 use aftersale_ports::{Answers, StoreError};
 use async_trait::async_trait;
@@ -19,7 +19,7 @@ impl Answers for SqliteStore {
         );
         self.run(move |conn| {
             let (shop, customer, message, question, at) = values;
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO answers (shop, customer_id, message_id, question, answered_at, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (shop, customer_id, message_id, question)
@@ -40,7 +40,9 @@ impl Answers for SqliteStore {
         let (shop, customer) = (shop.to_string(), customer.to_string());
         self.run(move |conn| {
             let mut stmt = conn
-                .prepare("SELECT body FROM answers WHERE shop = ?1 AND customer_id = ?2 ORDER BY answered_at")
+                .prepare_cached(
+                    "SELECT body FROM answers WHERE shop = ?1 AND customer_id = ?2 ORDER BY answered_at",
+                )
                 .map_err(db)?;
             let rows = stmt
                 .query_map(params![shop, customer], |row| row.get::<_, String>(0))

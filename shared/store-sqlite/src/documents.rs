@@ -1,7 +1,7 @@
 //! The lifecycle flows' versioned JSON documents, listed and redacted by key prefix as a
 //! range of the primary key.
 
-use crate::{SqliteStore, db, from_json, to_json};
+use crate::{Cached, SqliteStore, db, from_json, to_json};
 use aftersale_domain::ShopId;
 use aftersale_ports::documents::DocumentWrite;
 use aftersale_ports::{Documents, StoreError, Versioned};
@@ -28,11 +28,11 @@ pub(crate) fn prefix_upper(prefix: &str) -> Option<String> {
 /// Deletes the shop's documents under `prefix`; returns how many.
 pub(crate) fn delete_documents(conn: &Connection, shop: &str, prefix: &str) -> Result<u64, StoreError> {
     let removed = match prefix_upper(prefix) {
-        Some(upper) => conn.execute(
+        Some(upper) => conn.execute_cached(
             "DELETE FROM documents WHERE shop = ?1 AND key >= ?2 AND key < ?3",
             params![shop, prefix, upper],
         ),
-        None => conn.execute(
+        None => conn.execute_cached(
             "DELETE FROM documents WHERE shop = ?1 AND key >= ?2",
             params![shop, prefix],
         ),
@@ -61,13 +61,13 @@ fn save_row(
     };
     let expected_version = i64::try_from(expected_version).map_err(|_| conflict())?;
     let changed = if expected_version == 0 {
-        conn.execute(
+        conn.execute_cached(
             "INSERT INTO documents (shop, key, version, body) VALUES (?1, ?2, 1, ?3)
              ON CONFLICT DO NOTHING",
             params![shop, key, body],
         )
     } else {
-        conn.execute(
+        conn.execute_cached(
             "UPDATE documents SET version = version + 1, body = ?3
              WHERE shop = ?1 AND key = ?2 AND version = ?4",
             params![shop, key, body, expected_version],
@@ -85,19 +85,21 @@ impl Documents for SqliteStore {
         key: &str,
     ) -> Result<Option<Versioned<serde_json::Value>>, StoreError> {
         let (shop, key) = (shop.to_string(), key.to_string());
-        self.run(move |conn| {
-            let row: Option<(String, i64)> = conn
-                .query_row(
+        let lookup = key.clone();
+        let row: Option<(String, i64)> = self
+            .run(move |conn| {
+                conn.query_row_cached(
                     "SELECT body, version FROM documents WHERE shop = ?1 AND key = ?2",
-                    params![shop, key],
+                    params![shop, lookup],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()
-                .map_err(db)?;
-            row.map(|(body, version)| document_row(&key, &body, version))
-                .transpose()
-        })
-        .await
+                .map_err(db)
+            })
+            .await?;
+        // Decoded here, off the store's one thread.
+        row.map(|(body, version)| document_row(&key, &body, version))
+            .transpose()
     }
 
     async fn save_document(
@@ -137,45 +139,46 @@ impl Documents for SqliteStore {
         prefix: &str,
     ) -> Result<Vec<(String, Versioned<serde_json::Value>)>, StoreError> {
         let (shop, prefix) = (shop.to_string(), prefix.to_string());
-        self.run(move |conn| {
-            let upper = prefix_upper(&prefix);
-            let mut stmt = conn
-                .prepare(if upper.is_some() {
-                    "SELECT key, body, version FROM documents WHERE shop = ?1 AND key >= ?2 AND key < ?3
+        let rows: Vec<(String, String, i64)> = self
+            .run(move |conn| {
+                let upper = prefix_upper(&prefix);
+                let mut stmt = conn
+                    .prepare_cached(if upper.is_some() {
+                        "SELECT key, body, version FROM documents WHERE shop = ?1 AND key >= ?2 AND key < ?3
                      ORDER BY key"
-                } else {
-                    "SELECT key, body, version FROM documents WHERE shop = ?1 AND key >= ?2 ORDER BY key"
-                })
-                .map_err(db)?;
-            let read = |row: &rusqlite::Row<'_>| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                ))
-            };
-            let rows = match &upper {
-                Some(upper) => stmt.query_map(params![shop, prefix, upper], read),
-                None => stmt.query_map(params![shop, prefix], read),
-            }
-            .map_err(db)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db)?;
-            rows.into_iter()
-                .map(|(key, body, version)| {
-                    let doc = document_row(&key, &body, version)?;
-                    Ok((key, doc))
-                })
-                .collect()
-        })
-        .await
+                    } else {
+                        "SELECT key, body, version FROM documents WHERE shop = ?1 AND key >= ?2 ORDER BY key"
+                    })
+                    .map_err(db)?;
+                let read = |row: &rusqlite::Row<'_>| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                    ))
+                };
+                match &upper {
+                    Some(upper) => stmt.query_map(params![shop, prefix, upper], read),
+                    None => stmt.query_map(params![shop, prefix], read),
+                }
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(key, body, version)| {
+                let doc = document_row(&key, &body, version)?;
+                Ok((key, doc))
+            })
+            .collect()
     }
 
     async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError> {
         let (shop, key) = (shop.to_string(), key.to_string());
         self.run(move |conn| {
             let removed = conn
-                .execute(
+                .execute_cached(
                     "DELETE FROM documents WHERE shop = ?1 AND key = ?2",
                     params![shop, key],
                 )

@@ -1,6 +1,6 @@
 //! The event log: one row per (shop, event id), so a redelivery is a duplicate.
 
-use crate::{SqliteStore, db, from_json, to_json};
+use crate::{Cached, SqliteStore, db, from_json, to_json};
 use aftersale_domain::{ShopId, StoreEvent};
 use aftersale_ports::{EventLog, Recorded, StoreError, StoredEvent};
 use async_trait::async_trait;
@@ -22,7 +22,7 @@ impl EventLog for SqliteStore {
         let customer_id = event.customer_id().map(ToString::to_string);
         self.run(move |conn| {
             let inserted = conn
-                .execute(
+                .execute_cached(
                     "INSERT INTO events (shop, event_id, kind, order_id, customer_id, received_at, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
                     params![
@@ -40,7 +40,7 @@ impl EventLog for SqliteStore {
                 return Ok(Recorded::New);
             }
             let applied: bool = conn
-                .query_row(
+                .query_row_cached(
                     "SELECT applied FROM events WHERE shop = ?1 AND event_id = ?2",
                     params![shop, event_id],
                     |row| row.get(0),
@@ -54,7 +54,7 @@ impl EventLog for SqliteStore {
     async fn mark_applied(&self, event: &StoreEvent) -> Result<(), StoreError> {
         let (shop, event_id) = (event.shop.to_string(), event.event_id.to_string());
         self.run(move |conn| {
-            conn.execute(
+            conn.execute_cached(
                 "UPDATE events SET applied = 1 WHERE shop = ?1 AND event_id = ?2",
                 params![shop, event_id],
             )
@@ -68,7 +68,7 @@ impl EventLog for SqliteStore {
         let shop = shop.map(ToString::to_string);
         self.run(move |conn| {
             let mut stmt = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT body, received_at, applied FROM events
                      WHERE ?1 IS NULL OR shop = ?1 ORDER BY received_at, rowid",
                 )

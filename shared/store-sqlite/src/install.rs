@@ -1,6 +1,6 @@
 //! Install records (`shops`) and OAuth nonces (`oauth_nonces`).
 
-use crate::{SqliteStore, db, from_json, read_one, to_json};
+use crate::{Cached, SqliteStore, db, decode_one, from_json, read_one, to_json};
 use aftersale_domain::ShopId;
 use aftersale_ports::{InstallNonces, ShopRegistry, ShopState, StoreError};
 use async_trait::async_trait;
@@ -11,15 +11,10 @@ use rusqlite::{OptionalExtension, params};
 impl ShopRegistry for SqliteStore {
     async fn load_shop(&self, shop: &ShopId) -> Result<Option<ShopState>, StoreError> {
         let shop = shop.to_string();
-        self.run(move |conn| {
-            read_one(
-                conn,
-                "shop",
-                "SELECT body FROM shops WHERE shop = ?1",
-                params![shop],
-            )
-        })
-        .await
+        let body = self
+            .run(move |conn| read_one(conn, "SELECT body FROM shops WHERE shop = ?1", params![shop]))
+            .await?;
+        decode_one("shop", body)
     }
 
     async fn save_shop(&self, shop: &ShopId, state: &ShopState) -> Result<(), StoreError> {
@@ -29,7 +24,7 @@ impl ShopRegistry for SqliteStore {
     async fn list_shops(&self) -> Result<Vec<(ShopId, ShopState)>, StoreError> {
         self.run(|conn| {
             let mut stmt = conn
-                .prepare("SELECT shop, body FROM shops ORDER BY shop")
+                .prepare_cached("SELECT shop, body FROM shops ORDER BY shop")
                 .map_err(db)?;
             let rows = stmt
                 .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
@@ -58,7 +53,7 @@ impl InstallNonces for SqliteStore {
     ) -> Result<(), StoreError> {
         let (shop, nonce) = (shop.to_string(), nonce.to_string());
         self.run(move |conn| {
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO oauth_nonces (shop, nonce, expires_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (shop, nonce) DO UPDATE SET expires_at = excluded.expires_at",
                 params![shop, nonce, expires_at.to_rfc3339()],
@@ -75,7 +70,7 @@ impl InstallNonces for SqliteStore {
         let (shop, nonce) = (shop.to_string(), nonce.to_string());
         self.run(move |conn| {
             let expires: Option<String> = conn
-                .query_row(
+                .query_row_cached(
                     "DELETE FROM oauth_nonces WHERE shop = ?1 AND nonce = ?2 RETURNING expires_at",
                     params![shop, nonce],
                     |row| row.get(0),

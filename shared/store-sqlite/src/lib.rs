@@ -73,6 +73,9 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(StoreError::backend)?;
         conn.execute_batch(schema::SCHEMA).map_err(StoreError::backend)?;
+        // Every statement the store runs is compiled once per connection and kept: parsing
+        // and planning SQL cost more than running most of these lookups.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -87,7 +90,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let shop = shop.to_string();
         self.run(move |conn| {
-            conn.execute(
+            conn.execute_cached(
                 &format!(
                     "INSERT INTO {table} (shop, body) VALUES (?1, ?2)
                      ON CONFLICT (shop) DO UPDATE SET body = excluded.body"
@@ -100,6 +103,8 @@ impl SqliteStore {
         .await
     }
 
+    /// Runs `work` on the store's connection, on tokio's blocking pool. Decoding what it
+    /// read is left to the caller, so the connection is held only for the SQL.
     pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -115,6 +120,35 @@ impl SqliteStore {
     }
 }
 
+/// Statements kept compiled per connection: every fixed statement of the store fits.
+const STATEMENT_CACHE: usize = 256;
+
+/// `execute` and `query_row` with the statement taken from the connection's cache.
+pub(crate) trait Cached {
+    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize>;
+    fn query_row_cached<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn execute_cached(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, row)
+    }
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
 }
@@ -126,17 +160,23 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) 
     })
 }
 
-/// The JSON body of the one row a key lookup finds, if any.
-pub(crate) fn read_one<T: serde::de::DeserializeOwned>(
+/// The JSON body of the one row a key lookup finds, if any, still encoded: decoding is left
+/// to the caller ([`decode_one`]), off the store's one thread.
+pub(crate) fn read_one(
     conn: &Connection,
-    what: &str,
     sql: &str,
     params: impl rusqlite::Params,
-) -> Result<Option<T>, StoreError> {
-    let body: Option<String> = conn
-        .query_row(sql, params, |row| row.get(0))
+) -> Result<Option<String>, StoreError> {
+    conn.query_row_cached(sql, params, |row| row.get(0))
         .optional()
-        .map_err(db)?;
+        .map_err(db)
+}
+
+/// Decodes what [`read_one`] found.
+pub(crate) fn decode_one<T: serde::de::DeserializeOwned>(
+    what: &str,
+    body: Option<String>,
+) -> Result<Option<T>, StoreError> {
     body.map(|b| from_json(what, &b)).transpose()
 }
 

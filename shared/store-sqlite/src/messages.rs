@@ -1,23 +1,29 @@
 //! Planned messages and their due index: `attention_at` is set while a message needs a
 //! sender (see `aftersale_ports::attention_at`) and NULL once final or quarantined.
 
-use crate::{SqliteStore, db, from_json, millis, to_json};
+use crate::{Cached, SqliteStore, db, from_json, millis, to_json};
 use aftersale_domain::{CustomerId, Flow, Message, MessageId, ShopId};
 use aftersale_ports::{DueEntry, Messages, StoreError, UndecodableMessage, attention_at};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
+/// The bodies of the messages `sql` selects, still encoded: decoded by [`decode_messages`]
+/// off the store's one thread.
 pub(crate) fn read_messages(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
-) -> Result<Vec<Message>, StoreError> {
-    let mut stmt = conn.prepare(sql).map_err(db)?;
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
     let rows = stmt
         .query_map(params, |row| row.get::<_, String>(0))
         .map_err(db)?;
-    rows.map(|r| from_json("message", &r.map_err(db)?)).collect()
+    rows.map(|r| r.map_err(db)).collect()
+}
+
+pub(crate) fn decode_messages(bodies: Vec<String>) -> Result<Vec<Message>, StoreError> {
+    bodies.iter().map(|body| from_json("message", body)).collect()
 }
 
 #[async_trait]
@@ -38,7 +44,7 @@ impl Messages for SqliteStore {
         let due = millis(message.due_at);
         self.run(move |conn| {
             let inserted = conn
-                .execute(
+                .execute_cached(
                     "INSERT INTO messages (shop, customer_id, id, flow, attention_at, due_at, version, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) ON CONFLICT DO NOTHING",
                     params![shop, customer, id, flow, attention, due, body],
@@ -56,15 +62,16 @@ impl Messages for SqliteStore {
         id: &MessageId,
     ) -> Result<Option<Message>, StoreError> {
         let (shop, customer, id) = (shop.to_string(), customer.to_string(), id.to_string());
-        self.run(move |conn| {
-            let mut found = read_messages(
-                conn,
-                "SELECT body FROM messages WHERE shop = ?1 AND customer_id = ?2 AND id = ?3",
-                params![shop, customer, id],
-            )?;
-            Ok(found.pop())
-        })
-        .await
+        let found = self
+            .run(move |conn| {
+                read_messages(
+                    conn,
+                    "SELECT body FROM messages WHERE shop = ?1 AND customer_id = ?2 AND id = ?3",
+                    params![shop, customer, id],
+                )
+            })
+            .await?;
+        Ok(decode_messages(found)?.pop())
     }
 
     async fn update_message(&self, message: &Message) -> Result<Message, StoreError> {
@@ -84,7 +91,7 @@ impl Messages for SqliteStore {
         let what = format!("message {id}");
         self.run(move |conn| {
             let changed = conn
-                .execute(
+                .execute_cached(
                     "UPDATE messages SET attention_at = ?4, due_at = ?5, version = version + 1, body = ?6
                      WHERE shop = ?1 AND customer_id = ?2 AND id = ?3 AND version = ?7",
                     params![shop, customer, id, attention, due, body, expected],
@@ -109,7 +116,7 @@ impl Messages for SqliteStore {
         let flow = flow.as_str();
         self.run(move |conn| {
             let mut stmt = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT shop, customer_id, id, body FROM messages
                      WHERE flow = ?1 AND attention_at IS NOT NULL AND attention_at <= ?2
                      ORDER BY attention_at, shop, customer_id, id LIMIT ?3",
@@ -147,7 +154,7 @@ impl Messages for SqliteStore {
             shop, customer, id, ..
         } = entry.clone();
         self.run(move |conn| {
-            conn.execute(
+            conn.execute_cached(
                 "UPDATE messages SET attention_at = NULL WHERE shop = ?1 AND customer_id = ?2 AND id = ?3",
                 params![shop, customer, id],
             )
@@ -163,25 +170,29 @@ impl Messages for SqliteStore {
         customer: &CustomerId,
     ) -> Result<Vec<Message>, StoreError> {
         let (shop, customer) = (shop.to_string(), customer.to_string());
-        self.run(move |conn| {
-            read_messages(
-                conn,
-                "SELECT body FROM messages WHERE shop = ?1 AND customer_id = ?2 ORDER BY due_at, id",
-                params![shop, customer],
-            )
-        })
-        .await
+        let bodies = self
+            .run(move |conn| {
+                read_messages(
+                    conn,
+                    "SELECT body FROM messages WHERE shop = ?1 AND customer_id = ?2 ORDER BY due_at, id",
+                    params![shop, customer],
+                )
+            })
+            .await?;
+        decode_messages(bodies)
     }
 
     async fn list_messages(&self, shop: Option<&ShopId>) -> Result<Vec<Message>, StoreError> {
         let shop = shop.map(ToString::to_string);
-        self.run(move |conn| {
-            read_messages(
-                conn,
-                "SELECT body FROM messages WHERE ?1 IS NULL OR shop = ?1 ORDER BY due_at, shop, customer_id, id",
+        let bodies = self
+            .run(move |conn| {
+                read_messages(
+                    conn,
+                    "SELECT body FROM messages WHERE ?1 IS NULL OR shop = ?1 ORDER BY due_at, shop, customer_id, id",
                 params![shop],
-            )
-        })
-        .await
+                )
+            })
+            .await?;
+        decode_messages(bodies)
     }
 }

@@ -1,6 +1,6 @@
 //! Order records, versioned for optimistic concurrency, indexed by customer for redaction.
 
-use crate::{SqliteStore, db, from_json, to_json};
+use crate::{Cached, SqliteStore, db, from_json, to_json};
 use aftersale_domain::{OrderId, OrderRecord, ShopId};
 use aftersale_ports::{OrderRecords, StoreError, Versioned};
 use async_trait::async_trait;
@@ -14,24 +14,25 @@ impl OrderRecords for SqliteStore {
         order_id: &OrderId,
     ) -> Result<Option<Versioned<OrderRecord>>, StoreError> {
         let (shop, order_id) = (shop.to_string(), order_id.to_string());
-        self.run(move |conn| {
-            let row: Option<(String, i64)> = conn
-                .query_row(
+        let row: Option<(String, i64)> = self
+            .run(move |conn| {
+                conn.query_row_cached(
                     "SELECT body, version FROM orders WHERE shop = ?1 AND order_id = ?2",
                     params![shop, order_id],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()
-                .map_err(db)?;
-            row.map(|(body, version)| {
-                Ok(Versioned {
-                    value: from_json("order", &body)?,
-                    version: u64::try_from(version).unwrap_or(0),
-                })
+                .map_err(db)
             })
-            .transpose()
+            .await?;
+        // Decoded here, off the store's one thread.
+        row.map(|(body, version)| {
+            Ok(Versioned {
+                value: from_json("order", &body)?,
+                version: u64::try_from(version).unwrap_or(0),
+            })
         })
-        .await
+        .transpose()
     }
 
     async fn save_order(
@@ -49,13 +50,13 @@ impl OrderRecords for SqliteStore {
         })?;
         self.run(move |conn| {
             let changed = if expected_version == 0 {
-                conn.execute(
+                conn.execute_cached(
                     "INSERT INTO orders (shop, order_id, customer_id, version, body) VALUES (?1, ?2, ?3, 1, ?4)
                      ON CONFLICT DO NOTHING",
                     params![shop, order_id, customer_id, body],
                 )
             } else {
-                conn.execute(
+                conn.execute_cached(
                     "UPDATE orders SET customer_id = ?3, version = version + 1, body = ?4
                      WHERE shop = ?1 AND order_id = ?2 AND version = ?5",
                     params![shop, order_id, customer_id, body, expected_version],

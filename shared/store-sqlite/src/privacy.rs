@@ -2,7 +2,7 @@
 //! transaction, then erases the old pages from the write-ahead log.
 
 use crate::documents::delete_documents;
-use crate::{SqliteStore, db};
+use crate::{Cached, SqliteStore, db};
 use aftersale_domain::{CustomerId, OrderId, ShopId};
 use aftersale_ports::redaction_plan::{BY_CUSTOMER, BY_ORDER, CustomerRedaction, Record};
 use aftersale_ports::{Privacy, StoreError};
@@ -42,7 +42,7 @@ impl Privacy for SqliteStore {
             let tx = conn.transaction().map_err(db)?;
             if let Some(customer) = plan.customer() {
                 let mut stmt = tx
-                    .prepare("SELECT order_id FROM orders WHERE shop = ?1 AND customer_id = ?2")
+                    .prepare_cached("SELECT order_id FROM orders WHERE shop = ?1 AND customer_id = ?2")
                     .map_err(db)?;
                 let theirs = stmt
                     .query_map(params![shop, customer.as_str()], |row| row.get::<_, String>(0))
@@ -57,11 +57,13 @@ impl Privacy for SqliteStore {
                 for record in BY_ORDER {
                     // Every table deleted by order names it in an `order_id` column.
                     let sql = format!("DELETE FROM {} WHERE shop = ?1 AND order_id = ?2", table(record));
-                    removed += tx.execute(&sql, params![shop, order_id.as_str()]).map_err(db)? as u64;
+                    removed += tx
+                        .execute_cached(&sql, params![shop, order_id.as_str()])
+                        .map_err(db)? as u64;
                 }
                 for key in CustomerRedaction::order_documents(order_id) {
                     removed += tx
-                        .execute(
+                        .execute_cached(
                             "DELETE FROM documents WHERE shop = ?1 AND key = ?2",
                             params![shop, key],
                         )
@@ -75,7 +77,9 @@ impl Privacy for SqliteStore {
                         "DELETE FROM {} WHERE shop = ?1 AND customer_id = ?2",
                         table(record)
                     );
-                    removed += tx.execute(&sql, params![shop, customer.as_str()]).map_err(db)? as u64;
+                    removed += tx
+                        .execute_cached(&sql, params![shop, customer.as_str()])
+                        .map_err(db)? as u64;
                 }
             }
             if let Some(prefix) = plan.document_prefix() {
@@ -95,7 +99,7 @@ impl Privacy for SqliteStore {
             let mut removed = 0u64;
             for record in Record::ALL {
                 removed += tx
-                    .execute(
+                    .execute_cached(
                         &format!("DELETE FROM {} WHERE shop = ?1", table(record)),
                         params![shop],
                     )
@@ -117,7 +121,7 @@ impl Privacy for SqliteStore {
 /// automatic checkpoint, completes it.
 pub(crate) fn erase_old_pages(conn: &Connection) -> Result<(), StoreError> {
     let (busy, _, _): (i64, i64, i64) = conn
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+        .query_row_cached("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .map_err(db)?;

@@ -13,7 +13,7 @@
 //! interrupted before the removal simply finishes on the next open).
 
 use crate::key_file::{KEY_LEN, KeyFileError, LEGACY_TOKEN_KEY_FILE, read_key};
-use crate::{SqliteStore, db};
+use crate::{Cached, SqliteStore, db};
 use aftersale_domain::ShopId;
 use aftersale_ports::{ShopToken, ShopTokens, StoreError};
 use async_trait::async_trait;
@@ -93,7 +93,9 @@ impl SealedTokens {
             .run(move |conn| {
                 let tx = conn.transaction().map_err(db)?;
                 let rows: Vec<(String, String)> = {
-                    let mut select = tx.prepare("SELECT shop, sealed FROM shop_tokens").map_err(db)?;
+                    let mut select = tx
+                        .prepare_cached("SELECT shop, sealed FROM shop_tokens")
+                        .map_err(db)?;
                     select
                         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
                         .map_err(db)?
@@ -110,7 +112,7 @@ impl SealedTokens {
                         detail: format!("{detail}; it opens with neither token.key nor sealing.key"),
                     })?;
                     let again = seal_with(&new, &shop, plain)?;
-                    tx.execute(
+                    tx.execute_cached(
                         "UPDATE shop_tokens SET sealed = ?2 WHERE shop = ?1",
                         params![shop, again],
                     )
@@ -181,7 +183,7 @@ impl ShopTokens for SealedTokens {
         let sealed: Option<String> = self
             .store
             .run(move |conn| {
-                conn.query_row(
+                conn.query_row_cached(
                     "SELECT sealed FROM shop_tokens WHERE shop = ?1",
                     params![id],
                     |row| row.get(0),
@@ -198,7 +200,7 @@ impl ShopTokens for SealedTokens {
         let id = shop.to_string();
         self.store
             .run(move |conn| {
-                conn.execute(
+                conn.execute_cached(
                     "INSERT INTO shop_tokens (shop, sealed) VALUES (?1, ?2)
                      ON CONFLICT (shop) DO UPDATE SET sealed = excluded.sealed",
                     params![id, sealed],
@@ -213,7 +215,7 @@ impl ShopTokens for SealedTokens {
         let id = shop.to_string();
         self.store
             .run(move |conn| {
-                conn.execute("DELETE FROM shop_tokens WHERE shop = ?1", params![id])
+                conn.execute_cached("DELETE FROM shop_tokens WHERE shop = ?1", params![id])
                     .map_err(db)?;
                 Ok(())
             })

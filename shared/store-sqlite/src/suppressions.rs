@@ -1,6 +1,6 @@
 //! The suppression list, by a hash of the address: it holds no contact details.
 
-use crate::{SqliteStore, db, read_one, to_json};
+use crate::{Cached, SqliteStore, db, decode_one, read_one, to_json};
 use aftersale_domain::ShopId;
 use aftersale_domain::policy::SuppressionReason;
 use aftersale_ports::{StoreError, Suppressions, address_hash};
@@ -19,7 +19,7 @@ impl Suppressions for SqliteStore {
     ) -> Result<(), StoreError> {
         let (shop, hash, reason) = (shop.to_string(), address_hash(address), to_json(&reason)?);
         self.run(move |conn| {
-            conn.execute(
+            conn.execute_cached(
                 "INSERT INTO suppressions (shop, address_hash, reason, suppressed_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (shop, address_hash) DO UPDATE SET reason = excluded.reason,
                  suppressed_at = excluded.suppressed_at",
@@ -37,14 +37,15 @@ impl Suppressions for SqliteStore {
         address: &str,
     ) -> Result<Option<SuppressionReason>, StoreError> {
         let (shop, hash) = (shop.to_string(), address_hash(address));
-        self.run(move |conn| {
-            read_one(
-                conn,
-                "suppression",
-                "SELECT reason FROM suppressions WHERE shop = ?1 AND address_hash = ?2",
-                params![shop, hash],
-            )
-        })
-        .await
+        let body = self
+            .run(move |conn| {
+                read_one(
+                    conn,
+                    "SELECT reason FROM suppressions WHERE shop = ?1 AND address_hash = ?2",
+                    params![shop, hash],
+                )
+            })
+            .await?;
+        decode_one("suppression", body)
     }
 }
