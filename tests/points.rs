@@ -570,6 +570,11 @@ impl FakeShopify {
 
 /// A shop whose points buy "5.00 USD off" for 300, with its Admin API at `shopify`.
 fn redeeming_server(shopify: &FakeShopify) -> Server {
+    redeeming_server_in(shopify, "UTC", "")
+}
+
+/// [`redeeming_server`] in the time zone `tz`, with `points` added to its `[points]`.
+fn redeeming_server_in(shopify: &FakeShopify, tz: &str, points: &str) -> Server {
     let server = Server::start_with(
         &["--now", "2022-01-01T00:30:00Z"],
         &[("SHOP_ADMIN_TOKEN", "shpat_local")],
@@ -578,8 +583,8 @@ fn redeeming_server(shopify: &FakeShopify) -> Server {
     std::fs::write(
         &file,
         format!(
-            "shop = \"demo.myshopify.com\"\n[admin_api]\nbase_url = \"{}\"\naccess_token_secret = \"SHOP_ADMIN_TOKEN\"\n\
-             [points]\nenabled = true\nper_currency_unit = \"1\"\npending_days = 14\n\
+            "shop = \"demo.myshopify.com\"\ntime_zone = \"{tz}\"\n[admin_api]\nbase_url = \"{}\"\naccess_token_secret = \"SHOP_ADMIN_TOKEN\"\n\
+             [points]\nenabled = true\nper_currency_unit = \"1\"\npending_days = 14\n{points}\
              [[points.rewards]]\npoints = 300\namount_off = \"5\"\n[[points.rewards]]\npoints = 1000\npercent_off = \"20\"\n",
             shopify.base
         ),
@@ -739,4 +744,349 @@ fn a_code_the_shop_cannot_create_yet_keeps_the_debit_on_hold_and_is_retried_unti
     // The link now shows the code, and the balance was debited once.
     assert!(post(&links[0]).contains(&format!("Your code: {code}")));
     assert_eq!(balance(&server), (88, 0, 88));
+}
+
+/// POSTs a form body (`application/x-www-form-urlencoded`) and returns the status and page.
+fn post_form(url: &str, form: &str) -> (u16, String) {
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .unwrap();
+    (response.status().as_u16(), response.text().unwrap())
+}
+
+/// The birthday form's action on the points page.
+fn birthday_link(page: &str) -> String {
+    redeem_links(page)
+        .into_iter()
+        .last()
+        .filter(|_| page.contains("Save my birthday"))
+        .unwrap_or_else(|| panic!("a birthday form: {page}"))
+}
+
+#[test]
+fn the_birthday_given_on_the_points_page_earns_its_bonus_once_a_year_on_the_day_in_the_shops_zone() {
+    // Auckland: 10:00 on 28 February 2022 (NZDT, UTC+13) is 21:00 UTC on the 27th.
+    let shopify = FakeShopify::start();
+    let server = redeeming_server_in(&shopify, "Pacific/Auckland", "birthday_bonus = 50\n");
+    // 10:00 UTC was 23:00 in Auckland: the "now available" email waited for the morning.
+    tick(&server, "2022-01-19T22:00:00Z");
+    let page = reqwest::blocking::get(points_link(&server))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Tell us the day and month of your birthday, and we will add 50 points on the day."),
+        "{page}"
+    );
+    let form = birthday_link(&page);
+
+    // Bad input: a clear error, a 400, and nothing stored or planned.
+    for (body, error) in [
+        (
+            "day=12",
+            "Please choose both the day and the month of your birthday. Nothing was saved.",
+        ),
+        (
+            "day=&month=3",
+            "Please choose both the day and the month of your birthday. Nothing was saved.",
+        ),
+        ("day=30&month=2", "That month has no such day. Nothing was saved."),
+        ("day=31&month=4", "That month has no such day. Nothing was saved."),
+        (
+            "day=0&month=5",
+            "That is not a day and a month: the day is 1 to 31, the month 1 to 12. Nothing was saved.",
+        ),
+        (
+            "day=12&month=13",
+            "That is not a day and a month: the day is 1 to 31, the month 1 to 12. Nothing was saved.",
+        ),
+        (
+            "day=twelve&month=5",
+            "That is not a day and a month: the day is 1 to 31, the month 1 to 12. Nothing was saved.",
+        ),
+    ] {
+        let (status, page) = post_form(&form, body);
+        assert_eq!(status, 400, "{body}: {page}");
+        assert!(page.contains(error), "{body}: {page}");
+    }
+    assert!(
+        !outbox(&server).iter().any(|m| m["step"] == "birthday"),
+        "nothing planned"
+    );
+    let page = reqwest::blocking::get(points_link(&server))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Tell us the day and month"),
+        "nothing stored: {page}"
+    );
+    // A GET of the form's link (a mail scanner) stores nothing either.
+    let _ = reqwest::blocking::get(&form).unwrap().text().unwrap();
+    assert!(!outbox(&server).iter().any(|m| m["step"] == "birthday"));
+
+    // 29 February: kept on the 28th in 2022, a common year.
+    let (status, saved) = post_form(&form, "day=29&month=2");
+    assert_eq!(status, 200, "{saved}");
+    assert!(
+        saved.contains("Thank you: we will add 50 points on your birthday, 29 February."),
+        "{saved}"
+    );
+    assert!(saved.contains("<option value=\"29\" selected>"), "{saved}");
+    let planned = message(&outbox(&server), "birthday").clone();
+    assert_eq!(planned["due_at"], "2022-02-27T21:00:00+00:00", "{planned}");
+
+    tick(&server, "2022-02-27T20:59:00Z");
+    assert_eq!(balance(&server), (388, 0, 388), "not yet the 28th in Auckland");
+    tick(&server, "2022-02-27T21:00:00Z");
+    // The same tick delivered twice, and again later that day.
+    tick(&server, "2022-02-27T21:00:00Z");
+    tick(&server, "2022-02-28T08:00:00Z");
+    assert_eq!(balance(&server), (438, 0, 438), "credited once");
+    let bonus = points(&server)["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "bonus")
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(bonus.len(), 1, "{bonus:?}");
+    assert_eq!(bonus[0]["points"], 50);
+    assert_eq!(
+        bonus[0]["source"],
+        json!({ "type": "bonus", "bonus": "birthday" })
+    );
+    let greetings: Vec<String> = emails(&server)
+        .into_iter()
+        .filter(|m| m.contains("Happy birthday"))
+        .collect();
+    assert_eq!(greetings.len(), 1, "one birthday email");
+    assert!(
+        greetings[0].contains("we've added 50 points to your account: you now have 438 points to spend."),
+        "{}",
+        greetings[0]
+    );
+    assert!(
+        greetings[0].contains("Turn them into a discount: "),
+        "{}",
+        greetings[0]
+    );
+
+    // Next year's is planned for 28 February 2023; changing the birthday to a later day of
+    // 2022 earns nothing more this year.
+    let next: Vec<Value> = outbox(&server)
+        .into_iter()
+        .filter(|m| m["step"] == "birthday" && m["status"] == "planned")
+        .collect();
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0]["due_at"], "2023-02-27T21:00:00+00:00");
+    let (status, moved) = post_form(&form, "day=20&month=3");
+    assert_eq!(status, 200, "{moved}");
+    assert!(
+        moved.contains("we will add 50 points on your birthday, 20 March."),
+        "{moved}"
+    );
+    tick(&server, "2022-03-19T21:00:00Z");
+    assert_eq!(balance(&server), (438, 0, 438), "once a year, whatever the day");
+    let skipped = outbox(&server)
+        .into_iter()
+        .find(|m| m["step"] == "birthday" && m["due_at"] == "2022-03-19T21:00:00+00:00")
+        .expect("the 20 March message");
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    assert_eq!(
+        skipped["reason"],
+        "skipped: this year's birthday bonus was already given"
+    );
+    // The old day's message for 2023 finds the birthday moved, and 2023's new one is planned.
+    let planned: Vec<String> = outbox(&server)
+        .into_iter()
+        .filter(|m| m["step"] == "birthday" && m["status"] == "planned")
+        .map(|m| m["due_at"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        planned.contains(&"2023-03-19T21:00:00+00:00".to_string()),
+        "{planned:?}"
+    );
+}
+
+#[test]
+fn other_flows_messages_show_the_points_balance_when_points_are_on_and_never_when_off() {
+    let thank_you = |server: &Server| {
+        tick(server, "2022-01-01T02:00:00Z");
+        emails(server)
+            .into_iter()
+            .find(|m| m.contains("We're preparing your order"))
+            .expect("the thank-you email")
+    };
+    let on = server_with("welcome_bonus = 100\n");
+    ok(post_shopify(&on, "orders/paid", "o-1", &paid_order()));
+    let mail = thank_you(&on);
+    assert!(
+        mail.contains("You have 100 points to spend, and 388 more on their way."),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("You have <strong>100</strong> points to spend, and 388 more on their way."),
+        "the HTML part too: {mail}"
+    );
+
+    let off = Server::start_with(&["--now", "2022-01-01T00:30:00Z"], &[]);
+    let file = off.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        "shop = \"demo.myshopify.com\"\n[points]\nenabled = false\n",
+    )
+    .unwrap();
+    assert!(
+        off.cli(&["config", "load", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    ok(post_shopify(&off, "orders/paid", "o-1", &paid_order()));
+    let mail = thank_you(&off);
+    assert!(!mail.contains("points"), "{mail}");
+}
+
+fn metrics(server: &Server, args: &[&str]) -> Value {
+    let mut all = vec!["metrics", "--shop", "demo.myshopify.com", "--json"];
+    all.extend_from_slice(args);
+    let out = server.cli(&all);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn points_issued_redeemed_and_outstanding_are_in_the_metrics_and_on_the_dashboard_and_a_rebuild_agrees() {
+    let shopify = FakeShopify::start();
+    let server = redeeming_server(&shopify);
+    let page = reqwest::blocking::get(points_link(&server))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(post(&redeem_links(&page)[0]).contains("Your code: PTS-"));
+    let out = server.cli(&[
+        "points",
+        "adjust",
+        "--shop",
+        "demo.myshopify.com",
+        "--customer",
+        CUSTOMER,
+        "--points",
+        "-20",
+        "--reason",
+        "goodwill reversal",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(balance(&server), (68, 0, 68));
+
+    let figures = metrics(&server, &[])["points"].clone();
+    assert_eq!(
+        figures,
+        json!({
+            "issued": 388, "redeemed": 300, "expired": 0, "clawed_back": 0, "adjusted": -20,
+            "outstanding": 68, "outstanding_available": 68, "outstanding_pending": 0,
+        })
+    );
+    // The flows count within the range; outstanding is everything up to its end.
+    assert_eq!(
+        metrics(&server, &["--from", "2022-01-02"])["points"],
+        json!({
+            "issued": 0, "redeemed": 0, "expired": 0, "clawed_back": 0, "adjusted": -20,
+            "outstanding": 68, "outstanding_available": 68, "outstanding_pending": 0,
+        })
+    );
+    assert_eq!(
+        metrics(&server, &["--to", "2021-12-31"])["points"]["outstanding"],
+        0
+    );
+    let out = server.cli(&["metrics", "rebuild", "--shop", "demo.myshopify.com"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        metrics(&server, &[])["points"],
+        figures,
+        "a rebuild gives the same figures"
+    );
+
+    let text = server.cli(&["metrics", "--shop", "demo.myshopify.com"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("points outstanding             68 (68 available, 0 pending)"),
+        "{text}"
+    );
+    let dashboard = reqwest::blocking::get(format!("{}/dashboard?shop=demo.myshopify.com", server.base))
+        .unwrap()
+        .text()
+        .unwrap();
+    for (metric, label, value) in [
+        ("points_issued", "Points issued", "388"),
+        ("points_redeemed", "Points redeemed", "300"),
+        ("points_expired", "Points expired", "0"),
+        ("points_outstanding", "Points outstanding (liability)", "68"),
+        ("points_outstanding_available", "Of which spendable now", "68"),
+    ] {
+        let tile = format!(
+            "<div class=\"tile\" data-metric=\"{metric}\"><div class=\"label\">{label}</div><div class=\"value\">{value}</div></div>"
+        );
+        assert!(dashboard.contains(&tile), "{tile}\n{dashboard}");
+    }
+}
+
+#[test]
+fn rating_a_product_through_the_review_request_earns_the_review_bonus_once_whatever_the_stars() {
+    let server = server_with("review_bonus = 20\n");
+    ok(post_shopify(&server, "orders/paid", "o-1", &paid_order()));
+    ok(post_shopify(
+        &server,
+        "fulfillment_events/create",
+        "f-1",
+        &fixture("shopify/fulfillment_events_create.json"),
+    ));
+    // Delivered 2022-01-04T19:32Z; the review request goes 14 days later.
+    tick(&server, "2022-01-18T19:40:00Z");
+    let request = emails(&server)
+        .into_iter()
+        .find(|m| m.contains("1 star: "))
+        .expect("the review request");
+    let link = |label: &str| {
+        let start = request
+            .find(label)
+            .unwrap_or_else(|| panic!("{label} in {request}"))
+            + label.len();
+        request[start..].split_whitespace().next().unwrap().to_string()
+    };
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let rate = |url: &str| no_redirects.post(url).send().unwrap().status().as_u16();
+    let before = balance(&server).0;
+    // A GET (a mail scanner) gives nothing; a rating does, once, whether 5 stars or 3.
+    let _ = reqwest::blocking::get(link("5 stars: ")).unwrap();
+    assert_eq!(balance(&server).0, before);
+    assert_eq!(
+        rate(&link("5 stars: ")),
+        303,
+        "a good rating goes on to the review page"
+    );
+    assert_eq!(rate(&link("5 stars: ")), 303);
+    assert_eq!(
+        rate(&link("3 stars: ")),
+        200,
+        "a low one is asked what went wrong"
+    );
+    assert_eq!(balance(&server).0, before + 20);
+    let reviews: Vec<Value> = points(&server)["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"]["type"] == "review")
+        .cloned()
+        .collect();
+    assert_eq!(reviews.len(), 1, "{reviews:?}");
+    assert_eq!(reviews[0]["kind"], "bonus");
+    assert_eq!(reviews[0]["points"], 20);
+    assert_eq!(reviews[0]["source"]["order"], ORDER);
 }

@@ -37,6 +37,10 @@ struct Woo {
     webhooks: Vec<Value>,
     nonces: HashSet<String>,
     writes: usize,
+    /// Coupons created through `POST /wp-json/wc/v3/coupons`.
+    coupons: Vec<Value>,
+    /// The site answers 503 to coupon creation (a plugin update, say).
+    coupons_down: bool,
 }
 
 #[derive(Clone)]
@@ -217,6 +221,41 @@ async fn update(
     axum::Json(public(hook)).into_response()
 }
 
+/// `POST /wp-json/wc/v3/coupons`: a code WooCommerce already has is refused with its own error.
+async fn create_coupon(
+    State(s): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: String,
+) -> Response {
+    if let Some(refused) = gate(&s, &method, &uri, &headers, &q) {
+        return refused;
+    }
+    let mut woo = s.woo.lock().unwrap();
+    if woo.coupons_down {
+        return rest_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "maintenance",
+            "Briefly unavailable for scheduled maintenance.",
+        );
+    }
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let code = body["code"].as_str().unwrap_or_default().to_lowercase();
+    if woo.coupons.iter().any(|c| c["code"] == code.as_str()) {
+        return rest_error(
+            StatusCode::BAD_REQUEST,
+            "woocommerce_rest_coupon_code_already_exists",
+            "The coupon code already exists",
+        );
+    }
+    let id = 700 + woo.coupons.len() as u64;
+    let coupon = json!({"id": id, "code": code, "amount": body["amount"], "discount_type": body["discount_type"], "usage_limit": body["usage_limit"], "minimum_amount": body["minimum_amount"]});
+    woo.coupons.push(coupon.clone());
+    (StatusCode::CREATED, axum::Json(coupon)).into_response()
+}
+
 async fn index(State(s): State<Shared>, Query(q): Query<BTreeMap<String, String>>) -> Response {
     match (s.site, q.get("rest_route")) {
         (Site::PlainPermalinks, Some(_)) => {
@@ -247,6 +286,7 @@ fn woo_site(site: Site) -> (Arc<Mutex<Woo>>, String) {
                 .route("/", get(index))
                 .route("/wp-json/wc/v3/webhooks", get(list).post(create))
                 .route("/wp-json/wc/v3/webhooks/{id}", put(update))
+                .route("/wp-json/wc/v3/coupons", axum::routing::post(create_coupon))
                 .with_state(shared);
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(listener, app).await.unwrap();
@@ -573,6 +613,41 @@ fn the_wordpress_approval_screen_connects_a_site_and_only_a_live_nonce_delivers_
         .unwrap();
     assert_eq!(again.status().as_u16(), 400, "the return link works once");
 
+    // Listed at once, before any order, and a reconnect keeps when it was first connected.
+    let listed = |server: &Server| {
+        let (ok, shops, err) = run(server, &["shops", "--json"]);
+        assert!(ok, "{err}");
+        shops
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|s| s["platform"] == "woocommerce" && site.contains(s["shop"].as_str().unwrap_or("?")))
+    };
+    let shop = listed(&server).expect("the connected site is a shop");
+    assert_eq!(shop["status"], "installed", "{shop}");
+    let connected_at = |server: &Server| {
+        let (ok, out, err) = run(server, &["woocommerce", "status", "--url", &site, "--json"]);
+        assert!(ok, "{err}");
+        let first: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        first["connected_at"].as_str().unwrap().to_string()
+    };
+    let first = connected_at(&server);
+    let restart = browser()
+        .get(format!("{}/woocommerce/connect", server.base))
+        .query(&[("site", site.as_str())])
+        .send()
+        .unwrap();
+    let renonce = query_param(restart.headers()["location"].to_str().unwrap(), "user_id");
+    assert_eq!(post(keys(&renonce)).status().as_u16(), 200);
+    let refinish = browser()
+        .get(format!("{return_url}&success=1&user_id={renonce}"))
+        .send()
+        .unwrap();
+    let html = refinish.text().unwrap();
+    assert!(html.contains("order.created: already there"), "{html}");
+    assert_eq!(connected_at(&server), first, "a reconnect is the same connection");
+    assert_eq!(listed(&server).unwrap()["changed_at"], shop["changed_at"]);
+    assert_eq!(woo.lock().unwrap().webhooks.len(), 6, "nothing made twice");
+
     let declined = browser()
         .get(format!("{return_url}&success=0&user_id={nonce}"))
         .send()
@@ -585,4 +660,197 @@ fn the_wordpress_approval_screen_connects_a_site_and_only_a_live_nonce_delivers_
         .unwrap();
     assert_eq!(bad.status().as_u16(), 400);
     assert!(bad.text().unwrap().contains("is not a site address"));
+}
+
+/// `shop.example` with points (10 buy "5.00 USD off") and its Admin API at the stand-in `site`,
+/// the keys in the environment of `serve` and `tick` (as `[admin_api]` names them).
+fn points_shop(site: &str) -> Server {
+    let server = Server::start_with(
+        &["--now", "2022-01-03T10:30:00Z"],
+        &[("WOO_CK", KEY), ("WOO_CS", SECRET)],
+    );
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "shop = \"shop.example\"\n[admin_api]\nbase_url = \"{site}\"\nconsumer_key_secret = \"WOO_CK\"\n\
+             consumer_secret_secret = \"WOO_CS\"\n[points]\nenabled = true\nper_currency_unit = \"1\"\n\
+             pending_days = 0\npending_from = \"paid\"\n[[points.rewards]]\npoints = 10\namount_off = \"5\"\n"
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = run(&server, &["config", "load", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    // The fixture's order (18.00 USD of items: 18 points), paid the morning of 3 January 2022.
+    let mut order: Value = serde_json::from_slice(&fixture("woocommerce/order_created.json")).unwrap();
+    for field in ["date_created_gmt", "date_paid_gmt", "date_modified_gmt"] {
+        order[field] = json!("2022-01-03T10:00:00");
+    }
+    let (status, body) = post_woocommerce(&server, "order.created", &serde_json::to_vec(&order).unwrap());
+    assert_eq!(status, 200, "{body}");
+    server
+}
+
+/// `aftersale tick --now` with the shop's keys in the environment, links pointed at `server`.
+fn tick_at(server: &Server, now: &str) -> Value {
+    let listen = server.base.trim_start_matches("http://");
+    let out = Command::new(binary())
+        .args(["tick", "--json", "--now", now, "--listen", listen, "--data-dir"])
+        .arg(server.data_dir())
+        .env("RUST_LOG", "warn")
+        .env("WOO_CK", KEY)
+        .env("WOO_CS", SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tick: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
+}
+
+/// The points page link of the "now available" email.
+fn points_page_link(server: &Server) -> String {
+    let mail = support::mail::emails(server)
+        .into_iter()
+        .find(|m| m.contains("ready to spend"))
+        .expect("the points email");
+    support::mail::links(server, &mail)
+        .into_iter()
+        .find(|l| {
+            let page = reqwest::blocking::get(l).unwrap().text().unwrap();
+            page.contains("points to spend")
+        })
+        .expect("a points link")
+}
+
+fn redeem_button(page: &str) -> String {
+    page.split("action=\"")
+        .nth(1)
+        .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
+        .unwrap_or_else(|| panic!("a reward button: {page}"))
+}
+
+fn post_page(url: &str) -> String {
+    reqwest::blocking::Client::new()
+        .post(url)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
+fn your_code(page: &str) -> Option<String> {
+    page.split("Your code: ")
+        .nth(1)
+        .map(|r| r.split('<').next().unwrap().to_string())
+}
+
+#[test]
+fn woocommerce_points_become_a_real_coupon_signed_with_oauth_once_even_when_tapped_twice_at_once() {
+    let (woo, site) = woo_site(Site::WooCommerce);
+    let server = points_shop(&site);
+    tick_at(&server, "2022-01-03T11:00:00Z");
+    let page = reqwest::blocking::get(points_page_link(&server))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("You have 18 points to spend"), "{page}");
+    assert!(page.contains("10 points: 5.00 USD off"), "{page}");
+    let button = redeem_button(&page);
+
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| post_page(&button));
+        let b = s.spawn(|| post_page(&button));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let code = your_code(&a)
+        .or_else(|| your_code(&b))
+        .unwrap_or_else(|| panic!("a code:\n{a}\n{b}"));
+    assert!(code.starts_with("PTS-"), "{code}");
+    let again = post_page(&button);
+    assert_eq!(your_code(&again).as_deref(), Some(code.as_str()), "{again}");
+    assert!(again.contains("5.00 USD off, for 10 points"), "{again}");
+
+    // One coupon in the site, made with a valid OAuth 1.0a signature (the stand-in refuses
+    // any other), single use, worth 5.
+    let coupons = woo.lock().unwrap().coupons.clone();
+    assert_eq!(coupons.len(), 1, "{coupons:?}");
+    assert_eq!(coupons[0]["code"], code.to_lowercase());
+    assert_eq!(coupons[0]["discount_type"], "fixed_cart");
+    assert_eq!(
+        coupons[0]["amount"].as_str().unwrap().parse::<f64>().unwrap(),
+        5.0
+    );
+    assert_eq!(coupons[0]["usage_limit"], 1);
+    let page = reqwest::blocking::get(points_page_link(&server))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("You have 8 points to spend"),
+        "debited once: {page}"
+    );
+
+    // The code email goes once, and creates nothing more.
+    tick_at(&server, "2022-01-03T11:30:00Z");
+    tick_at(&server, "2022-01-03T12:00:00Z");
+    let mails: Vec<String> = support::mail::emails(&server)
+        .into_iter()
+        .filter(|m| m.contains(&code) && m.contains("Your reward code"))
+        .collect();
+    assert_eq!(mails.len(), 1, "one code email");
+    assert_eq!(woo.lock().unwrap().coupons.len(), 1);
+}
+
+#[test]
+fn a_woocommerce_coupon_the_site_cannot_create_yet_keeps_the_points_aside_and_is_retried_until_it_exists() {
+    let (woo, site) = woo_site(Site::WooCommerce);
+    let server = points_shop(&site);
+    tick_at(&server, "2022-01-03T11:00:00Z");
+    let link = points_page_link(&server);
+    let button = redeem_button(&reqwest::blocking::get(&link).unwrap().text().unwrap());
+    woo.lock().unwrap().coupons_down = true;
+    let first = post_page(&button);
+    assert!(first.contains("Your reward is on its way"), "{first}");
+    assert!(first.contains("set aside 10 points for 5.00 USD off"), "{first}");
+    let page = reqwest::blocking::get(&link).unwrap().text().unwrap();
+    assert!(
+        page.contains("You have 8 points to spend"),
+        "held, not lost: {page}"
+    );
+    tick_at(&server, "2022-01-03T11:30:00Z");
+    let outbox = server.cli_json(&["outbox", "--json"]);
+    let reward = outbox
+        .iter()
+        .find(|m| m["flow"] == "points" && m["step"] == "reward-code")
+        .expect("the reward-code message");
+    assert_eq!(reward["status"], "planned", "{reward}");
+    assert!(
+        reward["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("retrying: discount code:")
+            && reward["reason"].as_str().unwrap().contains("503"),
+        "{reward}"
+    );
+    assert!(woo.lock().unwrap().coupons.is_empty());
+
+    woo.lock().unwrap().coupons_down = false;
+    tick_at(&server, "2022-01-04T11:30:00Z");
+    let coupons = woo.lock().unwrap().coupons.clone();
+    assert_eq!(coupons.len(), 1, "{coupons:?}");
+    let code = coupons[0]["code"].as_str().unwrap().to_uppercase();
+    let mail = support::mail::emails(&server)
+        .into_iter()
+        .find(|m| m.contains("Your reward code"))
+        .expect("the code email");
+    assert!(mail.contains(&code), "{mail}");
+    assert_eq!(your_code(&post_page(&button)).as_deref(), Some(code.as_str()));
+    let page = reqwest::blocking::get(&link).unwrap().text().unwrap();
+    assert!(
+        page.contains("You have 8 points to spend"),
+        "debited once: {page}"
+    );
 }

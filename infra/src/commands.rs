@@ -99,6 +99,7 @@ pub async fn serve(
     );
     let woocommerce_connect = AuthorizeApp {
         store: Arc::clone(&local.store) as Arc<dyn aftersale_ports::Documents>,
+        shops: Arc::clone(&local.store) as Arc<dyn aftersale_ports::ShopRegistry>,
         key: Arc::new(crate::woocommerce::sealing_key(store_args.data_dir())?),
         public_url: options.public_url.clone(),
     };

@@ -89,6 +89,21 @@ pub fn table(r: &Report) -> String {
     line("review rate", share(r.review_rate));
     line("NPS", r.nps.map_or_else(|| "-".into(), |n| format!("{n:.1}")));
     line("CSAT", share(r.csat));
+    let p = r.points;
+    if p != aftersale_metrics::PointsFigures::default() {
+        line("points issued", p.issued.to_string());
+        line("points redeemed", p.redeemed.to_string());
+        line("points expired", p.expired.to_string());
+        line("points taken back by refunds", p.clawed_back.to_string());
+        line("points adjusted", p.adjusted.to_string());
+        line(
+            "points outstanding",
+            format!(
+                "{} ({} available, {} pending)",
+                p.outstanding, p.outstanding_available, p.outstanding_pending
+            ),
+        );
+    }
     if !r.cohorts.is_empty() {
         out.push_str("\ncohort    customers      m1      m2      m3      m6     m12\n");
         for c in &r.cohorts {

@@ -225,6 +225,7 @@ fn source_text(source: &Source) -> String {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default()
         ),
+        Source::Review { order, product } => format!("review of product {product} (order {order})"),
         Source::Manual { by, reason } => format!("{by}: {reason}"),
         Source::Reward { code: Some(code), .. } => format!("reward code {code}"),
         Source::Reward {

@@ -83,7 +83,8 @@ pub async fn connect(store_args: &StoreArgs, args: ConnectArgs, as_json: bool) -
         site: client.site(),
         delivery_url: delivery_url.clone(),
         webhook_ids: report.ids(),
-        connected_at: chrono::Utc::now(),
+        // A reconnect (new keys, a repair) is the same connection: it counts from the first.
+        connected_at: before.as_ref().map_or_else(chrono::Utc::now, |b| b.connected_at),
         credentials: Credentials {
             consumer_key,
             consumer_secret,
@@ -141,6 +142,9 @@ pub async fn status(store_args: &StoreArgs, url: &str, as_json: bool) -> anyhow:
         &connection.credentials.consumer_secret,
     )?;
     let mut unhealthy = 0;
+    let connected_at = connection
+        .connected_at
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     for (topic, webhook) in site_status(&client, &connection.delivery_url).await? {
         let (id, state) = match &webhook {
             Some(w) => (Some(w.id), w.status.clone()),
@@ -150,7 +154,7 @@ pub async fn status(store_args: &StoreArgs, url: &str, as_json: bool) -> anyhow:
         if as_json {
             println!(
                 "{}",
-                json!({"site": connection.site, "topic": topic, "id": id, "status": state})
+                json!({"site": connection.site, "topic": topic, "id": id, "status": state, "connected_at": connected_at})
             );
         } else {
             let id = id.map_or_else(|| "-".to_string(), |id| format!("#{id}"));
@@ -164,7 +168,7 @@ pub async fn status(store_args: &StoreArgs, url: &str, as_json: bool) -> anyhow:
             );
         } else {
             eprintln!(
-                "every webhook of {} is active, delivering to {}",
+                "every webhook of {} is active, delivering to {} (connected since {connected_at})",
                 connection.site, connection.delivery_url
             );
         }

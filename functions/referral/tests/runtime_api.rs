@@ -50,7 +50,7 @@ async fn shopify_admin() -> (String, Seen) {
     }
     let seen = Seen::default();
     let app = Router::new()
-        .route("/admin/api/2025-01/graphql.json", post(graphql))
+        .route("/admin/api/2025-10/graphql.json", post(graphql))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -191,10 +191,11 @@ eligible_after = "paid"
 }
 
 /// Where template.yaml keeps the app's client secret, and where the install keeps the shop's
-/// token (`/aftersale/{shop}/shopify-token`).
+/// token (`/aftersale/{stack}/{shop}/shopify-token`, the stack's own prefix).
 const APP_SECRET_PARAM: &str = "/aftersale/shopify/api-secret";
 const APP_SECRET: &str = "shpss_app_secret_runtime_test";
-const TOKEN_PARAM: &str = "/aftersale/demo.myshopify.com/shopify-token";
+const SHOP_PARAMETER_PREFIX: &str = "/aftersale/runtime-test-stack";
+const TOKEN_PARAM: &str = "/aftersale/runtime-test-stack/demo.myshopify.com/shopify-token";
 
 /// The refresh requests Shopify's token endpoint received.
 type Grants = Arc<Mutex<Vec<Value>>>;
@@ -286,6 +287,7 @@ async fn an_installed_shops_code_is_made_with_its_refreshed_token_written_back_t
                 ("SHOPIFY_API_SECRET_PARAM", APP_SECRET_PARAM),
                 ("AFTERSALE_PUBLIC_URL", "https://app.example"),
                 ("AFTERSALE_SHOPIFY_BASE_URL", shopify.as_str()),
+                ("AFTERSALE_SHOP_PARAMETER_PREFIX", SHOP_PARAMETER_PREFIX),
             ],
         )
         .await;

@@ -20,7 +20,9 @@ pub use dynamodb::{
 pub use ses::SesMailer;
 pub use sns::{SnsAlerts, SnsEventBus, SnsSms};
 pub use ssm::{SecretError, SsmSecrets};
-pub use ssm_tokens::{DEFAULT_SHOP_PARAMETER_PREFIX, SsmShopTokens};
+pub use ssm_tokens::{
+    DEFAULT_SHOP_PARAMETER_PREFIX, SHOP_PARAMETER_PREFIX_VAR, SsmShopTokens, shop_parameter_prefix,
+};
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;

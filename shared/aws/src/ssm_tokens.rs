@@ -1,5 +1,6 @@
 //! [`SsmShopTokens`]: each shop's Admin API token as an SSM SecureString under the shop's own
-//! prefix, `{prefix}/{shop}/shopify-token` (default prefix `/aftersale`), so IAM can grant the
+//! prefix, `{prefix}/{shop}/shopify-token` (the stack's prefix, `/aftersale/{stack}` on AWS;
+//! `/aftersale` when none is set), so IAM can grant the
 //! install function exactly those names, and KMS encrypts them at rest. The value is the token
 //! record as JSON (access token, scopes, expiry, refresh token); it is never logged, and errors
 //! name the parameter, never its value.
@@ -14,8 +15,23 @@ use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use aws_sdk_ssm::types::ParameterType;
 
 /// The parameter prefix shops' secrets live under (see `shop_owns_parameter` in the Lambda
-/// wiring, which keeps one shop's config from naming another shop's parameters).
+/// wiring, which keeps one shop's config from naming another shop's parameters) when
+/// [`SHOP_PARAMETER_PREFIX_VAR`] is not set.
 pub const DEFAULT_SHOP_PARAMETER_PREFIX: &str = "/aftersale";
+
+/// The environment variable naming the prefix. The SAM template sets it to
+/// `/aftersale/{stack name}` for every function, so two stacks in one account (staging and
+/// production) never read or overwrite each other's shop tokens, and IAM grants each stack
+/// only its own names.
+pub const SHOP_PARAMETER_PREFIX_VAR: &str = "AFTERSALE_SHOP_PARAMETER_PREFIX";
+
+/// [`SHOP_PARAMETER_PREFIX_VAR`], else [`DEFAULT_SHOP_PARAMETER_PREFIX`]; without a trailing `/`.
+pub fn shop_parameter_prefix() -> String {
+    match std::env::var(SHOP_PARAMETER_PREFIX_VAR) {
+        Ok(prefix) if prefix.trim().starts_with('/') => prefix.trim().trim_end_matches('/').to_string(),
+        _ => DEFAULT_SHOP_PARAMETER_PREFIX.to_string(),
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct SsmShopTokens {
@@ -31,8 +47,9 @@ impl SsmShopTokens {
         }
     }
 
+    /// Under [`shop_parameter_prefix`].
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
-        Self::new(Client::new(config), DEFAULT_SHOP_PARAMETER_PREFIX)
+        Self::new(Client::new(config), shop_parameter_prefix())
     }
 
     /// `{prefix}/{shop}/shopify-token`.

@@ -72,6 +72,7 @@ pub fn render(shop: &ShopId, lang: Lang, report: &Report, recent: &[RecentDecisi
         escape(shop.as_str()),
     );
     tiles(&mut html, lang, report);
+    points(&mut html, lang, report);
     trends(&mut html, lang, &report.months);
     cohorts(&mut html, lang, report);
     flows(&mut html, lang, report);
@@ -133,6 +134,10 @@ fn tiles(html: &mut String, lang: Lang, r: &Report) {
         ),
         (t("csat").into(), percent(lang, r.csat), "csat"),
     ]);
+    tile_section(html, tiles);
+}
+
+fn tile_section(html: &mut String, tiles: Vec<(String, String, &str)>) {
     html.push_str("<section class=\"tiles\">");
     for (label, value, key) in tiles {
         let _ = write!(
@@ -143,6 +148,48 @@ fn tiles(html: &mut String, lang: Lang, r: &Report) {
         );
     }
     html.push_str("</section>");
+}
+
+/// Loyalty points, once the shop has any: issued, redeemed and expired over the range, and
+/// what is outstanding at its end (the liability).
+fn points(html: &mut String, lang: Lang, r: &Report) {
+    let p = r.points;
+    if p == aftersale_metrics::PointsFigures::default() {
+        return;
+    }
+    let t = |k| lang.t(k);
+    let _ = write!(html, "<h2>{}</h2>", escape(t("points")));
+    tile_section(
+        html,
+        vec![
+            (t("points_issued").into(), p.issued.to_string(), "points_issued"),
+            (
+                t("points_redeemed").into(),
+                p.redeemed.to_string(),
+                "points_redeemed",
+            ),
+            (
+                t("points_expired").into(),
+                p.expired.to_string(),
+                "points_expired",
+            ),
+            (
+                t("points_clawed_back").into(),
+                p.clawed_back.to_string(),
+                "points_clawed_back",
+            ),
+            (
+                t("points_outstanding").into(),
+                p.outstanding.to_string(),
+                "points_outstanding",
+            ),
+            (
+                t("points_outstanding_available").into(),
+                p.outstanding_available.to_string(),
+                "points_outstanding_available",
+            ),
+        ],
+    );
 }
 
 /// A bar chart with a text alternative: the chart's title and a description listing every

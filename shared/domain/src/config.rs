@@ -64,7 +64,8 @@ pub struct AdminApiConfig {
     /// WooCommerce: the REST API consumer key's and secret's names.
     pub consumer_key_secret: Option<String>,
     pub consumer_secret_secret: Option<String>,
-    /// Shopify Admin API version; unset is the version the client was tested against.
+    /// No longer set here: every Admin API call uses the one pinned version. Kept so that an
+    /// old config that names it is refused with a sentence, not "unknown field".
     pub api_version: Option<String>,
 }
 
@@ -328,7 +329,28 @@ impl ShopConfig {
         self.flows.validate(self.support_email.is_some())?;
         self.points
             .validate(self.flows.vip.tiers.iter().map(|t| t.name.as_str()))?;
+        if self.points.review_bonus > 0
+            && let Some(host) = review_platform_forbidding_incentives(&self.flows.review_request.review_url)
+        {
+            return Err(invalid(
+                "points.review_bonus",
+                format!(
+                    "the review link (flows.review_request.review_url) goes to {host}, and Google and \
+                     Trustpilot forbid incentivised reviews: point it at the shop's own product page, \
+                     or set review_bonus = 0"
+                ),
+            ));
+        }
         if let Some(api) = &self.admin_api {
+            if let Some(version) = &api.api_version {
+                return Err(invalid(
+                    "admin_api.api_version",
+                    format!(
+                        "every Admin API call uses the one version Aftersale is tested against; remove \
+                         api_version = \"{version}\""
+                    ),
+                ));
+            }
             if let Some(url) = &api.base_url
                 && !(url.starts_with("https://") || url.starts_with("http://"))
             {
@@ -418,6 +440,22 @@ impl ShopConfig {
             .review_request
             .review_url_for(shop, product_id, variant_id, sku)
     }
+}
+
+/// The host of `url` when it is Google's or Trustpilot's, whose rules forbid rewarding reviews.
+fn review_platform_forbidding_incentives(url: &str) -> Option<String> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower.split_once("://").map_or(lower.as_str(), |(_, rest)| rest);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next().unwrap_or_default();
+    let labels: Vec<&str> = host.split('.').collect();
+    let forbidden = labels.contains(&"google")
+        || labels.contains(&"trustpilot")
+        || host == "g.page"
+        || host.ends_with(".g.page")
+        || host == "goo.gl";
+    forbidden.then(|| host.to_string())
 }
 
 fn parse_clock(field: &'static str, text: &str) -> Result<NaiveTime, ConfigError> {
@@ -535,6 +573,42 @@ mod tests {
     }
 
     #[test]
+    fn a_review_bonus_is_off_by_default_and_refused_for_reviews_on_google_or_trustpilot() {
+        let config = ShopConfig::from_toml("[points]\nenabled = true\n", &shop()).unwrap();
+        assert_eq!(config.points.review_bonus, 0);
+        let on_site = "[points]\nenabled = true\nreview_bonus = 20\n";
+        assert_eq!(
+            ShopConfig::from_toml(on_site, &shop())
+                .unwrap()
+                .points
+                .review_bonus,
+            20
+        );
+        for url in [
+            "https://search.google.com/local/writereview?placeid=X",
+            "https://www.google.com/maps/place/x",
+            "https://g.page/r/abc/review",
+            "https://www.trustpilot.com/evaluate/shop.example",
+            "https://uk.trustpilot.com/review/shop.example",
+        ] {
+            let text = format!("{on_site}[flows.review_request]\nreview_url = \"{url}\"\n");
+            let err = ShopConfig::from_toml(&text, &shop()).unwrap_err().to_string();
+            assert!(
+                err.starts_with("points.review_bonus: the review link"),
+                "{url}: {err}"
+            );
+            assert!(err.contains("forbid incentivised reviews"), "{err}");
+        }
+        // Without a bonus the same links are fine: asking for a review is allowed.
+        let text =
+            "[flows.review_request]\nreview_url = \"https://www.trustpilot.com/evaluate/shop.example\"\n";
+        assert!(ShopConfig::from_toml(text, &shop()).is_ok());
+        let mostly_google = "[points]\nenabled = true\nreview_bonus = 20\n[flows.review_request]\n\
+             review_url = \"https://notgoogle.example/reviews/{product_id}\"\n";
+        assert!(ShopConfig::from_toml(mostly_google, &shop()).is_ok());
+    }
+
+    #[test]
     fn referral_needs_the_admin_api_and_sane_numbers() {
         let err = ShopConfig::from_toml("[flows.referral]\nenabled = true\n", &shop()).unwrap_err();
         assert!(err.to_string().starts_with("flows.referral.enabled:"), "{err}");
@@ -552,6 +626,16 @@ mod tests {
         let err =
             ShopConfig::from_toml("[admin_api]\nbase_url = \"https://x.example\"\n", &shop()).unwrap_err();
         assert!(err.to_string().starts_with("admin_api:"), "{err}");
+        let err = ShopConfig::from_toml(
+            "[admin_api]\naccess_token_secret = \"T\"\napi_version = \"2025-01\"\n",
+            &shop(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "admin_api.api_version: every Admin API call uses the one version Aftersale is tested \
+             against; remove api_version = \"2025-01\""
+        );
         let err =
             ShopConfig::from_toml("[flows.replenishment]\nreorder_url = \"ftp://x\"\n", &shop()).unwrap_err();
         assert!(

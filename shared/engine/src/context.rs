@@ -6,6 +6,7 @@ use aftersale_domain::{Customer, Flow, LocalisedText, Message, MessageClass, Ord
 use aftersale_links::{LinkAction, LinkClaims};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
+use tracing::warn;
 
 impl Engine {
     pub(crate) fn link(&self, message: &Message, action: LinkAction, now: DateTime<Utc>) -> String {
@@ -26,12 +27,40 @@ impl Engine {
             .then(|| self.link(message, LinkAction::Unsubscribe, now))
     }
 
+    /// What the points balance line (`points-balance.*.j2`) shows in another flow's message:
+    /// `None` unless the shop runs points, and in points messages, which say it themselves.
+    /// A ledger that cannot be read leaves the line out rather than stopping the message.
+    pub(crate) async fn points_line(
+        &self,
+        message: &Message,
+        config: &ShopConfig,
+        now: DateTime<Utc>,
+    ) -> Option<Value> {
+        if !config.points.enabled || message.flow == Flow::Points {
+            return None;
+        }
+        let balance = match self.points_ledger(&message.shop, &message.customer_id).await {
+            Ok(ledger) => ledger.balance(),
+            Err(err) => {
+                warn!(error = %err, "points balance left out of the message");
+                return None;
+            }
+        };
+        Some(json!({
+            "available": balance.available,
+            "pending": balance.pending,
+            "balance": balance.balance,
+            "url": (!config.points.rewards.is_empty()).then(|| self.link(message, LinkAction::Points, now)),
+        }))
+    }
+
     pub(crate) fn render_context(
         &self,
         message: &Message,
         customer: &Customer,
         record: Option<&OrderRecord>,
         config: &ShopConfig,
+        points: Option<Value>,
         now: DateTime<Utc>,
     ) -> Value {
         let order = record.and_then(|r| r.snapshot.as_ref());
@@ -85,6 +114,8 @@ impl Engine {
                 "expected_delivery_at": expected_delivery_at,
             })),
             "products": products,
+            // The balance line's figures; absent unless the shop runs points.
+            "points": points,
             "class": message.class,
             "links": {
                 "csat": csat,

@@ -14,13 +14,15 @@
 //! neutral page and changes nothing.
 
 use crate::Engine;
+use crate::flows::{Birthday, BirthdayError};
 use aftersale_domain::policy::SuppressionReason;
 use aftersale_domain::{Answer, AnswerKind, Customer, CustomerId, Message, MessageId, ShopConfig, ShopId};
 use aftersale_links::{LinkAction, LinkClaims, LinkError};
 use aftersale_ports::StoreError;
-use aftersale_ports::documents::keys;
+use aftersale_ports::documents::{self, keys};
 use aftersale_templates::{Page, TemplateError, Templates};
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -94,6 +96,19 @@ impl Engine {
         method: Method,
         accept_language: Option<&str>,
     ) -> Result<LinkResponse, LinkFailure> {
+        self.follow_link_with_form(token, method, "", accept_language)
+            .await
+    }
+
+    /// [`Engine::follow_link`] with the request's form body (`application/x-www-form-urlencoded`),
+    /// which only the birthday form on the points page reads.
+    pub async fn follow_link_with_form(
+        &self,
+        token: &str,
+        method: Method,
+        form: &str,
+        accept_language: Option<&str>,
+    ) -> Result<LinkResponse, LinkFailure> {
         let visitor_locale = self.templates.page_locale(accept_language);
         let link = match self.verified(token, &visitor_locale).await? {
             Ok(link) => link,
@@ -101,7 +116,7 @@ impl Engine {
         };
         match method {
             Method::Get => self.confirm(&link).await,
-            Method::Post => self.act(&link).await,
+            Method::Post => self.act(&link, form).await,
         }
     }
 
@@ -226,18 +241,21 @@ impl Engine {
             }
             LinkAction::Unsubscribe => (Page::ConfirmUnsubscribe, json!({ "shop": shop })),
             // Choosing a reward is a POST from this page; a GET (a mail scanner) only looks.
-            LinkAction::Points | LinkAction::Redeem { .. } => return self.points_page(link).await,
+            LinkAction::Points | LinkAction::Redeem { .. } | LinkAction::Birthday => {
+                return self.points_page(link, BirthdayNotice::None).await;
+            }
         };
         self.render(StatusCode::OK, page, &link.locale, ctx)
     }
 
     /// POST: records the answer (alerting support once about bad news) or unsubscribes.
-    async fn act(&self, link: &Opened) -> Result<LinkResponse, LinkFailure> {
+    async fn act(&self, link: &Opened, form: &str) -> Result<LinkResponse, LinkFailure> {
         let shop_name = link.config.display_name(&link.shop);
         match &link.claims.action {
             LinkAction::Unsubscribe => self.unsubscribe(link, &shop_name).await,
-            LinkAction::Points => self.points_page(link).await,
+            LinkAction::Points => self.points_page(link, BirthdayNotice::None).await,
             LinkAction::Redeem { points } => self.redeem_page(link, *points).await,
+            LinkAction::Birthday => self.birthday_form(link, form).await,
             LinkAction::Csat { score } => {
                 let low = *score <= LOW_CSAT;
                 if self
@@ -287,6 +305,11 @@ impl Engine {
                 };
                 let low = *stars <= link.config.flows.review_request.low_rating_threshold;
                 let alert = self.record(link, &answer, low).await?;
+                // An on-site review may earn points, whatever the stars (`[points] review_bonus`).
+                if let Some(order) = &link.message.order_id {
+                    self.credit_review_bonus(&link.shop, &link.customer.id, order, product_id, &link.config)
+                        .await?;
+                }
                 let review_url = review_url(link, product_id);
                 if !low {
                     return Ok(LinkResponse::Redirect(review_url));
@@ -437,7 +460,7 @@ impl Engine {
 impl Engine {
     /// The customer's balance and the shop's rewards; each one they can afford is a button
     /// that POSTs to its own signed redeem link (same message, same expiry).
-    async fn points_page(&self, link: &Opened) -> Result<LinkResponse, LinkFailure> {
+    async fn points_page(&self, link: &Opened, notice: BirthdayNotice) -> Result<LinkResponse, LinkFailure> {
         let ledger = self.points_ledger(&link.shop, &link.customer.id).await?;
         let balance = ledger.balance();
         let currency = crate::flows::points_currency(self, &link.shop, &link.customer.id).await?;
@@ -463,13 +486,72 @@ impl Engine {
                 })
             })
             .collect();
+        let birthday = if link.config.points.birthday_bonus > 0 {
+            let stored = documents::load::<Birthday, _>(
+                self.store.as_ref(),
+                &link.shop,
+                &keys::customer_birthday(&link.customer.id),
+            )
+            .await?
+            .map(|b| b.value);
+            let claims = LinkClaims {
+                action: LinkAction::Birthday,
+                ..link.claims.clone()
+            };
+            let error = match &notice {
+                BirthdayNotice::Refused(error) => Some(error.code()),
+                _ => None,
+            };
+            json!({
+                "bonus": link.config.points.birthday_bonus,
+                "url": self.links.url(&self.settings.link_base_url, &claims),
+                "month": stored.map(|b| b.month),
+                "day": stored.map(|b| b.day),
+                "saved": matches!(notice, BirthdayNotice::Saved),
+                "error": error,
+            })
+        } else {
+            Value::Null
+        };
         let ctx = json!({
             "shop": { "name": link.config.display_name(&link.shop), "url": link.config.shop_url(&link.shop) },
             "available": balance.available,
             "pending": balance.pending,
             "rewards": rewards,
+            "birthday": birthday,
         });
-        self.render(StatusCode::OK, Page::Points, &link.locale, ctx)
+        let status = match notice {
+            BirthdayNotice::Refused(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::OK,
+        };
+        self.render(status, Page::Points, &link.locale, ctx)
+    }
+
+    /// POST of the birthday form: a valid day and month is stored (and the bonus planned);
+    /// anything else changes nothing and shows the page again with what was wrong.
+    async fn birthday_form(&self, link: &Opened, form: &str) -> Result<LinkResponse, LinkFailure> {
+        if !link.config.points.enabled || link.config.points.birthday_bonus == 0 {
+            let ctx = json!({ "shop": { "name": link.config.display_name(&link.shop) } });
+            return self.render(StatusCode::GONE, Page::Unavailable, &link.locale, ctx);
+        }
+        let (month, day) = match parse_birthday(form) {
+            Ok(given) => given,
+            Err(error) => {
+                info!(shop = %link.shop, problem = error.code(), "refused a birthday");
+                return self.points_page(link, BirthdayNotice::Refused(error)).await;
+            }
+        };
+        match self.set_birthday(&link.shop, &link.customer.id, month, day).await {
+            Ok(_) => {}
+            Err(BirthdayError::NoSuchDay { .. }) => {
+                return self
+                    .points_page(link, BirthdayNotice::Refused(BirthdayFormError::NoSuchDay))
+                    .await;
+            }
+            Err(BirthdayError::Store(err)) => return Err(err.into()),
+        }
+        info!(shop = %link.shop, "birthday given on the points page");
+        self.points_page(link, BirthdayNotice::Saved).await
     }
 
     /// POST of a reward: debits once per link and shows the code (or that it is on its way).
@@ -516,6 +598,61 @@ impl Engine {
     }
 }
 
+/// What the points page says about the birthday form.
+enum BirthdayNotice {
+    None,
+    Saved,
+    Refused(BirthdayFormError),
+}
+
+/// Why a birthday form was refused; the page words each in the customer's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BirthdayFormError {
+    /// The day or the month is missing.
+    Missing,
+    /// A day outside 1-31 or a month outside 1-12, or not a number.
+    OutOfRange,
+    /// A day the month does not have (30 February, 31 April).
+    NoSuchDay,
+}
+
+impl BirthdayFormError {
+    fn code(self) -> &'static str {
+        match self {
+            BirthdayFormError::Missing => "missing",
+            BirthdayFormError::OutOfRange => "out_of_range",
+            BirthdayFormError::NoSuchDay => "no_such_day",
+        }
+    }
+}
+
+/// Reads `day` and `month` from the form body. 29 February is a birthday (kept on the 28th
+/// in common years); the year is never asked.
+fn parse_birthday(form: &str) -> Result<(u32, u32), BirthdayFormError> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_str(form).unwrap_or_default();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.trim())
+            .filter(|value| !value.is_empty())
+    };
+    let (Some(day), Some(month)) = (field("day"), field("month")) else {
+        return Err(BirthdayFormError::Missing);
+    };
+    let (Ok(day), Ok(month)) = (day.parse::<u32>(), month.parse::<u32>()) else {
+        return Err(BirthdayFormError::OutOfRange);
+    };
+    if !(1..=31).contains(&day) || !(1..=12).contains(&month) {
+        return Err(BirthdayFormError::OutOfRange);
+    }
+    // 2024 has a 29 February.
+    if chrono::NaiveDate::from_ymd_opt(2024, month, day).is_none() {
+        return Err(BirthdayFormError::NoSuchDay);
+    }
+    Ok((month, day))
+}
+
 /// The product's title as the message showed it.
 fn product_title(link: &Opened, product_id: &str) -> Option<String> {
     link.message
@@ -551,22 +688,26 @@ async fn on_get(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    follow(&engine, &token, Method::Get, &headers).await
+    follow(&engine, &token, Method::Get, "", &headers).await
 }
 
-/// The body is not read: the confirm button sends none, and RFC 8058 clients send
-/// `List-Unsubscribe=One-Click`, which asks for exactly what the POST does anyway.
+/// The body is read only by the birthday form: the confirm buttons send none, and RFC 8058
+/// clients send `List-Unsubscribe=One-Click`, which asks for exactly what the POST does anyway.
 async fn on_post(
     State(engine): State<Arc<Engine>>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    follow(&engine, &token, Method::Post, &headers).await
+    let form = std::str::from_utf8(&body).unwrap_or("");
+    follow(&engine, &token, Method::Post, form, &headers).await
 }
 
-async fn follow(engine: &Engine, token: &str, method: Method, headers: &HeaderMap) -> Response {
+async fn follow(engine: &Engine, token: &str, method: Method, form: &str, headers: &HeaderMap) -> Response {
     let accept_language = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    let result = engine.follow_link(token, method, accept_language).await;
+    let result = engine
+        .follow_link_with_form(token, method, form, accept_language)
+        .await;
     respond(&engine.templates, accept_language, result)
 }
 

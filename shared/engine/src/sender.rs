@@ -21,6 +21,7 @@ use aftersale_templates::{RenderedEmail, TemplateError};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -397,7 +398,8 @@ impl Engine {
             Prepared::Held(held) => return self.settle(message, held).await,
         };
         let customer = customer.expect("decide sends only to a known customer");
-        let body = match self.render_message(&message, &customer, record.as_ref(), &config, now) {
+        let points = self.points_line(&message, &config, now).await;
+        let body = match self.render_message(&message, &customer, record.as_ref(), &config, points, now) {
             Ok(body) => body,
             Err(err) => {
                 warn!(error = %err, "template failed");
@@ -516,11 +518,12 @@ impl Engine {
         customer: &Customer,
         record: Option<&OrderRecord>,
         config: &ShopConfig,
+        points: Option<Value>,
         now: DateTime<Utc>,
     ) -> Result<SendBody, TemplateError> {
         let shop = message.shop.as_str();
         let locale = locale_for(Some(customer), config);
-        let context = self.render_context(message, customer, record, config, now);
+        let context = self.render_context(message, customer, record, config, points, now);
         let flow = message.flow.as_str();
         Ok(match message.channel {
             Channel::Email => {

@@ -1006,7 +1006,7 @@ async fn shopify_admin() -> (
             "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/1057371297"}, "userErrors": []}}}))
     }
     let app = Router::new()
-        .route("/admin/api/2025-01/graphql.json", post(graphql))
+        .route("/admin/api/2025-10/graphql.json", post(graphql))
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

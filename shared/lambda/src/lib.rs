@@ -76,27 +76,31 @@ async fn secret(ssm: &SsmSecrets, direct: &str, parameter: &str) -> anyhow::Resu
 /// The shops' Admin API secrets, named in their `[admin_api]` config, from SSM (SecureStrings,
 /// decrypted): read when a discount code is created, so a rotated token is picked up at once.
 /// The function's role must allow `ssm:GetParameter` on those names (`template.yaml` grants
-/// `parameter/aftersale/*` to the flows that create discounts).
+/// `parameter/aftersale/{stack}/*` to the flows that create discounts).
 #[derive(Clone, Debug)]
-struct SsmSecretSource(SsmSecrets);
+struct SsmSecretSource {
+    ssm: SsmSecrets,
+    /// The stack's shop parameter prefix ([`aftersale_aws::shop_parameter_prefix`]).
+    prefix: String,
+}
 
 #[async_trait::async_trait]
 impl SecretSource for SsmSecretSource {
     async fn secret(&self, name: &str) -> Result<String, String> {
         // SecretError names the parameter, never its value.
-        self.0.read(name).await.map_err(|err| err.to_string())
+        self.ssm.read(name).await.map_err(|err| err.to_string())
     }
 
-    /// Each shop's secrets live under `/aftersale/{shop}/`: the stack's own keys and other
-    /// shops' tokens are out of a shop config's reach.
+    /// Each shop's secrets live under `{prefix}/{shop}/`: the stack's own keys, other stacks'
+    /// parameters and other shops' tokens are out of a shop config's reach.
     fn may_read(&self, shop: &ShopId, name: &str) -> bool {
-        shop_owns_parameter(shop, name)
+        shop_owns_parameter(&self.prefix, shop, name)
     }
 }
 
-/// Whether `name` is under `/aftersale/{shop}/` (and names something there).
-fn shop_owns_parameter(shop: &ShopId, name: &str) -> bool {
-    name.strip_prefix(&format!("/aftersale/{shop}/"))
+/// Whether `name` is under `{prefix}/{shop}/` (and names something there).
+fn shop_owns_parameter(prefix: &str, shop: &ShopId, name: &str) -> bool {
+    name.strip_prefix(&format!("{prefix}/{shop}/"))
         .is_some_and(|rest| !rest.is_empty() && !rest.contains(".."))
 }
 
@@ -169,8 +173,10 @@ pub async fn woocommerce_connect() -> anyhow::Result<Option<AuthorizeApp>> {
     let hex_key = secret(&ssm, "AFTERSALE_SEALING_KEY", "AFTERSALE_SEALING_KEY_PARAM")
         .await?
         .context("AFTERSALE_PUBLIC_URL is set but no sealing key: set AFTERSALE_SEALING_KEY_PARAM")?;
+    let store = store(&config).await?;
     Ok(Some(AuthorizeApp {
-        store: store(&config).await? as Arc<dyn aftersale_ports::Documents>,
+        store: Arc::clone(&store) as Arc<dyn aftersale_ports::Documents>,
+        shops: store as Arc<dyn aftersale_ports::ShopRegistry>,
         key: Arc::new(SealingKey::from_hex(&hex_key).context("the sealing key")?),
         public_url,
     }))
@@ -225,7 +231,10 @@ async fn discounts(config: &SdkConfig, ssm: SsmSecrets) -> anyhow::Result<AdminA
         Some(_) => Some(installed_app(config, &ssm).await?),
         None => None,
     };
-    let discounts = AdminApiDiscounts::new(Arc::new(SsmSecretSource(ssm)));
+    let discounts = AdminApiDiscounts::new(Arc::new(SsmSecretSource {
+        ssm,
+        prefix: aftersale_aws::shop_parameter_prefix(),
+    }));
     Ok(match app {
         Some(app) => discounts.with_installed(Arc::new(app)),
         None => discounts,
@@ -356,22 +365,32 @@ mod tests {
     }
 
     #[test]
-    fn a_shop_reads_only_parameters_under_its_own_prefix() {
+    fn a_shop_reads_only_parameters_under_its_own_prefix_in_its_own_stack() {
         let shop = ShopId::new("demo.myshopify.com").unwrap();
+        let prefix = "/aftersale/prod";
         assert!(shop_owns_parameter(
+            prefix,
             &shop,
-            "/aftersale/demo.myshopify.com/admin-token"
+            "/aftersale/prod/demo.myshopify.com/admin-token"
         ));
         for other in [
             "/aftersale/feedback/link-signing-key",
             "/aftersale/shopify/api-secret",
-            "/aftersale/other.myshopify.com/admin-token",
-            "/aftersale/demo.myshopify.com/",
-            "/aftersale/demo.myshopify.com/../shopify/api-secret",
-            "/aftersale/demo.myshopify.com.evil/admin-token",
+            "/aftersale/demo.myshopify.com/admin-token",
+            "/aftersale/staging/demo.myshopify.com/admin-token",
+            "/aftersale/prod/other.myshopify.com/admin-token",
+            "/aftersale/prod/demo.myshopify.com/",
+            "/aftersale/prod/demo.myshopify.com/../shopify/api-secret",
+            "/aftersale/prod/demo.myshopify.com.evil/admin-token",
             "SHOPIFY_ADMIN_TOKEN",
         ] {
-            assert!(!shop_owns_parameter(&shop, other), "{other}");
+            assert!(!shop_owns_parameter(prefix, &shop, other), "{other}");
         }
+        // Outside a stack (no prefix set): the default.
+        assert!(shop_owns_parameter(
+            aftersale_aws::DEFAULT_SHOP_PARAMETER_PREFIX,
+            &shop,
+            "/aftersale/demo.myshopify.com/admin-token"
+        ));
     }
 }

@@ -41,6 +41,8 @@ pub enum LinkAction {
     Points,
     /// Turn `points` into the shop's reward of that cost (a POST from the points page).
     Redeem { points: u32 },
+    /// Give one's birthday (day and month, a form POSTed from the points page).
+    Birthday,
 }
 
 /// Everything a link proves: answered by this customer, about this message, until `expires_at`.
@@ -174,6 +176,8 @@ enum WireAction {
     Points,
     #[serde(rename = "x")]
     Redeem { v: u32 },
+    #[serde(rename = "b")]
+    Birthday,
 }
 
 impl From<&LinkClaims> for Wire {
@@ -189,6 +193,7 @@ impl From<&LinkClaims> for Wire {
             LinkAction::Unsubscribe => WireAction::Unsubscribe,
             LinkAction::Points => WireAction::Points,
             LinkAction::Redeem { points } => WireAction::Redeem { v: *points },
+            LinkAction::Birthday => WireAction::Birthday,
         };
         Wire {
             s: claims.shop.clone(),
@@ -231,6 +236,7 @@ impl TryFrom<Wire> for LinkClaims {
             WireAction::Points => LinkAction::Points,
             WireAction::Redeem { v } if v > 0 => LinkAction::Redeem { points: v },
             WireAction::Redeem { .. } => return Err(LinkError::Malformed),
+            WireAction::Birthday => LinkAction::Birthday,
         };
         if wire.s.is_empty() || wire.c.is_empty() || wire.m.is_empty() {
             return Err(LinkError::Malformed);

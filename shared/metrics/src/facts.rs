@@ -1,9 +1,11 @@
 //! What one customer adds to the rollups, computed from their whole history every time it
-//! changes: their orders (ingest), and their messages, message events and answers (engine).
+//! changes: their orders (ingest), their messages, message events and answers (engine), and
+//! their points ledger (engine).
 //! Pure functions, so the live path and `aftersale metrics rebuild` cannot disagree.
 
 use crate::names;
 use crate::tally::{Contribution, Tally};
+use aftersale_domain::points::{Bucket, EntryKind, Ledger};
 use aftersale_domain::{
     Answer, AnswerKind, Flow, Message, MessageStatus, Money, OrderRecord, OrderStatus, Reason,
 };
@@ -322,4 +324,33 @@ fn attribute<'a>(
         }
     }
     converted
+}
+
+/// The customer's points facts: each ledger entry on its UTC day, as what it issued, spent,
+/// lapsed, took back or adjusted, and how it moved their available and pending balance. The
+/// sums over every day up to one are the points outstanding then (the shop's liability).
+pub fn points_contribution(ledger: &Ledger) -> Contribution {
+    let mut out = Contribution::new();
+    for entry in ledger.entries() {
+        let day = out.entry(entry.at.date_naive()).or_default();
+        let points = Decimal::from(entry.points);
+        match entry.kind {
+            EntryKind::Earn | EntryKind::Bonus => day.add(names::POINTS_ISSUED, points),
+            EntryKind::Redeem | EntryKind::RedeemReturned => day.add(names::POINTS_REDEEMED, -points),
+            EntryKind::Expiry => day.add(names::POINTS_EXPIRED, -points),
+            EntryKind::Clawback => day.add(names::POINTS_CLAWED_BACK, -points),
+            EntryKind::Adjustment => day.add(names::POINTS_ADJUSTED, points),
+            // A move from pending to available: counted below, issued nothing.
+            EntryKind::Available => {}
+        }
+        match entry.bucket {
+            Bucket::Pending => day.add(names::POINTS_PENDING, points),
+            Bucket::Available => day.add(names::POINTS_AVAILABLE, points),
+        }
+        if entry.kind == EntryKind::Available {
+            day.add(names::POINTS_PENDING, -points);
+        }
+    }
+    out.retain(|_, t| !t.is_empty());
+    out
 }

@@ -12,7 +12,7 @@ pub mod rollups;
 pub mod tally;
 
 pub use facts::{Engagement, EngagementKind};
-pub use report::{FlowSettings, Range, Report};
+pub use report::{FlowSettings, PointsFigures, Range, Report};
 
 use aftersale_domain::{Flow, ShopConfig, ShopId};
 use aftersale_ports::{FlowStore, StoreError};

@@ -19,6 +19,17 @@ pub const NPS_DETRACTORS: &str = "nps_detractors";
 pub const CSAT_ANSWERS: &str = "csat_answers";
 pub const CSAT_SATISFIED: &str = "csat_satisfied";
 
+/// Loyalty points, signed: what was credited (`earn`, `bonus`), spent net of what was given
+/// back, lapsed, taken back by refunds, and adjusted by hand.
+pub const POINTS_ISSUED: &str = "points#issued";
+pub const POINTS_REDEEMED: &str = "points#redeemed";
+pub const POINTS_EXPIRED: &str = "points#expired";
+pub const POINTS_CLAWED_BACK: &str = "points#clawed_back";
+pub const POINTS_ADJUSTED: &str = "points#adjusted";
+/// How each day moved the customers' balances: summed up to a day, what is outstanding then.
+pub const POINTS_AVAILABLE: &str = "points#available";
+pub const POINTS_PENDING: &str = "points#pending";
+
 pub fn revenue(c: Currency) -> String {
     format!("revenue#{c}")
 }

@@ -70,6 +70,50 @@ pub struct Report {
     pub flows: Vec<(Flow, FlowFunnel)>,
     /// Monthly trends for the dashboard: (month, counted orders, revenue).
     pub months: Vec<MonthTrend>,
+    /// Loyalty points over the range, and outstanding at its end.
+    pub points: PointsFigures,
+}
+
+/// Loyalty points: what the range issued, redeemed, expired, took back and adjusted, and what
+/// is outstanding at its end (the liability: every point earned and not yet spent, lapsed or
+/// taken back, whenever it was earned). All zero for a shop without points.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PointsFigures {
+    /// Earned on orders (pending included) and given as bonuses.
+    pub issued: i64,
+    /// Turned into reward codes, net of redemptions given back.
+    pub redeemed: i64,
+    pub expired: i64,
+    /// Taken back by refunds and cancellations.
+    pub clawed_back: i64,
+    /// Manual adjustments, signed.
+    pub adjusted: i64,
+    /// Available plus pending at the end of the range.
+    pub outstanding: i64,
+    /// Of which spendable now.
+    pub outstanding_available: i64,
+    /// Of which still in orders' return windows.
+    pub outstanding_pending: i64,
+}
+
+fn points_figures(days: &BTreeMap<NaiveDate, Tally>, range: Range, in_range: &Tally) -> PointsFigures {
+    let mut until_end = Tally::default();
+    for (_, tally) in days.iter().filter(|(d, _)| range.to.is_none_or(|to| **d <= to)) {
+        until_end.merge(tally);
+    }
+    let n = |t: &Tally, name: &str| t.get(name).to_i64().unwrap_or(0);
+    let available = n(&until_end, names::POINTS_AVAILABLE);
+    let pending = n(&until_end, names::POINTS_PENDING);
+    PointsFigures {
+        issued: n(in_range, names::POINTS_ISSUED),
+        redeemed: n(in_range, names::POINTS_REDEEMED),
+        expired: n(in_range, names::POINTS_EXPIRED),
+        clawed_back: n(in_range, names::POINTS_CLAWED_BACK),
+        adjusted: n(in_range, names::POINTS_ADJUSTED),
+        outstanding: available + pending,
+        outstanding_available: available,
+        outstanding_pending: pending,
+    }
 }
 
 /// One month's orders and revenue, for the trend charts.
@@ -264,6 +308,7 @@ pub fn report(
         .map(|f| (f, funnel(&total, f, settings(f))))
         .collect();
     let nps_answers = total.get(names::NPS_ANSWERS);
+    let points = points_figures(days, range, &total);
     Report {
         customers: count(total.get(names::CUSTOMERS)),
         orders: count(total.get(names::ORDERS)),
@@ -291,6 +336,7 @@ pub fn report(
         cohorts,
         flows,
         months,
+        points,
     }
 }
 
@@ -368,8 +414,8 @@ impl Report {
             .map(|(_, funnel)| funnel)
     }
 
-    /// The `--json` object: exactly the issue's keys plus `customers`, `orders`, `revenue`
-    /// and `flows`. Money is always a list with one `{amount, currency}` per currency.
+    /// The `--json` object: exactly the issue's keys plus `customers`, `orders`, `revenue`,
+    /// `flows` and `points`. Money is always a list with one `{amount, currency}` per currency.
     pub fn to_json(&self) -> Value {
         let flows: serde_json::Map<String, Value> = self
             .flows
@@ -391,6 +437,7 @@ impl Report {
             "csat": self.csat,
             "cohorts": self.cohorts,
             "flows": flows,
+            "points": self.points,
         })
     }
 }

@@ -5,7 +5,7 @@
 //!   change lands on a shard picked from the customer and the change, so no item is written
 //!   by every event of a shop; a read of the figures is one prefix query of these few items
 //!   per month, summed.
-//! - `customer#{id}#metrics#orders` / `#messages`: what the customer last added to the
+//! - `customer#{id}#metrics#orders` / `#messages` / `#points`: what the customer last added to the
 //!   counters (their first and second order facts among them). Under the customer's prefix,
 //!   so their redaction finds it.
 //! - `customer#{id}#message-events#{message id}`: delivery, open, click, bounce, complaint
@@ -21,6 +21,7 @@
 
 use crate::facts::{self, Engagement, EngagementKind, Windows};
 use crate::tally::{self, Contribution, Tally};
+use aftersale_domain::points::Ledger;
 use aftersale_domain::{CustomerId, Flow, Message, Reason, ShopConfig, ShopId};
 use aftersale_ports::documents::{self, DocumentWrite, keys};
 use aftersale_ports::{Documents, FlowStore, OrderRecords, StoreError, Versioned, lifecycle};
@@ -45,20 +46,25 @@ pub struct Fact {
     pub contribution: Contribution,
 }
 
-/// The two independently refreshed halves of a customer's contribution.
+/// The independently refreshed parts of a customer's contribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     /// Orders, kept by ingest as order events are folded.
     Orders,
     /// Messages, their provider events and answers, kept by the engine.
     Messages,
+    /// The points ledger, kept by the engine as entries are appended.
+    Points,
 }
 
 impl Part {
+    const ALL: [Part; 3] = [Part::Orders, Part::Messages, Part::Points];
+
     fn key(self, customer: &CustomerId) -> String {
         let part = match self {
             Part::Orders => "orders",
             Part::Messages => "messages",
+            Part::Points => "points",
         };
         format!("{}metrics#{part}", keys::customer_prefix(customer))
     }
@@ -118,6 +124,37 @@ pub async fn refresh_messages(
 ) -> Result<(), StoreError> {
     let contribution = message_contribution(store, shop, customer).await?;
     replace(store, shop, customer, Part::Messages, contribution).await
+}
+
+/// Recomputes the customer's points facts from their ledger as just written (the engine
+/// calls this after every append).
+pub async fn refresh_points<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+    ledger: &Ledger,
+) -> Result<(), StoreError> {
+    replace(
+        store,
+        shop,
+        customer,
+        Part::Points,
+        facts::points_contribution(ledger),
+    )
+    .await
+}
+
+/// The customer's ledger as stored (empty when they have none).
+async fn points_contribution<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<Contribution, StoreError> {
+    let ledger = documents::load::<Ledger, S>(store, shop, &keys::customer_points(customer))
+        .await?
+        .map(|l| l.value)
+        .unwrap_or_default();
+    Ok(facts::points_contribution(&ledger))
 }
 
 async fn message_contribution(
@@ -193,7 +230,7 @@ pub async fn forget_customer<S: Documents + ?Sized>(
     shop: &ShopId,
     customer: &CustomerId,
 ) -> Result<(), StoreError> {
-    for part in [Part::Orders, Part::Messages] {
+    for part in Part::ALL {
         replace(store, shop, customer, part, Contribution::new()).await?;
     }
     Ok(())
@@ -315,14 +352,17 @@ pub struct Rebuilt {
 }
 
 /// Recomputes every customer's facts and the shop's counters from scratch: the customers are
-/// those with an order list (ingest writes one per customer) or a message.
+/// those with an order list (ingest writes one per customer), a points ledger or a message.
 pub async fn rebuild(store: &dyn FlowStore, shop: &ShopId) -> Result<Rebuilt, StoreError> {
     let mut customers: BTreeSet<CustomerId> = store
         .list_documents(shop, "customer#")
         .await?
         .into_iter()
         .filter_map(|(key, _)| {
-            let id = key.strip_prefix("customer#")?.strip_suffix("#orders")?;
+            let rest = key.strip_prefix("customer#")?;
+            let id = rest
+                .strip_suffix("#orders")
+                .or_else(|| rest.strip_suffix("#points"))?;
             CustomerId::new(id).ok()
         })
         .collect();
@@ -339,6 +379,7 @@ pub async fn rebuild(store: &dyn FlowStore, shop: &ShopId) -> Result<Rebuilt, St
         let parts = [
             (Part::Orders, facts::order_contribution(&records)),
             (Part::Messages, message_contribution(store, shop, customer).await?),
+            (Part::Points, points_contribution(store, shop, customer).await?),
         ];
         for (part, contribution) in parts {
             overwrite(

@@ -6,8 +6,8 @@
 //! SSM parameters on AWS. Clients are built per use; nothing secret is cached or logged.
 
 use crate::http::ClientConfigError;
-use crate::shopify::discounts::{DEFAULT_SHOPIFY_API_VERSION, ShopifyDiscounts};
-use crate::shopify::{API_VERSION, Endpoint};
+use crate::shopify::Endpoint;
+use crate::shopify::discounts::ShopifyDiscounts;
 use crate::woocommerce::coupons::WooCommerceCoupons;
 use aftersale_domain::{AdminApiConfig, Platform, Secret, ShopId};
 use aftersale_rewards::{DiscountApi, DiscountApis, DiscountError};
@@ -88,7 +88,7 @@ impl AdminApiDiscounts {
             return Ok(None);
         };
         let base = self.endpoint.base(shop);
-        ShopifyDiscounts::with_base_url(&base, API_VERSION, &token)
+        ShopifyDiscounts::with_base_url(&base, &token)
             .map(Some)
             .map_err(|err| DiscountError::Permanent(err.to_string()))
     }
@@ -139,13 +139,9 @@ impl DiscountApis for AdminApiDiscounts {
                 let token = self
                     .secret(shop, config.access_token_secret.as_ref(), "access_token_secret")
                     .await?;
-                let version = config
-                    .api_version
-                    .as_deref()
-                    .unwrap_or(DEFAULT_SHOPIFY_API_VERSION);
                 let client = match &config.base_url {
-                    Some(base) => ShopifyDiscounts::with_base_url(base, version, &token),
-                    None => ShopifyDiscounts::new(shop.as_str(), version, &token),
+                    Some(base) => ShopifyDiscounts::with_base_url(base, &token),
+                    None => ShopifyDiscounts::new(shop.as_str(), &token),
                 };
                 Ok(Arc::new(client.map_err(bad)?))
             }

@@ -19,8 +19,6 @@ const SNIPPET_LEN: usize = 200;
 pub enum ClientConfigError {
     #[error("{0:?} is not a Shopify shop domain (expected something like my-shop.myshopify.com)")]
     BadShopDomain(String),
-    #[error("{0:?} is not a Shopify API version (expected YYYY-MM, e.g. 2025-01)")]
-    BadApiVersion(String),
     #[error("{0:?} is not a valid http(s) URL")]
     BadUrl(String),
     #[error(

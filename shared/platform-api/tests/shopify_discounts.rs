@@ -3,23 +3,21 @@
 mod common;
 
 use aftersale_domain::Secret;
-use aftersale_platform_api::shopify::{
-    DEFAULT_SHOPIFY_API_VERSION, FIRST_ORDER_SEGMENT_NAME, ShopifyDiscounts,
-};
+use aftersale_platform_api::shopify::{FIRST_ORDER_SEGMENT_NAME, ShopifyDiscounts};
 use aftersale_rewards::{DiscountApi, DiscountError, DiscountRequest, DiscountValue};
 use axum::http::StatusCode;
 use common::{Server, eur, friend_code_request, reward_request, serve, serve_with};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
-const PATH: &str = "/admin/api/2025-01/graphql.json";
+/// The one pinned version's endpoint: the stand-in answers nothing else.
+const PATH: &str = "/admin/api/2025-10/graphql.json";
 const TOKEN: &str = "shpat_local_test_token";
 
 async fn shopify(status: StatusCode, response: &str) -> (ShopifyDiscounts, Server) {
     let server = serve(PATH, status, response).await;
     let token = Secret::new(TOKEN).expect("token");
-    let client = ShopifyDiscounts::with_base_url(&server.base_url, DEFAULT_SHOPIFY_API_VERSION, &token)
-        .expect("client");
+    let client = ShopifyDiscounts::with_base_url(&server.base_url, &token).expect("client");
     (client, server)
 }
 
@@ -29,7 +27,7 @@ const CREATED: &str = r#"{"data":{"discountCodeBasicCreate":{
 
 fn client_for(server: &Server) -> ShopifyDiscounts {
     let token = Secret::new(TOKEN).expect("token");
-    ShopifyDiscounts::with_base_url(&server.base_url, DEFAULT_SHOPIFY_API_VERSION, &token).expect("client")
+    ShopifyDiscounts::with_base_url(&server.base_url, &token).expect("client")
 }
 
 /// A shop's segments as the stand-in keeps them: `(id, name, query)`.
@@ -231,8 +229,7 @@ async fn an_invalid_request_never_reaches_shopify() {
 #[tokio::test]
 async fn an_unreachable_shop_is_transient() {
     let token = Secret::new(TOKEN).expect("token");
-    let client =
-        ShopifyDiscounts::with_base_url(&common::closed_port_url().await, "2025-01", &token).expect("client");
+    let client = ShopifyDiscounts::with_base_url(&common::closed_port_url().await, &token).expect("client");
     assert!(matches!(
         client.create_discount(&reward_request()).await,
         Err(DiscountError::Transient(_))

@@ -12,8 +12,6 @@ use serde_json::json;
 const PATH: &str = "/wp-json/wc/v3/coupons";
 const KEY: &str = "ck_test_key";
 const SECRET: &str = "cs_test_secret";
-/// `base64("ck_test_key:cs_test_secret")`.
-const BASIC_AUTH: &str = "Basic Y2tfdGVzdF9rZXk6Y3NfdGVzdF9zZWNyZXQ=";
 
 fn credentials() -> (Secret, Secret) {
     (
@@ -38,7 +36,7 @@ const CREATED: &str = r#"{"id":719,"code":"thanks-k7m2p9qx4r","amount":"10.00",
     "_links":{"self":[{"href":"https://example.com/wp-json/wc/v3/coupons/719"}]}}"#;
 
 #[tokio::test]
-async fn creates_a_coupon_with_basic_auth_and_the_documented_body() {
+async fn over_plain_http_a_coupon_is_signed_with_oauth1_and_carries_the_documented_body() {
     let (client, server) = woocommerce(StatusCode::CREATED, CREATED).await;
     let created = client.create_discount(&reward_request()).await.expect("created");
     assert_eq!(created.platform_id, "719");
@@ -47,9 +45,32 @@ async fn creates_a_coupon_with_basic_auth_and_the_documented_body() {
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
     let sent = &requests[0];
+    // No Basic auth over plain HTTP (it would send the secret in clear): OAuth 1.0a one-legged
+    // in the query, signed with HMAC-SHA256 under `consumer_secret&`, the secret never sent.
+    assert!(sent.headers.get("authorization").is_none(), "{:?}", sent.headers);
+    let query = sent.query.clone().expect("OAuth parameters in the query");
+    assert!(!query.contains(SECRET), "{query}");
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} in {query}"))
+    };
+    assert_eq!(get("oauth_consumer_key"), KEY);
+    assert_eq!(get("oauth_signature_method"), "HMAC-SHA256");
+    let unsigned: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "oauth_signature")
+        .cloned()
+        .collect();
+    let url = url::Url::parse(&format!("{}{PATH}", server.base_url)).unwrap();
     assert_eq!(
-        sent.headers.get("authorization").and_then(|v| v.to_str().ok()),
-        Some(BASIC_AUTH)
+        get("oauth_signature"),
+        aftersale_platform_api::woocommerce::auth::signature("POST", &url, &unsigned, SECRET)
     );
     assert_eq!(
         sent.body,

@@ -35,6 +35,19 @@ const DEFAULT_LOCALE: &str = "en";
 const LAYOUT_NAME: &str = "layout.html.j2";
 const LAYOUT_SOURCE: &str = include_str!("../builtin/layout.html.j2");
 
+/// The points balance line any message may include (`{% include "points-balance.text.j2" %}`),
+/// in both built-in languages; it renders nothing unless the context has `points`.
+const PARTIALS: [(&str, &str); 2] = [
+    (
+        "points-balance.html.j2",
+        include_str!("../builtin/points-balance.html.j2"),
+    ),
+    (
+        "points-balance.text.j2",
+        include_str!("../builtin/points-balance.text.j2"),
+    ),
+];
+
 /// Example contexts for every step, keyed `flow/step`: documentation and the load-time check.
 const SAMPLE_CONTEXT: &str = include_str!("../builtin/sample-context.json");
 
@@ -94,6 +107,7 @@ const BUILTIN: &[[BuiltinPart; 8]] = &[
     builtin_step!("checkout-recovery/second-reminder"),
     builtin_step!("care-guide/guide"),
     builtin_step!("make-it-right/credit"),
+    builtin_step!("points/birthday"),
 ];
 
 /// One part of a message.
@@ -217,6 +231,10 @@ impl Templates {
         env.add_filter("datetime", dates::datetime);
         env.add_template(LAYOUT_NAME, LAYOUT_SOURCE)
             .expect("the built-in layout compiles (covered by tests)");
+        for (name, source) in PARTIALS {
+            env.add_template(name, source)
+                .expect("the built-in partials compile (covered by tests)");
+        }
 
         let mut names = HashSet::new();
         let mut steps = BTreeSet::new();

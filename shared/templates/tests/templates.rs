@@ -112,6 +112,69 @@ fn the_thank_you_reads_like_a_person_wrote_it() {
 }
 
 #[test]
+fn the_points_balance_line_shows_in_the_thank_you_only_when_the_context_has_points() {
+    let templates = Templates::builtin();
+    let mut ctx = sample(&templates, "thank-you", "thank-you");
+    let without = templates
+        .render_email("shop", "thank-you", "thank-you", "en", &ctx)
+        .unwrap();
+    assert!(!without.text.contains("points"), "{}", without.text);
+    assert!(!without.html.contains("points"), "{}", without.html);
+
+    ctx["points"] = json!({ "available": 120, "pending": 388, "balance": 508, "url": "https://links.bottega-rossi.example/l/points" });
+    let en = templates
+        .render_email("shop", "thank-you", "thank-you", "en", &ctx)
+        .unwrap();
+    assert!(
+        en.text.contains(
+            "It should be with you around Thursday, 10 December.\n\nYou have 120 points to spend, and 388 more on their way. \
+             Turn them into a discount: https://links.bottega-rossi.example/l/points\n\nIf you have a question"
+        ),
+        "{}",
+        en.text
+    );
+    assert!(
+        en.html.contains(
+            "<p>You have <strong>120</strong> points to spend, and 388 more on their way. \
+             <a href=\"https://links.bottega-rossi.example/l/points\">Turn them into a discount</a></p>"
+        ),
+        "{}",
+        en.html
+    );
+    let it = templates
+        .render_email("shop", "thank-you", "thank-you", "it", &ctx)
+        .unwrap();
+    assert!(
+        it.text.contains(
+            "Hai 120 punti da spendere, e altri 388 in arrivo. Trasformali in uno sconto: \
+             https://links.bottega-rossi.example/l/points\n\nSe hai una domanda"
+        ),
+        "{}",
+        it.text
+    );
+    assert!(
+        it.html
+            .contains("<p>Hai <strong>120</strong> punti da spendere, e altri 388 in arrivo."),
+        "{}",
+        it.html
+    );
+
+    // Nothing pending and no rewards to link to: the figure alone.
+    ctx["points"] = json!({ "available": 40, "pending": 0, "balance": 40, "url": null });
+    let plain = templates
+        .render_email("shop", "thank-you", "thank-you", "en", &ctx)
+        .unwrap();
+    assert!(
+        plain
+            .text
+            .contains("\n\nYou have 40 points to spend.\n\nIf you have a question"),
+        "{}",
+        plain.text
+    );
+    assert!(!plain.text.contains("\n\n\n"), "{}", plain.text);
+}
+
+#[test]
 fn optional_fields_may_be_absent() {
     let templates = Templates::builtin();
     let mut ctx = sample(&templates, "thank-you", "thank-you");

@@ -26,7 +26,7 @@ pub mod points;
 pub mod referral;
 pub mod replenishment;
 pub mod review_request;
-mod schedule;
+pub(crate) mod schedule;
 mod stats;
 mod step;
 #[cfg(test)]
@@ -531,6 +531,7 @@ mod tests {
                 "points/reward-code",
                 "points/expiry-warning",
                 "points/expiry",
+                "points/birthday",
                 "checkout-recovery/reminder",
                 "checkout-recovery/second-reminder",
                 "make-it-right/credit",

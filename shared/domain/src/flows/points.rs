@@ -29,6 +29,8 @@ steps! {
     ExpiryWarning => "expiry-warning",
     /// The moment points expire: moves the ledger, sends nothing.
     Expiry => "expiry",
+    /// The birthday bonus, credited when this falls due on the customer's birthday.
+    Birthday => "birthday",
 }
 
 pub struct Rules;
@@ -72,6 +74,12 @@ pub fn activity_subject(since: DateTime<Utc>) -> String {
     since.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
+/// The subject of a birthday message: the local day it falls on (`2027-03-20`), so a
+/// birthday changed to another day is another message.
+pub fn birthday_subject(on: chrono::NaiveDate) -> String {
+    on.format("%Y-%m-%d").to_string()
+}
+
 /// A points message, planned `now` for `due_at`.
 pub fn message(
     shop: &ShopId,
@@ -87,7 +95,7 @@ pub fn message(
         Step::RewardCode => MessageClass::Transactional,
         // About an order they placed, like a review request.
         Step::Available => MessageClass::Service,
-        Step::Welcome | Step::ExpiryWarning | Step::Expiry => MessageClass::Marketing,
+        Step::Welcome | Step::ExpiryWarning | Step::Expiry | Step::Birthday => MessageClass::Marketing,
     };
     Message {
         shop: shop.clone(),

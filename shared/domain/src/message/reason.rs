@@ -123,6 +123,10 @@ pub enum SkipReason {
     NothingToSuggest,
     /// A care guide the shop has since taken out of its config (or renamed).
     GuideRemoved,
+    /// A birthday message for a day that is no longer the customer's birthday.
+    BirthdayChanged,
+    /// This year's birthday bonus was already credited, on an earlier birthday.
+    BirthdayBonusAlreadyGiven,
 }
 
 /// Why a message failed for good. Final; support is told.
@@ -239,6 +243,8 @@ impl fmt::Display for SkipReason {
             CheckoutExpired => "checkout expired",
             NothingToSuggest => "nothing left to suggest",
             GuideRemoved => "care guide no longer configured",
+            BirthdayChanged => "the customer's birthday is another day now",
+            BirthdayBonusAlreadyGiven => "this year's birthday bonus was already given",
         };
         f.write_str(text)
     }
@@ -324,7 +330,7 @@ impl DeferReason {
 
 impl SkipReason {
     /// The reasons that carry nothing, in one list for reading them back.
-    const FIXED: [SkipReason; 33] = {
+    const FIXED: [SkipReason; 35] = {
         use SkipReason::*;
         [
             ShopUninstalled,
@@ -360,6 +366,8 @@ impl SkipReason {
             CheckoutExpired,
             NothingToSuggest,
             GuideRemoved,
+            BirthdayChanged,
+            BirthdayBonusAlreadyGiven,
         ]
     };
 

@@ -3,7 +3,9 @@
 
 use super::config::{PointsConfig, RewardOption};
 use super::ledger::{BonusKind, Bucket, Entry, EntryKind, Ledger, Source, ids};
-use chrono::{DateTime, Datelike, Duration, Utc};
+use crate::OrderId;
+use crate::flows::schedule::date_in_year;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 /// The welcome (or launch) bonus, once per customer, when the shop gives one.
@@ -17,31 +19,59 @@ pub fn welcome_bonus(ledger: &Ledger, config: &PointsConfig, now: DateTime<Utc>)
     )
 }
 
-/// The birthday bonus on the customer's birthday (`month`, `day`) in the shop's zone, once a
-/// year. A 29 February birthday is kept on 28 February in other years.
+/// The day a birthday (`month`, `day`) falls on in `year`: 29 February on 28 February in
+/// common years. `None` for a day no year has (31 April).
+pub fn birthday_in(year: i32, (month, day): (u32, u32)) -> Option<NaiveDate> {
+    date_in_year(year, month, day)
+}
+
+/// The birthday bonus for the birthday that falls on the local day `on`, once a year: `None`
+/// when the bonus is off, the customer's birthday (`month`, `day`) is not that day (they
+/// changed it since), the day has not come yet in `tz`, or this year's bonus is already
+/// credited. The id is the year's (`birthday#2027`), not the day's, so changing one's
+/// birthday, or a tick delivered twice, cannot earn twice in a year.
 pub fn birthday_bonus(
     ledger: &Ledger,
     config: &PointsConfig,
-    (month, day): (u32, u32),
+    birthday: (u32, u32),
+    on: NaiveDate,
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Option<Entry> {
-    let today = now.with_timezone(&tz).date_naive();
-    let leap_day_kept = month == 2
-        && day == 29
-        && today.month() == 2
-        && today.day() == 28
-        && chrono::NaiveDate::from_ymd_opt(today.year(), 2, 29).is_none();
-    if !((today.month() == month && today.day() == day) || leap_day_kept) {
+    if birthday_in(on.year(), birthday) != Some(on) || now.with_timezone(&tz).date_naive() < on {
         return None;
     }
     bonus(
         ledger,
         config.birthday_bonus,
-        ids::birthday(today.year()),
+        ids::birthday(on.year()),
         BonusKind::Birthday,
         now,
     )
+}
+
+/// The review bonus for rating `product` of `order` (through the review request's links),
+/// once per product of an order, when the shop gives one. The stars do not matter: points
+/// for good reviews only would buy praise.
+pub fn review_bonus(
+    ledger: &Ledger,
+    config: &PointsConfig,
+    order: &OrderId,
+    product: &str,
+    now: DateTime<Utc>,
+) -> Option<Entry> {
+    let id = ids::review(order, product);
+    (config.review_bonus > 0 && !product.is_empty() && !ledger.contains(&id)).then(|| Entry {
+        id,
+        kind: EntryKind::Bonus,
+        points: config.review_bonus.into(),
+        bucket: Bucket::Available,
+        source: Source::Review {
+            order: order.clone(),
+            product: product.to_string(),
+        },
+        at: now,
+    })
 }
 
 fn bonus(ledger: &Ledger, points: u32, id: String, kind: BonusKind, now: DateTime<Utc>) -> Option<Entry> {

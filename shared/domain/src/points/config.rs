@@ -28,8 +28,17 @@ pub struct PointsConfig {
     /// "You join with 100 points": credited once per customer, at their first order or sign-up
     /// seen after the programme is switched on (so existing customers get it at launch).
     pub welcome_bonus: u32,
-    /// Points on the customer's birthday (from `aftersale birthdays import`), once a year.
+    /// Points on the customer's birthday, once a year: the day and month they give on their
+    /// points page (or the merchant imports with `aftersale birthdays import`).
     pub birthday_bonus: u32,
+    /// Whether the birthday bonus comes with a "happy birthday" message (marketing class,
+    /// under the sending policy); without it the points are credited quietly.
+    pub birthday_message: bool,
+    /// Points for rating a product through the review request's links (a review on the shop's
+    /// own site), once per product of an order, whatever the stars. Off (0) by default: Google
+    /// and Trustpilot forbid incentivised reviews, so a shop whose review link goes there
+    /// cannot switch it on.
+    pub review_bonus: u32,
     /// What happens when a refund takes back points already spent.
     pub negative_balance: NegativeBalance,
     /// Extra points per VIP tier (`{ Gold = "1.5" }`), by the tier names of `[flows.vip]`.
@@ -87,6 +96,8 @@ impl Default for PointsConfig {
             include_shipping_and_tax: false,
             welcome_bonus: 0,
             birthday_bonus: 0,
+            birthday_message: true,
+            review_bonus: 0,
             negative_balance: NegativeBalance::Allow,
             tier_multipliers: BTreeMap::new(),
             expire_after_days: None,
@@ -122,6 +133,12 @@ impl PointsConfig {
         if self.birthday_bonus > MAX_BONUS {
             return Err(invalid(
                 "points.birthday_bonus",
+                format!("must be at most {MAX_BONUS}"),
+            ));
+        }
+        if self.review_bonus > MAX_BONUS {
+            return Err(invalid(
+                "points.review_bonus",
                 format!("must be at most {MAX_BONUS}"),
             ));
         }
@@ -217,6 +234,7 @@ mod tests {
         assert_eq!(config.pending_from, PendingFrom::Delivery);
         assert!(!config.include_shipping_and_tax);
         assert_eq!(config.expire_after_days, None, "points do not expire by default");
+        assert_eq!(config.review_bonus, 0, "no points for reviews by default");
         assert_eq!(config.validate([]), Ok(()));
     }
 

@@ -26,7 +26,7 @@ pub enum EntryKind {
     Clawback,
     /// Available points that lapsed after a period without activity.
     Expiry,
-    /// A welcome, launch or birthday bonus.
+    /// A welcome, launch, birthday or review bonus.
     Bonus,
     /// A manual entry by the shop, with its reason.
     Adjustment,
@@ -80,6 +80,11 @@ pub enum Source {
     Bonus {
         bonus: BonusKind,
     },
+    /// A product of an order rated through the review request's links.
+    Review {
+        order: OrderId,
+        product: String,
+    },
     /// A person's manual adjustment.
     Manual {
         by: String,
@@ -129,8 +134,13 @@ pub mod ids {
     pub fn welcome() -> String {
         "bonus#welcome".into()
     }
+    /// One a year, whichever day it was credited on.
     pub fn birthday(year: i32) -> String {
-        format!("bonus#birthday#{year}")
+        format!("birthday#{year}")
+    }
+    /// One per product of an order.
+    pub fn review(order: &OrderId, product: &str) -> String {
+        format!("review#{order}#{product}")
     }
     pub fn redeem(redemption: &str) -> String {
         format!("redeem#{redemption}")

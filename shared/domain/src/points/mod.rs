@@ -17,8 +17,8 @@ mod orders;
 mod tests;
 
 pub use activity::{
-    AdjustError, RedeemError, adjustment, birthday_bonus, expires_at, expiry, expiry_warning_at, redeem,
-    return_redeemed, welcome_bonus,
+    AdjustError, RedeemError, adjustment, birthday_bonus, birthday_in, expires_at, expiry, expiry_warning_at,
+    redeem, return_redeemed, review_bonus, welcome_bonus,
 };
 pub use campaign::{Campaign, CampaignError, multiplier_at};
 pub use config::{NegativeBalance, PendingFrom, PointsConfig, RewardOption};

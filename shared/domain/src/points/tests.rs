@@ -348,16 +348,112 @@ fn bonuses_are_credited_once() {
     assert_eq!(welcome_bonus(&ledger, &config, t0()), None);
 
     let tz = chrono_tz::Europe::Rome;
-    let birthday = Utc.with_ymd_and_hms(2026, 11, 2, 23, 30, 0).unwrap(); // 3 November in Rome
-    assert_eq!(birthday_bonus(&ledger, &config, (11, 2), tz, birthday), None);
-    ledger.append(birthday_bonus(&ledger, &config, (11, 3), tz, birthday).unwrap());
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    // 23:30 UTC on 2 November is already 3 November in Rome.
+    let birthday = Utc.with_ymd_and_hms(2026, 11, 2, 23, 30, 0).unwrap();
     assert_eq!(
-        birthday_bonus(&ledger, &config, (11, 3), tz, birthday + Duration::hours(5)),
-        None
+        birthday_bonus(&ledger, &config, (11, 2), day(2026, 11, 3), tz, birthday),
+        None,
+        "the customer's birthday is another day"
+    );
+    assert_eq!(
+        birthday_bonus(
+            &ledger,
+            &config,
+            (11, 3),
+            day(2026, 11, 3),
+            tz,
+            birthday - Duration::hours(1)
+        ),
+        None,
+        "22:30 UTC is still 2 November in Rome"
+    );
+    let credited = birthday_bonus(&ledger, &config, (11, 3), day(2026, 11, 3), tz, birthday).unwrap();
+    assert_eq!(credited.id, "birthday#2026");
+    ledger.append(credited);
+    assert_eq!(
+        birthday_bonus(
+            &ledger,
+            &config,
+            (11, 3),
+            day(2026, 11, 3),
+            tz,
+            birthday + Duration::hours(5)
+        ),
+        None,
+        "a tick delivered twice credits once"
+    );
+    assert_eq!(
+        birthday_bonus(
+            &ledger,
+            &config,
+            (12, 24),
+            day(2026, 12, 24),
+            tz,
+            birthday + Duration::days(51)
+        ),
+        None,
+        "a birthday changed to a later day of the same year earns nothing more"
     );
     assert_eq!(ledger.balance().available, 150);
-    let leap = Utc.with_ymd_and_hms(2027, 2, 28, 12, 0, 0).unwrap();
-    assert!(birthday_bonus(&ledger, &config, (2, 29), tz, leap).is_some());
+    // 29 February: on 28 February in a common year, on the 29th in a leap year.
+    let common = Utc.with_ymd_and_hms(2027, 2, 28, 12, 0, 0).unwrap();
+    assert_eq!(birthday_in(2027, (2, 29)), Some(day(2027, 2, 28)));
+    assert_eq!(birthday_in(2028, (2, 29)), Some(day(2028, 2, 29)));
+    assert_eq!(birthday_in(2028, (4, 31)), None);
+    assert!(birthday_bonus(&ledger, &config, (2, 29), day(2027, 2, 28), tz, common).is_some());
+    assert!(
+        birthday_bonus(
+            &ledger,
+            &config,
+            (2, 29),
+            day(2028, 2, 28),
+            tz,
+            common + Duration::days(365)
+        )
+        .is_none(),
+        "in a leap year it is the 29th"
+    );
+    let off = PointsConfig {
+        birthday_bonus: 0,
+        ..config.clone()
+    };
+    assert_eq!(
+        birthday_bonus(&Ledger::default(), &off, (11, 3), day(2026, 11, 3), tz, birthday),
+        None
+    );
+}
+
+#[test]
+fn a_review_bonus_is_credited_once_per_product_of_an_order_and_never_by_default() {
+    let order = OrderId::new("1001").unwrap();
+    assert_eq!(
+        review_bonus(&Ledger::default(), &enabled(), &order, "p1", t0()),
+        None,
+        "off by default"
+    );
+    let config = PointsConfig {
+        review_bonus: 20,
+        ..enabled()
+    };
+    let mut ledger = Ledger::default();
+    let first = review_bonus(&ledger, &config, &order, "p1", t0()).unwrap();
+    assert_eq!((first.id.as_str(), first.points), ("review#1001#p1", 20));
+    assert_eq!(
+        first.source,
+        Source::Review {
+            order: order.clone(),
+            product: "p1".into()
+        }
+    );
+    ledger.append(first);
+    assert_eq!(
+        review_bonus(&ledger, &config, &order, "p1", t0()),
+        None,
+        "rated again"
+    );
+    ledger.append(review_bonus(&ledger, &config, &order, "p2", t0()).unwrap());
+    assert_eq!(ledger.balance().available, 40);
 }
 
 #[test]

@@ -9,10 +9,13 @@
 //! ids come from their sources, so a redelivered or replayed event appends nothing.
 
 use super::discount_codes::{create_discount, money, parse_code};
+use super::vip::Birthday;
 use super::{FlowJob, Held, OrderEvent, Prepared, id_safe};
 use crate::Engine;
-use aftersale_domain::flows::points::{Payload as PointsPayload, Step, activity_subject, message};
-use aftersale_domain::flows::vip::TierStatus;
+use aftersale_domain::flows::points::{
+    Payload as PointsPayload, Step, activity_subject, birthday_subject, message,
+};
+use aftersale_domain::flows::vip::{TierStatus, next_birthday};
 use aftersale_domain::points::{
     self, Campaign, Earning, Entry, Ledger, RewardOption, Source, ids, order_entries, welcome_bonus,
 };
@@ -26,7 +29,9 @@ use aftersale_rewards::{
     CodePrefix, CustomerEligibility, DiscountCode, DiscountRequest, DiscountValue, UsageLimit,
 };
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use tracing::warn;
 
 pub(super) struct Job;
 
@@ -42,6 +47,11 @@ impl FlowJob for Job {
         };
         let shop = &event.event.shop;
         let (ledger, new) = sync_order(engine, shop, customer, event.record, event.config, event.now).await?;
+        if !new.is_empty() {
+            // A birthday given before points were switched on is planned once the customer
+            // has a ledger.
+            plan_stored_birthday(engine, shop, customer, event.config, event.now).await?;
+        }
         plan_messages(
             engine,
             shop,
@@ -267,12 +277,133 @@ async fn recheck(
             ledger
         }
         Step::RewardCode => load(engine, &shop, &customer).await?,
+        Step::Birthday => match credit_birthday(engine, &mut message, config, now).await? {
+            Ok(ledger) => ledger,
+            Err(reason) => return Ok(Prepared::skip(reason)),
+        },
     };
     let balance = ledger.balance();
     let payload = message.payload.points_mut();
     payload.available = Some(balance.available);
     payload.pending = Some(balance.pending);
     Ok(Prepared::Proceed(Box::new(message)))
+}
+
+/// The zone a customer's dates are in: their own, else the shop's.
+async fn customer_zone(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    config: &ShopConfig,
+) -> Result<Tz, StoreError> {
+    let profile = engine.store.load_customer(shop, customer).await?;
+    Ok(profile.and_then(|c| c.time_zone).unwrap_or(config.time_zone))
+}
+
+/// Plans the birthday bonus for the customer's next birthday on or after `after` (its local
+/// day), due in their morning, when the shop gives one. Keyed by the day, so planning twice
+/// stores once and a changed birthday is a new message. Returns when it is due.
+pub(crate) async fn plan_birthday_bonus(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    birthday: Birthday,
+    config: &ShopConfig,
+    after: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    if !config.points.enabled || config.points.birthday_bonus == 0 {
+        return Ok(None);
+    }
+    let tz = customer_zone(engine, shop, customer, config).await?;
+    let Some(at) = next_birthday(birthday.month, birthday.day, after, tz) else {
+        return Ok(None);
+    };
+    let on = at.with_timezone(&tz).date_naive();
+    let planned = message(
+        shop,
+        customer,
+        Step::Birthday,
+        birthday_subject(on),
+        None,
+        (at, DueBasis::Known),
+        engine.clock.now(),
+    );
+    engine.plan_once(planned, Origin::Live).await?;
+    Ok(Some(at))
+}
+
+/// The customer's stored birthday, planned (nothing if they gave none).
+async fn plan_stored_birthday(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    config: &ShopConfig,
+    after: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if !config.points.enabled || config.points.birthday_bonus == 0 {
+        return Ok(());
+    }
+    let stored =
+        documents::load::<Birthday, _>(engine.store.as_ref(), shop, &keys::customer_birthday(customer))
+            .await?;
+    if let Some(birthday) = stored {
+        plan_birthday_bonus(engine, shop, customer, birthday.value, config, after).await?;
+    }
+    Ok(())
+}
+
+/// The re-check of a birthday message: credits the year's bonus if that day is still the
+/// customer's birthday (once a year, whatever the ticks), plans next year's, and says
+/// whether there is anything to tell. A changed birthday plans the new day instead.
+async fn credit_birthday(
+    engine: &Engine,
+    message: &mut Message,
+    config: &ShopConfig,
+    now: DateTime<Utc>,
+) -> Result<Result<Ledger, SkipReason>, StoreError> {
+    let (shop, customer) = (message.shop.clone(), message.customer_id.clone());
+    let Ok(on) = NaiveDate::parse_from_str(&message.subject, "%Y-%m-%d") else {
+        return Ok(Err(SkipReason::NoPoints));
+    };
+    let stored =
+        documents::load::<Birthday, _>(engine.store.as_ref(), &shop, &keys::customer_birthday(&customer))
+            .await?;
+    let Some(birthday) = stored.map(|b| b.value) else {
+        return Ok(Err(SkipReason::BirthdayChanged));
+    };
+    let day = (birthday.month, birthday.day);
+    if points::birthday_in(on.year(), day) != Some(on) {
+        plan_birthday_bonus(engine, &shop, &customer, birthday, config, now).await?;
+        return Ok(Err(SkipReason::BirthdayChanged));
+    }
+    let tz = customer_zone(engine, &shop, &customer, config).await?;
+    let (ledger, _) = append(engine, &shop, &customer, |l| {
+        points::birthday_bonus(l, &config.points, day, on, tz, now)
+            .into_iter()
+            .collect()
+    })
+    .await?;
+    // Next year's: the day after this one is past this birthday in every zone.
+    plan_birthday_bonus(
+        engine,
+        &shop,
+        &customer,
+        birthday,
+        config,
+        now + Duration::days(1),
+    )
+    .await?;
+    let Some(credited) = ledger.entry(&ids::birthday(on.year())) else {
+        return Ok(Err(SkipReason::NoPoints));
+    };
+    if credited.at.with_timezone(&tz).date_naive() < on {
+        return Ok(Err(SkipReason::BirthdayBonusAlreadyGiven));
+    }
+    if !config.points.birthday_message {
+        return Ok(Err(SkipReason::LedgerOnly));
+    }
+    message.payload.points_mut().points = Some(credited.points);
+    Ok(Ok(ledger))
 }
 
 /// The shop's double-points campaigns.
@@ -338,7 +469,14 @@ pub(crate) async fn append(
             detail: err.to_string(),
         });
     }
-    Ok((stored.unwrap_or_default(), appended))
+    let ledger = stored.unwrap_or_default();
+    if !appended.is_empty()
+        && let Err(err) =
+            aftersale_metrics::rollups::refresh_points(engine.store.as_ref(), shop, customer, &ledger).await
+    {
+        warn!(error = %err, "points metrics not updated; the next append or `aftersale metrics rebuild` catches up");
+    }
+    Ok((ledger, appended))
 }
 
 /// Why a manual adjustment or a campaign was not recorded.
@@ -392,6 +530,34 @@ impl Engine {
         // The adjustment is activity: the expiry clock starts again.
         plan_expiry(self, shop, customer, &ledger, &config, Origin::Live, now).await?;
         Ok((entry, ledger))
+    }
+
+    /// Credits the review bonus for a rating of `product` of `order`, given through a review
+    /// request's link: once per product of an order, whatever the stars, and nothing when the
+    /// shop gives none. Returns the entry appended.
+    pub(crate) async fn credit_review_bonus(
+        &self,
+        shop: &ShopId,
+        customer: &CustomerId,
+        order: &aftersale_domain::OrderId,
+        product: &str,
+        config: &ShopConfig,
+    ) -> Result<Option<Entry>, StoreError> {
+        if !config.points.enabled || config.points.review_bonus == 0 {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let (ledger, appended) = append(self, shop, customer, |ledger| {
+            points::review_bonus(ledger, &config.points, order, product, now)
+                .into_iter()
+                .collect()
+        })
+        .await?;
+        if !appended.is_empty() {
+            // Being given points is activity: the expiry clock starts again.
+            plan_expiry(self, shop, customer, &ledger, config, Origin::Live, now).await?;
+        }
+        Ok(appended.into_iter().next())
     }
 
     /// Stores a double-points window, given in the shop's local time. The same window and

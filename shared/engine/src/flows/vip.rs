@@ -104,9 +104,10 @@ impl Engine {
         Ok(members)
     }
 
-    /// Records a customer's birthday (month and day; the year is nobody's business) and plans
-    /// the next greeting if they hold a tier. Platforms do not send birthdays: merchants import
-    /// them from wherever they collect them.
+    /// Records a customer's birthday (month and day; the year is nobody's business), plans the
+    /// next birthday bonus when the shop gives one, and the next greeting if they hold a tier.
+    /// Platforms do not send birthdays: customers give theirs on their points page, and
+    /// merchants import the ones they collected elsewhere. Returns when the tier greeting goes.
     pub async fn set_birthday(
         &self,
         shop: &ShopId,
@@ -125,6 +126,7 @@ impl Engine {
         .await?;
         let config = self.config(shop).await?;
         let now = self.clock.now();
+        super::points::plan_birthday_bonus(self, shop, customer, birthday, &config, now).await?;
         if !config.flows.vip.enabled {
             return Ok(None);
         }

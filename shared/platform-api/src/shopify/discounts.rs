@@ -24,9 +24,10 @@
 //!
 //! A taken code comes back as a `DiscountUserError` with code `TAKEN` on field
 //! `["basicCodeDiscount", "code"]`. From 2025-10 `customerSelection` is deprecated in favour of
-//! `context`; it is still accepted, and we pin 2025-01 by default. Rate limiting arrives as
+//! `context`; it is still accepted in the one pinned version, [`super::API_VERSION`]. Rate limiting arrives as
 //! HTTP 200 with a top-level `errors[].extensions.code` of `THROTTLED`, or as HTTP 429.
 
+use super::API_VERSION;
 use crate::http::{self, ClientConfigError};
 use aftersale_domain::Secret;
 use aftersale_rewards::{
@@ -42,9 +43,6 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex, PoisonError};
-
-/// The Admin API version we target; Shopify supports each stable version for at least a year.
-pub const DEFAULT_SHOPIFY_API_VERSION: &str = "2025-01";
 
 const PLATFORM: &str = "Shopify";
 const ACCESS_TOKEN_HEADER: &str = "X-Shopify-Access-Token";
@@ -89,35 +87,24 @@ pub struct ShopifyDiscounts {
 }
 
 impl ShopifyDiscounts {
-    /// A client for `https://{shop_domain}/admin/api/{api_version}/graphql.json`.
+    /// A client for `https://{shop_domain}/admin/api/{API_VERSION}/graphql.json`.
     /// `shop_domain` is the permanent `*.myshopify.com` domain, never a custom domain: only it
     /// serves the Admin API.
-    pub fn new(
-        shop_domain: &str,
-        api_version: &str,
-        access_token: &Secret,
-    ) -> Result<Self, ClientConfigError> {
+    pub fn new(shop_domain: &str, access_token: &Secret) -> Result<Self, ClientConfigError> {
         let domain = shop_domain.trim().to_ascii_lowercase();
         // Anything but the permanent domain could aim the token elsewhere.
         if !aftersale_domain::is_myshopify_domain(&domain) {
             return Err(ClientConfigError::BadShopDomain(shop_domain.to_string()));
         }
-        Self::with_base_url(&format!("https://{domain}"), api_version, access_token)
+        Self::with_base_url(&format!("https://{domain}"), access_token)
     }
 
-    /// A client for `{base_url}/admin/api/{api_version}/graphql.json`, so tests and proxies can
+    /// A client for `{base_url}/admin/api/{API_VERSION}/graphql.json`, so tests and proxies can
     /// stand in for Shopify. `base_url` must be https unless it is loopback.
-    pub fn with_base_url(
-        base_url: &str,
-        api_version: &str,
-        access_token: &Secret,
-    ) -> Result<Self, ClientConfigError> {
-        if !is_api_version(api_version) {
-            return Err(ClientConfigError::BadApiVersion(api_version.to_string()));
-        }
+    pub fn with_base_url(base_url: &str, access_token: &Secret) -> Result<Self, ClientConfigError> {
         let mut endpoint = http::secure_url(base_url)?;
         let path = format!(
-            "{}/admin/api/{api_version}/graphql.json",
+            "{}/admin/api/{API_VERSION}/graphql.json",
             endpoint.path().trim_end_matches('/')
         );
         endpoint.set_path(&path);
@@ -246,16 +233,6 @@ impl DiscountApi for ShopifyDiscounts {
         }
         result
     }
-}
-
-/// `YYYY-MM` (Shopify's stable versions) or `unstable`.
-fn is_api_version(version: &str) -> bool {
-    let b = version.as_bytes();
-    version == "unstable"
-        || (b.len() == 7
-            && b[4] == b'-'
-            && b[..4].iter().all(u8::is_ascii_digit)
-            && b[5..].iter().all(u8::is_ascii_digit))
 }
 
 /// Whether a segment's query is ours, whatever its spacing or case.
@@ -528,16 +505,21 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_is_built_from_the_shop_domain_and_version() {
-        let client = ShopifyDiscounts::new(" My-Shop.myshopify.com ", "2025-01", &token()).expect("client");
+    fn endpoint_is_built_from_the_shop_domain_and_the_one_pinned_version() {
+        let client = ShopifyDiscounts::new(" My-Shop.myshopify.com ", &token()).expect("client");
         assert_eq!(
             client.endpoint.as_str(),
-            "https://my-shop.myshopify.com/admin/api/2025-01/graphql.json"
+            "https://my-shop.myshopify.com/admin/api/2025-10/graphql.json"
+        );
+        let local = ShopifyDiscounts::with_base_url("http://127.0.0.1:9/", &token()).expect("client");
+        assert_eq!(
+            local.endpoint.as_str(),
+            format!("http://127.0.0.1:9/admin/api/{API_VERSION}/graphql.json")
         );
     }
 
     #[test]
-    fn foreign_domains_and_bad_versions_are_refused() {
+    fn foreign_domains_are_refused() {
         for domain in [
             "evil.com",
             "myshopify.com",
@@ -546,23 +528,16 @@ mod tests {
             "shop.myshopify.com.evil.com",
         ] {
             assert_eq!(
-                ShopifyDiscounts::new(domain, "2025-01", &token()).map(|_| ()),
+                ShopifyDiscounts::new(domain, &token()).map(|_| ()),
                 Err(ClientConfigError::BadShopDomain(domain.to_string())),
                 "{domain}"
             );
         }
-        for version in ["2025-1", "latest", "2025/01", ""] {
-            assert!(matches!(
-                ShopifyDiscounts::new("shop.myshopify.com", version, &token()),
-                Err(ClientConfigError::BadApiVersion(_))
-            ));
-        }
-        assert!(ShopifyDiscounts::new("shop.myshopify.com", "unstable", &token()).is_ok());
     }
 
     #[test]
     fn the_token_never_shows_in_debug_output() {
-        let client = ShopifyDiscounts::new("shop.myshopify.com", "2025-01", &token()).expect("client");
+        let client = ShopifyDiscounts::new("shop.myshopify.com", &token()).expect("client");
         assert!(!format!("{client:?}").contains("shpat_test"));
     }
 

@@ -14,9 +14,7 @@ pub mod oauth;
 pub mod throttle;
 pub mod webhooks;
 
-pub use discounts::{
-    DEFAULT_SHOPIFY_API_VERSION, FIRST_ORDER_SEGMENT_NAME, FIRST_ORDER_SEGMENT_QUERY, ShopifyDiscounts,
-};
+pub use discounts::{FIRST_ORDER_SEGMENT_NAME, FIRST_ORDER_SEGMENT_QUERY, ShopifyDiscounts};
 pub use graphql::AdminClient;
 pub use oauth::{AppCredentials, ShopifyOAuth, authorize_url, verify_query_hmac};
 pub use webhooks::{ShopifyWebhooks, required_topics};
@@ -25,8 +23,10 @@ use aftersale_domain::ShopId;
 use aftersale_ports::PlatformError;
 use std::time::Duration;
 
-/// The Admin API version every call uses. Shopify supports a stable version for at least
-/// twelve months; move this one constant (and run the tests) to upgrade.
+/// The Admin API version every call uses: OAuth's webhook registration, bulk imports and
+/// discount codes alike (a test sends each through a server that answers only this version).
+/// Shopify supports a stable version for at least twelve months; move this one constant (and
+/// `api_version` in `shopify.app.toml`, which a test compares) and run the tests to upgrade.
 pub const API_VERSION: &str = "2025-10";
 
 /// The test seam: replaces `https://{shop}` for every OAuth and Admin API call.

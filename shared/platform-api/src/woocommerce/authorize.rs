@@ -16,7 +16,8 @@ use crate::sealed::SealingKey;
 use crate::woocommerce::client::WooClient;
 use crate::woocommerce::connect::{WebhookChange, connect};
 use crate::woocommerce::connection::{self, Connection, Credentials, new_webhook_secret, site_id};
-use aftersale_ports::{Documents, StoreError, documents};
+use aftersale_domain::Platform;
+use aftersale_ports::{Documents, ShopRegistry, ShopState, StoreError, documents};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -30,11 +31,13 @@ use tracing::warn;
 /// How long a shop owner has to approve on WordPress's screen.
 const NONCE_LIFETIME_MINUTES: i64 = 15;
 
-/// What the routes need: the store, the key credentials are sealed under, and the public base
-/// URL WooCommerce reaches Aftersale at.
+/// What the routes need: the store (its documents, and its shop records, where a connected
+/// site is listed), the key credentials are sealed under, and the public base URL WooCommerce
+/// reaches Aftersale at.
 #[derive(Clone)]
 pub struct AuthorizeApp {
     pub store: Arc<dyn Documents>,
+    pub shops: Arc<dyn ShopRegistry>,
     pub key: Arc<SealingKey>,
     pub public_url: String,
 }
@@ -182,7 +185,8 @@ async fn callback(State(app): State<AuthorizeApp>, Query(query): Query<SiteQuery
             .map(|b| b.webhook_ids.clone())
             .unwrap_or_default(),
         delivery_url,
-        connected_at: Utc::now(),
+        // A reconnect (new keys, say) is the same connection: it counts from the first.
+        connected_at: before.as_ref().map_or_else(Utc::now, |b| b.connected_at),
         credentials: Credentials {
             consumer_key: keys.consumer_key,
             consumer_secret: keys.consumer_secret,
@@ -191,6 +195,18 @@ async fn callback(State(app): State<AuthorizeApp>, Query(query): Query<SiteQuery
     };
     if let Err(err) = connection::save(app.store.as_ref(), &app.key, &connection).await {
         return unavailable(err);
+    }
+    // Listed from now on (`aftersale shops`, the reconcile schedule), not only once its first
+    // order has arrived.
+    match app.shops.load_shop(&shop).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let state = ShopState::installed(Platform::Woocommerce, connection.connected_at);
+            if let Err(err) = app.shops.save_shop(&shop, &state).await {
+                return unavailable(err);
+            }
+        }
+        Err(err) => return unavailable(err),
     }
     let returning = Pending {
         site: connection.site.clone(),

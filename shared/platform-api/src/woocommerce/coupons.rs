@@ -6,7 +6,8 @@
 //! `code`, `amount` (a decimal string, "even if setting a percentage"), `discount_type`
 //! (`percent` | `fixed_cart` | `fixed_product`), `description`, `date_expires`,
 //! `individual_use`, `usage_limit`, `usage_limit_per_user`, `minimum_amount`; authentication
-//! is HTTP Basic with the consumer key and secret over HTTPS. Errors are WordPress REST errors,
+//! follows WooCommerce's rules ([`super::auth`]): HTTP Basic with the consumer key and secret
+//! over HTTPS, OAuth 1.0a one-legged signing over plain HTTP. Errors are WordPress REST errors,
 //! `{"code": "...", "message": "...", "data": {"status": 400}}`; a duplicate code is
 //! `woocommerce_rest_coupon_code_already_exists`.
 //!
@@ -21,6 +22,7 @@
 //! referral's attribution still refuses the advocate's reward for a friend who had ordered
 //! before.
 
+use super::auth::{Auth, oauth1_params};
 use crate::http::{self, ClientConfigError};
 use aftersale_domain::Secret;
 use aftersale_rewards::{
@@ -31,6 +33,7 @@ use chrono::SecondsFormat;
 use reqwest::{StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 const PLATFORM: &str = "WooCommerce";
 const COUPONS_PATH: &str = "wp-json/wc/v3/coupons";
@@ -47,8 +50,7 @@ pub struct WooCommerceCoupons {
 
 impl WooCommerceCoupons {
     /// A client for `{site_url}/wp-json/wc/v3/coupons`. `site_url` may include a sub-directory
-    /// (`https://example.com/shop`); it must be https unless it is loopback, because Basic auth
-    /// sends the consumer secret with every request.
+    /// (`https://example.com/shop`); it must be https unless it is loopback.
     pub fn new(
         site_url: &str,
         consumer_key: Secret,
@@ -73,13 +75,38 @@ impl WooCommerceCoupons {
         })
     }
 
+    /// The POST carrying the keys as WooCommerce's rules say (the connect client's rules):
+    /// HTTP Basic over HTTPS, OAuth 1.0a one-legged signing in the query over plain HTTP,
+    /// where Basic would send the secret in clear.
+    fn post(&self) -> reqwest::RequestBuilder {
+        match Auth::for_url(&self.endpoint) {
+            Auth::Basic => self
+                .client
+                .post(self.endpoint.clone())
+                .basic_auth(self.consumer_key.expose(), Some(self.consumer_secret.expose())),
+            Auth::OAuth1 => {
+                let timestamp = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let nonce = hex::encode(rand::random::<[u8; 16]>());
+                let signed = oauth1_params(
+                    "POST",
+                    &self.endpoint,
+                    self.consumer_key.expose(),
+                    self.consumer_secret.expose(),
+                    timestamp,
+                    &nonce,
+                );
+                let mut url = self.endpoint.clone();
+                url.query_pairs_mut().extend_pairs(signed);
+                self.client.post(url)
+            }
+        }
+    }
+
     async fn send(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
         request.validate()?;
-        let post = self
-            .client
-            .post(self.endpoint.clone())
-            .basic_auth(self.consumer_key.expose(), Some(self.consumer_secret.expose()))
-            .json(&CouponBody::from(request));
+        let post = self.post().json(&CouponBody::from(request));
         let (status, text) = http::send(PLATFORM, post).await?;
         interpret(status, &text, request)
     }
