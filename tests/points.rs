@@ -1090,3 +1090,36 @@ fn rating_a_product_through_the_review_request_earns_the_review_bonus_once_whate
     assert_eq!(reviews[0]["points"], 20);
     assert_eq!(reviews[0]["source"]["order"], ORDER);
 }
+
+#[test]
+fn a_sign_up_joins_with_the_welcome_bonus_before_any_order_and_the_first_order_adds_no_second() {
+    let server = server_with("welcome_bonus = 100\n");
+    let mut customer: Value = serde_json::from_slice(&fixture("shopify/customers_create.json")).unwrap();
+    customer["email_marketing_consent"] = json!({ "state": "subscribed", "opt_in_level": "single_opt_in" });
+    let body = serde_json::to_vec(&customer).unwrap();
+    ok(post_shopify(&server, "customers/create", "c-1", &body));
+    ok(post_shopify(&server, "customers/create", "c-1-again", &body));
+    assert_eq!(balance(&server), (100, 0, 100));
+    assert_eq!(kinds(&server), [("bonus".to_string(), 100)]);
+    tick(&server, "2022-01-01T01:00:00Z");
+    let welcome = message(&outbox(&server), "welcome").clone();
+    assert_eq!(welcome["status"], "sent", "{welcome}");
+    assert!(
+        welcome["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("You're in: 100 points to start with"),
+        "{welcome}"
+    );
+
+    ok(post_shopify(&server, "orders/paid", "o-1", &paid_order()));
+    assert_eq!(
+        kinds(&server),
+        [("bonus".to_string(), 100), ("earn".to_string(), 388)]
+    );
+    let welcomes = outbox(&server)
+        .into_iter()
+        .filter(|m| m["flow"] == "points" && m["step"] == "welcome")
+        .count();
+    assert_eq!(welcomes, 1);
+}

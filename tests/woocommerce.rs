@@ -675,13 +675,14 @@ fn points_shop(site: &str) -> Server {
         format!(
             "shop = \"shop.example\"\n[admin_api]\nbase_url = \"{site}\"\nconsumer_key_secret = \"WOO_CK\"\n\
              consumer_secret_secret = \"WOO_CS\"\n[points]\nenabled = true\nper_currency_unit = \"1\"\n\
-             pending_days = 0\npending_from = \"paid\"\n[[points.rewards]]\npoints = 10\namount_off = \"5\"\n"
+             pending_days = 1\npending_from = \"paid\"\n[[points.rewards]]\npoints = 10\namount_off = \"5\"\n"
         ),
     )
     .unwrap();
     let (ok, _, err) = run(&server, &["config", "load", file.to_str().unwrap()]);
     assert!(ok, "{err}");
-    // The fixture's order (18.00 USD of items: 18 points), paid the morning of 3 January 2022.
+    // The fixture's order (18.00 USD of items: 18 points), paid the morning of 3 January 2022;
+    // spendable a day later.
     let mut order: Value = serde_json::from_slice(&fixture("woocommerce/order_created.json")).unwrap();
     for field in ["date_created_gmt", "date_paid_gmt", "date_modified_gmt"] {
         order[field] = json!("2022-01-03T10:00:00");
@@ -715,7 +716,7 @@ fn points_page_link(server: &Server) -> String {
     let mail = support::mail::emails(server)
         .into_iter()
         .find(|m| m.contains("ready to spend"))
-        .expect("the points email");
+        .unwrap_or_else(|| panic!("the points email: {:#?}", server.cli_json(&["outbox", "--json"])));
     support::mail::links(server, &mail)
         .into_iter()
         .find(|l| {
@@ -751,7 +752,7 @@ fn your_code(page: &str) -> Option<String> {
 fn woocommerce_points_become_a_real_coupon_signed_with_oauth_once_even_when_tapped_twice_at_once() {
     let (woo, site) = woo_site(Site::WooCommerce);
     let server = points_shop(&site);
-    tick_at(&server, "2022-01-03T11:00:00Z");
+    tick_at(&server, "2022-01-04T11:00:00Z");
     let page = reqwest::blocking::get(points_page_link(&server))
         .unwrap()
         .text()
@@ -794,8 +795,8 @@ fn woocommerce_points_become_a_real_coupon_signed_with_oauth_once_even_when_tapp
     );
 
     // The code email goes once, and creates nothing more.
-    tick_at(&server, "2022-01-03T11:30:00Z");
-    tick_at(&server, "2022-01-03T12:00:00Z");
+    tick_at(&server, "2022-01-04T11:30:00Z");
+    tick_at(&server, "2022-01-04T12:00:00Z");
     let mails: Vec<String> = support::mail::emails(&server)
         .into_iter()
         .filter(|m| m.contains(&code) && m.contains("Your reward code"))
@@ -808,7 +809,7 @@ fn woocommerce_points_become_a_real_coupon_signed_with_oauth_once_even_when_tapp
 fn a_woocommerce_coupon_the_site_cannot_create_yet_keeps_the_points_aside_and_is_retried_until_it_exists() {
     let (woo, site) = woo_site(Site::WooCommerce);
     let server = points_shop(&site);
-    tick_at(&server, "2022-01-03T11:00:00Z");
+    tick_at(&server, "2022-01-04T11:00:00Z");
     let link = points_page_link(&server);
     let button = redeem_button(&reqwest::blocking::get(&link).unwrap().text().unwrap());
     woo.lock().unwrap().coupons_down = true;
@@ -820,7 +821,7 @@ fn a_woocommerce_coupon_the_site_cannot_create_yet_keeps_the_points_aside_and_is
         page.contains("You have 8 points to spend"),
         "held, not lost: {page}"
     );
-    tick_at(&server, "2022-01-03T11:30:00Z");
+    tick_at(&server, "2022-01-04T11:30:00Z");
     let outbox = server.cli_json(&["outbox", "--json"]);
     let reward = outbox
         .iter()
@@ -838,7 +839,7 @@ fn a_woocommerce_coupon_the_site_cannot_create_yet_keeps_the_points_aside_and_is
     assert!(woo.lock().unwrap().coupons.is_empty());
 
     woo.lock().unwrap().coupons_down = false;
-    tick_at(&server, "2022-01-04T11:30:00Z");
+    tick_at(&server, "2022-01-05T11:30:00Z");
     let coupons = woo.lock().unwrap().coupons.clone();
     assert_eq!(coupons.len(), 1, "{coupons:?}");
     let code = coupons[0]["code"].as_str().unwrap().to_uppercase();

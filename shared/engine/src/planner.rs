@@ -14,6 +14,10 @@ impl Engine {
             return self.on_checkout(event, checkout).await;
         }
         let Some(order_id) = event.order_id() else {
+            // A sign-up plans nothing but the points' welcome bonus.
+            if let EventKind::CustomerCreated(customer) = &event.kind {
+                return crate::flows::points_on_sign_up(self, event, &customer.id).await;
+            }
             return Ok(0);
         };
         let Some(record) = self.store.load_order(&event.shop, order_id).await? else {

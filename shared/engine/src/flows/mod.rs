@@ -29,6 +29,7 @@ mod win_back;
 pub use cross_sell::{LearnRun, RELEARN_AFTER, Recommendations};
 pub use early_access::{CampaignError, CampaignReport};
 pub use points::PointsError;
+pub(crate) use points::on_sign_up as points_on_sign_up;
 pub(crate) use points::{Redemption, points_currency, reward_label};
 pub use referral::Referral;
 pub use vip::{Birthday, BirthdayError, TierMember};

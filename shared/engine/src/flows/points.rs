@@ -21,7 +21,7 @@ use aftersale_domain::points::{
 };
 use aftersale_domain::{
     Currency, CustomerId, DeferReason, DueBasis, FailReason, Flow, Message, MessageId, MessageStatus, Money,
-    OrderRecord, Origin, ShopConfig, ShopId, SkipReason,
+    OrderRecord, Origin, ShopConfig, ShopId, SkipReason, StoreEvent,
 };
 use aftersale_ports::documents::{self, keys};
 use aftersale_ports::{StoreError, lifecycle};
@@ -137,19 +137,7 @@ async fn plan_messages(
     origin: Origin,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let mut planned = 0;
-    if new.iter().any(|e| e.id == ids::welcome()) {
-        let welcome = message(
-            shop,
-            customer,
-            Step::Welcome,
-            "bonus".into(),
-            None,
-            (now, DueBasis::Known),
-            now,
-        );
-        planned += engine.plan_once(welcome, origin).await?;
-    }
+    let mut planned = plan_welcome(engine, shop, customer, new, origin, now).await?;
     let order = &record.order_id;
     let pending =
         ledger.contains(&ids::earn(order)) && !ledger.contains(&ids::available(order)) && !record.is_void();
@@ -174,6 +162,57 @@ async fn plan_messages(
         planned += engine.plan_or_reschedule(vec![available], origin).await?;
     }
     planned += plan_expiry(engine, shop, customer, ledger, config, origin, now).await?;
+    Ok(planned)
+}
+
+/// The welcome message, when its bonus was just credited (`new`).
+async fn plan_welcome(
+    engine: &Engine,
+    shop: &ShopId,
+    customer: &CustomerId,
+    new: &[Entry],
+    origin: Origin,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    if !new.iter().any(|e| e.id == ids::welcome()) {
+        return Ok(0);
+    }
+    let welcome = message(
+        shop,
+        customer,
+        Step::Welcome,
+        "bonus".into(),
+        None,
+        (now, DueBasis::Known),
+        now,
+    );
+    engine.plan_once(welcome, origin).await
+}
+
+/// A new customer account (`customers/create`): "you join with 100 points" from the sign-up
+/// on, not only from a first order. Once per customer, like the order path's.
+pub(crate) async fn on_sign_up(
+    engine: &Engine,
+    event: &StoreEvent,
+    customer: &CustomerId,
+) -> Result<usize, StoreError> {
+    if !engine.settings.flows.contains(&Flow::Points) {
+        return Ok(0);
+    }
+    let shop = &event.shop;
+    let config = engine.config(shop).await?;
+    if !config.points.enabled || config.points.welcome_bonus == 0 {
+        return Ok(0);
+    }
+    let now = engine.clock.now();
+    let (ledger, new) = append(engine, shop, customer, |ledger| {
+        welcome_bonus(ledger, &config.points, now).into_iter().collect()
+    })
+    .await?;
+    let mut planned = plan_welcome(engine, shop, customer, &new, event.origin, now).await?;
+    if !new.is_empty() {
+        planned += plan_expiry(engine, shop, customer, &ledger, &config, event.origin, now).await?;
+    }
     Ok(planned)
 }
 
