@@ -91,8 +91,13 @@ fn json_lines(out: &Output) -> Vec<Value> {
 }
 
 fn load_config(data: &Path, shop: &str) {
+    load_config_with(data, shop, "");
+}
+
+/// The tiers, plus `extra` TOML.
+fn load_config_with(data: &Path, shop: &str, extra: &str) {
     let file = data.join("shop.toml");
-    std::fs::write(&file, VIP_CONFIG).unwrap();
+    std::fs::write(&file, format!("{extra}\n{VIP_CONFIG}")).unwrap();
     let out = Command::new(binary())
         .args(["config", "load"])
         .arg(&file)
@@ -145,6 +150,9 @@ struct Past {
     updated: DateTime<Utc>,
     /// When it was delivered, if that is already past.
     delivered: Option<DateTime<Utc>>,
+    /// A discount code used at checkout (a friend's referral code).
+    code: Option<String>,
+    street: &'static str,
 }
 
 /// `n` orders by `n / 3` customers over the last two years; each customer's newest order is
@@ -161,6 +169,8 @@ fn history(n: usize, now: DateTime<Utc>) -> Vec<Past> {
                 created,
                 updated: created + Duration::hours(30),
                 delivered: (delivered <= now).then_some(delivered),
+                code: None,
+                street: "Via Roma 1",
             }
         })
         .collect()
@@ -178,11 +188,11 @@ fn bulk_jsonl(history: &[Past]) -> String {
             "createdAt": at(p.created), "updatedAt": at(p.updated), "cancelledAt": null,
             "currencyCode": "EUR", "displayFinancialStatus": "PAID",
             "displayFulfillmentStatus": if p.delivered.is_some() { "FULFILLED" } else { "UNFULFILLED" },
-            "customerLocale": "en", "clientIp": null, "discountCodes": [],
+            "customerLocale": "en", "clientIp": null, "discountCodes": p.code.iter().collect::<Vec<_>>(),
             "totalPriceSet": {"shopMoney": {"amount": "42.00", "currencyCode": "EUR"}},
             "subtotalPriceSet": {"shopMoney": {"amount": "42.00", "currencyCode": "EUR"}},
             "totalDiscountsSet": {"shopMoney": {"amount": "0.00", "currencyCode": "EUR"}},
-            "shippingAddress": {"address1": "Via Roma 1", "address2": null, "city": "Milano", "zip": "20100", "countryCodeV2": "IT"},
+            "shippingAddress": {"address1": p.street, "address2": null, "city": "Milano", "zip": "20100", "countryCodeV2": "IT"},
             "billingAddress": {"countryCodeV2": "IT"},
             "customer": {"id": format!("gid://shopify/Customer/{customer}"), "firstName": "Cliente", "lastName": "Prova",
                 "locale": "en", "updatedAt": at(p.created),
@@ -225,12 +235,12 @@ fn rest_order(p: &Past) -> Value {
         "total_price": "42.00", "subtotal_price": "42.00", "total_discounts": "0.00",
         "line_items": [{"id": order * 10 + 1, "product_id": 11, "variant_id": 12, "sku": "TEA-1", "title": "Green tea",
             "name": "Green tea", "quantity": 1, "price": "42.00"}],
-        "discount_codes": [],
+        "discount_codes": p.code.iter().map(|c| json!({"code": c, "amount": "4.20", "type": "percentage"})).collect::<Vec<_>>(),
         "customer": {"id": customer, "email": format!("c{customer}@example.com"), "first_name": "Cliente",
             "last_name": "Prova", "locale": "en", "updated_at": at(p.created),
             "email_marketing_consent": {"state": "subscribed"}, "sms_marketing_consent": null},
         "customer_locale": "en",
-        "shipping_address": {"address1": "Via Roma 1", "address2": null, "city": "Milano", "zip": "20100", "country_code": "IT"},
+        "shipping_address": {"address1": p.street, "address2": null, "city": "Milano", "zip": "20100", "country_code": "IT"},
         "billing_address": {"country_code": "IT"},
         "refunds": [],
     })
@@ -623,6 +633,8 @@ struct WooLog {
     /// `resource?page` of every successful page request.
     pages: Vec<String>,
     refused_once: bool,
+    /// The first page of customers failed once with a 503, as an overloaded host does.
+    failed_once: bool,
     queries: Vec<BTreeMap<String, String>>,
 }
 
@@ -706,6 +718,14 @@ fn paged(s: &WooShared, resource: &str, items: &[Value], q: &BTreeMap<String, St
             StatusCode::TOO_MANY_REQUESTS,
             [("retry-after", "1")],
             axum::Json(json!({"code": "too_many_requests", "message": "Slow down"})),
+        )
+            .into_response();
+    }
+    if resource == "customers" && page == 1 && !log.failed_once {
+        log.failed_once = true;
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<html><body>Service Temporarily Unavailable</body></html>",
         )
             .into_response();
     }
@@ -833,7 +853,7 @@ fn import_woo(data: &Path, site: &str, extra: &[&str]) -> Output {
 }
 
 #[test]
-fn a_woocommerce_history_pages_through_orders_then_customers_and_waits_out_a_429() {
+fn a_woocommerce_history_pages_through_orders_then_customers_and_waits_out_a_429_and_a_503() {
     let now = Utc::now();
     let (site, base) = woo_standin(
         woo_history(250, now),
@@ -854,9 +874,9 @@ fn a_woocommerce_history_pages_through_orders_then_customers_and_waits_out_a_429
     assert_eq!(
         log.pages,
         vec!["orders?1", "orders?2", "orders?3", "customers?1"],
-        "page 2 was asked again after the 429"
+        "page 2 was asked again after the 429, customers' page 1 after the 503"
     );
-    assert!(log.refused_once);
+    assert!(log.refused_once && log.failed_once);
     assert!(
         log.queries
             .iter()
@@ -908,6 +928,26 @@ fn woocommerce_refusals_are_explained_in_a_shop_owners_words() {
     );
 }
 
+/// The history as its webhooks deliver it: `orders/paid`, then `fulfillments/update` once
+/// delivered.
+fn deliver_live(live: &Server, past: &[Past]) {
+    for p in past {
+        let order = p.order;
+        let body = serde_json::to_vec(&rest_order(p)).unwrap();
+        assert_eq!(
+            post_shopify(live, "orders/paid", &format!("paid-{order}"), &body).0,
+            200
+        );
+        if let Some(delivered) = p.delivered {
+            let body = serde_json::to_vec(&rest_fulfillment(p, delivered)).unwrap();
+            assert_eq!(
+                post_shopify(live, "fulfillments/update", &format!("ful-{order}"), &body).0,
+                200
+            );
+        }
+    }
+}
+
 #[test]
 fn the_same_history_imported_or_delivered_live_gives_the_same_state() {
     let now = Utc::now();
@@ -919,20 +959,7 @@ fn the_same_history_imported_or_delivered_live_gives_the_same_state() {
 
     let live = Server::start();
     load_config(&live.data_dir(), SHOP);
-    for (i, p) in past.iter().enumerate() {
-        let body = serde_json::to_vec(&rest_order(p)).unwrap();
-        assert_eq!(
-            post_shopify(&live, "orders/paid", &format!("paid-{i}"), &body).0,
-            200
-        );
-        if let Some(delivered) = p.delivered {
-            let body = serde_json::to_vec(&rest_fulfillment(p, delivered)).unwrap();
-            assert_eq!(
-                post_shopify(&live, "fulfillments/update", &format!("ful-{i}"), &body).0,
-                200
-            );
-        }
-    }
+    deliver_live(&live, &past);
     // Orders, customers, learned statistics (order gaps, spend, supply), each customer's
     // orders and tier, referral attribution: the same, whichever way the history came.
     for sql in [
@@ -971,6 +998,201 @@ fn the_same_history_imported_or_delivered_live_gives_the_same_state() {
         let due = DateTime::parse_from_rfc3339(message["due_at"].as_str().unwrap()).unwrap();
         assert!(due > now, "only what is still ahead: {message}");
     }
+}
+
+/// A webhook is a snapshot like any other: whichever of it and the export's copy of the order
+/// changed last wins, in whatever order they arrive, and each is stored once.
+#[test]
+fn a_webhook_arriving_during_the_import_is_stored_once_and_the_newest_snapshot_wins() {
+    let now = Utc::now();
+    let past = history(9, now);
+    let live = Server::start();
+    load_config(&live.data_dir(), SHOP);
+    // Before the export is read, Shopify delivers a cancellation of customer 1's newest
+    // order, made after the export's snapshot of it; and an update older than the export's
+    // snapshot of customer 2's newest order (a delivery retried for hours).
+    let (newer, older) = (&past[6], &past[7]);
+    let mut cancelled = rest_order(newer);
+    cancelled["cancelled_at"] = json!(at(newer.updated + Duration::hours(2)));
+    cancelled["updated_at"] = json!(at(newer.updated + Duration::hours(2)));
+    cancelled["financial_status"] = json!("voided");
+    let body = serde_json::to_vec(&cancelled).unwrap();
+    assert_eq!(
+        post_shopify(&live, "orders/cancelled", "cancel-newer", &body).0,
+        200
+    );
+    let mut stale = rest_order(older);
+    stale["updated_at"] = json!(at(older.updated - Duration::hours(20)));
+    stale["financial_status"] = json!("pending");
+    let body = serde_json::to_vec(&stale).unwrap();
+    assert_eq!(
+        post_shopify(&live, "orders/updated", "update-older", &body).0,
+        200
+    );
+
+    let (_, base) = shopify_standin(bulk_jsonl(&past), End::Completed);
+    let summary = ok_json(&import_shopify(&live.data_dir(), &base, &[]));
+    assert_eq!(summary["orders"], 9, "{summary}");
+    assert_eq!(count(&live.data_dir(), "SELECT count(*) FROM orders"), 9);
+    let order = |id: usize| -> Value {
+        let body = rows(
+            &live.data_dir(),
+            &format!("SELECT body FROM orders WHERE order_id = '{id}'"),
+        );
+        serde_json::from_str(body.first().unwrap_or_else(|| panic!("order {id} is stored"))).unwrap()
+    };
+    let text = order(newer.order).to_string();
+    assert!(
+        text.contains("\"cancelled\""),
+        "the later cancellation wins: {text}"
+    );
+    let text = order(older.order).to_string();
+    assert!(
+        !text.contains("\"pending\""),
+        "the export's newer snapshot wins: {text}"
+    );
+    // Customer 1 has two orders that count, customer 2 three: their tiers say so.
+    let members = json_lines(&aftersale(
+        &live.data_dir(),
+        &["customers", "--shop", SHOP, "--json"],
+        &[],
+    ));
+    let orders_of = |customer: &str| -> Value {
+        members
+            .iter()
+            .find(|m| m["customer_id"] == customer)
+            .unwrap_or_else(|| panic!("{customer} in {members:?}"))["orders"]
+            .clone()
+    };
+    assert_eq!(
+        (orders_of("1"), orders_of("2")),
+        (json!(2), json!(3)),
+        "{members:?}"
+    );
+
+    // The same webhook again, and the export again: nothing stored twice.
+    let events = count(&live.data_dir(), "SELECT count(*) FROM events");
+    assert_eq!(
+        post_shopify(
+            &live,
+            "orders/cancelled",
+            "cancel-newer",
+            &serde_json::to_vec(&cancelled).unwrap()
+        )
+        .0,
+        200
+    );
+    let again = ok_json(&import_shopify(&live.data_dir(), &base, &[]));
+    assert_eq!(again["imported"], 0, "{again}");
+    assert_eq!(count(&live.data_dir(), "SELECT count(*) FROM events"), events);
+}
+
+/// Referrals on, codes made through `[admin_api]` (only when a message is sent, never here).
+const REFERRAL_CONFIG: &str = r#"
+[admin_api]
+access_token_secret = "SHOPIFY_ADMIN_TOKEN"
+[flows.referral]
+enabled = true
+eligible_after = "paid"
+"#;
+
+/// The customer's own referral code in a store.
+fn advocate_code(data: &Path, customer: usize) -> String {
+    let body = rows(
+        data,
+        &format!("SELECT body FROM documents WHERE key = 'customer#{customer}#referral'"),
+    );
+    let doc: Value = serde_json::from_str(body.first().expect("the advocate has a code")).unwrap();
+    doc["code"].as_str().unwrap().to_string()
+}
+
+/// `aftersale referrals --json`, with the advocate's code (random in each store) named.
+fn referrals(data: &Path, code: &str) -> Vec<String> {
+    let mut lines: Vec<String> = json_lines(&aftersale(data, &["referrals", "--shop", SHOP, "--json"], &[]))
+        .iter()
+        .map(|r| r.to_string().replace(code, "<advocate's code>"))
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The advocates' rewards planned in a store, as the outbox shows them.
+fn rewards(data: &Path) -> Vec<String> {
+    let mut found: Vec<String> = json_lines(&aftersale(data, &["outbox", "--json"], &[]))
+        .iter()
+        .filter(|m| m["flow"] == "referral" && m["step"] == "reward")
+        .map(|m| {
+            format!(
+                "{} {} friend's order {}",
+                m["customer_id"], m["status"], m["details"]["friend_order"]
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn imported_referrals_are_attributed_and_rewarded_as_if_their_webhooks_had_come_live() {
+    let now = Utc::now();
+    // Three customers with three orders each: each gets a code of their own, in both stores.
+    let advocates = history(9, now);
+    let imported = tempfile::tempdir().unwrap();
+    load_config_with(imported.path(), SHOP, REFERRAL_CONFIG);
+    let (_, base) = shopify_standin(bulk_jsonl(&advocates), End::Completed);
+    ok_json(&import_shopify(imported.path(), &base, &[]));
+    let live = Server::start();
+    load_config_with(&live.data_dir(), SHOP, REFERRAL_CONFIG);
+    deliver_live(&live, &advocates);
+    let (imported_code, live_code) = (
+        advocate_code(imported.path(), 1),
+        advocate_code(&live.data_dir(), 1),
+    );
+
+    // Then friends ordered with customer 1's code: a new customer from elsewhere (accepted),
+    // and customer 2, who had bought before (refused by the fraud checks). In each store the
+    // code is the one that store gave customer 1, as the real shop would have it.
+    let friends = |code: &str| -> Vec<Past> {
+        [(20_001, 101, "Corso Como 9", 40), (20_002, 2, "Via Dante 3", 30)]
+            .into_iter()
+            .map(|(order, customer, street, days_ago)| {
+                let created = now - Duration::days(days_ago);
+                Past {
+                    order,
+                    customer,
+                    created,
+                    updated: created + Duration::hours(30),
+                    delivered: Some(created + Duration::days(2)),
+                    code: Some(code.to_string()),
+                    street,
+                }
+            })
+            .collect()
+    };
+    let (_, base) = shopify_standin(bulk_jsonl(&friends(&imported_code)), End::Completed);
+    let second = ok_json(&import_shopify(imported.path(), &base, &[]));
+    assert_eq!(second["orders"], 2, "{second}");
+    deliver_live(&live, &friends(&live_code));
+
+    let attributed = referrals(imported.path(), &imported_code);
+    assert_eq!(attributed, referrals(&live.data_dir(), &live_code));
+    assert_eq!(attributed.len(), 2, "{attributed:?}");
+    let verdict = |order: &str| -> Value {
+        let line = attributed.iter().find(|l| l.contains(order)).unwrap();
+        serde_json::from_str::<Value>(line).unwrap()["verdict"].clone()
+    };
+    assert_eq!(verdict("20001"), "accepted", "{attributed:?}");
+    assert!(
+        verdict("20002").as_str().unwrap().starts_with("rejected: "),
+        "{attributed:?}"
+    );
+    // The reward for the friend's order that held is planned once, in both.
+    let planned = rewards(imported.path());
+    assert_eq!(planned, rewards(&live.data_dir()));
+    assert_eq!(
+        planned,
+        vec![r#""1" "planned" friend's order "20001""#.to_string()]
+    );
 }
 
 #[test]

@@ -45,8 +45,9 @@ impl Ingest {
 
     /// Keeps a piece of history that could not be read (a bad JSONL line, an order the
     /// normaliser refused) as a dead letter with its reason, so nothing is dropped and the
-    /// import goes on. `topic` names what it was (`orders/bulk`, or a WooCommerce webhook
-    /// topic, which `aftersale dead-letters replay` can then run through the webhook parser).
+    /// import goes on. `topic` names what it was: Shopify's `BULK_TOPIC` (a bulk export's line
+    /// or order, which `aftersale dead-letters replay` runs through the export's normaliser,
+    /// still as history), or a WooCommerce webhook topic (run through the webhook parser).
     /// Returns the letter's id; the same bad piece imported twice is kept once.
     pub async fn dead_letter_import(
         &self,

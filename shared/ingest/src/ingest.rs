@@ -1,7 +1,7 @@
 use crate::capture::Captured;
 use crate::secrets::WebhookSecrets;
-use aftersale_domain::{EventKind, Platform, ShopId, StoreEvent};
-use aftersale_platforms::{Delivery, PayloadError, shopify, signature, woocommerce};
+use aftersale_domain::{EventKind, Origin, Platform, ShopId, StoreEvent};
+use aftersale_platforms::{Delivery, PayloadError, shopify, shopify_bulk, signature, woocommerce};
 use aftersale_ports::erasure::without_personal_data;
 use aftersale_ports::{
     Clock, DeadLetter, DeadLetterStatus, EventBus, PrivacyDesk, Recorded, ShopTokens, SiteSecrets, Store,
@@ -400,7 +400,12 @@ impl Ingest {
             }
         }
         letter.attempts += 1;
-        let outcome = match parse(letter.platform, &headers, &body) {
+        let parsed = if letter.platform == Platform::Shopify && letter.topic == shopify_bulk::BULK_TOPIC {
+            parse_bulk(&headers, &body)
+        } else {
+            parse(letter.platform, &headers, &body)
+        };
+        let outcome = match parsed {
             Ok(events) => {
                 self.persist(&events, self.clock.now()).await?;
                 letter.status = DeadLetterStatus::Replayed;
@@ -426,6 +431,24 @@ impl Ingest {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A piece of a Shopify bulk export the import kept (an order with its line items, or a line
+/// as read): the import's own normaliser, and still history ([`Origin::Imported`]), so its
+/// replay plans only what is still ahead, as the import would have.
+fn parse_bulk(headers: &HeaderMap, body: &[u8]) -> Result<Vec<StoreEvent>, Unusable> {
+    let shop = header(headers, "x-shopify-shop-domain")
+        .ok_or_else(|| Unusable::Bad("header X-Shopify-Shop-Domain is missing".into()))
+        .and_then(|raw| {
+            ShopId::shopify(raw).map_err(|e| Unusable::Bad(format!("header X-Shopify-Shop-Domain: {e}")))
+        })?;
+    let order = shopify_bulk::BulkOrder::from_dead_letter(body).map_err(Unusable::Bad)?;
+    let mut events =
+        shopify_bulk::normalise_order(&shop, &order).map_err(|e| Unusable::Bad(e.to_string()))?;
+    for event in &mut events {
+        event.origin = Origin::Imported;
+    }
+    Ok(events)
 }
 
 fn parse(platform: Platform, headers: &HeaderMap, body: &[u8]) -> Result<Vec<StoreEvent>, Unusable> {

@@ -842,3 +842,71 @@ async fn an_uninstall_triggered_after_the_reinstall_is_applied() {
     );
     assert_eq!(tokens.load_token(&shop).await.unwrap(), None);
 }
+
+/// A bulk export's pieces kept by the import replay through the export's own normaliser, as
+/// history: still broken, they stay pending with the reason; once good (as after a fix), their
+/// events are stored marked imported, so the flows plan only what is still ahead.
+#[tokio::test]
+async fn an_imported_orders_dead_letter_replays_as_history_once_it_can_be_read() {
+    use aftersale_domain::Origin;
+    use aftersale_platforms::shopify_bulk::{BULK_TOPIC, Reassembler};
+    use base64::Engine;
+    let (store, ingest) = setup();
+    let shop = ShopId::shopify(SHOP).unwrap();
+    let order = r##"{"id":"gid://shopify/Order/5001","name":"#1001","email":"ada@example.com","createdAt":"2024-03-01T10:00:00Z","updatedAt":"2024-03-05T09:00:00Z","cancelledAt":null,"currencyCode":"EUR","displayFinancialStatus":"PAID","displayFulfillmentStatus":"UNFULFILLED","discountCodes":[],"totalPriceSet":{"shopMoney":{"amount":"55.00","currencyCode":"EUR"}},"subtotalPriceSet":{"shopMoney":{"amount":"55.00","currencyCode":"EUR"}},"totalDiscountsSet":{"shopMoney":{"amount":"0.00","currencyCode":"EUR"}},"customer":{"id":"gid://shopify/Customer/77","firstName":"Ada","lastName":"L","locale":"it","updatedAt":"2024-03-01T10:00:00Z","defaultEmailAddress":{"emailAddress":"ada@example.com","marketingState":"SUBSCRIBED"},"defaultPhoneNumber":null},"refunds":[],"fulfillments":[]}"##;
+    let item = r#"{"id":"gid://shopify/LineItem/61","quantity":2,"sku":"TEA-1","title":"Green tea","name":"Green tea","product":{"id":"gid://shopify/Product/11"},"variant":{"id":"gid://shopify/ProductVariant/12"},"originalUnitPriceSet":{"shopMoney":{"amount":"27.50","currencyCode":"EUR"}},"__parentId":"gid://shopify/Order/5001"}"#;
+    let truncated = &order[..order.len() / 2];
+    ingest
+        .dead_letter_import(
+            aftersale_domain::Platform::Shopify,
+            &shop,
+            BULK_TOPIC,
+            truncated.as_bytes(),
+            "line 1 is not valid JSON (column 400)".into(),
+        )
+        .await
+        .unwrap();
+    let mut letter = store.list_dead_letters().await.unwrap().remove(0);
+    assert_eq!(letter.topic, BULK_TOPIC);
+    let ReplayOutcome::StillFailing { reason } = ingest.replay(&mut letter).await.unwrap() else {
+        panic!("a truncated line is still no order")
+    };
+    assert!(reason.contains("not valid JSON"), "{reason}");
+    assert!(
+        !reason.contains("is not handled"),
+        "the topic is replayable: {reason}"
+    );
+    let kept = store.list_dead_letters().await.unwrap();
+    assert_eq!(
+        (kept.len(), kept[0].status, kept[0].attempts),
+        (1, DeadLetterStatus::Pending, 1),
+        "never dropped"
+    );
+
+    // The whole order, as the import keeps one its normaliser refused, now reads.
+    let mut r = Reassembler::default();
+    r.feed(order);
+    r.feed(item);
+    letter.body_base64 = base64::engine::general_purpose::STANDARD.encode(r.finish().unwrap().to_json());
+    assert_eq!(
+        ingest.replay(&mut letter).await.unwrap(),
+        ReplayOutcome::Stored { events: 1 }
+    );
+    assert_eq!(
+        store.list_dead_letters().await.unwrap()[0].status,
+        DeadLetterStatus::Replayed
+    );
+    let events = store.list_events(Some(&shop)).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event.origin, Origin::Imported, "still history");
+    assert_eq!(
+        events[0].event.event_id.as_str(),
+        "shopify:import:order:5001:1709629200"
+    );
+    let stored = store
+        .load_order(&shop, &OrderId::new("5001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.value.snapshot.unwrap().line_items.len(), 1);
+}

@@ -414,15 +414,17 @@ impl Report {
             .map(|(_, funnel)| funnel)
     }
 
-    /// The `--json` object: exactly the keys plus `customers`, `orders`, `revenue`,
-    /// `flows` and `points`. Money is always a list with one `{amount, currency}` per currency.
+    /// The `--json` object: exactly the keys plus `customers`, `orders`, `revenue` and
+    /// `flows`, and `points` for a shop that has ever had points (a shop without them keeps the
+    /// exact documented key set). Money is always a list with one `{amount, currency}` per
+    /// currency.
     pub fn to_json(&self) -> Value {
         let flows: serde_json::Map<String, Value> = self
             .flows
             .iter()
             .map(|(f, funnel)| (f.to_string(), funnel.to_json()))
             .collect();
-        json!({
+        let mut figures = json!({
             "customers": self.customers,
             "orders": self.orders,
             "revenue": money_json(&self.revenue),
@@ -437,8 +439,11 @@ impl Report {
             "csat": self.csat,
             "cohorts": self.cohorts,
             "flows": flows,
-            "points": self.points,
-        })
+        });
+        if self.points != PointsFigures::default() {
+            figures["points"] = json!(self.points);
+        }
+        figures
     }
 }
 

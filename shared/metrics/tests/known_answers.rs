@@ -355,3 +355,69 @@ async fn a_date_range_counts_only_its_days() {
 async fn live_rollups_equal_a_rebuild_on_the_memory_store() {
     contract::live_equals_rebuild(&MemoryStore::new()).await;
 }
+
+/// Each counter item holds one day of one shard, so what an event rewrites stays small however
+/// large the shop; items written as whole months (the layout before) still count, and a
+/// rebuild turns them into days without changing a figure.
+#[tokio::test]
+async fn counters_are_kept_a_day_per_item_and_month_items_of_before_still_add_up() {
+    use aftersale_metrics::rollups::{self, BUCKET_PREFIX, Bucket};
+    use aftersale_ports::Documents;
+    use aftersale_ports::documents;
+    let store = MemoryStore::new();
+    let h = history::generate(3, 40);
+    contract::load(&store, &h).await.unwrap();
+    let expected = shop_report(&store, &h.shop, Range::default(), h.now)
+        .await
+        .unwrap();
+    let items: Vec<(String, Bucket)> = documents::list(&store, &h.shop, BUCKET_PREFIX).await.unwrap();
+    assert!(items.len() > 40, "{}", items.len());
+    for (key, bucket) in &items {
+        let days: Vec<_> = bucket.days.keys().collect();
+        assert_eq!(days.len(), 1, "{key}");
+        assert!(
+            key.starts_with(&format!("{BUCKET_PREFIX}{}#", days[0].format("%Y-%m-%d"))),
+            "{key} names its day"
+        );
+        let body = serde_json::to_vec(bucket).unwrap();
+        assert!(body.len() < 4096, "{key} is {} bytes", body.len());
+    }
+
+    // The layout before: one item per month and shard. Merge the day items back into months.
+    let mut months: BTreeMap<String, Bucket> = BTreeMap::new();
+    for (key, bucket) in &items {
+        let shard = key.rsplit('#').next().unwrap();
+        let day = bucket.days.keys().next().unwrap();
+        let month = months
+            .entry(format!("{BUCKET_PREFIX}{}#{shard}", day.format("%Y-%m")))
+            .or_default();
+        aftersale_metrics::tally::accumulate(&mut month.days, &bucket.days);
+        store.delete_document(&h.shop, key).await.unwrap();
+    }
+    for (key, month) in &months {
+        store
+            .save_document(&h.shop, key, &serde_json::to_value(month).unwrap(), 0)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        shop_report(&store, &h.shop, Range::default(), h.now)
+            .await
+            .unwrap(),
+        expected,
+        "month items read as before"
+    );
+    // A rebuild replaces them with day items, and no figure moves.
+    rollups::rebuild(&store, &h.shop).await.unwrap();
+    let rebuilt: Vec<(String, Bucket)> = documents::list(&store, &h.shop, BUCKET_PREFIX).await.unwrap();
+    assert!(
+        rebuilt.iter().all(|(_, b)| b.days.len() == 1),
+        "a rebuild writes days"
+    );
+    assert_eq!(
+        shop_report(&store, &h.shop, Range::default(), h.now)
+            .await
+            .unwrap(),
+        expected
+    );
+}

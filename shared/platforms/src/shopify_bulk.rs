@@ -105,6 +105,41 @@ impl BulkOrder {
         whole.insert("lineItems".into(), Value::Array(self.line_items.clone()));
         serde_json::to_vec(&Value::Object(whole)).unwrap_or_default()
     }
+
+    /// Reads back a dead letter of the import: an order kept by [`BulkOrder::to_json`], or a
+    /// line kept as it was read. `aftersale dead-letters replay` runs it through today's
+    /// normaliser; what still cannot be an order says why, without quoting its values.
+    pub fn from_dead_letter(body: &[u8]) -> Result<BulkOrder, String> {
+        let mut order = match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(object)) => object,
+            Ok(_) => return Err("the kept line is JSON but not an object".into()),
+            Err(err) => {
+                return Err(format!(
+                    "the kept line is not valid JSON (column {}): export the history again",
+                    err.column()
+                ));
+            }
+        };
+        if order.contains_key("__parentId") {
+            return Err(
+                "the kept line is a line item without its order: run the import again (the export must use groupObjects: true)"
+                    .into(),
+            );
+        }
+        if gid_kind(order.get("id")) != Some("Order") {
+            return Err("the kept line is not an order (no Order id)".into());
+        }
+        let line_items = match order.remove("lineItems") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err("the kept order's lineItems is not a list".into()),
+        };
+        Ok(BulkOrder {
+            order,
+            line_items,
+            line: 0,
+        })
+    }
 }
 
 /// A line that cannot be part of any order, with the reason (never quoting its values).
@@ -539,5 +574,31 @@ mod tests {
         r.feed(&broken);
         let err = normalise_order(&shop(), &r.finish().unwrap()).unwrap_err();
         assert!(err.to_string().contains("total_price"), "{err}");
+    }
+
+    #[test]
+    fn a_kept_order_reads_back_whole_and_a_kept_bad_line_says_why_it_is_still_no_order() {
+        let mut r = Reassembler::default();
+        r.feed(ORDER);
+        r.feed(ITEM);
+        let bulk = r.finish().unwrap();
+        let back = BulkOrder::from_dead_letter(&bulk.to_json()).unwrap();
+        assert_eq!((&back.order, &back.line_items), (&bulk.order, &bulk.line_items));
+        assert_eq!(
+            normalise_order(&shop(), &back).unwrap(),
+            normalise_order(&shop(), &bulk).unwrap()
+        );
+        let lone = BulkOrder::from_dead_letter(ORDER.as_bytes()).unwrap();
+        assert!(lone.line_items.is_empty());
+        for (kept, reason) in [
+            ("{\"id\":\"gid://shopify/Order/1\",\"name\":", "not valid JSON"),
+            (ITEM, "line item without its order"),
+            ("[1]", "not an object"),
+            ("{\"id\":\"gid://shopify/Customer/1\"}", "not an order"),
+        ] {
+            let err = BulkOrder::from_dead_letter(kept.as_bytes()).unwrap_err();
+            assert!(err.contains(reason), "{kept}: {err}");
+            assert!(!err.contains("TEA-1"), "reasons never quote values: {err}");
+        }
     }
 }
