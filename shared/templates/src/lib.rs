@@ -94,6 +94,7 @@ const BUILTIN: &[[BuiltinPart; 8]] = &[
     builtin_step!("checkout-recovery/second-reminder"),
     builtin_step!("care-guide/guide"),
     builtin_step!("make-it-right/credit"),
+    builtin_step!("cross-sell/suggest"),
 ];
 
 /// One part of a message.

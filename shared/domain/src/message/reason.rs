@@ -123,6 +123,8 @@ pub enum SkipReason {
     NothingToSuggest,
     /// A care guide the shop has since taken out of its config (or renamed).
     GuideRemoved,
+    /// A cross-sell replaced by the one of the customer's newer order.
+    NewerOrder,
 }
 
 /// Why a message failed for good. Final; support is told.
@@ -239,6 +241,7 @@ impl fmt::Display for SkipReason {
             CheckoutExpired => "checkout expired",
             NothingToSuggest => "nothing left to suggest",
             GuideRemoved => "care guide no longer configured",
+            NewerOrder => "a newer order's suggestion replaces it",
         };
         f.write_str(text)
     }
@@ -324,7 +327,7 @@ impl DeferReason {
 
 impl SkipReason {
     /// The reasons that carry nothing, in one list for reading them back.
-    const FIXED: [SkipReason; 33] = {
+    const FIXED: [SkipReason; 34] = {
         use SkipReason::*;
         [
             ShopUninstalled,
@@ -360,6 +363,7 @@ impl SkipReason {
             CheckoutExpired,
             NothingToSuggest,
             GuideRemoved,
+            NewerOrder,
         ]
     };
 
