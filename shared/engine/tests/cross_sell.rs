@@ -238,10 +238,8 @@ async fn configured_complements_win_and_a_newer_order_replaces_the_pending_sugge
 
 #[tokio::test]
 async fn the_sending_policy_holds_consent_refunds_holdout_and_a_real_single_use_code() {
-    let config = format!(
-        "[admin_api]\naccess_token_secret = \"SHOPIFY_ADMIN_TOKEN\"\n[flows.cross_sell]\nenabled = true\nholdout_percent = 0\ndiscount_percent = \"10\"\n"
-    );
-    let h = shop_with_history(&config).await;
+    let config = "[admin_api]\naccess_token_secret = \"SHOPIFY_ADMIN_TOKEN\"\n[flows.cross_sell]\nenabled = true\nholdout_percent = 0\ndiscount_percent = \"10\"\n";
+    let h = shop_with_history(config).await;
     h.set_clock(t0());
     h.shopify("orders/paid", &order(9201, 920, t0(), &[BEANS], true))
         .await;
