@@ -209,3 +209,106 @@ fn bad_arguments_to_recommendations_get_clear_errors() {
         "{empty}"
     );
 }
+
+#[test]
+fn simulate_and_outbox_show_the_suggestion_with_its_decision_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "shop = \"{SHOP}\"\n[flows.cross_sell]\nenabled = true\nholdout_percent = 0\n\
+             [[flows.cross_sell.complements]]\nproduct_id = \"1\"\nsuggest = \"9\"\ntitle = \"Coffee scale\"\n"
+        ),
+    )
+    .unwrap();
+    let line = |at: &str, body: Vec<u8>| {
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        json!({"at": at, "platform": "shopify", "topic": "orders/paid", "shop": SHOP, "body": body})
+            .to_string()
+    };
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        [
+            line("2022-01-01T09:00:00Z", order(7001, 71, 0, &[BEANS])),
+            line("2022-01-01T09:00:00Z", order(7002, 72, 0, &[MUG])),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(binary())
+        .args(["simulate", "--days-after", "40", "--events"])
+        .arg(&events)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let at_its_day = |what: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("2022-01-31 10:00") && l.contains("cross-sell/suggest") && l.contains(what)
+            })
+            .unwrap_or_else(|| panic!("no cross-sell line with {what:?} on 2022-01-31 in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        at_its_day("sent: ").contains("suggests Coffee scale (configured)"),
+        "30 days after the order, 10:00: {text}"
+    );
+    at_its_day("skipped: nothing left to suggest");
+
+    // The same on a store, in `outbox`, and a config error names its field.
+    let server = Server::start();
+    paid(&server, &order(7101, 81, 0, &[BEANS]), "e7101");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        format!("shop = \"{SHOP}\"\n[flows.cross_sell]\nmin_orders = 2\n"),
+    )
+    .unwrap();
+    let refused = server.cli(&["config", "check", bad.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("flows.cross_sell.min_orders") && said.contains("two orders prove nothing"),
+        "{said}"
+    );
+    std::fs::write(
+        &bad,
+        format!("shop = \"{SHOP}\"\n[flows.cross_sell]\nenabled = true\ndelay_days = 0\n"),
+    )
+    .unwrap();
+    let said =
+        String::from_utf8_lossy(&server.cli(&["config", "check", bad.to_str().unwrap()]).stderr).into_owned();
+    assert!(said.contains("flows.cross_sell.delay_days"), "{said}");
+    assert!(
+        server
+            .cli(&["config", "load", config.to_str().unwrap()])
+            .status
+            .success()
+    );
+    paid(&server, &order(7102, 82, 0, &[BEANS]), "e7102");
+    let listen = server.base.trim_start_matches("http://");
+    let tick = std::process::Command::new(binary())
+        .args([
+            "tick",
+            "--now",
+            "2022-01-31T10:00:00Z",
+            "--listen",
+            listen,
+            "--data-dir",
+        ])
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    assert!(tick.status.success(), "{}", String::from_utf8_lossy(&tick.stderr));
+    let outbox = String::from_utf8(server.cli(&["outbox"]).stdout).unwrap();
+    let line = outbox
+        .lines()
+        .find(|l| l.contains("cross-sell/suggest") && l.contains("sent"))
+        .unwrap_or_else(|| panic!("{outbox}"));
+    assert!(line.contains("suggests Coffee scale (configured)"), "{line}");
+}

@@ -138,6 +138,19 @@ pub fn details_summary(m: &Message) -> String {
         Some("early_access") => parts.push("offer early access".into()),
         _ => {}
     }
+    // A cross-sell names its complement, and why it was chosen, once it fell due.
+    if let Some(chosen_by) = get("chosen_by") {
+        parts.push(format!(
+            "suggests {} ({chosen_by})",
+            get("complement_title").unwrap_or("?")
+        ));
+        if let Some(code) = get("offer_code") {
+            parts.push(format!(
+                "offer {code} -{}%",
+                get("discount_percent").unwrap_or("?")
+            ));
+        }
+    }
     if let Some(until) = day("offer_expires_at") {
         parts.push(format!("until {until}"));
     }

@@ -179,6 +179,7 @@ impl FlowsConfig {
             // A code owed for a problem is never held out, and converts like a thank-you.
             Flow::MakeItRight => (Some(0), None),
             Flow::CareGuide => (self.care_guide.holdout_percent, self.care_guide.attribution_days),
+            Flow::CrossSell => (self.cross_sell.holdout_percent, self.cross_sell.attribution_days),
         }
     }
 }
@@ -223,6 +224,10 @@ fn measurement_fields(flow: Flow) -> (&'static str, &'static str) {
         Flow::CareGuide => (
             "flows.care_guide.holdout_percent",
             "flows.care_guide.attribution_days",
+        ),
+        Flow::CrossSell => (
+            "flows.cross_sell.holdout_percent",
+            "flows.cross_sell.attribution_days",
         ),
     }
 }

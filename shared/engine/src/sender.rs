@@ -22,7 +22,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -254,6 +254,15 @@ impl Engine {
             if due.is_empty() {
                 return Ok(());
             }
+            let shops: BTreeSet<ShopId> = due
+                .iter()
+                .filter_map(|entry| match entry {
+                    DueEntry::Message(message) => Some(message.shop.clone()),
+                    DueEntry::Undecodable(_) => None,
+                })
+                .collect();
+            let shops: Vec<ShopId> = shops.into_iter().collect();
+            crate::flows::job(flow).before_batch(self, &shops, run.now).await;
             let mut done = stream::iter(by_customer(due))
                 .map(|entries| self.run_customer(entries, run))
                 .buffer_unordered(self.settings.send_concurrency.max(1));

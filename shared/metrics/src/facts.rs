@@ -173,7 +173,7 @@ pub fn default_attribution_days(flow: Flow) -> i64 {
         | Flow::CheckoutRecovery
         | Flow::MakeItRight
         | Flow::CareGuide => 7,
-        Flow::Replenishment | Flow::WinBack | Flow::Referral | Flow::Points => 14,
+        Flow::Replenishment | Flow::WinBack | Flow::Referral | Flow::Points | Flow::CrossSell => 14,
     }
 }
 

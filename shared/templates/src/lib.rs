@@ -108,6 +108,7 @@ const BUILTIN: &[[BuiltinPart; 8]] = &[
     builtin_step!("care-guide/guide"),
     builtin_step!("make-it-right/credit"),
     builtin_step!("points/birthday"),
+    builtin_step!("cross-sell/suggest"),
 ];
 
 /// One part of a message.

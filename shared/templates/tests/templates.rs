@@ -417,7 +417,7 @@ fn overrides_that_would_never_apply_are_refused() {
     let err = load_error(&[("thank-yuo/thank-you.en.html.j2", "Hi")]);
     assert!(
         err.contains(
-            "thank-yuo: unknown flow 'thank-yuo'; known flows: care-guide, checkout-recovery, delivery-check-in, "
+            "thank-yuo: unknown flow 'thank-yuo'; known flows: care-guide, checkout-recovery, cross-sell, delivery-check-in, "
         ),
         "{err}"
     );
@@ -503,7 +503,7 @@ fn a_missing_override_directory_is_an_io_error() {
 
 /// Marketing steps, with what their text must show and what their SMS must show, given the
 /// sample context.
-const MARKETING: [(&str, &str, &[&str], &[&str]); 14] = [
+const MARKETING: [(&str, &str, &[&str], &[&str]); 15] = [
     (
         "replenishment",
         "reminder",
@@ -594,6 +594,19 @@ const MARKETING: [(&str, &str, &[&str], &[&str]); 14] = [
             "Olive wood spoon",
         ],
         &["CART-K7M2P9QX4R", "10%", "/recover?key=example-secret-token"],
+    ),
+    (
+        "cross-sell",
+        "suggest",
+        &[
+            "Olive oil soap",
+            "Olive wood soap dish",
+            "https://bottega-rossi.example/cart/40123456790:1",
+            "10%",
+            "ADD-K7M2P9QX4R",
+            "Monday, 14 December",
+        ],
+        &["Olive oil soap", "Olive wood soap dish", "ADD-K7M2P9QX4R"],
     ),
 ];
 

@@ -171,20 +171,27 @@ impl Stack {
     /// Stores the fixture order (placed a minute ago, so its messages are still timely) the
     /// way the webhook function does, and returns the SNS invocation delivering its event.
     pub async fn store_order(&self, webhook: Webhook<'_>) -> Value {
-        let event = ingest(self.store(), &webhook).await;
+        self.store_order_placed(webhook, Utc::now() - chrono::Duration::minutes(1))
+            .await
+    }
+
+    /// [`Stack::store_order`], the order placed at `placed` (a flow that waits a day or a
+    /// month needs an older order).
+    pub async fn store_order_placed(&self, webhook: Webhook<'_>, placed: chrono::DateTime<Utc>) -> Value {
+        let event = ingest(self.store(), &webhook, placed).await;
         sns_invocation(&self.domain_events, &event, webhook.kind)
     }
 }
 
 /// The event JSON the webhook function would publish.
-async fn ingest(store: DynamoDbStore, webhook: &Webhook<'_>) -> String {
+async fn ingest(store: DynamoDbStore, webhook: &Webhook<'_>, placed: chrono::DateTime<Utc>) -> String {
     let path = format!(
         "{}/../../tests/fixtures/shopify/{}",
         env!("CARGO_MANIFEST_DIR"),
         webhook.fixture
     );
     let fixture = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
-    let placed = (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let placed = placed.to_rfc3339_opts(SecondsFormat::Secs, true);
     let mut body = fixture
         .replace("2021-12-31T19:00:00-05:00", &placed)
         .replace("2021-12-31T19:05:00-05:00", &placed);

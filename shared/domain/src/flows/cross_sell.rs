@@ -22,8 +22,13 @@
 //! sequence) show it, and its confidence and lift reach the shop's minimums: two orders prove
 //! nothing, and a lift at or below 1 is no association at all.
 
-use crate::{ConfigError, LocalisedText, OrderRecord};
-use chrono::{DateTime, Utc};
+use super::FlowRules;
+use super::payload::{DiscountProgress, instant, text};
+use super::schedule::{SEND_TIME, at_local};
+use super::step::steps;
+use crate::{ConfigError, LocalisedText, OrderId, OrderRecord, ShopConfig};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -523,6 +528,82 @@ pub fn choose(
             complement_id: pair.complement_id.clone(),
             source: SuggestionSource::Learned(pair.clone()),
         })
+}
+
+steps! {
+    /// "Customers who loved X often add Y", `delay_days` after a counted order.
+    Suggest => "suggest",
+}
+
+/// When the suggestion for an order placed at `placed_at` goes: `delay_days` later, at the
+/// morning send time in the shop's zone (quiet hours and caps still apply when it falls due).
+pub fn due_at(placed_at: DateTime<Utc>, config: &CrossSellConfig, tz: Tz) -> DateTime<Utc> {
+    let day = (placed_at + Duration::days(config.delay_days.into()))
+        .with_timezone(&tz)
+        .date_naive();
+    at_local(day, SEND_TIME, tz)
+}
+
+/// What a suggestion carries. Planned with the order it follows (and its code, if the shop
+/// gives one); the product, the complement and why it was chosen are filled in when it falls
+/// due, from the pairs learned by then.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    pub order_id: Option<OrderId>,
+    pub product_id: Option<String>,
+    pub product_title: Option<String>,
+    pub complement_id: Option<String>,
+    pub complement_title: Option<String>,
+    pub complement_url: Option<String>,
+    /// `configured`, or what was learned (`bought together: lift 2.6, confidence 1, 10 of 10
+    /// orders`), for the outbox.
+    pub chosen_by: Option<String>,
+    #[serde(with = "text::option")]
+    pub discount_percent: Option<Decimal>,
+    pub offer_code: Option<String>,
+    #[serde(with = "instant::option")]
+    pub offer_expires_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub discount: DiscountProgress,
+}
+
+impl Suggestion {
+    /// Why this complement, as the outbox shows it.
+    pub fn chosen_by(&self) -> String {
+        match &self.source {
+            SuggestionSource::Configured => "configured".into(),
+            SuggestionSource::Learned(pair) => {
+                let (how, of) = match pair.kind {
+                    PairKind::Together => ("bought together", "orders"),
+                    PairKind::InSequence => ("bought next", "customers"),
+                };
+                format!(
+                    "learned, {how}: lift {}, confidence {}, {} of {} {of}",
+                    pair.lift().round_dp(2).normalize(),
+                    pair.confidence().round_dp(2).normalize(),
+                    pair.both,
+                    pair.with_product
+                )
+            }
+        }
+    }
+}
+
+/// How long a code handed out with a suggestion works, from the moment it is sent.
+pub const OFFER_DAYS: i64 = 14;
+
+pub(super) struct Rules;
+
+impl FlowRules for Rules {
+    fn enabled(&self, config: &ShopConfig) -> bool {
+        config.flows.cross_sell.enabled
+    }
+
+    /// A suggestion weeks late (an outage, imported history) has lost its moment.
+    fn stale_after(&self, _step: &str) -> Option<Duration> {
+        Some(Duration::days(14))
+    }
 }
 
 #[cfg(test)]

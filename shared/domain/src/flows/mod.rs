@@ -67,10 +67,12 @@ pub enum Flow {
     MakeItRight,
     /// A product's setup or care guide after delivery, run by the delivery check-in function.
     CareGuide,
+    /// "Customers who loved X often add Y", learned from the shop's orders (see `cross_sell`).
+    CrossSell,
 }
 
 impl Flow {
-    pub const ALL: [Flow; 12] = [
+    pub const ALL: [Flow; 13] = [
         Flow::ThankYou,
         Flow::DeliveryCheckIn,
         Flow::ReviewRequest,
@@ -83,6 +85,7 @@ impl Flow {
         Flow::CheckoutRecovery,
         Flow::MakeItRight,
         Flow::CareGuide,
+        Flow::CrossSell,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +102,7 @@ impl Flow {
             Flow::CheckoutRecovery => "checkout-recovery",
             Flow::MakeItRight => "make-it-right",
             Flow::CareGuide => "care-guide",
+            Flow::CrossSell => "cross-sell",
         }
     }
 
@@ -159,6 +163,7 @@ pub fn rules(flow: Flow) -> &'static dyn FlowRules {
         Flow::CheckoutRecovery => &checkout_recovery::Rules,
         Flow::MakeItRight => &make_it_right::Rules,
         Flow::CareGuide => &care_guide::Rules,
+        Flow::CrossSell => &cross_sell::Rules,
     }
 }
 
@@ -501,6 +506,7 @@ mod tests {
             (Flow::CheckoutRecovery, names(checkout_recovery::Step::ALL)),
             (Flow::MakeItRight, names(make_it_right::Step::ALL)),
             (Flow::CareGuide, names(care_guide::Step::ALL)),
+            (Flow::CrossSell, names(cross_sell::Step::ALL)),
         ];
         let spelled: Vec<String> = all
             .iter()
@@ -536,6 +542,7 @@ mod tests {
                 "checkout-recovery/second-reminder",
                 "make-it-right/credit",
                 "care-guide/guide",
+                "cross-sell/suggest",
             ]
         );
         assert_eq!(

@@ -10,8 +10,8 @@
 //! typed read unchanged, and templates and the outbox see exactly what they saw.
 
 use super::{
-    Flow, care_guide, checkout_recovery, early_access, make_it_right, points, referral, replenishment, vip,
-    win_back,
+    Flow, care_guide, checkout_recovery, cross_sell, early_access, make_it_right, points, referral,
+    replenishment, vip, win_back,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
@@ -108,6 +108,7 @@ payloads! {
     CheckoutRecovery(checkout_recovery) => checkout_recovery, checkout_recovery_mut,
     MakeItRight(make_it_right) => make_it_right, make_it_right_mut,
     CareGuide(care_guide) => care_guide, care_guide_mut,
+    CrossSell(cross_sell) => cross_sell, cross_sell_mut,
 }
 
 impl Payload {

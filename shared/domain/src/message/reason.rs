@@ -127,6 +127,8 @@ pub enum SkipReason {
     BirthdayChanged,
     /// This year's birthday bonus was already credited, on an earlier birthday.
     BirthdayBonusAlreadyGiven,
+    /// A cross-sell replaced by the one of the customer's newer order.
+    NewerOrder,
 }
 
 /// Why a message failed for good. Final; support is told.
@@ -245,6 +247,7 @@ impl fmt::Display for SkipReason {
             GuideRemoved => "care guide no longer configured",
             BirthdayChanged => "the customer's birthday is another day now",
             BirthdayBonusAlreadyGiven => "this year's birthday bonus was already given",
+            NewerOrder => "a newer order's suggestion replaces it",
         };
         f.write_str(text)
     }
@@ -330,7 +333,7 @@ impl DeferReason {
 
 impl SkipReason {
     /// The reasons that carry nothing, in one list for reading them back.
-    const FIXED: [SkipReason; 35] = {
+    const FIXED: [SkipReason; 36] = {
         use SkipReason::*;
         [
             ShopUninstalled,
@@ -368,6 +371,7 @@ impl SkipReason {
             GuideRemoved,
             BirthdayChanged,
             BirthdayBonusAlreadyGiven,
+            NewerOrder,
         ]
     };
 

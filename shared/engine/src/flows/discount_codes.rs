@@ -86,6 +86,38 @@ pub(super) async fn ensure_offer_discount(
     create_discount(engine, message, config, &request, now).await
 }
 
+/// A cross-sell suggestion's code: single use, the shop's percent off the next order, valid
+/// [`OFFER_DAYS`](aftersale_domain::flows::cross_sell::OFFER_DAYS) from the moment it is sent
+/// (stored on the message, so a retry asks for the same code and end).
+pub(super) async fn ensure_cross_sell_discount(
+    engine: &Engine,
+    mut message: Message,
+    config: &ShopConfig,
+    now: DateTime<Utc>,
+) -> Result<Prepared, StoreError> {
+    let Some(payload) = message.payload.cross_sell() else {
+        return Ok(Prepared::fail(FailReason::OfferWithoutCode));
+    };
+    let (Some(code), Some(percent)) = (payload.offer_code.clone(), payload.discount_percent) else {
+        return Ok(Prepared::fail(FailReason::OfferWithoutCode));
+    };
+    let ends_at = payload
+        .offer_expires_at
+        .unwrap_or(now + Duration::days(aftersale_domain::flows::cross_sell::OFFER_DAYS));
+    message.payload.cross_sell_mut().offer_expires_at = Some(ends_at);
+    let request = DiscountRequest {
+        code: parse_code(&code)?,
+        title: format!("Aftersale cross-sell for customer {}", message.customer_id),
+        value: DiscountValue::Percentage(percent),
+        usage: UsageLimit::SingleUse,
+        customers: CustomerEligibility::Anyone,
+        minimum_subtotal: None,
+        starts_at: now,
+        ends_at: Some(ends_at),
+    };
+    create_discount(engine, message, config, &request, now).await
+}
+
 /// Creates `request` in the shop. On success the message goes on with
 /// `discount_created` set; transient failures and misconfiguration are retried with
 /// backoff, visibly, and support is told.
@@ -190,6 +222,7 @@ fn discount_progress(message: &Message) -> Option<&DiscountProgress> {
         Payload::Points(p) => Some(&p.discount),
         Payload::CheckoutRecovery(p) => Some(&p.discount),
         Payload::MakeItRight(p) => Some(&p.discount),
+        Payload::CrossSell(p) => Some(&p.discount),
         _ => None,
     }
 }
@@ -201,6 +234,7 @@ fn discount_progress_mut(message: &mut Message) -> Option<&mut DiscountProgress>
         Payload::Points(p) => Some(&mut p.discount),
         Payload::CheckoutRecovery(p) => Some(&mut p.discount),
         Payload::MakeItRight(p) => Some(&mut p.discount),
+        Payload::CrossSell(p) => Some(&mut p.discount),
         _ => None,
     }
 }

@@ -47,7 +47,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Every flow the engine runs, one line each, in planning order.
-pub(crate) const FLOWS: [&dyn FlowJob; 12] = [
+pub(crate) const FLOWS: [&dyn FlowJob; 13] = [
     &thank_you::Job,
     &delivery_check_in::Job,
     &review_request::Job,
@@ -60,6 +60,7 @@ pub(crate) const FLOWS: [&dyn FlowJob; 12] = [
     &checkout_recovery::Job,
     &make_it_right::Job,
     &care_guide::Job,
+    &cross_sell::Job,
 ];
 
 /// The job of `flow`. Every [`Flow`] has one (a test checks it); a flow missing from
@@ -102,6 +103,11 @@ pub(crate) trait FlowJob: Send + Sync {
     ) -> Result<usize, StoreError> {
         Ok(0)
     }
+
+    /// Before a tick works on a batch of this flow's due messages, with the shops they belong
+    /// to: the flow's own schedule-bound work (the cross-sell learns its pairs again once a
+    /// day). It never fails the tick.
+    async fn before_batch(&self, _engine: &Engine, _shops: &[ShopId], _now: DateTime<Utc>) {}
 
     /// Re-check at send time, before the sending policy: is the claimed message still true?
     async fn recheck(
