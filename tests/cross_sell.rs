@@ -269,7 +269,14 @@ fn simulate_and_outbox_show_the_suggestion_with_its_decision_and_reason() {
         format!("shop = \"{SHOP}\"\n[flows.cross_sell]\nmin_orders = 2\n"),
     )
     .unwrap();
-    let refused = server.cli(&["config", "check", bad.to_str().unwrap()]);
+    // `config check` reads a file and no store, so it takes no `--data-dir`.
+    let check = |file: &std::path::Path| {
+        std::process::Command::new(binary())
+            .args(["config", "check", file.to_str().unwrap()])
+            .output()
+            .expect("run aftersale")
+    };
+    let refused = check(&bad);
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -281,8 +288,7 @@ fn simulate_and_outbox_show_the_suggestion_with_its_decision_and_reason() {
         format!("shop = \"{SHOP}\"\n[flows.cross_sell]\nenabled = true\ndelay_days = 0\n"),
     )
     .unwrap();
-    let said =
-        String::from_utf8_lossy(&server.cli(&["config", "check", bad.to_str().unwrap()]).stderr).into_owned();
+    let said = String::from_utf8_lossy(&check(&bad).stderr).into_owned();
     assert!(said.contains("flows.cross_sell.delay_days"), "{said}");
     assert!(
         server

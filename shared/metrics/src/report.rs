@@ -415,7 +415,7 @@ impl Report {
     }
 
     /// The `--json` object: exactly the keys plus `customers`, `orders`, `revenue` and
-    /// `flows`, and `points` for a shop that has ever had points (a shop without them keeps the
+    /// `flows`, and `points` when there are points to show (a shop without points keeps the
     /// exact documented key set). Money is always a list with one `{amount, currency}` per
     /// currency.
     pub fn to_json(&self) -> Value {

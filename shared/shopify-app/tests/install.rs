@@ -194,7 +194,7 @@ async fn a_merchant_installs_and_lands_on_a_connected_page_with_every_webhook_re
             .contains("Aftersale is connected to <strong>demo.myshopify.com</strong>")
     );
     assert!(
-        page.body.contains("Webhooks registered: 14 of 14."),
+        page.body.contains("Webhooks registered: 16 of 16."),
         "{}",
         page.body
     );
@@ -213,7 +213,7 @@ async fn a_merchant_installs_and_lands_on_a_connected_page_with_every_webhook_re
     );
     // Every topic is at the public URL.
     let subscriptions = h.shopify.lock().subscriptions.clone();
-    assert_eq!(subscriptions.len(), 14);
+    assert_eq!(subscriptions.len(), 16);
     assert!(
         subscriptions
             .iter()
@@ -296,7 +296,7 @@ async fn registration_fixes_wrong_uris_removes_duplicates_and_reports_refused_to
         .iter()
         .filter(|s| s.topic != "PRODUCTS_UPDATE")
         .collect();
-    assert_eq!(ours.len(), 13, "one per topic, the refused one missing: {ours:?}");
+    assert_eq!(ours.len(), 15, "one per topic, the refused one missing: {ours:?}");
     assert!(ours.iter().all(|s| s.uri == right));
     assert!(
         subscriptions.iter().any(|s| s.topic == "PRODUCTS_UPDATE"),
@@ -613,7 +613,7 @@ async fn a_reinstall_after_an_uninstall_picks_up_where_the_shop_was() {
     );
     assert_eq!(
         h.shopify.lock().subscriptions.len(),
-        14,
+        16,
         "no duplicate subscriptions"
     );
 }
