@@ -279,11 +279,8 @@ impl FlowRules for Rules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::order_message;
-    use crate::{
-        Currency, Customer, CustomerId, DueBasis, FulfillmentStatus, LineItem, Money, Order, OrderId,
-        OrderStatus, ShopId,
-    };
+    use crate::flows::{order_message, testkit};
+    use crate::{DueBasis, FulfillmentStatus, LineItem, ShopId};
     use chrono::{DateTime, TimeZone, Utc};
 
     fn at(day: u32) -> DateTime<Utc> {
@@ -291,41 +288,11 @@ mod tests {
     }
 
     fn item(product: &str, sku: &str, price: &str) -> LineItem {
-        LineItem {
-            id: format!("line-{product}"),
-            product_id: Some(product.into()),
-            variant_id: None,
-            sku: Some(sku.into()),
-            title: format!("Product {product}"),
-            quantity: 1,
-            price: Money::parse(price, Currency::new("EUR").unwrap()).unwrap(),
-        }
+        testkit::line(&format!("line-{product}"), product, sku, price)
     }
 
     fn record(items: Vec<LineItem>) -> OrderRecord {
-        let eur = Currency::new("EUR").unwrap();
-        let mut record = OrderRecord::new(OrderId::new("1001").unwrap());
-        record.snapshot = Some(Order {
-            id: OrderId::new("1001").unwrap(),
-            name: Some("#1001".into()),
-            customer: Customer::bare(CustomerId::new("7").unwrap()),
-            created_at: at(1),
-            updated_at: at(1),
-            status: OrderStatus::Processing,
-            fulfillment: FulfillmentStatus::Fulfilled,
-            line_items: items,
-            subtotal: Money::zero(eur),
-            total: Money::parse("10", eur).unwrap(),
-            total_discounts: Money::zero(eur),
-            discount_codes: vec![],
-            refunds: vec![],
-            shipping_country: None,
-            shipping_address: None,
-            client_ip: None,
-            checkout_token: None,
-            cart_token: None,
-        });
-        record
+        testkit::order_with_lines(items, FulfillmentStatus::Fulfilled, at(1))
     }
 
     fn config(text: &str) -> Result<CareGuideConfig, String> {

@@ -304,8 +304,8 @@ mod tests {
         plans
     }
     use crate::{
-        Currency, CustomerId, EventId, EventKind, FulfillmentStatus, LineItem, Money, Order, OrderId,
-        Platform, ReviewCycle, Shipment, ShipmentStatus, StoreEvent,
+        EventId, EventKind, FulfillmentStatus, LineItem, OrderId, Platform, ReviewCycle, Shipment,
+        ShipmentStatus, StoreEvent,
     };
     use chrono::TimeZone;
 
@@ -318,41 +318,11 @@ mod tests {
     }
 
     fn item(id: &str, product: &str, price: &str, sku: &str) -> LineItem {
-        LineItem {
-            id: id.into(),
-            product_id: Some(product.into()),
-            variant_id: None,
-            sku: Some(sku.into()),
-            title: format!("Product {product}"),
-            quantity: 1,
-            price: Money::parse(price, Currency::new("EUR").unwrap()).unwrap(),
-        }
+        testkit::line(id, product, sku, price)
     }
 
     fn record(items: Vec<LineItem>) -> OrderRecord {
-        let eur = Currency::new("EUR").unwrap();
-        let mut record = OrderRecord::new(OrderId::new("1001").unwrap());
-        record.snapshot = Some(Order {
-            id: OrderId::new("1001").unwrap(),
-            name: Some("#1001".into()),
-            customer: Customer::bare(CustomerId::new("7").unwrap()),
-            created_at: at(1),
-            updated_at: at(1),
-            status: OrderStatus::Processing,
-            fulfillment: FulfillmentStatus::Unfulfilled,
-            line_items: items,
-            subtotal: Money::zero(eur),
-            total: Money::parse("10", eur).unwrap(),
-            total_discounts: Money::zero(eur),
-            discount_codes: vec![],
-            refunds: vec![],
-            shipping_country: None,
-            shipping_address: None,
-            client_ip: None,
-            checkout_token: None,
-            cart_token: None,
-        });
-        record
+        testkit::order_with_lines(items, FulfillmentStatus::Unfulfilled, at(1))
     }
 
     fn shipment(status: ShipmentStatus, day: u32) -> StoreEvent {

@@ -24,6 +24,49 @@ pub fn day(n: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap() + Duration::days(n)
 }
 
+/// One of `product` (SKU `sku`) at `price` euros.
+pub fn line(id: &str, product: &str, sku: &str, price: &str) -> LineItem {
+    LineItem {
+        id: id.into(),
+        product_id: Some(product.into()),
+        variant_id: None,
+        sku: Some(sku.into()),
+        title: format!("Product {product}"),
+        quantity: 1,
+        price: money(price),
+    }
+}
+
+/// Order #1001 of customer 7, placed at `at` with these lines and this fulfilment, totalling 10.
+pub fn order_with_lines(
+    items: Vec<LineItem>,
+    fulfillment: FulfillmentStatus,
+    at: DateTime<Utc>,
+) -> OrderRecord {
+    let mut record = OrderRecord::new(OrderId::new("1001").unwrap());
+    record.snapshot = Some(Order {
+        id: OrderId::new("1001").unwrap(),
+        name: Some("#1001".into()),
+        customer: Customer::bare(customer("7")),
+        created_at: at,
+        updated_at: at,
+        status: OrderStatus::Processing,
+        fulfillment,
+        line_items: items,
+        subtotal: money("0"),
+        total: money("10"),
+        total_discounts: money("0"),
+        discount_codes: vec![],
+        refunds: vec![],
+        shipping_country: None,
+        shipping_address: None,
+        client_ip: None,
+        checkout_token: None,
+        cart_token: None,
+    });
+    record
+}
+
 /// A paid order of `customer` placed at `at`, one line per `(product, quantity)`.
 pub fn paid(
     id: &str,
