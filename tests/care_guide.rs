@@ -7,6 +7,7 @@
 mod support;
 
 use serde_json::{Value, json};
+use support::mail::emails;
 use support::*;
 
 /// Three guides for the order's three items. The repair kit's has the highest priority, so it
@@ -103,26 +104,6 @@ fn tick(server: &Server, now: &str) -> Value {
         .into_iter()
         .next()
         .expect("tick report")
-}
-
-/// The `.eml` files as a mail client shows them (quoted-printable soft breaks joined).
-fn emails(server: &Server) -> Vec<String> {
-    let dir = server.data_dir().join("outbox/email");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .replace("=\r\n", "")
-                .replace("=\n", "")
-                .replace("=3D", "=")
-        })
-        .collect()
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod support;
 
 use serde_json::Value;
+use support::mail::emails;
 use support::*;
 
 const RECOVERY_URL: &str =
@@ -28,26 +29,6 @@ fn find<'a>(messages: &'a [Value], step: &str) -> &'a Value {
         .iter()
         .find(|m| m["flow"] == "checkout-recovery" && m["step"] == step)
         .unwrap_or_else(|| panic!("no checkout-recovery/{step} in {messages:#?}"))
-}
-
-/// The `.eml` bodies as a mail client shows them (quoted-printable soft breaks joined).
-fn emails(server: &Server) -> Vec<String> {
-    let dir = server.data_dir().join("outbox/email");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .replace("=\r\n", "")
-                .replace("=\n", "")
-                .replace("=3D", "=")
-        })
-        .collect()
 }
 
 /// The fixture order, as the one that completed the fixture checkout.

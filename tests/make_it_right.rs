@@ -8,6 +8,7 @@
 mod support;
 
 use serde_json::Value;
+use support::mail::emails;
 use support::shopify_admin::FakeShopifyAdmin;
 use support::*;
 
@@ -54,26 +55,6 @@ fn tick(server: &Server, now: &str) {
         "tick: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// The `.eml` files as a mail client shows them (quoted-printable soft breaks joined).
-fn emails(server: &Server) -> Vec<String> {
-    let dir = server.data_dir().join("outbox/email");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .replace("=\r\n", "")
-                .replace("=\n", "")
-                .replace("=3D", "=")
-        })
-        .collect()
 }
 
 /// A page's words, without markup.
