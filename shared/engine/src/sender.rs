@@ -36,6 +36,10 @@ const MAX_ATTEMPTS: u32 = 8;
 /// every this many (the backoff reaches a day after nine, so about weekly from then on).
 const ALERT_EVERY_ERRORS: u32 = 7;
 
+/// Tries of the write that records a sent message (0.2 + 0.4 + 0.8 + 1.6 s apart): the
+/// provider has it, so a store that stumbles for a few seconds must not turn it into a failure.
+const SENT_WRITE_TRIES: u32 = 5;
+
 /// What one tick did, per outcome.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct TickReport {
@@ -650,7 +654,7 @@ impl Engine {
             Ok(id) => {
                 info!("sent");
                 sending.sent(now, id.to_string())?;
-                let outcome = self.save(sending.clone(), Outcome::Sent).await?;
+                let outcome = self.save_sent(&sending).await?;
                 if self.settings.outbox_marks_delivery && matches!(outcome, Outcome::Sent) {
                     self.count_outbox_delivery(&sending, now).await;
                 }
@@ -873,6 +877,35 @@ impl Engine {
         message.hold_out()?;
         info!("held out: control group");
         self.save(message, Outcome::HeldOut).await
+    }
+
+    /// Records a message the provider took. A passing store error must not lose that write:
+    /// the message would stay `sending` and be failed as "outcome unknown" although it went.
+    /// So the write is tried again, and a conflict asks whether an earlier try of this very
+    /// write landed (its answer lost on the way back) before calling the claim lost.
+    async fn save_sent(&self, sent: &Message) -> Result<Outcome, ProcessError> {
+        let mut tries = 1;
+        loop {
+            match self.store.update_message(sent).await {
+                Ok(_) => return Ok(Outcome::Sent),
+                Err(StoreError::Conflict { .. }) => {
+                    let stored = self
+                        .store
+                        .load_message(&sent.shop, &sent.customer_id, &sent.id())
+                        .await?;
+                    let landed = stored.is_some_and(|m| {
+                        m.status == MessageStatus::Sent && m.provider_id == sent.provider_id
+                    });
+                    return Ok(if landed { Outcome::Sent } else { Outcome::LostClaim });
+                }
+                Err(err) if tries < SENT_WRITE_TRIES => {
+                    warn!(error = %err, tries, "recording a sent message failed; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << tries)).await;
+                    tries += 1;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
     }
 
     async fn save(&self, message: Message, outcome: Outcome) -> Result<Outcome, ProcessError> {

@@ -115,6 +115,32 @@ async fn a_crash_while_sending_fails_the_message_loudly_on_the_sqlite_store() {
     a_message_left_sending_is_failed_and_support_told(Harness::sqlite()).await;
 }
 
+/// The provider took the message, and the store stumbles on the write that says so: `landed`
+/// when each failed write was stored anyway (its answer lost, as a timeout after the commit).
+async fn a_sent_message_survives_a_store_that_stumbles_on_recording_it(writes: usize, landed: bool) {
+    let store = std::sync::Arc::new(aftersale_testkit::MemoryStore::new());
+    let h = Harness::with_store(store.clone());
+    h.place_order().await;
+    store.fail_sent_writes(writes, landed);
+    assert_eq!(h.tick(order_at() + minutes(1)).await, sent(1));
+    let message = h.message(Flow::ThankYou, "thank-you").await;
+    assert_outcome(&message, Sent, "sent");
+    assert!(message.provider_id.is_some());
+    assert_eq!(h.tick(order_at() + hours(1)).await, idle());
+    assert_eq!(h.mailer.sent().len(), 1, "sent once, never failed as unknown");
+    assert!(h.alerts.sent().is_empty(), "{:?}", h.alerts.sent());
+}
+
+#[tokio::test]
+async fn a_sent_message_is_recorded_when_the_store_fails_the_first_writes() {
+    a_sent_message_survives_a_store_that_stumbles_on_recording_it(3, false).await;
+}
+
+#[tokio::test]
+async fn a_sent_message_whose_recording_landed_unanswered_is_counted_sent() {
+    a_sent_message_survives_a_store_that_stumbles_on_recording_it(1, true).await;
+}
+
 #[tokio::test]
 async fn a_transient_provider_failure_is_retried_later_and_sent_once() {
     let h = Harness::new();

@@ -105,14 +105,10 @@ pub async fn refresh_orders<S: OrderRecords + Documents + ?Sized>(
     shop: &ShopId,
     customer: &CustomerId,
 ) -> Result<(), StoreError> {
-    let records = lifecycle::customer_records(store, shop, customer).await?;
-    replace(
-        store,
-        shop,
-        customer,
-        Part::Orders,
-        facts::order_contribution(&records),
-    )
+    replace(store, shop, customer, Part::Orders, || async {
+        let records = lifecycle::customer_records(store, shop, customer).await?;
+        Ok(facts::order_contribution(&records))
+    })
     .await
 }
 
@@ -124,25 +120,22 @@ pub async fn refresh_messages(
     shop: &ShopId,
     customer: &CustomerId,
 ) -> Result<(), StoreError> {
-    let contribution = message_contribution(store, shop, customer).await?;
-    replace(store, shop, customer, Part::Messages, contribution).await
+    replace(store, shop, customer, Part::Messages, || {
+        message_contribution(store, shop, customer)
+    })
+    .await
 }
 
-/// Recomputes the customer's points facts from their ledger as just written (the engine
-/// calls this after every append).
+/// Recomputes the customer's points facts from their stored ledger (the engine calls this
+/// after every append).
 pub async fn refresh_points<S: Documents + ?Sized>(
     store: &S,
     shop: &ShopId,
     customer: &CustomerId,
-    ledger: &Ledger,
 ) -> Result<(), StoreError> {
-    replace(
-        store,
-        shop,
-        customer,
-        Part::Points,
-        facts::points_contribution(ledger),
-    )
+    replace(store, shop, customer, Part::Points, || {
+        points_contribution(store, shop, customer)
+    })
     .await
 }
 
@@ -233,7 +226,7 @@ pub async fn forget_customer<S: Documents + ?Sized>(
     customer: &CustomerId,
 ) -> Result<(), StoreError> {
     for part in Part::ALL {
-        replace(store, shop, customer, part, Contribution::new()).await?;
+        replace(store, shop, customer, part, || async { Ok(Contribution::new()) }).await?;
     }
     Ok(())
 }
@@ -245,21 +238,33 @@ const MAX_CONFLICT_RETRIES: usize = 16;
 /// Days of counters one atomic write may change, besides the customer's fact.
 const DAYS_PER_WRITE: usize = documents::MAX_ATOMIC_WRITES - 1;
 
-/// Makes the customer's `part` fact `new`, and moves the counters by the difference, in one
-/// atomic write ([`Documents::save_documents`]): the fact and the counters can never disagree,
-/// whatever moment a process dies at, and a retry finds either nothing done or all of it.
+/// Makes the customer's `part` fact what `compute` gives, and moves the counters by the
+/// difference, in one atomic write ([`Documents::save_documents`]): the fact and the counters
+/// can never disagree, whatever moment a process dies at, and a retry finds either nothing
+/// done or all of it.
+///
+/// `compute` reads the customer's history again on every attempt, after the fact it is
+/// conditioned on has been loaded. A contribution computed earlier could be older than one a
+/// concurrent refresh has written since (an order update and its refund folded at once), and
+/// writing it would take the newer counts back; read after the load, the last write to win
+/// has always seen every change whose refresh came before it.
 ///
 /// The difference goes to a shard picked from the customer and the fact's version, so one
 /// customer's successive changes, and the retries after a conflict, spread over the shards.
 /// A difference spanning more days than one write takes is applied in steps, each moving the
 /// fact exactly as far as the counters it writes.
-async fn replace<S: Documents + ?Sized>(
+async fn replace<S, F, Fut>(
     store: &S,
     shop: &ShopId,
     customer: &CustomerId,
     part: Part,
-    new: Contribution,
-) -> Result<(), StoreError> {
+    compute: F,
+) -> Result<(), StoreError>
+where
+    S: Documents + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Contribution, StoreError>>,
+{
     let key = part.key(customer);
     let mut conflicts = 0;
     loop {
@@ -268,6 +273,7 @@ async fn replace<S: Documents + ?Sized>(
             Some(found) => (found.value.contribution, found.version),
             None => (Contribution::new(), 0),
         };
+        let new = compute().await?;
         if old == new {
             return Ok(());
         }

@@ -61,6 +61,8 @@ pub struct MemoryStore {
     state: RwLock<State>,
     /// Document writes left before an injected crash (`None`: no crash planned).
     writes_before_crash: std::sync::Mutex<Option<usize>>,
+    /// Writes of a sent message still to fail, and whether each lands first.
+    failing_sent_writes: std::sync::Mutex<(usize, bool)>,
 }
 
 impl MemoryStore {
@@ -72,6 +74,13 @@ impl MemoryStore {
     /// there: nothing of those writes is stored. `None` lifts it (the process restarted).
     pub fn crash_document_writes_after(&self, writes: Option<usize>) {
         *self.writes_before_crash.lock().unwrap_or_else(|p| p.into_inner()) = writes;
+    }
+
+    /// Makes the next `writes` updates that record a message as sent fail with a backend
+    /// error. With `landed`, each is stored before it fails, as a call that committed and
+    /// whose answer was lost on the way back (a timeout).
+    pub fn fail_sent_writes(&self, writes: usize, landed: bool) {
+        *self.failing_sent_writes.lock().unwrap_or_else(|p| p.into_inner()) = (writes, landed);
     }
 
     /// Counts one document write against a planned crash.
@@ -396,6 +405,18 @@ impl Messages for MemoryStore {
     }
 
     async fn update_message(&self, message: &Message) -> Result<Message, StoreError> {
+        let fault = {
+            let mut failing = self.failing_sent_writes.lock().unwrap_or_else(|p| p.into_inner());
+            let fails = failing.0 > 0 && message.status == aftersale_domain::MessageStatus::Sent;
+            if fails {
+                failing.0 -= 1;
+            }
+            fails.then_some(failing.1)
+        };
+        let injected = || StoreError::Backend("injected: the store did not answer".into());
+        if fault == Some(false) {
+            return Err(injected());
+        }
         let mut state = self.write();
         let key = (message.shop.clone(), message.customer_id.clone(), message.id());
         match state.messages.get(&key) {
@@ -405,6 +426,9 @@ impl Messages for MemoryStore {
                     ..message.clone()
                 };
                 state.messages.insert(key, saved.clone());
+                if fault == Some(true) {
+                    return Err(injected());
+                }
                 Ok(saved)
             }
             _ => Err(StoreError::Conflict {

@@ -511,7 +511,7 @@ pub(crate) async fn append(
     let ledger = stored.unwrap_or_default();
     if !appended.is_empty()
         && let Err(err) =
-            aftersale_metrics::rollups::refresh_points(engine.store.as_ref(), shop, customer, &ledger).await
+            aftersale_metrics::rollups::refresh_points(engine.store.as_ref(), shop, customer).await
     {
         warn!(error = %err, "points metrics not updated; the next append or `aftersale metrics rebuild` catches up");
     }
