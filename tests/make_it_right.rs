@@ -126,6 +126,63 @@ fn something_went_wrong(server: &Server) -> String {
     format!("{link}/case")
 }
 
+/// The check-in's "Yes, all good" link.
+fn all_good_link(server: &Server) -> String {
+    let check_in = emails(server)
+        .into_iter()
+        .find(|m| m.contains("Did everything arrive OK?"))
+        .expect("the check-in");
+    let start = check_in.find("Yes, all good: ").expect("the link") + "Yes, all good: ".len();
+    check_in[start..].split_whitespace().next().unwrap().to_string()
+}
+
+/// A second `serve` on the same data dir whose clock starts at `now` (to see links expire).
+fn later_server(server: &Server, now: &str) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--now",
+            now,
+            "--data-dir",
+        ])
+        .arg(server.data_dir())
+        .env("SHOPIFY_API_SECRET", SHOPIFY_SECRET)
+        .env("SHOP_ADMIN_TOKEN", "shpat_local")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..400 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Server::adopt(child, base, tempfile::tempdir().unwrap())
+}
+
+fn alerts(server: &Server) -> Vec<String> {
+    std::fs::read_to_string(server.data_dir().join("outbox/alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 fn cases(server: &Server) -> Vec<Value> {
     server.cli_json(&["cases", "--shop", "demo.myshopify.com", "--json"])
 }
@@ -167,6 +224,11 @@ fn a_late_parcel_gets_one_real_code_however_often_the_form_is_sent_shown_on_the_
         );
     }
 
+    assert!(
+        alerts(&server).is_empty(),
+        "a code, not a person: {:#?}",
+        alerts(&server)
+    );
     let all = cases(&server);
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(
@@ -252,6 +314,34 @@ fn a_missing_item_goes_to_a_person_and_holds_the_review_request_until_support_re
 }
 
 #[test]
+fn a_major_problem_alerts_support_exactly_once_however_often_the_link_and_the_form_are_sent() {
+    let admin = FakeShopifyAdmin::start();
+    let server = server(&admin);
+    let form = something_went_wrong(&server);
+    // The confirm pressed again, then the form sent twice at once (a double tap).
+    let link = form.trim_end_matches("/case").to_string();
+    ok(post(&link, ""));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| post(&form, "kind=damaged&comment=The+glass+is+broken"));
+        let b = s.spawn(|| post(&form, "kind=damaged&comment=The+glass+is+broken"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for (status, page) in [&a, &b] {
+        assert_eq!(*status, 200);
+        assert!(visible(page).contains("will reply within 12 hours"), "{page}");
+    }
+    let alerts = alerts(&server);
+    assert_eq!(alerts.len(), 1, "one problem, one alert: {alerts:#?}");
+    assert!(
+        alerts[0].contains("make it right (damaged)") && alerts[0].contains("The glass is broken"),
+        "{}",
+        alerts[0]
+    );
+    assert_eq!(cases(&server).len(), 1);
+    assert!(admin.created().is_empty(), "a person, not a code");
+}
+
+#[test]
 fn bad_forms_and_bad_case_commands_say_what_is_wrong_and_change_nothing() {
     let admin = FakeShopifyAdmin::start();
     let server = server(&admin);
@@ -273,9 +363,21 @@ fn bad_forms_and_bad_case_commands_say_what_is_wrong_and_change_nothing() {
         assert_eq!(status, 400, "{body}");
         assert!(visible(&page).contains(says), "{body}: {page}");
     }
+    // A tampered link, the check-in's other link ("all good") and an expired link each get
+    // a page that says so.
     let forged = form.replace("/case", "x/case");
     let (status, page) = post(&forged, "kind=late");
-    assert_ne!(status, 200, "{page}");
+    assert_eq!(status, 400, "{page}");
+    assert!(visible(&page).contains("This link is not valid"), "{page}");
+    let all_good = all_good_link(&server);
+    let (status, page) = post(&format!("{all_good}/case"), "kind=late");
+    assert_eq!(status, 400, "{page}");
+    assert!(visible(&page).contains("This link is not valid"), "{page}");
+    let later = later_server(&server, "2022-06-01T00:00:00Z");
+    let (status, page) = post(&form.replace(&server.base, &later.base), "kind=late");
+    assert_eq!(status, 410, "{page}");
+    assert!(visible(&page).contains("This link has expired"), "{page}");
+    drop(later);
     assert!(cases(&server).is_empty(), "nothing recorded");
     assert!(admin.created().is_empty());
     let alerts_after = std::fs::read_to_string(server.data_dir().join("outbox/alerts.jsonl"))

@@ -33,6 +33,7 @@ use tracing::{error, info, warn};
 
 mod make_it_right;
 
+use make_it_right::asks_what_happened;
 pub(crate) use make_it_right::discount_request;
 
 /// What to show the customer: a rendered page, or the shop's review page.
@@ -288,7 +289,9 @@ impl Engine {
                     let ctx = json!({ "shop": { "name": shop_name }, "told_team": false });
                     return self.render(StatusCode::OK, Page::Answered, &link.locale, ctx);
                 }
-                if alert {
+                // With the make-it-right form, support hears once, from the case the form
+                // opens (a person for a major problem, with the customer's words), not twice.
+                if alert && !asks_what_happened(link) {
                     let about = self.about(link).await?;
                     self.alert(
                         "Aftersale: a delivery went wrong",

@@ -42,6 +42,13 @@ const COMMENT: &str = "comment";
 /// The largest form body read (a comment of 2000 characters, percent-encoded, fits).
 const MAX_FORM_BYTES: usize = 32 * 1024;
 
+/// Whether the "something went wrong" page asks what happened: the shop runs make-it-right
+/// and the message is about an order. Then the case tells support (or hands out a code), and
+/// the answer alone alerts nobody.
+pub(super) fn asks_what_happened(link: &Opened) -> bool {
+    link.config.flows.make_it_right.enabled && link.message.order_id.is_some()
+}
+
 impl Engine {
     /// The "we're sorry" page, with the make-it-right form when the shop runs it and the
     /// message is about an order; `problem` re-shows the form after a refused submit.
@@ -52,7 +59,7 @@ impl Engine {
         problem: Option<&ReportError>,
     ) -> Result<LinkResponse, LinkFailure> {
         let config = &link.config;
-        let form = (config.flows.make_it_right.enabled && link.message.order_id.is_some()).then(|| {
+        let form = asks_what_happened(link).then(|| {
             json!({
                 "action": format!("/l/{}/case", link.token),
                 "kinds": ProblemKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
