@@ -318,3 +318,166 @@ fn simulate_and_outbox_show_the_suggestion_with_its_decision_and_reason() {
         .unwrap_or_else(|| panic!("{outbox}"));
     assert!(line.contains("suggests Coffee scale (configured)"), "{line}");
 }
+
+/// The outbox's cross-sell suggestion of `customer`: its status and reason.
+fn suggestion(server: &Server, customer: &str) -> (String, String) {
+    let all = server.cli_json(&["outbox", "--json"]);
+    let m = all
+        .iter()
+        .find(|m| m["flow"] == "cross-sell" && m["customer_id"] == customer)
+        .unwrap_or_else(|| panic!("no suggestion for {customer} in {all:#?}"));
+    (
+        m["status"].as_str().unwrap_or_default().to_string(),
+        m["reason"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn tick_at(server: &Server, now: &str) {
+    let listen = server.base.trim_start_matches("http://");
+    let out = std::process::Command::new(binary())
+        .args(["tick", "--now", now, "--listen", listen, "--data-dir"])
+        .arg(server.data_dir())
+        .env("SHOP_ADMIN_TOKEN", "shpat_local")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_suggestion_obeys_consent_the_cap_quiet_hours_and_suppression_and_its_code_is_for_the_suggested_product()
+{
+    let admin = support::shopify_admin::FakeShopifyAdmin::start();
+    // Links signed by the ticks below must still be valid when followed.
+    let server = Server::start_with(
+        &["--now", "2022-01-04T12:00:00Z"],
+        &[("SHOP_ADMIN_TOKEN", "shpat_local")],
+    );
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "shop = \"{SHOP}\"\ntime_zone = \"UTC\"\n\
+             [admin_api]\nbase_url = \"{}\"\naccess_token_secret = \"SHOP_ADMIN_TOKEN\"\n\
+             [caps]\nmarketing_per_window = 1\nwindow_days = 30\n\
+             [quiet_hours]\nstart = \"09:30\"\nend = \"10:30\"\napply_to_email = true\n\
+             [flows.checkout_recovery]\nsecond_reminder_hours = 0\n\
+             [flows.cross_sell]\nenabled = true\nholdout_percent = 0\ndiscount_percent = \"10\"\n\
+             [[flows.cross_sell.complements]]\nproduct_id = \"1\"\nsuggest = \"9\"\ntitle = \"Coffee scale\"\n",
+            admin.base
+        ),
+    )
+    .unwrap();
+    let out = server.cli(&["config", "load", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Four customers buy beans on 1 January: 301 is free to hear from us, 302 never agreed
+    // to marketing, 303 will have had a marketing email the day before, 304 unsubscribes.
+    for c in [301, 303, 304] {
+        paid(&server, &order(8000 + c, c, 0, &[BEANS]), &format!("e{c}"));
+    }
+    let mut no_consent: Value = serde_json::from_slice(&order(8302, 302, 0, &[BEANS])).unwrap();
+    no_consent["customer"]["email_marketing_consent"] =
+        json!({ "state": "not_subscribed", "opt_in_level": null });
+    no_consent["buyer_accepts_marketing"] = json!(false);
+    paid(&server, &serde_json::to_vec(&no_consent).unwrap(), "e302");
+
+    // 304 unsubscribes with one click from the thank-you survey.
+    tick_at(&server, "2022-01-04T12:00:00Z");
+    let survey = support::mail::emails(&server)
+        .into_iter()
+        .find(|m| m.contains("c304@example.com>") && m.contains("List-Unsubscribe-Post"))
+        .expect("304's survey with its unsubscribe");
+    let unsubscribe = support::mail::list_unsubscribe(&server, &survey);
+    let response = reqwest::blocking::Client::new()
+        .post(&unsubscribe)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+
+    // 303 leaves a checkout behind on 30 January: its reminder is the one marketing email the
+    // cap allows in 30 days.
+    let mut checkout: Value = serde_json::from_slice(&fixture("shopify/checkouts_update.json")).unwrap();
+    checkout["customer"]["id"] = json!(303);
+    checkout["customer"]["email"] = json!("c303@example.com");
+    checkout["email"] = json!("c303@example.com");
+    checkout["created_at"] = json!("2022-01-30T08:00:00Z");
+    checkout["updated_at"] = json!("2022-01-30T08:00:00Z");
+    assert_eq!(
+        post_shopify(
+            &server,
+            "checkouts/update",
+            "k303",
+            &serde_json::to_vec(&checkout).unwrap()
+        )
+        .0,
+        200
+    );
+    tick_at(&server, "2022-01-30T11:00:00Z");
+    let reminder = server
+        .cli_json(&["outbox", "--json"])
+        .into_iter()
+        .find(|m| m["flow"] == "checkout-recovery" && m["customer_id"] == "303")
+        .expect("303's reminder");
+    assert_eq!(reminder["status"], "sent", "{reminder}");
+
+    // 31 January, 10:00 (30 days on): inside quiet hours, so the suggestion waits; consent,
+    // suppression and the cap decide the others.
+    tick_at(&server, "2022-01-31T10:00:00Z");
+    assert_eq!(
+        suggestion(&server, "301"),
+        ("planned".into(), "deferred: quiet hours".into())
+    );
+    assert_eq!(
+        suggestion(&server, "302"),
+        ("skipped".into(), "skipped: no consent".into())
+    );
+    assert_eq!(
+        suggestion(&server, "304"),
+        ("skipped".into(), "skipped: suppressed: unsubscribed".into())
+    );
+    assert!(admin.created().is_empty(), "no code before the send");
+
+    // After quiet hours it goes, with a real code for the suggested product only.
+    tick_at(&server, "2022-01-31T10:30:00Z");
+    assert_eq!(suggestion(&server, "301"), ("sent".into(), "sent".into()));
+    let (status, reason) = suggestion(&server, "303");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("skipped", "skipped: over frequency cap"),
+        "303 had its one marketing email of the window, and room comes later than a suggestion waits"
+    );
+    let created = admin.created();
+    assert_eq!(created.len(), 1, "{created:#?}");
+    assert_eq!(
+        created[0]["customerGets"]["items"],
+        json!({ "products": { "productsToAdd": ["gid://shopify/Product/9"] } }),
+        "the bundle code takes its 10% off the suggested product"
+    );
+    let code = created[0]["code"].as_str().unwrap();
+    let mail = support::mail::emails(&server)
+        .into_iter()
+        .find(|m| m.contains(code))
+        .expect("301's suggestion");
+    assert!(mail.contains("c301@example.com>"), "{mail}");
+    assert!(
+        mail.contains(&format!("here's 10% off it with the code {code}")),
+        "{mail}"
+    );
+    let outbox = String::from_utf8(server.cli(&["outbox"]).stdout).unwrap();
+    for (customer, says) in [
+        ("301", "sent"),
+        ("302", "skipped: no consent"),
+        ("303", "skipped: over frequency cap"),
+        ("304", "skipped: suppressed: unsubscribed"),
+    ] {
+        assert!(
+            outbox
+                .lines()
+                .any(|l| l.contains("cross-sell/suggest") && l.contains(customer) && l.contains(says)),
+            "{customer}: {says} in\n{outbox}"
+        );
+    }
+}

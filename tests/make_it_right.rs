@@ -213,6 +213,11 @@ fn a_late_parcel_gets_one_real_code_however_often_the_form_is_sent_shown_on_the_
     let code = created[0]["code"].as_str().unwrap().to_string();
     assert!(code.starts_with("SORRY-"), "{code}");
     assert_eq!(created[0]["usageLimit"], 1);
+    assert_eq!(
+        created[0]["customerSelection"],
+        serde_json::json!({ "customers": { "add": ["gid://shopify/Customer/115310627314723954"] } }),
+        "the code is tied to the customer's account"
+    );
     for (status, page) in [&a, &b, &again] {
         assert_eq!(*status, 200);
         let words = visible(page);

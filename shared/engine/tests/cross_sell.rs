@@ -265,9 +265,7 @@ async fn the_sending_policy_holds_consent_refunds_holdout_and_a_real_single_use_
     let code = about(&h, "9201").await.details()["offer_code"].clone();
     assert!(code.starts_with("ADD-"), "{code}");
     assert!(
-        email
-            .text
-            .contains(&format!("10% off your next order with the code {code}")),
+        email.text.contains(&format!("10% off it with the code {code}")),
         "{}",
         email.text
     );
@@ -279,6 +277,12 @@ async fn the_sending_policy_holds_consent_refunds_holdout_and_a_real_single_use_
     );
     assert_eq!(created[0].code.as_str(), code);
     assert_eq!(created[0].usage, UsageLimit::SingleUse);
+    let suggested = about(&h, "9201").await.details()["complement_id"].clone();
+    assert_eq!(
+        created[0].products,
+        [suggested],
+        "the code is for the suggested product, not the whole order"
+    );
     assert!(matches!(created[0].value, DiscountValue::Percentage(p) if p == "10".parse().unwrap()));
     assert_outcome(&about(&h, "9211").await, Skipped, "skipped: no consent");
     assert_outcome(&about(&h, "9221").await, Skipped, "skipped: refunded");

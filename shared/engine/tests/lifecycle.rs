@@ -723,7 +723,11 @@ async fn advocate_with_code(h: &Harness) -> String {
     assert_eq!(created.len(), 1, "the shared code is a real discount first");
     // By default a friend code serves first orders only, at most 50 of them.
     assert_eq!(
-        (created[0].code.as_str(), created[0].usage, created[0].customers),
+        (
+            created[0].code.as_str(),
+            created[0].usage,
+            created[0].customers.clone()
+        ),
         (
             code.as_str(),
             UsageLimit::OncePerCustomer {

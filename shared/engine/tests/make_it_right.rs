@@ -8,7 +8,7 @@ mod support;
 use aftersale_domain::{Flow, MessageStatus, OrderId};
 use aftersale_engine::cases;
 use aftersale_engine::feedback::{LinkResponse, Method};
-use aftersale_rewards::DiscountValue;
+use aftersale_rewards::{CustomerEligibility, DiscountValue, OneCustomer};
 use aftersale_templates::Page;
 use http::StatusCode;
 use support::*;
@@ -74,6 +74,14 @@ async fn a_late_parcel_gets_one_real_code_on_the_page_and_by_email_however_often
     let code = created[0].code.as_str().to_string();
     assert!(code.starts_with("SORRY-"), "{code}");
     assert_eq!(created[0].value, DiscountValue::Percentage(10.into()));
+    assert_eq!(
+        created[0].customers,
+        CustomerEligibility::OneCustomer(OneCustomer {
+            platform_id: Some(CUSTOMER.into()),
+            email: Some(EMAIL.into()),
+        }),
+        "the code is the customer's own"
+    );
     assert!(
         text.contains(&format!(
             "Here is 10% off your next order, with this code: {code}"

@@ -4,7 +4,9 @@ mod common;
 
 use aftersale_domain::Secret;
 use aftersale_platform_api::shopify::{FIRST_ORDER_SEGMENT_NAME, ShopifyDiscounts};
-use aftersale_rewards::{DiscountApi, DiscountError, DiscountRequest, DiscountValue};
+use aftersale_rewards::{
+    CustomerEligibility, DiscountApi, DiscountError, DiscountRequest, DiscountValue, OneCustomer,
+};
 use axum::http::StatusCode;
 use common::{Server, eur, friend_code_request, reward_request, serve, serve_with};
 use serde_json::{Value, json};
@@ -132,6 +134,29 @@ async fn creates_a_discount_with_the_documented_mutation_and_token() {
             "usageLimit": 1,
             "minimumRequirement": { "subtotal": { "greaterThanOrEqualToSubtotal": "50.00" } }
         }})
+    );
+}
+
+#[tokio::test]
+async fn a_code_for_one_customer_and_one_product_reaches_shopify_with_their_global_ids() {
+    let (client, server) = shopify(StatusCode::OK, CREATED).await;
+    let request = DiscountRequest {
+        customers: CustomerEligibility::OneCustomer(OneCustomer {
+            platform_id: Some("115310627314723954".into()),
+            email: Some("john@example.com".into()),
+        }),
+        products: vec!["632910392".into()],
+        ..reward_request()
+    };
+    client.create_discount(&request).await.expect("created");
+    let input = &server.requests()[0].body["variables"]["basicCodeDiscount"];
+    assert_eq!(
+        input["customerSelection"],
+        json!({ "customers": { "add": ["gid://shopify/Customer/115310627314723954"] } })
+    );
+    assert_eq!(
+        input["customerGets"]["items"],
+        json!({ "products": { "productsToAdd": ["gid://shopify/Product/632910392"] } })
     );
 }
 

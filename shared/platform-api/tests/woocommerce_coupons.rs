@@ -4,7 +4,9 @@ mod common;
 
 use aftersale_domain::Secret;
 use aftersale_platform_api::woocommerce::WooCommerceCoupons;
-use aftersale_rewards::{DiscountApi, DiscountError, DiscountRequest, DiscountValue, UsageLimit};
+use aftersale_rewards::{
+    CustomerEligibility, DiscountApi, DiscountError, DiscountRequest, DiscountValue, OneCustomer, UsageLimit,
+};
 use axum::http::StatusCode;
 use common::{Server, eur, friend_code_request, reward_request, serve};
 use serde_json::json;
@@ -106,6 +108,35 @@ async fn a_shared_fixed_amount_code_is_fixed_cart_without_a_total_limit() {
     for absent in ["usage_limit", "date_expires", "minimum_amount"] {
         assert!(body.get(absent).is_none(), "{absent} was sent");
     }
+}
+
+#[tokio::test]
+async fn a_coupon_for_one_customer_and_one_product_reaches_woocommerce_with_both_restrictions() {
+    let (client, server) = woocommerce(StatusCode::CREATED, CREATED).await;
+    let request = DiscountRequest {
+        customers: CustomerEligibility::OneCustomer(OneCustomer {
+            platform_id: Some("42".into()),
+            email: Some("laura@example.com".into()),
+        }),
+        products: vec!["1203".into()],
+        ..reward_request()
+    };
+    client.create_discount(&request).await.expect("created");
+    let body = &server.requests()[0].body;
+    assert_eq!(body["email_restrictions"], json!(["laura@example.com"]));
+    assert_eq!(body["product_ids"], json!([1203]));
+    assert_eq!(body["discount_type"], json!("percent"));
+
+    // A product id WooCommerce cannot have is refused before any call.
+    let bad = DiscountRequest {
+        products: vec!["sku-1".into()],
+        ..reward_request()
+    };
+    assert!(matches!(
+        client.create_discount(&bad).await,
+        Err(DiscountError::Permanent(text)) if text.contains("\"sku-1\" is not a WooCommerce product id")
+    ));
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[tokio::test]

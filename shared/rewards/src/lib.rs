@@ -27,6 +27,6 @@ pub use fraud::{
 pub use memory::MemoryDiscounts;
 pub use port::{
     CreatedDiscount, CustomerEligibility, DiscountApi, DiscountApis, DiscountError, DiscountRequest,
-    DiscountValue, FixedDiscounts, InvalidDiscount, MAX_TITLE_LEN, UsageLimit,
+    DiscountValue, FixedDiscounts, InvalidDiscount, MAX_TITLE_LEN, OneCustomer, UsageLimit,
 };
 pub use reward::{CancelReason, FriendOrderState, RewardDecision, reward_due};

@@ -75,6 +75,7 @@ mod tests {
             value: DiscountValue::Percentage(Decimal::from(10)),
             usage: UsageLimit::SingleUse,
             customers: crate::port::CustomerEligibility::Anyone,
+            products: Vec::new(),
             minimum_subtotal: None,
             starts_at: Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).single().expect("date"),
             ends_at: None,

@@ -36,7 +36,7 @@ pub enum UsageLimit {
 }
 
 /// Who may redeem the code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerEligibility {
     /// Any customer, new or returning.
     Anyone,
@@ -44,6 +44,20 @@ pub enum CustomerEligibility {
     /// leaked code must not become a standing discount for the shop's regulars. Shopify
     /// enforces it at checkout; WooCommerce core cannot (see `aftersale_platform_api::woocommerce::coupons`).
     FirstOrderOnly,
+    /// Only the one customer the code was given to (a make-it-right credit). Shopify ties it
+    /// to their account (`customerSelection.customers`), which a guest has none of: a guest's
+    /// code stays open to anyone, single use. WooCommerce ties it to their email
+    /// (`email_restrictions`, checked against the billing email at checkout).
+    OneCustomer(OneCustomer),
+}
+
+/// The customer a code is tied to, as each platform can check it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneCustomer {
+    /// The platform's own customer id (`115310627314723954`, or its Shopify GID); `None`
+    /// for a guest checkout.
+    pub platform_id: Option<String>,
+    pub email: Option<String>,
 }
 
 /// A discount code to create. The title should be derived from what the discount is for
@@ -56,6 +70,9 @@ pub struct DiscountRequest {
     pub value: DiscountValue,
     pub usage: UsageLimit,
     pub customers: CustomerEligibility,
+    /// The platform's ids of the products the code takes its value off (a cross-sell's
+    /// suggested product); empty: the whole order.
+    pub products: Vec<String>,
     /// Smallest order subtotal the code applies to, if any.
     pub minimum_subtotal: Option<Money>,
     pub starts_at: DateTime<Utc>,
@@ -80,6 +97,8 @@ pub enum InvalidDiscount {
     MinimumNotPositive(Money),
     #[error("the discount is in {amount} but its minimum subtotal is in {minimum}")]
     CurrencyMismatch { amount: Currency, minimum: Currency },
+    #[error("a product the discount applies to has a blank id")]
+    BlankProduct,
     #[error("the discount ends ({ends_at}) before it starts ({starts_at})")]
     EndsBeforeStart {
         starts_at: DateTime<Utc>,
@@ -125,6 +144,9 @@ impl DiscountRequest {
                     minimum: minimum.currency,
                 });
             }
+        }
+        if self.products.iter().any(|p| p.trim().is_empty()) {
+            return Err(InvalidDiscount::BlankProduct);
         }
         if let Some(ends_at) = self.ends_at
             && ends_at <= self.starts_at
@@ -223,6 +245,7 @@ mod tests {
             value: DiscountValue::Percentage(Decimal::from(10)),
             usage: UsageLimit::SingleUse,
             customers: CustomerEligibility::Anyone,
+            products: Vec::new(),
             minimum_subtotal: Some(eur(50)),
             starts_at,
             ends_at: Some(starts_at + chrono::TimeDelta::days(90)),
@@ -292,6 +315,13 @@ mod tests {
                     ..r.clone()
                 },
                 InvalidDiscount::MinimumNotPositive(eur(0)),
+            ),
+            (
+                DiscountRequest {
+                    products: vec!["632910392".into(), " ".into()],
+                    ..r.clone()
+                },
+                InvalidDiscount::BlankProduct,
             ),
             (
                 DiscountRequest {

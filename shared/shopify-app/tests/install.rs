@@ -636,6 +636,7 @@ fn discount_request(code: &str, at: DateTime<Utc>) -> aftersale_rewards::Discoun
         value: DiscountValue::Percentage(rust_decimal::Decimal::TEN),
         usage: UsageLimit::SingleUse,
         customers: CustomerEligibility::Anyone,
+        products: Vec::new(),
         minimum_subtotal: None,
         starts_at: at,
         ends_at: None,

@@ -15,12 +15,13 @@ use crate::flows::{instant, marketing_message};
 use aftersale_domain::flows::make_it_right::{
     Case, CodeValue, ProblemKind, Report, ReportError, Resolution, Step,
 };
-use aftersale_domain::{Currency, Flow, MessageClass, OrderId, OrderRecord, Platform};
+use aftersale_domain::{Currency, Customer, Flow, MessageClass, OrderId, OrderRecord, Platform};
 use aftersale_links::LinkAction;
 use aftersale_ports::StoreError;
 use aftersale_ports::documents::{self, keys};
 use aftersale_rewards::{
-    CodePrefix, CustomerEligibility, DiscountCode, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
+    CodePrefix, CustomerEligibility, DiscountCode, DiscountError, DiscountRequest, DiscountValue,
+    OneCustomer, UsageLimit,
 };
 use aftersale_templates::Page;
 use axum::body::Bytes;
@@ -31,6 +32,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::sync::Arc;
 use tracing::{info, warn};
+
+/// How a guest's customer id starts (`CustomerId::for_guest_email`): not a platform id.
+const GUEST_PREFIX: &str = "guest-";
 
 /// Make-it-right codes look like `SORRY-K7M2P9QX4R`.
 const CODE_PREFIX: &str = "SORRY";
@@ -209,7 +213,7 @@ impl Engine {
                 payload.credit_currency = Some(m.currency.to_string());
             }
         }
-        let request = discount_request(&message, value, now, *expires_at)?;
+        let request = discount_request(&message, value, now, *expires_at, Some(&link.customer))?;
         match self.create_code_now(link, &request).await {
             Ok(()) => {
                 message.payload.make_it_right_mut().discount.discount_created = Some(now);
@@ -304,12 +308,15 @@ impl Engine {
     }
 }
 
-/// The discount a make-it-right email carries, rebuilt from its payload on a retry.
+/// The discount a make-it-right email carries, rebuilt from its payload on a retry. It is
+/// the customer's own: tied to their account on Shopify, to their email on WooCommerce
+/// (`customer` is `None` only when their profile is gone; the code is single use anyway).
 pub(crate) fn discount_request(
     message: &aftersale_domain::Message,
     value: CodeValue,
     now: DateTime<Utc>,
     ends_at: DateTime<Utc>,
+    customer: Option<&Customer>,
 ) -> Result<DiscountRequest, StoreError> {
     let code = message
         .payload
@@ -327,7 +334,12 @@ pub(crate) fn discount_request(
             CodeValue::Amount(m) => DiscountValue::FixedAmount(m),
         },
         usage: UsageLimit::SingleUse,
-        customers: CustomerEligibility::Anyone,
+        customers: CustomerEligibility::OneCustomer(OneCustomer {
+            platform_id: (!message.customer_id.as_str().starts_with(GUEST_PREFIX))
+                .then(|| message.customer_id.to_string()),
+            email: customer.and_then(|c| c.email.clone()),
+        }),
+        products: Vec::new(),
         minimum_subtotal: None,
         starts_at: now,
         ends_at: Some(ends_at),

@@ -79,6 +79,7 @@ pub(super) async fn ensure_offer_discount(
         value: DiscountValue::Percentage(percent),
         usage: UsageLimit::SingleUse,
         customers: CustomerEligibility::Anyone,
+        products: Vec::new(),
         minimum_subtotal: None,
         starts_at: now,
         ends_at,
@@ -86,7 +87,8 @@ pub(super) async fn ensure_offer_discount(
     create_discount(engine, message, config, &request, now).await
 }
 
-/// A cross-sell suggestion's code: single use, the shop's percent off the next order, valid
+/// A cross-sell suggestion's code: single use, the shop's percent off the suggested product
+/// (its platform id, chosen at the re-check just before), valid
 /// [`OFFER_DAYS`](aftersale_domain::flows::cross_sell::OFFER_DAYS) from the moment it is sent
 /// (stored on the message, so a retry asks for the same code and end).
 pub(super) async fn ensure_cross_sell_discount(
@@ -101,6 +103,7 @@ pub(super) async fn ensure_cross_sell_discount(
     let (Some(code), Some(percent)) = (payload.offer_code.clone(), payload.discount_percent) else {
         return Ok(Prepared::fail(FailReason::OfferWithoutCode));
     };
+    let products = payload.complement_id.iter().cloned().collect();
     let ends_at = payload
         .offer_expires_at
         .unwrap_or(now + Duration::days(aftersale_domain::flows::cross_sell::OFFER_DAYS));
@@ -111,6 +114,7 @@ pub(super) async fn ensure_cross_sell_discount(
         value: DiscountValue::Percentage(percent),
         usage: UsageLimit::SingleUse,
         customers: CustomerEligibility::Anyone,
+        products,
         minimum_subtotal: None,
         starts_at: now,
         ends_at: Some(ends_at),

@@ -36,7 +36,11 @@ impl FlowJob for Job {
         let Some((value, ends_at)) = code_of(&message) else {
             return Ok(Prepared::fail(FailReason::OfferWithoutCode));
         };
-        let request = discount_request(&message, value, now, ends_at)?;
+        let customer = engine
+            .store
+            .load_customer(&message.shop, &message.customer_id)
+            .await?;
+        let request = discount_request(&message, value, now, ends_at, customer.as_ref())?;
         discount_codes::create_discount(engine, message, config, &request, now).await
     }
 }

@@ -848,6 +848,7 @@ async fn create_reward_code(
         value,
         usage: UsageLimit::SingleUse,
         customers: CustomerEligibility::Anyone,
+        products: Vec::new(),
         minimum_subtotal: money(p.minimum_order, p.currency),
         starts_at: now,
         ends_at: None,

@@ -363,6 +363,7 @@ async fn recheck(
                 value: DiscountValue::Percentage(cfg.reward_percent),
                 usage: UsageLimit::SingleUse,
                 customers: CustomerEligibility::Anyone,
+                products: Vec::new(),
                 minimum_subtotal: None,
                 starts_at: now,
                 ends_at: Some(ends_at),
@@ -400,6 +401,7 @@ async fn ensure_share_discount(
         } else {
             CustomerEligibility::Anyone
         },
+        products: Vec::new(),
         minimum_subtotal: money(cfg.friend_minimum_subtotal, currency),
         starts_at: now,
         ends_at: None,

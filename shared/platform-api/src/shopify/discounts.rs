@@ -22,6 +22,13 @@
 //!   <https://shopify.dev/docs/api/admin-graphql/2025-01/queries/segments>,
 //!   <https://shopify.dev/docs/apps/build/marketing/customer-segments/manage>
 //!
+//! - a code for one customer: `customerSelection.customers.add` with the customer's GID
+//!   (`DiscountCustomersInput { add: [ID!] }`):
+//!   <https://shopify.dev/docs/api/admin-graphql/2025-01/input-objects/DiscountCustomersInput>
+//! - a code for some products only: `customerGets.items.products.productsToAdd` with product
+//!   GIDs (`DiscountItemsInput.products: DiscountProductsInput`):
+//!   <https://shopify.dev/docs/api/admin-graphql/2025-01/input-objects/DiscountProductsInput>
+//!
 //! A taken code comes back as a `DiscountUserError` with code `TAKEN` on field
 //! `["basicCodeDiscount", "code"]`. From 2025-10 `customerSelection` is deprecated in favour of
 //! `context`; it is still accepted in the one pinned version, [`super::API_VERSION`]. Rate limiting arrives as
@@ -125,8 +132,8 @@ impl ShopifyDiscounts {
     async fn send(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
         request.validate()?;
         let segment = match request.customers {
-            CustomerEligibility::Anyone => None,
             CustomerEligibility::FirstOrderOnly => Some(self.first_order_segment().await?),
+            CustomerEligibility::Anyone | CustomerEligibility::OneCustomer(_) => None,
         };
         let variables = variables(request, segment.as_deref())?;
         let (status, text) = self.post(CREATE_MUTATION, variables).await?;
@@ -267,8 +274,13 @@ pub(crate) fn variables(
     request: &DiscountRequest,
     first_order_segment: Option<&str>,
 ) -> Result<Value, DiscountError> {
-    let customer_selection = match (request.customers, first_order_segment) {
+    let customer_selection = match (&request.customers, first_order_segment) {
         (CustomerEligibility::Anyone, _) => json!({ "all": true }),
+        (CustomerEligibility::OneCustomer(customer), _) => match &customer.platform_id {
+            Some(id) => json!({ "customers": { "add": [gid("Customer", id)?] } }),
+            // A guest has no account to tie the code to: single use, for whoever has it.
+            None => json!({ "all": true }),
+        },
         (CustomerEligibility::FirstOrderOnly, Some(segment)) => {
             json!({ "customerSegments": { "add": [segment] } })
         }
@@ -298,7 +310,7 @@ pub(crate) fn variables(
         "startsAt": request.starts_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         "endsAt": request.ends_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
         "customerSelection": customer_selection,
-        "customerGets": { "value": value, "items": { "all": true } },
+        "customerGets": { "value": value, "items": items(&request.products)? },
         "appliesOncePerCustomer": true,
         "usageLimit": match request.usage {
             UsageLimit::SingleUse => Some(1),
@@ -310,6 +322,34 @@ pub(crate) fn variables(
             json!({ "subtotal": { "greaterThanOrEqualToSubtotal": minimum.amount.to_string() } });
     }
     Ok(json!({ "basicCodeDiscount": input }))
+}
+
+/// What the code takes its value off: the whole order, or only the named products
+/// (`DiscountItemsInput.products.productsToAdd`).
+fn items(products: &[String]) -> Result<Value, DiscountError> {
+    if products.is_empty() {
+        return Ok(json!({ "all": true }));
+    }
+    let ids = products
+        .iter()
+        .map(|id| gid("Product", id))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({ "products": { "productsToAdd": ids } }))
+}
+
+/// A Shopify global id (`gid://shopify/Product/632910392`) from the numeric id webhooks carry,
+/// or the GID itself. Anything else is not one of this shop's records.
+fn gid(kind: &str, id: &str) -> Result<String, DiscountError> {
+    let id = id.trim();
+    let prefix = format!("gid://shopify/{kind}/");
+    let number = id.strip_prefix(&prefix).unwrap_or(id);
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DiscountError::Permanent(format!(
+            "{id:?} is not a Shopify {} id",
+            kind.to_ascii_lowercase()
+        )));
+    }
+    Ok(format!("{prefix}{number}"))
 }
 
 #[derive(Deserialize)]
@@ -498,10 +538,53 @@ mod tests {
             value,
             usage,
             customers: CustomerEligibility::Anyone,
+            products: Vec::new(),
             minimum_subtotal: None,
             starts_at: Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).single().expect("date"),
             ends_at: None,
         }
+    }
+
+    #[test]
+    fn a_code_for_one_customer_and_one_product_names_both_by_their_global_ids() {
+        let mut request = request(DiscountValue::Percentage(Decimal::TEN), UsageLimit::SingleUse);
+        request.customers = CustomerEligibility::OneCustomer(aftersale_rewards::OneCustomer {
+            platform_id: Some("115310627314723954".into()),
+            email: Some("john@example.com".into()),
+        });
+        request.products = vec!["632910392".into(), "gid://shopify/Product/808950810".into()];
+        let input = &variables(&request, None).expect("variables")["basicCodeDiscount"];
+        assert_eq!(
+            input["customerSelection"],
+            json!({ "customers": { "add": ["gid://shopify/Customer/115310627314723954"] } })
+        );
+        assert_eq!(
+            input["customerGets"]["items"],
+            json!({ "products": { "productsToAdd": [
+                "gid://shopify/Product/632910392", "gid://shopify/Product/808950810"
+            ] } })
+        );
+        assert!(
+            !input.to_string().contains("john@example.com"),
+            "no email: {input}"
+        );
+
+        // A guest has no account: the single-use code is open to whoever holds it.
+        request.customers = CustomerEligibility::OneCustomer(aftersale_rewards::OneCustomer {
+            platform_id: None,
+            email: Some("guest@example.com".into()),
+        });
+        request.products = vec!["sku-MOKA".into()];
+        assert_eq!(
+            variables(&request, None),
+            Err(DiscountError::Permanent(
+                "\"sku-MOKA\" is not a Shopify product id".into()
+            ))
+        );
+        request.products.clear();
+        let input = &variables(&request, None).expect("variables")["basicCodeDiscount"];
+        assert_eq!(input["customerSelection"], json!({ "all": true }));
+        assert_eq!(input["customerGets"]["items"], json!({ "all": true }));
     }
 
     #[test]

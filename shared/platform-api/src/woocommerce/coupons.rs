@@ -11,6 +11,11 @@
 //! `{"code": "...", "message": "...", "data": {"status": 400}}`; a duplicate code is
 //! `woocommerce_rest_coupon_code_already_exists`.
 //!
+//! A coupon for one customer carries `email_restrictions` (their email; WooCommerce checks
+//! it against the billing email at checkout), and one for some products `product_ids`: a
+//! `percent` coupon then takes its percentage off those products only, a `fixed_cart` one
+//! needs one of them in the cart.
+//!
 //! WooCommerce coupons have no start date, so `starts_at` cannot be enforced there: the coupon
 //! works from the moment it is created.
 //!
@@ -26,7 +31,8 @@ use super::auth::{Auth, oauth1_params};
 use crate::http::{self, ClientConfigError};
 use aftersale_domain::Secret;
 use aftersale_rewards::{
-    CreatedDiscount, DiscountApi, DiscountError, DiscountRequest, DiscountValue, UsageLimit,
+    CreatedDiscount, CustomerEligibility, DiscountApi, DiscountError, DiscountRequest, DiscountValue,
+    UsageLimit,
 };
 use async_trait::async_trait;
 use chrono::SecondsFormat;
@@ -106,7 +112,7 @@ impl WooCommerceCoupons {
 
     async fn send(&self, request: &DiscountRequest) -> Result<CreatedDiscount, DiscountError> {
         request.validate()?;
-        let post = self.post().json(&CouponBody::from(request));
+        let post = self.post().json(&CouponBody::try_from(request)?);
         let (status, text) = http::send(PLATFORM, post).await?;
         interpret(status, &text, request)
     }
@@ -153,15 +159,36 @@ struct CouponBody<'a> {
     date_expires: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     minimum_amount: Option<String>,
+    /// The products the coupon is for (WooCommerce's numeric ids); none: the whole cart.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    product_ids: Vec<u64>,
+    /// The one customer's email a coupon is tied to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    email_restrictions: Vec<&'a str>,
 }
 
-impl<'a> From<&'a DiscountRequest> for CouponBody<'a> {
-    fn from(request: &'a DiscountRequest) -> Self {
+impl<'a> TryFrom<&'a DiscountRequest> for CouponBody<'a> {
+    type Error = DiscountError;
+
+    fn try_from(request: &'a DiscountRequest) -> Result<Self, DiscountError> {
         let (discount_type, amount) = match &request.value {
             DiscountValue::Percentage(percent) => ("percent", percent.normalize().to_string()),
             DiscountValue::FixedAmount(money) => ("fixed_cart", money.amount.to_string()),
         };
-        Self {
+        let product_ids = request
+            .products
+            .iter()
+            .map(|id| {
+                id.trim()
+                    .parse::<u64>()
+                    .map_err(|_| DiscountError::Permanent(format!("{id:?} is not a WooCommerce product id")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let email_restrictions = match &request.customers {
+            CustomerEligibility::OneCustomer(customer) => customer.email.as_deref().into_iter().collect(),
+            CustomerEligibility::Anyone | CustomerEligibility::FirstOrderOnly => Vec::new(),
+        };
+        Ok(Self {
             code: request.code.as_str(),
             description: request.title.trim(),
             discount_type,
@@ -176,7 +203,9 @@ impl<'a> From<&'a DiscountRequest> for CouponBody<'a> {
                 .ends_at
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
             minimum_amount: request.minimum_subtotal.map(|m| m.amount.to_string()),
-        }
+            product_ids,
+            email_restrictions,
+        })
     }
 }
 
@@ -258,6 +287,7 @@ mod tests {
             value: DiscountValue::Percentage(Decimal::new(1000, 2)),
             usage: UsageLimit::OncePerCustomer { max_total: None },
             customers: aftersale_rewards::CustomerEligibility::Anyone,
+            products: Vec::new(),
             minimum_subtotal: None,
             starts_at,
             ends_at: None,
@@ -303,7 +333,7 @@ mod tests {
 
     #[test]
     fn a_shared_code_has_no_total_limit_and_a_percentage_is_a_plain_number() {
-        let body = serde_json::to_value(CouponBody::from(&request())).expect("json");
+        let body = serde_json::to_value(CouponBody::try_from(&request()).expect("body")).expect("json");
         assert_eq!(body["discount_type"], json!("percent"));
         assert_eq!(body["amount"], json!("10"));
         assert!(body.get("usage_limit").is_none());
@@ -319,12 +349,39 @@ mod tests {
         req.usage = UsageLimit::SingleUse;
         req.minimum_subtotal = Some(Money::new(Decimal::new(3000, 2), eur));
         req.ends_at = Some(Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).single().expect("date"));
-        let body = serde_json::to_value(CouponBody::from(&req)).expect("json");
+        let body = serde_json::to_value(CouponBody::try_from(&req).expect("body")).expect("json");
         assert_eq!(body["discount_type"], json!("fixed_cart"));
         assert_eq!(body["amount"], json!("5.00"));
         assert_eq!(body["usage_limit"], json!(1));
         assert_eq!(body["date_expires"], json!("2025-06-01T00:00:00Z"));
         assert_eq!(body["minimum_amount"], json!("30.00"));
+    }
+
+    #[test]
+    fn a_coupon_for_one_customer_and_one_product_names_their_email_and_the_product() {
+        let mut req = request();
+        req.customers = CustomerEligibility::OneCustomer(aftersale_rewards::OneCustomer {
+            platform_id: Some("42".into()),
+            email: Some("laura@example.com".into()),
+        });
+        req.products = vec!["1203".into()];
+        let body = serde_json::to_value(CouponBody::try_from(&req).expect("body")).expect("json");
+        assert_eq!(body["email_restrictions"], json!(["laura@example.com"]));
+        assert_eq!(body["product_ids"], json!([1203]));
+        assert!(
+            serde_json::to_value(CouponBody::try_from(&request()).expect("body"))
+                .expect("json")
+                .get("product_ids")
+                .is_none(),
+            "a whole-order coupon names no product"
+        );
+        req.products = vec!["moka-pot".into()];
+        assert_eq!(
+            CouponBody::try_from(&req).err(),
+            Some(DiscountError::Permanent(
+                "\"moka-pot\" is not a WooCommerce product id".into()
+            ))
+        );
     }
 
     #[test]
