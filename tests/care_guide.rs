@@ -218,6 +218,13 @@ fn a_bad_guide_is_refused_naming_the_field_and_the_stored_config_is_unchanged() 
             "flows.care_guide.guides.tips: guide 'grinder-care': give 1 to 5 tips",
         ),
         (
+            GUIDES.replace(
+                "skus = [\"GRIND-1\"]",
+                "skus = [\"GRIND-1\"]\nproduct_types = [\" \"]",
+            ),
+            "flows.care_guide.guides.product_types: guide 'grinder-care' has a blank product type",
+        ),
+        (
             GUIDES.replace("kind = \"care\"", "kind = \"maintenance\""),
             "unknown variant `maintenance`, expected `setup` or `care`",
         ),
@@ -234,4 +241,231 @@ fn a_bad_guide_is_refused_naming_the_field_and_the_stored_config_is_unchanged() 
     assert_eq!(planned.len(), 1);
     assert_eq!(planned[0]["details"]["guide"], "repair-kit");
     assert_eq!(planned[0]["due_at"], "2022-01-06T19:32:00+00:00");
+}
+
+/// A guide by product type (the moka pot is a "Stovetop Pot" in the shop's catalogue) above
+/// the grinder's guide by SKU.
+const BY_TYPE: &str = r#"
+[[flows.care_guide.guides]]
+name = "pots"
+product_types = ["stovetop pot"]
+kind = "setup"
+delay_days = 1
+priority = 9
+title = "Your stovetop pot"
+tips = ["Keep the flame under the base"]
+link = "https://demo.example/guides/pots"
+
+[[flows.care_guide.guides]]
+name = "grinder-care"
+skus = ["GRIND-1"]
+kind = "care"
+title = "Keep the burrs sharp"
+tips = ["Brush them weekly"]
+link = "https://demo.example/guides/grinder"
+"#;
+
+/// Due work as of `now`, with the shop's Admin API token in the environment.
+fn tick_with_token(server: &Server, now: &str) {
+    let out = std::process::Command::new(binary())
+        .args(["tick", "--json", "--now", now, "--data-dir"])
+        .arg(server.data_dir())
+        .env("SHOP_ADMIN_TOKEN", "shpat_local")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The same order again as order `id`, delivered at the same time.
+fn another_order_delivered(server: &Server, id: u64) {
+    let mut order: Value = serde_json::from_slice(&order()).unwrap();
+    order["id"] = id.into();
+    order["name"] = format!("#{id}").into();
+    ok(post_shopify(
+        server,
+        "orders/paid",
+        &format!("o-{id}"),
+        &serde_json::to_vec(&order).unwrap(),
+    ));
+    let mut delivered: Value =
+        serde_json::from_slice(&fixture("shopify/fulfillment_events_create.json")).unwrap();
+    delivered["order_id"] = id.into();
+    delivered["id"] = (id + 1).into();
+    ok(post_shopify(
+        server,
+        "fulfillment_events/create",
+        &format!("f-{id}"),
+        &serde_json::to_vec(&delivered).unwrap(),
+    ));
+}
+
+#[test]
+fn a_guide_by_product_type_asks_the_catalogue_when_due_retries_a_failed_lookup_and_asks_once_per_product() {
+    let admin = support::shopify_admin::FakeShopifyAdmin::with_product_types(&[("111", "Stovetop Pot")]);
+    admin.fail_product_queries(1);
+    let server = Server::start_with(
+        &["--now", "2022-01-01T00:30:00Z"],
+        &[("SHOP_ADMIN_TOKEN", "shpat_local")],
+    );
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "shop = \"demo.myshopify.com\"\n[admin_api]\nbase_url = \"{}\"\naccess_token_secret = \"SHOP_ADMIN_TOKEN\"\n{BY_TYPE}",
+            admin.base
+        ),
+    )
+    .unwrap();
+    let out = server.cli(&["config", "load", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    ordered_and_delivered(&server);
+
+    // Planned on the delivery without asking anyone: at the earliest day a guide by type may
+    // go, naming the guide by SKU found so far.
+    let planned = &guides(&server)[0];
+    assert_eq!(planned["due_at"], "2022-01-05T19:32:00+00:00", "{planned}");
+    assert_eq!(planned["details"]["guide"], "grinder-care");
+    assert_eq!(admin.product_queries(), 0, "no lookup on the event path");
+
+    // Due: the catalogue is down, so the guide waits and says why.
+    tick_with_token(&server, "2022-01-05T19:32:00Z");
+    let waiting = &guides(&server)[0];
+    assert_eq!(waiting["status"], "planned", "{waiting}");
+    let reason = waiting["reason"].as_str().unwrap();
+    assert!(reason.starts_with("retrying: product types: Shopify"), "{reason}");
+    assert_eq!(admin.product_queries(), 1);
+
+    // An hour on it answers: the moka pot is a stovetop pot, whose guide wins.
+    tick_with_token(&server, "2022-01-05T20:40:00Z");
+    let sent = &guides(&server)[0];
+    assert_eq!(sent["status"], "sent", "{sent}");
+    assert_eq!(sent["details"]["guide"], "pots");
+    assert_eq!(sent["products"], json!(["111"]));
+    let mail: Vec<String> = emails(&server)
+        .into_iter()
+        .filter(|m| m.contains("Your stovetop pot"))
+        .collect();
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0].contains("Moka pot") && mail[0].contains("Keep the flame under the base"),
+        "{}",
+        mail[0]
+    );
+    assert!(
+        !mail[0].contains("Keep the burrs sharp"),
+        "one guide: {}",
+        mail[0]
+    );
+    assert_eq!(admin.product_queries(), 2);
+
+    // Another order of the same products uses the cached types: nobody is asked again.
+    another_order_delivered(&server, 820982911946154600);
+    tick_with_token(&server, "2022-01-05T21:00:00Z");
+    let both = guides(&server);
+    assert_eq!(both.len(), 2, "{both:#?}");
+    assert!(
+        both.iter()
+            .all(|g| g["status"] == "sent" && g["details"]["guide"] == "pots"),
+        "{both:#?}"
+    );
+    assert_eq!(admin.product_queries(), 2, "each product asked about once");
+}
+
+#[test]
+fn without_admin_api_access_a_guide_by_type_cannot_match_and_the_guide_by_sku_goes_on_its_day() {
+    let server = server_with(BY_TYPE);
+    ordered_and_delivered(&server);
+    tick(&server, "2022-01-05T19:32:00Z");
+    let waiting = &guides(&server)[0];
+    assert_eq!(
+        (
+            waiting["status"].as_str(),
+            waiting["reason"].as_str(),
+            waiting["due_at"].as_str()
+        ),
+        (
+            Some("planned"),
+            Some("deferred: until the chosen care guide's day"),
+            Some("2022-01-14T19:32:00+00:00")
+        ),
+        "no types without a token: the grinder's guide by SKU, 10 days after delivery"
+    );
+    assert!(emails(&server).iter().all(|m| !m.contains("Your stovetop pot")));
+    tick(&server, "2022-01-14T19:32:00Z");
+    let sent = &guides(&server)[0];
+    assert_eq!(
+        (sent["status"].as_str(), sent["details"]["guide"].as_str()),
+        (Some("sent"), Some("grinder-care")),
+        "{sent}"
+    );
+    assert_eq!(
+        emails(&server)
+            .iter()
+            .filter(|m| m.contains("Keep the burrs sharp"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_catalogue_down_for_a_day_gives_way_to_the_guide_by_sku_rather_than_lose_the_guide() {
+    let admin = support::shopify_admin::FakeShopifyAdmin::with_product_types(&[("111", "Stovetop Pot")]);
+    admin.fail_product_queries(1000);
+    let server = Server::start_with(
+        &["--now", "2022-01-01T00:30:00Z"],
+        &[("SHOP_ADMIN_TOKEN", "shpat_local")],
+    );
+    let file = server.data_dir().join("shop.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "shop = \"demo.myshopify.com\"\n[admin_api]\nbase_url = \"{}\"\naccess_token_secret = \"SHOP_ADMIN_TOKEN\"\n{BY_TYPE}",
+            admin.base
+        ),
+    )
+    .unwrap();
+    assert!(
+        server
+            .cli(&["config", "load", file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    ordered_and_delivered(&server);
+    for now in [
+        "2022-01-05T19:32:00Z",
+        "2022-01-05T20:40:00Z",
+        "2022-01-06T19:00:00Z",
+    ] {
+        tick_with_token(&server, now);
+        let reason = guides(&server)[0]["reason"].as_str().unwrap().to_string();
+        assert!(reason.starts_with("retrying: product types:"), "{now}: {reason}");
+    }
+    tick_with_token(&server, "2022-01-06T20:00:00Z");
+    let fallback = &guides(&server)[0];
+    assert_eq!(
+        (
+            fallback["reason"].as_str(),
+            fallback["due_at"].as_str(),
+            fallback["details"]["guide"].as_str()
+        ),
+        (
+            Some("deferred: until the chosen care guide's day"),
+            Some("2022-01-14T19:32:00+00:00"),
+            Some("grinder-care")
+        ),
+        "{fallback}"
+    );
+    assert_eq!(admin.product_queries(), 4);
+    // On its day, still down: it goes at once, not a day later.
+    tick_with_token(&server, "2022-01-14T19:32:00Z");
+    let sent = &guides(&server)[0];
+    assert_eq!(sent["status"], "sent", "{sent}");
+    assert_eq!(
+        emails(&server)
+            .iter()
+            .filter(|m| m.contains("Keep the burrs sharp"))
+            .count(),
+        1
+    );
 }

@@ -102,14 +102,16 @@ impl Backend {
                         Ok(arn) if !arn.is_empty() => Arc::new(SnsAlerts::new(sns, arn)),
                         _ => file_alerts(),
                     },
-                    discounts,
+                    discounts: discounts.clone(),
+                    catalogue: discounts,
                 }
             }
             None => Senders {
                 mailer: Arc::new(FileMailer::with_clock(&outbox, Arc::clone(&clock))),
                 sms: Arc::new(FileSms::with_clock(&outbox, Arc::clone(&clock))),
                 alerts: file_alerts(),
-                discounts,
+                discounts: discounts.clone(),
+                catalogue: discounts,
             },
         }
     }

@@ -41,6 +41,7 @@ fn campaign_engine(store: DynamoDbStore) -> Engine {
             sms: Arc::new(RecordingSms::new()),
             alerts: Arc::new(RecordingAlerts::new()),
             discounts: Arc::new(FixedDiscounts(Arc::new(MemoryDiscounts::new()))),
+            catalogue: Arc::new(aftersale_ports::NoCatalogue),
         },
         Templates::builtin(),
         LinkSigner::new(b"aftersale-vip-runtime-api-tests!").unwrap(),

@@ -149,6 +149,7 @@ fn engine(
             sms: Arc::new(RecordingSms::new()),
             alerts: Arc::new(RecordingAlerts::new()),
             discounts: Arc::new(FixedDiscounts(Arc::new(MemoryDiscounts::new()))),
+            catalogue: Arc::new(aftersale_ports::NoCatalogue),
         },
         Templates::builtin(),
         LinkSigner::new(b"aftersale-tick-benchmark-key-32b").unwrap(),

@@ -97,6 +97,8 @@ pub struct Senders {
     pub alerts: Arc<dyn SupportAlerts>,
     /// Creates the discount codes of referrals and win-back offers in the shop.
     pub discounts: Arc<dyn aftersale_rewards::DiscountApis>,
+    /// Reads the shops' product types, for care guides by product type.
+    pub catalogue: Arc<dyn aftersale_ports::Catalogue>,
 }
 
 pub struct Engine {

@@ -68,6 +68,7 @@ fn engine(store: Arc<dyn FlowStore>, mailer: Arc<dyn Mailer>, settings: Settings
             sms: Arc::new(RecordingSms::new()),
             alerts: Arc::new(RecordingAlerts::new()),
             discounts: Arc::new(FixedDiscounts(Arc::new(MemoryDiscounts::new()))),
+            catalogue: Arc::new(aftersale_ports::NoCatalogue),
         },
         Templates::builtin(),
         LinkSigner::new(&LINK_KEY).unwrap(),

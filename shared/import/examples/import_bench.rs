@@ -48,6 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         sms: Arc::new(FileSms::with_clock(&outbox, Arc::clone(&clock))),
         alerts: Arc::new(FileAlerts::with_clock(&outbox, Arc::clone(&clock))),
         discounts: Arc::new(AdminApiDiscounts::new(Arc::new(EnvSecrets))),
+        catalogue: Arc::new(AdminApiDiscounts::new(Arc::new(EnvSecrets))),
     };
     let engine = Arc::new(Engine::new(
         Arc::clone(&store) as _,

@@ -272,11 +272,14 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
     let links = LinkSigner::new(&key).context("the link signing key")?;
     let sns = aws_sdk_sns::Client::new(&config);
     let mailer = SesMailer::from_config(&config);
+    // One Admin API access for codes and the catalogue (care guides by product type).
+    let admin_api = Arc::new(discounts(&config, ssm).await?);
     let senders = Senders {
         mailer: Arc::new(mailer.clone()),
         sms: Arc::new(SnsSms::new(sns.clone())),
         alerts: Arc::new(SnsAlerts::new(sns, required("SUPPORT_ALERTS_TOPIC_ARN")?)),
-        discounts: Arc::new(discounts(&config, ssm).await?),
+        discounts: admin_api.clone(),
+        catalogue: admin_api,
     };
     // The feedback function runs no flow and never ticks: it needs no send rate.
     let email_rate = if flows.is_empty() {

@@ -79,12 +79,22 @@ impl AdminApiDiscounts {
         self
     }
 
+    /// Where installed shops' Admin API is.
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The installed app's live token for `shop`, if it has one.
+    pub(crate) async fn installed_token(&self, shop: &ShopId) -> Result<Option<Secret>, DiscountError> {
+        match &self.installed {
+            Some(installed) => installed.live_token(shop).await,
+            None => Ok(None),
+        }
+    }
+
     /// The client on the installed app's token, if the shop has one.
     async fn installed_client(&self, shop: &ShopId) -> Result<Option<ShopifyDiscounts>, DiscountError> {
-        let Some(installed) = &self.installed else {
-            return Ok(None);
-        };
-        let Some(token) = installed.live_token(shop).await? else {
+        let Some(token) = self.installed_token(shop).await? else {
             return Ok(None);
         };
         let base = self.endpoint.base(shop);
@@ -93,7 +103,7 @@ impl AdminApiDiscounts {
             .map_err(|err| DiscountError::Permanent(err.to_string()))
     }
 
-    async fn secret(
+    pub(crate) async fn secret(
         &self,
         shop: &ShopId,
         name: Option<&String>,

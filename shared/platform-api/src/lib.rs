@@ -7,9 +7,11 @@
 //! - [`woocommerce`]: the REST API's webhooks (Basic over HTTPS, OAuth 1.0a over HTTP), to
 //!   connect a site from the CLI or WordPress's approval screen, and coupons
 //!   ([`woocommerce::coupons`]); [`sealed`] keeps its credentials at rest.
-//! - [`discounts`]: the engine's `DiscountApis` port over both platforms' discount clients.
+//! - [`discounts`]: the engine's `DiscountApis` port over both platforms' discount clients;
+//!   [`catalogue`]: its `Catalogue` port (product types) with the same access.
 //! - [`http`]: what every client shares (timeouts, endpoint checks, retry classification).
 
+pub mod catalogue;
 pub mod discounts;
 pub mod http;
 pub mod sealed;

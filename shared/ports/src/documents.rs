@@ -166,6 +166,12 @@ pub mod keys {
     /// When the shop's cross-sell pairs were last learned, from how many orders, with which
     /// minimums. Written after the pairs, so a run that died half-way is redone.
     pub const CROSS_SELL_RUN: &str = "cross-sell#run";
+    /// One product's types as the shop's catalogue last gave them (care guides by product
+    /// type): product data only, never a customer; erased with the shop.
+    pub fn product_types(product_id: &str) -> String {
+        format!("{PRODUCT_TYPES_PREFIX}{product_id}")
+    }
+    pub const PRODUCT_TYPES_PREFIX: &str = "catalogue#type#";
     /// Shard `shard` of the statistic whose single key was `statistic`.
     pub fn stat_shard(statistic: &str, shard: u32) -> String {
         format!("{statistic}#s{shard:02}")

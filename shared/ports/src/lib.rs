@@ -4,6 +4,7 @@
 //! they use. The in-memory fakes for tests are in `aftersale-testkit`, the suite every store
 //! must pass in `aftersale-store-contract`.
 
+pub mod catalogue;
 mod clock;
 pub mod documents;
 pub mod erasure;
@@ -19,6 +20,7 @@ mod site_secrets;
 pub mod stat_shards;
 mod traits;
 
+pub use catalogue::{Catalogue, CatalogueError, NoCatalogue, ProductTypes};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use documents::Documents;
 pub use erasure::{PersonalFiles, PrivacyDesk, Traces};

@@ -6,7 +6,8 @@ use aftersale_platform_api::shopify::AppCredentials;
 use chrono::Duration;
 
 /// What the flows need: orders (all of them, for history), customers, fulfillments (delivery
-/// check-ins and review timing), and discounts (referral rewards and win-back offers).
+/// check-ins and review timing), products (care guides by product type) and discounts
+/// (referral rewards and win-back offers).
 /// `read_all_orders` needs Shopify's approval for a public app; drop it with `SHOPIFY_SCOPES`
 /// until then (only the last 60 days of orders are then readable).
 pub const DEFAULT_SCOPES: &[&str] = &[
@@ -14,6 +15,7 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "read_all_orders",
     "read_customers",
     "read_fulfillments",
+    "read_products",
     "read_discounts",
     "write_discounts",
 ];

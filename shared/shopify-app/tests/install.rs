@@ -172,7 +172,7 @@ async fn a_merchant_installs_and_lands_on_a_connected_page_with_every_webhook_re
     assert_eq!(params["client_id"], API_KEY);
     assert_eq!(
         params["scope"],
-        "read_orders,read_all_orders,read_customers,read_fulfillments,read_discounts,write_discounts"
+        "read_orders,read_all_orders,read_customers,read_fulfillments,read_products,read_discounts,write_discounts"
     );
     assert_eq!(
         params["redirect_uri"],

@@ -1,10 +1,14 @@
 //! Care guides: in the first days with a product, a short guide prevents a return ("Since
 //! you chose the repair kit, here is how to make it last"). The shop writes a guide per
-//! product id or SKU: a setup guide goes 0 to 3 days after the order arrives, a care guide 7
+//! product id, SKU or product type: a setup guide goes 0 to 3 days after the order arrives, a care guide 7
 //! to 14 days after. A customer gets at most one guide per order, for the item that most
 //! needs it: the guide with the highest `priority`, then the dearest item, then the guide
 //! written first. It is a service message (no marketing consent needed; an unsubscribe stops
 //! it), and the sending policy skips it when the order was cancelled or refunded by then.
+//!
+//! Order webhooks carry no product type, so types come from the shop's catalogue (its Admin
+//! API) when the message falls due, cached per product; until then the message waits at the
+//! earliest day a guide could go ([`plan`]), and [`choose`] decides again with the types.
 //!
 //! The message stores only which guide and which item; the title, tips and link are read
 //! from the shop's config when it is sent, in the reader's language, so a corrected tip
@@ -12,13 +16,20 @@
 
 use super::FlowRules;
 use super::delivery_check_in::Arrival;
+use super::payload::instant;
 use super::step::steps;
 use crate::{
-    Channel, ConfigError, Flow, LocalisedText, Message, MessageClass, OrderRecord, ProductRef, ShopConfig,
+    Channel, ConfigError, Flow, LineItem, LocalisedText, Message, MessageClass, OrderRecord, ProductRef,
+    ShopConfig,
 };
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
+
+/// The types of products, by the platform's product id, as the shop's catalogue gives them
+/// (Shopify's `productType`, WooCommerce's category slugs); a product with none has an empty list.
+pub type ProductTypes = BTreeMap<String, Vec<String>>;
 
 steps! {
     /// The guide: a title, a few tips and a link, about one item of the order.
@@ -31,6 +42,10 @@ steps! {
 #[serde(default)]
 pub struct Payload {
     pub guide: Option<String>,
+    /// Since when asking the shop's catalogue for the products' types has been failing (the
+    /// guide falls back to one by product id or SKU after a day of it).
+    #[serde(with = "instant::option")]
+    pub types_failing_since: Option<DateTime<Utc>>,
 }
 
 /// The most tips a guide may carry: it is read in a minute, not a manual.
@@ -107,6 +122,10 @@ pub struct Guide {
     pub product_ids: Vec<String>,
     #[serde(default)]
     pub skus: Vec<String>,
+    /// Product types (Shopify's product type, WooCommerce's category slug), matched without
+    /// regard to case. They need the shop's Admin API; see [`ProductTypes`].
+    #[serde(default)]
+    pub product_types: Vec<String>,
     pub kind: GuideKind,
     /// Days after arrival; unset is the kind's default.
     pub delay_days: Option<u32>,
@@ -126,9 +145,20 @@ impl Guide {
         self.delay_days.unwrap_or_else(|| self.kind.default_delay())
     }
 
-    fn covers(&self, product_id: Option<&str>, sku: Option<&str>) -> bool {
+    fn covers(&self, item: &LineItem, types: &ProductTypes) -> bool {
+        let (product_id, sku) = (item.product_id.as_deref(), item.sku.as_deref());
+        let of_type = |id: &str| {
+            types.get(id).is_some_and(|kinds| {
+                kinds.iter().any(|kind| {
+                    self.product_types
+                        .iter()
+                        .any(|wanted| wanted.trim().eq_ignore_ascii_case(kind.trim()))
+                })
+            })
+        };
         product_id.is_some_and(|id| self.product_ids.iter().any(|p| p == id))
             || sku.is_some_and(|sku| self.skus.iter().any(|s| s == sku))
+            || product_id.is_some_and(of_type)
     }
 }
 
@@ -152,10 +182,16 @@ impl CareGuideConfig {
                 ));
             }
             let blank = |values: &[String]| values.iter().any(|v| v.trim().is_empty());
-            if guide.product_ids.is_empty() && guide.skus.is_empty() {
+            if guide.product_ids.is_empty() && guide.skus.is_empty() && guide.product_types.is_empty() {
                 return Err(invalid(
                     "flows.care_guide.guides",
-                    format!("guide '{name}' names no product_ids or skus"),
+                    format!("guide '{name}' names no product_ids, skus or product_types"),
+                ));
+            }
+            if blank(&guide.product_types) {
+                return Err(invalid(
+                    "flows.care_guide.guides.product_types",
+                    format!("guide '{name}' has a blank product type"),
                 ));
             }
             if blank(&guide.product_ids) {
@@ -202,34 +238,33 @@ impl CareGuideConfig {
         Ok(())
     }
 
+    /// Whether any guide is by product type: then the catalogue is asked when a guide is due.
+    pub fn uses_product_types(&self) -> bool {
+        self.guides.iter().any(|g| !g.product_types.is_empty())
+    }
+
     /// The guide named `name`, if the shop still has it.
     pub fn guide(&self, name: &str) -> Option<&Guide> {
         self.guides.iter().find(|g| g.name == name)
     }
 }
 
-/// The one guide for the order, `delay_days` after its arrival: for the item that most
-/// needs one (highest guide priority, then the dearest item, then the guide written first,
-/// then the item's title). `None` when the flow is off or no item has a guide.
-pub fn plan(
-    base: &Message,
-    record: &OrderRecord,
-    arrival: Arrival,
-    config: &CareGuideConfig,
-) -> Option<Message> {
-    if !config.enabled {
-        return None;
-    }
-    let order = record.snapshot.as_ref()?;
-    let (guide, item) = order
-        .line_items
+/// The guide for the order and the item it is about, with the types known so far: the
+/// highest guide priority, then the dearest item, then the guide written first, then the
+/// item's title.
+pub fn choose<'a>(
+    lines: &'a [LineItem],
+    config: &'a CareGuideConfig,
+    types: &ProductTypes,
+) -> Option<(&'a Guide, &'a LineItem)> {
+    lines
         .iter()
         .flat_map(|item| {
             config
                 .guides
                 .iter()
                 .enumerate()
-                .filter(|(_, g)| g.covers(item.product_id.as_deref(), item.sku.as_deref()))
+                .filter(move |(_, g)| g.covers(item, types))
                 .map(move |(written, guide)| (written, guide, item))
         })
         .min_by_key(|(written, guide, item)| {
@@ -240,26 +275,80 @@ pub fn plan(
                 item.title.clone(),
             )
         })
-        .map(|(_, guide, item)| (guide, item))?;
+        .map(|(_, guide, item)| (guide, item))
+}
+
+/// The order's products whose types are not in `types` yet (what the catalogue must be asked).
+pub fn untyped_products(lines: &[LineItem], types: &ProductTypes) -> Vec<String> {
+    let mut ids: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.product_id.clone())
+        .filter(|id| !types.contains_key(id))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The one guide message for the order, from its arrival. With every type the guides need
+/// known (`types`), it is the chosen guide `delay_days` after arrival. While some product's
+/// type is still unknown, it is planned at the earliest day any guide that could apply may
+/// go, naming the guide chosen so far (if any); the send-time re-check asks the catalogue and
+/// chooses again. `None` when the flow is off or no guide can apply.
+pub fn plan(
+    base: &Message,
+    record: &OrderRecord,
+    arrival: Arrival,
+    config: &CareGuideConfig,
+    types: &ProductTypes,
+) -> Option<Message> {
+    if !config.enabled {
+        return None;
+    }
+    let order = record.snapshot.as_ref()?;
+    let chosen = choose(&order.line_items, config, types);
+    let types_pending = config.uses_product_types() && !untyped_products(&order.line_items, types).is_empty();
+    let earliest_by_type = config
+        .guides
+        .iter()
+        .filter(|g| types_pending && !g.product_types.is_empty())
+        .map(Guide::delay_days)
+        .min();
+    let delay = match (chosen.map(|(g, _)| g.delay_days()), earliest_by_type) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return None,
+    };
     Some(Message {
         flow: Flow::CareGuide,
         step: Step::Guide.into(),
         class: MessageClass::Service,
         channel: config.channel,
-        due_at: arrival.at + Duration::days(guide.delay_days().into()),
+        due_at: arrival.at + Duration::days(delay.into()),
         due_basis: arrival.basis,
-        products: vec![ProductRef {
-            product_id: item.product_id.clone().unwrap_or_default(),
-            variant_id: item.variant_id.clone(),
-            sku: item.sku.clone(),
-            title: item.title.clone(),
-        }],
+        products: chosen.map(|(_, item)| product_ref(item)).into_iter().collect(),
         payload: Payload {
-            guide: Some(guide.name.clone()),
+            guide: chosen.map(|(guide, _)| guide.name.clone()),
+            types_failing_since: None,
         }
         .into(),
         ..base.clone()
     })
+}
+
+/// When `guide` goes for an order that arrived `arrived_at`.
+pub fn due_at(guide: &Guide, arrived_at: DateTime<Utc>) -> DateTime<Utc> {
+    arrived_at + Duration::days(guide.delay_days().into())
+}
+
+/// The message's one product: the item its guide is about.
+pub fn product_ref(item: &LineItem) -> ProductRef {
+    ProductRef {
+        product_id: item.product_id.clone().unwrap_or_default(),
+        variant_id: item.variant_id.clone(),
+        sku: item.sku.clone(),
+        title: item.title.clone(),
+    }
 }
 
 pub(super) struct Rules;
@@ -337,7 +426,7 @@ mod tests {
             at: at(3),
             basis: DueBasis::Known,
         };
-        plan(&base, &record, arrival, config)
+        plan(&base, &record, arrival, config, &ProductTypes::new())
     }
 
     fn chosen(message: &Message) -> (&str, &str, DateTime<Utc>) {
@@ -402,6 +491,68 @@ mod tests {
         assert!(plan_for(vec![item("moka", "M", "40")], &CareGuideConfig::default()).is_none());
     }
 
+    fn typed(pairs: &[(&str, &[&str])]) -> ProductTypes {
+        pairs
+            .iter()
+            .map(|(id, kinds)| (id.to_string(), kinds.iter().map(|k| k.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_guide_by_product_type_waits_for_the_types_and_then_wins_by_priority() {
+        let mut config = config(GUIDES).unwrap();
+        config.guides.push(
+            toml::from_str(
+                r#"
+                name = "pots"
+                product_types = ["Stovetop Pot"]
+                kind = "setup"
+                delay_days = 0
+                priority = 9
+                title = "Your pot"
+                tips = ["Low flame"]
+                link = "https://demo.example/guides/pots"
+                "#,
+            )
+            .unwrap(),
+        );
+        config.validate().unwrap();
+        let items = vec![item("pot", "POT-1", "30"), item("grinder", "GRIND-1", "25")];
+        let record = record(items.clone());
+        let shop = ShopId::new("demo.myshopify.com").unwrap();
+        let (base, _) = order_message(&shop, &record, at(1)).unwrap();
+        let arrival = Arrival {
+            at: at(3),
+            basis: DueBasis::Known,
+        };
+
+        // Types unknown: the id/SKU guide so far, at the earliest day a type guide may go.
+        let pending = plan(&base, &record, arrival, &config, &ProductTypes::new()).unwrap();
+        assert_eq!(chosen(&pending), ("grinder-care", "grinder", at(3)));
+        assert_eq!(untyped_products(&items, &ProductTypes::new()), ["grinder", "pot"]);
+
+        // Known (any case): the type guide's higher priority wins, on its own day.
+        let types = typed(&[("pot", &["stovetop pot"]), ("grinder", &[])]);
+        let (guide, line) = choose(&items, &config, &types).unwrap();
+        assert_eq!(
+            (guide.name.as_str(), line.title.as_str()),
+            ("pots", "Product pot")
+        );
+        let known = plan(&base, &record, arrival, &config, &types).unwrap();
+        assert_eq!(chosen(&known), ("pots", "pot", at(3)));
+
+        // A product without a type falls back to the guides by id or SKU.
+        let untyped = typed(&[("pot", &[]), ("grinder", &[])]);
+        let fallback = plan(&base, &record, arrival, &config, &untyped).unwrap();
+        assert_eq!(
+            chosen(&fallback),
+            ("grinder-care", "grinder", at(3) + Duration::days(14))
+        );
+        // Nothing typed and no id/SKU guide: nothing once the types are known.
+        let beans = vec![item("beans", "BEANS", "12")];
+        assert!(choose(&beans, &config, &typed(&[("beans", &["coffee"])])).is_none());
+    }
+
     #[test]
     fn config_errors_name_the_field_and_the_guide() {
         let guide = |extra: &str| {
@@ -421,7 +572,11 @@ mod tests {
             ),
             (
                 guide("").replace("product_ids = [\"p\"]\n", ""),
-                "flows.care_guide.guides: guide 'g' names no product_ids or skus",
+                "flows.care_guide.guides: guide 'g' names no product_ids, skus or product_types",
+            ),
+            (
+                guide("product_types = [\"\"]"),
+                "flows.care_guide.guides.product_types: guide 'g' has a blank product type",
             ),
             (
                 guide("").replace("[\"p\"]", "[\" \"]"),

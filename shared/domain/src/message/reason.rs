@@ -58,6 +58,8 @@ pub enum DeferReason {
     HoldingPeriod,
     /// A review request waits while the customer's make-it-right case for the order is open.
     CaseOpen,
+    /// A care guide chosen once the products' types were known goes later than first planned.
+    GuideDay,
 }
 
 /// Why a message will never go. Final.
@@ -123,6 +125,8 @@ pub enum SkipReason {
     NothingToSuggest,
     /// A care guide the shop has since taken out of its config (or renamed).
     GuideRemoved,
+    /// No care guide covers the order's items once their product types are known.
+    NoGuideForItems,
     /// A birthday message for a day that is no longer the customer's birthday.
     BirthdayChanged,
     /// This year's birthday bonus was already credited, on an earlier birthday.
@@ -197,6 +201,7 @@ impl fmt::Display for DeferReason {
             }
             DeferReason::HoldingPeriod => f.write_str("holding period"),
             DeferReason::CaseOpen => f.write_str("make-it-right case open"),
+            DeferReason::GuideDay => f.write_str("until the chosen care guide's day"),
         }
     }
 }
@@ -245,6 +250,7 @@ impl fmt::Display for SkipReason {
             CheckoutExpired => "checkout expired",
             NothingToSuggest => "nothing left to suggest",
             GuideRemoved => "care guide no longer configured",
+            NoGuideForItems => "no care guide for these items",
             BirthdayChanged => "the customer's birthday is another day now",
             BirthdayBonusAlreadyGiven => "this year's birthday bonus was already given",
             NewerOrder => "a newer order's suggestion replaces it",
@@ -318,6 +324,7 @@ impl DeferReason {
             FriendsOrderFulfilment,
             HoldingPeriod,
             CaseOpen,
+            GuideDay,
         ];
         if let Some(found) = fixed.into_iter().find(|r| r.to_string() == text) {
             return Some(found);
@@ -333,7 +340,7 @@ impl DeferReason {
 
 impl SkipReason {
     /// The reasons that carry nothing, in one list for reading them back.
-    const FIXED: [SkipReason; 36] = {
+    const FIXED: [SkipReason; 37] = {
         use SkipReason::*;
         [
             ShopUninstalled,
@@ -369,6 +376,7 @@ impl SkipReason {
             CheckoutExpired,
             NothingToSuggest,
             GuideRemoved,
+            NoGuideForItems,
             BirthdayChanged,
             BirthdayBonusAlreadyGiven,
             NewerOrder,
@@ -491,6 +499,8 @@ pub(crate) mod tests {
             Just(DeferReason::FrequencyCap),
             Just(DeferReason::FriendsOrderFulfilment),
             Just(DeferReason::HoldingPeriod),
+            Just(DeferReason::CaseOpen),
+            Just(DeferReason::GuideDay),
             step().prop_map(|prior| DeferReason::WaitingFor { prior }),
             step().prop_map(|prior| DeferReason::WaitingAfter { prior }),
         ]

@@ -162,6 +162,7 @@ impl Harness {
                 sms: sms.clone(),
                 alerts: alerts.clone(),
                 discounts: discount_apis.unwrap_or_else(|| Arc::new(FixedDiscounts(discounts.clone()))),
+                catalogue: Arc::new(aftersale_ports::NoCatalogue),
             },
             Templates::builtin(),
             signer.clone(),

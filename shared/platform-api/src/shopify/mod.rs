@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod discounts;
 pub mod graphql;
 pub mod oauth;
+pub mod products;
 pub mod throttle;
 pub mod webhooks;
 
