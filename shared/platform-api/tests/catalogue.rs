@@ -1,6 +1,7 @@
 //! The catalogue (products' types, for care guides by product type) against local servers
 //! speaking Shopify's GraphQL Admin and WooCommerce's REST formats.
 
+#[allow(dead_code)] // the discount helpers are for the other files
 mod common;
 
 use aftersale_domain::{AdminApiConfig, Platform, ShopId};

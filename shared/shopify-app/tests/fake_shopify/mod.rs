@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 pub const API_KEY: &str = "test-api-key";
 pub const API_SECRET: &str = "shpss_test_app_secret";
 pub const GRANTED_SCOPES: &str =
-    "read_orders,read_all_orders,read_customers,read_fulfillments,write_discounts";
+    "read_orders,read_all_orders,read_customers,read_fulfillments,read_products,write_discounts";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
