@@ -469,3 +469,73 @@ fn a_catalogue_down_for_a_day_gives_way_to_the_guide_by_sku_rather_than_lose_the
         1
     );
 }
+
+#[test]
+fn simulate_shows_the_one_guide_with_its_decision_and_a_refunded_orders_skip_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("shop.toml");
+    std::fs::write(&config, format!("shop = \"demo.myshopify.com\"\n{GUIDES}")).unwrap();
+    let event = |at: &str, topic: &str, body: Vec<u8>| {
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        json!({"at": at, "platform": "shopify", "topic": topic, "shop": "demo.myshopify.com", "body": body})
+            .to_string()
+    };
+    let delivered = fixture("shopify/fulfillment_events_create.json");
+    let simulate = |lines: Vec<String>| {
+        let events = dir.path().join("events.jsonl");
+        std::fs::write(&events, lines.join("\n")).unwrap();
+        let out = std::process::Command::new(binary())
+            .args(["simulate", "--days-after", "10", "--events"])
+            .arg(&events)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = simulate(vec![
+        event("2022-01-01T00:30:00Z", "orders/paid", order()),
+        event(
+            "2022-01-04T19:35:00Z",
+            "fulfillment_events/create",
+            delivered.clone(),
+        ),
+    ]);
+    let guide: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("care-guide/guide") && l.contains("sent: "))
+        .collect();
+    assert_eq!(guide.len(), 1, "one guide: {text}");
+    assert!(
+        guide[0].starts_with("2022-01-06 19:32")
+            && guide[0].contains("sent: \"John, getting started with your Repair kit\""),
+        "the repair kit's guide, 2 days after delivery: {text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("2022-01-04 19:35")
+            && l.contains("care-guide/guide")
+            && l.contains("planned for 2022-01-06 19:32")),
+        "planned on the delivery: {text}"
+    );
+
+    let mut refund: Value = serde_json::from_slice(&fixture("shopify/refunds_create.json")).unwrap();
+    refund["transactions"] = json!([{
+        "id": 1, "order_id": 820982911946154508_u64, "kind": "refund", "status": "success",
+        "amount": "388.00", "currency": "USD", "created_at": "2022-01-05T10:00:00-05:00"
+    }]);
+    let text = simulate(vec![
+        event("2022-01-01T00:30:00Z", "orders/paid", order()),
+        event("2022-01-04T19:35:00Z", "fulfillment_events/create", delivered),
+        event(
+            "2022-01-05T15:00:00Z",
+            "refunds/create",
+            serde_json::to_vec(&refund).unwrap(),
+        ),
+    ]);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("care-guide/guide") && l.contains("skipped: refunded")),
+        "{text}"
+    );
+}

@@ -145,3 +145,48 @@ fn an_order_stored_before_the_checkout_event_arrives_means_no_reminder_at_all() 
     tick(&server, "2022-01-01T01:20:00Z");
     assert!(emails(&server).iter().all(|m| !m.contains(RECOVERY_URL)));
 }
+
+#[test]
+fn simulate_shows_the_reminder_sent_and_the_second_skipped_when_the_order_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = |at: &str, topic: &str, body: Vec<u8>| {
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        serde_json::json!({"at": at, "platform": "shopify", "topic": topic, "shop": "demo.myshopify.com", "body": body})
+            .to_string()
+    };
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        [
+            event(
+                "2022-01-01T00:20:00Z",
+                "checkouts/update",
+                fixture("shopify/checkouts_update.json"),
+            ),
+            event("2022-01-01T09:00:00Z", "orders/create", completing_order()),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(binary())
+        .args(["simulate", "--days-after", "3", "--events"])
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = |step: &str, what: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("checkout-recovery/{step} ")) && l.contains(what))
+            .unwrap_or_else(|| panic!("no checkout-recovery/{step} with {what:?} in\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("reminder", "sent: ").starts_with("2022-01-01 01:20"),
+        "{text}"
+    );
+    assert!(
+        line("second-reminder", "skipped: checkout completed").starts_with("2022-01-01 09:00"),
+        "{text}"
+    );
+}

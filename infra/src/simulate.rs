@@ -80,6 +80,8 @@ pub async fn run(
         // Like mail, discount codes are recorded, not created: a simulation must never touch
         // the real shop, and its timeline shows the codes as if the shop had accepted them.
         discounts: Arc::new(FixedDiscounts(Arc::new(MemoryDiscounts::new()))),
+        // Nor is its catalogue read: care guides by product type never match in a simulation,
+        // as locally without a token.
         catalogue: Arc::new(aftersale_ports::NoCatalogue),
     };
     let engine = Arc::new(Engine::new(
