@@ -587,6 +587,14 @@ fn config_check_refuses_each_contradiction_naming_the_field() {
             "[flows.delivery_check_in]\nchannel = \"sms\"\n",
             "flows.delivery_check_in.channel: an SMS check-in asks a question the customer answers by email: set support_email",
         ),
+        (
+            "[flows.review_request]\ndelay_dayz = 9\n",
+            "did you mean `delay_days`?",
+        ),
+        (
+            "[quiet_hours]\nend = \"7am\"\n",
+            "quiet_hours.end: '7am' is not a time like 20:00",
+        ),
     ];
     for (n, (text, expected)) in cases.iter().enumerate() {
         let file = dir.path().join(format!("shop{n}.toml"));

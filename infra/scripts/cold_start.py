@@ -52,7 +52,7 @@ def http_event(method, path, body=""):
 
 
 # Each function's first event, and the environment template.yaml gives it (names only).
-FLOW_ENV = {"LINK_SIGNING_KEY_PARAM": LINK_KEY_PARAM, "FEEDBACK_BASE_URL": "https://feedback.example",
+FLOW_ENV = {"AFTERSALE_LINK_KEY_PARAM": LINK_KEY_PARAM, "FEEDBACK_BASE_URL": "https://feedback.example",
             "SENDER_ADDRESS": "hello@shop.example", "SMS_ENABLED": "false"}
 FUNCTIONS = {
     "shopify-webhook": (http_event("POST", "/webhooks/shopify", "{}"), {"SHOPIFY_API_SECRET_PARAM": APP_SECRET_PARAM}),
@@ -62,9 +62,9 @@ FUNCTIONS = {
     "shopify-app": (http_event("GET", "/shopify/install"),
                     {"SHOPIFY_API_KEY": "cold", "SHOPIFY_API_SECRET_PARAM": APP_SECRET_PARAM,
                      "AFTERSALE_PUBLIC_URL": "https://app.example"}),
-    "feedback": (http_event("GET", "/r/not-a-token"), {"LINK_SIGNING_KEY_PARAM": LINK_KEY_PARAM,
+    "feedback": (http_event("GET", "/r/not-a-token"), {"AFTERSALE_LINK_KEY_PARAM": LINK_KEY_PARAM,
                                                        "FEEDBACK_BASE_URL": "https://feedback.example"}),
-    "dashboard": (http_event("GET", "/dashboard"), {"LINK_SIGNING_KEY_PARAM": LINK_KEY_PARAM}),
+    "dashboard": (http_event("GET", "/dashboard"), {"AFTERSALE_LINK_KEY_PARAM": LINK_KEY_PARAM}),
     "ses-events": ({"Records": []}, {}),
     "thank-you": (TICK, FLOW_ENV),
     "delivery-check-in": (TICK, FLOW_ENV),

@@ -87,7 +87,7 @@ async fn the_function_binary_reminds_of_a_checkout_on_a_tick_and_stops_when_its_
     let (mut runtime, mut function) = stack
         .start(
             env!("CARGO_BIN_EXE_checkout-recovery"),
-            &[("LINK_SIGNING_KEY", LINK_KEY_HEX)],
+            &[("AFTERSALE_LINK_KEY", LINK_KEY_HEX)],
         )
         .await;
     let invocation = flow::sns_invocation(

@@ -42,7 +42,7 @@ url = "https://demo.myshopify.com/products/leather-case"
     let (mut runtime, mut function) = stack
         .start(
             env!("CARGO_BIN_EXE_cross-sell"),
-            &[("LINK_SIGNING_KEY", LINK_KEY_HEX)],
+            &[("AFTERSALE_LINK_KEY", LINK_KEY_HEX)],
         )
         .await;
 

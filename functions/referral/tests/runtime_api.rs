@@ -282,7 +282,7 @@ async fn an_installed_shops_code_is_made_with_its_refreshed_token_written_back_t
         .start(
             env!("CARGO_BIN_EXE_referral"),
             &[
-                ("LINK_SIGNING_KEY_PARAM", LINK_KEY_PARAM),
+                ("AFTERSALE_LINK_KEY_PARAM", LINK_KEY_PARAM),
                 ("SHOPIFY_API_KEY", "app-client-id"),
                 ("SHOPIFY_API_SECRET_PARAM", APP_SECRET_PARAM),
                 ("AFTERSALE_PUBLIC_URL", "https://app.example"),
@@ -364,7 +364,7 @@ async fn the_app_key_without_its_secret_fails_the_cold_start_naming_it() {
         .start(
             env!("CARGO_BIN_EXE_referral"),
             &[
-                ("LINK_SIGNING_KEY_PARAM", LINK_KEY_PARAM),
+                ("AFTERSALE_LINK_KEY_PARAM", LINK_KEY_PARAM),
                 ("SHOPIFY_API_KEY", "app-client-id"),
                 ("AFTERSALE_PUBLIC_URL", "https://app.example"),
             ],

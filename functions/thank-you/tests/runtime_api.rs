@@ -24,7 +24,7 @@ async fn the_function_binary_plans_on_an_sns_event_and_sends_on_a_tick() {
     let (mut runtime, mut function) = stack
         .start(
             env!("CARGO_BIN_EXE_thank-you"),
-            &[("LINK_SIGNING_KEY", LINK_KEY_HEX)],
+            &[("AFTERSALE_LINK_KEY", LINK_KEY_HEX)],
         )
         .await;
 

@@ -2,6 +2,7 @@
 //! normalised into. Pure data and rules, no I/O, so everything here is tested in memory.
 
 mod config;
+mod config_error;
 mod email_address;
 mod event;
 pub mod flows;
@@ -17,9 +18,10 @@ pub mod policy;
 pub mod secret;
 
 pub use config::{
-    AdminApiConfig, BUILT_IN_LANGUAGES, CapsConfig, ConfigError, ConsentConfig, QuietHours, ShopConfig,
-    shop_domain_problem,
+    AdminApiConfig, BUILT_IN_LANGUAGES, CapsConfig, ConsentConfig, QuietHours, RawShopConfig, Sender,
+    ShopConfig, shop_domain_problem,
 };
+pub use config_error::ConfigError;
 pub use email_address::{AddressProblem, check_email_address};
 pub use event::{
     BulkOperationFinished, EventKind, PrivacyRequest, RefundEvent, Shipment, ShipmentStatus, StoreEvent,

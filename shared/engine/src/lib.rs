@@ -42,7 +42,7 @@ pub struct Settings {
     /// The flows this process runs (a flow's Lambda runs one; local mode runs all).
     pub flows: Vec<Flow>,
     /// The verified sender for shops whose config names none (`SENDER_ADDRESS` on AWS).
-    pub default_sender: Option<String>,
+    pub default_sender: Option<aftersale_domain::Sender>,
     /// Off when the deployment has no SMS (`EnableSms=false`): SMS messages are skipped, visibly.
     pub sms_enabled: bool,
     /// Local mode: a message written to the outbox counts as delivered (there is no provider

@@ -198,18 +198,13 @@ pub async fn shopify_app() -> anyhow::Result<aftersale_shopify_app::ShopifyApp> 
     })
 }
 
-/// The dashboard function: DynamoDB, and the link key (`LINK_SIGNING_KEY_PARAM`) that
+/// The dashboard function: DynamoDB, and the link key (`AFTERSALE_LINK_KEY_PARAM`) that
 /// `aftersale dashboard-link` signs with, plus the Shopify app secret for admin launches.
 /// Cookies are `Secure`: the function is only reachable over HTTPS.
 pub async fn dashboard() -> anyhow::Result<aftersale_dashboard::Dashboard> {
     let config = load_config().await;
     let ssm = SsmSecrets::from_config(&config);
-    let key = secret(&ssm, "LINK_SIGNING_KEY", "LINK_SIGNING_KEY_PARAM")
-        .await?
-        .context(
-            "no link signing key: set LINK_SIGNING_KEY_PARAM to an SSM SecureString of 64 hex characters",
-        )?;
-    let key = hex::decode(key.trim()).context("the link signing key must be hex")?;
+    let key = link_key(&ssm).await?;
     let shopify = secret(&ssm, "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_PARAM").await?;
     let mut access =
         aftersale_dashboard::Access::new(&key).with_shopify_secret(shopify.map(String::into_bytes));
@@ -219,6 +214,17 @@ pub async fn dashboard() -> anyhow::Result<aftersale_dashboard::Dashboard> {
         clock: Arc::new(SystemClock),
         access,
     })
+}
+
+/// The key that signs and checks 1-tap links: `AFTERSALE_LINK_KEY_PARAM` (an SSM SecureString
+/// of 64 hex characters), or `AFTERSALE_LINK_KEY` itself, the variable local mode reads too.
+async fn link_key(ssm: &SsmSecrets) -> anyhow::Result<Vec<u8>> {
+    let key = secret(ssm, "AFTERSALE_LINK_KEY", "AFTERSALE_LINK_KEY_PARAM")
+        .await?
+        .context(
+            "no link signing key: set AFTERSALE_LINK_KEY_PARAM to an SSM SecureString of 64 hex characters",
+        )?;
+    hex::decode(key.trim()).context("AFTERSALE_LINK_KEY must be hex (64 characters for 32 bytes)")
 }
 
 /// Discount codes: with the Shopify app's token for shops installed through it, else with the
@@ -263,12 +269,7 @@ async fn installed_app(
 pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
     let config = load_config().await;
     let ssm = SsmSecrets::from_config(&config);
-    let key = secret(&ssm, "LINK_SIGNING_KEY", "LINK_SIGNING_KEY_PARAM")
-        .await?
-        .context(
-            "no link signing key: set LINK_SIGNING_KEY_PARAM to an SSM SecureString of 64 hex characters",
-        )?;
-    let key = hex::decode(key.trim()).context("the link signing key must be hex")?;
+    let key = link_key(&ssm).await?;
     let links = LinkSigner::new(&key).context("the link signing key")?;
     let sns = aws_sdk_sns::Client::new(&config);
     let mailer = SesMailer::from_config(&config);
@@ -290,7 +291,10 @@ pub async fn engine(flows: Vec<Flow>) -> anyhow::Result<Engine> {
     let settings = Settings {
         link_base_url: link_base_url(&flows, optional("FEEDBACK_BASE_URL"))?,
         configuration_set: optional("SES_CONFIGURATION_SET"),
-        default_sender: optional("SENDER_ADDRESS"),
+        default_sender: optional("SENDER_ADDRESS")
+            .map(|s| aftersale_domain::Sender::parse(&s))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("SENDER_ADDRESS: {e}"))?,
         sms_enabled: optional("SMS_ENABLED").is_some_and(|v| v == "true"),
         flows,
         email_rate,

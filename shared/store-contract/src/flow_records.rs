@@ -129,7 +129,8 @@ pub async fn shop_configs_round_trip(store: &dyn FlowStore) {
     store.save_config(&shop, &config).await.unwrap();
     assert_eq!(store.load_config(&shop).await.unwrap(), Some(config.clone()));
     config.locale = "en".into();
-    config.sender = Some("Bottega <hello@bottega.example>".into());
+    config.sender =
+        Some(aftersale_domain::Sender::parse("Bottega <hello@bottega.example>").expect("a sender"));
     store.save_config(&shop, &config).await.unwrap();
     assert_eq!(store.load_config(&shop).await.unwrap(), Some(config));
     assert_eq!(store.load_config(&other_shop).await.unwrap(), None);

@@ -34,7 +34,7 @@ pub const CUSTOMER: &str = "115310627314723954";
 /// Where template.yaml keeps the link signing key, for the functions that read it from SSM.
 pub const LINK_KEY_PARAM: &str = "/aftersale/feedback/link-signing-key";
 /// The env of a function that reads its link key from SSM.
-pub const LINK_KEY_FROM_SSM: &[(&str, &str)] = &[("LINK_SIGNING_KEY_PARAM", LINK_KEY_PARAM)];
+pub const LINK_KEY_FROM_SSM: &[(&str, &str)] = &[("AFTERSALE_LINK_KEY_PARAM", LINK_KEY_PARAM)];
 pub const LINK_KEY_HEX: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 pub const FIRST_INVOCATION: Duration = Duration::from_secs(60);
 pub const INVOCATION: Duration = Duration::from_secs(20);

@@ -7,10 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field,
-        problem: problem.into(),
-    }
+    ConfigError::invalid(field, problem)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,31 +1,27 @@
 //! Per-shop configuration: one TOML file per shop, validated into a typed struct. Every field
 //! has a default a merchant would choose, so an empty file (or none) is a working setup.
 
+pub use crate::ConfigError;
 use crate::flows::FlowsConfig;
 use crate::points::PointsConfig;
 use crate::{Consent, Flow, ShopId};
 use chrono::NaiveTime;
 use chrono_tz::Tz;
+pub use raw::RawShopConfig;
+pub use sender::Sender;
 use serde::{Deserialize, Serialize};
 
-/// A configuration problem, naming the field so the merchant knows what to change.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    #[error("{0}")]
-    Syntax(String),
-    #[error("{field}: {problem}")]
-    Invalid { field: &'static str, problem: String },
-}
+mod raw;
+mod sender;
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        field,
-        problem: problem.into(),
-    }
+    ConfigError::invalid(field, problem)
 }
 
+/// A shop's settings, typed: every value was parsed once, when the file or the stored form
+/// was read through [`RawShopConfig`] (whose shape they serialise back to).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(try_from = "RawShopConfig", into = "RawShopConfig")]
 pub struct ShopConfig {
     /// The shop these settings belong to (checked against where the file is loaded).
     pub shop: Option<ShopId>,
@@ -33,14 +29,15 @@ pub struct ShopConfig {
     pub shop_name: Option<String>,
     /// The shop's own address for the links in messages (`https://torrefazione.example`);
     /// unset, `https://{shop}` (for Shopify, the *.myshopify.com domain).
-    pub shop_url: Option<String>,
+    pub shop_url: Option<url::Url>,
     /// The shop's language, used when the customer's is unknown.
     pub locale: String,
     /// Quiet hours fall back to this when the customer's own zone is unknown.
     pub time_zone: Tz,
     /// `Name <address>` the emails come from (must be verified in SES for production).
-    pub sender: Option<String>,
-    /// Where low ratings and delivery problems are reported, besides the alerts topic.
+    pub sender: Option<Sender>,
+    /// Where low ratings and delivery problems are reported, besides the alerts topic (a
+    /// plain address, checked on load).
     pub support_email: Option<String>,
     pub consent: ConsentConfig,
     pub caps: CapsConfig,
@@ -87,12 +84,12 @@ pub struct CapsConfig {
     pub window_days: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Quiet hours, as local times (written "20:00" in the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuietHours {
-    /// Local time quiet hours start ("20:00") and end ("08:00"); may wrap midnight.
-    pub start: String,
-    pub end: String,
+    /// Local time quiet hours start (20:00) and end (08:00); may wrap midnight.
+    pub start: NaiveTime,
+    pub end: NaiveTime,
     /// Quiet hours always apply to SMS; for email only when this is on.
     pub apply_to_email: bool,
 }
@@ -138,8 +135,8 @@ impl Default for CapsConfig {
 impl Default for QuietHours {
     fn default() -> Self {
         Self {
-            start: "20:00".into(),
-            end: "08:00".into(),
+            start: NaiveTime::from_hms_opt(20, 0, 0).unwrap_or(NaiveTime::MIN),
+            end: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or(NaiveTime::MIN),
             apply_to_email: false,
         }
     }
@@ -242,7 +239,8 @@ impl ShopConfig {
     /// (`app_installed`): discount codes then use the app's token, so the flows that create
     /// them need no `[admin_api]`.
     pub fn from_toml_for(text: &str, shop: &ShopId, app_installed: bool) -> Result<ShopConfig, ConfigError> {
-        let config: ShopConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let raw: RawShopConfig = toml::from_str(text).map_err(|e| ConfigError::syntax(&e))?;
+        let config = ShopConfig::try_from(raw)?;
         config.validate_for(app_installed)?;
         if let Some(named) = &config.shop
             && named != shop
@@ -287,14 +285,6 @@ impl ShopConfig {
                 ),
             ));
         }
-        if let Some(url) = &self.shop_url
-            && !is_web_address(url)
-        {
-            return Err(invalid(
-                "shop_url",
-                format!("'{url}' is not a web address such as https://shop.example"),
-            ));
-        }
         for flow in Flow::ALL {
             let (holdout, window) = self.flows.measurement(flow);
             if holdout.is_some_and(|p| p > 100) {
@@ -304,27 +294,13 @@ impl ShopConfig {
                 return Err(invalid(measurement_fields(flow).1, "must be from 1 to 365 days"));
             }
         }
-        if let Some(sender) = &self.sender {
-            parse_sender(sender)
-                .ok_or_else(|| invalid("sender", "expected `Name <address@domain>` or an address"))?;
-        }
-        if let Some(support) = &self.support_email
-            && !looks_like_email(support)
-        {
-            return Err(invalid(
-                "support_email",
-                format!("'{support}' is not an email address"),
-            ));
-        }
-        let start = parse_clock("quiet_hours.start", &self.quiet_hours.start)?;
-        let end = parse_clock("quiet_hours.end", &self.quiet_hours.end)?;
-        if start == end {
+        if self.quiet_hours.start == self.quiet_hours.end {
             return Err(invalid(
                 "quiet_hours",
                 format!(
                     "start and end are both {}: that reads as no quiet hours or as all day; \
                      give the local time they start and the time they end (20:00 and 08:00)",
-                    self.quiet_hours.start
+                    self.quiet_hours.start.format("%H:%M")
                 ),
             ));
         }
@@ -397,34 +373,22 @@ impl ShopConfig {
     /// The shop's address for links in messages: `shop_url`, else `https://{shop}`.
     pub fn shop_url(&self, shop: &ShopId) -> String {
         self.shop_url
-            .as_deref()
-            .map(|url| url.trim_end_matches('/').to_string())
+            .as_ref()
+            .map(|url| url.as_str().trim_end_matches('/').to_string())
             .unwrap_or_else(|| format!("https://{shop}"))
     }
 
-    /// Quiet hours as local times (validated on load).
+    /// Quiet hours as local times: (start, end).
     pub fn quiet_window(&self) -> (NaiveTime, NaiveTime) {
-        let default = (
-            NaiveTime::from_hms_opt(20, 0, 0),
-            NaiveTime::from_hms_opt(8, 0, 0),
-        );
-        let start = parse_clock("", &self.quiet_hours.start)
-            .ok()
-            .or(default.0)
-            .unwrap_or(NaiveTime::MIN);
-        let end = parse_clock("", &self.quiet_hours.end)
-            .ok()
-            .or(default.1)
-            .unwrap_or(NaiveTime::MIN);
-        (start, end)
+        (self.quiet_hours.start, self.quiet_hours.end)
     }
 
     /// The sender as (display name, address); defaults to the shop's own domain.
     pub fn sender_for(&self, shop: &ShopId) -> (Option<String>, String) {
-        self.sender
-            .as_deref()
-            .and_then(parse_sender)
-            .unwrap_or_else(|| (Some(self.display_name(shop)), format!("hello@{shop}")))
+        match &self.sender {
+            Some(sender) => (sender.name.clone(), sender.address.clone()),
+            None => (Some(self.display_name(shop)), format!("hello@{shop}")),
+        }
     }
 
     pub fn display_name(&self, shop: &ShopId) -> String {
@@ -463,11 +427,6 @@ fn review_platform_forbidding_incentives(url: &str) -> Option<String> {
     forbidden.then(|| host.to_string())
 }
 
-fn parse_clock(field: &'static str, text: &str) -> Result<NaiveTime, ConfigError> {
-    NaiveTime::parse_from_str(text, "%H:%M")
-        .map_err(|_| invalid(field, format!("'{text}' is not a time like 20:00")))
-}
-
 /// Why `domain` cannot be a shop, if it cannot. Shopify shops are `name.myshopify.com`
 /// (`^[a-z0-9][a-z0-9-]*\.myshopify\.com$`); any other shop is a WooCommerce site, named by
 /// its host: lower-case labels of letters, digits and inner hyphens, at least two of them.
@@ -498,33 +457,6 @@ pub fn shop_domain_problem(domain: &str) -> Option<String> {
     (!host).then(|| format!("'{domain}' is not a shop domain: {expected}"))
 }
 
-/// `http(s)://host...` with a host.
-fn is_web_address(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    rest.is_some_and(|r| {
-        let host = r.split(['/', '?', '#']).next().unwrap_or_default();
-        !host.is_empty() && !r.contains(char::is_whitespace)
-    })
-}
-
-fn looks_like_email(s: &str) -> bool {
-    matches!(s.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace))
-}
-
-/// `Name <a@b.c>` or `a@b.c`.
-fn parse_sender(s: &str) -> Option<(Option<String>, String)> {
-    let s = s.trim();
-    if let Some((name, rest)) = s.split_once('<') {
-        let address = rest.strip_suffix('>')?.trim();
-        let name = name.trim().trim_matches('"').trim();
-        looks_like_email(address).then(|| ((!name.is_empty()).then(|| name.to_string()), address.to_string()))
-    } else {
-        looks_like_email(s).then(|| (None, s.to_string()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,7 +468,7 @@ mod tests {
     /// The README's example is what merchants copy: it must load, and mean what it says.
     #[test]
     fn the_readme_example_is_a_valid_config() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../../../README.md");
         let start = readme.find("```toml\nshop = ").expect("the example config") + "```toml\n".len();
         let text = &readme[start..start + readme[start..].find("```").expect("its end")];
         let config = ShopConfig::from_toml(text, &shop()).unwrap_or_else(|e| panic!("{e}"));
@@ -789,6 +721,54 @@ mod tests {
     }
 
     #[test]
+    fn a_typo_in_a_key_is_answered_with_the_key_it_meant() {
+        let err = ShopConfig::from_toml("[flows.thank_you]\nsurvey_days = 3", &shop())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `survey_days`"), "{err}");
+        assert!(err.ends_with("did you mean `survey_delay_days`?"), "{err}");
+        let err = ShopConfig::from_toml("[quiet_hour]\nstart = \"21:00\"", &shop())
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("did you mean `quiet_hours`?"), "{err}");
+        let err = ShopConfig::from_toml("colour = \"blue\"", &shop())
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("did you mean"), "no guess for nothing alike: {err}");
+    }
+
+    /// The stored form is the file's form: typed values are written back as the text a
+    /// merchant writes, and a stored value that no longer parses names its field.
+    #[test]
+    fn the_stored_config_is_the_parsed_one_in_the_files_shape() {
+        let text = "sender = \"Demo <ciao@demo.example>\"\nshop_url = \"https://demo.example/\"\n\
+                    [quiet_hours]\nstart = \"21:30\"\nend = \"07:15\"\n";
+        let config = ShopConfig::from_toml(text, &shop()).unwrap();
+        assert_eq!(
+            config.quiet_window(),
+            (
+                NaiveTime::from_hms_opt(21, 30, 0).unwrap(),
+                NaiveTime::from_hms_opt(7, 15, 0).unwrap()
+            )
+        );
+        let stored = serde_json::to_value(&config).unwrap();
+        assert_eq!(stored["quiet_hours"]["start"], "21:30");
+        assert_eq!(stored["sender"], "Demo <ciao@demo.example>");
+        assert_eq!(stored["shop_url"], "https://demo.example/");
+        let read: ShopConfig = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(read, config);
+        let mut broken = stored;
+        broken["quiet_hours"]["end"] = "7am".into();
+        let err = serde_json::from_value::<ShopConfig>(broken)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("quiet_hours.end: '7am' is not a time like 20:00"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let cases = [
             (
@@ -796,6 +776,16 @@ mod tests {
                 "flows.review_request.delay_days",
             ),
             ("[quiet_hours]\nstart = \"8pm\"", "quiet_hours.start"),
+            ("[quiet_hours]\nend = \"25:00\"", "quiet_hours.end: '25:00'"),
+            (
+                "support_email = \"help desk@demo.example\"",
+                "support_email: 'help desk@demo.example' is not an email address",
+            ),
+            (
+                "shop_url = \"ftp://demo.example\"",
+                "shop_url: 'ftp://demo.example'",
+            ),
+            ("sender = \"Demo <ciao@demo>\"", "sender: expected"),
             ("sender = \"not an address\"", "sender"),
             (
                 "[flows.review_request]\nreview_url = \"https://x/{handle}\"",
