@@ -162,19 +162,10 @@ pub trait Windows {
     fn attribution(&self, flow: Flow) -> Duration;
 }
 
-/// The defaults: a week for the messages about an order, two for those that sell.
+/// The flow's default window (each flow's rules say; a week for the messages about an order,
+/// two for those that sell).
 pub fn default_attribution_days(flow: Flow) -> i64 {
-    match flow {
-        Flow::ThankYou
-        | Flow::DeliveryCheckIn
-        | Flow::ReviewRequest
-        | Flow::Vip
-        | Flow::EarlyAccess
-        | Flow::CheckoutRecovery
-        | Flow::MakeItRight
-        | Flow::CareGuide => 7,
-        Flow::Replenishment | Flow::WinBack | Flow::Referral | Flow::Points | Flow::CrossSell => 14,
-    }
+    aftersale_domain::flows::rules(flow).default_attribution_days()
 }
 
 /// The default windows for every flow.

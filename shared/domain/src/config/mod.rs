@@ -150,82 +150,8 @@ impl FlowsConfig {
     /// A flow's measurement settings as configured: its holdout percent and attribution
     /// window in days (`None` = the flow's default). Early access is measured with VIP's.
     pub fn measurement(&self, flow: Flow) -> (Option<u8>, Option<u32>) {
-        match flow {
-            Flow::ThankYou => (self.thank_you.holdout_percent, self.thank_you.attribution_days),
-            Flow::DeliveryCheckIn => (
-                self.delivery_check_in.holdout_percent,
-                self.delivery_check_in.attribution_days,
-            ),
-            Flow::ReviewRequest => (
-                self.review_request.holdout_percent,
-                self.review_request.attribution_days,
-            ),
-            Flow::Replenishment => (
-                self.replenishment.holdout_percent,
-                self.replenishment.attribution_days,
-            ),
-            Flow::WinBack => (self.win_back.holdout_percent, self.win_back.attribution_days),
-            Flow::Vip | Flow::EarlyAccess => (self.vip.holdout_percent, self.vip.attribution_days),
-            Flow::Referral => (self.referral.holdout_percent, self.referral.attribution_days),
-            // Points messages report what happened to the ledger: nobody is held out of them.
-            Flow::Points => (None, None),
-            Flow::CheckoutRecovery => (
-                self.checkout_recovery.holdout_percent,
-                self.checkout_recovery.attribution_days,
-            ),
-            // A code owed for a problem is never held out, and converts like a thank-you.
-            Flow::MakeItRight => (Some(0), None),
-            Flow::CareGuide => (self.care_guide.holdout_percent, self.care_guide.attribution_days),
-            Flow::CrossSell => (self.cross_sell.holdout_percent, self.cross_sell.attribution_days),
-        }
-    }
-}
-
-/// The config keys of a flow's holdout and attribution window, for errors.
-fn measurement_fields(flow: Flow) -> (&'static str, &'static str) {
-    match flow {
-        Flow::ThankYou => (
-            "flows.thank_you.holdout_percent",
-            "flows.thank_you.attribution_days",
-        ),
-        Flow::DeliveryCheckIn => (
-            "flows.delivery_check_in.holdout_percent",
-            "flows.delivery_check_in.attribution_days",
-        ),
-        Flow::ReviewRequest => (
-            "flows.review_request.holdout_percent",
-            "flows.review_request.attribution_days",
-        ),
-        Flow::Replenishment => (
-            "flows.replenishment.holdout_percent",
-            "flows.replenishment.attribution_days",
-        ),
-        Flow::WinBack => (
-            "flows.win_back.holdout_percent",
-            "flows.win_back.attribution_days",
-        ),
-        Flow::Vip | Flow::EarlyAccess => ("flows.vip.holdout_percent", "flows.vip.attribution_days"),
-        Flow::Referral => (
-            "flows.referral.holdout_percent",
-            "flows.referral.attribution_days",
-        ),
-        Flow::Points => ("points", "points"),
-        Flow::CheckoutRecovery => (
-            "flows.checkout_recovery.holdout_percent",
-            "flows.checkout_recovery.attribution_days",
-        ),
-        Flow::MakeItRight => (
-            "flows.make_it_right.holdout_percent",
-            "flows.make_it_right.attribution_days",
-        ),
-        Flow::CareGuide => (
-            "flows.care_guide.holdout_percent",
-            "flows.care_guide.attribution_days",
-        ),
-        Flow::CrossSell => (
-            "flows.cross_sell.holdout_percent",
-            "flows.cross_sell.attribution_days",
-        ),
+        let measured = crate::flows::rules(flow).measurement(self);
+        (measured.holdout_percent, measured.attribution_days)
     }
 }
 
@@ -286,12 +212,15 @@ impl ShopConfig {
             ));
         }
         for flow in Flow::ALL {
-            let (holdout, window) = self.flows.measurement(flow);
-            if holdout.is_some_and(|p| p > 100) {
-                return Err(invalid(measurement_fields(flow).0, "is a percent: from 0 to 100"));
+            let measured = crate::flows::rules(flow).measurement(&self.flows);
+            let Some((holdout_key, window_key)) = measured.keys else {
+                continue;
+            };
+            if measured.holdout_percent.is_some_and(|p| p > 100) {
+                return Err(invalid(holdout_key, "is a percent: from 0 to 100"));
             }
-            if window.is_some_and(|d| !(1..=365).contains(&d)) {
-                return Err(invalid(measurement_fields(flow).1, "must be from 1 to 365 days"));
+            if measured.attribution_days.is_some_and(|d| !(1..=365).contains(&d)) {
+                return Err(invalid(window_key, "must be from 1 to 365 days"));
             }
         }
         if self.quiet_hours.start == self.quiet_hours.end {

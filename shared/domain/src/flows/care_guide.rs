@@ -354,6 +354,10 @@ pub fn product_ref(item: &LineItem) -> ProductRef {
 pub(super) struct Rules;
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, care_guide)
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.care_guide.enabled
     }

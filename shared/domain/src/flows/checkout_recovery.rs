@@ -265,6 +265,10 @@ pub fn completed_by(message: &Message, checkout_token: Option<&str>, cart_token:
 pub(super) struct Rules;
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, checkout_recovery)
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.checkout_recovery.enabled
     }

@@ -596,6 +596,14 @@ pub const OFFER_DAYS: i64 = 14;
 pub(super) struct Rules;
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, cross_sell)
+    }
+
+    fn default_attribution_days(&self) -> i64 {
+        14
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.cross_sell.enabled
     }

@@ -116,6 +116,10 @@ pub fn plan(base: &Message, arrival: Arrival, config: &DeliveryCheckInConfig) ->
 pub(super) struct Rules;
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, delivery_check_in)
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.delivery_check_in.enabled
     }

@@ -143,6 +143,10 @@ pub struct Payload {
 }
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, vip)
+    }
+
     /// Early access is part of the VIP programme and run by its function.
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.vip.enabled

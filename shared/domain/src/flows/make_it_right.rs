@@ -356,6 +356,18 @@ pub enum CaseError {
 pub(super) struct Rules;
 
 impl FlowRules for Rules {
+    /// A code owed for a problem is never held out, and converts like a thank-you.
+    fn measurement(&self, _flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::Measurement {
+            holdout_percent: Some(0),
+            attribution_days: None,
+            keys: Some((
+                "flows.make_it_right.holdout_percent",
+                "flows.make_it_right.attribution_days",
+            )),
+        }
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.make_it_right.enabled
     }

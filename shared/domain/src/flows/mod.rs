@@ -146,7 +146,46 @@ pub trait FlowRules: Sync {
     fn answered(&self, message: Message, _answers: &[Answer]) -> (Message, bool) {
         (message, false)
     }
+
+    /// The flow's holdout and attribution window as the shop set them (see [`measured!`]).
+    /// The default: nobody held out, the default window.
+    fn measurement(&self, _flows: &FlowsConfig) -> Measurement {
+        Measurement::default()
+    }
+
+    /// Days after a message within which an order counts as its conversion, unless the shop
+    /// sets `attribution_days`: a week for the messages about an order, two for those that sell.
+    fn default_attribution_days(&self) -> i64 {
+        7
+    }
 }
+
+/// How a flow is measured against its holdout, as the shop configured it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Measurement {
+    /// Percent of customers held out (`None`: the default).
+    pub holdout_percent: Option<u8>,
+    /// Days an order counts as the message's conversion (`None`: the flow's default).
+    pub attribution_days: Option<u32>,
+    /// The config keys of the two, for errors; `None` when the flow has no settings of its own.
+    pub keys: Option<(&'static str, &'static str)>,
+}
+
+/// The [`Measurement`] of the `[flows.<section>]` settings, which have `holdout_percent` and
+/// `attribution_days`.
+macro_rules! measured {
+    ($flows:expr, $section:ident) => {
+        $crate::flows::Measurement {
+            holdout_percent: $flows.$section.holdout_percent,
+            attribution_days: $flows.$section.attribution_days,
+            keys: Some((
+                concat!("flows.", stringify!($section), ".holdout_percent"),
+                concat!("flows.", stringify!($section), ".attribution_days"),
+            )),
+        }
+    };
+}
+pub(crate) use measured;
 
 /// The rules of `flow`. The one table from a flow's name to its module in the domain.
 pub fn rules(flow: Flow) -> &'static dyn FlowRules {

@@ -63,6 +63,12 @@ pub struct Payload {
 }
 
 impl FlowRules for Rules {
+    // Points messages report what happened to the ledger: nobody is held out of them, and
+    // their orders are counted over the selling flows' two weeks.
+    fn default_attribution_days(&self) -> i64 {
+        14
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.points.enabled
     }

@@ -410,6 +410,14 @@ pub struct Payload {
 }
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, replenishment)
+    }
+
+    fn default_attribution_days(&self) -> i64 {
+        14
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.replenishment.enabled
     }

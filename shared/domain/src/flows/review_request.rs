@@ -279,6 +279,10 @@ fn review_groups(products: Vec<ProductRef>, config: &ReviewRequestConfig) -> Vec
 pub(super) struct Rules;
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, review_request)
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.review_request.enabled
     }

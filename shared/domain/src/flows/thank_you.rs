@@ -81,6 +81,10 @@ pub fn plan(base: &Message, order: &Order, config: &ThankYouConfig) -> Vec<Messa
 pub(super) struct Rules;
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, thank_you)
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.thank_you.enabled
     }

@@ -333,6 +333,10 @@ pub struct Payload {
 }
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, vip)
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.vip.enabled
     }

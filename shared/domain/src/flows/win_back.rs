@@ -460,6 +460,14 @@ pub enum IncentiveKind {
 }
 
 impl FlowRules for Rules {
+    fn measurement(&self, flows: &crate::flows::FlowsConfig) -> crate::flows::Measurement {
+        crate::flows::measured!(flows, win_back)
+    }
+
+    fn default_attribution_days(&self) -> i64 {
+        14
+    }
+
     fn enabled(&self, config: &ShopConfig) -> bool {
         config.flows.win_back.enabled
     }
