@@ -41,12 +41,16 @@ impl Moto {
             .expect("a free loopback port")
             .port();
         let log = std::env::temp_dir().join(format!("aftersale-moto-{}-{port}.log", std::process::id()));
+        // moto's own server, one request at a time (see moto_server.py for why).
+        let script = std::env::temp_dir().join(format!("aftersale-moto-{}-{port}.py", std::process::id()));
+        std::fs::write(&script, include_str!("moto_server.py")).expect("writing the moto launcher");
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(r#"moto_server -H 127.0.0.1 -p "$1" >"$2" 2>&1 & pid=$!; read _closed; kill "$pid" 2>/dev/null; wait "$pid"; rm -f "$2""#)
+            .arg(r#"python3 "$3" 127.0.0.1 "$1" >"$2" 2>&1 & pid=$!; read _closed; kill "$pid" 2>/dev/null; wait "$pid"; rm -f "$2" "$3""#)
             .arg("sh")
             .arg(port.to_string())
             .arg(&log)
+            .arg(&script)
             .stdin(Stdio::piped())
             .spawn()
             .expect("starting moto_server through sh");
@@ -76,14 +80,26 @@ impl Moto {
     }
 
     /// An SDK configuration pointing at this server, with fake static credentials, and the
-    /// production retry policy.
+    /// production retry policy, but a patient attempt timeout.
+    ///
+    /// Production gives up on an attempt after 3 s and retries it. On a loaded test machine
+    /// moto can take longer than that, and keeps working on the attempt the SDK gave up on;
+    /// moto's conditional writes are not atomic against each other, so the retry and its own
+    /// original can both pass a version condition, and the late one overwrites what came
+    /// after it (a message `sent` turned back into `sending`). DynamoDB checks and writes
+    /// atomically, so that race is the emulator's, not ours: the tests wait for moto instead.
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
             .retry_config(aftersale_aws::retry_config())
-            .timeout_config(aftersale_aws::timeout_config())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            )
             .load()
             .await
     }
