@@ -14,6 +14,16 @@ use std::collections::BTreeMap;
 
 #[test]
 fn lift_recovers_a_synthetic_five_point_effect_with_an_interval_around_it() {
+    lift_of_a_five_point_effect(Flow::WinBack);
+}
+
+/// Checkout recovery is measured the same way: its reminders have a holdout, their orders count.
+#[test]
+fn checkout_recovery_counts_in_the_funnel_and_its_holdout() {
+    lift_of_a_five_point_effect(Flow::CheckoutRecovery);
+}
+
+fn lift_of_a_five_point_effect(flow: Flow) {
     let shop = ShopId::new("lift-demo.myshopify.com").unwrap();
     let sent_at = Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap();
     let mut days = tally::Contribution::new();
@@ -21,7 +31,7 @@ fn lift_recovers_a_synthetic_five_point_effect_with_an_interval_around_it() {
     for i in 0..10_000u64 {
         let customer = format!("c{i}");
         let id = CustomerId::new(customer.clone()).unwrap();
-        let out = is_held_out(&shop, Flow::WinBack, &id, 5);
+        let out = is_held_out(&shop, flow, &id, 5);
         // A fixed pattern, not chance: exactly 10% (held out) or 15% (sent) buy again.
         let index = if out { held } else { treated };
         if out {
@@ -37,7 +47,7 @@ fn lift_recovers_a_synthetic_five_point_effect_with_an_interval_around_it() {
         }
         let message = RawMessage {
             customer: customer.clone(),
-            flow: Flow::WinBack,
+            flow,
             subject: customer.clone(),
             planned_at: sent_at - Duration::days(1),
             at: sent_at,
@@ -83,7 +93,7 @@ fn lift_recovers_a_synthetic_five_point_effect_with_an_interval_around_it() {
         sent_at.date_naive() + Duration::days(30),
         &settings,
     );
-    let f = r.flow(Flow::WinBack).unwrap();
+    let f = r.flow(flow).unwrap();
     assert_eq!(f.sent, u64::from(treated));
     assert_eq!(f.held_out, u64::from(held));
     let LiftFigure::Measured {
