@@ -12,7 +12,7 @@
 //!    public apps). A refresh is the same endpoint with `grant_type=refresh_token`.
 
 use super::{Endpoint, http_client, unreachable};
-use aftersale_domain::ShopId;
+use aftersale_domain::{Secret, ShopId};
 use aftersale_ports::{PlatformError, ShopToken, TokenGrants};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -20,35 +20,27 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Sha256;
-use std::fmt;
 use subtle::ConstantTimeEq;
 
-/// The app's client id and secret (`SHOPIFY_API_KEY`, `SHOPIFY_API_SECRET`). Debug hides the
-/// secret.
-#[derive(Clone)]
+/// The app's client id and secret (`SHOPIFY_API_KEY`, `SHOPIFY_API_SECRET`). The secret is a
+/// [`Secret`], so `Debug` prints `Secret(***)`.
+#[derive(Debug, Clone)]
 pub struct AppCredentials {
     pub api_key: String,
-    api_secret: String,
+    api_secret: Secret,
 }
 
 impl AppCredentials {
-    /// `None` if either is empty: an empty secret would verify forgeries.
+    /// `None` if either is blank: an empty secret would verify forgeries.
     pub fn new(api_key: impl Into<String>, api_secret: impl Into<String>) -> Option<Self> {
-        let (api_key, api_secret) = (api_key.into(), api_secret.into());
-        (!api_key.trim().is_empty() && !api_secret.is_empty()).then_some(Self { api_key, api_secret })
+        let api_key = api_key.into();
+        let api_secret = Secret::new(api_secret)?;
+        (!api_key.trim().is_empty()).then_some(Self { api_key, api_secret })
     }
 
+    /// The HMAC key of Shopify's signatures.
     pub fn secret(&self) -> &[u8] {
-        self.api_secret.as_bytes()
-    }
-}
-
-impl fmt::Debug for AppCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppCredentials")
-            .field("api_key", &self.api_key)
-            .field("api_secret", &"***")
-            .finish()
+        self.api_secret.expose_bytes()
     }
 }
 
@@ -214,7 +206,7 @@ impl TokenGrants for ShopifyOAuth {
     ) -> Result<ShopToken, PlatformError> {
         let mut body = json!({
             "client_id": self.credentials.api_key,
-            "client_secret": self.credentials.api_secret,
+            "client_secret": self.credentials.api_secret.expose(),
             "code": code,
         });
         if self.expiring {
@@ -231,7 +223,7 @@ impl TokenGrants for ShopifyOAuth {
     ) -> Result<ShopToken, PlatformError> {
         let body = json!({
             "client_id": self.credentials.api_key,
-            "client_secret": self.credentials.api_secret,
+            "client_secret": self.credentials.api_secret.expose(),
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
         });
