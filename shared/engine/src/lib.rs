@@ -20,6 +20,7 @@ pub use sender::TickReport;
 
 use aftersale_domain::{CustomerId, Flow, ShopConfig, ShopId};
 use aftersale_links::LinkSigner;
+use aftersale_ports::lifecycle::ShardCache;
 use aftersale_ports::{Clock, FlowStore, Mailer, SmsSender, StoreError, SupportAlerts};
 use aftersale_templates::Templates;
 use chrono::Duration;
@@ -111,6 +112,9 @@ pub struct Engine {
     /// Shared by every concurrent sender, across ticks: the account's rate is the process's.
     email_pace: pace::Pacer,
     sms_pace: pace::Pacer,
+    /// The shop statistics' shards as last decoded: planning reads a whole statistic per
+    /// order event, which changes one shard of it.
+    stat_cache: ShardCache,
 }
 
 impl Engine {
@@ -130,6 +134,7 @@ impl Engine {
             clock,
             email_pace: pace::Pacer::new(settings.email_rate),
             sms_pace: pace::Pacer::new(settings.sms_rate),
+            stat_cache: ShardCache::default(),
             settings,
         }
     }

@@ -661,7 +661,7 @@ async fn a_redacted_customer_leaves_no_dead_letter_or_statistic_behind() {
     ingest
         .shopify(&shopify_headers("orders/paid", "evt-1", &order), &order)
         .await;
-    let spend = aftersale_ports::lifecycle::spend_table(store.as_ref(), &shop)
+    let spend = aftersale_ports::lifecycle::spend_table(store.as_ref(), &shop, &Default::default())
         .await
         .unwrap();
     assert_eq!(

@@ -32,6 +32,17 @@ pub trait Documents: Send + Sync {
         shop: &ShopId,
         prefix: &str,
     ) -> Result<Vec<(String, Versioned<Value>)>, StoreError>;
+    /// The keys and versions of what [`Documents::list_documents`] would list, without the
+    /// bodies, for a store where that is cheaper than reading them (an index-only query):
+    /// a reader that keeps decoded documents by version then loads only the changed ones.
+    /// `None` (the default) when it is not, and the reader lists the bodies instead.
+    async fn list_document_versions(
+        &self,
+        _shop: &ShopId,
+        _prefix: &str,
+    ) -> Result<Option<Vec<(String, u64)>>, StoreError> {
+        Ok(None)
+    }
     /// Deletes one document, whatever its version; returns whether it was there. For erasure
     /// (a customer's shop-wide records), never for ordinary updates.
     async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError>;

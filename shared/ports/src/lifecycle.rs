@@ -8,6 +8,7 @@
 //! an order, leaves the same numbers as a clean replay would.
 
 use crate::documents::{self, keys};
+pub use crate::stat_shards::ShardCache;
 use crate::stat_shards::{self, Statistic};
 use crate::{Documents, OrderRecords, StoreError};
 use aftersale_domain::flows::history::PurchaseHistory;
@@ -312,12 +313,14 @@ pub async fn forget_customer<S: Documents + ?Sized>(
     stat_shards::forget(store, shop, customer).await
 }
 
-/// The shop's gaps between consecutive orders of the same customer.
+/// The shop's gaps between consecutive orders of the same customer. `cache` keeps the shards
+/// decoded between calls ([`ShardCache`]; a fresh one reads everything).
 pub async fn order_gaps<S: Documents + ?Sized>(
     store: &S,
     shop: &ShopId,
+    cache: &ShardCache,
 ) -> Result<Vec<Duration>, StoreError> {
-    let gaps = stat_shards::merged::<i64, S>(store, shop, &Statistic::order_gaps()).await?;
+    let gaps = stat_shards::merged::<i64, S>(store, shop, &Statistic::order_gaps(), cache).await?;
     Ok(gaps.values().map(|secs| Duration::seconds(*secs)).collect())
 }
 
@@ -327,8 +330,9 @@ pub async fn learned_supply<S: Documents + ?Sized>(
     shop: &ShopId,
     product_id: &str,
     min_samples: usize,
+    cache: &ShardCache,
 ) -> Result<Option<LearnedSupply>, StoreError> {
-    let samples = stat_shards::merged::<i64, S>(store, shop, &Statistic::supply(product_id)).await?;
+    let samples = stat_shards::merged::<i64, S>(store, shop, &Statistic::supply(product_id), cache).await?;
     if samples.samples.is_empty() {
         return Ok(None);
     }
@@ -343,8 +347,9 @@ pub async fn repeat_buyers<S: Documents + ?Sized>(
     shop: &ShopId,
     product_id: &str,
     except: &CustomerId,
+    cache: &ShardCache,
 ) -> Result<usize, StoreError> {
-    let samples = stat_shards::merged::<i64, S>(store, shop, &Statistic::supply(product_id)).await?;
+    let samples = stat_shards::merged::<i64, S>(store, shop, &Statistic::supply(product_id), cache).await?;
     Ok(samples
         .samples
         .values()
@@ -355,9 +360,13 @@ pub async fn repeat_buyers<S: Documents + ?Sized>(
 }
 
 /// The shop's net spend per customer, merged from its shards.
-pub async fn spend_table<S: Documents + ?Sized>(store: &S, shop: &ShopId) -> Result<SpendTable, StoreError> {
+pub async fn spend_table<S: Documents + ?Sized>(
+    store: &S,
+    shop: &ShopId,
+    cache: &ShardCache,
+) -> Result<SpendTable, StoreError> {
     let currency = stat_shards::currency(store, shop).await?;
-    let spend = stat_shards::merged::<Decimal, S>(store, shop, &Statistic::spend()).await?;
+    let spend = stat_shards::merged::<Decimal, S>(store, shop, &Statistic::spend(), cache).await?;
     Ok(SpendTable { currency, spend })
 }
 

@@ -15,7 +15,9 @@ use crate::{Documents, StoreError};
 use aftersale_domain::{Currency, CustomerId, ShopId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 /// Shards per statistic. At 200 order events a second for one shop, each shard sees about
 /// 12 a second, which optimistic writes absorb; a read merges 16 small items.
@@ -88,25 +90,106 @@ struct ShopCurrency {
     currency: Currency,
 }
 
+/// Shards decoded by earlier reads, kept with the version they were decoded at. The flows
+/// read a shop's whole statistic (16 shards, up to [`crate::lifecycle::MAX_SAMPLES`] samples)
+/// on every order event, while an event rewrites one shard: decoding all 16 again each time
+/// was most of the cost of planning a paid order. A shard whose stored version is still the
+/// cached one is not read or decoded again, so what a read returns is exactly what the store
+/// holds. One per process, beside the store it caches (the engine keeps one).
+#[derive(Default)]
+pub struct ShardCache {
+    shards: Mutex<HashMap<(ShopId, String), CachedShard>>,
+}
+
+struct CachedShard {
+    version: u64,
+    samples: Arc<dyn Any + Send + Sync>,
+}
+
+/// Shards kept at most; beyond it the cache starts over (a shop with thousands of products
+/// has a supply statistic per product, each of 16 shards).
+const CACHED_SHARDS: usize = 8192;
+
+impl ShardCache {
+    fn get<T: Send + Sync + 'static>(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        version: u64,
+    ) -> Option<Arc<Samples<T>>> {
+        let shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
+        let found = shards.get(&(shop.clone(), key.to_string()))?;
+        (found.version == version)
+            .then(|| Arc::clone(&found.samples).downcast::<Samples<T>>().ok())
+            .flatten()
+    }
+
+    fn put<T: Send + Sync + 'static>(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        version: u64,
+        samples: Arc<Samples<T>>,
+    ) {
+        let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
+        if shards.len() >= CACHED_SHARDS {
+            shards.clear();
+        }
+        shards.insert((shop.clone(), key.to_string()), CachedShard { version, samples });
+    }
+}
+
 /// Every sample of `statistic`, merged from its shards (and the old single item, which this
-/// migrates), trimmed to the newest [`crate::lifecycle::MAX_SAMPLES`].
+/// migrates), trimmed to the newest [`crate::lifecycle::MAX_SAMPLES`]. Shards `cache` holds at
+/// their stored version are not decoded again; on a store that can list versions alone
+/// ([`Documents::list_document_versions`]) they are not read either.
 pub(crate) async fn merged<T, S>(
     store: &S,
     shop: &ShopId,
     statistic: &Statistic,
+    cache: &ShardCache,
 ) -> Result<Samples<T>, StoreError>
 where
-    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync,
+    T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static,
     S: Documents + ?Sized,
 {
     let mut shards: BTreeMap<String, Sample<T>> = BTreeMap::new();
+    let mut add =
+        |shard: &Samples<T>| shards.extend(shard.samples.iter().map(|(k, s)| (k.clone(), s.clone())));
     let mut single = None;
-    // The single key is a prefix of its shards' keys: one query finds both.
-    for (key, found) in store.list_documents(shop, &statistic.single).await? {
-        if key == statistic.single {
-            single = Some(decode::<Single<T>>(&key, found.value)?);
-        } else if statistic.is_shard(&key) {
-            shards.extend(decode::<Samples<T>>(&key, found.value)?.samples);
+    match store.list_document_versions(shop, &statistic.single).await? {
+        // The single key is a prefix of its shards' keys: one query finds both.
+        Some(versions) if !versions.iter().any(|(key, _)| *key == statistic.single) => {
+            for (key, version) in versions.into_iter().filter(|(key, _)| statistic.is_shard(key)) {
+                if let Some(shard) = cache.get::<T>(shop, &key, version) {
+                    add(&shard);
+                    continue;
+                }
+                // Changed since it was cached, or never read: read it now (at whatever
+                // version it has by now). Gone meanwhile: a read after its deletion.
+                if let Some(found) = store.load_document(shop, &key).await? {
+                    let shard = Arc::new(decode::<Samples<T>>(&key, found.value)?);
+                    add(&shard);
+                    cache.put(shop, &key, found.version, shard);
+                }
+            }
+        }
+        _ => {
+            for (key, found) in store.list_documents(shop, &statistic.single).await? {
+                if key == statistic.single {
+                    single = Some(decode::<Single<T>>(&key, found.value)?);
+                } else if statistic.is_shard(&key) {
+                    let shard = match cache.get::<T>(shop, &key, found.version) {
+                        Some(shard) => shard,
+                        None => {
+                            let shard = Arc::new(decode::<Samples<T>>(&key, found.value)?);
+                            cache.put(shop, &key, found.version, Arc::clone(&shard));
+                            shard
+                        }
+                    };
+                    add(&shard);
+                }
+            }
         }
     }
     if let Some(single) = single {

@@ -166,7 +166,7 @@ async fn document_keys_of(store: &dyn FlowStore, shop: &ShopId) -> Vec<String> {
 /// stay.
 pub async fn redaction_leaves_no_trace_of_the_customer(store: &dyn Store) {
     use aftersale_ports::documents::{self, keys};
-    use aftersale_ports::lifecycle::{self, Sample, Samples};
+    use aftersale_ports::lifecycle::{self, Sample, Samples, ShardCache};
     use base64::Engine;
     let encode = |body: &str| base64::engine::general_purpose::STANDARD.encode(body);
     let shop = unique_shop("redact-trace");
@@ -267,7 +267,9 @@ pub async fn redaction_leaves_no_trace_of_the_customer(store: &dyn Store) {
         !text.contains("laura-7"),
         "no document names the customer: {text}"
     );
-    let spend = lifecycle::spend_table(store, &shop).await.unwrap();
+    let spend = lifecycle::spend_table(store, &shop, &ShardCache::default())
+        .await
+        .unwrap();
     assert_eq!(
         spend
             .spend

@@ -114,6 +114,7 @@ macro_rules! store_contract {
             erasure::erasure_leaves_no_trace_of_the_customer,
             statistics::concurrent_order_events_give_the_figures_of_a_serial_replay,
             statistics::statistics_written_before_sharding_are_merged_and_migrated,
+            statistics::a_cached_read_of_the_statistics_is_never_behind_the_store,
         }
     };
 }

@@ -5,7 +5,7 @@
 use crate::fixtures::{customer_id, eur, order_record, placed_order, unique_shop};
 use aftersale_domain::{LineItem, OrderRecord, ShopId};
 use aftersale_ports::documents::{self, keys};
-use aftersale_ports::lifecycle::{self, Sample, Samples, SpendTable};
+use aftersale_ports::lifecycle::{self, Sample, Samples, ShardCache, SpendTable};
 use aftersale_ports::{Store, StoreError};
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
@@ -105,11 +105,16 @@ pub async fn concurrent_order_events_give_the_figures_of_a_serial_replay(store: 
     );
 
     // Every customer's spend and second-order gap is there, in the merged figures.
-    let spend = lifecycle::spend_table(store, &burst).await.unwrap();
+    let spend = lifecycle::spend_table(store, &burst, &ShardCache::default())
+        .await
+        .unwrap();
     assert_eq!(spend.currency.map(|c| c.to_string()), Some("EUR".to_string()));
     assert_eq!(spend.spend.samples.len(), SECONDS * PER_SECOND / 2);
     assert_eq!(
-        lifecycle::order_gaps(store, &burst).await.unwrap().len(),
+        lifecycle::order_gaps(store, &burst, &ShardCache::default())
+            .await
+            .unwrap()
+            .len(),
         SECONDS * PER_SECOND / 2
     );
     // No item took every event: each shard saw a sixteenth of the customers or so.
@@ -175,7 +180,9 @@ pub async fn statistics_written_before_sharding_are_merged_and_migrated(store: &
         old_spend.currency
     );
 
-    let spend = lifecycle::spend_table(store, &shop).await.unwrap();
+    let spend = lifecycle::spend_table(store, &shop, &ShardCache::default())
+        .await
+        .unwrap();
     let by_customer: BTreeMap<&str, String> = spend
         .spend
         .samples
@@ -188,7 +195,9 @@ pub async fn statistics_written_before_sharding_are_merged_and_migrated(store: &
         "anna's spend from the old item, c-0's from their shard"
     );
     assert_eq!(
-        lifecycle::order_gaps(store, &shop).await.unwrap(),
+        lifecycle::order_gaps(store, &shop, &ShardCache::default())
+            .await
+            .unwrap(),
         vec![chrono::Duration::days(40)]
     );
     let left: Vec<String> = statistics(store, &shop).await.into_keys().collect();
@@ -197,7 +206,81 @@ pub async fn statistics_written_before_sharding_are_merged_and_migrated(store: &
         "the old items are gone once read: {left:?}"
     );
     // Read again from the shards alone: the same figures.
-    assert_eq!(lifecycle::spend_table(store, &shop).await.unwrap(), spend);
+    assert_eq!(
+        lifecycle::spend_table(store, &shop, &ShardCache::default())
+            .await
+            .unwrap(),
+        spend
+    );
+}
+
+/// Planning reads the statistics through one [`ShardCache`] for the life of the process, while
+/// every order event rewrites a shard: a cached read gives exactly what a fresh read of the
+/// store gives, after new orders, a changed order and a customer's erasure alike.
+pub async fn a_cached_read_of_the_statistics_is_never_behind_the_store(store: &dyn Store) {
+    let shop = unique_shop("stats-cached");
+    let cache = ShardCache::default();
+    let fresh_gaps = || async {
+        lifecycle::order_gaps(store, &shop, &ShardCache::default())
+            .await
+            .unwrap()
+    };
+    let sorted = |mut gaps: Vec<chrono::Duration>| {
+        gaps.sort();
+        gaps
+    };
+    for i in 0..8 {
+        order_event(store, &shop, i).await.unwrap();
+    }
+    let first = lifecycle::order_gaps(store, &shop, &cache).await.unwrap();
+    assert_eq!(first.len(), 4, "four customers with a second order: {first:?}");
+    assert_eq!(sorted(first.clone()), sorted(fresh_gaps().await));
+    assert_eq!(
+        lifecycle::order_gaps(store, &shop, &cache).await.unwrap(),
+        first,
+        "read again, unchanged"
+    );
+
+    // Two more customers come back: their shards change, the others stay cached.
+    for i in 8..12 {
+        order_event(store, &shop, i).await.unwrap();
+    }
+    let more = lifecycle::order_gaps(store, &shop, &cache).await.unwrap();
+    assert_eq!(more.len(), 6, "{more:?}");
+    assert_eq!(sorted(more), sorted(fresh_gaps().await));
+
+    // c-0's second order moves: a shard changes in place, same keys, new version.
+    let mut moved = burst_order(1);
+    let placed = moved.snapshot.as_mut().expect("the burst order has its snapshot");
+    placed.created_at += chrono::Duration::days(10);
+    placed.updated_at = placed.created_at;
+    let stored = store.load_order(&shop, &moved.order_id).await.unwrap().unwrap();
+    store.save_order(&shop, &moved, stored.version).await.unwrap();
+    lifecycle::update_statistics(store, &shop, &moved).await.unwrap();
+    let after_move = sorted(lifecycle::order_gaps(store, &shop, &cache).await.unwrap());
+    assert_eq!(after_move, sorted(fresh_gaps().await));
+    assert!(
+        after_move.contains(&chrono::Duration::days(40)),
+        "c-0's gap is now 40 days: {after_move:?}"
+    );
+
+    // c-1 is erased: their samples leave their shard, and the cached read no longer has them.
+    let spend_before = lifecycle::spend_table(store, &shop, &cache).await.unwrap();
+    lifecycle::forget_customer(store, &shop, &customer_id("c-1"))
+        .await
+        .unwrap();
+    let after_erasure = lifecycle::order_gaps(store, &shop, &cache).await.unwrap();
+    assert_eq!(after_erasure.len(), 5, "{after_erasure:?}");
+    assert_eq!(sorted(after_erasure), sorted(fresh_gaps().await));
+    let spend = lifecycle::spend_table(store, &shop, &cache).await.unwrap();
+    assert_eq!(
+        spend,
+        lifecycle::spend_table(store, &shop, &ShardCache::default())
+            .await
+            .unwrap()
+    );
+    assert_eq!(spend.spend.samples.len() + 1, spend_before.spend.samples.len());
+    assert!(!spend.spend.samples.values().any(|s| s.customer.as_str() == "c-1"));
 }
 
 /// Polls every future on the current task until all are done: many store calls in flight at

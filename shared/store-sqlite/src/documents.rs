@@ -174,6 +174,38 @@ impl Documents for SqliteStore {
             .collect()
     }
 
+    /// Keys and versions only: the version sits before the body in the row, so SQLite reads
+    /// neither the body's overflow pages nor any JSON.
+    async fn list_document_versions(
+        &self,
+        shop: &ShopId,
+        prefix: &str,
+    ) -> Result<Option<Vec<(String, u64)>>, StoreError> {
+        let (shop, prefix) = (shop.to_string(), prefix.to_string());
+        self.run(move |conn| {
+            let upper = prefix_upper(&prefix);
+            let mut stmt = conn
+                .prepare_cached(if upper.is_some() {
+                    "SELECT key, version FROM documents WHERE shop = ?1 AND key >= ?2 AND key < ?3 ORDER BY key"
+                } else {
+                    "SELECT key, version FROM documents WHERE shop = ?1 AND key >= ?2 ORDER BY key"
+                })
+                .map_err(db)?;
+            let read = |row: &rusqlite::Row<'_>| {
+                Ok((row.get::<_, String>(0)?, u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0)))
+            };
+            match &upper {
+                Some(upper) => stmt.query_map(params![shop, prefix, upper], read),
+                None => stmt.query_map(params![shop, prefix], read),
+            }
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn delete_document(&self, shop: &ShopId, key: &str) -> Result<bool, StoreError> {
         let (shop, key) = (shop.to_string(), key.to_string());
         self.run(move |conn| {

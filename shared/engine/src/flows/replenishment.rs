@@ -88,8 +88,14 @@ async fn plan(
         .await?;
     let mut learned = BTreeMap::new();
     for item in &order.items {
-        if let Some(found) =
-            lifecycle::learned_supply(engine.store.as_ref(), shop, &item.product_id, cfg.min_samples).await?
+        if let Some(found) = lifecycle::learned_supply(
+            engine.store.as_ref(),
+            shop,
+            &item.product_id,
+            cfg.min_samples,
+            &engine.stat_cache,
+        )
+        .await?
         {
             learned.insert(item.product_id.clone(), found);
         }

@@ -111,7 +111,7 @@ async fn plan(
     now: DateTime<Utc>,
     origin: Origin,
 ) -> Result<usize, StoreError> {
-    let gaps = lifecycle::order_gaps(engine.store.as_ref(), shop).await?;
+    let gaps = lifecycle::order_gaps(engine.store.as_ref(), shop, &engine.stat_cache).await?;
     let window = config.flows.win_back.window(&gaps);
     let Some(mut lapse) = Lapse::of(history, window) else {
         return Ok(0);
@@ -208,7 +208,7 @@ async fn plan_sequence(
     let shop = &value.shop;
     let cfg = &config.flows.win_back;
     let history = engine.history(shop, &value.customer_id, config).await?;
-    let spends = lifecycle::spend_table(engine.store.as_ref(), shop).await?;
+    let spends = lifecycle::spend_table(engine.store.as_ref(), shop, &engine.stat_cache).await?;
     let top = spends.currency.and_then(|currency| {
         top_spend_threshold_of(
             spends.spend.values().copied().collect(),
@@ -289,8 +289,16 @@ async fn social_proof(
     }
     let mut most = 0;
     for product in &products {
-        most = most
-            .max(lifecycle::repeat_buyers(engine.store.as_ref(), shop, &product.product_id, reader).await?);
+        most = most.max(
+            lifecycle::repeat_buyers(
+                engine.store.as_ref(),
+                shop,
+                &product.product_id,
+                reader,
+                &engine.stat_cache,
+            )
+            .await?,
+        );
     }
     Ok((products, most))
 }
