@@ -3,9 +3,12 @@
 #
 #   infra/scripts/cold-start.sh [--runs N] [--no-build] [NAME ...]   (default: every function)
 #
-# 1. Builds each function (and the aftersale CLI, which creates the table) in release for this
-#    machine, ONE AT A TIME under `nice -n 10`: the release profile is shared, so after the first
-#    binary only each function's own crates are compiled.
+# 1. Builds the functions in release for this machine, in ONE cargo invocation under
+#    `nice -n 10`, from the workspace root with `--all-features` (as CI's feature set). One
+#    invocation resolves features once: building `-p` one package at a time resolved them per
+#    package, so a dependency whose features differ between packages (tokio, the SDK's) was
+#    compiled again for each. The table is created by the debug CLI (`target/debug/aftersale`,
+#    built if missing), which needs no release build of its own.
 # 2. Runs infra/scripts/cold_start.py: each binary against a local Lambda Runtime API with moto
 #    behind it; prints the median init (process start -> first /invocation/next) and first-event
 #    times, and the stripped size.
@@ -31,9 +34,13 @@ if [ ${#names[@]} -eq 0 ]; then
 fi
 
 if [ "$build" = 1 ]; then
-  for package in aftersale-cli "${names[@]}"; do
-    printf '==> cargo build --release -p %s\n' "$package"
-    CARGO_INCREMENTAL=0 nice -n 10 cargo build --release --quiet -p "$package"
-  done
+  bins=()
+  for name in "${names[@]}"; do bins+=(--bin "$name"); done
+  printf '==> cargo build --release --all-features %s\n' "${bins[*]}"
+  CARGO_INCREMENTAL=0 nice -n 10 cargo build --release --all-features --quiet "${bins[@]}"
+  if [ ! -x target/release/aftersale ] && [ ! -x target/debug/aftersale ]; then
+    printf '==> cargo build --all-features -p aftersale-cli (creates the table)\n'
+    CARGO_INCREMENTAL=0 nice -n 10 cargo build --all-features --quiet -p aftersale-cli
+  fi
 fi
 python3 infra/scripts/cold_start.py --bin-dir target/release --runs "$runs" "${names[@]}"
