@@ -1,409 +1,429 @@
-//! What one order and its thank-you cost on AWS, counted, so the README's cost model is derived
-//! from what the code spends and cannot silently rot: a metering proxy sits between the code and
-//! moto and counts every AWS call, and DynamoDB's read and write units as on-demand bills them
-//! (item sizes read back from the table, index writes included).
+//! What one order and its messages cost on AWS, counted, so the README's cost model ("What it
+//! costs") is derived from what the code spends and cannot silently rot. A metering proxy
+//! ([`support::meter`]) sits between the code and moto, counts every AWS call and prices
+//! DynamoDB's on-demand read and write units from the items themselves.
 //!
-//! Counted: the webhook path storing one paid order (the code `shopify-webhook` runs), then the
-//! real `thank-you` binary's cold start, its plan on the order's event and its tick sending the
-//! thank-you through SES. If a change makes any of these spend more, the assertion says by how
-//! much, and the README's "What it costs" table must be updated with it.
+//! Counted, for the fixture order's Shopify webhooks from creation to delivery:
+//! - the webhook path (what `shopify-webhook` runs: verify, record, fold, publish to SNS);
+//! - every flow function the event reaches through its SNS filter policy (read from
+//!   `template.yaml`), planning on it: the same `Engine::on_event` their handler calls, one
+//!   engine per function as its Lambda builds it;
+//! - the real `thank-you` binary: its cold start, the tick sending the thank-you through SES,
+//!   and a tick with nothing due;
+//! - every other flow function's tick with nothing due (the schedules' fixed cost).
 //!
-//! Needs `moto_server` on PATH.
+//! If a change makes any of these spend more, an assertion says which and by how much, and the
+//! README's table must be updated with it. Needs `moto_server` on PATH.
 
 #[allow(dead_code)]
 #[path = "../../shopify-webhook/tests/support/flow.rs"]
 mod flow;
+mod support {
+    pub mod meter;
+}
 
-use aftersale_aws::DynamoDbStore;
+use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms};
+use aftersale_domain::{Flow, ShopId, StoreEvent};
+use aftersale_engine::{Engine, Senders, Settings, TickBudget};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
+use aftersale_links::LinkSigner;
+use aftersale_platform_api::{AdminApiDiscounts, EnvSecrets};
 use aftersale_platforms::signature::sign_base64;
-use aftersale_ports::SystemClock;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use chrono::{SecondsFormat, Utc};
+use aftersale_ports::{EventLog, SystemClock};
+use aftersale_templates::Templates;
+use axum::http::{HeaderMap, HeaderValue};
+use chrono::{DateTime, SecondsFormat, Utc};
 use flow::{INVOCATION, LINK_KEY_HEX, LINK_KEY_PARAM, SHOP, Stack, tick};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use support::meter::{Meter, Spend};
 
-/// What was spent: calls per `service.Operation`, and DynamoDB units.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Spend {
-    calls: BTreeMap<String, u64>,
-    /// Read request units (4 KB strongly consistent = 1, eventually consistent = 0.5).
-    read_units: f64,
-    /// Write request units on the table (per 1 KB) plus on the indexes an item is in.
-    write_units: f64,
-}
-
-impl Spend {
-    fn since(&self, before: &Spend) -> Spend {
-        let mut calls = self.calls.clone();
-        for (op, n) in &before.calls {
-            *calls.entry(op.clone()).or_default() -= n;
-        }
-        calls.retain(|_, n| *n > 0);
-        Spend {
-            calls,
-            read_units: self.read_units - before.read_units,
-            write_units: self.write_units - before.write_units,
-        }
-    }
-
-    fn calls(&self, op: &str) -> u64 {
-        self.calls.get(op).copied().unwrap_or(0)
-    }
-}
-
-#[derive(Clone)]
-struct Meter {
-    moto: String,
-    table: String,
-    http: reqwest::Client,
-    spend: Arc<Mutex<Spend>>,
-}
-
-/// DynamoDB's item size: attribute names plus values (strings and binaries by their bytes,
-/// numbers about one byte per two digits, maps and lists 3 bytes plus their contents).
-fn item_size(item: &serde_json::Map<String, Value>) -> usize {
-    item.iter().map(|(name, value)| name.len() + value_size(value)).sum()
-}
-
-fn value_size(value: &Value) -> usize {
-    let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else {
-        return 0;
-    };
-    match kind.as_str() {
-        "S" => inner.as_str().map_or(0, str::len),
-        "N" => inner.as_str().map_or(0, |n| n.len().div_ceil(2) + 1),
-        "B" => inner.as_str().map_or(0, |b| b.len() * 3 / 4),
-        "BOOL" | "NULL" => 1,
-        "M" => 3 + inner.as_object().map_or(0, item_size),
-        "L" => 3 + inner.as_array().map_or(0, |l| l.iter().map(|v| 1 + value_size(v)).sum()),
-        "SS" | "NS" => inner.as_array().map_or(0, |l| l.iter().map(|v| v.as_str().map_or(0, str::len)).sum()),
-        _ => 0,
-    }
-}
-
-/// The index key attributes of the table (`template.yaml`): an item is in GSI n while it has
-/// `gsi{n}pk`. GSI1 also projects these attributes, so changing them rewrites its entry.
-const INDEXES: [(&str, &[&str]); 4] = [
-    ("gsi1", &["event", "received_at", "applied", "letter"]),
-    ("gsi2", &[]),
-    ("gsi3", &[]),
-    ("gsi4", &[]),
+/// The fixture order's webhooks, in the order Shopify sends them, with the topics the install
+/// registers: created, paid, updated, fulfilled, its fulfillment created and updated, and the
+/// carrier's "delivered" event.
+const LIFECYCLE: [(&str, &str); 7] = [
+    ("orders/create", "orders_create.json"),
+    ("orders/paid", "orders_paid.json"),
+    ("orders/updated", "orders_updated.json"),
+    ("orders/fulfilled", "orders_fulfilled.json"),
+    ("fulfillments/create", "fulfillments_create.json"),
+    ("fulfillments/update", "fulfillments_update.json"),
+    ("fulfillment_events/create", "fulfillment_events_create.json"),
 ];
 
-/// Index writes for an item going from `before` to `after` (either may be absent): one for
-/// an entry added, removed or rewritten, two when its key changed (delete and put).
-fn index_writes(before: Option<&serde_json::Map<String, Value>>, after: Option<&serde_json::Map<String, Value>>) -> f64 {
-    let attr = |item: Option<&serde_json::Map<String, Value>>, name: &str| item.and_then(|i| i.get(name)).cloned();
-    let mut writes = 0.0;
-    for (index, projected) in INDEXES {
-        let key = |item| (attr(item, &format!("{index}pk")), attr(item, &format!("{index}sk")));
-        let (was, now) = (key(before), key(after));
-        writes += match (was.0.is_some(), now.0.is_some()) {
-            (false, false) => 0.0,
-            (true, false) | (false, true) => 1.0,
-            (true, true) if was != now => 2.0,
-            (true, true) => {
-                let changed = projected.iter().any(|a| attr(before, a) != attr(after, a));
-                if changed { 1.0 } else { 0.0 }
-            }
-        };
-    }
-    writes
+/// The fixtures' timestamps (Shopify's examples), shifted so the order is placed a minute ago
+/// and the rest keep their spacing.
+const FIXTURE_TIMES: [&str; 6] = [
+    "2021-12-31T19:00:00-05:00",
+    "2021-12-31T19:05:00-05:00",
+    "2022-01-01T09:30:00-05:00",
+    "2022-01-02T11:00:00-05:00",
+    "2022-01-04T14:32:00-05:00",
+    "2022-01-04T14:35:00-05:00",
+];
+
+/// The flows each flow function runs (its `main.rs`).
+fn flows_of(function: &str) -> Option<Vec<Flow>> {
+    Some(match function {
+        "thank-you" => vec![Flow::ThankYou],
+        "delivery-check-in" => vec![Flow::DeliveryCheckIn, Flow::CareGuide, Flow::MakeItRight],
+        "review-request" => vec![Flow::ReviewRequest],
+        "replenishment" => vec![Flow::Replenishment],
+        "win-back" => vec![Flow::WinBack],
+        "cross-sell" => vec![Flow::CrossSell],
+        "vip" => vec![Flow::Vip, Flow::EarlyAccess, Flow::Points],
+        "referral" => vec![Flow::Referral],
+        "checkout-recovery" => vec![Flow::CheckoutRecovery],
+        _ => return None,
+    })
 }
 
-fn read_units(bytes: usize, consistent: bool) -> f64 {
-    let units = bytes.max(1).div_ceil(4096) as f64;
-    if consistent { units } else { units / 2.0 }
-}
-
-fn write_units(bytes: usize) -> f64 {
-    bytes.max(1).div_ceil(1024) as f64
-}
-
-impl Meter {
-    /// Starts the proxy in front of `moto`; returns its endpoint.
-    async fn start(moto: &str, table: &str) -> (Meter, String) {
-        let meter = Meter {
-            moto: moto.trim_end_matches('/').to_string(),
-            table: table.to_string(),
-            http: reqwest::Client::new(),
-            spend: Arc::default(),
-        };
-        let app = axum::Router::new().fallback(forward).with_state(meter.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (meter, endpoint)
-    }
-
-    fn snapshot(&self) -> Spend {
-        self.spend.lock().unwrap().clone()
-    }
-
-    /// The item at `key` as moto has it now (not counted: the meter's own look).
-    async fn item(&self, key: &Value) -> Option<serde_json::Map<String, Value>> {
-        let body = json!({"TableName": self.table, "Key": key, "ConsistentRead": true});
-        let answer: Value = self
-            .http
-            .post(&self.moto)
-            .header("x-amz-target", "DynamoDB_20120810.GetItem")
-            .header("content-type", "application/x-amz-json-1.0")
-            .header(
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=testing/20261201/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        answer.get("Item")?.as_object().cloned()
-    }
-
-    /// Units of one DynamoDB call, from its request, the answer and the items around it.
-    async fn dynamodb(&self, op: &str, request: &Value, answer: &Value, before: Vec<(Value, Option<serde_json::Map<String, Value>>)>) {
-        let consistent = request["ConsistentRead"].as_bool().unwrap_or(false);
-        let (mut reads, mut writes) = (0.0, 0.0);
-        match op {
-            "GetItem" => {
-                reads += read_units(answer["Item"].as_object().map_or(0, item_size), consistent);
+/// Each function's SNS subscription to the domain events: its binary and the event kinds its
+/// filter policy lets through, read from `template.yaml` so the count follows the template.
+fn subscriptions() -> BTreeMap<String, BTreeSet<String>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+    let template = std::fs::read_to_string(path).unwrap();
+    let mut found = BTreeMap::new();
+    let (mut binary, mut kinds): (Option<String>, BTreeSet<String>) = (None, BTreeSet::new());
+    let mut lines = template.lines().peekable();
+    while let Some(line) = lines.next() {
+        // A resource starts at two spaces of indent.
+        let resource_start = line.starts_with("  ") && !line.starts_with("   ") && line.ends_with(':');
+        if resource_start || lines.peek().is_none() {
+            if let (Some(binary), false) = (binary.take(), kinds.is_empty()) {
+                found.insert(binary, std::mem::take(&mut kinds));
             }
-            "Query" | "Scan" => {
-                let bytes: usize = answer["Items"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_object)
-                    .map(item_size)
-                    .sum();
-                reads += read_units(bytes, consistent);
-            }
-            "BatchGetItem" => {
-                for items in answer["Responses"].as_object().into_iter().flat_map(|t| t.values()) {
-                    for item in items.as_array().into_iter().flatten().filter_map(Value::as_object) {
-                        reads += read_units(item_size(item), consistent);
-                    }
-                }
-            }
-            "PutItem" | "UpdateItem" | "DeleteItem" | "ConditionCheckItem" | "BatchWriteItem" => {
-                for (key, was) in before {
-                    let now = self.item(&key).await;
-                    let bytes = was.as_ref().map_or(0, item_size).max(now.as_ref().map_or(0, item_size));
-                    writes += write_units(bytes) + index_writes(was.as_ref(), now.as_ref());
-                }
-            }
-            _ => {}
+            kinds.clear();
         }
-        let mut spend = self.spend.lock().unwrap();
-        spend.read_units += reads;
-        spend.write_units += writes;
-    }
-
-    /// The keys a write touches, with the items as they were.
-    async fn before_write(&self, op: &str, request: &Value) -> Vec<(Value, Option<serde_json::Map<String, Value>>)> {
-        let keys: Vec<Value> = match op {
-            "PutItem" => {
-                let item = &request["Item"];
-                vec![json!({"pk": item["pk"], "sk": item["sk"]})]
-            }
-            "UpdateItem" | "DeleteItem" => vec![request["Key"].clone()],
-            "BatchWriteItem" => request["RequestItems"]
-                .as_object()
-                .into_iter()
-                .flat_map(|t| t.values())
-                .flat_map(|reqs| reqs.as_array().cloned().unwrap_or_default())
-                .map(|r| {
-                    if let Some(put) = r.get("PutRequest") {
-                        json!({"pk": put["Item"]["pk"], "sk": put["Item"]["sk"]})
-                    } else {
-                        r["DeleteRequest"]["Key"].clone()
-                    }
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut out = Vec::new();
-        for key in keys {
-            let item = self.item(&key).await;
-            out.push((key, item));
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix("Binary:") {
+            binary = Some(name.trim().to_string());
         }
-        out
+        if let Some(rest) = trimmed.strip_prefix("kind:") {
+            let mut list = rest.to_string();
+            while !list.contains(']') {
+                list.push_str(lines.next().unwrap().trim());
+            }
+            let inner = list.split_once('[').unwrap().1.split_once(']').unwrap().0;
+            kinds.extend(
+                inner
+                    .split(',')
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty()),
+            );
+        }
     }
+    found
 }
 
-/// The service and operation of an AWS request: DynamoDB and SSM name it in `X-Amz-Target`,
-/// SES v2 in its REST path, SNS in the form's `Action`.
-fn operation(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> String {
-    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
-        let (service, op) = target.split_once('.').unwrap_or(("?", target));
-        let service = if service.starts_with("DynamoDB") { "dynamodb" } else if service.starts_with("AmazonSSM") { "ssm" } else { service };
-        return format!("{service}.{op}");
-    }
-    if uri.path().starts_with("/v2/email/outbound-emails") {
-        return "ses.SendEmail".into();
-    }
-    if uri.path().starts_with("/v2/email") {
-        return format!("ses.{}", uri.path());
-    }
-    let form: BTreeMap<String, String> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-    match form.get("Action") {
-        Some(action) => format!("sns.{action}"),
-        None => format!("?.{}", uri.path()),
-    }
-}
-
-async fn forward(State(meter): State<Meter>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let op = operation(&headers, &uri, &body);
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let dynamo_op = op.strip_prefix("dynamodb.").map(str::to_string);
-    let before = match &dynamo_op {
-        Some(op) => meter.before_write(op, &request).await,
-        None => Vec::new(),
+/// A flow function's engine on the metered endpoint, wired as `aftersale_lambda::engine`
+/// wires it (its own store client, so its own due-watermark cache, as a separate process has).
+fn engine(config: &aws_config::SdkConfig, table: &str, alerts: &str, flows: Vec<Flow>) -> Engine {
+    let sns = aws_sdk_sns::Client::new(config);
+    let admin_api = Arc::new(AdminApiDiscounts::new(Arc::new(EnvSecrets)));
+    let senders = Senders {
+        mailer: Arc::new(SesMailer::from_config(config)),
+        sms: Arc::new(SnsSms::new(sns.clone())),
+        alerts: Arc::new(SnsAlerts::new(sns, alerts)),
+        discounts: admin_api.clone(),
+        catalogue: admin_api,
     };
-    let url = format!("{}{}", meter.moto, uri.path_and_query().map_or("/", |p| p.as_str()));
-    let mut outgoing = meter.http.request(method, url).body(body.to_vec());
-    for (name, value) in &headers {
-        if name != "host" && name != "content-length" {
-            outgoing = outgoing.header(name, value);
-        }
-    }
-    let answer = match outgoing.send().await {
-        Ok(answer) => answer,
-        Err(err) => return (StatusCode::BAD_GATEWAY, err.to_string()).into_response(),
+    let settings = Settings {
+        link_base_url: "https://feedback.example".into(),
+        flows,
+        email_rate: Some(1.0),
+        sms_rate: Some(aftersale_engine::DEFAULT_SMS_RATE),
+        ..Settings::default()
     };
-    let status = answer.status();
-    let answer_headers = answer.headers().clone();
-    let bytes = answer.bytes().await.unwrap_or_default();
-    *meter.spend.lock().unwrap().calls.entry(op).or_default() += 1;
-    if let Some(op) = dynamo_op {
-        let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        meter.dynamodb(&op, &request, &parsed, before).await;
-    }
-    let mut response = (status, bytes).into_response();
-    for (name, value) in &answer_headers {
-        if name != "content-length" && name != "transfer-encoding" {
-            response.headers_mut().insert(name, value.clone());
-        }
-    }
-    response
-}
-
-/// The paid order's webhook, stored by the code `shopify-webhook` runs, on the metered store;
-/// returns the event JSON it publishes.
-async fn store_paid_order(store: DynamoDbStore) -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/shopify/orders_paid.json");
-    let placed = (Utc::now() - chrono::Duration::minutes(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
-    let mut order: Value = serde_json::from_str(
-        &std::fs::read_to_string(path)
-            .unwrap()
-            .replace("2021-12-31T19:00:00-05:00", &placed)
-            .replace("2021-12-31T19:05:00-05:00", &placed),
+    Engine::new(
+        Arc::new(DynamoDbStore::from_config(config, table)),
+        senders,
+        Templates::builtin(),
+        LinkSigner::new(&hex(LINK_KEY_HEX)).unwrap(),
+        Arc::new(SystemClock),
+        settings,
     )
-    .unwrap();
-    order["customer"]["email_marketing_consent"]["state"] = json!("subscribed");
-    let body = serde_json::to_vec(&order).unwrap();
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A fixture's body with its times shifted to start at `placed`, its customer subscribed to
+/// marketing email (the flows that send marketing need that).
+fn fixture_body(file: &str, placed: DateTime<Utc>) -> Vec<u8> {
+    let path = format!(
+        "{}/../../tests/fixtures/shopify/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let origin = DateTime::parse_from_rfc3339(FIXTURE_TIMES[0]).unwrap();
+    for time in FIXTURE_TIMES {
+        let at = placed + (DateTime::parse_from_rfc3339(time).unwrap() - origin);
+        text = text.replace(time, &at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    }
+    let mut body: Value = serde_json::from_str(&text).unwrap();
+    if body["customer"].is_object() {
+        body["customer"]["email_marketing_consent"]["state"] = json!("subscribed");
+    }
+    serde_json::to_vec(&body).unwrap()
+}
+
+async fn deliver(ingest: &Ingest, secret: &str, topic: &str, event_id: &str, body: &[u8]) {
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("x-shopify-topic", topic),
+        ("x-shopify-shop-domain", SHOP),
+        ("x-shopify-event-id", event_id),
+        ("x-shopify-hmac-sha256", &sign_base64(secret.as_bytes(), body)),
+    ] {
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+    }
+    let reply = ingest.shopify(&headers, body).await;
+    assert_eq!(reply.outcome, "accepted", "{topic}: {reply:?}");
+}
+
+/// What the costs are made of, printed for the README and asserted below.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Per webhook: the ingest function's spend, and the events it published.
+    webhooks: Vec<(String, Spend, Vec<String>)>,
+    /// Per flow function: its spend planning on every event it received, and how many.
+    planning: BTreeMap<String, (Spend, u64)>,
+}
+
+impl Ledger {
+    fn print(&self) {
+        let units = |s: &Spend| json!({"calls": s.calls, "rru": s.read_units, "wru": s.write_units});
+        for (topic, spend, kinds) in &self.webhooks {
+            eprintln!("webhook {topic} -> {kinds:?}: {}", units(spend));
+        }
+        for (function, (spend, invocations)) in &self.planning {
+            eprintln!("plan {function} x{invocations}: {}", units(spend));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_order_and_its_thank_you_cost_these_aws_calls_and_units() {
+    let stack = Stack::new(&[(LINK_KEY_PARAM, LINK_KEY_HEX)]).await;
+    let (meter, endpoint) = Meter::start(&stack.moto.endpoint).await;
+    let metered = stack.config.to_builder().endpoint_url(&endpoint).build();
+    let shop = ShopId::from_domain(SHOP).unwrap();
+
+    let subscriptions = subscriptions();
+    let mut engines = BTreeMap::new();
+    for (function, kinds) in &subscriptions {
+        if kinds
+            .iter()
+            .any(|k| k.starts_with("order_") || k == "shipment_updated")
+        {
+            let flows = flows_of(function)
+                .unwrap_or_else(|| panic!("{function} plans on order events: add its flows"));
+            engines.insert(
+                function.clone(),
+                engine(&metered, &stack.table, &stack.alerts, flows),
+            );
+        }
+    }
+
+    // 1. Every webhook of the order through ingest, and every flow function its events reach.
     let secret = "shpss_costs_test";
-    let events = Arc::new(bus::Collect::default());
     let ingest = Ingest::new(
-        Arc::new(store),
-        events.clone(),
+        Arc::new(DynamoDbStore::from_config(&metered, &stack.table)),
+        Arc::new(SnsEventBus::new(
+            aws_sdk_sns::Client::new(&metered),
+            &stack.domain_events,
+        )),
         Arc::new(SystemClock),
         WebhookSecrets {
             shopify: Secret::new(secret),
             ..WebhookSecrets::default()
         },
     );
-    let mut headers = HeaderMap::new();
-    for (name, value) in [
-        ("x-shopify-topic", "orders/paid"),
-        ("x-shopify-shop-domain", SHOP),
-        ("x-shopify-event-id", "evt-costs-1"),
-        ("x-shopify-hmac-sha256", &sign_base64(secret.as_bytes(), &body)),
-    ] {
-        headers.insert(name, HeaderValue::from_str(value).unwrap());
-    }
-    let reply = ingest.shopify(&headers, &body).await;
-    assert_eq!(reply.outcome, "accepted", "{reply:?}");
-    let published = events.0.lock().unwrap().clone();
-    assert_eq!(published.len(), 1, "one event published");
-    published[0].clone()
-}
-
-/// An event bus that keeps what is published (the webhook's one SNS publish per event).
-mod bus {
-    use aftersale_domain::StoreEvent;
-    use aftersale_ports::{EventBus, StoreError};
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    pub struct Collect(pub Mutex<Vec<String>>);
-
-    #[async_trait::async_trait]
-    impl EventBus for Collect {
-        async fn publish(&self, event: &StoreEvent) -> Result<(), StoreError> {
-            self.0.lock().unwrap().push(serde_json::to_string(event).unwrap());
-            Ok(())
+    let placed = Utc::now() - chrono::Duration::minutes(1);
+    let mut ledger = Ledger::default();
+    let mut seen = BTreeSet::new();
+    for (n, (topic, file)) in LIFECYCLE.iter().enumerate() {
+        let before = meter.snapshot();
+        deliver(
+            &ingest,
+            secret,
+            topic,
+            &format!("evt-costs-{n}"),
+            &fixture_body(file, placed),
+        )
+        .await;
+        let spend = meter.snapshot().since(&before);
+        let events: Vec<StoreEvent> = stack
+            .store()
+            .list_events(Some(&shop))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|stored| stored.event)
+            .filter(|event| seen.insert(event.event_id.clone()))
+            .collect();
+        ledger.webhooks.push((
+            topic.to_string(),
+            spend,
+            events.iter().map(|e| e.kind_name().to_string()).collect(),
+        ));
+        for event in &events {
+            for (function, engine) in &engines {
+                if subscriptions[function].contains(event.kind_name()) {
+                    let before = meter.snapshot();
+                    engine.on_event(event).await.unwrap();
+                    let entry = ledger.planning.entry(function.clone()).or_default();
+                    entry.0 = entry.0.plus(&meter.snapshot().since(&before));
+                    entry.1 += 1;
+                }
+            }
         }
     }
-}
+    ledger.print();
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_paid_order_and_its_thank_you_cost_these_aws_calls_and_units() {
-    let stack = Stack::new(&[(LINK_KEY_PARAM, LINK_KEY_HEX)]).await;
-    let (meter, endpoint) = Meter::start(&stack.moto.endpoint, &stack.table).await;
-    let metered = stack.config.to_builder().endpoint_url(&endpoint).build();
-
-    // 1. The webhook path, one paid order (its one SNS publish is counted by the bus above).
-    let start = meter.snapshot();
-    let event = store_paid_order(DynamoDbStore::from_config(&metered, &stack.table)).await;
-    let order = meter.snapshot().since(&start);
-
-    // 2. The thank-you function: cold start, plan on the event, tick sending the thank-you.
-    let metered_stack = Stack {
-        moto: stack.moto,
-        config: metered,
-        table: stack.table.clone(),
-        alerts: stack.alerts.clone(),
-        domain_events: stack.domain_events.clone(),
-    };
-    let runtime_api = flow::lambda::RuntimeApi::start().await;
-    let mut runtime = runtime_api;
+    // 2. The real thank-you binary: cold start (an empty SNS delivery), the tick that sends the
+    // thank-you, and a tick with nothing due.
+    let mut runtime = flow::lambda::RuntimeApi::start().await;
     let env = [
         ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AFTERSALE_TABLE", metered_stack.table.as_str()),
-        ("SUPPORT_ALERTS_TOPIC_ARN", metered_stack.alerts.as_str()),
+        ("AFTERSALE_TABLE", stack.table.as_str()),
+        ("SUPPORT_ALERTS_TOPIC_ARN", stack.alerts.as_str()),
         ("FEEDBACK_BASE_URL", "https://feedback.example/"),
-        ("LINK_SIGNING_KEY_PARAM", LINK_KEY_PARAM),
+        ("AFTERSALE_LINK_KEY_PARAM", LINK_KEY_PARAM),
     ];
-    let before_start = meter.snapshot();
+    let before = meter.snapshot();
     let mut function = flow::lambda::Function::spawn(env!("CARGO_BIN_EXE_thank-you"), &runtime, &env);
-    let invocation = flow::sns_invocation(&stack.domain_events, &event, "order_paid");
-    let planned = flow::plan(&mut runtime, &mut function, invocation).await;
-    assert_eq!(planned, json!({"planned": 2}));
-    let plan = meter.snapshot().since(&before_start);
-    let before_tick = meter.snapshot();
+    let nothing = runtime
+        .invoke_ok(&mut function, json!({"Records": []}), flow::FIRST_INVOCATION)
+        .await;
+    assert_eq!(nothing, json!({"planned": 0}));
+    let cold_start = meter.snapshot().since(&before);
+    let before = meter.snapshot();
     let report = runtime.invoke_ok(&mut function, tick(1), INVOCATION).await;
     assert_eq!(report["sent"], 1, "{report}");
-    let send = meter.snapshot().since(&before_tick);
-
-    eprintln!("order event: {order:#?}\ncold start + plan: {plan:#?}\ntick sending one: {send:#?}");
-    // The README's "What it costs" is computed from exactly these.
-    assert_eq!(
-        (order.calls("dynamodb.PutItem"), order.calls("dynamodb.UpdateItem"), order.calls("dynamodb.GetItem"), order.calls("dynamodb.Query")),
-        (0, 0, 0, 0),
-        "{order:#?}"
+    let send = meter.snapshot().since(&before);
+    let before = meter.snapshot();
+    let report = runtime.invoke_ok(&mut function, tick(2), INVOCATION).await;
+    assert_eq!(report["sent"], 0, "{report}");
+    let idle_thank_you = meter.snapshot().since(&before);
+    eprintln!(
+        "cold start: {cold_start:?}\ntick sending one: {send:?}\ntick with nothing due: {idle_thank_you:?}"
     );
-    assert_eq!((order.write_units, order.read_units), (0.0, 0.0), "{order:#?}");
-    assert_eq!(plan.calls("ssm.GetParameter"), 1, "the link key, once per cold start: {plan:#?}");
-    assert_eq!((plan.write_units, plan.read_units), (0.0, 0.0), "{plan:#?}");
-    assert_eq!(send.calls("ses.SendEmail"), 1, "{send:#?}");
-    assert_eq!((send.write_units, send.read_units), (0.0, 0.0), "{send:#?}");
+    assert_eq!(idle_thank_you.write_units, 0.0, "{idle_thank_you:?}");
+
+    // 3. Every other flow function's tick with nothing due (the second one: a first tick may
+    // do a daily job, such as cross-sell's learning, which is printed too).
+    let mut idle = BTreeMap::new();
+    for (function, engine) in &engines {
+        let budget = TickBudget::of(Duration::from_secs(60), Duration::from_secs(10));
+        let before = meter.snapshot();
+        let first = engine.tick_within(Utc::now(), budget).await.unwrap();
+        let first_spend = meter.snapshot().since(&before);
+        let before = meter.snapshot();
+        let report = engine.tick_within(Utc::now(), budget).await.unwrap();
+        let spend = meter.snapshot().since(&before);
+        eprintln!(
+            "tick {function}: first (sent {}) {first_spend:?}; idle {spend:?}",
+            first.sent
+        );
+        assert_eq!(report.sent, 0, "{function}: {report:?}");
+        idle.insert(function.clone(), spend);
+    }
+    let stored = meter.stored(&stack.table).await;
+    eprintln!("stored after the order: {stored:?}");
+
+    assert_costs(&ledger, &cold_start, &send, &idle);
+}
+
+/// A tick reads every shard (4) of every hour bucket of the due index from its watermark, less
+/// an hour's margin, to now: two buckets, three just after the hour. That is the only part of
+/// the counts that depends on the time of day.
+const DUE_SHARDS: u64 = 4;
+
+/// The counted figures, as bounds: more calls or units than these is a regression (or a change
+/// the README's cost model must follow, with these numbers).
+fn assert_costs(ledger: &Ledger, cold_start: &Spend, send: &Spend, idle: &BTreeMap<String, Spend>) {
+    let all = ledger
+        .webhooks
+        .iter()
+        .map(|(_, spend, _)| spend)
+        .chain(ledger.planning.values().map(|(spend, _)| spend))
+        .chain(idle.values())
+        .chain([cold_start, send]);
+    for spend in all {
+        assert_eq!(
+            spend.calls("dynamodb.Scan"),
+            0,
+            "no scan on a hot path: {spend:?}"
+        );
+    }
+
+    // The webhook path: one SNS publish per event, and these units for the whole order.
+    let ingest = ledger
+        .webhooks
+        .iter()
+        .fold(Spend::default(), |sum, (_, s, _)| sum.plus(s));
+    let events: usize = ledger.webhooks.iter().map(|(_, _, kinds)| kinds.len()).sum();
+    assert_eq!((ledger.webhooks.len(), events), (7, 7), "{ledger:?}");
+    assert_eq!(ingest.calls("sns.Publish"), 7, "{ingest:?}");
+    assert!(ingest.write_units <= 90.0, "ingest of one order: {ingest:?}");
+    assert!(ingest.read_units <= 112.0, "ingest of one order: {ingest:?}");
+    for (topic, spend, _) in &ledger.webhooks {
+        assert!(
+            spend.write_units <= 22.0 && spend.read_units <= 21.0,
+            "{topic}: {spend:?}"
+        );
+    }
+
+    // The flow functions the order's events reach (template.yaml's filter policies).
+    let invocations: u64 = ledger.planning.values().map(|(_, n)| n).sum();
+    assert_eq!(invocations, 36, "{ledger:?}");
+    let planning = ledger
+        .planning
+        .values()
+        .fold(Spend::default(), |sum, (s, _)| sum.plus(s));
+    assert!(
+        planning.write_units <= 67.0,
+        "planning on one order: {planning:?}"
+    );
+    assert!(
+        planning.read_units <= 428.0,
+        "planning on one order: {planning:?}"
+    );
+    assert_eq!(
+        planning.service_calls("ses") + planning.service_calls("sns"),
+        0,
+        "{planning:?}"
+    );
+
+    // A cold start reads the link key and the account's sending rate, and nothing else.
+    assert_eq!(cold_start.calls("ssm.GetParameter"), 1, "{cold_start:?}");
+    assert_eq!(cold_start.calls("ses.GetAccount"), 1, "{cold_start:?}");
+    assert_eq!(cold_start.service_calls("dynamodb"), 0, "{cold_start:?}");
+
+    // The tick sending the thank-you: one email, and its claim, re-check and record.
+    let extra_bucket = DUE_SHARDS as f64 * 0.5;
+    assert_eq!(send.calls("ses.SendEmail"), 1, "{send:?}");
+    assert!(send.write_units <= 11.0, "{send:?}");
+    assert!(send.read_units <= 29.0 + extra_bucket, "{send:?}");
+
+    // A tick with nothing due: the watermark, and at most three hours of due-index shards.
+    for (function, spend) in idle {
+        assert!(
+            spend.service_calls("dynamodb") <= 3 + 3 * DUE_SHARDS,
+            "{function}: {spend:?}"
+        );
+        assert!(
+            spend.read_units <= 3.0 + 3.0 * extra_bucket,
+            "{function}: {spend:?}"
+        );
+        assert_eq!(spend.write_units, 0.0, "{function}: {spend:?}");
+    }
 }
