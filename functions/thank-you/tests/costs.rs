@@ -24,6 +24,7 @@ mod support {
 
 use aftersale_aws::{DynamoDbStore, SesMailer, SnsAlerts, SnsEventBus, SnsSms};
 use aftersale_domain::{Flow, ShopId, StoreEvent};
+use aftersale_engine::bounces::apply_ses_notification;
 use aftersale_engine::{Engine, Senders, Settings, TickBudget};
 use aftersale_ingest::{Ingest, Secret, WebhookSecrets};
 use aftersale_links::LinkSigner;
@@ -318,7 +319,21 @@ async fn one_order_and_its_thank_you_cost_these_aws_calls_and_units() {
     );
     assert_eq!(idle_thank_you.write_units, 0.0, "{idle_thank_you:?}");
 
-    // 3. Every other flow function's tick with nothing due (the second one: a first tick may
+    // 3. What the ses-events function spends on the SES events of the sent thank-you (the
+    // configuration set publishes delivery, open and click to SNS, one invocation each).
+    let ses_events = DynamoDbStore::from_config(&metered, &stack.table);
+    let mut engagement = BTreeMap::new();
+    for kind in ["Delivery", "Open", "Click"] {
+        let before = meter.snapshot();
+        let applied = apply_ses_notification(&ses_events, &ses_event(kind), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(applied, 0, "{kind} suppresses nobody");
+        engagement.insert(kind, meter.snapshot().since(&before));
+    }
+    eprintln!("ses-events: {engagement:?}");
+
+    // 4. Every other flow function's tick with nothing due (the second one: a first tick may
     // do a daily job, such as cross-sell's learning, which is printed too).
     let mut idle = BTreeMap::new();
     for (function, engine) in &engines {
@@ -340,6 +355,33 @@ async fn one_order_and_its_thank_you_cost_these_aws_calls_and_units() {
     eprintln!("stored after the order: {stored:?}");
 
     assert_costs(&ledger, &cold_start, &send, &idle);
+    for (kind, spend) in &engagement {
+        assert_eq!(spend.calls("dynamodb.Scan"), 0, "{kind}: {spend:?}");
+        assert!(
+            spend.write_units <= 7.0 && spend.read_units <= 11.0,
+            "{kind}: {spend:?}"
+        );
+    }
+}
+
+/// An SES event-publishing notification for the thank-you, with the headers the sender sets.
+fn ses_event(kind: &str) -> String {
+    let detail = kind.to_lowercase();
+    let at = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
+    json!({
+        "eventType": kind,
+        detail: {"timestamp": at},
+        "mail": {
+            "timestamp": at,
+            "messageId": "ses-costs-1",
+            "headers": [
+                {"name": "X-Aftersale-Shop", "value": SHOP},
+                {"name": "X-Aftersale-Customer", "value": flow::CUSTOMER},
+                {"name": "X-Aftersale-Message", "value": "thank-you#820982911946154508#thank-you"}
+            ]
+        }
+    })
+    .to_string()
 }
 
 /// A tick reads every shard (4) of every hour bucket of the due index from its watermark, less
