@@ -30,8 +30,9 @@ mod suppressions;
 pub use key_file::{KeyFileError, SEALING_KEY_FILE, load_or_create_key};
 pub use sealed_tokens::{SealedTokens, SealedTokensError};
 
-/// A SQLite-backed [`aftersale_ports::Store`]. Cheap to clone; calls run on tokio's blocking
-/// pool so the async server never stalls on disk.
+/// A SQLite-backed [`aftersale_ports::Store`]. Cheap to clone; a call runs where it was made
+/// when the one connection is free, else on tokio's blocking pool, so an async worker never
+/// waits for the connection ([`SqliteStore::run`]).
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -103,9 +104,38 @@ impl SqliteStore {
         .await
     }
 
-    /// Runs `work` on the store's connection, on tokio's blocking pool. Decoding what it
-    /// read is left to the caller, so the connection is held only for the SQL.
+    /// Runs `work` on the store's connection: right here when the connection is free, else
+    /// on tokio's blocking pool, where it waits for the connection without holding up an
+    /// async worker. Decoding what it read is left to the caller, so the connection is held
+    /// only for the SQL.
+    ///
+    /// Why not always on the pool: an order event makes about 60 store calls (its history is
+    /// read by several folds and flows), each a point lookup or a small write of a few
+    /// microseconds, and each hop to the pool and back cost two thread switches, far more
+    /// than the SQL. Timed in a release import, the hops were half the wall clock of an event
+    /// (README, "History import"). A call that can take long (a shop's erasure, a listing of
+    /// every message) uses [`Self::run_on_pool`].
     pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        {
+            let free = match self.conn.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut guard) = free {
+                return work(&mut guard);
+            }
+        }
+        self.run_on_pool(work).await
+    }
+
+    /// Runs `work` on the store's connection on tokio's blocking pool, always: for calls
+    /// whose SQL can take long enough to stall an async worker.
+    pub(crate) async fn run_on_pool<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,

@@ -185,7 +185,7 @@ impl Messages for SqliteStore {
     async fn list_messages(&self, shop: Option<&ShopId>) -> Result<Vec<Message>, StoreError> {
         let shop = shop.map(ToString::to_string);
         let bodies = self
-            .run(move |conn| {
+            .run_on_pool(move |conn| {
                 read_messages(
                     conn,
                     "SELECT body FROM messages WHERE ?1 IS NULL OR shop = ?1 ORDER BY due_at, shop, customer_id, id",

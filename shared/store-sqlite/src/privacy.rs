@@ -38,7 +38,7 @@ impl Privacy for SqliteStore {
     ) -> Result<u64, StoreError> {
         let shop = shop.to_string();
         let mut plan = CustomerRedaction::new(customer, orders);
-        self.run(move |conn| {
+        self.run_on_pool(move |conn| {
             let tx = conn.transaction().map_err(db)?;
             if let Some(customer) = plan.customer() {
                 let mut stmt = tx
@@ -94,7 +94,7 @@ impl Privacy for SqliteStore {
 
     async fn redact_shop(&self, shop: &ShopId) -> Result<u64, StoreError> {
         let shop = shop.to_string();
-        self.run(move |conn| {
+        self.run_on_pool(move |conn| {
             let tx = conn.transaction().map_err(db)?;
             let mut removed = 0u64;
             for record in Record::ALL {
