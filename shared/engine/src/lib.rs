@@ -10,6 +10,7 @@ pub mod feedback;
 mod flows;
 mod pace;
 mod planner;
+mod refreshes;
 mod sender;
 
 pub use bus::InProcessBus;
@@ -154,7 +155,11 @@ impl Engine {
     /// Brings the customer's message figures (funnels, conversions, answers) up to date after
     /// a change. A failure leaves them for the customer's next change or `aftersale metrics
     /// rebuild`; it never fails the send or the answer that caused it.
+    /// Inside [`Engine::batched`] the refresh waits for the batch's end (`refreshes.rs`).
     pub(crate) async fn refresh_metrics(&self, shop: &ShopId, customer: &CustomerId) {
+        if refreshes::defer(shop, customer) {
+            return;
+        }
         if let Err(err) =
             aftersale_metrics::rollups::refresh_messages(self.store.as_ref(), shop, customer).await
         {

@@ -43,29 +43,36 @@ impl Engine {
             now,
             history: history.as_ref(),
         };
-        let mut changed = 0;
-        for job in runs {
-            changed += job.plan(self, &planning).await?;
-        }
-        // Conversions follow orders, so the customer's funnel figures change with any order
-        // event, planned or not.
-        if let Some(customer) = record.customer_id() {
-            self.refresh_metrics(&event.shop, customer).await;
-        }
-        Ok(changed)
+        // The flows' plans and withdrawals refresh the figures once, at the end (`refreshes.rs`).
+        self.batched(async {
+            let mut changed = 0;
+            for job in runs {
+                changed += job.plan(self, &planning).await?;
+            }
+            // Conversions follow orders, so the customer's funnel figures change with any
+            // order event, planned or not.
+            if let Some(customer) = record.customer_id() {
+                self.refresh_metrics(&event.shop, customer).await;
+            }
+            Ok(changed)
+        })
+        .await
     }
 
     /// A checkout started or changed: the flows that follow checkouts plan from it.
     async fn on_checkout(&self, event: &StoreEvent, checkout: &Checkout) -> Result<usize, StoreError> {
         let config = self.config(&event.shop).await?;
         let now = self.clock.now();
-        let mut changed = 0;
-        for job in FLOWS
-            .into_iter()
-            .filter(|job| self.settings.flows.contains(&job.flow()) && flow_enabled(&config, job.flow()))
-        {
-            changed += job.on_checkout(self, &event.shop, checkout, &config, now).await?;
-        }
-        Ok(changed)
+        self.batched(async {
+            let mut changed = 0;
+            for job in FLOWS
+                .into_iter()
+                .filter(|job| self.settings.flows.contains(&job.flow()) && flow_enabled(&config, job.flow()))
+            {
+                changed += job.on_checkout(self, &event.shop, checkout, &config, now).await?;
+            }
+            Ok(changed)
+        })
+        .await
     }
 }

@@ -192,6 +192,63 @@ title = "Ceramic dripper"
 url = "https://demo.myshopify.com/products/dripper"
 "#;
 
+/// An order event refreshes the customer's funnel figures once, after all its flows have
+/// planned and withdrawn: the owner's figures must still count every message, as a rebuild
+/// from the records does.
+#[tokio::test]
+async fn every_message_an_order_plans_or_withdraws_is_in_the_funnels_as_a_rebuild_counts_it() {
+    let h = Harness::lifecycle(&[
+        Flow::ThankYou,
+        Flow::ReviewRequest,
+        Flow::Replenishment,
+        Flow::WinBack,
+    ]);
+    h.save_config(&shop(), REPLENISH).await;
+    h.set_clock(t0());
+    h.pay(&order("1001", "11", t0(), &[("501", 2, "12.00")])).await;
+    h.set_clock(day(57));
+    // The reorder plans again and withdraws the first order's follow-up.
+    h.pay(&order("1002", "11", day(57), &[("501", 1, "12.00")])).await;
+
+    let messages = h.messages().await;
+    let count = |flow: Flow, status: Option<MessageStatus>| {
+        messages
+            .iter()
+            .filter(|m| m.flow == flow && status.is_none_or(|s| m.status == s))
+            .count()
+    };
+    assert!(count(Flow::Replenishment, Some(Skipped)) >= 1, "{messages:#?}");
+    let figures = || async {
+        aftersale_metrics::shop_report(h.store.as_ref(), &shop(), Default::default(), day(58))
+            .await
+            .unwrap()
+            .to_json()
+    };
+    let live = figures().await;
+    for flow in [
+        Flow::ThankYou,
+        Flow::ReviewRequest,
+        Flow::Replenishment,
+        Flow::WinBack,
+    ] {
+        let funnel = &live["flows"][flow.as_str()];
+        assert_eq!(
+            funnel["planned"],
+            count(flow, None),
+            "{flow}: every message planned is counted: {funnel}"
+        );
+    }
+    assert_eq!(
+        live["flows"]["replenishment"]["skipped"]["reordered"],
+        count(Flow::Replenishment, Some(Skipped)),
+        "{live}"
+    );
+    aftersale_metrics::rollups::rebuild(h.store.as_ref(), &shop())
+        .await
+        .unwrap();
+    assert_eq!(figures().await, live, "the figures kept live are a rebuild's");
+}
+
 #[tokio::test]
 async fn a_replenishment_reminder_goes_before_run_out_and_a_reorder_withdraws_the_follow_up() {
     let h = Harness::lifecycle(&[Flow::Replenishment]);
