@@ -212,7 +212,7 @@ impl Printer {
             let key = format!("{}/{}/{}", m.shop, m.customer_id, m.id());
             let state = (m.status, m.reason.clone());
             if self.seen.get(&key) != Some(&state) {
-                let what = format!("{}/{} ({})", m.flow, m.step, m.channel);
+                let what = format!("{}/{} ({})", m.flow(), m.step, m.channel);
                 let detail = match (&m.status, &m.rendered_subject) {
                     (MessageStatus::Sent, Some(subject)) => format!("sent: \"{subject}\""),
                     (MessageStatus::Planned, _) if m.reason == Reason::Planned => {

@@ -145,7 +145,7 @@ async fn the_function_binary_reminds_of_a_checkout_on_a_tick_and_stops_when_its_
     let step = |name: &str| {
         messages
             .iter()
-            .find(|m| m.step == name)
+            .find(|m| m.step.as_str() == name)
             .unwrap_or_else(|| panic!("{messages:#?}"))
     };
     assert_eq!(step("reminder").status, MessageStatus::Sent);

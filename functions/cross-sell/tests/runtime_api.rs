@@ -79,7 +79,7 @@ url = "https://demo.myshopify.com/products/leather-case"
     let messages = store.list_messages(Some(&shop)).await.unwrap();
     let suggestion = messages
         .iter()
-        .find(|m| m.step == "suggest")
+        .find(|m| m.step.as_str() == "suggest")
         .unwrap_or_else(|| panic!("no suggestion in {messages:#?}"));
     assert_eq!(suggestion.status, MessageStatus::Sent, "{suggestion:#?}");
     assert_eq!(suggestion.details()["chosen_by"], "configured");

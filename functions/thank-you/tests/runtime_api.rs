@@ -59,7 +59,7 @@ async fn the_function_binary_plans_on_an_sns_event_and_sends_on_a_tick() {
     let step = |name: &str| {
         messages
             .iter()
-            .find(|m| m.step == name)
+            .find(|m| m.step.as_str() == name)
             .unwrap_or_else(|| panic!("no {name} message in {messages:#?}"))
     };
     let thank_you = step("thank-you");

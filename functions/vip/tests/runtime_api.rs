@@ -57,7 +57,7 @@ fn campaign_engine(store: DynamoDbStore) -> Engine {
 fn find<'a>(messages: &'a [Message], flow: Flow, step: &str) -> &'a Message {
     messages
         .iter()
-        .find(|m| m.flow == flow && m.step == step)
+        .find(|m| m.flow() == flow && m.step.as_str() == step)
         .unwrap_or_else(|| panic!("no {flow:?} {step} in {messages:#?}"))
 }
 

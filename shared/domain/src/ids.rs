@@ -139,9 +139,9 @@ impl MessageId {
         Ok(Self(value))
     }
 
-    /// The id of the message of `flow` about `subject` at `step`.
-    pub fn of(flow: crate::Flow, subject: &str, step: &str) -> Self {
-        Self(format!("{flow}#{subject}#{step}"))
+    /// The id of the message at `step` (of its flow) about `subject`.
+    pub fn of(step: crate::FlowStep, subject: &str) -> Self {
+        Self(format!("{}#{subject}#{step}", step.flow()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -487,7 +487,7 @@ mod tests {
 
     #[test]
     fn a_message_id_joins_its_parts_and_refuses_what_a_header_cannot_carry() {
-        let id = MessageId::of(crate::Flow::ReviewRequest, "1001", "reminder");
+        let id = MessageId::of(crate::flows::review_request::Step::Reminder.into(), "1001");
         assert_eq!(id.as_str(), "review-request#1001#reminder");
         assert_eq!(MessageId::new("review-request#1001#reminder"), Ok(id.clone()));
         assert_eq!(

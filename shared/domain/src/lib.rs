@@ -29,7 +29,7 @@ pub use event::{
 pub use flows::delivery_check_in::DeliveryCheckInConfig;
 pub use flows::review_request::{ReviewCycle, ReviewRequestConfig};
 pub use flows::thank_you::ThankYouConfig;
-pub use flows::{Flow, FlowsConfig};
+pub use flows::{Flow, FlowStep, FlowsConfig};
 pub use ids::{
     CustomerId, EventId, IdError, MessageId, OrderId, Platform, ProductId, ShopId, VariantId,
     is_myshopify_domain,

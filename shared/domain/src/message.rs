@@ -14,7 +14,7 @@ pub use reason::{DeferReason, FailReason, Reason, ReplanReason, SkipReason};
 pub use state::{Transition, TransitionError};
 
 use crate::flows::Payload;
-use crate::{CustomerId, Flow, MessageId, OrderId, ShopId};
+use crate::{CustomerId, Flow, FlowStep, MessageId, OrderId, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -130,10 +130,10 @@ pub enum DueBasis {
 pub struct Message {
     pub shop: ShopId,
     pub customer_id: CustomerId,
-    pub flow: Flow,
     /// What the message is about: an order id for the flows here.
     pub subject: String,
-    pub step: String,
+    /// Which message of which flow it is; the flow is the step's ([`Message::flow`]).
+    pub step: FlowStep,
     pub order_id: Option<OrderId>,
     pub class: MessageClass,
     pub channel: Channel,
@@ -165,7 +165,12 @@ pub struct Message {
 
 impl Message {
     pub fn id(&self) -> MessageId {
-        MessageId::of(self.flow, &self.subject, &self.step)
+        MessageId::of(self.step, &self.subject)
+    }
+
+    /// The flow that sends it.
+    pub fn flow(&self) -> Flow {
+        self.step.flow()
     }
 
     /// The payload as text, key by key: what templates and the outbox show as `details`.

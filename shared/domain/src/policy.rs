@@ -102,7 +102,7 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
     if !ctx.shop_installed {
         return skip(SkipReason::ShopUninstalled);
     }
-    if !flow_enabled(ctx.config, message.flow) {
+    if !flow_enabled(ctx.config, message.flow()) {
         return skip(SkipReason::FlowDisabled);
     }
     if message.order_id.is_some() {
@@ -113,13 +113,13 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
             return skip(SkipReason::OrderVoid(reason));
         }
     }
-    if let Some(limit) = flows::rules(message.flow).stale_after(&message.step)
+    if let Some(limit) = flows::rules(message.flow()).stale_after(message.step)
         && ctx.now - message.due_at > limit
     {
         return skip(SkipReason::TooLate);
     }
     if ctx.answered {
-        return skip(if message.flow == Flow::ReviewRequest {
+        return skip(if message.flow() == Flow::ReviewRequest {
             SkipReason::AlreadyReviewed
         } else {
             SkipReason::AlreadyAnswered
@@ -130,7 +130,7 @@ pub fn decide(ctx: &SendContext<'_>) -> Decision {
     {
         return skip(passed);
     }
-    let prior = follows(message.flow, &message.step, ctx.config).map_or("request", |(prior, _)| prior);
+    let prior = follows(message.step, ctx.config).map_or("request", |(prior, _)| prior.as_str());
     match ctx.follows {
         Some((FollowUp::NotSent, _)) => return skip(SkipReason::PriorNotSent { prior: prior.into() }),
         Some((FollowUp::Pending { due_at }, gap)) => {
@@ -230,7 +230,7 @@ pub fn deadline(message: &Message) -> Option<(DateTime<Utc>, SkipReason)> {
     if message.class != MessageClass::Marketing {
         return None;
     }
-    flows::rules(message.flow).deadline(message)
+    flows::rules(message.flow()).deadline(message)
 }
 
 /// The moments `history`'s other time-bound marketing messages still to go will be sent
@@ -380,9 +380,8 @@ mod tests {
         Message {
             shop: ShopId::new("demo.myshopify.com").unwrap(),
             customer_id: CustomerId::new("7").unwrap(),
-            flow,
             subject: "1001".into(),
-            step: step.into(),
+            step: crate::FlowStep::parse(flow, step).expect("a step of the flow"),
             order_id: Some(OrderId::new("1001").unwrap()),
             class,
             channel,
@@ -698,8 +697,8 @@ mod tests {
     #[test]
     fn the_marketing_cap_defers_then_gives_up() {
         let mut case = Case::new(message(
-            Flow::ThankYou,
-            "x",
+            Flow::WinBack,
+            "value",
             MessageClass::Marketing,
             Channel::Email,
         ));
@@ -822,13 +821,13 @@ mod tests {
         offer.due_at = now + Duration::days(2);
         offer.status = MessageStatus::Planned;
         let mut sent_offer = offer.clone();
-        sent_offer.step = "last-call".into();
+        sent_offer.step = flows::win_back::Step::LastCall.into();
         sent_offer.status = MessageStatus::Sent;
         let mut far = offer.clone();
         far.subject = "other".into();
         far.due_at = now + Duration::days(40);
         let mut open_ended = offer.clone();
-        open_ended.step = "value".into();
+        open_ended.step = flows::win_back::Step::Value.into();
         open_ended.payload = Default::default();
         let history = [this.clone(), offer, sent_offer, far, open_ended];
         assert_eq!(

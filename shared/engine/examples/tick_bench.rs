@@ -208,7 +208,7 @@ async fn run(orders: usize, concurrency: usize, latency: Duration, budget: Optio
     let messages = store.list_messages(None).await.unwrap();
     let sent = messages
         .iter()
-        .filter(|m| m.flow == Flow::ThankYou && m.status == MessageStatus::Sent)
+        .filter(|m| m.flow() == Flow::ThankYou && m.status == MessageStatus::Sent)
         .count();
     assert_eq!(
         (written, sent),

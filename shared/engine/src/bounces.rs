@@ -223,9 +223,8 @@ mod tests {
         Message {
             shop: shop.clone(),
             customer_id: CustomerId::new("7001").unwrap(),
-            flow: Flow::WinBack,
             subject: "7001".into(),
-            step: "first".into(),
+            step: aftersale_domain::flows::win_back::Step::Value.into(),
             order_id: None,
             class: MessageClass::Marketing,
             channel: Channel::Email,

@@ -36,7 +36,7 @@ impl Engine {
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Option<Value> {
-        if !config.points.enabled || message.flow == Flow::Points {
+        if !config.points.enabled || message.flow() == Flow::Points {
             return None;
         }
         let balance = match self.points_ledger(&message.shop, &message.customer_id).await {
@@ -124,7 +124,7 @@ impl Engine {
                 "delivered_problem": self.link(message, LinkAction::Delivery { ok: false }, now),
                 "unsubscribe": self.unsubscribe_url(message, now),
                 // Points messages open the customer's points page, where rewards are chosen.
-                "points": (message.flow == Flow::Points && !config.points.rewards.is_empty())
+                "points": (message.flow() == Flow::Points && !config.points.rewards.is_empty())
                     .then(|| self.link(message, LinkAction::Points, now)),
             },
         })

@@ -299,7 +299,7 @@ impl Engine {
             };
             let now = run.now;
             // Not the message id: its subject may be the customer's id, and logs outlive a redaction.
-            let span = info_span!("message", shop = %message.shop, flow = message.flow.as_str(), step = %message.step, order = message.order_id.as_ref().map_or("-", |o| o.as_str()));
+            let span = info_span!("message", shop = %message.shop, flow = message.flow().as_str(), step = %message.step, order = message.order_id.as_ref().map_or("-", |o| o.as_str()));
             let key = (message.shop.clone(), message.customer_id.clone(), message.id());
             let outcome = CatchPanic::new(self.process(message, run))
                 .instrument(span.clone())
@@ -485,11 +485,11 @@ impl Engine {
         let answers = self.store.customer_answers(shop, &message.customer_id).await?;
         // What the customer already answered: a survey filled in, every product rated (a
         // reminder after a 1-star answer asks only about the others).
-        let (message, answered) = flows::rules(message.flow).answered(message, &answers);
-        let follows = follows(message.flow, &message.step, config).map(|(prior, gap)| {
+        let (message, answered) = flows::rules(message.flow()).answered(message, &answers);
+        let follows = follows(message.step, config).map(|(prior, gap)| {
             let request = history
                 .iter()
-                .find(|m| m.flow == message.flow && m.subject == message.subject && m.step == prior);
+                .find(|m| m.step == prior && m.subject == message.subject);
             let state = match request {
                 Some(m) if m.status == MessageStatus::Sent => {
                     m.sent_at.map_or(FollowUp::NotSent, FollowUp::Sent)
@@ -537,20 +537,22 @@ impl Engine {
         let shop = message.shop.as_str();
         let locale = locale_for(Some(customer), config);
         let context = self.render_context(message, customer, record, config, points, now);
-        let flow = message.flow.as_str();
+        let flow = message.flow().as_str();
         Ok(match message.channel {
-            Channel::Email => {
-                SendBody::Email(
-                    self.templates
-                        .render_email(shop, flow, &message.step, &locale, &context)?,
-                )
-            }
-            Channel::Sms => {
-                SendBody::Sms(
-                    self.templates
-                        .render_sms(shop, flow, &message.step, &locale, &context)?,
-                )
-            }
+            Channel::Email => SendBody::Email(self.templates.render_email(
+                shop,
+                flow,
+                message.step.as_str(),
+                &locale,
+                &context,
+            )?),
+            Channel::Sms => SendBody::Sms(self.templates.render_sms(
+                shop,
+                flow,
+                message.step.as_str(),
+                &locale,
+                &context,
+            )?),
         })
     }
 
@@ -866,8 +868,8 @@ impl Engine {
     /// Whether the customer is in the message's flow's control group (a pure hash of shop,
     /// flow and customer, so the same customer is held out of every run of the flow).
     fn in_holdout(&self, message: &Message, config: &ShopConfig) -> bool {
-        let percent = aftersale_metrics::settings_for(Some(config), message.flow).holdout_percent;
-        aftersale_metrics::holdout::is_held_out(&message.shop, message.flow, &message.customer_id, percent)
+        let percent = aftersale_metrics::settings_for(Some(config), message.flow()).holdout_percent;
+        aftersale_metrics::holdout::is_held_out(&message.shop, message.flow(), &message.customer_id, percent)
     }
 
     /// Records the message as held out and never sends it: it keeps its `due_at`, the instant

@@ -102,7 +102,7 @@ fn copies(mailer: &RecordingMailer) -> BTreeMap<String, usize> {
 
 /// The order's thank-you (not its survey, due days later).
 fn is_thank_you(message: &aftersale_domain::Message) -> bool {
-    message.flow == Flow::ThankYou && message.step == "thank-you"
+    message.flow() == Flow::ThankYou && message.step.as_str() == "thank-you"
 }
 
 /// Every thank-you is sent, and the provider got each exactly once.

@@ -104,7 +104,7 @@ async fn about(h: &Harness, order: &str) -> aftersale_domain::Message {
     h.messages()
         .await
         .into_iter()
-        .find(|m| m.flow == Flow::CrossSell && m.subject == order)
+        .find(|m| m.flow() == Flow::CrossSell && m.subject == order)
         .unwrap_or_else(|| panic!("no cross-sell suggestion for order {order}"))
 }
 

@@ -502,7 +502,9 @@ async fn unsubscribing_stops_service_messages_but_never_transactional_ones_and_a
         .messages()
         .await
         .into_iter()
-        .filter(|m| m.flow == Flow::ThankYou && m.step == "feedback" && m.subject == "820982911946154509")
+        .filter(|m| {
+            m.flow() == Flow::ThankYou && m.step.as_str() == "feedback" && m.subject == "820982911946154509"
+        })
         .collect();
     assert_eq!(surveys.len(), 1);
     assert_outcome(&surveys[0], Skipped, "skipped: suppressed: unsubscribed");
@@ -820,8 +822,8 @@ async fn disabling_review_requests_in_the_shop_config_stops_new_and_planned_ones
         .messages()
         .await
         .iter()
-        .filter(|m| m.flow == Flow::ReviewRequest)
-        .map(|m| m.step.clone())
+        .filter(|m| m.flow() == Flow::ReviewRequest)
+        .map(|m| m.step.to_string())
         .collect();
     assert_eq!(planned.len(), 2, "request and reminder: {planned:?}");
 
@@ -843,7 +845,7 @@ async fn disabling_review_requests_in_the_shop_config_stops_new_and_planned_ones
         .await
         .iter()
         .filter(|m| m.order_id.as_ref().map(|o| o.as_str()) == Some(second))
-        .map(|m| format!("{}/{}", m.flow, m.step))
+        .map(|m| format!("{}/{}", m.flow(), m.step))
         .collect();
     second_steps.sort();
     assert_eq!(
@@ -861,7 +863,7 @@ async fn disabling_review_requests_in_the_shop_config_stops_new_and_planned_ones
         .messages()
         .await
         .into_iter()
-        .filter(|m| m.flow == Flow::ReviewRequest)
+        .filter(|m| m.flow() == Flow::ReviewRequest)
         .collect();
     assert_eq!(reviews.len(), 2);
     for review in &reviews {

@@ -168,7 +168,7 @@ impl Harness {
             .messages()
             .await
             .into_iter()
-            .filter(|m| m.flow == flow && m.step == step)
+            .filter(|m| m.flow() == flow && m.step.as_str() == step)
             .collect();
         found.sort_by_key(|m| (m.customer_id.to_string(), m.due_at));
         found
@@ -1338,9 +1338,8 @@ async fn sent_marketing(h: &Harness, customer: &str, subject: &str, at: DateTime
     let planned = Message {
         shop: shop(),
         customer_id: customer_id(customer),
-        flow: Flow::Replenishment,
         subject: subject.into(),
-        step: "reminder".into(),
+        step: aftersale_domain::flows::replenishment::Step::Reminder.into(),
         order_id: None,
         class: MessageClass::Marketing,
         channel: aftersale_domain::Channel::Email,
@@ -1477,24 +1476,23 @@ async fn an_open_ended_message_waits_for_the_invitation_ahead_of_it() {
     };
     assert!(h.store.plan_message(&nudge).await.unwrap());
     h.tick(day(8)).await;
-    let nudge = h.one(Flow::Vip, "nudge", "74").await;
+    let nudge = h.one(Flow::Vip, "anniversary", "74").await;
     assert_eq!(
         (nudge.status, nudge.reason.to_string().as_str()),
         (Skipped, "skipped: over frequency cap")
     );
     h.tick(at("2026-03-17T09:01:00Z")).await;
     assert_eq!(h.one(Flow::EarlyAccess, "you-first", "74").await.status, Sent);
-    assert!(h.emails(Flow::Vip, "nudge").is_empty());
+    assert!(h.emails(Flow::Vip, "anniversary").is_empty());
 }
 
-/// An open-ended marketing message planned for `customer` (a VIP "nudge").
+/// An open-ended marketing message planned for `customer` (a VIP anniversary "nudge").
 fn lifecycle_nudge(customer: &str) -> Message {
     Message {
         shop: shop(),
         customer_id: customer_id(customer),
-        flow: Flow::Vip,
         subject: "nudge".into(),
-        step: "nudge".into(),
+        step: aftersale_domain::flows::vip::Step::Anniversary.into(),
         order_id: None,
         class: MessageClass::Marketing,
         channel: aftersale_domain::Channel::Email,

@@ -276,7 +276,7 @@ async fn a_panic_while_sending_one_message_fails_it_loudly_and_the_tick_goes_on(
         .messages()
         .await
         .into_iter()
-        .filter(|m| m.step == "thank-you" && m.to.as_deref() == Some(EMAIL))
+        .filter(|m| m.step.as_str() == "thank-you" && m.to.as_deref() == Some(EMAIL))
         .collect();
     assert_eq!(thank_yous.len(), 1);
     assert_outcome(

@@ -203,7 +203,7 @@ pub fn message_contribution(
     for m in messages {
         out.entry(m.planned_at.date_naive())
             .or_default()
-            .count(names::flow(m.flow, "planned"));
+            .count(names::flow(m.flow(), "planned"));
         let outcome_at = match m.status {
             MessageStatus::Sent => m.sent_at.unwrap_or(m.due_at),
             _ => m.due_at,
@@ -211,18 +211,20 @@ pub fn message_contribution(
         let day = out.entry(outcome_at.date_naive()).or_default();
         match m.status {
             MessageStatus::Sent => {
-                day.count(names::flow(m.flow, "sent"));
+                day.count(names::flow(m.flow(), "sent"));
                 if let Some(e) = engagement.get(m.id().as_str()) {
-                    count_engagement(day, m.flow, e);
+                    count_engagement(day, m.flow(), e);
                 }
             }
-            MessageStatus::HeldOut => day.count(names::flow(m.flow, "held_out")),
-            MessageStatus::Skipped => {
-                day.count(format!("{}{}", names::flow_skipped_prefix(m.flow), skip_label(m)))
-            }
-            MessageStatus::Failed => day.count(names::flow(m.flow, "failed")),
+            MessageStatus::HeldOut => day.count(names::flow(m.flow(), "held_out")),
+            MessageStatus::Skipped => day.count(format!(
+                "{}{}",
+                names::flow_skipped_prefix(m.flow()),
+                skip_label(m)
+            )),
+            MessageStatus::Failed => day.count(names::flow(m.flow(), "failed")),
             MessageStatus::Planned if matches!(m.reason, Reason::Deferred(_)) => {
-                day.count(names::flow(m.flow, "deferred"))
+                day.count(names::flow(m.flow(), "deferred"))
             }
             MessageStatus::Planned | MessageStatus::Claimed | MessageStatus::Sending => {}
         }
@@ -235,7 +237,7 @@ pub fn message_contribution(
         ] {
             let touches: Vec<DateTime<Utc>> = messages
                 .iter()
-                .filter(|m| m.flow == flow && m.status == status)
+                .filter(|m| m.flow() == flow && m.status == status)
                 .map(|m| {
                     if status == MessageStatus::Sent {
                         m.sent_at.unwrap_or(m.due_at)

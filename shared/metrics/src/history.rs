@@ -276,9 +276,8 @@ impl RawMessage {
         Message {
             shop: shop.clone(),
             customer_id: CustomerId::new(self.customer.clone()).expect("an id"),
-            flow: self.flow,
             subject: self.subject.clone(),
-            step: "first".into(),
+            step: aftersale_domain::FlowStep::first(self.flow),
             order_id: None,
             class: MessageClass::Marketing,
             channel: Channel::Email,
@@ -317,7 +316,7 @@ impl RawAnswer {
         Answer {
             shop: shop.clone(),
             customer_id: CustomerId::new(self.customer.clone()).expect("an id"),
-            message_id: MessageId::of(Flow::ReviewRequest, "x", "first"),
+            message_id: MessageId::of(aftersale_domain::flows::review_request::Step::Request.into(), "x"),
             order_id: None,
             answer: self.answer.clone(),
             answered_at: self.at,

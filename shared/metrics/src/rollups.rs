@@ -462,8 +462,8 @@ pub async fn note_decision<S: Documents + ?Sized>(
     }
     let decision = RecentDecision {
         at,
-        flow: message.flow,
-        step: message.step.clone(),
+        flow: message.flow(),
+        step: message.step.to_string(),
         deferred: deferred.is_some(),
         reason: deferred.unwrap_or_else(|| facts::skip_label(message)),
     };

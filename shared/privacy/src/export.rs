@@ -105,8 +105,8 @@ pub async fn build(
         .into_iter()
         .map(|m| MessageEntry {
             id: m.id().to_string(),
-            flow: m.flow,
-            step: m.step,
+            flow: m.flow(),
+            step: m.step.to_string(),
             channel: m.channel,
             status: m.status,
             reason: m.reason.to_string(),

@@ -37,7 +37,7 @@ pub async fn erasure_leaves_no_trace_of_the_customer(store: &dyn FlowStore) {
         .save_order(&shop, &order_record(&guest_order), 0)
         .await
         .unwrap();
-    let mut note = message(&shop, ada, Flow::ThankYou, "5550001", "note", t(10));
+    let mut note = message(&shop, ada, thank_you::Step::ThankYou.into(), "5550001", t(10));
     note.to = Some(email.into());
     store.plan_message(&note).await.unwrap();
     store

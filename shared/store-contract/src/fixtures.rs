@@ -1,10 +1,11 @@
 //! What the promises share: imports, fresh shop ids and instants, sample records.
 
+pub(crate) use aftersale_domain::flows::{review_request, thank_you};
 pub(crate) use aftersale_domain::policy::SuppressionReason;
 pub(crate) use aftersale_domain::{
     Answer, AnswerKind, Channel, Currency, Customer, CustomerId, DueBasis, EventId, EventKind, Flow,
-    FulfillmentStatus, Message, MessageClass, MessageId, MessageStatus, Money, Order, OrderId, OrderRecord,
-    OrderStatus, Platform, Refund, RefundEvent, ShopConfig, ShopId, StoreEvent,
+    FlowStep, FulfillmentStatus, Message, MessageClass, MessageId, MessageStatus, Money, Order, OrderId,
+    OrderRecord, OrderStatus, Platform, Refund, RefundEvent, ShopConfig, ShopId, StoreEvent,
 };
 pub(crate) use aftersale_ports::{
     DeadLetter, DeadLetterStatus, FlowStore, Recorded, ShopState, Store, StoreError, StoredEvent, Versioned,
@@ -185,21 +186,19 @@ pub(crate) async fn snapshot(
     snap
 }
 
-/// A planned thank-you-style message, as a planner would make it (version 0: not stored yet).
+/// A planned transactional message, as a planner would make it (version 0: not stored yet).
 pub(crate) fn message(
     shop: &ShopId,
     customer: &str,
-    flow: Flow,
+    step: FlowStep,
     subject: &str,
-    step: &str,
     due_at: DateTime<Utc>,
 ) -> Message {
     Message {
         shop: shop.clone(),
         customer_id: customer_id(customer),
-        flow,
         subject: subject.into(),
-        step: step.into(),
+        step,
         order_id: OrderId::new(subject).ok(),
         class: MessageClass::Transactional,
         channel: Channel::Email,
@@ -245,9 +244,27 @@ pub(crate) fn assert_message_conflict(result: Result<Message, StoreError>, what:
 /// In `shop`: c1 with a planned and a sent message and two answers, c2 with a planned message
 /// and an answer, a suppression of c1's address and a config: 8 items.
 pub(crate) async fn seed_flow_data(store: &dyn FlowStore, shop: &ShopId, t: impl Fn(i64) -> DateTime<Utc>) {
-    let note = message(shop, "c1", Flow::ThankYou, "o1", "note", t(10));
-    let survey = message(shop, "c1", Flow::ThankYou, "o1", "survey", t(20));
-    let other = message(shop, "c2", Flow::ThankYou, "o2", "note", t(15));
+    let note = message(
+        shop,
+        "c1",
+        aftersale_domain::flows::thank_you::Step::ThankYou.into(),
+        "o1",
+        t(10),
+    );
+    let survey = message(
+        shop,
+        "c1",
+        aftersale_domain::flows::thank_you::Step::Feedback.into(),
+        "o1",
+        t(20),
+    );
+    let other = message(
+        shop,
+        "c2",
+        aftersale_domain::flows::thank_you::Step::ThankYou.into(),
+        "o2",
+        t(15),
+    );
     for m in [&note, &survey, &other] {
         assert!(store.plan_message(m).await.unwrap());
     }

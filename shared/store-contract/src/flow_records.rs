@@ -142,8 +142,8 @@ pub async fn flow_tenants_never_collide(store: &dyn FlowStore) {
     let a = unique_shop("flow-tenant-a");
     let b = unique_shop("flow-tenant-b");
     let cid = customer_id("c1");
-    let in_a = message(&a, "c1", Flow::ThankYou, "o1", "note", at(10));
-    let in_b = message(&b, "c1", Flow::ThankYou, "o1", "note", at(10));
+    let in_a = message(&a, "c1", thank_you::Step::ThankYou.into(), "o1", at(10));
+    let in_b = message(&b, "c1", thank_you::Step::ThankYou.into(), "o1", at(10));
     assert!(store.plan_message(&in_a).await.unwrap());
     assert!(
         store.plan_message(&in_b).await.unwrap(),

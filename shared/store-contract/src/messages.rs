@@ -6,7 +6,7 @@ use crate::fixtures::*;
 /// version 1, a second plan of the same id (even with other details) stores nothing.
 pub async fn plan_twice_stores_once(store: &dyn FlowStore) {
     let shop = unique_shop("plan");
-    let first = message(&shop, "c1", Flow::ThankYou, "o1", "note", at(10));
+    let first = message(&shop, "c1", thank_you::Step::ThankYou.into(), "o1", at(10));
     assert!(store.plan_message(&first).await.unwrap(), "first plan stores");
     let mut again = first.clone();
     again.due_at = at(99);
@@ -32,7 +32,7 @@ pub async fn plan_twice_stores_once(store: &dyn FlowStore) {
         vec![stored]
     );
 
-    let next_step = message(&shop, "c1", Flow::ThankYou, "o1", "survey", at(20));
+    let next_step = message(&shop, "c1", thank_you::Step::Feedback.into(), "o1", at(20));
     assert!(
         store.plan_message(&next_step).await.unwrap(),
         "another step is another message"
@@ -51,7 +51,7 @@ pub async fn plan_twice_stores_once(store: &dyn FlowStore) {
 pub async fn message_versions(store: &dyn FlowStore) {
     let shop = unique_shop("msg-versions");
     let cid = customer_id("c1");
-    let planned = message(&shop, "c1", Flow::ReviewRequest, "o1", "review", at(10));
+    let planned = message(&shop, "c1", review_request::Step::Request.into(), "o1", at(10));
     store.plan_message(&planned).await.unwrap();
     let loaded = store
         .load_message(&shop, &cid, &planned.id())
@@ -83,7 +83,7 @@ pub async fn message_versions(store: &dyn FlowStore) {
     let mut future = saved.clone();
     future.version = 7;
     assert_message_conflict(store.update_message(&future).await, "a version from the future");
-    let never_planned = message(&shop, "c1", Flow::ReviewRequest, "o2", "review", at(10));
+    let never_planned = message(&shop, "c1", review_request::Step::Request.into(), "o2", at(10));
     assert_message_conflict(store.update_message(&never_planned).await, "an unplanned message");
     let never_planned = Message {
         version: 1,
@@ -111,8 +111,8 @@ where
     let shop = unique_shop("poison");
     let t = fresh_epoch();
     let flow = Flow::DeliveryCheckIn;
-    let poison = message(&shop, "poison", flow, "o-poison", "note", t(1));
-    let healthy = message(&shop, "healthy", flow, "o-healthy", "note", t(2));
+    let poison = message(&shop, "poison", FlowStep::first(flow), "o-poison", t(1));
+    let healthy = message(&shop, "healthy", FlowStep::first(flow), "o-healthy", t(2));
     for m in [&poison, &healthy] {
         assert!(store.plan_message(m).await.unwrap());
     }
@@ -170,7 +170,13 @@ pub async fn due_messages_by_flow_and_attention(store: &dyn FlowStore) {
     let t = fresh_epoch();
     let flow = Flow::ThankYou;
     let plan = |customer: &str, flow: Flow, due: DateTime<Utc>| {
-        message(&shop, customer, flow, &format!("o-{customer}"), "note", due)
+        message(
+            &shop,
+            customer,
+            FlowStep::first(flow),
+            &format!("o-{customer}"),
+            due,
+        )
     };
     let mut changes = Vec::new();
     for (customer, due, status, lease) in [
@@ -276,7 +282,7 @@ pub async fn deferred_and_leased_messages_leave_due_until_then(store: &dyn FlowS
     let shop = unique_shop("defer");
     let t = fresh_epoch();
     let flow = Flow::DeliveryCheckIn;
-    let planned = message(&shop, "c1", flow, "o1", "check-in", t(10));
+    let planned = message(&shop, "c1", FlowStep::first(flow), "o1", t(10));
     store.plan_message(&planned).await.unwrap();
     let ours = |due: Vec<Message>| -> Vec<Message> { due.into_iter().filter(|m| m.shop == shop).collect() };
 
@@ -351,10 +357,10 @@ pub async fn deferred_and_leased_messages_leave_due_until_then(store: &dyn FlowS
 pub async fn messages_per_customer_and_shop(store: &dyn FlowStore) {
     let a = unique_shop("list-msg-a");
     let b = unique_shop("list-msg-b");
-    let a_late = message(&a, "c1", Flow::ThankYou, "o1", "survey", at(30));
-    let a_early = message(&a, "c1", Flow::ThankYou, "o1", "note", at(10));
-    let a_other = message(&a, "c2", Flow::ReviewRequest, "o2", "review", at(20));
-    let b_same = message(&b, "c1", Flow::ThankYou, "o1", "note", at(5));
+    let a_late = message(&a, "c1", thank_you::Step::Feedback.into(), "o1", at(30));
+    let a_early = message(&a, "c1", thank_you::Step::ThankYou.into(), "o1", at(10));
+    let a_other = message(&a, "c2", review_request::Step::Request.into(), "o2", at(20));
+    let b_same = message(&b, "c1", thank_you::Step::ThankYou.into(), "o1", at(5));
     for m in [&a_late, &a_early, &a_other, &b_same] {
         assert!(store.plan_message(m).await.unwrap());
     }

@@ -39,7 +39,7 @@ impl Messages for SqliteStore {
             message.customer_id.to_string(),
             message.id().to_string(),
         );
-        let flow = message.flow.as_str();
+        let flow = message.flow().as_str();
         let attention = attention_at(&stored).map(millis);
         let due = millis(message.due_at);
         self.run(move |conn| {

@@ -37,7 +37,7 @@ async fn a_message_row_of_the_old_shape_reads_is_due_and_keeps_its_shape() {
 
     let shop = ShopId::new("demo.myshopify.com").unwrap();
     let customer = CustomerId::new("c1").unwrap();
-    let id = MessageId::of(Flow::WinBack, "1001", "offer");
+    let id = MessageId::of(aftersale_domain::flows::win_back::Step::Offer.into(), "1001");
     let message = store
         .load_message(&shop, &customer, &id)
         .await

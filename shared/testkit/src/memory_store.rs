@@ -447,7 +447,7 @@ impl Messages for MemoryStore {
             .read()
             .messages
             .values()
-            .filter(|m| m.flow == flow)
+            .filter(|m| m.flow() == flow)
             .filter_map(|m| attention_at(m).filter(|at| *at <= now).map(|at| (at, m.clone())))
             .collect();
         due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id().cmp(&b.1.id())));

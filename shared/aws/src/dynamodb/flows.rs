@@ -79,12 +79,12 @@ impl DynamoDbStore {
         let wall = Utc::now();
         match attention_at(message) {
             Some(attention) => {
-                self.ensure_watermark(message.flow, wall).await?;
+                self.ensure_watermark(message.flow(), wall).await?;
                 let bucket = keys::hour(attention.max(wall));
                 let shard = keys::due_shard(shop, customer);
                 item.insert(
                     keys::GSI4PK.into(),
-                    s(keys::due_partition(message.flow, &bucket, shard)),
+                    s(keys::due_partition(message.flow(), &bucket, shard)),
                 );
                 item.insert(
                     keys::GSI4SK.into(),
@@ -461,7 +461,7 @@ impl Messages for DynamoDbStore {
             for item in self.batch_get(chunk).await? {
                 match message_from(&item) {
                     Ok(message) => {
-                        if message.flow == flow && attention_at(&message).is_some_and(|at| at <= now) {
+                        if message.flow() == flow && attention_at(&message).is_some_and(|at| at <= now) {
                             due.push(message);
                         }
                     }

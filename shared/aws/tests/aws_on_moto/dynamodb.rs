@@ -143,9 +143,8 @@ fn planned(shop: &ShopId, customer: &str, due_at: DateTime<Utc>) -> Message {
     Message {
         shop: shop.clone(),
         customer_id: CustomerId::new(customer).unwrap(),
-        flow: Flow::ReviewRequest,
         subject: "1001".into(),
-        step: "review".into(),
+        step: aftersale_domain::flows::review_request::Step::Request.into(),
         order_id: Some(OrderId::new("1001").unwrap()),
         class: MessageClass::Service,
         channel: Channel::Email,
@@ -196,7 +195,7 @@ async fn the_due_index_buckets_by_hour_and_its_watermark_never_skips_a_message()
         let store = store.clone();
         let pk = format!("SHOP#{shop}#C#{customer}");
         async move {
-            get_item(&store, pk, "MSG#review-request#1001#review")
+            get_item(&store, pk, "MSG#review-request#1001#request")
                 .await
                 .unwrap()
         }
@@ -605,7 +604,10 @@ async fn a_message_item_of_the_old_shape_reads_and_keeps_its_shape() {
         .await
         .unwrap();
 
-    let id = aftersale_domain::MessageId::of(Flow::Vip, "anniversary-2026", "anniversary");
+    let id = aftersale_domain::MessageId::of(
+        aftersale_domain::flows::vip::Step::Anniversary.into(),
+        "anniversary-2026",
+    );
     let message = store
         .load_message(&shop, &customer, &id)
         .await

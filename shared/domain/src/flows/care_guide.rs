@@ -14,13 +14,12 @@
 //! from the shop's config when it is sent, in the reader's language, so a corrected tip
 //! reaches the guides still waiting, and a guide taken out of the config sends nothing.
 
-use super::FlowRules;
 use super::delivery_check_in::Arrival;
 use super::payload::instant;
 use super::step::steps;
+use super::{FlowRules, FlowStep};
 use crate::{
-    Channel, ConfigError, Flow, LineItem, LocalisedText, Message, MessageClass, OrderRecord, ProductRef,
-    ShopConfig,
+    Channel, ConfigError, LineItem, LocalisedText, Message, MessageClass, OrderRecord, ProductRef, ShopConfig,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -320,7 +319,6 @@ pub fn plan(
         (None, None) => return None,
     };
     Some(Message {
-        flow: Flow::CareGuide,
         step: Step::Guide.into(),
         class: MessageClass::Service,
         channel: config.channel,
@@ -364,7 +362,7 @@ impl FlowRules for Rules {
 
     /// A setup tip a week late is read after the customer has found their own way (or sent
     /// the product back); a care tip a week late still reads as such, but no later.
-    fn stale_after(&self, _step: &str) -> Option<Duration> {
+    fn stale_after(&self, _step: FlowStep) -> Option<Duration> {
         Some(Duration::days(7))
     }
 }
@@ -457,7 +455,7 @@ mod tests {
             chosen(&message),
             ("grinder-care", "grinder", at(3) + Duration::days(14))
         );
-        assert_eq!(message.flow, Flow::CareGuide);
+        assert_eq!(message.flow(), crate::Flow::CareGuide);
         assert_eq!(message.class, MessageClass::Service);
         assert_eq!(
             (message.step.as_str(), message.subject.as_str()),

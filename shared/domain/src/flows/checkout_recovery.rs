@@ -8,9 +8,9 @@
 //! core has no checkout webhook; a plugin that reports checkouts would normalise them into
 //! the same [`crate::Checkout`] event, and everything here works unchanged.
 
-use super::FlowRules;
 use super::payload::{DiscountProgress, instant, text};
 use super::step::steps;
+use super::{FlowRules, FlowStep};
 use crate::{
     Channel, Checkout, ConfigError, DueBasis, Flow, Message, MessageClass, MessageStatus, ProductRef, Reason,
     ShopConfig, ShopId, SkipReason,
@@ -199,7 +199,6 @@ pub fn plan(
         .map(|(step, delay)| Message {
             shop: shop.clone(),
             customer_id: checkout.customer.id.clone(),
-            flow: Flow::CheckoutRecovery,
             subject: subject(&checkout.token),
             step: step.into(),
             order_id: None,
@@ -258,7 +257,7 @@ pub fn completed_by(message: &Message, checkout_token: Option<&str>, cart_token:
     let same = |ours: &Option<String>, token: Option<&str>| {
         token.is_some_and(|t| !t.is_empty() && ours.as_deref() == Some(t))
     };
-    message.flow == Flow::CheckoutRecovery
+    message.flow() == Flow::CheckoutRecovery
         && (same(&payload.checkout_token, checkout_token) || same(&payload.cart_token, cart_token))
 }
 
@@ -274,12 +273,12 @@ impl FlowRules for Rules {
     }
 
     /// The second reminder waits for the first to go, and keeps the gap after it.
-    fn follows(&self, step: &str, config: &ShopConfig) -> Option<(&'static str, Duration)> {
+    fn follows(&self, step: FlowStep, config: &ShopConfig) -> Option<(FlowStep, Duration)> {
         let config = &config.flows.checkout_recovery;
-        (Step::parse(step) == Some(Step::SecondReminder)).then(|| {
+        (step == Step::SecondReminder).then(|| {
             let gap = Duration::hours(config.second_reminder_hours.into())
                 - Duration::minutes(config.delay_minutes.into());
-            (Step::Reminder.as_str(), gap.max(Duration::zero()))
+            (Step::Reminder.into(), gap.max(Duration::zero()))
         })
     }
 

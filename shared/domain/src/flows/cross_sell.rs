@@ -22,10 +22,10 @@
 //! sequence) show it, and its confidence and lift reach the shop's minimums: two orders prove
 //! nothing, and a lift at or below 1 is no association at all.
 
-use super::FlowRules;
 use super::payload::{DiscountProgress, instant, text};
 use super::schedule::{SEND_TIME, at_local};
 use super::step::steps;
+use super::{FlowRules, FlowStep};
 use crate::{ConfigError, LocalisedText, OrderId, OrderRecord, ShopConfig};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -609,7 +609,7 @@ impl FlowRules for Rules {
     }
 
     /// A suggestion weeks late (an outage, imported history) has lost its moment.
-    fn stale_after(&self, _step: &str) -> Option<Duration> {
+    fn stale_after(&self, _step: FlowStep) -> Option<Duration> {
         Some(Duration::days(14))
     }
 }

@@ -3,9 +3,9 @@
 //! fulfilment plus transit time and replaced when the real delivery event comes
 //! ([`super::reschedule`]). The review request waits for the same arrival.
 
-use super::FlowRules;
 use super::step::steps;
-use crate::{Channel, ConfigError, DueBasis, Flow, Message, OrderRecord, ShopConfig};
+use super::{FlowRules, FlowStep};
+use crate::{Channel, ConfigError, DueBasis, Message, OrderRecord, ShopConfig};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +104,6 @@ pub fn arrival(record: &OrderRecord, config: &DeliveryCheckInConfig) -> Option<A
 /// The check-in, `delay_hours` after arrival.
 pub fn plan(base: &Message, arrival: Arrival, config: &DeliveryCheckInConfig) -> Option<Message> {
     config.enabled.then(|| Message {
-        flow: Flow::DeliveryCheckIn,
         step: Step::CheckIn.into(),
         channel: config.channel,
         due_at: arrival.at + Duration::hours(config.delay_hours.into()),
@@ -125,7 +124,7 @@ impl FlowRules for Rules {
     }
 
     /// A week after arrival the parcel's fate is known to everyone; asking is noise.
-    fn stale_after(&self, _step: &str) -> Option<Duration> {
+    fn stale_after(&self, _step: FlowStep) -> Option<Duration> {
         Some(Duration::days(7))
     }
 }

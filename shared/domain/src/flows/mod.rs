@@ -112,6 +112,35 @@ impl Flow {
     }
 }
 
+step::flow_steps! {
+    ThankYou => thank_you,
+    DeliveryCheckIn => delivery_check_in,
+    ReviewRequest => review_request,
+    Replenishment => replenishment,
+    WinBack => win_back,
+    Vip => vip,
+    EarlyAccess => early_access,
+    Referral => referral,
+    Points => points,
+    CheckoutRecovery => checkout_recovery,
+    MakeItRight => make_it_right,
+    CareGuide => care_guide,
+    CrossSell => cross_sell,
+}
+
+impl fmt::Display for FlowStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Written as its name, as the outbox, exports and the CLI's JSON show it.
+impl Serialize for FlowStep {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for Flow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -119,20 +148,20 @@ impl fmt::Display for Flow {
 }
 
 /// What the sending policy asks a flow about its own messages when they fall due. Each flow
-/// module implements it once (`Rules`); [`rules`] finds it. Steps are the stored names
-/// (`message.step`), which each flow parses into its own `Step`.
+/// module implements it once (`Rules`); [`rules`] finds it. A step given to a flow's rules is
+/// one of that flow's own (`Step::of` takes it out of the [`FlowStep`]).
 pub trait FlowRules: Sync {
     /// Whether the shop has the flow switched on.
     fn enabled(&self, config: &ShopConfig) -> bool;
 
     /// How late a step may still go: past this it has lost its point and is skipped.
-    fn stale_after(&self, _step: &str) -> Option<Duration> {
+    fn stale_after(&self, _step: FlowStep) -> Option<Duration> {
         None
     }
 
     /// For a follow-up step, the step it follows (in the same subject) and the gap to leave
     /// after that one was sent.
-    fn follows(&self, _step: &str, _config: &ShopConfig) -> Option<(&'static str, Duration)> {
+    fn follows(&self, _step: FlowStep, _config: &ShopConfig) -> Option<(FlowStep, Duration)> {
         None
     }
 
@@ -244,8 +273,8 @@ impl FlowsConfig {
 /// For a follow-up step, the step it follows and the gap to leave after it: a review
 /// reminder follows its request, a second replenishment nudge its first, a win-back last call
 /// the offer it recalls (a last call for an offer never made would be a first call).
-pub fn follows(flow: Flow, step: &str, config: &ShopConfig) -> Option<(&'static str, Duration)> {
-    rules(flow).follows(step, config)
+pub fn follows(step: FlowStep, config: &ShopConfig) -> Option<(FlowStep, Duration)> {
+    rules(step.flow()).follows(step, config)
 }
 
 /// The message every flow that follows an order (thank-you, delivery check-in, review
@@ -269,9 +298,8 @@ pub fn order_message<'a>(
     let base = Message {
         shop: shop.clone(),
         customer_id: order.customer.id.clone(),
-        flow: Flow::ThankYou,
         subject: order.id.to_string(),
-        step: String::new(),
+        step: thank_you::Step::ThankYou.into(),
         order_id: Some(order.id.clone()),
         class: MessageClass::Transactional,
         channel: Channel::Email,
@@ -393,7 +421,7 @@ mod tests {
     fn steps(plans: &[Message]) -> Vec<(String, String, DateTime<Utc>)> {
         plans
             .iter()
-            .map(|m| (m.flow.to_string(), m.step.clone(), m.due_at))
+            .map(|m| (m.flow().to_string(), m.step.to_string(), m.due_at))
             .collect()
     }
 
@@ -422,7 +450,7 @@ mod tests {
         rec.apply(&shipment(ShipmentStatus::InTransit, 2));
         let config = ShopConfig::default();
         let plans = plan_for_order(&shop(), &rec, &config, at(2));
-        let check_in = plans.iter().find(|m| m.flow == Flow::DeliveryCheckIn).unwrap();
+        let check_in = plans.iter().find(|m| m.flow() == Flow::DeliveryCheckIn).unwrap();
         assert_eq!(check_in.due_basis, DueBasis::Estimated);
         assert_eq!(
             check_in.due_at,
@@ -432,7 +460,7 @@ mod tests {
 
         rec.apply(&shipment(ShipmentStatus::Delivered, 4));
         let known = plan_for_order(&shop(), &rec, &config, at(4));
-        let new_check_in = known.iter().find(|m| m.flow == Flow::DeliveryCheckIn).unwrap();
+        let new_check_in = known.iter().find(|m| m.flow() == Flow::DeliveryCheckIn).unwrap();
         assert_eq!(new_check_in.due_at, at(5));
         let moved = reschedule(check_in, new_check_in).expect("estimate replaced");
         assert_eq!((moved.due_at, moved.due_basis), (at(5), DueBasis::Known));
@@ -462,7 +490,7 @@ mod tests {
         let plans = plan_for_order(&shop(), &rec, &config, at(3));
         let asked: Vec<(&str, &str, DateTime<Utc>, Vec<&str>)> = plans
             .iter()
-            .filter(|m| m.flow == Flow::ReviewRequest)
+            .filter(|m| m.flow() == Flow::ReviewRequest)
             .map(|m| {
                 let ids = m.products.iter().map(|p| p.product_id.as_str()).collect();
                 (m.subject.as_str(), m.step.as_str(), m.due_at, ids)
@@ -482,7 +510,14 @@ mod tests {
         let mut only_coffee = record(vec![item("1", "beans", "15", "BEANS")]);
         only_coffee.apply(&shipment(ShipmentStatus::Delivered, 3));
         let plans = plan_for_order(&shop(), &only_coffee, &config, at(3));
-        assert_eq!(plans.iter().find(|m| m.step == "request").unwrap().due_at, at(8));
+        assert_eq!(
+            plans
+                .iter()
+                .find(|m| m.step == review_request::Step::Request)
+                .unwrap()
+                .due_at,
+            at(8)
+        );
     }
 
     #[test]
@@ -499,8 +534,8 @@ mod tests {
     /// enums must spell them exactly as the strings they replaced.
     #[test]
     fn every_flows_steps_keep_their_stored_names() {
-        fn names<S: Copy + Into<String>>(steps: &[S]) -> Vec<String> {
-            steps.iter().map(|s| (*s).into()).collect()
+        fn names<S: Copy + Into<FlowStep>>(steps: &[S]) -> Vec<String> {
+            steps.iter().map(|s| (*s).into().to_string()).collect()
         }
         let all = [
             (Flow::ThankYou, names(thank_you::Step::ALL)),
@@ -571,30 +606,42 @@ mod tests {
         let config = ShopConfig::default();
         let days = |d| Some(Duration::days(d));
         assert_eq!(
-            rules(Flow::ThankYou).stale_after("thank-you"),
+            rules(Flow::ThankYou).stale_after(thank_you::Step::ThankYou.into()),
             Some(Duration::hours(48))
         );
-        assert_eq!(rules(Flow::ThankYou).stale_after("feedback"), None);
-        assert_eq!(rules(Flow::DeliveryCheckIn).stale_after("check-in"), days(7));
-        assert_eq!(rules(Flow::WinBack).stale_after("value"), days(30));
-        assert_eq!(rules(Flow::WinBack).stale_after("offer"), None);
         assert_eq!(
-            follows(Flow::ReviewRequest, "reminder", &config),
-            Some(("request", Duration::days(5)))
+            rules(Flow::ThankYou).stale_after(thank_you::Step::Feedback.into()),
+            None
         );
         assert_eq!(
-            follows(Flow::Replenishment, "follow-up", &config),
+            rules(Flow::DeliveryCheckIn).stale_after(delivery_check_in::Step::CheckIn.into()),
+            days(7)
+        );
+        assert_eq!(
+            rules(Flow::WinBack).stale_after(win_back::Step::Value.into()),
+            days(30)
+        );
+        assert_eq!(
+            rules(Flow::WinBack).stale_after(win_back::Step::Offer.into()),
+            None
+        );
+        assert_eq!(
+            follows(review_request::Step::Reminder.into(), &config),
+            Some((review_request::Step::Request.into(), Duration::days(5)))
+        );
+        assert_eq!(
+            follows(replenishment::Step::FollowUp.into(), &config),
             Some((
-                "reminder",
+                replenishment::Step::Reminder.into(),
                 Duration::days(config.flows.replenishment.follow_up_after_days.into())
             ))
         );
         assert_eq!(
-            follows(Flow::WinBack, "last-call", &config),
-            Some(("offer", Duration::days(1)))
+            follows(win_back::Step::LastCall.into(), &config),
+            Some((win_back::Step::Offer.into(), Duration::days(1)))
         );
-        assert_eq!(follows(Flow::WinBack, "offer", &config), None);
-        assert_eq!(follows(Flow::ReviewRequest, "request", &config), None);
+        assert_eq!(follows(win_back::Step::Offer.into(), &config), None);
+        assert_eq!(follows(review_request::Step::Request.into(), &config), None);
         let mut config = ShopConfig::default();
         config.flows.vip.enabled = false;
         assert!(!rules(Flow::Vip).enabled(&config));
@@ -610,7 +657,11 @@ mod tests {
         let mut rec = record(vec![item("1", "top", "90", "T"), item("2", "mid", "20", "M")]);
         rec.apply(&shipment(ShipmentStatus::Delivered, 3));
         let plans = plan_for_order(&shop(), &rec, &ShopConfig::default(), at(3));
-        let reminder = plans.iter().find(|m| m.step == "reminder").unwrap().clone();
+        let reminder = plans
+            .iter()
+            .find(|m| m.step == review_request::Step::Reminder)
+            .unwrap()
+            .clone();
         let rating = |product: &str| Answer {
             shop: shop(),
             customer_id: reminder.customer_id.clone(),

@@ -421,9 +421,21 @@ mod tests {
             &old[old.find(r#""details""#).unwrap()..old.find(r#""to""#).unwrap()],
             "",
         );
-        let thank_you = without_details.replace("win-back", "thank-you");
+        let thank_you = without_details
+            .replace("win-back", "thank-you")
+            .replace(r#""step":"offer""#, r#""step":"thank-you""#);
         let message: Message = serde_json::from_str(&thank_you).unwrap();
         assert!(message.payload.is_none());
         assert_eq!(serde_json::to_string(&message).unwrap(), thank_you);
+
+        // A step is read by its flow: a thank-you has no `offer`, and the error says so.
+        let wrong_step = without_details.replace("win-back", "thank-you");
+        let err = serde_json::from_str::<Message>(&wrong_step).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "the thank-you message's details do not fit its payload: \"offer\" is not one of its steps"
+            ),
+            "{err}"
+        );
     }
 }

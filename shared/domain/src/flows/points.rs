@@ -11,7 +11,7 @@ use super::FlowRules;
 use super::payload::{DiscountProgress, instant, text};
 use super::step::steps;
 use crate::{
-    Channel, Currency, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, OrderId, Reason,
+    Channel, Currency, CustomerId, DueBasis, Message, MessageClass, MessageStatus, OrderId, Reason,
     ShopConfig, ShopId,
 };
 use chrono::{DateTime, Utc};
@@ -106,7 +106,6 @@ pub fn message(
     Message {
         shop: shop.clone(),
         customer_id: customer.clone(),
-        flow: Flow::Points,
         subject,
         step: step.into(),
         order_id: order.cloned(),

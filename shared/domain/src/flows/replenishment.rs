@@ -4,11 +4,11 @@
 //! from the shop's own repeat purchases when the merchant has not said. A configured rule always
 //! wins: the merchant knows a 250 g bag from a 1 kg one, the history only approximates it.
 
-use super::FlowRules;
 use super::history::{PaidOrder, PurchaseHistory, PurchasedItem};
 use super::payload::{instant, text};
 use super::stats::median;
 use super::step::steps;
+use super::{FlowRules, FlowStep};
 use crate::{ConfigError, LocalisedText, OrderId, ShopConfig, SkipReason};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -423,10 +423,10 @@ impl FlowRules for Rules {
     }
 
     /// The second nudge waits `follow_up_after_days` after the first was sent.
-    fn follows(&self, step: &str, config: &ShopConfig) -> Option<(&'static str, Duration)> {
-        (Step::parse(step) == Some(Step::FollowUp)).then(|| {
+    fn follows(&self, step: FlowStep, config: &ShopConfig) -> Option<(FlowStep, Duration)> {
+        (step == Step::FollowUp).then(|| {
             (
-                Step::Reminder.as_str(),
+                Step::Reminder.into(),
                 Duration::days(config.flows.replenishment.follow_up_after_days.into()),
             )
         })

@@ -3,11 +3,11 @@
 //! coffee once it has been tasted, a moka pot once it has been used, and products whose
 //! cycles coincide share one message. A product already rated is never asked about again.
 
-use super::FlowRules;
 use super::delivery_check_in::Arrival;
 use super::step::steps;
+use super::{FlowRules, FlowStep};
 use crate::{
-    Answer, Channel, ConfigError, Flow, Message, MessageClass, OrderRecord, ProductRef, ShopConfig, ShopId,
+    Answer, Channel, ConfigError, Message, MessageClass, OrderRecord, ProductRef, ShopConfig, ShopId,
 };
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -213,7 +213,6 @@ pub fn plan(
         };
         let due = arrival.at + Duration::days(delay.into());
         let request = Message {
-            flow: Flow::ReviewRequest,
             subject,
             step: Step::Request.into(),
             class: MessageClass::Service,
@@ -288,10 +287,10 @@ impl FlowRules for Rules {
     }
 
     /// The reminder waits `reminder_after_days` after its request was sent.
-    fn follows(&self, step: &str, config: &ShopConfig) -> Option<(&'static str, Duration)> {
-        (Step::parse(step) == Some(Step::Reminder)).then(|| {
+    fn follows(&self, step: FlowStep, config: &ShopConfig) -> Option<(FlowStep, Duration)> {
+        (step == Step::Reminder).then(|| {
             (
-                Step::Request.as_str(),
+                Step::Request.into(),
                 Duration::days(config.flows.review_request.reminder_after_days.into()),
             )
         })

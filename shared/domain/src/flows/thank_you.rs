@@ -2,8 +2,8 @@
 //! a few days later. Both are about the order itself, so they need no marketing consent; the
 //! survey asks for an opinion, so it carries an unsubscribe.
 
-use super::FlowRules;
 use super::step::steps;
+use super::{FlowRules, FlowStep};
 use crate::{Answer, Channel, ConfigError, Message, MessageClass, Order, ShopConfig};
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -90,14 +90,13 @@ impl FlowRules for Rules {
     }
 
     /// A thank-you two days late thanks no one; a late survey still asks a fair question.
-    fn stale_after(&self, step: &str) -> Option<Duration> {
-        (Step::parse(step) == Some(Step::ThankYou)).then(|| Duration::hours(48))
+    fn stale_after(&self, step: FlowStep) -> Option<Duration> {
+        (step == Step::ThankYou).then(|| Duration::hours(48))
     }
 
     /// The survey is answered once any of its links was used.
     fn answered(&self, message: Message, answers: &[Answer]) -> (Message, bool) {
-        let answered = Step::parse(&message.step) == Some(Step::Feedback)
-            && answers.iter().any(|a| a.message_id == message.id());
+        let answered = message.step == Step::Feedback && answers.iter().any(|a| a.message_id == message.id());
         (message, answered)
     }
 }

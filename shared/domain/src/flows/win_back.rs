@@ -5,12 +5,12 @@
 //! planning it twice stores it once, and only a new order (hence a new last order) can start
 //! another one.
 
-use super::FlowRules;
 use super::history::PurchaseHistory;
 use super::payload::{DiscountProgress, instant, text};
 use super::schedule::at_local;
 use super::stats::nearest_rank;
 use super::step::steps;
+use super::{FlowRules, FlowStep};
 use crate::{ConfigError, Currency, Message, Money, OrderId, ShopConfig, SkipReason};
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
@@ -474,13 +474,13 @@ impl FlowRules for Rules {
 
     /// A win-back that should have started a month ago (an outage, or old orders imported at
     /// install) is not sent: a backlog of "we miss you" to long-gone customers is no win-back.
-    fn stale_after(&self, step: &str) -> Option<Duration> {
-        (Step::parse(step) == Some(Step::Value)).then(|| Duration::days(30))
+    fn stale_after(&self, step: FlowStep) -> Option<Duration> {
+        (step == Step::Value).then(|| Duration::days(30))
     }
 
     /// A last call recalls the offer, a day after it at the earliest.
-    fn follows(&self, step: &str, _config: &ShopConfig) -> Option<(&'static str, Duration)> {
-        (Step::parse(step) == Some(Step::LastCall)).then(|| (Step::Offer.as_str(), Duration::days(1)))
+    fn follows(&self, step: FlowStep, _config: &ShopConfig) -> Option<(FlowStep, Duration)> {
+        (step == Step::LastCall).then(|| (Step::Offer.into(), Duration::days(1)))
     }
 
     /// An offer (and its last call) ends when the offer does.

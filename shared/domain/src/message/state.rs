@@ -191,7 +191,7 @@ impl Message {
 mod tests {
     use super::*;
     use crate::message::reason::tests::reason;
-    use crate::{Channel, CustomerId, DueBasis, Flow, MessageClass, ShopId};
+    use crate::{Channel, CustomerId, DueBasis, MessageClass, ShopId};
     use MessageStatus::*;
     use chrono::{Duration, TimeZone};
     use proptest::prelude::*;
@@ -204,9 +204,8 @@ mod tests {
         Message {
             shop: ShopId::new("demo.myshopify.com").unwrap(),
             customer_id: CustomerId::new("c1").unwrap(),
-            flow: Flow::WinBack,
             subject: "1001".into(),
-            step: "value".into(),
+            step: crate::flows::win_back::Step::Value.into(),
             order_id: None,
             class: MessageClass::Marketing,
             channel: Channel::Email,

@@ -4,7 +4,7 @@
 
 use super::{Channel, DueBasis, Message, MessageClass, MessageStatus, PROCESSING_ERRORS, ProductRef, Reason};
 use crate::flows::{Details, Payload, PayloadError};
-use crate::{CustomerId, Flow, OrderId, ShopId};
+use crate::{CustomerId, Flow, FlowStep, OrderId, ShopId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +42,10 @@ impl TryFrom<StoredMessage> for Message {
     type Error = PayloadError;
 
     fn try_from(mut m: StoredMessage) -> Result<Message, PayloadError> {
+        let step = FlowStep::parse(m.flow, &m.step).ok_or_else(|| PayloadError {
+            flow: m.flow,
+            problem: format!("{:?} is not one of its steps", m.step),
+        })?;
         let processing_errors = match m.details.remove(PROCESSING_ERRORS) {
             Some(count) => count.parse().map_err(|_| PayloadError {
                 flow: m.flow,
@@ -54,9 +58,8 @@ impl TryFrom<StoredMessage> for Message {
             processing_errors,
             shop: m.shop,
             customer_id: m.customer_id,
-            flow: m.flow,
             subject: m.subject,
-            step: m.step,
+            step,
             order_id: m.order_id,
             class: m.class,
             channel: m.channel,
@@ -83,9 +86,9 @@ impl From<Message> for StoredMessage {
             details: m.details(),
             shop: m.shop,
             customer_id: m.customer_id,
-            flow: m.flow,
+            flow: m.step.flow(),
             subject: m.subject,
-            step: m.step,
+            step: m.step.as_str().to_string(),
             order_id: m.order_id,
             class: m.class,
             channel: m.channel,

@@ -15,7 +15,7 @@ use crate::flows::{instant, marketing_message};
 use aftersale_domain::flows::make_it_right::{
     Case, CodeValue, ProblemKind, Report, ReportError, Resolution, Step,
 };
-use aftersale_domain::{Currency, Customer, Flow, MessageClass, OrderId, OrderRecord, Platform};
+use aftersale_domain::{Currency, Customer, MessageClass, OrderId, OrderRecord, Platform};
 use aftersale_links::LinkAction;
 use aftersale_ports::StoreError;
 use aftersale_ports::documents::{self, keys};
@@ -192,9 +192,8 @@ impl Engine {
         let mut message = marketing_message(
             &link.shop,
             &case.customer_id,
-            Flow::MakeItRight,
             case.order_id.to_string(),
-            Step::Credit.as_str(),
+            Step::Credit.into(),
             now,
             now,
         );

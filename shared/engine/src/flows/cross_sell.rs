@@ -245,7 +245,7 @@ async fn plan(engine: &Engine, event: &OrderEvent<'_>) -> Result<usize, StoreErr
         .cancel_planned(
             shop,
             customer,
-            |m| m.flow == Flow::CrossSell && m.order_id.as_ref() != Some(&order.id),
+            |m| m.flow() == Flow::CrossSell && m.order_id.as_ref() != Some(&order.id),
             SkipReason::NewerOrder,
         )
         .await?;
@@ -271,9 +271,8 @@ async fn plan(engine: &Engine, event: &OrderEvent<'_>) -> Result<usize, StoreErr
         ..marketing_message(
             shop,
             customer,
-            Flow::CrossSell,
             id_safe(order.id.as_str()),
-            Step::Suggest.as_str(),
+            Step::Suggest.into(),
             due_at(order.created_at, cfg, config.time_zone),
             event.now,
         )

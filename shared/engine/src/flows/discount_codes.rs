@@ -170,8 +170,8 @@ pub(super) async fn create_discount(
             // A reward is owed: it is retried until it exists, with support reminded weekly.
             // A code that only sells (a share, an offer) gives up once the moment has passed.
             // Points already debited for a reward are owed the same way.
-            let owed = message.step == aftersale_domain::flows::referral::Step::Reward.as_str()
-                || message.step == aftersale_domain::flows::points::Step::RewardCode.as_str();
+            let owed = message.step == aftersale_domain::flows::referral::Step::Reward
+                || message.step == aftersale_domain::flows::points::Step::RewardCode;
             let gives_up = !owed && now - first_try > Duration::days(GIVE_UP_AFTER_DAYS);
             let reminder = owed && tries.is_multiple_of(REMIND_EVERY_TRIES);
             warn!(error = %err, tries, "discount code creation failed");

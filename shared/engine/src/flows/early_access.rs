@@ -172,15 +172,7 @@ async fn plan_you_first(
     let tz = profile.and_then(|c| c.time_zone).unwrap_or(config.time_zone);
     let due = send_at(campaign, tz).max(now);
     let slug = id_safe(&campaign.name.to_lowercase());
-    let mut message = marketing_message(
-        shop,
-        customer,
-        Flow::EarlyAccess,
-        slug.clone(),
-        Step::YouFirst.as_str(),
-        due,
-        now,
-    );
+    let mut message = marketing_message(shop, customer, slug.clone(), Step::YouFirst.into(), due, now);
     message.payload = Payload {
         campaign: Some(campaign.name.clone()),
         campaign_key: Some(slug),

@@ -228,10 +228,10 @@ impl Engine {
     ) -> Result<Prepared, StoreError> {
         // A switched-off flow does nothing on its own (no discount is created): the sending
         // policy skips the message and says why.
-        if !policy::flow_enabled(config, message.flow) {
+        if !policy::flow_enabled(config, message.flow()) {
             return Ok(Prepared::Proceed(Box::new(message)));
         }
-        job(message.flow).recheck(self, message, config, now).await
+        job(message.flow()).recheck(self, message, config, now).await
     }
 
     /// The flow's preparation once the policy said "send".
@@ -241,7 +241,7 @@ impl Engine {
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
-        job(message.flow).prepare(self, message, config, now).await
+        job(message.flow()).prepare(self, message, config, now).await
     }
 
     /// What a decision to send or defer sets in motion in the message's flow.
@@ -255,7 +255,7 @@ impl Engine {
         if !matches!(decision, Decision::Send { .. } | Decision::Defer { .. }) {
             return Ok(());
         }
-        job(message.flow)
+        job(message.flow())
             .after_decision(self, message, decision, config, now)
             .await
     }

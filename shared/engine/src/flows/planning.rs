@@ -6,7 +6,7 @@ use crate::Engine;
 use aftersale_domain::flows::history::PurchaseHistory;
 use aftersale_domain::flows::reschedule;
 use aftersale_domain::{
-    Channel, CustomerId, DueBasis, Flow, Message, MessageClass, MessageStatus, Origin, ShopConfig, ShopId,
+    Channel, CustomerId, DueBasis, FlowStep, Message, MessageClass, MessageStatus, Origin, ShopConfig, ShopId,
 };
 use aftersale_domain::{Reason, SkipReason};
 use aftersale_ports::{StoreError, lifecycle};
@@ -25,11 +25,11 @@ impl Engine {
         let mut changed = 0;
         for plan in plans {
             if !origin.may_plan(plan.due_at, plan.planned_at) {
-                debug!(flow = plan.flow.as_str(), step = %plan.step, "imported history: its moment has passed");
+                debug!(flow = plan.flow().as_str(), step = %plan.step, "imported history: its moment has passed");
                 continue;
             }
             if self.store.plan_message(&plan).await? {
-                debug!(flow = plan.flow.as_str(), step = %plan.step, due_at = %plan.due_at, "planned");
+                debug!(flow = plan.flow().as_str(), step = %plan.step, due_at = %plan.due_at, "planned");
                 changed += 1;
                 continue;
             }
@@ -45,7 +45,7 @@ impl Engine {
             {
                 match self.store.update_message(&moved).await {
                     Ok(_) => {
-                        info!(flow = plan.flow.as_str(), step = %plan.step, due_at = %moved.due_at, "rescheduled on known delivery");
+                        info!(flow = plan.flow().as_str(), step = %plan.step, due_at = %moved.due_at, "rescheduled on known delivery");
                         changed += 1;
                     }
                     // A sender took it meanwhile; its own re-check decides.
@@ -118,18 +118,16 @@ impl Engine {
 pub(crate) fn marketing_message(
     shop: &ShopId,
     customer: &CustomerId,
-    flow: Flow,
     subject: String,
-    step: &str,
+    step: FlowStep,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Message {
     Message {
         shop: shop.clone(),
         customer_id: customer.clone(),
-        flow,
         subject,
-        step: step.into(),
+        step,
         order_id: None,
         class: MessageClass::Marketing,
         channel: Channel::Email,

@@ -261,7 +261,7 @@ async fn recheck(
 ) -> Result<Prepared, StoreError> {
     let shop = message.shop.clone();
     let customer = message.customer_id.clone();
-    let Some(step) = Step::parse(&message.step) else {
+    let Some(step) = Step::of(message.step) else {
         return Ok(Prepared::skip(SkipReason::NoPoints));
     };
     let ledger = match step {

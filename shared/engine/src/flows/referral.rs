@@ -75,7 +75,7 @@ impl FlowJob for Job {
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
-        if Step::parse(&message.step) != Some(Step::Share) {
+        if Step::of(message.step) != Some(Step::Share) {
             return Ok(Prepared::Proceed(Box::new(message)));
         }
         ensure_share_discount(engine, message, config, now).await
@@ -171,15 +171,7 @@ async fn plan_share(
             });
         }
     }
-    let mut message = marketing_message(
-        shop,
-        customer,
-        Flow::Referral,
-        customer.to_string(),
-        Step::Share.as_str(),
-        due,
-        now,
-    );
+    let mut message = marketing_message(shop, customer, customer.to_string(), Step::Share.into(), due, now);
     message.payload = Payload {
         code: Some(own.code.clone()),
         friend_percent: Some(config.flows.referral.friend_percent.normalize()),
@@ -278,9 +270,8 @@ async fn attribute(
         let mut reward = marketing_message(
             shop,
             &advocate,
-            Flow::Referral,
             order.id.to_string(),
-            Step::Reward.as_str(),
+            Step::Reward.into(),
             now + Duration::days(cfg.holding_days.into()),
             now,
         );
@@ -318,7 +309,7 @@ async fn recheck(
     config: &ShopConfig,
     now: DateTime<Utc>,
 ) -> Result<Prepared, StoreError> {
-    if message.step != Step::Reward.as_str() {
+    if message.step != Step::Reward {
         return Ok(Prepared::Proceed(Box::new(message)));
     }
     let cfg = &config.flows.referral;

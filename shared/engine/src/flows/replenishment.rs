@@ -154,9 +154,8 @@ async fn plan(
             ..marketing_message(
                 shop,
                 &history.customer,
-                Flow::Replenishment,
                 super::id_safe(&subject),
-                Step::Reminder.as_str(),
+                Step::Reminder.into(),
                 plan.remind_at,
                 now,
             )

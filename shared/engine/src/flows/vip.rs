@@ -63,7 +63,7 @@ impl FlowJob for Job {
         if !matches!(decision, Decision::Send { .. }) {
             return Ok(());
         }
-        match Step::parse(&message.step) {
+        match Step::of(message.step) {
             Some(Step::Anniversary) => plan_next_anniversary(engine, message, config).await,
             Some(Step::Birthday) => plan_next_birthday(engine, message, config).await,
             _ => Ok(()),
@@ -168,9 +168,8 @@ async fn evaluate(
         let mut message = marketing_message(
             shop,
             customer,
-            Flow::Vip,
             id_safe(&format!("{}@{trigger}", tier.as_str())),
-            Step::TierEntered.as_str(),
+            Step::TierEntered.into(),
             now,
             now,
         );
@@ -208,9 +207,8 @@ async fn plan_anniversary(
     let mut message = marketing_message(
         shop,
         customer,
-        Flow::Vip,
         format!("anniversary-{}", at.with_timezone(&tz).year()),
-        Step::Anniversary.as_str(),
+        Step::Anniversary.into(),
         at,
         engine.clock.now(),
     );
@@ -326,9 +324,8 @@ async fn plan_birthday(
     let mut message = marketing_message(
         shop,
         customer,
-        Flow::Vip,
         format!("birthday-{}", at.with_timezone(&tz).year()),
-        Step::Birthday.as_str(),
+        Step::Birthday.into(),
         at,
         engine.clock.now(),
     );

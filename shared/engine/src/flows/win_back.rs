@@ -66,7 +66,7 @@ impl FlowJob for Job {
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<Prepared, StoreError> {
-        let hands_out_code = matches!(Step::parse(&message.step), Some(Step::Offer | Step::LastCall))
+        let hands_out_code = matches!(Step::of(message.step), Some(Step::Offer | Step::LastCall))
             && message.payload.win_back().is_some_and(|p| p.offer_code.is_some());
         if !hands_out_code {
             return Ok(Prepared::Proceed(Box::new(message)));
@@ -85,7 +85,7 @@ impl FlowJob for Job {
         config: &ShopConfig,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if Step::parse(&message.step) == Some(Step::Value) {
+        if Step::of(message.step) == Some(Step::Value) {
             return plan_sequence(engine, message, config, now).await;
         }
         let promises_early_access = message
@@ -134,7 +134,7 @@ async fn plan(
         .cancel_planned(
             shop,
             &history.customer,
-            |m| m.flow == Flow::WinBack && m.subject != current && older_lapse(m),
+            |m| m.flow() == Flow::WinBack && m.subject != current && older_lapse(m),
             SkipReason::OrderedAgain,
         )
         .await?;
@@ -142,7 +142,7 @@ async fn plan(
         .cancel_planned(
             shop,
             &history.customer,
-            |m| m.flow == Flow::WinBack && m.subject != current,
+            |m| m.flow() == Flow::WinBack && m.subject != current,
             SkipReason::LastOrderVoid,
         )
         .await?;
@@ -159,9 +159,8 @@ async fn plan(
         ..marketing_message(
             shop,
             &history.customer,
-            Flow::WinBack,
             current,
-            Step::Value.as_str(),
+            Step::Value.into(),
             lapse.at,
             now,
         )
@@ -250,9 +249,8 @@ async fn plan_sequence(
             ..marketing_message(
                 shop,
                 &value.customer_id,
-                Flow::WinBack,
                 value.subject.clone(),
-                step.kind.as_str(),
+                step.kind.into(),
                 step.due_at,
                 now,
             )

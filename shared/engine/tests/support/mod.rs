@@ -294,7 +294,7 @@ impl Harness {
             .messages()
             .await
             .into_iter()
-            .filter(|m| m.flow == flow && m.step == step)
+            .filter(|m| m.flow() == flow && m.step.as_str() == step)
             .collect();
         assert_eq!(found.len(), 1, "{flow}/{step}: {found:#?}");
         found.into_iter().next().unwrap()
@@ -306,7 +306,7 @@ impl Harness {
             .messages()
             .await
             .into_iter()
-            .map(|m| (format!("{}/{}", m.flow, m.step), m.status, m.reason.to_string()))
+            .map(|m| (format!("{}/{}", m.flow(), m.step), m.status, m.reason.to_string()))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
