@@ -251,7 +251,7 @@ mod tests {
             r#"{{"eventType":"{kind}",{detail}"mail":{{"timestamp":"2026-12-01T10:00:00Z","messageId":"m1",
             "headers":[{{"name":"X-Aftersale-Shop","value":"demo.myshopify.com"}},
             {{"name":"X-Aftersale-Customer","value":"7001"}},
-            {{"name":"X-Aftersale-Message","value":"win-back#7001#first"}}]}}}}"#
+            {{"name":"X-Aftersale-Message","value":"win-back#7001#value"}}]}}}}"#
         )
     }
 
@@ -311,7 +311,7 @@ mod tests {
         assert_eq!(json["flows"]["win-back"]["clicked"], 1);
         // An event for a message that is not stored (its customer was redacted) is dropped.
         let unknown = event("Open", r#""open":{"timestamp":"2026-12-01T10:30:00Z"},"#)
-            .replace("win-back#7001#first", "win-back#7001#second");
+            .replace("win-back#7001#value", "win-back#7001#offer");
         assert_eq!(apply_ses_notification(&store, &unknown, at).await.unwrap(), 0);
     }
 }

@@ -537,22 +537,12 @@ impl Engine {
         let shop = message.shop.as_str();
         let locale = locale_for(Some(customer), config);
         let context = self.render_context(message, customer, record, config, points, now);
-        let flow = message.flow().as_str();
+        let (flow, step) = (message.flow().as_str(), message.step.as_str());
         Ok(match message.channel {
-            Channel::Email => SendBody::Email(self.templates.render_email(
-                shop,
-                flow,
-                message.step.as_str(),
-                &locale,
-                &context,
-            )?),
-            Channel::Sms => SendBody::Sms(self.templates.render_sms(
-                shop,
-                flow,
-                message.step.as_str(),
-                &locale,
-                &context,
-            )?),
+            Channel::Email => {
+                SendBody::Email(self.templates.render_email(shop, flow, step, &locale, &context)?)
+            }
+            Channel::Sms => SendBody::Sms(self.templates.render_sms(shop, flow, step, &locale, &context)?),
         })
     }
 

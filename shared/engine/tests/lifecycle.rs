@@ -1476,7 +1476,7 @@ async fn an_open_ended_message_waits_for_the_invitation_ahead_of_it() {
     };
     assert!(h.store.plan_message(&nudge).await.unwrap());
     h.tick(day(8)).await;
-    let nudge = h.one(Flow::Vip, "anniversary", "74").await;
+    let nudge = h.about(Flow::Vip, "anniversary", "nudge").await;
     assert_eq!(
         (nudge.status, nudge.reason.to_string().as_str()),
         (Skipped, "skipped: over frequency cap")
