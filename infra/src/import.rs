@@ -5,7 +5,7 @@
 use crate::StoreArgs;
 use crate::local::{Local, LocalOptions};
 use crate::woocommerce::sealing_key;
-use aftersale_domain::ShopId;
+use aftersale_domain::{Secret, ShopId};
 use aftersale_import::checkpoint;
 use aftersale_import::file::FileLines;
 use aftersale_import::{Outcome, Summary, reconcile, shopify, woocommerce};
@@ -28,14 +28,14 @@ pub struct ShopifyArgs {
     pub resume: bool,
     pub jsonl: Option<PathBuf>,
     pub poll_seconds: u64,
-    pub access_token: Option<String>,
+    pub access_token: Option<Secret>,
     pub public_url: Option<String>,
 }
 
 pub struct WooArgs {
     pub url: String,
-    pub consumer_key: Option<String>,
-    pub consumer_secret: Option<String>,
+    pub consumer_key: Option<Secret>,
+    pub consumer_secret: Option<Secret>,
     pub resume: bool,
 }
 
@@ -99,7 +99,7 @@ pub async fn shopify(store_args: &StoreArgs, args: ShopifyArgs, as_json: bool) -
 }
 
 /// The token install stored (refreshed if it is about to expire).
-async fn shopify_token(local: &Local, shop: &ShopId, public_url: Option<&str>) -> anyhow::Result<String> {
+async fn shopify_token(local: &Local, shop: &ShopId, public_url: Option<&str>) -> anyhow::Result<Secret> {
     let app = crate::shops::shopify_app(
         Arc::clone(&local.store) as Arc<dyn Store>,
         Arc::clone(&local.tokens),
@@ -115,8 +115,8 @@ async fn woo_client(
     local: &Local,
     store_args: &StoreArgs,
     url: &str,
-    key: Option<String>,
-    secret: Option<String>,
+    key: Option<Secret>,
+    secret: Option<Secret>,
 ) -> anyhow::Result<(WooClient, Option<connection::Connection>)> {
     let site = site_id(url).context("--url")?;
     let sealing = sealing_key(store_args.data_dir())?;
@@ -131,7 +131,7 @@ async fn woo_client(
             "{site} is not connected: give --consumer-key and --consumer-secret (WooCommerce → Settings → Advanced → REST API, Read permission is enough), or run `aftersale woocommerce connect --url {url}` first"
         ),
     };
-    Ok((WooClient::new(url, &key, &secret)?, stored))
+    Ok((WooClient::new(url, key.expose(), secret.expose())?, stored))
 }
 
 pub async fn woocommerce(store_args: &StoreArgs, args: WooArgs, as_json: bool) -> anyhow::Result<()> {

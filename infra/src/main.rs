@@ -23,6 +23,7 @@ mod simulate;
 mod ticker;
 mod woocommerce;
 
+use aftersale_domain::Secret;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -603,10 +604,10 @@ enum WooAction {
         url: String,
         /// A REST API key with Read/Write permission (WooCommerce → Settings → Advanced → REST
         /// API); kept sealed, so later runs and `status` need it no more.
-        #[arg(long, env = "WOOCOMMERCE_CONSUMER_KEY", requires = "consumer_secret")]
-        consumer_key: Option<String>,
-        #[arg(long, env = "WOOCOMMERCE_CONSUMER_SECRET", requires = "consumer_key")]
-        consumer_secret: Option<String>,
+        #[arg(long, env = "WOOCOMMERCE_CONSUMER_KEY", requires = "consumer_secret", hide_env_values = true, value_parser = secret_arg)]
+        consumer_key: Option<Secret>,
+        #[arg(long, env = "WOOCOMMERCE_CONSUMER_SECRET", requires = "consumer_key", hide_env_values = true, value_parser = secret_arg)]
+        consumer_secret: Option<Secret>,
         /// The address WooCommerce reaches Aftersale at.
         #[arg(long, env = "AFTERSALE_PUBLIC_URL")]
         public_url: Option<String>,
@@ -639,8 +640,8 @@ enum ImportSource {
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
         poll_seconds: u64,
         /// A custom app's Admin API token (shpat_…), instead of the one install stored.
-        #[arg(long, env = "SHOPIFY_ACCESS_TOKEN", hide_env_values = true)]
-        access_token: Option<String>,
+        #[arg(long, env = "SHOPIFY_ACCESS_TOKEN", hide_env_values = true, value_parser = secret_arg)]
+        access_token: Option<Secret>,
         #[arg(long, env = "AFTERSALE_PUBLIC_URL")]
         public_url: Option<String>,
     },
@@ -650,15 +651,10 @@ enum ImportSource {
         #[arg(long)]
         url: String,
         /// A REST API key (Read is enough); default: the one `woocommerce connect` stored.
-        #[arg(long, env = "WOOCOMMERCE_CONSUMER_KEY", requires = "consumer_secret")]
-        consumer_key: Option<String>,
-        #[arg(
-            long,
-            env = "WOOCOMMERCE_CONSUMER_SECRET",
-            requires = "consumer_key",
-            hide_env_values = true
-        )]
-        consumer_secret: Option<String>,
+        #[arg(long, env = "WOOCOMMERCE_CONSUMER_KEY", requires = "consumer_secret", hide_env_values = true, value_parser = secret_arg)]
+        consumer_key: Option<Secret>,
+        #[arg(long, env = "WOOCOMMERCE_CONSUMER_SECRET", requires = "consumer_key", hide_env_values = true, value_parser = secret_arg)]
+        consumer_secret: Option<Secret>,
     },
 }
 
@@ -1057,4 +1053,9 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A credential given as an argument or in the environment: kept as a [`Secret`], never blank.
+fn secret_arg(value: &str) -> Result<Secret, String> {
+    Secret::new(value).ok_or_else(|| "must not be blank".to_string())
 }

@@ -4,7 +4,7 @@
 
 use crate::StoreArgs;
 use crate::backend::Backend;
-use aftersale_domain::Platform;
+use aftersale_domain::{Platform, Secret};
 use aftersale_platform_api::sealed::SealingKey;
 use aftersale_platform_api::woocommerce::connection::{
     self, Connection, Credentials, new_webhook_secret, site_id,
@@ -42,8 +42,8 @@ pub fn sealing_key(data_dir: &Path) -> anyhow::Result<SealingKey> {
 
 pub struct ConnectArgs {
     pub url: String,
-    pub consumer_key: Option<String>,
-    pub consumer_secret: Option<String>,
+    pub consumer_key: Option<Secret>,
+    pub consumer_secret: Option<Secret>,
     pub public_url: Option<String>,
 }
 
@@ -69,7 +69,7 @@ pub async fn connect(store_args: &StoreArgs, args: ConnectArgs, as_json: bool) -
             "give --consumer-key and --consumer-secret: in WordPress, WooCommerce → Settings → Advanced → REST API → Add key, with Read/Write permission"
         ),
     };
-    let client = WooClient::new(&args.url, &consumer_key, &consumer_secret)?;
+    let client = WooClient::new(&args.url, consumer_key.expose(), consumer_secret.expose())?;
     // The same secret as before, so webhooks made earlier keep verifying.
     let (webhook_secret, known) = match &before {
         Some(b) if b.delivery_url == delivery_url => {
@@ -78,7 +78,7 @@ pub async fn connect(store_args: &StoreArgs, args: ConnectArgs, as_json: bool) -
         Some(b) => (b.credentials.webhook_secret.clone(), Default::default()),
         None => (new_webhook_secret(), Default::default()),
     };
-    let report = connect_site(&client, &delivery_url, &webhook_secret, &known).await?;
+    let report = connect_site(&client, &delivery_url, webhook_secret.expose(), &known).await?;
     let connection = Connection {
         site: client.site(),
         delivery_url: delivery_url.clone(),
@@ -138,8 +138,8 @@ pub async fn status(store_args: &StoreArgs, url: &str, as_json: bool) -> anyhow:
     };
     let client = WooClient::new(
         url,
-        &connection.credentials.consumer_key,
-        &connection.credentials.consumer_secret,
+        connection.credentials.consumer_key.expose(),
+        connection.credentials.consumer_secret.expose(),
     )?;
     let mut unhealthy = 0;
     let connected_at = connection

@@ -262,9 +262,9 @@ async fn the_hourly_reconcile_schedule_stores_the_missed_order_reactivates_the_w
             webhook_ids: (101..101 + topics.len() as u64).collect(),
             connected_at: now - Duration::days(2),
             credentials: Credentials {
-                consumer_key: KEY.into(),
-                consumer_secret: SECRET.into(),
-                webhook_secret: WEBHOOK_SECRET.into(),
+                consumer_key: Secret::new(KEY).unwrap(),
+                consumer_secret: Secret::new(SECRET).unwrap(),
+                webhook_secret: Secret::new(WEBHOOK_SECRET).unwrap(),
             },
         },
     )

@@ -14,7 +14,7 @@
 
 use crate::woocommerce::{Taken, take};
 use crate::{ImportError, Summary};
-use aftersale_domain::ShopId;
+use aftersale_domain::{Secret, ShopId};
 use aftersale_ingest::Ingest;
 use aftersale_platform_api::woocommerce::orders::{Filter, PAGE_SIZE, Resource};
 use aftersale_platform_api::woocommerce::{WebhookChange, WooClient, connect};
@@ -42,7 +42,7 @@ pub struct Sweep<'a> {
     pub alerts: &'a dyn SupportAlerts,
     /// Where the site's webhooks deliver, with the secret they are signed with.
     pub delivery_url: String,
-    pub webhook_secret: String,
+    pub webhook_secret: Secret,
     pub known_webhooks: BTreeSet<u64>,
     /// The first sweep reads from here (the moment the site was connected).
     pub first_since: DateTime<Utc>,
@@ -72,7 +72,7 @@ impl Sweep<'_> {
         let repaired = connect(
             self.client,
             &self.delivery_url,
-            &self.webhook_secret,
+            self.webhook_secret.expose(),
             &self.known_webhooks,
         )
         .await?;

@@ -238,7 +238,7 @@ impl Ingest {
                         .webhook_secret(site)
                         .await
                         .map_err(|err| Refusal::SecretsUnavailable(err.to_string()))?;
-                    secrets.extend(found.filter(|s| !s.is_empty()).map(String::into_bytes));
+                    secrets.extend(found.map(|s| s.expose_bytes().to_vec()));
                 }
                 secrets.extend(
                     self.secrets

@@ -732,10 +732,10 @@ async fn an_uninstall_deletes_the_token_but_keeps_the_install_record_for_a_reins
     installed.token_expires_at = Some(chrono::Utc::now() + chrono::Duration::hours(1));
     store.save_shop(&shop, &installed).await.unwrap();
     let token = ShopToken {
-        access_token: "shpat_x".into(),
+        access_token: Secret::new("shpat_x").unwrap(),
         scopes: vec!["read_orders".into()],
         expires_at: installed.token_expires_at,
-        refresh_token: Some("shprt_x".into()),
+        refresh_token: Secret::new("shprt_x"),
         refresh_token_expires_at: None,
     };
     tokens.save_token(&shop, &token).await.unwrap();
@@ -781,7 +781,7 @@ async fn reinstalled_shop(
     state.reinstalled(installed_at);
     store.save_shop(&shop, &state).await.unwrap();
     let token = ShopToken {
-        access_token: "shpat_reinstalled".into(),
+        access_token: Secret::new("shpat_reinstalled").unwrap(),
         scopes: vec!["write_discounts".into()],
         expires_at: None,
         refresh_token: None,
@@ -816,7 +816,13 @@ async fn a_late_uninstall_from_before_a_reinstall_is_ignored() {
     assert_eq!(state.status, ShopStatus::Installed);
     assert_eq!(state.changed_at, installed_at);
     assert_eq!(
-        tokens.load_token(&shop).await.unwrap().unwrap().access_token,
+        tokens
+            .load_token(&shop)
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .expose(),
         "shpat_reinstalled",
         "the new install's token is kept"
     );

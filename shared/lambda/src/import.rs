@@ -352,8 +352,8 @@ impl Importer {
         };
         let client = WooClient::new(
             &connection.site,
-            &connection.credentials.consumer_key,
-            &connection.credentials.consumer_secret,
+            connection.credentials.consumer_key.expose(),
+            connection.credentials.consumer_secret.expose(),
         )?;
         let sweep = reconcile::Sweep {
             ingest: &self.ingest,

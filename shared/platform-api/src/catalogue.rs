@@ -40,7 +40,7 @@ impl Catalogue for AdminApiDiscounts {
             && let Some(token) = self.installed_token(shop).await.map_err(no_access)?
         {
             let client = http_client();
-            let admin = AdminClient::new(&client, self.endpoint(), shop, token.expose());
+            let admin = AdminClient::new(&client, self.endpoint(), shop, &token);
             return products::product_types(&admin, product_ids).await.map_err(failed);
         }
         let config = admin_api.ok_or_else(|| {
@@ -62,7 +62,7 @@ impl Catalogue for AdminApiDiscounts {
                     None => Endpoint::Shop,
                 };
                 let client = http_client();
-                let admin = AdminClient::new(&client, &endpoint, shop, token.expose());
+                let admin = AdminClient::new(&client, &endpoint, shop, &token);
                 products::product_types(&admin, product_ids).await.map_err(failed)
             }
             Platform::Woocommerce => {

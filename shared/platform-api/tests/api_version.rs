@@ -46,16 +46,11 @@ async fn every_graphql_call_goes_to_the_one_pinned_version() {
     let _ = discounts.create_discount(&common::reward_request()).await;
     // Webhook registration, as install and `shopify sync-webhooks` run it.
     let _ = ShopifyWebhooks::new(endpoint.clone())
-        .sync_webhooks(
-            &shop,
-            "shpat_version_test",
-            "https://hooks.example/shopify",
-            Utc::now(),
-        )
+        .sync_webhooks(&shop, &token, "https://hooks.example/shopify", Utc::now())
         .await;
     // A bulk import's start and its status.
     let client = reqwest::Client::new();
-    let admin = AdminClient::new(&client, &endpoint, &shop, "shpat_version_test");
+    let admin = AdminClient::new(&client, &endpoint, &shop, &token);
     let _ = bulk::start(&admin, "{ orders { edges { node { id } } } }").await;
     let _ = bulk::current(&admin).await;
 

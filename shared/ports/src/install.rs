@@ -7,7 +7,7 @@
 //! shop's prefix on AWS, an encrypted document locally, so the table never holds it in clear.
 
 use crate::StoreError;
-use aftersale_domain::{Platform, ShopId};
+use aftersale_domain::{Platform, Secret, ShopId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -210,11 +210,13 @@ pub trait InstallNonces: Send + Sync {
     async fn take_nonce(&self, shop: &ShopId, nonce: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
-/// A shop's Admin API credentials, as the platform granted them. Debug output hides both
-/// tokens, so they cannot reach a log through `{:?}`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A shop's Admin API credentials, as the platform granted them. Both tokens are
+/// [`Secret`]s: `{:?}` hides them, and they are written out in clear only inside the record
+/// the token store seals as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShopToken {
-    pub access_token: String,
+    #[serde(with = "aftersale_domain::secret::exposed")]
+    pub access_token: Secret,
     /// Granted scopes, as the platform lists them.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -222,8 +224,8 @@ pub struct ShopToken {
     #[serde(default)]
     pub expires_at: Option<DateTime<Utc>>,
     /// Present with expiring tokens; the platform rotates it on every refresh.
-    #[serde(default)]
-    pub refresh_token: Option<String>,
+    #[serde(default, with = "aftersale_domain::secret::exposed::option")]
+    pub refresh_token: Option<Secret>,
     #[serde(default)]
     pub refresh_token_expires_at: Option<DateTime<Utc>>,
 }
@@ -232,18 +234,6 @@ impl ShopToken {
     /// Whether the token must be refreshed before use at `now`: it expires within `margin`.
     pub fn expires_within(&self, now: DateTime<Utc>, margin: chrono::Duration) -> bool {
         self.expires_at.is_some_and(|at| at - margin <= now)
-    }
-}
-
-impl fmt::Debug for ShopToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShopToken")
-            .field("access_token", &"***")
-            .field("scopes", &self.scopes)
-            .field("expires_at", &self.expires_at)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
-            .field("refresh_token_expires_at", &self.refresh_token_expires_at)
-            .finish()
     }
 }
 
@@ -283,7 +273,7 @@ pub trait TokenGrants: Send + Sync {
     async fn refresh(
         &self,
         shop: &ShopId,
-        refresh_token: &str,
+        refresh_token: &Secret,
         now: DateTime<Utc>,
     ) -> Result<ShopToken, PlatformError>;
 }
@@ -294,7 +284,7 @@ pub trait WebhookRegistrar: Send + Sync {
     async fn sync_webhooks(
         &self,
         shop: &ShopId,
-        access_token: &str,
+        access_token: &Secret,
         uri: &str,
         now: DateTime<Utc>,
     ) -> Result<WebhookSync, PlatformError>;
@@ -353,10 +343,10 @@ mod tests {
     #[test]
     fn tokens_never_print() {
         let token = ShopToken {
-            access_token: "shpat_secret".into(),
+            access_token: Secret::new("shpat_secret").unwrap(),
             scopes: vec![],
             expires_at: None,
-            refresh_token: Some("shprt_secret".into()),
+            refresh_token: Secret::new("shprt_secret"),
             refresh_token_expires_at: None,
         };
         let shown = format!("{token:?}");
@@ -367,7 +357,7 @@ mod tests {
     fn a_token_needs_refreshing_inside_the_margin() {
         let now: DateTime<Utc> = "2026-01-01T12:00:00Z".parse().unwrap();
         let mut token = ShopToken {
-            access_token: "a".into(),
+            access_token: Secret::new("a").unwrap(),
             scopes: vec![],
             expires_at: Some(now + chrono::Duration::minutes(10)),
             refresh_token: None,

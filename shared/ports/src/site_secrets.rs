@@ -3,11 +3,11 @@
 //! key can read them.
 
 use crate::StoreError;
-use aftersale_domain::ShopId;
+use aftersale_domain::{Secret, ShopId};
 use async_trait::async_trait;
 
 #[async_trait]
 pub trait SiteSecrets: Send + Sync {
     /// The secret the site's webhooks are signed with, if Aftersale connected it.
-    async fn webhook_secret(&self, site: &ShopId) -> Result<Option<String>, StoreError>;
+    async fn webhook_secret(&self, site: &ShopId) -> Result<Option<Secret>, StoreError>;
 }

@@ -92,7 +92,7 @@ impl ShopifyApp {
         }
         let refresh_token = token
             .refresh_token
-            .as_deref()
+            .as_ref()
             .ok_or_else(|| TokenError::NoRefreshToken { shop: shop.clone() })?;
         let mut fresh = self
             .grants
@@ -155,7 +155,7 @@ impl ShopifyApp {
 impl InstalledTokens for ShopifyApp {
     async fn live_token(&self, shop: &ShopId) -> Result<Option<Secret>, DiscountError> {
         match self.access_token(shop).await {
-            Ok(token) => Ok(Secret::new(token.access_token)),
+            Ok(token) => Ok(Some(token.access_token)),
             Err(TokenError::NotInstalled(_)) => Ok(None),
             Err(
                 err @ (TokenError::NoRefreshToken { .. }

@@ -4,6 +4,7 @@
 
 mod fake_shopify;
 
+use aftersale_domain::Secret;
 use aftersale_domain::ShopId;
 use aftersale_platform_api::shopify::{AppCredentials, Endpoint, ShopifyOAuth, ShopifyWebhooks};
 use aftersale_ports::{Clock, ManualClock, ShopRegistry, ShopStatus, ShopToken, ShopTokens, WebhookOutcome};
@@ -223,8 +224,11 @@ async fn a_merchant_installs_and_lands_on_a_connected_page_with_every_webhook_re
 
     // The token is stored sealed, and the record says what was granted.
     let token = h.tokens.load_token(&shop()).await.unwrap().unwrap();
-    assert_eq!(token.access_token, "shpat_issued_1");
-    assert_eq!(token.refresh_token.as_deref(), Some("shprt_issued_1"));
+    assert_eq!(token.access_token.expose(), "shpat_issued_1");
+    assert_eq!(
+        token.refresh_token.as_ref().map(Secret::expose),
+        Some("shprt_issued_1")
+    );
     assert_eq!(token.expires_at, Some(h.now() + Duration::hours(1)));
     let state = h.store.load_shop(&shop()).await.unwrap().unwrap();
     assert_eq!(state.status, ShopStatus::Installed);
@@ -249,7 +253,7 @@ async fn registration_fixes_wrong_uris_removes_duplicates_and_reports_refused_to
         .save_token(
             &shop(),
             &ShopToken {
-                access_token: "shpat_issued_0".into(),
+                access_token: Secret::new("shpat_issued_0").unwrap(),
                 scopes: vec![],
                 expires_at: None,
                 refresh_token: None,
@@ -516,7 +520,7 @@ async fn concurrent_callers_share_one_refresh_and_the_rotated_refresh_token_is_k
     for caller in callers {
         seen.push(caller.await.unwrap().unwrap().access_token);
     }
-    assert!(seen.iter().all(|t| t == "shpat_issued_2"), "{seen:?}");
+    assert!(seen.iter().all(|t| t.expose() == "shpat_issued_2"), "{seen:?}");
     assert_eq!(h.shopify.lock().refreshes, 1, "one refresh for eight callers");
     let refresh = h.shopify.lock().token_requests[1].clone();
     assert_eq!(
@@ -528,7 +532,7 @@ async fn concurrent_callers_share_one_refresh_and_the_rotated_refresh_token_is_k
     );
     let stored = h.tokens.load_token(&shop()).await.unwrap().unwrap();
     assert_eq!(
-        stored.refresh_token.as_deref(),
+        stored.refresh_token.as_ref().map(Secret::expose),
         Some("shprt_issued_2"),
         "the rotated one"
     );
@@ -561,10 +565,10 @@ async fn a_refused_refresh_says_to_reinstall_and_a_missing_token_says_to_install
         .save_token(
             &shop(),
             &ShopToken {
-                access_token: "old".into(),
+                access_token: Secret::new("old").unwrap(),
                 scopes: vec![],
                 expires_at: Some(h.now() - Duration::minutes(1)),
-                refresh_token: Some("shprt_revoked".into()),
+                refresh_token: Secret::new("shprt_revoked"),
                 refresh_token_expires_at: None,
             },
         )
@@ -608,7 +612,13 @@ async fn a_reinstall_after_an_uninstall_picks_up_where_the_shop_was() {
     let record = h.store.load_shop(&shop()).await.unwrap().unwrap();
     assert_eq!(record.status, ShopStatus::Installed);
     assert_eq!(
-        h.tokens.load_token(&shop()).await.unwrap().unwrap().access_token,
+        h.tokens
+            .load_token(&shop())
+            .await
+            .unwrap()
+            .unwrap()
+            .access_token
+            .expose(),
         "shpat_issued_2"
     );
     assert_eq!(
@@ -699,10 +709,10 @@ async fn an_installed_shops_discount_codes_use_its_token_refreshed_and_none_afte
         .save_token(
             &shop(),
             &ShopToken {
-                access_token: "old".into(),
+                access_token: Secret::new("old").unwrap(),
                 scopes: vec![],
                 expires_at: Some(h.now() - Duration::minutes(1)),
-                refresh_token: Some("shprt_revoked".into()),
+                refresh_token: Secret::new("shprt_revoked"),
                 refresh_token_expires_at: None,
             },
         )

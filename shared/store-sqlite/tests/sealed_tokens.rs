@@ -2,6 +2,7 @@
 //! 0600 key file, `sealing.key`; a data dir from before it (tokens under their own
 //! `token.key`) is re-sealed on open.
 
+use aftersale_domain::Secret;
 use aftersale_domain::ShopId;
 use aftersale_ports::{ShopToken, ShopTokens};
 use aftersale_store_sqlite::{SEALING_KEY_FILE, SealedTokens, SqliteStore, load_or_create_key};
@@ -10,10 +11,10 @@ use std::path::Path;
 
 fn token(access: &str, refresh: &str) -> ShopToken {
     ShopToken {
-        access_token: access.into(),
+        access_token: Secret::new(access).unwrap(),
         scopes: vec!["read_orders".into()],
         expires_at: Some("2026-12-01T11:00:00Z".parse().unwrap()),
-        refresh_token: Some(refresh.into()),
+        refresh_token: Secret::new(refresh),
         refresh_token_expires_at: None,
     }
 }

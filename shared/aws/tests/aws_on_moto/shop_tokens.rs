@@ -2,6 +2,7 @@
 
 use crate::support::{moto, unique};
 use aftersale_aws::SsmShopTokens;
+use aftersale_domain::Secret;
 use aftersale_domain::ShopId;
 use aftersale_ports::{ShopToken, ShopTokens};
 use aws_sdk_ssm::types::ParameterType;
@@ -16,10 +17,10 @@ async fn a_token_is_a_secure_string_under_the_shops_prefix_and_is_deleted_on_req
     assert_eq!(tokens.load_token(&shop).await.unwrap(), None);
 
     let token = ShopToken {
-        access_token: "shpat_moto".into(),
+        access_token: Secret::new("shpat_moto").unwrap(),
         scopes: vec!["read_orders".into()],
         expires_at: Some("2026-12-01T11:00:00Z".parse().unwrap()),
-        refresh_token: Some("shprt_moto".into()),
+        refresh_token: Secret::new("shprt_moto"),
         refresh_token_expires_at: None,
     };
     tokens.save_token(&shop, &token).await.unwrap();
@@ -35,8 +36,8 @@ async fn a_token_is_a_secure_string_under_the_shops_prefix_and_is_deleted_on_req
 
     // A refresh rotates both tokens: the new record replaces the old one.
     let rotated = ShopToken {
-        access_token: "shpat_rotated".into(),
-        refresh_token: Some("shprt_rotated".into()),
+        access_token: Secret::new("shpat_rotated").unwrap(),
+        refresh_token: Secret::new("shprt_rotated"),
         ..token
     };
     tokens.save_token(&shop, &rotated).await.unwrap();

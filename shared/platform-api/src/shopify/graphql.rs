@@ -10,7 +10,7 @@
 
 use super::throttle::{Budget, Cost, wait_for};
 use super::{Endpoint, unreachable};
-use aftersale_domain::ShopId;
+use aftersale_domain::{Secret, ShopId};
 use aftersale_ports::PlatformError;
 use serde_json::{Value, json};
 use std::sync::Mutex;
@@ -23,7 +23,7 @@ const THROTTLED_RETRIES: usize = 5;
 pub struct AdminClient<'a> {
     client: &'a reqwest::Client,
     url: String,
-    access_token: &'a str,
+    access_token: &'a Secret,
     budget: Mutex<Budget>,
 }
 
@@ -32,7 +32,7 @@ impl<'a> AdminClient<'a> {
         client: &'a reqwest::Client,
         endpoint: &Endpoint,
         shop: &ShopId,
-        access_token: &'a str,
+        access_token: &'a Secret,
     ) -> Self {
         Self {
             client,
@@ -82,7 +82,7 @@ impl<'a> AdminClient<'a> {
         let response = self
             .client
             .post(&self.url)
-            .header(ACCESS_TOKEN_HEADER, self.access_token)
+            .header(ACCESS_TOKEN_HEADER, self.access_token.expose())
             .json(&json!({ "query": query, "variables": variables }))
             .send()
             .await

@@ -106,9 +106,10 @@ struct Grant {
 }
 
 impl Grant {
-    fn into_token(self, now: DateTime<Utc>) -> ShopToken {
-        ShopToken {
-            access_token: self.access_token,
+    /// `None` when the answer has no access token (a blank one is none).
+    fn into_token(self, now: DateTime<Utc>) -> Option<ShopToken> {
+        Some(ShopToken {
+            access_token: Secret::new(self.access_token)?,
             scopes: self
                 .scope
                 .split(',')
@@ -117,11 +118,11 @@ impl Grant {
                 .map(String::from)
                 .collect(),
             expires_at: self.expires_in.map(|secs| now + Duration::seconds(secs)),
-            refresh_token: self.refresh_token,
+            refresh_token: self.refresh_token.and_then(Secret::new),
             refresh_token_expires_at: self
                 .refresh_token_expires_in
                 .map(|secs| now + Duration::seconds(secs)),
-        }
+        })
     }
 }
 
@@ -173,12 +174,9 @@ impl ShopifyOAuth {
             let grant: Grant = serde_json::from_str(&text).map_err(|_| {
                 PlatformError::Unavailable("Shopify's token answer was not the JSON expected".into())
             })?;
-            if grant.access_token.is_empty() {
-                return Err(PlatformError::Unavailable(
-                    "Shopify answered without an access token".into(),
-                ));
-            }
-            return Ok(grant.into_token(now));
+            return grant.into_token(now).ok_or_else(|| {
+                PlatformError::Unavailable("Shopify answered without an access token".into())
+            });
         }
         let reason = serde_json::from_str::<GrantError>(&text)
             .ok()
@@ -218,14 +216,14 @@ impl TokenGrants for ShopifyOAuth {
     async fn refresh(
         &self,
         shop: &ShopId,
-        refresh_token: &str,
+        refresh_token: &Secret,
         now: DateTime<Utc>,
     ) -> Result<ShopToken, PlatformError> {
         let body = json!({
             "client_id": self.credentials.api_key,
             "client_secret": self.credentials.api_secret.expose(),
             "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
+            "refresh_token": refresh_token.expose(),
         });
         self.grant(shop, body, now).await
     }

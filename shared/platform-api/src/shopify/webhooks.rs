@@ -10,7 +10,7 @@
 
 use super::graphql::AdminClient;
 use super::{Endpoint, http_client};
-use aftersale_domain::ShopId;
+use aftersale_domain::{Secret, ShopId};
 use aftersale_platforms::shopify::Topic;
 use aftersale_ports::{PlatformError, WebhookOutcome, WebhookRegistrar, WebhookSync, WebhookTopicState};
 use async_trait::async_trait;
@@ -117,7 +117,7 @@ impl WebhookRegistrar for ShopifyWebhooks {
     async fn sync_webhooks(
         &self,
         shop: &ShopId,
-        access_token: &str,
+        access_token: &Secret,
         uri: &str,
         now: DateTime<Utc>,
     ) -> Result<WebhookSync, PlatformError> {

@@ -16,7 +16,7 @@ use crate::sealed::SealingKey;
 use crate::woocommerce::client::WooClient;
 use crate::woocommerce::connect::{WebhookChange, connect};
 use crate::woocommerce::connection::{self, Connection, Credentials, new_webhook_secret, site_id};
-use aftersale_domain::Platform;
+use aftersale_domain::{Platform, Secret};
 use aftersale_ports::{Documents, ShopRegistry, ShopState, StoreError, documents};
 use axum::Router;
 use axum::extract::{Query, State};
@@ -151,6 +151,15 @@ async fn callback(State(app): State<AuthorizeApp>, Query(query): Query<SiteQuery
     let Ok(keys) = serde_json::from_str::<Keys>(&body) else {
         return (StatusCode::BAD_REQUEST, "expected WooCommerce's JSON keys").into_response();
     };
+    let (Some(consumer_key), Some(consumer_secret)) =
+        (Secret::new(keys.consumer_key), Secret::new(keys.consumer_secret))
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "WooCommerce sent a blank consumer key or secret",
+        )
+            .into_response();
+    };
     let nonce = match &keys.user_id {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -188,8 +197,8 @@ async fn callback(State(app): State<AuthorizeApp>, Query(query): Query<SiteQuery
         // A reconnect (new keys, say) is the same connection: it counts from the first.
         connected_at: before.as_ref().map_or_else(Utc::now, |b| b.connected_at),
         credentials: Credentials {
-            consumer_key: keys.consumer_key,
-            consumer_secret: keys.consumer_secret,
+            consumer_key,
+            consumer_secret,
             webhook_secret: before.map_or_else(new_webhook_secret, |b| b.credentials.webhook_secret),
         },
     };
@@ -254,8 +263,8 @@ async fn finish(State(app): State<AuthorizeApp>, Query(query): Query<ReturnQuery
     };
     let client = match WooClient::new(
         &connection.site,
-        &connection.credentials.consumer_key,
-        &connection.credentials.consumer_secret,
+        connection.credentials.consumer_key.expose(),
+        connection.credentials.consumer_secret.expose(),
     ) {
         Ok(client) => client,
         Err(err) => {
@@ -269,7 +278,7 @@ async fn finish(State(app): State<AuthorizeApp>, Query(query): Query<ReturnQuery
     let report = match connect(
         &client,
         &connection.delivery_url,
-        &connection.credentials.webhook_secret,
+        connection.credentials.webhook_secret.expose(),
         &connection.webhook_ids,
     )
     .await

@@ -3,6 +3,7 @@
 //! change. No credential ever reaches an error, a log or a `Debug` output.
 
 use crate::woocommerce::auth::{Auth, oauth1_params};
+use aftersale_domain::Secret;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -75,8 +76,8 @@ pub struct Webhook {
 pub struct WooClient {
     http: reqwest::Client,
     site: Url,
-    consumer_key: String,
-    consumer_secret: String,
+    consumer_key: Secret,
+    consumer_secret: Secret,
 }
 
 impl fmt::Debug for WooClient {
@@ -112,13 +113,11 @@ impl WooClient {
         consumer_secret: &str,
     ) -> Result<Self, WooError> {
         let site = site_url(site)?;
-        check_key(consumer_key, "consumer key", true)?;
-        check_key(consumer_secret, "consumer secret", false)?;
         Ok(Self {
             http,
             site,
-            consumer_key: consumer_key.to_string(),
-            consumer_secret: consumer_secret.to_string(),
+            consumer_key: check_key(consumer_key, "consumer key", true)?,
+            consumer_secret: check_key(consumer_secret, "consumer secret", false)?,
         })
     }
 
@@ -177,7 +176,7 @@ impl WooClient {
             Auth::Basic => self
                 .http
                 .request(method, url)
-                .basic_auth(&self.consumer_key, Some(&self.consumer_secret)),
+                .basic_auth(self.consumer_key.expose(), Some(self.consumer_secret.expose())),
             Auth::OAuth1 => {
                 let timestamp = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -186,8 +185,8 @@ impl WooClient {
                 let signed = oauth1_params(
                     method.as_str(),
                     &url,
-                    &self.consumer_key,
-                    &self.consumer_secret,
+                    self.consumer_key.expose(),
+                    self.consumer_secret.expose(),
                     timestamp,
                     &nonce,
                 );
@@ -319,10 +318,10 @@ fn site_url(raw: &str) -> Result<Url, WooError> {
 
 /// Keys are printable ASCII (`ck_…`, `cs_…`); a colon in the key would split Basic auth's
 /// `key:secret` in the wrong place.
-fn check_key(value: &str, what: &'static str, is_key: bool) -> Result<(), WooError> {
-    let ok =
-        !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic()) && !(is_key && value.contains(':'));
-    if ok { Ok(()) } else { Err(WooError::BadKey(what)) }
+/// The key as a [`Secret`], if it can go in a Basic header or an OAuth signature.
+fn check_key(value: &str, what: &'static str, is_key: bool) -> Result<Secret, WooError> {
+    let ok = value.bytes().all(|b| b.is_ascii_graphic()) && !(is_key && value.contains(':'));
+    Secret::new(value).filter(|_| ok).ok_or(WooError::BadKey(what))
 }
 
 fn snippet(body: &str) -> String {

@@ -4,7 +4,7 @@
 //! the REST API keys and the webhook secret never sit in the store in clear.
 
 use crate::sealed::{SealError, SealingKey};
-use aftersale_domain::ShopId;
+use aftersale_domain::{Secret, ShopId};
 use aftersale_ports::documents;
 use aftersale_ports::{Documents, SiteSecrets, StoreError};
 use async_trait::async_trait;
@@ -26,11 +26,16 @@ pub struct Connection {
     pub credentials: Credentials,
 }
 
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A site's REST keys and the secret its webhooks are signed with. Sealed as a whole before
+/// they are stored; `{:?}` hides them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
-    pub consumer_key: String,
-    pub consumer_secret: String,
-    pub webhook_secret: String,
+    #[serde(with = "aftersale_domain::secret::exposed")]
+    pub consumer_key: Secret,
+    #[serde(with = "aftersale_domain::secret::exposed")]
+    pub consumer_secret: Secret,
+    #[serde(with = "aftersale_domain::secret::exposed")]
+    pub webhook_secret: Secret,
 }
 
 impl fmt::Debug for Connection {
@@ -54,8 +59,8 @@ struct Stored {
 }
 
 /// A new, random webhook secret (256 bits, hex).
-pub fn new_webhook_secret() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
+pub fn new_webhook_secret() -> Secret {
+    Secret::new(hex::encode(rand::random::<[u8; 32]>())).expect("64 hex digits are not blank")
 }
 
 /// The site's store id, as its deliveries name it (`X-WC-Webhook-Source`).
@@ -124,7 +129,7 @@ impl StoredSiteSecrets {
 
 #[async_trait]
 impl SiteSecrets for StoredSiteSecrets {
-    async fn webhook_secret(&self, site: &ShopId) -> Result<Option<String>, StoreError> {
+    async fn webhook_secret(&self, site: &ShopId) -> Result<Option<Secret>, StoreError> {
         Ok(load(self.store.as_ref(), &self.key, site)
             .await?
             .map(|c| c.credentials.webhook_secret))
