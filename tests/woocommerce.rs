@@ -485,6 +485,12 @@ fn site_errors_and_bad_inputs_are_explained_to_the_shop_owner() {
         )
     };
     let (woo, site) = woo_site(Site::WooCommerce);
+    let (ok, _, err) = connect(&site, "  ", SECRET);
+    assert!(!ok);
+    assert!(
+        err.contains("invalid value '  ' for '--consumer-key <CONSUMER_KEY>': must not be blank"),
+        "{err}"
+    );
     let (ok, _, err) = connect(&site, KEY, "cs_wrong");
     assert!(!ok);
     assert!(
@@ -586,6 +592,13 @@ fn the_wordpress_approval_screen_connects_a_site_and_only_a_live_nonce_delivers_
     let tampered = format!("{}{flipped}", &nonce[..nonce.len() - 1]);
     assert_eq!(post(keys(&tampered)).status().as_u16(), 403);
     assert_eq!(post(keys("not-a-nonce")).status().as_u16(), 403);
+    // Blank keys are refused before the nonce is spent, so the real answer still connects.
+    let blank = post(json!({"key_id": 1, "user_id": nonce, "consumer_key": " ", "consumer_secret": SECRET}));
+    assert_eq!(blank.status().as_u16(), 400);
+    assert_eq!(
+        blank.text().unwrap(),
+        "WooCommerce sent a blank consumer key or secret"
+    );
     let accepted = post(keys(&nonce));
     assert_eq!(accepted.status().as_u16(), 200);
     assert_eq!(post(keys(&nonce)).status().as_u16(), 403, "a nonce is used once");

@@ -239,6 +239,28 @@ mod tests {
             .collect()
     }
 
+    /// A grant whose access token is blank is no token (the callback says Shopify answered
+    /// without one); a blank refresh token is none; `{:?}` of the token shows neither.
+    #[test]
+    fn a_grant_becomes_a_token_only_with_a_usable_access_token() {
+        let now = Utc::now();
+        let grant = |json: &str| serde_json::from_str::<Grant>(json).unwrap().into_token(now);
+        assert!(grant(r#"{"access_token": "  ", "scope": "read_orders"}"#).is_none());
+        let token = grant(
+            r#"{"access_token": "shpat_1", "scope": "read_orders, write_discounts", "refresh_token": "", "expires_in": 60}"#,
+        )
+        .unwrap();
+        assert_eq!(token.access_token.expose(), "shpat_1");
+        assert_eq!(token.scopes, ["read_orders", "write_discounts"]);
+        assert_eq!(token.expires_at, Some(now + Duration::seconds(60)));
+        assert!(token.refresh_token.is_none(), "a blank refresh token is none");
+        let shown = format!("{token:?}");
+        assert!(
+            !shown.contains("shpat_1") && shown.contains("Secret(***)"),
+            "{shown}"
+        );
+    }
+
     /// The example from Shopify's OAuth documentation, secret `hush`.
     #[test]
     fn shopifys_documented_example_verifies() {
