@@ -214,7 +214,7 @@ async fn every_message_an_order_plans_or_withdraws_is_in_the_funnels_as_a_rebuil
     let count = |flow: Flow, status: Option<MessageStatus>| {
         messages
             .iter()
-            .filter(|m| m.flow == flow && status.is_none_or(|s| m.status == s))
+            .filter(|m| m.flow() == flow && status.is_none_or(|s| m.status == s))
             .count()
     };
     assert!(count(Flow::Replenishment, Some(Skipped)) >= 1, "{messages:#?}");
