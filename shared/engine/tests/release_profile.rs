@@ -8,7 +8,9 @@
 fn lambda_release_builds_unwind_so_one_panicking_message_does_not_end_the_tick() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
     let manifest: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
-    let panic = manifest["profile"]["release"].get("panic").and_then(|v| v.as_str());
+    let panic = manifest["profile"]["release"]
+        .get("panic")
+        .and_then(|v| v.as_str());
     assert_eq!(
         panic,
         Some("unwind"),
