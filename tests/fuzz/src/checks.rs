@@ -148,7 +148,7 @@ pub fn import_jsonl(data: &[u8]) {
             Fed::Order(order) => orders.push(order),
             Fed::Bad(bad) => {
                 assert!(bad.line >= 1 && bad.line <= reader.line());
-                if bad.text.len() >= 12 {
+                if bad.text.len() >= 12 && beyond_the_wording(&bad.text) {
                     assert!(!bad.reason.contains(&bad.text), "a reason quotes its line");
                 }
             }
@@ -168,6 +168,16 @@ pub fn import_jsonl(data: &[u8]) {
             Err(err) => assert!(!err.to_string().is_empty()),
         }
     }
+}
+
+/// Whether `text` holds a character the reasons' own wording never uses (it is letters, digits,
+/// spaces, `(`, `)`, `:` and `_`; every JSON line has `{` and `"`). Only such a line can be in a
+/// reason by being quoted: the fuzzer found the line `s not valid JSON (colu`, which every
+/// "not valid JSON" reason contains by its wording alone.
+fn beyond_the_wording(text: &str) -> bool {
+    !text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " ():_".contains(c))
 }
 
 /// A bulk-operation export resumed from a checkpoint, as the import saves one: at the start of
