@@ -19,6 +19,7 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Samples kept per statistic: the most recent, so the shop's numbers follow its present.
 /// Bounded so a statistic stays one small item (DynamoDB's limit is 400 KB).
@@ -367,7 +368,10 @@ pub async fn spend_table<S: Documents + ?Sized>(
 ) -> Result<SpendTable, StoreError> {
     let currency = stat_shards::currency(store, shop).await?;
     let spend = stat_shards::merged::<Decimal, S>(store, shop, &Statistic::spend(), cache).await?;
-    Ok(SpendTable { currency, spend })
+    Ok(SpendTable {
+        currency,
+        spend: Arc::unwrap_or_clone(spend),
+    })
 }
 
 /// The shop's currency (the first an order was seen in), without reading the spend table.

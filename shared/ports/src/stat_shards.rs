@@ -96,13 +96,25 @@ struct ShopCurrency {
 /// was most of the cost of planning a paid order. A shard whose stored version is still the
 /// cached one is not read or decoded again, so what a read returns is exactly what the store
 /// holds. One per process, beside the store it caches (the engine keeps one).
+///
+/// It also keeps each statistic as last merged, with the shard versions it was merged from:
+/// most events change none of the shards a flow reads (a first order adds no gap, an order
+/// adds supply samples only for what it bought), and merging 16 shards into one map again was
+/// the largest cost left in planning after the decoding.
 #[derive(Default)]
 pub struct ShardCache {
     shards: Mutex<HashMap<(ShopId, String), CachedShard>>,
+    merged: Mutex<HashMap<(ShopId, String), CachedMerge>>,
 }
 
 struct CachedShard {
     version: u64,
+    samples: Arc<dyn Any + Send + Sync>,
+}
+
+struct CachedMerge {
+    /// Every shard's key and version, as listed when it was merged.
+    versions: Vec<(String, u64)>,
     samples: Arc<dyn Any + Send + Sync>,
 }
 
@@ -137,18 +149,50 @@ impl ShardCache {
         }
         shards.insert((shop.clone(), key.to_string()), CachedShard { version, samples });
     }
+
+    /// The statistic as merged from exactly these shard versions, if it was.
+    fn get_merged<T: Send + Sync + 'static>(
+        &self,
+        shop: &ShopId,
+        statistic: &Statistic,
+        versions: &[(String, u64)],
+    ) -> Option<Arc<Samples<T>>> {
+        let merged = self.merged.lock().unwrap_or_else(|p| p.into_inner());
+        let found = merged.get(&(shop.clone(), statistic.single.clone()))?;
+        (found.versions == versions)
+            .then(|| Arc::clone(&found.samples).downcast::<Samples<T>>().ok())
+            .flatten()
+    }
+
+    fn put_merged<T: Send + Sync + 'static>(
+        &self,
+        shop: &ShopId,
+        statistic: &Statistic,
+        versions: Vec<(String, u64)>,
+        samples: Arc<Samples<T>>,
+    ) {
+        let mut merged = self.merged.lock().unwrap_or_else(|p| p.into_inner());
+        if merged.len() >= CACHED_SHARDS / STAT_SHARDS as usize {
+            merged.clear();
+        }
+        merged.insert(
+            (shop.clone(), statistic.single.clone()),
+            CachedMerge { versions, samples },
+        );
+    }
 }
 
 /// Every sample of `statistic`, merged from its shards (and the old single item, which this
 /// migrates), trimmed to the newest [`crate::lifecycle::MAX_SAMPLES`]. Shards `cache` holds at
 /// their stored version are not decoded again; on a store that can list versions alone
-/// ([`Documents::list_document_versions`]) they are not read either.
+/// ([`Documents::list_document_versions`]) they are not read either, and when no shard has
+/// changed since the last merge, that merge is the answer.
 pub(crate) async fn merged<T, S>(
     store: &S,
     shop: &ShopId,
     statistic: &Statistic,
     cache: &ShardCache,
-) -> Result<Samples<T>, StoreError>
+) -> Result<Arc<Samples<T>>, StoreError>
 where
     T: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static,
     S: Documents + ?Sized,
@@ -160,19 +204,38 @@ where
     match store.list_document_versions(shop, &statistic.single).await? {
         // The single key is a prefix of its shards' keys: one query finds both.
         Some(versions) if !versions.iter().any(|(key, _)| *key == statistic.single) => {
-            for (key, version) in versions.into_iter().filter(|(key, _)| statistic.is_shard(key)) {
-                if let Some(shard) = cache.get::<T>(shop, &key, version) {
+            let versions: Vec<(String, u64)> = versions
+                .into_iter()
+                .filter(|(key, _)| statistic.is_shard(key))
+                .collect();
+            if let Some(merged) = cache.get_merged::<T>(shop, statistic, &versions) {
+                return Ok(merged);
+            }
+            // Kept only if every shard was read at its listed version: a shard that moved on
+            // in between must not be remembered under the older version.
+            let mut as_listed = true;
+            for (key, version) in &versions {
+                if let Some(shard) = cache.get::<T>(shop, key, *version) {
                     add(&shard);
                     continue;
                 }
                 // Changed since it was cached, or never read: read it now (at whatever
                 // version it has by now). Gone meanwhile: a read after its deletion.
-                if let Some(found) = store.load_document(shop, &key).await? {
-                    let shard = Arc::new(decode::<Samples<T>>(&key, found.value)?);
-                    add(&shard);
-                    cache.put(shop, &key, found.version, shard);
+                match store.load_document(shop, key).await? {
+                    Some(found) => {
+                        as_listed &= found.version == *version;
+                        let shard = Arc::new(decode::<Samples<T>>(key, found.value)?);
+                        add(&shard);
+                        cache.put(shop, key, found.version, shard);
+                    }
+                    None => as_listed = false,
                 }
             }
+            let merged = Arc::new(Samples { samples: shards }.newest(crate::lifecycle::MAX_SAMPLES));
+            if as_listed {
+                cache.put_merged(shop, statistic, versions, Arc::clone(&merged));
+            }
+            return Ok(merged);
         }
         _ => {
             for (key, found) in store.list_documents(shop, &statistic.single).await? {
@@ -205,7 +268,9 @@ where
         }
         migrate(store, shop, statistic, currency, old).await?;
     }
-    Ok(Samples { samples: shards }.newest(crate::lifecycle::MAX_SAMPLES))
+    Ok(Arc::new(
+        Samples { samples: shards }.newest(crate::lifecycle::MAX_SAMPLES),
+    ))
 }
 
 /// Moves the old single item's samples into their customers' shards, then deletes it. A
