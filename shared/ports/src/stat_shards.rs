@@ -103,18 +103,16 @@ struct ShopCurrency {
 /// the largest cost left in planning after the decoding.
 #[derive(Default)]
 pub struct ShardCache {
-    shards: Mutex<HashMap<(ShopId, String), CachedShard>>,
-    merged: Mutex<HashMap<(ShopId, String), CachedMerge>>,
+    shards: Entries<u64>,
+    merged: Entries<Vec<(String, u64)>>,
 }
 
-struct CachedShard {
-    version: u64,
-    samples: Arc<dyn Any + Send + Sync>,
-}
+/// Decoded samples by shop and key, each with the stamp it is valid for: a shard's version, or
+/// every shard's key and version for a merge.
+type Entries<V> = Mutex<HashMap<(ShopId, String), Cached<V>>>;
 
-struct CachedMerge {
-    /// Every shard's key and version, as listed when it was merged.
-    versions: Vec<(String, u64)>,
+struct Cached<V> {
+    stamp: V,
     samples: Arc<dyn Any + Send + Sync>,
 }
 
@@ -129,11 +127,7 @@ impl ShardCache {
         key: &str,
         version: u64,
     ) -> Option<Arc<Samples<T>>> {
-        let shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
-        let found = shards.get(&(shop.clone(), key.to_string()))?;
-        (found.version == version)
-            .then(|| Arc::clone(&found.samples).downcast::<Samples<T>>().ok())
-            .flatten()
+        lookup(&self.shards, shop, key, &version)
     }
 
     fn put<T: Send + Sync + 'static>(
@@ -143,11 +137,7 @@ impl ShardCache {
         version: u64,
         samples: Arc<Samples<T>>,
     ) {
-        let mut shards = self.shards.lock().unwrap_or_else(|p| p.into_inner());
-        if shards.len() >= CACHED_SHARDS {
-            shards.clear();
-        }
-        shards.insert((shop.clone(), key.to_string()), CachedShard { version, samples });
+        keep(&self.shards, CACHED_SHARDS, shop, key, version, samples);
     }
 
     /// The statistic as merged from exactly these shard versions, if it was.
@@ -155,13 +145,9 @@ impl ShardCache {
         &self,
         shop: &ShopId,
         statistic: &Statistic,
-        versions: &[(String, u64)],
+        versions: &Vec<(String, u64)>,
     ) -> Option<Arc<Samples<T>>> {
-        let merged = self.merged.lock().unwrap_or_else(|p| p.into_inner());
-        let found = merged.get(&(shop.clone(), statistic.single.clone()))?;
-        (found.versions == versions)
-            .then(|| Arc::clone(&found.samples).downcast::<Samples<T>>().ok())
-            .flatten()
+        lookup(&self.merged, shop, &statistic.single, versions)
     }
 
     fn put_merged<T: Send + Sync + 'static>(
@@ -171,15 +157,38 @@ impl ShardCache {
         versions: Vec<(String, u64)>,
         samples: Arc<Samples<T>>,
     ) {
-        let mut merged = self.merged.lock().unwrap_or_else(|p| p.into_inner());
-        if merged.len() >= CACHED_SHARDS / STAT_SHARDS as usize {
-            merged.clear();
-        }
-        merged.insert(
-            (shop.clone(), statistic.single.clone()),
-            CachedMerge { versions, samples },
-        );
+        let cap = CACHED_SHARDS / STAT_SHARDS as usize;
+        keep(&self.merged, cap, shop, &statistic.single, versions, samples);
     }
+}
+
+fn lookup<T: Send + Sync + 'static, V: PartialEq>(
+    entries: &Entries<V>,
+    shop: &ShopId,
+    key: &str,
+    stamp: &V,
+) -> Option<Arc<Samples<T>>> {
+    let entries = entries.lock().unwrap_or_else(|p| p.into_inner());
+    let found = entries.get(&(shop.clone(), key.to_string()))?;
+    (found.stamp == *stamp)
+        .then(|| Arc::clone(&found.samples).downcast::<Samples<T>>().ok())
+        .flatten()
+}
+
+/// Keeps `samples` under `key`; a cache holding `cap` entries starts over.
+fn keep<T: Send + Sync + 'static, V>(
+    entries: &Entries<V>,
+    cap: usize,
+    shop: &ShopId,
+    key: &str,
+    stamp: V,
+    samples: Arc<Samples<T>>,
+) {
+    let mut entries = entries.lock().unwrap_or_else(|p| p.into_inner());
+    if entries.len() >= cap {
+        entries.clear();
+    }
+    entries.insert((shop.clone(), key.to_string()), Cached { stamp, samples });
 }
 
 /// Every sample of `statistic`, merged from its shards (and the old single item, which this
