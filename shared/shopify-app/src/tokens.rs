@@ -126,12 +126,15 @@ impl ShopifyApp {
         {
             return Ok(None);
         }
-        let lease = serde_json::to_value(Lease {
-            until: Some(now + LEASE),
-        })
-        .map_err(StoreError::backend)?;
+        let until = Some(now + LEASE);
+        let lease = serde_json::to_value(Lease { until }).map_err(StoreError::backend)?;
         match self.store.save_document(shop, LOCK_KEY, &lease, version).await {
-            Ok(()) => Ok(Some(version + 1)),
+            // The store picks a new document's version, so it is read back; a lease already
+            // taken over by then is not ours to release.
+            Ok(()) => Ok(documents::load::<Lease, _>(self.store.as_ref(), shop, LOCK_KEY)
+                .await?
+                .filter(|taken| taken.value.until == until)
+                .map(|taken| taken.version)),
             Err(StoreError::Conflict { .. }) => Ok(None),
             Err(err) => Err(err),
         }

@@ -2,8 +2,9 @@
 
 use crate::fixtures::*;
 
-/// Documents: version 0 creates once, a save lands only over the version it names and bumps it
-/// by one, and the same key in another shop is another document.
+/// Documents: version 0 creates once, at a version the key never had before; a save lands only
+/// over the version it names and bumps it by one; and the same key in another shop is another
+/// document.
 pub async fn documents(store: &dyn Store) {
     let shop = unique_shop("docs");
     let other_shop = unique_shop("docs-other");
@@ -12,13 +13,14 @@ pub async fn documents(store: &dyn Store) {
 
     let first = json!({"slug": "spring", "sent": 0});
     store.save_document(&shop, key, &first, 0).await.unwrap();
-    assert_eq!(
-        store.load_document(&shop, key).await.unwrap(),
-        Some(Versioned {
-            value: first.clone(),
-            version: 1
-        })
-    );
+    let created = store
+        .load_document(&shop, key)
+        .await
+        .unwrap()
+        .expect("just created");
+    assert_eq!(created.value, first);
+    assert!(created.version >= 1, "0 means absent: {}", created.version);
+    let v1 = created.version;
     assert_conflict(
         store
             .save_document(&shop, key, &json!({"slug": "other"}), 0)
@@ -27,7 +29,7 @@ pub async fn documents(store: &dyn Store) {
     );
     assert_conflict(
         store
-            .save_document(&shop, key, &json!({"slug": "other"}), 2)
+            .save_document(&shop, key, &json!({"slug": "other"}), v1 + 1)
             .await,
         "a version from the future",
     );
@@ -38,16 +40,16 @@ pub async fn documents(store: &dyn Store) {
     );
 
     let second = json!({"slug": "spring", "sent": 12, "codes": ["A", "B"]});
-    store.save_document(&shop, key, &second, 1).await.unwrap();
+    store.save_document(&shop, key, &second, v1).await.unwrap();
     assert_eq!(
         store.load_document(&shop, key).await.unwrap(),
         Some(Versioned {
             value: second.clone(),
-            version: 2
+            version: v1 + 1
         })
     );
     assert_conflict(
-        store.save_document(&shop, key, &json!({}), 1).await,
+        store.save_document(&shop, key, &json!({}), v1).await,
         "a stale version",
     );
     assert_conflict(
@@ -93,8 +95,14 @@ pub async fn documents_are_listed_by_prefix(store: &dyn Store) {
             .await
             .unwrap();
     }
+    let a = store.load_document(&shop, "campaign#a").await.unwrap().unwrap();
     store
-        .save_document(&shop, "campaign#a", &json!({"key": "campaign#a", "v": 2}), 1)
+        .save_document(
+            &shop,
+            "campaign#a",
+            &json!({"key": "campaign#a", "v": 2}),
+            a.version,
+        )
         .await
         .unwrap();
     for key in ["campaign#a", "campaign#other"] {
@@ -146,26 +154,21 @@ pub async fn documents_are_listed_by_prefix(store: &dyn Store) {
         .collect();
     assert_eq!(
         versions[0],
-        ("campaign#a".to_string(), 2),
+        ("campaign#a".to_string(), a.version + 1),
         "listed with its version"
     );
+    let theirs: Vec<(String, serde_json::Value)> = store
+        .list_documents(&other_shop, "campaign#")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(key, found)| (key, found.value))
+        .collect();
     assert_eq!(
-        store.list_documents(&other_shop, "campaign#").await.unwrap(),
-        vec![
-            (
-                "campaign#a".to_string(),
-                Versioned {
-                    value: json!({"theirs": true}),
-                    version: 1
-                }
-            ),
-            (
-                "campaign#other".to_string(),
-                Versioned {
-                    value: json!({"theirs": true}),
-                    version: 1
-                }
-            ),
+        theirs,
+        [
+            ("campaign#a".to_string(), json!({"theirs": true})),
+            ("campaign#other".to_string(), json!({"theirs": true})),
         ]
     );
 }
@@ -245,7 +248,8 @@ pub async fn documents_go_with_their_customer_and_shop(store: &dyn Store) {
 }
 
 /// `delete_document` removes one document whatever its version, says whether it was there,
-/// and touches no other key or shop.
+/// and touches no other key or shop. Written again, the key starts at a version it never had
+/// (a reader caching by version must not take it for the deleted one).
 pub async fn documents_can_be_deleted(store: &dyn FlowStore) {
     let shop = unique_shop("docs-delete");
     let other_shop = unique_shop("docs-delete-other");
@@ -257,8 +261,14 @@ pub async fn documents_can_be_deleted(store: &dyn FlowStore) {
                 .unwrap();
         }
     }
+    let created = store
+        .load_document(&shop, "code#A1")
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
     store
-        .save_document(&shop, "code#A1", &json!({ "key": "code#A1" }), 1)
+        .save_document(&shop, "code#A1", &json!({ "key": "code#A1" }), created)
         .await
         .unwrap();
     assert!(store.delete_document(&shop, "code#A1").await.unwrap());
@@ -273,9 +283,20 @@ pub async fn documents_can_be_deleted(store: &dyn FlowStore) {
         ["code#A1", "code#A10"]
     );
     store
-        .save_document(&shop, "code#A1", &json!({ "key": "code#A1" }), 0)
+        .save_document(&shop, "code#A1", &json!({ "key": "code#A1", "again": true }), 0)
         .await
         .expect("a deleted document can be created again");
+    let again = store
+        .load_document(&shop, "code#A1")
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    assert!(
+        again > created + 1,
+        "created at {created}, updated to {}, deleted, then created again at {again}",
+        created + 1
+    );
 }
 
 /// `save_documents` writes all or nothing: one stale version among several writes refuses
@@ -298,25 +319,24 @@ pub async fn documents_are_saved_together_or_not_at_all(store: &dyn Store) {
         )
         .await
         .unwrap();
+    let mut created = Vec::new();
     for key in ["metrics#2026-03#01", "customer#c1#fact"] {
-        assert_eq!(
-            store.load_document(&shop, key).await.unwrap(),
-            Some(Versioned {
-                value: json!({"n": 1}),
-                version: 1
-            }),
-            "{key}"
-        );
+        let found = store.load_document(&shop, key).await.unwrap().expect(key);
+        assert_eq!(found.value, json!({"n": 1}), "{key}");
+        created.push(found.version);
     }
+    let [metrics, fact] = created[..] else {
+        unreachable!("two keys")
+    };
     // The first write alone would land; the second's version is stale, so neither does.
     assert_conflict(
         store
             .save_documents(
                 &shop,
                 &[
-                    write("metrics#2026-03#01", json!({"n": 2}), 1),
+                    write("metrics#2026-03#01", json!({"n": 2}), metrics),
                     write("metrics#2026-04#01", json!({"n": 2}), 0),
-                    write("customer#c1#fact", json!({"n": 2}), 7),
+                    write("customer#c1#fact", json!({"n": 2}), fact + 7),
                 ],
             )
             .await,
@@ -328,7 +348,7 @@ pub async fn documents_are_saved_together_or_not_at_all(store: &dyn Store) {
             .await
             .unwrap()
             .map(|d| (d.value, d.version)),
-        Some((json!({"n": 1}), 1)),
+        Some((json!({"n": 1}), metrics)),
         "nothing of a refused batch is stored"
     );
     assert_eq!(
@@ -350,8 +370,8 @@ pub async fn documents_are_saved_together_or_not_at_all(store: &dyn Store) {
         .save_documents(
             &shop,
             &[
-                write("metrics#2026-03#01", json!({"n": 3}), 1),
-                write("customer#c1#fact", json!({"n": 3}), 1),
+                write("metrics#2026-03#01", json!({"n": 3}), metrics),
+                write("customer#c1#fact", json!({"n": 3}), fact),
             ],
         )
         .await
@@ -362,6 +382,6 @@ pub async fn documents_are_saved_together_or_not_at_all(store: &dyn Store) {
             .await
             .unwrap()
             .map(|d| (d.value, d.version)),
-        Some((json!({"n": 3}), 2))
+        Some((json!({"n": 3}), fact + 1))
     );
 }

@@ -115,6 +115,7 @@ macro_rules! store_contract {
             statistics::concurrent_order_events_give_the_figures_of_a_serial_replay,
             statistics::statistics_written_before_sharding_are_merged_and_migrated,
             statistics::a_cached_read_of_the_statistics_is_never_behind_the_store,
+            statistics::a_cached_read_after_the_shop_is_redacted_is_of_the_new_samples,
         }
     };
 }

@@ -3,7 +3,7 @@
 
 use crate::{Cached, SqliteStore, db, from_json, to_json};
 use aftersale_domain::ShopId;
-use aftersale_ports::documents::DocumentWrite;
+use aftersale_ports::documents::{DocumentWrite, next_version};
 use aftersale_ports::{Documents, StoreError, Versioned};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -62,9 +62,9 @@ fn save_row(
     let expected_version = i64::try_from(expected_version).map_err(|_| conflict())?;
     let changed = if expected_version == 0 {
         conn.execute_cached(
-            "INSERT INTO documents (shop, key, version, body) VALUES (?1, ?2, 1, ?3)
+            "INSERT INTO documents (shop, key, version, body) VALUES (?1, ?2, ?4, ?3)
              ON CONFLICT DO NOTHING",
-            params![shop, key, body],
+            params![shop, key, body, first_version()?],
         )
     } else {
         conn.execute_cached(
@@ -75,6 +75,14 @@ fn save_row(
     }
     .map_err(db)?;
     if changed == 1 { Ok(()) } else { Err(conflict()) }
+}
+
+/// [`next_version`] of a new document, as SQLite's integer.
+fn first_version() -> Result<i64, StoreError> {
+    i64::try_from(next_version(0)).map_err(|_| StoreError::Corrupt {
+        what: "document version".into(),
+        detail: "the clock is past what a version can hold".into(),
+    })
 }
 
 #[async_trait]

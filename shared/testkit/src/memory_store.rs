@@ -596,7 +596,7 @@ impl Documents for MemoryStore {
             slot,
             Versioned {
                 value: value.clone(),
-                version: expected_version + 1,
+                version: aftersale_ports::documents::next_version(expected_version),
             },
         );
         Ok(())
@@ -645,7 +645,7 @@ impl Documents for MemoryStore {
                 (shop.clone(), w.key.clone()),
                 Versioned {
                     value: w.value.clone(),
-                    version: w.expected_version + 1,
+                    version: aftersale_ports::documents::next_version(w.expected_version),
                 },
             );
         }

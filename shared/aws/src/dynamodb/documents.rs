@@ -6,7 +6,7 @@
 
 use super::{DATA, DynamoDbStore, Item, Key, VERSION, corrupt, from_json, keys, n, number, s, text, to_json};
 use aftersale_domain::ShopId;
-use aftersale_ports::documents::DocumentWrite;
+use aftersale_ports::documents::{DocumentWrite, next_version};
 use aftersale_ports::{Documents, StoreError, Versioned};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -150,7 +150,7 @@ fn document_item(shop: &ShopId, key: &str, value: &Value, expected_version: u64)
     item.insert(keys::PK.into(), s(keys::shop(shop)));
     item.insert(keys::SK.into(), s(keys::document(key)));
     item.insert(DATA.into(), s(to_json(value, &what)?));
-    item.insert(VERSION.into(), n(expected_version + 1));
+    item.insert(VERSION.into(), n(next_version(expected_version)));
     item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
     item.insert(keys::GSI1SK.into(), s(keys::document(key)));
     Ok(item)
