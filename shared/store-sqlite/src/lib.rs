@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 // One file per entity, like `shared/aws/src/dynamodb/`; `schema` holds every table.
@@ -31,12 +32,14 @@ mod suppressions;
 pub use key_file::{KeyFileError, SEALING_KEY_FILE, load_or_create_key};
 pub use sealed_tokens::{SealedTokens, SealedTokensError};
 
-/// A SQLite-backed [`aftersale_ports::Store`]. Cheap to clone; a call runs where it was made
-/// when the one connection is free, else on tokio's blocking pool, so an async worker never
-/// waits for the connection ([`SqliteStore::run`]).
+/// A SQLite-backed [`aftersale_ports::Store`]. Cheap to clone; a call waits for the one
+/// connection without blocking its thread, then runs where it was made
+/// ([`SqliteStore::run`]).
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Set while a [`SqliteStore::run_on_pool`] call holds the connection.
+    long_call: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -86,6 +89,7 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            long_call: Arc::default(),
         })
     }
 
@@ -111,38 +115,49 @@ impl SqliteStore {
         .await
     }
 
-    /// Runs `work` on the store's connection: right here when the connection is free, else
-    /// on tokio's blocking pool, where it waits for the connection without holding up an
-    /// async worker. Decoding what it read is left to the caller, so the connection is held
-    /// only for the SQL.
+    /// Runs `work` on the store's connection, right here on the async worker. Decoding
+    /// what it read is left to the caller, so the connection is held only for the SQL.
     ///
-    /// Why not always on the pool: an order event makes about 60 store calls (its history is
-    /// read by several folds and flows), each a point lookup or a small write of a few
-    /// microseconds, and each hop to the pool and back cost two thread switches, far more
-    /// than the SQL. Timed in a release import, the hops were half the wall clock of an event
-    /// (README, "History import"). A call that can take long (a shop's erasure, a listing of
-    /// every message) uses [`Self::run_on_pool`].
+    /// A busy connection is waited for on this thread, unless a long call holds it: an
+    /// order event makes about 60 store calls (its history is read by several folds and
+    /// flows), each a point lookup or a small write of a few microseconds, and any other way
+    /// of waiting costs more than the SQL. Handing a busy call to the blocking pool (as this
+    /// did before) cost two thread switches a call: under `aftersale load` at concurrency 8,
+    /// the pool's threads and the kernel switching between them were a third of `serve`'s
+    /// CPU. An async mutex was slower still, each release waking the next waiter's worker
+    /// (README, "Ingest under load"). A call that can take long (a shop's erasure, a listing
+    /// of every message) runs on the pool ([`Self::run_on_pool`]), and while it does, a
+    /// call waits for it there too, so no worker is held up by it.
     pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        {
-            let free = match self.conn.try_lock() {
-                Ok(guard) => Some(guard),
-                Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => None,
-            };
-            if let Some(mut guard) = free {
-                return work(&mut guard);
-            }
+        if self.long_call.load(Ordering::Acquire) {
+            return self.on_pool(work).await;
         }
-        self.run_on_pool(work).await
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        work(&mut conn)
     }
 
     /// Runs `work` on the store's connection on tokio's blocking pool, always: for calls
     /// whose SQL can take long enough to stall an async worker.
     pub(crate) async fn run_on_pool<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let long_call = Arc::clone(&self.long_call);
+        self.on_pool(move |conn| {
+            long_call.store(true, Ordering::Release);
+            let result = work(conn);
+            long_call.store(false, Ordering::Release);
+            result
+        })
+        .await
+    }
+
+    async fn on_pool<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -282,6 +297,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A call made while a long one holds the connection waits for it on the blocking pool,
+    /// not on its async worker: the worker keeps serving other tasks meanwhile (here, on a
+    /// one-thread runtime, a ticker that would stop for the whole long call otherwise).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_call_behind_a_long_one_leaves_the_worker_free() {
+        let store = SqliteStore::in_memory().unwrap();
+        let (holding, held) = std::sync::mpsc::channel();
+        let long = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .run_on_pool(move |_| {
+                        holding.send(()).unwrap();
+                        std::thread::sleep(std::time::Duration::from_millis(300));
+                        Ok(())
+                    })
+                    .await
+            }
+        });
+        tokio::task::spawn_blocking(move || held.recv().unwrap())
+            .await
+            .unwrap();
+        let short = tokio::spawn({
+            let store = store.clone();
+            async move { store.run(|_| Ok(())).await }
+        });
+        let mut ticks = 0;
+        while !short.is_finished() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            ticks += 1;
+        }
+        assert!(
+            ticks >= 5,
+            "the worker stopped while the long call ran: {ticks} ticks"
+        );
+        long.await.unwrap().unwrap();
+        short.await.unwrap().unwrap();
     }
 
     /// Plan stability must not cost the due index: the due query names its condition itself.
