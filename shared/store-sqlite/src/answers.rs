@@ -38,7 +38,7 @@ impl Answers for SqliteStore {
         customer: &CustomerId,
     ) -> Result<Vec<Answer>, StoreError> {
         let (shop, customer) = (shop.to_string(), customer.to_string());
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT body FROM answers WHERE shop = ?1 AND customer_id = ?2 ORDER BY answered_at",

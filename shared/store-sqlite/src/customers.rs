@@ -11,7 +11,7 @@ impl CustomerProfiles for SqliteStore {
     async fn load_customer(&self, shop: &ShopId, id: &CustomerId) -> Result<Option<Customer>, StoreError> {
         let (shop, id) = (shop.to_string(), id.to_string());
         let body = self
-            .run(move |conn| {
+            .read(move |conn| {
                 read_one(
                     conn,
                     "SELECT body FROM customers WHERE shop = ?1 AND customer_id = ?2",

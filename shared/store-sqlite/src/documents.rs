@@ -95,7 +95,7 @@ impl Documents for SqliteStore {
         let (shop, key) = (shop.to_string(), key.to_string());
         let lookup = key.clone();
         let row: Option<(String, i64)> = self
-            .run(move |conn| {
+            .read(move |conn| {
                 conn.query_row_cached(
                     "SELECT body, version FROM documents WHERE shop = ?1 AND key = ?2",
                     params![shop, lookup],
@@ -148,7 +148,7 @@ impl Documents for SqliteStore {
     ) -> Result<Vec<(String, Versioned<serde_json::Value>)>, StoreError> {
         let (shop, prefix) = (shop.to_string(), prefix.to_string());
         let rows: Vec<(String, String, i64)> = self
-            .run(move |conn| {
+            .read(move |conn| {
                 let upper = prefix_upper(&prefix);
                 let mut stmt = conn
                     .prepare_cached(if upper.is_some() {
@@ -190,7 +190,7 @@ impl Documents for SqliteStore {
         prefix: &str,
     ) -> Result<Option<Vec<(String, u64)>>, StoreError> {
         let (shop, prefix) = (shop.to_string(), prefix.to_string());
-        self.run(move |conn| {
+        self.read(move |conn| {
             let upper = prefix_upper(&prefix);
             let mut stmt = conn
                 .prepare_cached(if upper.is_some() {

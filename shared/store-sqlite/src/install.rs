@@ -12,7 +12,7 @@ impl ShopRegistry for SqliteStore {
     async fn load_shop(&self, shop: &ShopId) -> Result<Option<ShopState>, StoreError> {
         let shop = shop.to_string();
         let body = self
-            .run(move |conn| read_one(conn, "SELECT body FROM shops WHERE shop = ?1", params![shop]))
+            .read(move |conn| read_one(conn, "SELECT body FROM shops WHERE shop = ?1", params![shop]))
             .await?;
         decode_one("shop", body)
     }

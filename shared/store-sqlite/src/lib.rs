@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 // One file per entity, like `shared/aws/src/dynamodb/`; `schema` holds every table.
@@ -40,6 +40,12 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Set while a [`SqliteStore::run_on_pool`] call holds the connection.
     long_call: Arc<AtomicBool>,
+    /// Connections that only read, beside the one that writes: in WAL mode they read while
+    /// it writes and while each other read. None for an in-memory database, where another
+    /// connection would open another database.
+    readers: Arc<[Mutex<Connection>]>,
+    /// Which reader a read waits for when every reader is busy.
+    next_reader: Arc<AtomicUsize>,
 }
 
 impl SqliteStore {
@@ -57,7 +63,26 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         owner_only(path)?;
         let conn = Connection::open(path).map_err(StoreError::backend)?;
-        Self::init(conn)
+        let mut store = Self::init(conn)?;
+        let readers = (0..READERS)
+            .map(|_| Self::open_reader(path).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        store.readers = readers.into();
+        Ok(store)
+    }
+
+    /// A connection for [`SqliteStore::read`], opened after the writer made the schema.
+    /// `query_only` makes any write through it an error rather than a second writer.
+    fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+        let conn = Connection::open(path).map_err(StoreError::backend)?;
+        conn.pragma_update(None, "query_only", "ON")
+            .map_err(StoreError::backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(StoreError::backend)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+            .map_err(StoreError::backend)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
     }
 
     pub fn in_memory() -> Result<Self, StoreError> {
@@ -90,6 +115,8 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             long_call: Arc::default(),
+            readers: Arc::new([]),
+            next_reader: Arc::default(),
         })
     }
 
@@ -140,6 +167,28 @@ impl SqliteStore {
         work(&mut conn)
     }
 
+    /// Runs `work`, which only reads with one statement, on a free reader connection (any
+    /// reader if all are busy, the writer's if there are none). An autocommit read sees every
+    /// write committed before it began, so a caller reads what it has just written. One
+    /// statement, because two in a row could each see a different commit.
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        if self.readers.is_empty() {
+            return self.run(work).await;
+        }
+        for reader in self.readers.iter() {
+            if let Ok(mut conn) = reader.try_lock() {
+                return work(&mut conn);
+            }
+        }
+        let pick = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let mut conn = self.readers[pick].lock().unwrap_or_else(|p| p.into_inner());
+        work(&mut conn)
+    }
+
     /// Runs `work` on the store's connection on tokio's blocking pool, always: for calls
     /// whose SQL can take long enough to stall an async worker.
     pub(crate) async fn run_on_pool<T, F>(&self, work: F) -> Result<T, StoreError>
@@ -171,6 +220,10 @@ impl SqliteStore {
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
     }
 }
+
+/// Reader connections of a database file: one per core of the 2-core machines it is measured
+/// on, so both async workers can read while the writer writes.
+const READERS: usize = 2;
 
 /// Statements kept compiled per connection: every fixed statement of the store fits.
 const STATEMENT_CACHE: usize = 256;
@@ -336,6 +389,40 @@ mod tests {
         );
         long.await.unwrap().unwrap();
         short.await.unwrap().unwrap();
+    }
+
+    /// A database file gets its reader connections; they see what the writer has just
+    /// committed, and cannot write themselves.
+    #[tokio::test]
+    async fn readers_see_each_write_at_once_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        assert_eq!(store.readers.len(), READERS);
+        for i in 0..20 {
+            store
+                .run(move |conn| {
+                    conn.execute(
+                        "INSERT INTO shops (shop, body) VALUES (?1, '{}')",
+                        params![format!("s{i}")],
+                    )
+                    .map_err(db)
+                })
+                .await
+                .unwrap();
+            let seen: i64 = store
+                .read(|conn| {
+                    conn.query_row("SELECT count(*) FROM shops", [], |row| row.get(0))
+                        .map_err(db)
+                })
+                .await
+                .unwrap();
+            assert_eq!(seen, i + 1);
+        }
+        let err = store
+            .read(|conn| conn.execute("DELETE FROM shops", []).map_err(db))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
     }
 
     /// Plan stability must not cost the due index: the due query names its condition itself.

@@ -171,7 +171,7 @@ impl Messages for SqliteStore {
     ) -> Result<Vec<Message>, StoreError> {
         let (shop, customer) = (shop.to_string(), customer.to_string());
         let bodies = self
-            .run(move |conn| {
+            .read(move |conn| {
                 read_messages(
                     conn,
                     "SELECT body FROM messages WHERE shop = ?1 AND customer_id = ?2 ORDER BY due_at, id",

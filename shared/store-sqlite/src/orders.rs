@@ -15,7 +15,7 @@ impl OrderRecords for SqliteStore {
     ) -> Result<Option<Versioned<OrderRecord>>, StoreError> {
         let (shop, order_id) = (shop.to_string(), order_id.to_string());
         let row: Option<(String, i64)> = self
-            .run(move |conn| {
+            .read(move |conn| {
                 conn.query_row_cached(
                     "SELECT body, version FROM orders WHERE shop = ?1 AND order_id = ?2",
                     params![shop, order_id],

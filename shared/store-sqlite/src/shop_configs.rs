@@ -11,7 +11,7 @@ impl ShopConfigs for SqliteStore {
     async fn load_config(&self, shop: &ShopId) -> Result<Option<ShopConfig>, StoreError> {
         let shop = shop.to_string();
         let body = self
-            .run(move |conn| {
+            .read(move |conn| {
                 read_one(
                     conn,
                     "SELECT body FROM shop_configs WHERE shop = ?1",

@@ -38,7 +38,7 @@ impl Suppressions for SqliteStore {
     ) -> Result<Option<SuppressionReason>, StoreError> {
         let (shop, hash) = (shop.to_string(), address_hash(address));
         let body = self
-            .run(move |conn| {
+            .read(move |conn| {
                 read_one(
                     conn,
                     "SELECT reason FROM suppressions WHERE shop = ?1 AND address_hash = ?2",
