@@ -16,6 +16,19 @@ use serde_json::Value;
 #[async_trait]
 pub trait Documents: Send + Sync {
     async fn load_document(&self, shop: &ShopId, key: &str) -> Result<Option<Versioned<Value>>, StoreError>;
+    /// [`Documents::load_document`] with the value still JSON text, for a caller that decodes
+    /// it into its own type ([`load`]): a store that keeps the text hands it over as it is,
+    /// and the document is parsed once instead of twice (text to `Value`, `Value` to type).
+    async fn load_document_json(
+        &self,
+        shop: &ShopId,
+        key: &str,
+    ) -> Result<Option<Versioned<String>>, StoreError> {
+        Ok(self.load_document(shop, key).await?.map(|found| Versioned {
+            value: found.value.to_string(),
+            version: found.version,
+        }))
+    }
     /// Saves if the stored version is still `expected_version` (0 = must not exist yet),
     /// else `Conflict`.
     async fn save_document(
@@ -215,10 +228,10 @@ pub async fn load<T: DeserializeOwned, D: Documents + ?Sized>(
     shop: &ShopId,
     key: &str,
 ) -> Result<Option<Versioned<T>>, StoreError> {
-    let Some(found) = store.load_document(shop, key).await? else {
+    let Some(found) = store.load_document_json(shop, key).await? else {
         return Ok(None);
     };
-    let value = serde_json::from_value(found.value).map_err(|err| StoreError::Corrupt {
+    let value = serde_json::from_str(&found.value).map_err(|err| StoreError::Corrupt {
         what: format!("document {key}"),
         detail: err.to_string(),
     })?;

@@ -230,10 +230,10 @@ where
                 }
                 // Changed since it was cached, or never read: read it now (at whatever
                 // version it has by now). Gone meanwhile: a read after its deletion.
-                match store.load_document(shop, key).await? {
+                match store.load_document_json(shop, key).await? {
                     Some(found) => {
                         as_listed &= found.version == *version;
-                        let shard = Arc::new(decode::<Samples<T>>(key, found.value)?);
+                        let shard = Arc::new(decode_json::<Samples<T>>(key, &found.value)?);
                         add(&shard);
                         cache.put(shop, key, found.version, shard);
                     }
@@ -434,6 +434,13 @@ where
     })
     .await?;
     Ok(removed)
+}
+
+fn decode_json<T: DeserializeOwned>(key: &str, json: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|err| StoreError::Corrupt {
+        what: format!("document {key}"),
+        detail: err.to_string(),
+    })
 }
 
 fn decode<T: DeserializeOwned>(key: &str, value: serde_json::Value) -> Result<T, StoreError> {

@@ -52,6 +52,23 @@ pub async fn documents(store: &dyn Store) {
         store.save_document(&shop, key, &json!({}), v1).await,
         "a stale version",
     );
+    let as_text = store
+        .load_document_json(&shop, key)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        (
+            serde_json::from_str::<serde_json::Value>(&as_text.value).unwrap(),
+            as_text.version
+        ),
+        (second.clone(), v1 + 1),
+        "the same document as JSON text"
+    );
+    assert_eq!(
+        store.load_document_json(&shop, "campaign#missing").await.unwrap(),
+        None
+    );
     assert_conflict(
         store
             .save_document(&shop, "campaign#missing", &json!({}), 3)

@@ -110,6 +110,29 @@ impl Documents for SqliteStore {
             .transpose()
     }
 
+    async fn load_document_json(
+        &self,
+        shop: &ShopId,
+        key: &str,
+    ) -> Result<Option<Versioned<String>>, StoreError> {
+        let (shop, key) = (shop.to_string(), key.to_string());
+        self.read(move |conn| {
+            conn.query_row_cached(
+                "SELECT body, version FROM documents WHERE shop = ?1 AND key = ?2",
+                params![shop, key],
+                |row| {
+                    Ok(Versioned {
+                        value: row.get(0)?,
+                        version: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn save_document(
         &self,
         shop: &ShopId,

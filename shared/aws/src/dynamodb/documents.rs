@@ -47,6 +47,23 @@ impl Documents for DynamoDbStore {
             .transpose()
     }
 
+    async fn load_document_json(
+        &self,
+        shop: &ShopId,
+        key: &str,
+    ) -> Result<Option<Versioned<String>>, StoreError> {
+        let what = format!("document {key}");
+        self.get(keys::shop(shop), &keys::document(key))
+            .await?
+            .map(|item| {
+                Ok(Versioned {
+                    value: text(&item, DATA, &what)?.to_string(),
+                    version: number(&item, VERSION, &what)?,
+                })
+            })
+            .transpose()
+    }
+
     async fn save_document(
         &self,
         shop: &ShopId,
