@@ -66,11 +66,11 @@ pub trait Documents: Send + Sync {
     async fn save_documents(&self, shop: &ShopId, writes: &[DocumentWrite]) -> Result<(), StoreError>;
 }
 
-/// The version a write that expects `expected_version` leaves behind. A new document's is the
-/// instant it is created, in microseconds, rather than 1: a key deleted and written again (a
-/// shop redacted, then installed again) never repeats a version it had, so a reader that keeps
-/// decoded documents by version ([`crate::lifecycle::ShardCache`]) cannot take the new
-/// document for the old one. An update adds one, and a document is not updated a million
+/// The version a write that expects `expected_version` leaves behind, for documents and
+/// orders alike. A new one's is the instant it is created, in microseconds, rather than 1: a key
+/// deleted and written again (a shop redacted, then installed again) never repeats a version it
+/// had, so a reader that keeps what it decoded by version ([`crate::lifecycle::ShardCache`],
+/// the SQLite store's orders) cannot take the new value for the old one. An update adds one, and a document is not updated a million
 /// times a second, so it never catches up with a later creation.
 pub fn next_version(expected_version: u64) -> u64 {
     if expected_version == 0 {

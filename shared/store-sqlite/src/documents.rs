@@ -1,9 +1,9 @@
 //! The lifecycle flows' versioned JSON documents, listed and redacted by key prefix as a
 //! range of the primary key.
 
-use crate::{Cached, SqliteStore, db, from_json, to_json};
+use crate::{Cached, SqliteStore, db, first_version, from_json, to_json};
 use aftersale_domain::ShopId;
-use aftersale_ports::documents::{DocumentWrite, next_version};
+use aftersale_ports::documents::DocumentWrite;
 use aftersale_ports::{Documents, StoreError, Versioned};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -75,14 +75,6 @@ fn save_row(
     }
     .map_err(db)?;
     if changed == 1 { Ok(()) } else { Err(conflict()) }
-}
-
-/// [`next_version`] of a new document, as SQLite's integer.
-fn first_version() -> Result<i64, StoreError> {
-    i64::try_from(next_version(0)).map_err(|_| StoreError::Corrupt {
-        what: "document version".into(),
-        detail: "the clock is past what a version can hold".into(),
-    })
 }
 
 #[async_trait]

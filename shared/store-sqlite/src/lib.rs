@@ -46,6 +46,8 @@ pub struct SqliteStore {
     readers: Arc<[Mutex<Connection>]>,
     /// Which reader a read waits for when every reader is busy.
     next_reader: Arc<AtomicUsize>,
+    /// Orders as last decoded, kept by version.
+    orders: Arc<orders::DecodedOrders>,
 }
 
 impl SqliteStore {
@@ -117,6 +119,7 @@ impl SqliteStore {
             long_call: Arc::default(),
             readers: Arc::new([]),
             next_reader: Arc::default(),
+            orders: Arc::default(),
         })
     }
 
@@ -283,6 +286,15 @@ pub(crate) fn decode_one<T: serde::de::DeserializeOwned>(
     body: Option<String>,
 ) -> Result<Option<T>, StoreError> {
     body.map(|b| from_json(what, &b)).transpose()
+}
+
+/// The version of a new document or order: [`aftersale_ports::documents::next_version`], as
+/// SQLite's integer. Never one a deleted row had, so the caches kept by version stay right.
+pub(crate) fn first_version() -> Result<i64, StoreError> {
+    i64::try_from(aftersale_ports::documents::next_version(0)).map_err(|_| StoreError::Corrupt {
+        what: "version".into(),
+        detail: "the clock is past what a version can hold".into(),
+    })
 }
 
 pub(crate) fn db(err: rusqlite::Error) -> StoreError {

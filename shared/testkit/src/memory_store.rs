@@ -182,7 +182,7 @@ impl OrderRecords for MemoryStore {
             key,
             Versioned {
                 value: record.clone(),
-                version: current + 1,
+                version: aftersale_ports::documents::next_version(current),
             },
         );
         Ok(())

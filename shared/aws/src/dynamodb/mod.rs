@@ -404,7 +404,10 @@ impl OrderRecords for DynamoDbStore {
         item.insert(keys::PK.into(), s(keys::order(shop, &record.order_id)));
         item.insert(keys::SK.into(), s(keys::SK_ORDER));
         item.insert(DATA.into(), s(to_json(record, &what)?));
-        item.insert(VERSION.into(), n(expected_version + 1));
+        item.insert(
+            VERSION.into(),
+            n(aftersale_ports::documents::next_version(expected_version)),
+        );
         item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
         item.insert(keys::GSI1SK.into(), s(keys::order_ref(&record.order_id)));
         // The customer's GSI2 partition follows the newest snapshot: no reference item to
