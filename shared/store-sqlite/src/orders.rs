@@ -15,13 +15,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// the body nor decodes it. Versions never repeat (a new order's is the instant it was
 /// created), so a cached order can only be the stored one.
 #[derive(Default)]
-pub(crate) struct DecodedOrders(Mutex<HashMap<(String, String), (i64, Arc<OrderRecord>)>>);
+pub(crate) struct DecodedOrders(Mutex<Entries>);
+
+/// By shop and order id: the version decoded, and the order.
+type Entries = HashMap<(String, String), (i64, Arc<OrderRecord>)>;
 
 /// Orders kept at most; beyond it the cache starts over.
 const CACHED_ORDERS: usize = 4096;
 
 impl DecodedOrders {
-    fn entries(&self) -> MutexGuard<'_, HashMap<(String, String), (i64, Arc<OrderRecord>)>> {
+    fn entries(&self) -> MutexGuard<'_, Entries> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
