@@ -159,7 +159,7 @@ pub async fn order_versions(store: &dyn Store) {
 
     // Erased with its customer, then the same order id again (a shop's history imported anew).
     store
-        .redact_customer(&shop, Some(&customer_id("c1")), &[oid.clone()])
+        .redact_customer(&shop, Some(&customer_id("c1")), std::slice::from_ref(&oid))
         .await
         .unwrap();
     assert_eq!(store.load_order(&shop, &oid).await.unwrap(), None, "erased");

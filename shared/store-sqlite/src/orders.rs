@@ -176,7 +176,10 @@ mod tests {
         let changed = serve.load_order(&shop, &id).await.unwrap().unwrap();
         assert_eq!((changed.value, changed.version), (record, first.version + 1));
 
-        other.redact_customer(&shop, None, &[id.clone()]).await.unwrap();
+        other
+            .redact_customer(&shop, None, std::slice::from_ref(&id))
+            .await
+            .unwrap();
         assert_eq!(
             serve.load_order(&shop, &id).await.unwrap(),
             None,
@@ -191,7 +194,10 @@ mod tests {
             .await
             .unwrap();
         serve.load_order(&shop, &id).await.unwrap().unwrap();
-        other.redact_customer(&shop, None, &[id.clone()]).await.unwrap();
+        other
+            .redact_customer(&shop, None, std::slice::from_ref(&id))
+            .await
+            .unwrap();
         let mut again = OrderRecord::new(id.clone());
         again.deleted = true;
         other.save_order(&shop, &again, 0).await.unwrap();
