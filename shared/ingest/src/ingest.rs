@@ -344,7 +344,7 @@ impl Ingest {
     ) -> Result<bool, StoreError> {
         let span =
             info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
-        async {
+        let work = async {
             // A privacy request is logged without the customer's details (see
             // `without_personal_data`); the work below still gets the whole request.
             match self
@@ -372,8 +372,29 @@ impl Ingest {
             info!("stored");
             Ok(true)
         }
-        .instrument(span)
-        .await
+        .instrument(span);
+        // Privacy requests and uninstalls stand outside: an erasure checkpoints the log to
+        // erase old pages, which no transaction may be open for, and they are rare.
+        let in_one_transaction = event.order_id().is_some()
+            || matches!(
+                event.kind,
+                EventKind::CustomerCreated(_) | EventKind::CustomerUpdated(_) | EventKind::CheckoutUpdated(_)
+            );
+        let Some(id) = (match in_one_transaction {
+            true => self.store.begin_event_transaction().await?,
+            false => None,
+        }) else {
+            return work.await;
+        };
+        let result = aftersale_ports::event_transaction::within(id, work).await;
+        match (self.store.end_event_transaction(id).await, result) {
+            (Ok(()), result) => result,
+            (Err(err), Ok(_)) => Err(err),
+            (Err(err), Err(first)) => {
+                warn!(error = %err, "the failed event's transaction did not commit either");
+                Err(first)
+            }
+        }
     }
 
     /// The clock ingest runs on.

@@ -9,6 +9,7 @@ mod clock;
 pub mod documents;
 pub mod erasure;
 mod error;
+pub mod event_transaction;
 mod flow_store;
 pub mod install;
 pub mod lifecycle;

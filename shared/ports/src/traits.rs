@@ -10,6 +10,19 @@ use chrono::{DateTime, Utc};
 /// The log of normalised events, deduplicated per shop by event id.
 #[async_trait]
 pub trait EventLog: Send + Sync {
+    /// Opens one transaction for the store calls of an event ([`crate::event_transaction`]),
+    /// which then runs [`crate::event_transaction::within`] the id returned. `None`: this
+    /// store has none, and each call stands alone.
+    async fn begin_event_transaction(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+
+    /// Ends the event transaction `id`, committing whatever the event wrote, also when the
+    /// event failed part-way: as with calls that each commit, its redelivery resumes it.
+    async fn end_event_transaction(&self, _id: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Stores the event unless `(shop, event_id)` is already there. One conditional write.
     async fn record_event(
         &self,

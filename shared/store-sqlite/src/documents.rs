@@ -147,7 +147,7 @@ impl Documents for SqliteStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let shop = shop.to_string();
         self.run(move |conn| {
-            let tx = conn.transaction().map_err(db)?;
+            let tx = conn.savepoint().map_err(db)?;
             for (key, body, expected_version) in &rows {
                 save_row(&tx, &shop, key, body, *expected_version)?;
             }

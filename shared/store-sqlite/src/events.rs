@@ -9,6 +9,14 @@ use rusqlite::params;
 
 #[async_trait]
 impl EventLog for SqliteStore {
+    async fn begin_event_transaction(&self) -> Result<Option<u64>, StoreError> {
+        SqliteStore::begin_event_transaction(self).await.map(Some)
+    }
+
+    async fn end_event_transaction(&self, id: u64) -> Result<(), StoreError> {
+        SqliteStore::end_event_transaction(self, id).await
+    }
+
     async fn record_event(
         &self,
         event: &StoreEvent,

@@ -6,11 +6,12 @@
 
 use aftersale_domain::ShopId;
 use aftersale_ports::StoreError;
+use aftersale_ports::event_transaction;
 use chrono::{DateTime, Utc};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 // One file per entity, like `shared/aws/src/dynamodb/`; `schema` holds every table.
@@ -37,7 +38,12 @@ pub use sealed_tokens::{SealedTokens, SealedTokensError};
 /// ([`SqliteStore::run`]).
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Writer>>,
+    /// Held by the task whose event transaction is open ([`event_transaction`]): another
+    /// task's call waits for it here, without holding up its thread.
+    event_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Where the open event transaction keeps its hold of `event_lock` until it ends.
+    event_hold: Arc<Mutex<Option<tokio::sync::OwnedMutexGuard<()>>>>,
     /// Set while a [`SqliteStore::run_on_pool`] call holds the connection.
     long_call: Arc<AtomicBool>,
     /// Connections that only read, beside the one that writes: in WAL mode they read while
@@ -49,6 +55,16 @@ pub struct SqliteStore {
     /// Orders as last decoded, kept by version.
     orders: Arc<orders::DecodedOrders>,
 }
+
+/// The writing connection, and the event transaction open on it, if any.
+struct Writer {
+    conn: Connection,
+    open: Option<u64>,
+}
+
+/// Event transaction ids, unique in the process, so a task inside one store's transaction is
+/// never taken for the owner of another's.
+static NEXT_EVENT_TRANSACTION: AtomicU64 = AtomicU64::new(1);
 
 impl SqliteStore {
     /// Opens (creating if needed) `aftersale.db` in `data_dir`.
@@ -115,7 +131,9 @@ impl SqliteStore {
         // and planning SQL cost more than running most of these lookups.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(Mutex::new(Writer { conn, open: None })),
+            event_lock: Arc::default(),
+            event_hold: Arc::default(),
             long_call: Arc::default(),
             readers: Arc::new([]),
             next_reader: Arc::default(),
@@ -166,8 +184,68 @@ impl SqliteStore {
         if self.long_call.load(Ordering::Acquire) {
             return self.on_pool(work).await;
         }
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        work(&mut conn)
+        {
+            let mut writer = self.writer();
+            if writer.open.is_none() || writer.open == event_transaction::current() {
+                return work(&mut writer.conn);
+            }
+        }
+        // Another task's event holds the connection in its transaction: this call waits for
+        // it to end and then runs on its own, never inside it.
+        let _ended = self.event_lock.lock().await;
+        work(&mut self.writer().conn)
+    }
+
+    /// Opens an event transaction on the writer ([`event_transaction`]) once no other is open.
+    pub(crate) async fn begin_event_transaction(&self) -> Result<u64, StoreError> {
+        let hold = Arc::clone(&self.event_lock).lock_owned().await;
+        let id = NEXT_EVENT_TRANSACTION.fetch_add(1, Ordering::Relaxed);
+        {
+            // No pool call runs now: outside an event transaction they hold the event lock.
+            let mut writer = self.writer();
+            writer.conn.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+            writer.open = Some(id);
+        }
+        *self.event_hold.lock().unwrap_or_else(|p| p.into_inner()) = Some(hold);
+        Ok(id)
+    }
+
+    /// Commits event transaction `id` and lets the calls waiting for it run. A commit that
+    /// fails, or a transaction SQLite already rolled back (a full disk, an I/O error), leaves
+    /// none of the event's writes; the decoded orders kept from them are dropped with them.
+    pub(crate) async fn end_event_transaction(&self, id: u64) -> Result<(), StoreError> {
+        let committed = {
+            let mut writer = self.writer();
+            if writer.open != Some(id) {
+                return Err(StoreError::Backend(format!("event transaction {id} is not open")));
+            }
+            writer.open = None;
+            let committed = if writer.conn.is_autocommit() {
+                Err(StoreError::Backend(
+                    "the event's transaction was rolled back by SQLite".into(),
+                ))
+            } else {
+                writer.conn.execute_batch("COMMIT").map_err(db)
+            };
+            if committed.is_err() && !writer.conn.is_autocommit() {
+                let _ = writer.conn.execute_batch("ROLLBACK");
+            }
+            committed
+        };
+        if committed.is_err() {
+            self.orders.clear();
+        }
+        self.event_hold.lock().unwrap_or_else(|p| p.into_inner()).take();
+        committed
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the running task owns this store's open event transaction.
+    fn owns_event_transaction(&self) -> bool {
+        event_transaction::current().is_some_and(|id| self.writer().open == Some(id))
     }
 
     /// Runs `work`, which only reads with one statement, on a free reader connection (any
@@ -179,7 +257,8 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        if self.readers.is_empty() {
+        // Inside its event transaction a task reads on the writer, to see what it has written.
+        if self.readers.is_empty() || self.owns_event_transaction() {
             return self.run(work).await;
         }
         for reader in self.readers.iter() {
@@ -214,10 +293,17 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        // A pool thread cannot wait for another task's event transaction: outside its own,
+        // the call holds the event lock, so none opens while it runs.
+        let outside = match self.owns_event_transaction() {
+            true => None,
+            false => Some(Arc::clone(&self.event_lock).lock_owned().await),
+        };
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            work(&mut guard)
+            let _outside = outside;
+            let mut writer = conn.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut writer.conn)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
@@ -339,7 +425,8 @@ mod tests {
     #[test]
     fn cached_statements_keep_their_plan_whatever_is_bound() {
         let store = SqliteStore::in_memory().unwrap();
-        let conn = store.conn.lock().unwrap();
+        let writer = store.conn.lock().unwrap();
+        let conn = &writer.conn;
         let reads = [
             // A key range: a bound value could steer the plan.
             "SELECT key, version FROM documents WHERE shop = ?1 AND key >= ?2 AND key < ?3 ORDER BY key",
@@ -441,7 +528,8 @@ mod tests {
     #[test]
     fn the_due_query_reads_the_due_index() {
         let store = SqliteStore::in_memory().unwrap();
-        let conn = store.conn.lock().unwrap();
+        let writer = store.conn.lock().unwrap();
+        let conn = &writer.conn;
         let plan: Vec<String> = conn
             .prepare(
                 "EXPLAIN QUERY PLAN SELECT shop, customer_id, id, body FROM messages
@@ -454,5 +542,92 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert!(plan.iter().any(|step| step.contains("messages_due")), "{plan:?}");
+    }
+
+    fn count_shops(conn: &mut Connection) -> Result<i64, StoreError> {
+        conn.query_row("SELECT count(*) FROM shops", [], |row| row.get(0))
+            .map_err(db)
+    }
+
+    fn add_shop(name: &'static str) -> impl FnOnce(&mut Connection) -> Result<usize, StoreError> {
+        move |conn| {
+            conn.execute("INSERT INTO shops (shop, body) VALUES (?1, '{}')", params![name])
+                .map_err(db)
+        }
+    }
+
+    /// Inside its event transaction a task reads what it wrote; every other task (and the
+    /// readers) sees it only once the transaction commits.
+    #[tokio::test]
+    async fn an_event_transaction_is_seen_by_its_own_task_until_it_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let id = store.begin_event_transaction().await.unwrap();
+        event_transaction::within(id, async {
+            store.run(add_shop("inside")).await.unwrap();
+            assert_eq!(
+                store.read(count_shops).await.unwrap(),
+                1,
+                "its own write, read back"
+            );
+        })
+        .await;
+        let outside = tokio::spawn({
+            let store = store.clone();
+            async move { store.read(count_shops).await }
+        });
+        assert_eq!(
+            outside.await.unwrap().unwrap(),
+            0,
+            "another task sees only what is committed"
+        );
+        store.end_event_transaction(id).await.unwrap();
+        assert_eq!(store.read(count_shops).await.unwrap(), 1);
+        assert!(
+            store.end_event_transaction(id).await.is_err(),
+            "an ended transaction cannot end again"
+        );
+    }
+
+    /// Another task's write waits for the open event transaction without holding up the one
+    /// thread the owner also runs on, then commits on its own; a long call of another task
+    /// waits the same way, on the pool.
+    #[tokio::test(flavor = "current_thread")]
+    async fn another_tasks_write_waits_for_the_event_transaction_and_stands_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let id = store.begin_event_transaction().await.unwrap();
+        let write = tokio::spawn({
+            let store = store.clone();
+            async move { store.run(add_shop("other")).await }
+        });
+        let long = tokio::spawn({
+            let store = store.clone();
+            async move { store.run_on_pool(add_shop("long")).await }
+        });
+        event_transaction::within(id, async {
+            store.run(add_shop("owner")).await.unwrap();
+            for _ in 0..5 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                store.read(count_shops).await.unwrap();
+            }
+            assert!(
+                !write.is_finished() && !long.is_finished(),
+                "they wait for the transaction"
+            );
+            assert_eq!(
+                store.read(count_shops).await.unwrap(),
+                1,
+                "only the owner's write is in it"
+            );
+        })
+        .await;
+        let pending = event_transaction::within(id, store.run(|conn| Ok(conn.is_autocommit())));
+        assert!(!pending.await.unwrap(), "the transaction is open until it ends");
+        store.end_event_transaction(id).await.unwrap();
+        assert_eq!(write.await.unwrap().unwrap(), 1);
+        assert_eq!(long.await.unwrap().unwrap(), 1);
+        assert_eq!(store.read(count_shops).await.unwrap(), 3);
+        assert!(store.run(|conn| Ok(conn.is_autocommit())).await.unwrap());
     }
 }
