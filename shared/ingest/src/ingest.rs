@@ -380,10 +380,12 @@ impl Ingest {
                 event.kind,
                 EventKind::CustomerCreated(_) | EventKind::CustomerUpdated(_) | EventKind::CheckoutUpdated(_)
             );
-        let Some(id) = (match in_one_transaction {
-            true => self.store.begin_event_transaction().await?,
-            false => None,
-        }) else {
+        let id = if in_one_transaction {
+            self.store.begin_event_transaction().await?
+        } else {
+            None
+        };
+        let Some(id) = id else {
             return work.await;
         };
         let result = aftersale_ports::event_transaction::within(id, work).await;

@@ -295,9 +295,10 @@ impl SqliteStore {
     {
         // A pool thread cannot wait for another task's event transaction: outside its own,
         // the call holds the event lock, so none opens while it runs.
-        let outside = match self.owns_event_transaction() {
-            true => None,
-            false => Some(Arc::clone(&self.event_lock).lock_owned().await),
+        let outside = if self.owns_event_transaction() {
+            None
+        } else {
+            Some(Arc::clone(&self.event_lock).lock_owned().await)
         };
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
