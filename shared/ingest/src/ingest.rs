@@ -388,8 +388,12 @@ impl Ingest {
         let Some(id) = id else {
             return work.await;
         };
+        let open = OpenTransaction {
+            store: self.store.as_ref(),
+            id: Some(id),
+        };
         let result = aftersale_ports::event_transaction::within(id, work).await;
-        match (self.store.end_event_transaction(id).await, result) {
+        match (open.end(), result) {
             (Ok(()), result) => result,
             (Err(err), Ok(_)) => Err(err),
             (Err(err), Err(first)) => {
@@ -579,5 +583,81 @@ pub(crate) fn dead_letter(
         received_at,
         status: DeadLetterStatus::Pending,
         attempts: 0,
+    }
+}
+
+/// An open event transaction, ended however the event's future ends. A caller that hangs up
+/// (Shopify gives up after 5 seconds) drops the future half-way; the transaction then still
+/// commits what the event did, as a failed event's does, and the store's other callers, who
+/// wait for it, go on.
+struct OpenTransaction<'a> {
+    store: &'a dyn Store,
+    id: Option<u64>,
+}
+
+impl OpenTransaction<'_> {
+    fn end(mut self) -> Result<(), StoreError> {
+        self.id
+            .take()
+            .map_or(Ok(()), |id| self.store.end_event_transaction(id))
+    }
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take()
+            && let Err(err) = self.store.end_event_transaction(id)
+        {
+            warn!(error = %err, "an abandoned event's transaction did not commit");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OpenTransaction;
+    use aftersale_domain::ShopId;
+    use aftersale_ports::documents::DocumentWrite;
+    use aftersale_ports::{Documents, EventLog, Store};
+    use aftersale_store_sqlite::SqliteStore;
+
+    fn write(key: &str) -> DocumentWrite {
+        DocumentWrite {
+            key: key.into(),
+            value: serde_json::json!({ "n": 1 }),
+            expected_version: 0,
+        }
+    }
+
+    /// An event whose future is dropped inside its transaction (its caller hung up) still
+    /// commits what it wrote, and the store takes the next call.
+    #[tokio::test]
+    async fn an_abandoned_event_commits_and_frees_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_dir(dir.path()).unwrap();
+        let shop = ShopId::shopify("abandoned.myshopify.com").unwrap();
+        let id = store.begin_event_transaction().await.unwrap().unwrap();
+        let abandoned = async {
+            let _open = OpenTransaction {
+                store: &store as &dyn Store,
+                id: Some(id),
+            };
+            aftersale_ports::event_transaction::within(id, async {
+                store.save_documents(&shop, &[write("inside")]).await.unwrap();
+                std::future::pending::<()>().await;
+            })
+            .await;
+        };
+        let hung_up = tokio::time::timeout(std::time::Duration::from_millis(20), abandoned).await;
+        assert!(hung_up.is_err(), "the event never finished");
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            store.save_documents(&shop, &[write("after")]).await.unwrap();
+            store.list_documents(&shop, "").await.unwrap().len()
+        });
+        assert_eq!(
+            next.await.expect("the store is free again"),
+            2,
+            "both writes are committed"
+        );
     }
 }

@@ -18,8 +18,9 @@ pub trait EventLog: Send + Sync {
     }
 
     /// Ends the event transaction `id`, committing whatever the event wrote, also when the
-    /// event failed part-way: as with calls that each commit, its redelivery resumes it.
-    async fn end_event_transaction(&self, _id: u64) -> Result<(), StoreError> {
+    /// event failed part-way: as with calls that each commit, its redelivery resumes it. Not
+    /// async, so that it also runs where an event's future is dropped half-way.
+    fn end_event_transaction(&self, _id: u64) -> Result<(), StoreError> {
         Ok(())
     }
 

@@ -13,8 +13,8 @@ impl EventLog for SqliteStore {
         SqliteStore::begin_event_transaction(self).await.map(Some)
     }
 
-    async fn end_event_transaction(&self, id: u64) -> Result<(), StoreError> {
-        SqliteStore::end_event_transaction(self, id).await
+    fn end_event_transaction(&self, id: u64) -> Result<(), StoreError> {
+        SqliteStore::end_event_transaction(self, id)
     }
 
     async fn record_event(

@@ -213,7 +213,7 @@ impl SqliteStore {
     /// Commits event transaction `id` and lets the calls waiting for it run. A commit that
     /// fails, or a transaction SQLite already rolled back (a full disk, an I/O error), leaves
     /// none of the event's writes; the decoded orders kept from them are dropped with them.
-    pub(crate) async fn end_event_transaction(&self, id: u64) -> Result<(), StoreError> {
+    pub(crate) fn end_event_transaction(&self, id: u64) -> Result<(), StoreError> {
         let committed = {
             let mut writer = self.writer();
             if writer.open != Some(id) {
@@ -582,10 +582,10 @@ mod tests {
             0,
             "another task sees only what is committed"
         );
-        store.end_event_transaction(id).await.unwrap();
+        store.end_event_transaction(id).unwrap();
         assert_eq!(store.read(count_shops).await.unwrap(), 1);
         assert!(
-            store.end_event_transaction(id).await.is_err(),
+            store.end_event_transaction(id).is_err(),
             "an ended transaction cannot end again"
         );
     }
@@ -625,7 +625,7 @@ mod tests {
         .await;
         let pending = event_transaction::within(id, store.run(|conn| Ok(conn.is_autocommit())));
         assert!(!pending.await.unwrap(), "the transaction is open until it ends");
-        store.end_event_transaction(id).await.unwrap();
+        store.end_event_transaction(id).unwrap();
         assert_eq!(write.await.unwrap().unwrap(), 1);
         assert_eq!(long.await.unwrap().unwrap(), 1);
         assert_eq!(store.read(count_shops).await.unwrap(), 3);
