@@ -160,10 +160,40 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{css}: {e}"))
     }
 
-    fn click(&self, css: &str) {
+    /// Presses the form button matching `css`, then waits for the page the form answers with.
+    /// A click returns as soon as the press is sent, so without the wait the next read can
+    /// land on the old page, or between the two pages.
+    fn submit(&self, css: &str) {
         self.rt
-            .block_on(async { self.client().find(Locator::Css(css)).await?.click().await })
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+            .block_on(async {
+                let button = self.client().find(Locator::Css(css)).await?;
+                button.click().await?;
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                loop {
+                    match button.is_displayed().await {
+                        Err(e) if e.is_stale_element_reference() => break,
+                        Err(e) => return Err(e),
+                        Ok(_) if std::time::Instant::now() > deadline => {
+                            return Err(fantoccini::error::CmdError::WaitTimeout);
+                        }
+                        Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                    }
+                }
+                loop {
+                    let state = self
+                        .client()
+                        .execute("return document.readyState", vec![])
+                        .await?;
+                    if state == "complete" {
+                        break Ok(());
+                    }
+                    if std::time::Instant::now() > deadline {
+                        break Err(fantoccini::error::CmdError::WaitTimeout);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            })
+            .unwrap_or_else(|e| panic!("submit {css}: {e}"));
     }
 
     /// Saves a PNG of the viewport under `target/tmp/browser/`, and returns its path.
@@ -459,7 +489,7 @@ fn a_customer_answers_and_unsubscribes_in_chromium_by_pressing_the_buttons() {
         "{}",
         browser.reads()
     );
-    browser.click("form button");
+    browser.submit("form button");
     assert!(
         browser
             .reads()
@@ -484,7 +514,7 @@ fn a_customer_answers_and_unsubscribes_in_chromium_by_pressing_the_buttons() {
         "{}",
         browser.reads()
     );
-    browser.click("form button");
+    browser.submit("form button");
     assert!(
         browser.reads().starts_with("You're unsubscribed"),
         "{}",
