@@ -38,6 +38,23 @@ pub trait Documents: Send + Sync {
         value: &Value,
         expected_version: u64,
     ) -> Result<(), StoreError>;
+    /// [`Documents::save_document`] with the value already JSON text, from a caller that
+    /// encodes its own type ([`insert`], [`update`]): a store that keeps the text stores it as
+    /// it is, instead of the type being turned into a `Value` and that into text. The text
+    /// must be JSON as `serde_json` writes it; such a store does not parse it again.
+    async fn save_document_json(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        json: String,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let value = serde_json::from_str(&json).map_err(|err| StoreError::Corrupt {
+            what: format!("document {key}"),
+            detail: err.to_string(),
+        })?;
+        self.save_document(shop, key, &value, expected_version).await
+    }
     /// The shop's documents whose key starts with `prefix`, by key. A query on the shop's
     /// partition, never a scan of other shops.
     async fn list_documents(
@@ -248,7 +265,7 @@ pub async fn insert<T: Serialize, D: Documents + ?Sized>(
     key: &str,
     value: &T,
 ) -> Result<bool, StoreError> {
-    match store.save_document(shop, key, &encode(value)?, 0).await {
+    match store.save_document_json(shop, key, encode(value)?, 0).await {
         Ok(()) => Ok(true),
         Err(StoreError::Conflict { .. }) => Ok(false),
         Err(err) => Err(err),
@@ -274,7 +291,7 @@ where
         let Some(next) = change(current.as_ref().map(|c| &c.value)) else {
             return Ok(current.map(|c| c.value));
         };
-        match store.save_document(shop, key, &encode(&next)?, version).await {
+        match store.save_document_json(shop, key, encode(&next)?, version).await {
             Ok(()) => return Ok(Some(next)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(err) => return Err(err),
@@ -310,6 +327,6 @@ pub fn owned_by(key: &str, customer: &CustomerId) -> bool {
     key.starts_with(&keys::customer_prefix(customer))
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Value, StoreError> {
-    serde_json::to_value(value).map_err(StoreError::backend)
+fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(StoreError::backend)
 }

@@ -69,6 +69,46 @@ pub async fn documents(store: &dyn Store) {
         store.load_document_json(&shop, "campaign#missing").await.unwrap(),
         None
     );
+
+    // Saved as text: the same versions and conditions, and read back as the same document.
+    let third = json!({"slug": "spring", "sent": 40, "note": "\"quoted\" é"});
+    store
+        .save_document_json(&shop, key, third.to_string(), v1 + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_document(&shop, key).await.unwrap(),
+        Some(Versioned {
+            value: third.clone(),
+            version: v1 + 2
+        }),
+        "a document saved as text"
+    );
+    assert_conflict(
+        store
+            .save_document_json(&shop, key, json!({}).to_string(), v1 + 1)
+            .await,
+        "text saved over a stale version",
+    );
+    assert_conflict(
+        store
+            .save_document_json(&shop, key, json!({}).to_string(), 0)
+            .await,
+        "text creating an existing document",
+    );
+    let text_key = "campaign#as-text";
+    store
+        .save_document_json(&shop, text_key, third.to_string(), 0)
+        .await
+        .unwrap();
+    let created = store
+        .load_document(&shop, text_key)
+        .await
+        .unwrap()
+        .expect("created as text");
+    assert_eq!(created.value, third);
+    assert!(created.version >= 1, "0 means absent: {}", created.version);
+    assert!(store.delete_document(&shop, text_key).await.unwrap());
     assert_conflict(
         store
             .save_document(&shop, "campaign#missing", &json!({}), 3)
@@ -87,7 +127,7 @@ pub async fn documents(store: &dyn Store) {
         .expect("the same key in another shop is a new document");
     assert_eq!(
         store.load_document(&shop, key).await.unwrap().map(|d| d.value),
-        Some(second)
+        Some(third)
     );
 }
 

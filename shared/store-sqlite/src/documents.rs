@@ -138,6 +138,19 @@ impl Documents for SqliteStore {
             .await
     }
 
+    /// The text is stored as it is (the column holds JSON text).
+    async fn save_document_json(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        json: String,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let (shop, key) = (shop.to_string(), key.to_string());
+        self.run(move |conn| save_row(conn, &shop, &key, &json, expected_version))
+            .await
+    }
+
     /// One SQLite transaction: a conflict on any write rolls back the ones before it.
     async fn save_documents(&self, shop: &ShopId, writes: &[DocumentWrite]) -> Result<(), StoreError> {
         aftersale_ports::documents::check_batch(writes)?;

@@ -76,6 +76,19 @@ impl Documents for DynamoDbStore {
             .await
     }
 
+    /// The text goes into the item's data attribute as it is.
+    async fn save_document_json(
+        &self,
+        shop: &ShopId,
+        key: &str,
+        json: String,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let item = document_text_item(shop, key, json, expected_version);
+        self.put_versioned(item, expected_version, format!("document {key}"))
+            .await
+    }
+
     /// One strongly consistent Query, paged: `pk = SHOP#{shop} AND begins_with(sk, DOC#{prefix})`.
     /// DynamoDB returns sort keys in byte order, which is key order.
     async fn list_documents(
@@ -162,13 +175,17 @@ impl Documents for DynamoDbStore {
 
 /// A document's item: its key, JSON, next version and the shop index attributes.
 fn document_item(shop: &ShopId, key: &str, value: &Value, expected_version: u64) -> Result<Item, StoreError> {
-    let what = format!("document {key}");
+    let json = to_json(value, &format!("document {key}"))?;
+    Ok(document_text_item(shop, key, json, expected_version))
+}
+
+fn document_text_item(shop: &ShopId, key: &str, json: String, expected_version: u64) -> Item {
     let mut item = Item::new();
     item.insert(keys::PK.into(), s(keys::shop(shop)));
     item.insert(keys::SK.into(), s(keys::document(key)));
-    item.insert(DATA.into(), s(to_json(value, &what)?));
+    item.insert(DATA.into(), s(json));
     item.insert(VERSION.into(), n(next_version(expected_version)));
     item.insert(keys::GSI1PK.into(), s(keys::shop(shop)));
     item.insert(keys::GSI1SK.into(), s(keys::document(key)));
-    Ok(item)
+    item
 }
