@@ -29,6 +29,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// glibc's malloc and free took a sixth of `serve`'s instructions (every event decodes and
+/// encodes JSON documents); with mimalloc an order takes 15% fewer (README, "Ingest under load").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "aftersale",
