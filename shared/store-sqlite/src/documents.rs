@@ -132,9 +132,7 @@ impl Documents for SqliteStore {
         value: &serde_json::Value,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        let body = to_json(value)?;
-        let (shop, key) = (shop.to_string(), key.to_string());
-        self.run(move |conn| save_row(conn, &shop, &key, &body, expected_version))
+        self.save_document_json(shop, key, to_json(value)?, expected_version)
             .await
     }
 

@@ -71,9 +71,8 @@ impl Documents for DynamoDbStore {
         value: &Value,
         expected_version: u64,
     ) -> Result<(), StoreError> {
-        let item = document_item(shop, key, value, expected_version)?;
-        self.put_versioned(item, expected_version, format!("document {key}"))
-            .await
+        let json = to_json(value, &format!("document {key}"))?;
+        self.save_document_json(shop, key, json, expected_version).await
     }
 
     /// The text goes into the item's data attribute as it is.
