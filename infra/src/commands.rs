@@ -90,7 +90,7 @@ pub async fn serve(
         clock: Arc::clone(local.engine.clock()),
         access,
     });
-    let ingest = Arc::new(local.ingest(secrets));
+    let ingest = Arc::new(local.ingest(secrets).planning_after_replies());
     let shopify_app = crate::shops::shopify_app(
         Arc::clone(&local.store) as Arc<dyn Store>,
         Arc::clone(&local.tokens),
@@ -106,7 +106,7 @@ pub async fn serve(
     let health = Arc::new(crate::ticker::TickHealth::new(std::time::Duration::from_secs(
         tick_seconds,
     )));
-    let app = aftersale_ingest::router(ingest)
+    let app = aftersale_ingest::router(Arc::clone(&ingest))
         .merge(aftersale_engine::feedback::router(Arc::clone(&local.engine)))
         .merge(crate::shops::routes(shopify_app))
         .merge(aftersale_platform_api::woocommerce::authorize::router(
@@ -118,6 +118,17 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let ticker = tokio::spawn(crate::ticker::run(Arc::clone(&local.engine), health));
+    // What an earlier `serve` answered but had not planned when it stopped is planned first.
+    let started_at = local.engine.clock().now();
+    let planner = tokio::spawn({
+        let ingest = Arc::clone(&ingest);
+        async move {
+            if let Err(err) = ingest.finish_unfinished(started_at).await {
+                warn!(error = %err, "finishing an earlier run's unfinished events failed; tried again when idle");
+            }
+            ingest.plan_after_replies().await;
+        }
+    });
     info!(
         address = %listener.local_addr()?,
         data_dir = %store_args.data_dir().display(),
@@ -128,6 +139,8 @@ pub async fn serve(
         .await
         .context("server failed")?;
     ticker.abort();
+    planner.abort();
+    ingest.plan_waiting_now().await;
     info!("stopped");
     Ok(())
 }

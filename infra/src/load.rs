@@ -140,6 +140,8 @@ pub async fn run(options: &LoadOptions, store_args: &StoreArgs) -> anyhow::Resul
         "concurrency": options.concurrency,
         "seconds": round3(elapsed.as_secs_f64()),
         "per_second": (deliveries.len() as f64 / elapsed.as_secs_f64()).round(),
+        "orders_per_second": (options.orders as f64 / elapsed.as_secs_f64()).round(),
+        "planned_orders_per_second": (options.orders as f64 / (elapsed + check.planned_after).as_secs_f64()).round(),
         "p50_ms": round3(pct(0.50) as f64 / 1000.0),
         "p99_ms": round3(pct(0.99) as f64 / 1000.0),
         "max_ms": round3(*latencies.last().unwrap_or(&0) as f64 / 1000.0),
@@ -150,12 +152,14 @@ pub async fn run(options: &LoadOptions, store_args: &StoreArgs) -> anyhow::Resul
         println!("{report}");
     } else {
         println!(
-            "{} deliveries ({} orders) at concurrency {} in {:.2} s: {} a second, p50 {} ms, p99 {} ms, max {} ms",
+            "{} deliveries ({} orders) at concurrency {} in {:.2} s: {} a second ({} orders; {} planned), p50 {} ms, p99 {} ms, max {} ms",
             deliveries.len(),
             options.orders,
             options.concurrency,
             elapsed.as_secs_f64(),
             report["per_second"],
+            report["orders_per_second"],
+            report["planned_orders_per_second"],
             report["p50_ms"],
             report["p99_ms"],
             report["max_ms"],
@@ -374,6 +378,10 @@ struct Check {
     /// Paid orders with at least one message planned.
     orders_with_messages: usize,
     refused: usize,
+    /// Accepted events still not planned when the check gave up waiting.
+    unplanned: usize,
+    /// From the last reply until every accepted event was planned.
+    planned_after: std::time::Duration,
 }
 
 impl Check {
@@ -382,6 +390,8 @@ impl Check {
             && self.stale_orders.is_empty()
             && self.refused == 0
             && self.stored_once == self.expected
+            && self.unplanned == 0
+            && self.orders_with_messages == self.orders
     }
 
     fn json(&self) -> Value {
@@ -394,6 +404,8 @@ impl Check {
             "orders_not_newest": self.stale_orders.len(),
             "orders_with_messages": self.orders_with_messages,
             "deliveries_not_accepted": self.refused,
+            "events_unplanned": self.unplanned,
+            "planned_after_seconds": round3(self.planned_after.as_secs_f64()),
         })
     }
 
@@ -406,6 +418,17 @@ impl Check {
             self.orders,
             self.orders_with_messages,
         );
+        text.push_str(&format!(
+            "\n  every accepted event planned {:.2} s after the last reply",
+            self.planned_after.as_secs_f64()
+        ));
+        if self.unplanned > 0 {
+            text.push_str(&format!(
+                "\n  {} accepted events were still not planned after {} s",
+                self.unplanned,
+                PLANNING_TIMEOUT.as_secs()
+            ));
+        }
         if self.refused > 0 {
             text.push_str(&format!("\n  {} deliveries were not accepted", self.refused));
         }
@@ -463,6 +486,7 @@ async fn check_stored(
         let slot = newest.entry((shop, order)).or_insert(at);
         *slot = (*slot).max(at);
     }
+    let (unplanned, planned_after) = wait_until_planned(store.as_ref(), &expected).await?;
     let mut counts: HashMap<(ShopId, String), usize> = HashMap::new();
     let shops: std::collections::BTreeSet<ShopId> = expected.keys().map(|(s, _)| s.clone()).collect();
     let mut planned: HashMap<(ShopId, String), usize> = HashMap::new();
@@ -509,5 +533,33 @@ async fn check_stored(
         stale_orders,
         orders_with_messages,
         refused,
+        unplanned,
+        planned_after,
     })
+}
+
+/// The longest `serve` may take to plan what it answered (it plans after the replies while
+/// deliveries are in flight, and within two seconds of the oldest when they go on).
+const PLANNING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Waits until none of the accepted events is unfinished in the store, and returns how many
+/// still were at [`PLANNING_TIMEOUT`], and how long after the last reply the planning ended.
+async fn wait_until_planned(
+    store: &dyn aftersale_ports::Store,
+    expected: &HashMap<(ShopId, String), ()>,
+) -> anyhow::Result<(usize, std::time::Duration)> {
+    let started = Instant::now();
+    let far_future = Utc::now() + Duration::days(365);
+    loop {
+        let unplanned = store
+            .unfinished_events(far_future)
+            .await?
+            .iter()
+            .filter(|e| expected.contains_key(&(e.event.shop.clone(), e.event.event_id.to_string())))
+            .count();
+        if unplanned == 0 || started.elapsed() >= PLANNING_TIMEOUT {
+            return Ok((unplanned, started.elapsed()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

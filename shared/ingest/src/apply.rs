@@ -1,7 +1,7 @@
-//! Folding a new event into the stored state: order records, customer profiles and their
-//! purchase statistics, install state, and the platform's privacy requests.
+//! Folding a new event into the stored state (order records, customer profiles, install
+//! state, the platform's privacy requests), and the figures derived from it.
 
-use aftersale_domain::{CustomerId, EventKind, OrderId, OrderRecord, StoreEvent};
+use aftersale_domain::{CustomerId, EventKind, OrderId, OrderRecord, ShopId, StoreEvent};
 use aftersale_ports::lifecycle;
 use aftersale_ports::{PrivacyDesk, ShopState, ShopStatus, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -10,27 +10,54 @@ use tracing::{info, warn};
 /// Optimistic-concurrency retries before giving up (the platform then retries the delivery).
 const MAX_CONFLICT_RETRIES: usize = 8;
 
-pub async fn apply(
+/// The shop's statistics and the metrics' order rollups for the event's customer, both
+/// recomputed from the customer's whole history: idempotent, and the same whichever of the
+/// customer's events comes first. Planning after the reply does this after the reply too.
+pub async fn update_figures(
+    store: &dyn Store,
+    shop: &ShopId,
+    record: &OrderRecord,
+) -> Result<(), StoreError> {
+    // Statistics are sharded by customer, so deliveries of one shop rarely meet on an item.
+    // Should one still lose its races for good, that costs nothing lasting: the customer's
+    // share is recomputed from their whole history on their next event, so the delivery is
+    // not failed (and retried by the platform) for it.
+    match lifecycle::update_statistics(store, shop, record).await {
+        Err(StoreError::Conflict { what }) => warn!(%what, "shop statistics left for the next event"),
+        other => other?,
+    }
+    if let Some(customer) = record.customer_id() {
+        aftersale_metrics::rollups::refresh_orders(store, shop, customer).await?;
+    }
+    Ok(())
+}
+
+/// [`update_figures`] for an event folded earlier: its order as stored now.
+pub async fn update_figures_of(store: &dyn Store, event: &StoreEvent) -> Result<(), StoreError> {
+    let Some(order_id) = event.order_id() else {
+        return Ok(());
+    };
+    match store.load_order(&event.shop, order_id).await? {
+        Some(record) => update_figures(store, &event.shop, &record.value).await,
+        None => Ok(()),
+    }
+}
+
+/// The event's own state: the order record (and the customer's index of orders), the
+/// customer's profile, the shop's install state, and privacy requests. What a delivery has
+/// stored when it is answered. Returns the event's order as stored, if it has one.
+pub async fn fold(
     store: &dyn Store,
     privacy: &dyn PrivacyDesk,
     event: &StoreEvent,
     received_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Option<OrderRecord>, StoreError> {
+    let mut order = None;
     if let Some(order_id) = event.order_id() {
         fold_order(store, event, order_id).await?;
         if let Some(record) = store.load_order(&event.shop, order_id).await? {
             lifecycle::record_order(store, &event.shop, &record.value).await?;
-            // Statistics are sharded by customer, so deliveries of one shop rarely meet on an
-            // item. Should one still lose its races for good, that costs nothing lasting: the
-            // customer's share is recomputed from their whole history on their next event, so
-            // the delivery is not failed (and retried by the platform) for it.
-            match lifecycle::update_statistics(store, &event.shop, &record.value).await {
-                Err(StoreError::Conflict { what }) => warn!(%what, "shop statistics left for the next event"),
-                other => other?,
-            }
-            if let Some(customer) = record.value.customer_id() {
-                aftersale_metrics::rollups::refresh_orders(store, &event.shop, customer).await?;
-            }
+            order = Some(record.value);
         }
     }
     let customer = match &event.kind {
@@ -107,7 +134,7 @@ pub async fn apply(
             }
         }
     }
-    Ok(())
+    Ok(order)
 }
 
 async fn fold_order(store: &dyn Store, event: &StoreEvent, order_id: &OrderId) -> Result<(), StoreError> {

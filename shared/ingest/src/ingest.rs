@@ -1,3 +1,4 @@
+use crate::after_reply::AfterReply;
 use crate::capture::Captured;
 use crate::secrets::WebhookSecrets;
 use aftersale_domain::{EventKind, Origin, Platform, ShopId, StoreEvent};
@@ -113,6 +114,8 @@ pub struct Ingest {
     privacy: Arc<dyn PrivacyDesk>,
     /// Secrets Aftersale set on WooCommerce sites itself (`aftersale woocommerce connect`).
     site_secrets: Option<Arc<dyn SiteSecrets>>,
+    /// Events whose flows are planned after the reply (`serve`); `None` plans before it.
+    after_reply: Option<AfterReply>,
 }
 
 impl Ingest {
@@ -133,7 +136,15 @@ impl Ingest {
             tokens: None,
             privacy,
             site_secrets: None,
+            after_reply: None,
         }
+    }
+
+    /// Plans an event's flows after its delivery is answered while other deliveries are in
+    /// flight ([`crate::after_reply`]). The process must run [`Ingest::plan_after_replies`].
+    pub fn planning_after_replies(mut self) -> Self {
+        self.after_reply = Some(AfterReply::default());
+        self
     }
 
     /// Deletes a shop's stored Admin API token when it uninstalls the app.
@@ -184,6 +195,7 @@ impl Ingest {
         if body.len() > MAX_BODY_BYTES {
             return Reply::too_large();
         }
+        let _in_flight = self.after_reply.as_ref().map(AfterReply::enter);
         match self.verify(platform, headers, body).await {
             Ok(Verified::Signed) => self.accept(platform, headers, body).await,
             Ok(Verified::CreationPing) => {
@@ -344,6 +356,7 @@ impl Ingest {
     ) -> Result<bool, StoreError> {
         let span =
             info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
+        let after_reply = self.after_reply.as_ref().filter(|_| is_activity(event));
         let work = async {
             // A privacy request is logged without the customer's details (see
             // `without_personal_data`); the work below still gets the whole request.
@@ -356,10 +369,17 @@ impl Ingest {
                     info!("duplicate delivery");
                     return Ok(false);
                 }
+                Recorded::Duplicate { applied: false }
+                    if after_reply.is_some_and(|q| q.is_waiting(event)) =>
+                {
+                    info!("duplicate delivery of an event waiting to be planned");
+                    return Ok(false);
+                }
                 Recorded::Duplicate { applied: false } => info!("resuming an unfinished event"),
                 Recorded::New => {}
             }
-            crate::apply::apply(self.store.as_ref(), self.privacy.as_ref(), event, received_at).await?;
+            let order =
+                crate::apply::fold(self.store.as_ref(), self.privacy.as_ref(), event, received_at).await?;
             if let (EventKind::AppUninstalled | EventKind::ShopRedact, Some(tokens)) =
                 (&event.kind, &self.tokens)
                 && !self.shop_is_installed(&event.shop).await?
@@ -367,20 +387,34 @@ impl Ingest {
                 tokens.delete_token(&event.shop).await?;
                 info!("the shop's Admin API token is deleted");
             }
+            if let Some(queue) = after_reply
+                && queue.others_in_flight()
+                && queue.try_wait(event)
+            {
+                info!("stored; its figures and flows follow once the deliveries in flight are answered");
+                return Ok(true);
+            }
+            if let Some(order) = &order {
+                crate::apply::update_figures(self.store.as_ref(), &event.shop, order).await?;
+            }
             self.bus.publish(event).await?;
             self.store.mark_applied(event).await?;
             info!("stored");
             Ok(true)
         }
         .instrument(span);
-        // Privacy requests and uninstalls stand outside: an erasure checkpoints the log to
-        // erase old pages, which no transaction may be open for, and they are rare.
-        let in_one_transaction = event.order_id().is_some()
-            || matches!(
-                event.kind,
-                EventKind::CustomerCreated(_) | EventKind::CustomerUpdated(_) | EventKind::CheckoutUpdated(_)
-            );
-        let id = if in_one_transaction {
+        self.in_one_transaction(event, work).await
+    }
+
+    /// Runs an event's store calls in one transaction where the store has them. Privacy
+    /// requests and uninstalls stand outside: an erasure checkpoints the log to erase old
+    /// pages, which no transaction may be open for, and they are rare.
+    async fn in_one_transaction<T>(
+        &self,
+        event: &StoreEvent,
+        work: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let id = if is_activity(event) {
             self.store.begin_event_transaction().await?
         } else {
             None
@@ -401,6 +435,111 @@ impl Ingest {
                 Err(first)
             }
         }
+    }
+
+    /// Plans the events waiting since their replies, as deliveries let it, for as long as the
+    /// process runs; when nothing has waited for a minute, finishes what an earlier process
+    /// left unfinished a minute ago or more. Does nothing unless
+    /// [`Ingest::planning_after_replies`].
+    pub async fn plan_after_replies(&self) {
+        let Some(queue) = &self.after_reply else {
+            return;
+        };
+        loop {
+            match queue.next(UNFINISHED_SWEEP).await {
+                Some(event) => {
+                    if let Err(err) = self.finish(&event, None).await {
+                        warn!(shop = %event.shop, event_id = %event.event_id, error = %err,
+                            "planning a stored event failed; it is finished later");
+                    }
+                    queue.done(&event);
+                }
+                None => {
+                    let before =
+                        self.clock.now() - chrono::Duration::from_std(UNFINISHED_SWEEP).unwrap_or_default();
+                    if let Err(err) = self.finish_unfinished(before).await {
+                        warn!(error = %err, "finishing unfinished events failed; tried again in a minute");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Plans every waiting event now, whatever is in flight: what a stopping `serve` does.
+    pub async fn plan_waiting_now(&self) {
+        let Some(queue) = &self.after_reply else {
+            return;
+        };
+        while let Some(event) = queue.first() {
+            if let Err(err) = self.finish(&event, None).await {
+                warn!(shop = %event.shop, event_id = %event.event_id, error = %err,
+                    "planning a stored event failed; the next start finishes it");
+            }
+            queue.done(&event);
+        }
+    }
+
+    /// Finishes the events received before `received_before` whose work an earlier attempt
+    /// left undone (a process killed after its reply, a planning that failed), oldest first,
+    /// and returns how many. Privacy requests are kept without the customer's details, so
+    /// only the platform's redelivery can finish one; they are left to it.
+    pub async fn finish_unfinished(&self, received_before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut finished = 0;
+        for stored in self.store.unfinished_events(received_before).await? {
+            let waiting = self
+                .after_reply
+                .as_ref()
+                .is_some_and(|q| q.is_waiting(&stored.event));
+            if !is_activity(&stored.event) || waiting {
+                continue;
+            }
+            if self.finish(&stored.event, Some(stored.received_at)).await? {
+                finished += 1;
+            }
+        }
+        if finished > 0 {
+            info!(finished, "finished events an earlier attempt left unfinished");
+        }
+        Ok(finished)
+    }
+
+    /// The rest of a stored event's work: the fold again when `refold_received_at` says so
+    /// (it may not have finished), then its figures, publishing and marking it applied. Checked first in
+    /// the same transaction: an event erased meanwhile (with its customer) or finished by a
+    /// redelivery is left alone. Returns whether it did the work.
+    async fn finish(
+        &self,
+        event: &StoreEvent,
+        refold_received_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        let span =
+            info_span!("event", shop = %event.shop, event_id = %event.event_id, kind = event.kind_name());
+        let work = async {
+            match self.store.event_applied(&event.shop, &event.event_id).await? {
+                Some(false) => {}
+                Some(true) => return Ok(false),
+                None => {
+                    info!("erased before its flows were planned");
+                    return Ok(false);
+                }
+            }
+            let refolded = match refold_received_at {
+                Some(received_at) => {
+                    crate::apply::fold(self.store.as_ref(), self.privacy.as_ref(), event, received_at).await?
+                }
+                None => None,
+            };
+            match &refolded {
+                Some(order) => crate::apply::update_figures(self.store.as_ref(), &event.shop, order).await?,
+                None => crate::apply::update_figures_of(self.store.as_ref(), event).await?,
+            }
+            self.bus.publish(event).await?;
+            self.store.mark_applied(event).await?;
+            info!("planned after the reply");
+            Ok(true)
+        }
+        .instrument(span);
+        self.in_one_transaction(event, work).await
     }
 
     /// The clock ingest runs on.
@@ -585,6 +724,21 @@ pub(crate) fn dead_letter(
         attempts: 0,
     }
 }
+
+/// An order, customer or checkout event, as against privacy requests and the app's own
+/// install and uninstall: these run in one transaction, and may be planned after the reply.
+fn is_activity(event: &StoreEvent) -> bool {
+    event.order_id().is_some()
+        || matches!(
+            event.kind,
+            EventKind::CustomerCreated(_) | EventKind::CustomerUpdated(_) | EventKind::CheckoutUpdated(_)
+        )
+}
+
+/// How long the queue must be empty before [`Ingest::plan_after_replies`] looks for
+/// unfinished events, and how old those must be: a younger one may still be another
+/// delivery's work in progress.
+const UNFINISHED_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// An open event transaction, ended however the event's future ends. A caller that hangs up
 /// (Shopify gives up after 5 seconds) drops the future half-way; the transaction then still

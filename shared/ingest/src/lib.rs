@@ -1,6 +1,7 @@
 //! Webhook ingest: verify, parse, normalise, dedupe, persist, publish. The Lambda functions
 //! and `aftersale serve` both call [`Ingest`]; only the store and bus behind it differ.
 
+mod after_reply;
 mod apply;
 pub mod capture;
 mod http;

@@ -3,7 +3,7 @@
 //! [`InstallNonces`] by the [`Store`] supertrait, and the [`EventBus`]. A handler asks only for the traits it uses; the memory, SQLite and
 //! DynamoDB adapters implement them all and pass one contract suite.
 use crate::{DeadLetter, Documents, InstallNonces, Recorded, ShopState, StoreError, StoredEvent, Versioned};
-use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
+use aftersale_domain::{Customer, CustomerId, EventId, OrderId, OrderRecord, ShopId, StoreEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -34,6 +34,14 @@ pub trait EventLog: Send + Sync {
     async fn mark_applied(&self, event: &StoreEvent) -> Result<(), StoreError>;
     /// Every stored event of one shop (or all shops, for local tooling), oldest first.
     async fn list_events(&self, shop: Option<&ShopId>) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Whether the event's work is finished: `None` when it is not stored (never recorded, or
+    /// erased since). Work finished after the delivery was answered asks first, so that an
+    /// erased customer's event is never published.
+    async fn event_applied(&self, shop: &ShopId, event_id: &EventId) -> Result<Option<bool>, StoreError>;
+    /// The events of every shop received before `received_before` whose work did not finish,
+    /// oldest first: what a process that died after answering left to do.
+    async fn unfinished_events(&self, received_before: DateTime<Utc>)
+    -> Result<Vec<StoredEvent>, StoreError>;
 }
 
 /// Orders as folded from their events.

@@ -81,6 +81,7 @@ macro_rules! store_contract {
     ($store:ident, $subject:expr) => {
         $crate::__promises! { $store, $subject;
             records::event_dedupe,
+            records::unfinished_events_are_found_until_applied_or_erased,
             records::events_are_listed_per_shop_oldest_first,
             records::tenants_never_collide,
             records::order_versions,

@@ -36,6 +36,73 @@ pub async fn event_dedupe(store: &dyn Store) {
     assert_eq!(store.list_events(Some(&shop)).await.unwrap().len(), 1);
 }
 
+/// `event_applied` tells a recorded event's flag, and `None` once it is gone;
+/// `unfinished_events` lists every event received before the instant whose work is not
+/// finished, oldest first, and neither an applied nor an erased one.
+pub async fn unfinished_events_are_found_until_applied_or_erased(store: &dyn Store) {
+    let shop = unique_shop("unfinished");
+    let first = order_placed(&shop, "first", "o1", "kept-1");
+    let second = order_placed(&shop, "second", "o2", "erased-2");
+    let third = order_placed(&shop, "third", "o3", "kept-1");
+    for (event, minute) in [(&third, 20), (&first, 0), (&second, 10)] {
+        assert_eq!(
+            store.record_event(event, at(minute)).await.unwrap(),
+            Recorded::New
+        );
+    }
+    let shop_ref = &shop;
+    let unfinished = |before: i64| async move {
+        let ids: Vec<String> = store
+            .unfinished_events(at(before))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event.shop == *shop_ref && !e.applied)
+            .map(|e| e.event.event_id.to_string())
+            .collect();
+        ids
+    };
+    assert_eq!(
+        unfinished(15).await,
+        ["first", "second"],
+        "received before the instant only"
+    );
+    assert_eq!(
+        store.event_applied(&shop, &first.event_id).await.unwrap(),
+        Some(false)
+    );
+
+    store.mark_applied(&first).await.unwrap();
+    assert_eq!(
+        store.event_applied(&shop, &first.event_id).await.unwrap(),
+        Some(true)
+    );
+    assert_eq!(unfinished(60).await, ["second", "third"]);
+
+    let request = aftersale_domain::PrivacyRequest {
+        customer_id: Some(customer_id("erased-2")),
+        email: None,
+        phone: None,
+        order_ids: vec![],
+        request_id: None,
+    };
+    aftersale_ports::redaction::redact_customer(store, &shop, &request)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.event_applied(&shop, &second.event_id).await.unwrap(),
+        None,
+        "an erased customer's event is not stored"
+    );
+    assert_eq!(unfinished(60).await, ["third"]);
+    let elsewhere = unique_shop("unfinished-other");
+    assert_eq!(
+        store.event_applied(&elsewhere, &third.event_id).await.unwrap(),
+        None,
+        "the same id at another shop is another event"
+    );
+}
+
 /// `list_events(Some(shop))` sees that shop only, sorted by receive time;
 /// `list_events(None)` sees every shop.
 pub async fn events_are_listed_per_shop_oldest_first(store: &dyn Store) {

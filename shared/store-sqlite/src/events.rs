@@ -1,11 +1,11 @@
 //! The event log: one row per (shop, event id), so a redelivery is a duplicate.
 
 use crate::{Cached, SqliteStore, db, from_json, to_json};
-use aftersale_domain::{ShopId, StoreEvent};
+use aftersale_domain::{EventId, ShopId, StoreEvent};
 use aftersale_ports::{EventLog, Recorded, StoreError, StoredEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 #[async_trait]
 impl EventLog for SqliteStore {
@@ -72,6 +72,52 @@ impl EventLog for SqliteStore {
         .await
     }
 
+    async fn event_applied(&self, shop: &ShopId, event_id: &EventId) -> Result<Option<bool>, StoreError> {
+        let (shop, event_id) = (shop.to_string(), event_id.to_string());
+        self.run(move |conn| {
+            conn.query_row_cached(
+                "SELECT applied FROM events WHERE shop = ?1 AND event_id = ?2",
+                params![shop, event_id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn unfinished_events(
+        &self,
+        received_before: DateTime<Utc>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = self
+            .run(move |conn| {
+                // `events_unfinished` holds only these rows.
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT body, received_at FROM events WHERE applied = 0 ORDER BY received_at, rowid",
+                    )
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                    .map_err(db)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(db)
+            })
+            .await?;
+        let mut events = Vec::new();
+        for (body, received_at) in rows {
+            let received_at = parse_received_at(&received_at)?;
+            if received_at < received_before {
+                events.push(StoredEvent {
+                    event: from_json("event", &body)?,
+                    received_at,
+                    applied: false,
+                });
+            }
+        }
+        Ok(events)
+    }
+
     async fn list_events(&self, shop: Option<&ShopId>) -> Result<Vec<StoredEvent>, StoreError> {
         let shop = shop.map(ToString::to_string);
         self.run(move |conn| {
@@ -95,12 +141,7 @@ impl EventLog for SqliteStore {
                 let (body, received_at, applied) = row.map_err(db)?;
                 events.push(StoredEvent {
                     event: from_json("event", &body)?,
-                    received_at: DateTime::parse_from_rfc3339(&received_at)
-                        .map_err(|e| StoreError::Corrupt {
-                            what: "event time".into(),
-                            detail: e.to_string(),
-                        })?
-                        .with_timezone(&Utc),
+                    received_at: parse_received_at(&received_at)?,
                     applied,
                 });
             }
@@ -108,4 +149,13 @@ impl EventLog for SqliteStore {
         })
         .await
     }
+}
+
+fn parse_received_at(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt {
+            what: "event time".into(),
+            detail: e.to_string(),
+        })
 }

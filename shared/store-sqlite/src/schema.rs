@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_received ON events (shop, received_at);
 CREATE INDEX IF NOT EXISTS events_by_customer ON events (shop, customer_id);
 CREATE INDEX IF NOT EXISTS events_by_order ON events (shop, order_id);
+CREATE INDEX IF NOT EXISTS events_unfinished ON events (received_at) WHERE applied = 0;
 CREATE TABLE IF NOT EXISTS orders (
     shop TEXT NOT NULL,
     order_id TEXT NOT NULL,

@@ -152,6 +152,29 @@ impl EventLog for MemoryStore {
         events.sort_by_key(|(seq, e)| (e.received_at, *seq));
         Ok(events.into_iter().map(|(_, e)| e).collect())
     }
+
+    async fn event_applied(&self, shop: &ShopId, event_id: &EventId) -> Result<Option<bool>, StoreError> {
+        Ok(self
+            .read()
+            .events
+            .get(&(shop.clone(), event_id.clone()))
+            .map(|(_, stored)| stored.applied))
+    }
+
+    async fn unfinished_events(
+        &self,
+        received_before: DateTime<Utc>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut events: Vec<(u64, StoredEvent)> = self
+            .read()
+            .events
+            .values()
+            .filter(|(_, e)| !e.applied && e.received_at < received_before)
+            .cloned()
+            .collect();
+        events.sort_by_key(|(seq, e)| (e.received_at, *seq));
+        Ok(events.into_iter().map(|(_, e)| e).collect())
+    }
 }
 
 #[async_trait]

@@ -18,7 +18,7 @@ mod table;
 pub use flows::{FINISHED_MESSAGE_RETENTION_DAYS, WATERMARK_MARGIN_MINUTES};
 pub use table::{TableStatus, create_table};
 
-use aftersale_domain::{Customer, CustomerId, OrderId, OrderRecord, ShopId, StoreEvent};
+use aftersale_domain::{Customer, CustomerId, EventId, OrderId, OrderRecord, ShopId, StoreEvent};
 use aftersale_ports::redaction_plan::{CustomerRedaction, Record};
 use aftersale_ports::{
     CustomerProfiles, DeadLetter, DeadLetters, EventLog, OrderRecords, Privacy, Recorded, StoreError,
@@ -340,6 +340,36 @@ impl EventLog for DynamoDbStore {
         };
         let mut events = items.iter().map(stored_event).collect::<Result<Vec<_>, _>>()?;
         // GSI1 already sorts one shop's events; a Scan does not.
+        events.sort_by(|a, b| {
+            (a.received_at, &a.event.shop, &a.event.event_id).cmp(&(
+                b.received_at,
+                &b.event.shop,
+                &b.event.event_id,
+            ))
+        });
+        Ok(events)
+    }
+
+    async fn event_applied(&self, shop: &ShopId, event_id: &EventId) -> Result<Option<bool>, StoreError> {
+        self.get(keys::event(shop, event_id), keys::SK_SEEN)
+            .await?
+            .map(|item| flag(&item, APPLIED))
+            .transpose()
+    }
+
+    /// A Scan, like `list_events` without a shop: for `aftersale serve` on a table, never a
+    /// Lambda's path (there SNS and SQS hold what is left to do).
+    async fn unfinished_events(
+        &self,
+        received_before: DateTime<Utc>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut events = Vec::new();
+        for item in self.scan_events().await? {
+            let stored = stored_event(&item)?;
+            if !stored.applied && stored.received_at < received_before {
+                events.push(stored);
+            }
+        }
         events.sort_by(|a, b| {
             (a.received_at, &a.event.shop, &a.event.event_id).cmp(&(
                 b.received_at,
