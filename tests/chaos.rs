@@ -237,12 +237,29 @@ fn killing_serve_and_tick_at_random_never_sends_twice_nor_loses_a_delivery() {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let retries = Arc::new(AtomicUsize::new(0));
+    // Four at a time, so that `serve` answers some before planning them (planning after
+    // the reply) and a kill finds events waiting.
+    let next = Arc::new(AtomicUsize::new(seed));
+    let posters: Vec<_> = (0..4)
+        .map(|_| {
+            let (site, retries, next) = (site.clone(), retries.clone(), next.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= seed + live {
+                        break;
+                    }
+                    retries.fetch_add(deliver(&client, &site.base(), i) - 1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
     let poster = {
-        let (site, stop, retries) = (site.clone(), stop.clone(), retries.clone());
+        let stop = stop.clone();
         std::thread::spawn(move || {
-            let client = reqwest::blocking::Client::new();
-            for i in seed..seed + live {
-                retries.fetch_add(deliver(&client, &site.base(), i) - 1, Ordering::Relaxed);
+            for poster in posters {
+                poster.join().unwrap();
             }
             stop.store(true, Ordering::Relaxed);
         })

@@ -38,6 +38,15 @@ pub async fn tick(
         send: Some(send),
     };
     let local = Local::open(&options, Arc::new(ManualClock::new(now))).await?;
+    // What a killed `serve` had answered but not planned is planned before anything is sent.
+    // On DynamoDB finding it is a Scan, too much for every tick; there `serve` finishes it.
+    if store.dynamodb_table.is_none() {
+        let ingest = local.ingest(aftersale_ingest::WebhookSecrets::default());
+        ingest
+            .finish_abandoned()
+            .await
+            .context("finishing the events a stopped `serve` left unplanned")?;
+    }
     // The budget counts from here, the way a Lambda's deadline counts from its invocation.
     let budget = match tick.budget {
         Some(budget) => TickBudget::of(budget, send.tick_margin),

@@ -438,29 +438,32 @@ impl Ingest {
     }
 
     /// Plans the events waiting since their replies, as deliveries let it, for as long as the
-    /// process runs; when nothing has waited for a minute, finishes what an earlier process
-    /// left unfinished a minute ago or more. Does nothing unless
-    /// [`Ingest::planning_after_replies`].
+    /// process runs. After a planning failed (the store was unavailable), once nothing has
+    /// waited for a minute, finishes what is left unfinished: that reads every unfinished
+    /// event (a Scan on DynamoDB), so it runs only when something is known to be left. Does
+    /// nothing unless [`Ingest::planning_after_replies`].
     pub async fn plan_after_replies(&self) {
         let Some(queue) = &self.after_reply else {
             return;
         };
+        let mut left_unfinished = false;
         loop {
             match queue.next(UNFINISHED_SWEEP).await {
                 Some(event) => {
                     if let Err(err) = self.finish(&event, None).await {
                         warn!(shop = %event.shop, event_id = %event.event_id, error = %err,
-                            "planning a stored event failed; it is finished later");
+                            "planning a stored event failed; it is finished once the queue is idle");
+                        left_unfinished = true;
                     }
                     queue.done(&event);
                 }
-                None => {
-                    let before =
-                        self.clock.now() - chrono::Duration::from_std(UNFINISHED_SWEEP).unwrap_or_default();
-                    if let Err(err) = self.finish_unfinished(before).await {
-                        warn!(error = %err, "finishing unfinished events failed; tried again in a minute");
+                None if left_unfinished => match self.finish_abandoned().await {
+                    Ok(_) => left_unfinished = false,
+                    Err(err) => {
+                        warn!(error = %err, "finishing unfinished events failed; tried again in a minute")
                     }
-                }
+                },
+                None => {}
             }
         }
     }
@@ -501,6 +504,13 @@ impl Ingest {
             info!(finished, "finished events an earlier attempt left unfinished");
         }
         Ok(finished)
+    }
+
+    /// [`Ingest::finish_unfinished`] for the events no live process can still be working on:
+    /// those received a minute ago or more. What `tick` does first.
+    pub async fn finish_abandoned(&self) -> Result<usize, StoreError> {
+        let before = self.clock.now() - chrono::Duration::from_std(UNFINISHED_SWEEP).unwrap_or_default();
+        self.finish_unfinished(before).await
     }
 
     /// The rest of a stored event's work: the fold again when `refold_received_at` says so
@@ -735,9 +745,9 @@ fn is_activity(event: &StoreEvent) -> bool {
         )
 }
 
-/// How long the queue must be empty before [`Ingest::plan_after_replies`] looks for
-/// unfinished events, and how old those must be: a younger one may still be another
-/// delivery's work in progress.
+/// How long the queue must be empty before [`Ingest::plan_after_replies`] looks for what a
+/// failed planning left, and how old an unfinished event must be to be taken as abandoned:
+/// a younger one may still be another delivery's work in progress.
 const UNFINISHED_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// An open event transaction, ended however the event's future ends. A caller that hangs up
