@@ -52,6 +52,13 @@ struct Waiting {
     since: Instant,
 }
 
+impl Waiting {
+    /// Whether this is `event`: the same id at the same shop.
+    fn is(&self, event: &StoreEvent) -> bool {
+        self.event.event_id == event.event_id && self.event.shop == event.shop
+    }
+}
+
 /// A delivery being answered; dropped when it is.
 pub(crate) struct InFlight<'a>(&'a AfterReply);
 
@@ -81,9 +88,7 @@ impl AfterReply {
 
     /// Whether this event (its shop and id) waits to be planned.
     pub(crate) fn is_waiting(&self, event: &StoreEvent) -> bool {
-        self.queue()
-            .iter()
-            .any(|w| w.event.event_id == event.event_id && w.event.shop == event.shop)
+        self.queue().iter().any(|w| w.is(event))
     }
 
     /// Queues the event unless the queue is full or its oldest has waited [`MAX_WAIT`].
@@ -139,10 +144,7 @@ impl AfterReply {
     /// Takes a planned (or given up) event off the queue.
     pub(crate) fn done(&self, event: &StoreEvent) {
         let mut queue = self.queue();
-        if let Some(at) = queue
-            .iter()
-            .position(|w| w.event.event_id == event.event_id && w.event.shop == event.shop)
-        {
+        if let Some(at) = queue.iter().position(|w| w.is(event)) {
             queue.remove(at);
         }
     }

@@ -32,17 +32,6 @@ pub async fn update_figures(
     Ok(())
 }
 
-/// [`update_figures`] for an event folded earlier: its order as stored now.
-pub async fn update_figures_of(store: &dyn Store, event: &StoreEvent) -> Result<(), StoreError> {
-    let Some(order_id) = event.order_id() else {
-        return Ok(());
-    };
-    match store.load_order(&event.shop, order_id).await? {
-        Some(record) => update_figures(store, &event.shop, &record.value).await,
-        None => Ok(()),
-    }
-}
-
 /// The event's own state: the order record (and the customer's index of orders), the
 /// customer's profile, the shop's install state, and privacy requests. What a delivery has
 /// stored when it is answered. Returns the event's order as stored, if it has one.

@@ -1,7 +1,7 @@
 use crate::after_reply::AfterReply;
 use crate::capture::Captured;
 use crate::secrets::WebhookSecrets;
-use aftersale_domain::{EventKind, Origin, Platform, ShopId, StoreEvent};
+use aftersale_domain::{EventKind, OrderRecord, Origin, Platform, ShopId, StoreEvent};
 use aftersale_platforms::{Delivery, PayloadError, shopify, shopify_bulk, signature, woocommerce};
 use aftersale_ports::erasure::without_personal_data;
 use aftersale_ports::{
@@ -394,11 +394,7 @@ impl Ingest {
                 info!("stored; its figures and flows follow once the deliveries in flight are answered");
                 return Ok(true);
             }
-            if let Some(order) = &order {
-                crate::apply::update_figures(self.store.as_ref(), &event.shop, order).await?;
-            }
-            self.bus.publish(event).await?;
-            self.store.mark_applied(event).await?;
+            self.figures_and_flows(event, order.as_ref()).await?;
             info!("stored");
             Ok(true)
         }
@@ -533,23 +529,37 @@ impl Ingest {
                     return Ok(false);
                 }
             }
-            let refolded = match refold_received_at {
-                Some(received_at) => {
+            let order = match (refold_received_at, event.order_id()) {
+                (Some(received_at), _) => {
                     crate::apply::fold(self.store.as_ref(), self.privacy.as_ref(), event, received_at).await?
                 }
-                None => None,
+                (None, Some(order_id)) => self
+                    .store
+                    .load_order(&event.shop, order_id)
+                    .await?
+                    .map(|found| found.value),
+                (None, None) => None,
             };
-            match &refolded {
-                Some(order) => crate::apply::update_figures(self.store.as_ref(), &event.shop, order).await?,
-                None => crate::apply::update_figures_of(self.store.as_ref(), event).await?,
-            }
-            self.bus.publish(event).await?;
-            self.store.mark_applied(event).await?;
+            self.figures_and_flows(event, order.as_ref()).await?;
             info!("planned after the reply");
             Ok(true)
         }
         .instrument(span);
         self.in_one_transaction(event, work).await
+    }
+
+    /// What follows the fold, before or after the reply: the figures of the event's order
+    /// (as stored after the fold), publishing to the flows, and marking the event applied.
+    async fn figures_and_flows(
+        &self,
+        event: &StoreEvent,
+        order: Option<&OrderRecord>,
+    ) -> Result<(), StoreError> {
+        if let Some(order) = order {
+            crate::apply::update_figures(self.store.as_ref(), &event.shop, order).await?;
+        }
+        self.bus.publish(event).await?;
+        self.store.mark_applied(event).await
     }
 
     /// The clock ingest runs on.

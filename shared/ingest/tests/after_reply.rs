@@ -105,6 +105,11 @@ async fn applied(store: &MemoryStore, event_id: &str) -> Option<bool> {
     store.event_applied(&shop(), &id).await.unwrap()
 }
 
+async fn order_stored(store: &MemoryStore, order: &str) -> bool {
+    let id = OrderId::new(order).unwrap();
+    store.load_order(&shop(), &id).await.unwrap().is_some()
+}
+
 /// Starts delivery `held` and returns once it is in flight, its publishing held.
 async fn hold_in_flight(setup: &Setup, held: &str) -> tokio::task::JoinHandle<u16> {
     *setup.flows.hold.lock().unwrap() = Some(held.to_string());
@@ -153,12 +158,7 @@ async fn a_delivery_answered_while_another_is_in_flight_is_stored_first_and_plan
     let reply = setup.ingest.shopify(&h, &body).await;
     assert_eq!((reply.status, reply.stored), (StatusCode::OK, 1), "{reply:?}");
     assert!(
-        setup
-            .store
-            .load_order(&shop(), &OrderId::new("1002").unwrap())
-            .await
-            .unwrap()
-            .is_some(),
+        order_stored(&setup.store, "1002").await,
         "the order is stored before the reply"
     );
     assert_eq!(applied(&setup.store, "evt-second").await, Some(false));
@@ -225,12 +225,7 @@ async fn a_customer_erased_while_their_event_waits_is_never_planned() {
     setup.ingest.plan_waiting_now().await;
     assert!(!setup.flows.published().contains(&"evt-erased".to_string()));
     assert!(
-        setup
-            .store
-            .load_order(&shop(), &OrderId::new("1004").unwrap())
-            .await
-            .unwrap()
-            .is_none(),
+        !order_stored(&setup.store, "1004").await,
         "planning after the erasure brought nothing back"
     );
 }

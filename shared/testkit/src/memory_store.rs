@@ -165,15 +165,9 @@ impl EventLog for MemoryStore {
         &self,
         received_before: DateTime<Utc>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut events: Vec<(u64, StoredEvent)> = self
-            .read()
-            .events
-            .values()
-            .filter(|(_, e)| !e.applied && e.received_at < received_before)
-            .cloned()
-            .collect();
-        events.sort_by_key(|(seq, e)| (e.received_at, *seq));
-        Ok(events.into_iter().map(|(_, e)| e).collect())
+        let mut events = self.list_events(None).await?;
+        events.retain(|e| !e.applied && e.received_at < received_before);
+        Ok(events)
     }
 }
 

@@ -363,20 +363,8 @@ impl EventLog for DynamoDbStore {
         &self,
         received_before: DateTime<Utc>,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut events = Vec::new();
-        for item in self.scan_events().await? {
-            let stored = stored_event(&item)?;
-            if !stored.applied && stored.received_at < received_before {
-                events.push(stored);
-            }
-        }
-        events.sort_by(|a, b| {
-            (a.received_at, &a.event.shop, &a.event.event_id).cmp(&(
-                b.received_at,
-                &b.event.shop,
-                &b.event.event_id,
-            ))
-        });
+        let mut events = self.list_events(None).await?;
+        events.retain(|e| !e.applied && e.received_at < received_before);
         Ok(events)
     }
 }
